@@ -1,0 +1,1 @@
+//! Docker engine facts through bollard.

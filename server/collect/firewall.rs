@@ -1,0 +1,1 @@
+//! Packet-filter rules per namespace (iptables-save, ip6tables-save, nft).

@@ -1,0 +1,1 @@
+//! IPVS services per namespace over generic netlink.

@@ -1,0 +1,1 @@
+//! Links, addresses, routes, neighbours, FDB and nsid map of a namespace over rtnetlink.

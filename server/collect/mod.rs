@@ -1,0 +1,11 @@
+//! Collection: read-only I/O that turns a node's kernel and engine state into a snapshot.
+
+pub mod docker;
+pub mod error;
+pub mod firewall;
+pub mod ipvs;
+pub mod link;
+pub mod netns;
+pub mod node;
+
+pub use error::CollectError;

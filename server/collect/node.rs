@@ -1,0 +1,1 @@
+//! One node's whole snapshot: runs every collector and keeps what each could see.

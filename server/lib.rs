@@ -1,0 +1,10 @@
+//! dockmap: collect a Docker host's networking facts, join them into a graph, serve it.
+//!
+//! Data flows one way: [`collect`] reads the kernel and the engine into a
+//! [`snapshot::NodeSnapshot`] (plain data), [`graph`] derives elements, edges
+//! and findings from it (pure functions), and [`web`] serves pages and JSON.
+
+pub mod collect;
+pub mod graph;
+pub mod snapshot;
+pub mod web;

@@ -1,0 +1,83 @@
+//! Per-source status: what could be seen and, where not, why in words.
+
+use serde::{Deserialize, Serialize};
+
+/// Which kind of source a status is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// The Docker engine API.
+    Engine,
+    /// Finding the network namespaces.
+    Namespaces,
+    /// rtnetlink dumps inside one namespace.
+    Netlink,
+    /// iptables-save / ip6tables-save inside one namespace.
+    Iptables,
+    /// nft -j list ruleset (native nftables hosts).
+    Nftables,
+    /// IPVS over generic netlink inside one namespace.
+    Ipvs,
+}
+
+/// The outcome of reading one source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceState {
+    /// Read in full.
+    Ok,
+    /// Not present here, as a fact about the node (e.g. the kernel has no IPVS).
+    Unavailable,
+    /// Read in part or not at all because something failed.
+    Error,
+}
+
+/// One source's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    /// Which source.
+    pub source: SourceKind,
+    /// The namespace it concerns (its name), for per-namespace sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Ok, unavailable or error.
+    pub state: SourceState,
+    /// What happened, in words; empty when ok.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+impl SourceStatus {
+    /// A source read in full.
+    pub fn ok(source: SourceKind, namespace: Option<&str>) -> Self {
+        Self::new(source, namespace, SourceState::Ok, String::new())
+    }
+
+    /// A source absent on this node, as a fact.
+    pub fn unavailable(
+        source: SourceKind,
+        namespace: Option<&str>,
+        why: impl Into<String>,
+    ) -> Self {
+        Self::new(source, namespace, SourceState::Unavailable, why.into())
+    }
+
+    /// A source that failed.
+    pub fn error(source: SourceKind, namespace: Option<&str>, why: impl Into<String>) -> Self {
+        Self::new(source, namespace, SourceState::Error, why.into())
+    }
+
+    fn new(
+        source: SourceKind,
+        namespace: Option<&str>,
+        state: SourceState,
+        message: String,
+    ) -> Self {
+        Self {
+            source,
+            namespace: namespace.map(str::to_owned),
+            state,
+            message,
+        }
+    }
+}
