@@ -170,7 +170,7 @@ pub struct DiscoverOptions {
 pub fn discover(opts: &DiscoverOptions) -> (Vec<NsHandle>, Vec<SourceStatus>) {
     let mut found: BTreeMap<NsIdentity, NsHandle> = BTreeMap::new();
     let mut problems: Vec<String> = Vec::new();
-    let mut add =
+    let add =
         |h: NsHandle, found: &mut BTreeMap<NsIdentity, NsHandle>| match found.get_mut(&h.id) {
             Some(existing) => {
                 existing.paths.extend(h.paths);
