@@ -1,1 +1,0 @@
-//! Docker engine facts through bollard.
