@@ -27,6 +27,8 @@ say() { echo "engine-up: $*" >&2; }
 
 engine_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
+containerd_answers() { ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1; }
+
 wait_for() { # seconds, description, command...
     local deadline=$((SECONDS + $1)) what=$2
     shift 2
@@ -51,13 +53,13 @@ ensure_swarm_link() {
 }
 
 start_containerd() {
-    if [[ -S $CONTAINERD_SOCK ]] && ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1; then
+    if [[ -S $CONTAINERD_SOCK ]] && containerd_answers; then
         return
     fi
     say "starting containerd"
     setsid containerd >"$LOG_DIR/containerd.log" 2>&1 </dev/null &
     echo $! >"$STATE_DIR/containerd.pid"
-    wait_for 30 containerd ctr --address "$CONTAINERD_SOCK" version
+    wait_for 30 containerd containerd_answers
 }
 
 start_dockerd() {
