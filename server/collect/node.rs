@@ -29,6 +29,8 @@ pub struct NodeOptions {
     pub netns_dirs: Vec<PathBuf>,
     /// Do not contact the engine at all (kernel-only snapshot).
     pub no_engine: bool,
+    /// Name this node so instead of its kernel hostname (nodes that share one UTS namespace, labs).
+    pub node_name: Option<String>,
 }
 
 /// Take a snapshot of this node. Never fails: what could not be seen is said in `sources`.
@@ -40,6 +42,9 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
         node: identity(),
         ..NodeSnapshot::default()
     };
+    if let Some(name) = opts.node_name.as_ref().filter(|n| !n.is_empty()) {
+        snap.node.hostname = name.clone();
+    }
 
     let engine = if opts.no_engine {
         snap.sources.push(SourceStatus::unavailable(
