@@ -110,28 +110,31 @@ fn speak(engine: Option<ClientVersion>) -> ClientVersion {
 
 /// `GET /_ping`: Ok(the engine's API version, if it said) when an engine answers.
 fn ping(endpoint: &Endpoint) -> Result<Option<ClientVersion>, String> {
-    let request =
-        b"GET /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockmap\r\nConnection: close\r\n\r\n";
-    let mut answer = Vec::new();
-    match endpoint {
+    let answer = match endpoint {
         Endpoint::Unix(path) => {
-            let mut s = UnixStream::connect(path).map_err(|e| os_reason(&e))?;
+            let s = UnixStream::connect(path).map_err(|e| os_reason(&e))?;
             s.set_read_timeout(Some(REQUEST_TIMEOUT))
                 .and_then(|()| s.set_write_timeout(Some(REQUEST_TIMEOUT)))
-                .and_then(|()| s.write_all(request))
-                .and_then(|()| s.take(PING_MAX_BYTES).read_to_end(&mut answer))
-                .map_err(|e| os_reason(&e))?;
+                .and_then(|()| exchange(s))
         }
         Endpoint::Tcp(addr) => {
-            let mut s = connect_tcp(addr)?;
+            let s = connect_tcp(addr)?;
             s.set_read_timeout(Some(REQUEST_TIMEOUT))
                 .and_then(|()| s.set_write_timeout(Some(REQUEST_TIMEOUT)))
-                .and_then(|()| s.write_all(request))
-                .and_then(|()| s.take(PING_MAX_BYTES).read_to_end(&mut answer))
-                .map_err(|e| os_reason(&e))?;
+                .and_then(|()| exchange(s))
         }
-    }
-    parse_ping(&answer)
+    };
+    parse_ping(&answer.map_err(|e| os_reason(&e))?)
+}
+
+/// Sends the ping and reads the answer until the engine closes the connection.
+fn exchange(mut stream: impl Read + Write) -> std::io::Result<Vec<u8>> {
+    stream.write_all(
+        b"GET /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockmap\r\nConnection: close\r\n\r\n",
+    )?;
+    let mut answer = Vec::new();
+    stream.take(PING_MAX_BYTES).read_to_end(&mut answer)?;
+    Ok(answer)
 }
 
 fn connect_tcp(addr: &str) -> Result<TcpStream, String> {

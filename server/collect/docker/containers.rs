@@ -10,13 +10,14 @@ use super::fetch::{get, segment, Failure};
 use super::json::{array, entries, int, string_map, strings, text};
 use super::CONCURRENCY;
 
-/// Every container the engine knows, running or not; problems say what could not be read.
-pub(super) async fn collect(docker: &Docker, problems: &mut Vec<String>) -> Vec<Container> {
+/// Every container the engine knows, running or not, and what could not be read.
+pub(super) async fn collect(docker: &Docker) -> (Vec<Container>, Vec<String>) {
+    let mut problems = Vec::new();
     let list = match get(docker, "/containers/json?all=1").await {
         Ok(list) => list,
         Err(why) => {
             problems.push(format!("containers could not be listed: {why}"));
-            return Vec::new();
+            return (Vec::new(), problems);
         }
     };
     let ids: Vec<String> = array(&list, "")
@@ -41,7 +42,7 @@ pub(super) async fn collect(docker: &Docker, problems: &mut Vec<String>) -> Vec<
             Err(why) => problems.push(format!("container {id} could not be inspected: {why}")),
         }
     }
-    out
+    (out, problems)
 }
 
 /// Only orchestration labels: other labels may carry secrets.

@@ -38,28 +38,14 @@ pub async fn collect(docker: &Docker) -> Result<EngineFacts, CollectError> {
     let version = version.map_err(unreachable)?;
     let info = info.map_err(unreachable)?;
 
-    let mut problems = Vec::new();
     let swarm = swarm::facts(&info);
-    let (containers, networks, control) = {
-        let mut container_problems = Vec::new();
-        let mut network_problems = Vec::new();
-        let mut control_problems = Vec::new();
-        let (containers, networks, control) = futures::join!(
-            containers::collect(docker, &mut container_problems),
-            networks::collect(docker, &mut network_problems),
-            async {
-                if swarm.is_manager {
-                    swarm::control(docker, &mut control_problems).await
-                } else {
-                    swarm::Control::default()
-                }
-            },
-        );
-        problems.extend(container_problems);
-        problems.extend(network_problems);
-        problems.extend(control_problems);
-        (containers, networks, control)
-    };
+    let ((containers, mut problems), (networks, p2), (control, p3)) = futures::join!(
+        containers::collect(docker),
+        networks::collect(docker),
+        swarm::control(docker, swarm.is_manager),
+    );
+    problems.extend(p2);
+    problems.extend(p3);
 
     let mut facts = EngineFacts {
         id: text(&info, "/ID"),

@@ -10,13 +10,14 @@ use super::fetch::{get, segment, Failure};
 use super::json::{array, entries, flag, string_map, text};
 use super::CONCURRENCY;
 
-/// Every network with its endpoints; problems say what could not be read.
-pub(super) async fn collect(docker: &Docker, problems: &mut Vec<String>) -> Vec<Network> {
+/// Every network with its endpoints, and what could not be read.
+pub(super) async fn collect(docker: &Docker) -> (Vec<Network>, Vec<String>) {
+    let mut problems = Vec::new();
     let list = match get(docker, "/networks").await {
         Ok(list) => list,
         Err(why) => {
             problems.push(format!("networks could not be listed: {why}"));
-            return Vec::new();
+            return (Vec::new(), problems);
         }
     };
     let ids: Vec<String> = array(&list, "")
@@ -41,7 +42,7 @@ pub(super) async fn collect(docker: &Docker, problems: &mut Vec<String>) -> Vec<
             Err(why) => problems.push(format!("network {id} could not be inspected: {why}")),
         }
     }
-    out
+    (out, problems)
 }
 
 /// One `docker network inspect` answer.

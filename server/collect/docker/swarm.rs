@@ -34,18 +34,23 @@ pub(super) struct Control {
     pub nodes: Vec<SwarmNode>,
 }
 
-/// Services, tasks and nodes; a non-manager (503) simply has none.
-pub(super) async fn control(docker: &Docker, problems: &mut Vec<String>) -> Control {
+/// Services, tasks and nodes, and what could not be read; a non-manager (503) simply has none.
+pub(super) async fn control(docker: &Docker, is_manager: bool) -> (Control, Vec<String>) {
+    let mut problems = Vec::new();
+    if !is_manager {
+        return (Control::default(), problems);
+    }
     let (services, tasks, nodes) = futures::join!(
         get(docker, "/services"),
         get(docker, "/tasks"),
         get(docker, "/nodes"),
     );
-    Control {
-        services: decode_all(services, "services", service, problems),
-        tasks: decode_all(tasks, "tasks", task, problems),
-        nodes: decode_all(nodes, "nodes", node, problems),
-    }
+    let control = Control {
+        services: decode_all(services, "services", service, &mut problems),
+        tasks: decode_all(tasks, "tasks", task, &mut problems),
+        nodes: decode_all(nodes, "nodes", node, &mut problems),
+    };
+    (control, problems)
 }
 
 fn decode_all<T>(
