@@ -38,8 +38,17 @@ install_packages() {
     fi
     say "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Packages must not start services (docker.io's init script would start a dockerd with
+    # 172.17.0.0/16): the engine is started below, with the test addresses.
+    local policy=/usr/sbin/policy-rc.d added=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        added=1
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    ((added == 0)) || rm -f "$policy"
 }
 
 find_cargo() {
