@@ -200,6 +200,19 @@ impl TestContainer {
         }
     }
 
+    /// `docker create --name <name> <args> IMAGE sleep 3600`: a container that is not started.
+    pub fn create(name: &str, args: &[&str]) -> Self {
+        let label = label();
+        let mut all = vec!["create", "--name", name, "--label", &label];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&[IMAGE, "sleep", "3600"]);
+        let id = docker(&all);
+        Self {
+            id,
+            name: name.to_owned(),
+        }
+    }
+
     /// `docker inspect --format <format>` of this container.
     pub fn inspect(&self, format: &str) -> String {
         docker(&["inspect", "--format", format, &self.id])
