@@ -9,7 +9,6 @@ mod engine;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use dockmap::collect::docker::{collect, connect};
@@ -355,10 +354,12 @@ fn objects_removed_during_collection_do_not_fail_it() {
     let doomed_networks: Vec<TestNetwork> = (0..12)
         .map(|_| TestNetwork::bridge(&engine::unique("doomed"), &[]))
         .collect();
-    let done = Arc::new(AtomicBool::new(false));
-    let remover = {
-        let done = Arc::clone(&done);
-        std::thread::spawn(move || {
+    let done = AtomicBool::new(false);
+    let docker = connect(None).expect("connect");
+    let rt = engine::runtime();
+    // A scope, so that a failed assertion still waits for every removal (no leftovers).
+    let rounds = std::thread::scope(|s| {
+        s.spawn(|| {
             let mut networks = doomed_networks.into_iter();
             for (i, c) in doomed.into_iter().enumerate() {
                 drop(c);
@@ -368,19 +369,17 @@ fn objects_removed_during_collection_do_not_fail_it() {
             }
             drop(networks);
             done.store(true, Ordering::Relaxed);
-        })
-    };
-    let docker = connect(None).expect("connect");
-    let rt = engine::runtime();
-    let mut rounds = 0;
-    while !done.load(Ordering::Relaxed) {
-        let f = rt
-            .block_on(collect(&docker))
-            .expect("collect while containers go away");
-        assert!(f.problems.is_empty(), "{:?}", f.problems);
-        rounds += 1;
-    }
-    remover.join().unwrap();
+        });
+        let mut rounds = 0;
+        while !done.load(Ordering::Relaxed) {
+            let f = rt
+                .block_on(collect(&docker))
+                .expect("collect while containers go away");
+            assert!(f.problems.is_empty(), "{:?}", f.problems);
+            rounds += 1;
+        }
+        rounds
+    });
     assert!(
         rounds > 1,
         "the removals were over before a second collection"
