@@ -12,6 +12,7 @@
 #               with a plain container on node2
 #   status      what is running
 #   env NODE    export lines for DOCKER_HOST and the node's namespaces
+#   exec NODE COMMAND...  run COMMAND as if on the node (its network and UTS namespaces, DOCKER_HOST)
 #   down        tear everything down (idempotent; safe after a failed or half-done `up`)
 #
 # Needs root and: docker.io (dockerd, docker, containerd, runc), iproute2, iptables, busybox-static,
@@ -139,6 +140,10 @@ make_node_netns() {
 start_dockerd() {
   local i=$1 ns=node$1
   mkdir -p "$LAB_LIB/$ns" "$(node_exec_root "$i")"
+  # A config file of its own keeps /etc/docker/daemon.json (maybe another engine's) out, and a key
+  # of its own gives each engine its own ID (all engines on a machine would otherwise share
+  # /etc/docker/key.json, and so `docker info`'s ID).
+  echo "{\"deprecated-key-path\": \"$LAB_LIB/$ns/key.json\"}" >"$LAB_RUN/$ns.json"
   # nsenter, not `ip netns exec`: the latter remounts /sys and dockerd then fails with "Devices
   # cgroup isn't mounted". A UTS namespace of its own gives each engine its node name as hostname,
   # which is what swarm shows as the node's name.
@@ -146,7 +151,7 @@ start_dockerd() {
   DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid nsenter --net="/run/netns/$ns" \
     unshare --uts sh -c "hostname $ns && exec dockerd \
       --containerd=$CTRD_SOCK --containerd-namespace $ns --containerd-plugins-namespace $ns-p \
-      --data-root $LAB_LIB/$ns --exec-root $(node_exec_root "$i") \
+      --config-file $LAB_RUN/$ns.json --data-root $LAB_LIB/$ns --exec-root $(node_exec_root "$i") \
       -H unix://$(node_sock "$i") --pidfile $LAB_RUN/$ns.pid \
       --bip 198.19.$((16 + i)).1/24 \
       --default-address-pool base=198.19.$((64 + 8 * (i - 1))).0/21,size=24 \
@@ -303,16 +308,36 @@ cmd_status() {
   done
 }
 
-cmd_env() {
-  local node=${1:-}
-  [[ $node =~ ^node([0-9]+)$ ]] || die "usage: $0 env nodeI"
+# node_index NODE: I of nodeI, or die.
+node_index() {
+  [[ ${1:-} =~ ^node([0-9]+)$ ]] || die "not a node name: '${1:-}' (node1, node2...)"
   local i=${BASH_REMATCH[1]}
-  ((i >= 1 && i <= MAX_NODES)) || die "no such node: $node"
+  ((i >= 1 && i <= MAX_NODES)) || die "no such node: $1"
+  echo "$i"
+}
+
+cmd_env() {
+  local node=${1:-} i pid
+  i=$(node_index "$node")
   echo "export DOCKER_HOST=unix://$(node_sock "$i")"
   echo "export DMLAB_NETNS=/run/netns/$node"
   echo "export DMLAB_EXEC_NETNS=$(node_exec_root "$i")/netns"
   echo "export DMLAB_UNDERLAY_ADDR=$(node_addr "$i")"
   echo "export DMLAB_UNDERLAY_NETNS=/run/netns/$UL_NS"
+  pid=$(pid_from "$LAB_RUN/$node.pid")
+  [[ -z $pid ]] || echo "export DMLAB_UTS=/proc/$pid/ns/uts"
+}
+
+# Runs a command as if on the node: in its network namespace and its engine's UTS namespace (so
+# the hostname is the node's), with DOCKER_HOST pointing at its engine.
+cmd_exec() {
+  local node=${1:-} i pid
+  i=$(node_index "$node")
+  shift
+  (($# > 0)) || die "usage: $0 exec NODE COMMAND..."
+  pid=$(pid_from "$LAB_RUN/$node.pid")
+  [[ -n $pid ]] || die "$node's engine is not running"
+  DOCKER_HOST=unix://$(node_sock "$i") exec nsenter --net="/run/netns/$node" --uts="/proc/$pid/ns/uts" -- "$@"
 }
 
 # ---------------------------------------------------------------- down
@@ -441,9 +466,13 @@ up) cmd_up "${2:-3}" ;;
 deploy) cmd_deploy ;;
 status) cmd_status ;;
 env) cmd_env "${2:-}" ;;
+exec)
+  shift
+  cmd_exec "$@"
+  ;;
 down) cmd_down ;;
 *)
-  echo "usage: $0 up [N] | deploy | status | env NODE | down" >&2
+  echo "usage: $0 up [N] | deploy | status | env NODE | exec NODE COMMAND... | down" >&2
   exit 2
   ;;
 esac

@@ -73,10 +73,22 @@ fn three_node_swarm_runs_the_sample_and_tears_down_clean() {
         addrs, underlay,
         "swarm node addresses are the underlay addresses"
     );
+    let mut engine_ids = BTreeSet::new();
     for node in nodes {
-        let state = node.docker(&["info", "--format", "{{.Swarm.LocalNodeState}} {{.Name}}"]);
-        assert_eq!(state.trim(), format!("active {}", node.name()));
+        let info = node.docker(&[
+            "info",
+            "--format",
+            "{{.Swarm.LocalNodeState}} {{.Name}} {{.ID}}",
+        ]);
+        let (state, id) = info.trim().rsplit_once(' ').expect("three words");
+        assert_eq!(state, format!("active {}", node.name()));
+        engine_ids.insert(id.to_string());
     }
+    assert_eq!(
+        engine_ids.len(),
+        3,
+        "each engine has an ID of its own: {engine_ids:?}"
+    );
 
     // The service's three tasks run, one on each node, as each node's own engine reports.
     let tasks = manager.docker(&[
