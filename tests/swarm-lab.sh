@@ -395,9 +395,19 @@ lab_shim_pids() {
   grep -lzsx -- "${CTRD_SOCK%.sock}[.]sock" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 || true
 }
 
+# The lab's cgroup parents: /sys/fs/cgroup/CONTROLLER/dockmap-lab-nodeI (v1) or
+# /sys/fs/cgroup/dockmap-lab-nodeI (v2).
+lab_cgroups() {
+  find /sys/fs/cgroup -maxdepth 2 -type d -name 'dockmap-lab-node*' 2>/dev/null || true
+}
+
 # Processes living in the lab's container cgroups.
 lab_cgroup_pids() {
-  cat /sys/fs/cgroup/*/dockmap-lab-node*/tasks /sys/fs/cgroup/*/dockmap-lab-node*/*/tasks 2>/dev/null | sort -u || true
+  local c
+  for c in $(lab_cgroups); do
+    find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -u
+  true
 }
 
 # Processes whose network namespace is one of the lab's (a docker-proxy orphaned by a killed dockerd).
@@ -453,9 +463,7 @@ cmd_down() {
   for i in $nodes; do ip netns del "node$i" 2>/dev/null || true; done
   ip netns del "$UL_NS" 2>/dev/null || true
   local c
-  for c in /sys/fs/cgroup/*/dockmap-lab-node*/* /sys/fs/cgroup/*/dockmap-lab-node*; do
-    [[ -d $c ]] && rmdir "$c" 2>/dev/null || true
-  done
+  for c in $(lab_cgroups); do find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
   for i in $nodes; do rm -rf "$(node_exec_root "$i")" "$(node_sock "$i")"; done
   rm -rf "$LAB_RUN" "$LAB_LIB"
   [[ -n $quiet ]] || log "down: done in $((SECONDS - t0))s"

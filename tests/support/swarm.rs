@@ -269,16 +269,17 @@ pub fn leftovers() -> Vec<String> {
     if Path::new(LAB_LIB).exists() {
         left.push(format!("dir {LAB_LIB}"));
     }
-    for ctl in std::fs::read_dir("/sys/fs/cgroup")
+    // cgroup v2 keeps the lab's parents at the top, v1 under each controller.
+    let tops = std::fs::read_dir("/sys/fs/cgroup")
         .into_iter()
         .flatten()
-        .flatten()
-    {
-        for e in std::fs::read_dir(ctl.path())
+        .flatten();
+    for top in tops {
+        let below = std::fs::read_dir(top.path())
             .into_iter()
             .flatten()
-            .flatten()
-        {
+            .flatten();
+        for e in std::iter::once(top).chain(below) {
             if e.file_name()
                 .to_string_lossy()
                 .starts_with("dockmap-lab-node")
