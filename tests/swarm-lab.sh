@@ -70,7 +70,7 @@ need_root() { [[ $(id -u) == 0 ]] || die "needs root"; }
 
 need_tools() {
   local t missing=()
-  for t in dockerd docker containerd containerd-shim-runc-v2 runc ip bridge iptables nsenter unshare setsid busybox; do
+  for t in dockerd docker containerd containerd-shim-runc-v2 runc ctr ip bridge iptables nsenter unshare setsid hostname tar busybox; do
     command -v "$t" >/dev/null 2>&1 || missing+=("$t")
   done
   ((${#missing[@]} == 0)) || die "missing tools: ${missing[*]} (apt-get install docker.io iptables busybox-static iproute2)"

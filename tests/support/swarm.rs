@@ -43,12 +43,15 @@ const TOOLS: &[&str] = &[
     "containerd",
     "containerd-shim-runc-v2",
     "runc",
+    "ctr",
     "ip",
     "bridge",
     "iptables",
     "nsenter",
     "unshare",
     "setsid",
+    "hostname",
+    "tar",
     "busybox",
 ];
 
