@@ -1,1 +1,0 @@
-//! Packet-filter rules per namespace (iptables-save, ip6tables-save, nft).

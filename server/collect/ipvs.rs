@@ -1,1 +1,0 @@
-//! IPVS services per namespace over generic netlink.

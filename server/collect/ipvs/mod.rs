@@ -1,0 +1,58 @@
+//! IPVS services per namespace over generic netlink.
+//!
+//! The socket is opened on a fresh thread inside the namespace, because IPVS
+//! state is per namespace while the generic netlink family is global.
+
+pub mod message;
+pub mod reader;
+
+use crate::collect::netns::{self, NsHandle};
+use crate::snapshot::{IpvsState, SourceKind, SourceStatus};
+
+pub use reader::{IpvsError, IpvsRead};
+
+/// Why there is nothing to read when the kernel lacks IPVS.
+pub const UNAVAILABLE_REASON: &str = "IPVS not available in this kernel (no genetlink family IPVS)";
+
+/// Read the IPVS services and destinations of a namespace.
+pub fn collect(ns: &NsHandle) -> (IpvsState, SourceStatus) {
+    match netns::run_in(ns, reader::read_current_thread) {
+        Ok(read) => state_of(read, &ns.name),
+        Err(e) => (
+            IpvsState::NotRead,
+            SourceStatus::error(
+                SourceKind::Ipvs,
+                Some(&ns.name),
+                format!(
+                    "namespace {} vanished or could not be entered: {e}",
+                    ns.name
+                ),
+            ),
+        ),
+    }
+}
+
+/// [`collect`] for a caller whose thread is already inside the namespace named `ns_name`.
+pub fn collect_current_thread(ns_name: &str) -> (IpvsState, SourceStatus) {
+    state_of(reader::read_current_thread(), ns_name)
+}
+
+fn state_of(read: Result<IpvsRead, IpvsError>, ns: &str) -> (IpvsState, SourceStatus) {
+    match read {
+        Ok(IpvsRead::Unavailable) => (
+            IpvsState::Unavailable {
+                reason: UNAVAILABLE_REASON.to_owned(),
+            },
+            SourceStatus::unavailable(SourceKind::Ipvs, Some(ns), UNAVAILABLE_REASON),
+        ),
+        Ok(IpvsRead::Services(services)) => {
+            let mut state = IpvsState::Services { services };
+            state.normalize();
+            (state, SourceStatus::ok(SourceKind::Ipvs, Some(ns)))
+        }
+        Err(e) => (
+            IpvsState::NotRead,
+            SourceStatus::error(SourceKind::Ipvs, Some(ns), e.to_string()),
+        ),
+    }
+}
