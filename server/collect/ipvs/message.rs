@@ -455,11 +455,11 @@ fn ipvs_request(
     NetlinkMessage::from(genl)
 }
 
-/// CTRL_CMD_GETFAMILY for "IPVS".
-pub fn get_family_request(seq: u32) -> Vec<u8> {
+/// CTRL_CMD_GETFAMILY for the generic netlink family `name` ("IPVS").
+pub fn get_family_request(seq: u32, name: &str) -> Vec<u8> {
     let mut genl = GenlMessage::from_payload(GenlCtrl {
         cmd: GenlCtrlCmd::GetFamily,
-        nlas: vec![GenlCtrlAttrs::FamilyName(IPVS_GENL_NAME.to_owned())],
+        nlas: vec![GenlCtrlAttrs::FamilyName(name.to_owned())],
     });
     genl.finalize();
     let mut msg = NetlinkMessage::from(genl);

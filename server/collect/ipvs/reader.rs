@@ -9,7 +9,7 @@ use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
 use super::message::{
     decode_destination, decode_service, family_id_of, get_destinations_request, get_family_request,
-    get_services_request, header_of, split_datagram,
+    get_services_request, header_of, split_datagram, IPVS_GENL_NAME,
 };
 use crate::snapshot::IpvsService;
 
@@ -60,32 +60,9 @@ pub enum IpvsError {
 ///
 /// Call it on a thread that entered the namespace (see `netns::run_in`).
 pub fn read_current_thread() -> Result<IpvsRead, IpvsError> {
-    let mut socket = Socket::new(NETLINK_GENERIC)?;
-    set_recv_timeout(&socket, RECV_TIMEOUT)?;
-    socket.bind_auto()?;
-    let mut conn = Conn { socket, seq: 0 };
-
-    let family = match conn.request(
-        &get_family_request,
-        "resolve family IPVS",
-        false,
-        GENL_ID_CTRL,
-    ) {
-        Ok(replies) => match replies.first() {
-            Some(reply) => family_id_of(reply).map_err(|source| IpvsError::Decode {
-                request: "resolve family IPVS",
-                source,
-            })?,
-            None => {
-                return Err(IpvsError::Io(io::Error::other(
-                    "no answer to CTRL_CMD_GETFAMILY",
-                )))
-            }
-        },
-        Err(IpvsError::Kernel { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
-            return Ok(IpvsRead::Unavailable)
-        }
-        Err(e) => return Err(e),
+    let mut conn = Conn::open()?;
+    let Some(family) = conn.resolve_family(IPVS_GENL_NAME)? else {
+        return Ok(IpvsRead::Unavailable);
     };
 
     let mut services = Vec::new();
@@ -118,12 +95,53 @@ pub fn read_current_thread() -> Result<IpvsRead, IpvsError> {
     Ok(IpvsRead::Services(result))
 }
 
+/// The id of the generic netlink family `name` in this kernel, `None` if it has none.
+pub fn family_id(name: &str) -> Result<Option<u16>, IpvsError> {
+    Conn::open()?.resolve_family(name)
+}
+
 struct Conn {
     socket: Socket,
     seq: u32,
 }
 
 impl Conn {
+    fn open() -> Result<Self, IpvsError> {
+        let mut socket = Socket::new(NETLINK_GENERIC)?;
+        set_recv_timeout(&socket, RECV_TIMEOUT)?;
+        socket.bind_auto()?;
+        Ok(Self { socket, seq: 0 })
+    }
+
+    /// The id of a generic netlink family; `None` when the kernel has no such family.
+    fn resolve_family(&mut self, name: &str) -> Result<Option<u16>, IpvsError> {
+        const WHAT: &str = "CTRL_CMD_GETFAMILY";
+        match self.request(
+            &|seq| get_family_request(seq, name),
+            WHAT,
+            false,
+            GENL_ID_CTRL,
+        ) {
+            Ok(replies) => {
+                let reply = replies.first().ok_or_else(|| {
+                    IpvsError::Io(io::Error::other("no answer to CTRL_CMD_GETFAMILY"))
+                })?;
+                family_id_of(reply)
+                    .map(Some)
+                    .map_err(|source| IpvsError::Decode {
+                        request: WHAT,
+                        source,
+                    })
+            }
+            Err(IpvsError::Kernel { source, .. })
+                if source.raw_os_error() == Some(libc::ENOENT) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Send one request and gather the answering messages of type `family`
     /// (every part of a dump, or the single reply).
     fn request(
