@@ -381,3 +381,94 @@ fn a_namespace_that_cannot_be_entered_is_said() {
         statuses[0].message
     );
 }
+
+#[test]
+fn many_namespaces_at_once_in_order() {
+    if !have_root() {
+        return;
+    }
+    let empty = TestNs::new();
+    let docker = TestNs::new();
+    docker.exec_stdin(&["iptables-restore"], DOCKER_LIKE);
+    let dns = TestNs::new();
+    dns.exec_stdin(&["iptables-restore"], EMBEDDED_DNS);
+    let broken = TestNs::new();
+    let broken_handle = broken.handle();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: dup2 onto an fd this test owns; the handle closes it on drop.
+    assert!(unsafe { libc::dup2(null.as_raw_fd(), broken_handle.fd()) } >= 0);
+
+    let handles = vec![empty.handle(), docker.handle(), broken_handle, dns.handle()];
+    let results = firewall::collect_many(&handles, &Tools::from_env(), None);
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0].0, Some(Firewall::default()));
+    assert_eq!(results[0].1[0].message, NO_RULES);
+    let fw = results[1].0.as_ref().unwrap();
+    assert_eq!(fw.ipv4.len(), 3);
+    assert_eq!(
+        fw,
+        &firewall::collect(&handles[1]).0.unwrap(),
+        "same as one by one"
+    );
+    assert_eq!(results[2].0, None);
+    assert!(
+        results[2].1[0].message.contains("vanished"),
+        "{:?}",
+        results[2].1
+    );
+    let nat = table(&results[3].0.as_ref().unwrap().ipv4, "nat");
+    assert_eq!(rules(nat, "DOCKER_OUTPUT").len(), 2);
+    for (i, (_, statuses)) in results.iter().enumerate() {
+        assert_eq!(
+            statuses[0].namespace.as_deref(),
+            Some(handles[i].name.as_str())
+        );
+    }
+}
+
+#[test]
+fn cache_reuses_unchanged_rules_and_rereads_changed_ones() {
+    if !have_root() {
+        return;
+    }
+    let a = TestNs::new();
+    a.exec_stdin(&["iptables-restore"], EMBEDDED_DNS);
+    let b = TestNs::new();
+    b.exec_stdin(&["iptables-restore"], DOCKER_LIKE);
+    let handles = vec![a.handle(), b.handle()];
+    let cache = firewall::RuleCache::new();
+    let first = firewall::collect_many(&handles, &Tools::from_env(), Some(&cache));
+    assert_eq!(
+        cache.len(),
+        2,
+        "both namespaces hold only iptables-nft tables"
+    );
+
+    // Unchanged: served from the cache, so even without any tool the rules are there.
+    let nowhere = TempDir::new("notools");
+    let no_tools = Tools::in_dirs(vec![nowhere.0.clone()]);
+    let again = firewall::collect_many(&handles, &no_tools, Some(&cache));
+    assert_eq!(again[0].0, first[0].0);
+    assert_eq!(again[1].0, first[1].0);
+    assert_eq!(again[1].1[0].state, SourceState::Ok);
+
+    // A changed ruleset has a new generation: it must be read again (and here cannot be).
+    b.exec(&["iptables", "-t", "nat", "-A", "DOCKER", "-j", "RETURN"]);
+    let changed = firewall::collect_many(&handles, &no_tools, Some(&cache));
+    assert_eq!(changed[0].0, first[0].0);
+    assert_eq!(changed[1].0, None);
+    assert!(changed[1].1[0].message.contains("iptables-save not found"));
+    let reread = firewall::collect_cached(&handles[1], &Tools::from_env(), Some(&cache));
+    let nat = table(&reread.0.unwrap().ipv4, "nat").clone();
+    assert_eq!(
+        rules(&nat, "DOCKER").last().unwrap().text,
+        "-A DOCKER -j RETURN"
+    );
+
+    // A namespace that is gone is forgotten.
+    drop(handles);
+    let only_a = vec![a.handle()];
+    firewall::collect_many(&only_a, &Tools::from_env(), Some(&cache));
+    assert_eq!(cache.len(), 1);
+}

@@ -70,3 +70,25 @@ fn a_namespace_that_cannot_be_entered_is_said() {
     assert_eq!(status.state, SourceState::Error);
     assert!(status.message.contains("vanished"), "{}", status.message);
 }
+
+#[test]
+fn many_namespaces_agree_with_one_by_one() {
+    if !have_root() {
+        return;
+    }
+    let a = TestNs::new();
+    let b = TestNs::new();
+    let handles = vec![a.handle(), b.handle()];
+    let many = ipvs::collect_many(&handles);
+    assert_eq!(many.len(), 2);
+    for (h, (state, status)) in handles.iter().zip(&many) {
+        assert_eq!(status.namespace.as_deref(), Some(h.name.as_str()));
+        assert_eq!((state, status), (&ipvs::collect(h).0, &ipvs::collect(h).1));
+    }
+    let expected = if kernel_lists_ipvs() {
+        SourceState::Ok
+    } else {
+        SourceState::Unavailable
+    };
+    assert_eq!(many[0].1.state, expected);
+}

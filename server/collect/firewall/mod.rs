@@ -4,18 +4,26 @@
 //! where there is something to read, all of them at once, each entering the
 //! namespace itself.
 
+pub mod cache;
 pub mod iptables_save;
 pub mod nft_json;
 pub mod probe;
 pub mod run;
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::collect::netns::{self, NsHandle};
 use crate::collect::CollectError;
 use crate::snapshot::{Firewall, SourceKind, SourceState, SourceStatus, Table};
 
+pub use cache::RuleCache;
 pub use iptables_save::{parse_header, parse_iptables_save, ParseError, SaveHeader};
-pub use probe::{probe_current_thread, NftTable, TableProbe};
+pub use probe::{probe_current_thread, NftGeneration, NftTable, TableProbe};
 pub use run::Tools;
+
+/// The firewall of one namespace and the statuses of its sources.
+pub type Collected = (Option<Firewall>, Vec<SourceStatus>);
 
 /// What the Iptables status says when a namespace was proven to hold no tables.
 pub const NO_RULES: &str =
@@ -27,20 +35,108 @@ pub fn collect(ns: &NsHandle) -> (Option<Firewall>, Vec<SourceStatus>) {
 }
 
 /// [`collect`] with the tools looked up in the given places.
-pub fn collect_with(ns: &NsHandle, tools: &Tools) -> (Option<Firewall>, Vec<SourceStatus>) {
+pub fn collect_with(ns: &NsHandle, tools: &Tools) -> Collected {
+    collect_cached(ns, tools, None)
+}
+
+/// [`collect_with`], reusing rules kept in `cache` when the namespace's ruleset is unchanged.
+pub fn collect_cached(ns: &NsHandle, tools: &Tools, cache: Option<&RuleCache>) -> Collected {
     match netns::run_in(ns, probe_current_thread) {
-        Ok(probe) => collect_probed(ns, &probe, tools),
-        Err(e) => (
-            None,
-            vec![SourceStatus::error(
-                SourceKind::Iptables,
-                Some(&ns.name),
-                format!(
-                    "namespace {} vanished or could not be entered: {e}",
-                    ns.name
-                ),
-            )],
-        ),
+        Ok(probe) => collect_probed(ns, &probe, tools, cache),
+        Err(e) => unreachable_namespace(ns, &e.to_string()),
+    }
+}
+
+fn unreachable_namespace(ns: &NsHandle, why: &str) -> Collected {
+    (
+        None,
+        vec![SourceStatus::error(
+            SourceKind::Iptables,
+            Some(&ns.name),
+            format!(
+                "namespace {} vanished or could not be entered: {why}",
+                ns.name
+            ),
+        )],
+    )
+}
+
+/// Read many namespaces at once, results in the order given.
+///
+/// One thread visits every namespace in turn for the table check (no thread
+/// per namespace), then the tools of the namespaces that hold rules run a few
+/// at a time, so their start-up costs overlap.
+pub fn collect_many(nss: &[NsHandle], tools: &Tools, cache: Option<&RuleCache>) -> Vec<Collected> {
+    let probes = probe_all(nss);
+    if let Some(cache) = cache {
+        let alive: HashSet<u64> = probes
+            .iter()
+            .filter_map(|p| p.as_ref().ok()?.generation.map(|g| g.netns_cookie))
+            .collect();
+        cache.retain(&alive);
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .clamp(2, 8)
+        .min(nss.len().max(1));
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, Collected)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let (Some(ns), Some(probe)) = (nss.get(i), probes.get(i)) else {
+                            break;
+                        };
+                        let collected = match probe {
+                            Ok(probe) => collect_probed(ns, probe, tools, cache),
+                            Err(e) => unreachable_namespace(ns, e),
+                        };
+                        done.push((i, collected));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    let mut results = results.into_iter().peekable();
+    // A worker that panicked leaves holes: say so rather than shift the others.
+    (0..nss.len())
+        .map(|i| match results.next_if(|(j, _)| *j == i) {
+            Some((_, collected)) => collected,
+            None => unreachable_namespace(&nss[i], "the collector thread failed"),
+        })
+        .collect()
+}
+
+/// The table check of every namespace, made by one thread that enters each in turn.
+fn probe_all(nss: &[NsHandle]) -> Vec<Result<TableProbe, String>> {
+    let visit = || -> Vec<Result<TableProbe, String>> {
+        nss.iter()
+            .map(|ns| {
+                netns::enter(ns.fd())
+                    .map(|()| probe_current_thread())
+                    .map_err(|e| format!("namespace {}: {e}", ns.name))
+            })
+            .collect()
+    };
+    let visited = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("netns-probe".to_owned())
+            .spawn_scoped(scope, visit)
+            .map_err(|e| e.to_string())
+            .and_then(|h| h.join().map_err(|_| "the probe thread panicked".to_owned()))
+    });
+    match visited {
+        Ok(probes) => probes,
+        Err(e) => nss.iter().map(|_| Err(e.clone())).collect(),
     }
 }
 
@@ -49,7 +145,19 @@ pub fn collect_probed(
     ns: &NsHandle,
     probe: &TableProbe,
     tools: &Tools,
-) -> (Option<Firewall>, Vec<SourceStatus>) {
+    cache: Option<&RuleCache>,
+) -> Collected {
+    let cacheable = cache
+        .zip(probe.generation)
+        .filter(|_| only_iptables_nft(probe));
+    if let Some((cache, generation)) = cacheable {
+        if let Some(firewall) = cache.get(generation) {
+            return (
+                Some(firewall),
+                vec![SourceStatus::ok(SourceKind::Iptables, Some(&ns.name))],
+            );
+        }
+    }
     let mut report = Report::default();
     let v4 = plan_family(probe, IpFamily::V4, &mut report);
     let v6 = plan_family(probe, IpFamily::V6, &mut report);
@@ -103,7 +211,22 @@ pub fn collect_probed(
     }
     statuses.insert(0, report.status(SourceKind::Iptables, &ns.name));
     firewall.normalize();
+    if let Some((cache, generation)) = cacheable {
+        if read_any && report.errors.is_empty() {
+            cache.put(generation, &firewall);
+        }
+    }
     (read_any.then_some(firewall), statuses)
+}
+
+/// Every table is an iptables-nft one: nothing legacy, nothing native.
+fn only_iptables_nft(probe: &TableProbe) -> bool {
+    let nft = probe
+        .nftables
+        .as_ref()
+        .is_ok_and(|t| t.iter().all(NftTable::is_iptables_nft));
+    let no_legacy = |l: &Result<Vec<String>, String>| l.as_ref().is_ok_and(Vec::is_empty);
+    nft && no_legacy(&probe.legacy_ipv4) && no_legacy(&probe.legacy_ipv6)
 }
 
 /// The notes and errors that become one namespace's Iptables status.

@@ -19,6 +19,10 @@ const NFNL_SUBSYS_NFTABLES: u16 = 10;
 /// nf_tables message types (linux/netfilter/nf_tables.h).
 const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_GETTABLE: u16 = 1;
+const NFT_MSG_NEWGEN: u16 = 15;
+const NFT_MSG_GETGEN: u16 = 16;
+/// Generation attribute holding its id (big endian).
+const NFTA_GEN_ID: u16 = 1;
 /// Table attribute holding its name.
 const NFTA_TABLE_NAME: u16 = 1;
 /// Dump every family.
@@ -81,11 +85,24 @@ impl std::fmt::Display for NftTable {
     }
 }
 
+/// Where a namespace's nf_tables ruleset stands: a namespace that is never
+/// reused within a boot (its cookie) and the ruleset generation, which the
+/// kernel bumps on every change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NftGeneration {
+    /// SO_NETNS_COOKIE of the namespace.
+    pub netns_cookie: u64,
+    /// NFTA_GEN_ID of its ruleset.
+    pub genid: u32,
+}
+
 /// The tables of one namespace; an `Err` says why that part could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableProbe {
     /// nf_tables tables of every family.
     pub nftables: Result<Vec<NftTable>, String>,
+    /// The ruleset generation, when the kernel tells it (5.14+ for the cookie).
+    pub generation: Option<NftGeneration>,
     /// Legacy iptables tables (`ip_tables_names`).
     pub legacy_ipv4: Result<Vec<String>, String>,
     /// Legacy ip6tables tables (`ip6_tables_names`).
@@ -96,8 +113,13 @@ pub struct TableProbe {
 ///
 /// Call it on a thread that entered the namespace (see `netns::run_in`).
 pub fn probe_current_thread() -> TableProbe {
+    let (nftables, generation) = match nft_tables() {
+        Ok((tables, generation)) => (Ok(tables), generation),
+        Err(e) => (Err(format!("nf_tables table dump: {e}")), None),
+    };
     TableProbe {
-        nftables: nft_tables().map_err(|e| format!("nf_tables table dump: {e}")),
+        nftables,
+        generation,
         legacy_ipv4: legacy_tables("ip_tables_names"),
         legacy_ipv6: legacy_tables("ip6_tables_names"),
     }
@@ -122,43 +144,62 @@ fn legacy_tables(file: &str) -> Result<Vec<String>, String> {
     }
 }
 
-/// Dump the nf_tables tables of every family over NETLINK_NETFILTER.
-fn nft_tables() -> io::Result<Vec<NftTable>> {
+/// The nf_tables tables of every family, and the ruleset generation.
+fn nft_tables() -> io::Result<(Vec<NftTable>, Option<NftGeneration>)> {
     let mut socket = match Socket::new(NETLINK_NETFILTER) {
         Ok(s) => s,
         // No nfnetlink in this kernel: there can be no nf_tables tables.
-        Err(e) if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => return Ok(Vec::new()),
+        Err(e) if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => return Ok((Vec::new(), None)),
         Err(e) => return Err(e),
     };
     set_recv_timeout(&socket, RECV_TIMEOUT)?;
     socket.bind_auto()?;
-    let seq = 1;
-    let request = gettable_dump_request(seq);
-    socket.send_to(&request, &SocketAddr::new(0, 0), 0)?;
+
+    // The generation first: rules read later are at least as new as it says.
+    let mut genid = None;
+    match exchange(
+        &socket,
+        &nft_request(1, NFT_MSG_GETGEN, NLM_F_REQUEST),
+        1,
+        &mut |kind, payload| {
+            if kind == NFT_MSG_NEWGEN {
+                genid = decode_genid(payload);
+            }
+            Ok(())
+        },
+    ) {
+        Ok(()) => {}
+        // No nf_tables subsystem: no tables.
+        Err(DumpError::Errno(code)) if code == libc::EOPNOTSUPP => return Ok((Vec::new(), None)),
+        Err(e) => return Err(e.into()),
+    }
+    let generation = match (netns_cookie(&socket), genid) {
+        (Some(netns_cookie), Some(genid)) => Some(NftGeneration {
+            netns_cookie,
+            genid,
+        }),
+        _ => None,
+    };
 
     let mut tables = Vec::new();
-    loop {
-        let (buf, _) = socket.recv_from_full()?;
-        match decode_table_datagram(&buf, seq, &mut tables) {
-            Ok(true) => return Ok(tables),
-            Ok(false) => {}
-            // No nf_tables subsystem: no tables.
-            Err(DumpError::Errno(code)) if code == libc::EOPNOTSUPP => return Ok(Vec::new()),
-            Err(DumpError::Errno(code)) => return Err(io::Error::from_raw_os_error(code)),
-            Err(DumpError::Malformed(m)) => {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, m))
-            }
+    let request = nft_request(2, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_DUMP);
+    exchange(&socket, &request, 2, &mut |kind, payload| {
+        if kind == NFT_MSG_NEWTABLE {
+            tables.push(decode_table(payload)?);
         }
-    }
+        Ok(())
+    })
+    .map_err(io::Error::from)?;
+    Ok((tables, generation))
 }
 
-/// The bytes of an NFT_MSG_GETTABLE dump request for every family.
-fn gettable_dump_request(seq: u32) -> Vec<u8> {
+/// An nf_tables request without attributes, for every family.
+fn nft_request(seq: u32, msg: u16, flags: u16) -> Vec<u8> {
     let len = NLMSG_HDRLEN + NFGENMSG_LEN;
     let mut buf = Vec::with_capacity(len);
     buf.extend_from_slice(&(len as u32).to_ne_bytes());
-    buf.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE).to_ne_bytes());
-    buf.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    buf.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | msg).to_ne_bytes());
+    buf.extend_from_slice(&flags.to_ne_bytes());
     buf.extend_from_slice(&seq.to_ne_bytes());
     buf.extend_from_slice(&0u32.to_ne_bytes());
     // nfgenmsg: family, version (NFNETLINK_V0), resource id (big endian).
@@ -169,30 +210,62 @@ fn gettable_dump_request(seq: u32) -> Vec<u8> {
 enum DumpError {
     Errno(i32),
     Malformed(String),
+    Io(io::Error),
 }
 
-/// Decode one datagram of the table dump into `tables`; `Ok(true)` when the dump is complete.
-fn decode_table_datagram(
+impl From<DumpError> for io::Error {
+    fn from(e: DumpError) -> Self {
+        match e {
+            DumpError::Errno(code) => io::Error::from_raw_os_error(code),
+            DumpError::Malformed(m) => io::Error::new(io::ErrorKind::InvalidData, m),
+            DumpError::Io(e) => e,
+        }
+    }
+}
+
+/// Send a request and hand every nf_tables answer (its message type and
+/// payload) to `on_message` until the kernel is done: NLMSG_DONE for a dump,
+/// the first answer for a plain request.
+fn exchange(
+    socket: &Socket,
+    request: &[u8],
+    seq: u32,
+    on_message: &mut dyn FnMut(u16, &[u8]) -> Result<(), String>,
+) -> Result<(), DumpError> {
+    let dump = u16::from_ne_bytes([request[6], request[7]]) & NLM_F_DUMP == NLM_F_DUMP;
+    socket
+        .send_to(request, &SocketAddr::new(0, 0), 0)
+        .map_err(DumpError::Io)?;
+    loop {
+        let (buf, _) = socket.recv_from_full().map_err(DumpError::Io)?;
+        if decode_datagram(&buf, seq, dump, on_message)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Walk one datagram; `Ok(true)` when the exchange is complete.
+fn decode_datagram(
     buf: &[u8],
     seq: u32,
-    tables: &mut Vec<NftTable>,
+    dump: bool,
+    on_message: &mut dyn FnMut(u16, &[u8]) -> Result<(), String>,
 ) -> Result<bool, DumpError> {
     let mut offset = 0;
     while offset < buf.len() {
         let msg = NetlinkBuffer::new_checked(&buf[offset..])
             .map_err(|e| DumpError::Malformed(e.to_string()))?;
         let len = msg.length() as usize;
-        let next = offset + ((len + 3) & !3);
-        let payload = msg.payload();
+        offset += (len + 3) & !3;
         if msg.sequence_number() != seq {
-            offset = next;
             continue;
         }
         if msg.flags() & NLM_F_DUMP_INTR != 0 {
             return Err(DumpError::Malformed(
-                "the table list changed while it was read".to_owned(),
+                "the ruleset changed while it was read".to_owned(),
             ));
         }
+        let payload = msg.payload();
         match msg.message_type() {
             NLMSG_DONE => return Ok(true),
             NLMSG_NOOP => {}
@@ -204,15 +277,30 @@ fn decode_table_datagram(
                 if code != 0 {
                     return Err(DumpError::Errno(-code));
                 }
+                return Ok(true);
             }
-            t if t == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE => {
-                tables.push(decode_table(payload).map_err(DumpError::Malformed)?);
+            t if t >> 8 == NFNL_SUBSYS_NFTABLES => {
+                on_message(t & 0xff, payload).map_err(DumpError::Malformed)?;
+                if !dump {
+                    return Ok(true);
+                }
             }
             _ => {}
         }
-        offset = next;
     }
     Ok(false)
+}
+
+fn decode_genid(payload: &[u8]) -> Option<u32> {
+    let attrs = payload.get(NFGENMSG_LEN..)?;
+    NlasIterator::new(attrs)
+        .filter_map(Result::ok)
+        .find(|nla| nla.kind() == NFTA_GEN_ID)
+        .and_then(|nla| {
+            nla.value()
+                .get(..4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        })
 }
 
 fn decode_table(payload: &[u8]) -> Result<NftTable, String> {
@@ -234,6 +322,24 @@ fn decode_table(payload: &[u8]) -> Result<NftTable, String> {
         }
     }
     Err("table message without a name".to_owned())
+}
+
+/// The namespace's cookie (never reused within a boot); `None` before Linux 5.14.
+fn netns_cookie(socket: &Socket) -> Option<u64> {
+    const SO_NETNS_COOKIE: libc::c_int = 71;
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: the pointers describe a u64 and its length, both ours.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            &mut cookie as *mut u64 as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    (rc == 0 && len as usize == std::mem::size_of::<u64>()).then_some(cookie)
 }
 
 fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
@@ -284,12 +390,21 @@ mod tests {
         m
     }
 
+    fn collect_tables(dgram: &[u8], tables: &mut Vec<NftTable>) -> Result<bool, DumpError> {
+        decode_datagram(dgram, 1, true, &mut |kind, payload| {
+            if kind == NFT_MSG_NEWTABLE {
+                tables.push(decode_table(payload)?);
+            }
+            Ok(())
+        })
+    }
+
     #[test]
     fn decodes_a_table_dump_datagram() {
         let mut dgram = newtable(1, NFPROTO_IPV4, "nat");
         dgram.extend(newtable(1, NFPROTO_INET, "docker-bridges"));
         let mut tables = Vec::new();
-        assert!(!decode_table_datagram(&dgram, 1, &mut tables).unwrap_or(true));
+        assert!(!collect_tables(&dgram, &mut tables).unwrap_or(true));
         assert_eq!(tables.len(), 2);
         assert!(tables[0].is_iptables_nft());
         assert!(tables[0].is_ipv4());
@@ -301,12 +416,12 @@ mod tests {
     fn truncated_datagram_is_an_error() {
         let dgram = newtable(1, NFPROTO_IPV4, "nat");
         let mut tables = Vec::new();
-        assert!(decode_table_datagram(&dgram[..dgram.len() - 3], 1, &mut tables).is_err());
+        assert!(collect_tables(&dgram[..dgram.len() - 3], &mut tables).is_err());
     }
 
     #[test]
     fn request_has_the_nftables_type() {
-        let r = gettable_dump_request(9);
+        let r = nft_request(9, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_DUMP);
         assert_eq!(r.len(), 20);
         assert_eq!(u16::from_ne_bytes([r[4], r[5]]), 0x0a01);
     }

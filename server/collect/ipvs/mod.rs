@@ -18,18 +18,70 @@ pub const UNAVAILABLE_REASON: &str = "IPVS not available in this kernel (no gene
 pub fn collect(ns: &NsHandle) -> (IpvsState, SourceStatus) {
     match netns::run_in(ns, reader::read_current_thread) {
         Ok(read) => state_of(read, &ns.name),
-        Err(e) => (
-            IpvsState::NotRead,
-            SourceStatus::error(
-                SourceKind::Ipvs,
-                Some(&ns.name),
-                format!(
-                    "namespace {} vanished or could not be entered: {e}",
-                    ns.name
+        Err(e) => vanished(ns, &e.to_string()),
+    }
+}
+
+/// Read many namespaces, results in the order given.
+///
+/// The family is looked up once (generic netlink families are global); when the
+/// kernel has no IPVS no namespace is entered at all. Otherwise one thread
+/// visits every namespace in turn.
+pub fn collect_many(nss: &[NsHandle]) -> Vec<(IpvsState, SourceStatus)> {
+    let family = match reader::family_id(message::IPVS_GENL_NAME) {
+        Ok(Some(family)) => family,
+        Ok(None) => {
+            return nss
+                .iter()
+                .map(|ns| state_of(Ok(IpvsRead::Unavailable), &ns.name))
+                .collect()
+        }
+        Err(e) => {
+            let why = e.to_string();
+            return nss
+                .iter()
+                .map(|ns| {
+                    (
+                        IpvsState::NotRead,
+                        SourceStatus::error(SourceKind::Ipvs, Some(&ns.name), why.clone()),
+                    )
+                })
+                .collect();
+        }
+    };
+    let visit = || -> Vec<(IpvsState, SourceStatus)> {
+        nss.iter()
+            .map(|ns| match netns::enter(ns.fd()) {
+                Ok(()) => state_of(
+                    reader::read_current_thread_with_family(family).map(IpvsRead::Services),
+                    &ns.name,
                 ),
+                Err(e) => vanished(ns, &e.to_string()),
+            })
+            .collect()
+    };
+    let visited = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("netns-ipvs".to_owned())
+            .spawn_scoped(scope, visit)
+            .map_err(|e| e.to_string())
+            .and_then(|h| h.join().map_err(|_| "the IPVS thread panicked".to_owned()))
+    });
+    visited.unwrap_or_else(|e| nss.iter().map(|ns| vanished(ns, &e)).collect())
+}
+
+fn vanished(ns: &NsHandle, why: &str) -> (IpvsState, SourceStatus) {
+    (
+        IpvsState::NotRead,
+        SourceStatus::error(
+            SourceKind::Ipvs,
+            Some(&ns.name),
+            format!(
+                "namespace {} vanished or could not be entered: {why}",
+                ns.name
             ),
         ),
-    }
+    )
 }
 
 /// [`collect`] for a caller whose thread is already inside the namespace named `ns_name`.

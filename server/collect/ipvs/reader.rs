@@ -64,35 +64,12 @@ pub fn read_current_thread() -> Result<IpvsRead, IpvsError> {
     let Some(family) = conn.resolve_family(IPVS_GENL_NAME)? else {
         return Ok(IpvsRead::Unavailable);
     };
+    conn.read_services(family).map(IpvsRead::Services)
+}
 
-    let mut services = Vec::new();
-    for msg in conn.request(
-        &|seq| get_services_request(family, seq),
-        "service dump",
-        true,
-        family,
-    )? {
-        services.push(decode_service(&msg).map_err(|source| IpvsError::Decode {
-            request: "service dump",
-            source,
-        })?);
-    }
-    let mut result = Vec::with_capacity(services.len());
-    for (mut service, key) in services {
-        let request = |seq| get_destinations_request(family, seq, &key);
-        for msg in conn.request(&request, "destination dump", true, family)? {
-            service
-                .destinations
-                .push(
-                    decode_destination(&msg, key.af).map_err(|source| IpvsError::Decode {
-                        request: "destination dump",
-                        source,
-                    })?,
-                );
-        }
-        result.push(service);
-    }
-    Ok(IpvsRead::Services(result))
+/// [`read_current_thread`] with the IPVS family id already known (it is the same in every namespace).
+pub fn read_current_thread_with_family(family: u16) -> Result<Vec<IpvsService>, IpvsError> {
+    Conn::open()?.read_services(family)
 }
 
 /// The id of the generic netlink family `name` in this kernel, `None` if it has none.
@@ -111,6 +88,38 @@ impl Conn {
         set_recv_timeout(&socket, RECV_TIMEOUT)?;
         socket.bind_auto()?;
         Ok(Self { socket, seq: 0 })
+    }
+
+    /// Every service of this namespace, each with its destinations.
+    fn read_services(&mut self, family: u16) -> Result<Vec<IpvsService>, IpvsError> {
+        let mut services = Vec::new();
+        for msg in self.request(
+            &|seq| get_services_request(family, seq),
+            "service dump",
+            true,
+            family,
+        )? {
+            services.push(decode_service(&msg).map_err(|source| IpvsError::Decode {
+                request: "service dump",
+                source,
+            })?);
+        }
+        let mut result = Vec::with_capacity(services.len());
+        for (mut service, key) in services {
+            let request = |seq| get_destinations_request(family, seq, &key);
+            for msg in self.request(&request, "destination dump", true, family)? {
+                service
+                    .destinations
+                    .push(decode_destination(&msg, key.af).map_err(|source| {
+                        IpvsError::Decode {
+                            request: "destination dump",
+                            source,
+                        }
+                    })?);
+            }
+            result.push(service);
+        }
+        Ok(result)
     }
 
     /// The id of a generic netlink family; `None` when the kernel has no such family.
