@@ -10,8 +10,10 @@ mod firewall_support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use dockmap::collect::firewall::{self, parse_iptables_save, probe_current_thread, run, Tools};
-use dockmap::collect::netns;
+use dockmap::collect::firewall::{
+    self, parse_iptables_save, probe_current_thread, run, RuleCache, Tools,
+};
+use dockmap::collect::{ipvs, netns};
 use firewall_support::{published_ports_ruleset, TestNs};
 
 const PORTS: usize = 1200;
@@ -36,6 +38,17 @@ fn time<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, Duration) {
     samples.sort();
     let mean = samples.iter().sum::<Duration>() / n as u32;
     (samples[n / 2], mean)
+}
+
+/// CPU time of the calling thread: steadier than wall time on a busy machine.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn show(what: &str, (median, mean): (Duration, Duration)) {
@@ -136,6 +149,10 @@ fn main() {
     let empty = TestNs::new();
     let eh = empty.handle();
     show(
+        "netns::run_in(no-op) (thread + setns only)",
+        time(500, || netns::run_in(&eh, || ()).unwrap()),
+    );
+    show(
         "netns::run_in(probe_current_thread) (thread + setns + check)",
         time(500, || netns::run_in(&eh, probe_current_thread).unwrap()),
     );
@@ -179,7 +196,30 @@ fn main() {
             let (fw, _) = firewall::collect_with(h, &tools);
             read += fw.map_or(0, |f| f.ipv4.len());
         }
-        let ours = t.elapsed();
+        let one_by_one = t.elapsed();
+        let t = Instant::now();
+        let many = firewall::collect_many(&handles, &tools, None);
+        let at_once = t.elapsed();
+        assert_eq!(
+            many.iter()
+                .filter_map(|(f, _)| f.as_ref())
+                .map(|f| f.ipv4.len())
+                .sum::<usize>(),
+            read
+        );
+        let cache = RuleCache::new();
+        firewall::collect_many(&handles, &tools, Some(&cache));
+        let t = Instant::now();
+        firewall::collect_many(&handles, &tools, Some(&cache));
+        let warm = t.elapsed();
+        let t = Instant::now();
+        let ipvs_states = ipvs::collect_many(&handles);
+        let ipvs_many = t.elapsed();
+        let t = Instant::now();
+        for h in &handles {
+            std::hint::black_box(ipvs::collect(h));
+        }
+        let ipvs_one_by_one = t.elapsed();
         let script: String = spaces
             .iter()
             .map(|ns| {
@@ -190,9 +230,22 @@ fn main() {
             })
             .collect();
         let shell = sh(&script);
+        let ratio = |d: Duration| shell.as_secs_f64() / d.as_secs_f64();
+        println!("shell nsenter iptables-save + ip6tables-save, each namespace: {shell:>10.3?}");
+        println!("collect_with, one namespace after the other ({read} tables): {one_by_one:>10.3?}  {:>6.1}x", ratio(one_by_one));
         println!(
-            "collect() x{NAMESPACES}: {ours:.3?} ({read} tables)   shell nsenter+iptables-save+ip6tables-save: {shell:.3?}   ratio {:.1}x",
-            shell.as_secs_f64() / ours.as_secs_f64()
+            "collect_many:                                          {at_once:>10.3?}  {:>6.1}x",
+            ratio(at_once)
         );
+        println!(
+            "collect_many, RuleCache warm ({} kept):               {warm:>10.3?}  {:>6.1}x",
+            cache.len(),
+            ratio(warm)
+        );
+        println!(
+            "ipvs::collect_many ({:?}):        {ipvs_many:>10.3?}",
+            ipvs_states[0].1.state
+        );
+        println!("ipvs::collect, one namespace after the other:          {ipvs_one_by_one:>10.3?}");
     }
 }

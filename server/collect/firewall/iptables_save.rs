@@ -5,6 +5,8 @@
 //! and `#` comments. Rules keep their verbatim text; the common parts (addresses,
 //! interfaces, protocol, match modules, target and its options) are split out.
 
+use std::borrow::Cow;
+
 use crate::snapshot::{Chain, Match, Rule, Table, Target};
 
 /// Why iptables-save output could not be parsed.
@@ -188,9 +190,9 @@ fn parse_rule_line(text: &str) -> Result<Rule, String> {
     let chain = it
         .next()
         .ok_or_else(|| "-A without a chain name".to_owned())?;
-    let args: Vec<String> = it.collect();
+    let args: Vec<Cow<'_, str>> = it.collect();
     let mut rule = parse_rule_args(&args)?;
-    rule.chain = chain;
+    rule.chain = chain.into_owned();
     rule.text = text.to_owned();
     Ok(rule)
 }
@@ -229,12 +231,12 @@ fn is_target_option(word: &str) -> bool {
 /// iptables-save prints the basic options first, then the match modules, then
 /// the target; inside a module every word up to the next `-m`/`-j`/`-g` is its
 /// option, since only the module knows its own options.
-fn parse_rule_args(args: &[String]) -> Result<Rule, String> {
+fn parse_rule_args(args: &[Cow<'_, str>]) -> Result<Rule, String> {
     let mut rule = Rule::default();
     let mut open: Option<Match> = None;
     let mut i = 0;
     while i < args.len() {
-        let word = args[i].as_str();
+        let word: &str = &args[i];
         if is_target_option(word) {
             let name = args
                 .get(i + 1)
@@ -253,7 +255,7 @@ fn parse_rule_args(args: &[String]) -> Result<Rule, String> {
                 .ok_or_else(|| format!("{word} without a module name"))?;
             rule.matches.extend(open.take());
             open = Some(Match {
-                name: name.clone(),
+                name: name.to_string(),
                 args: Vec::new(),
             });
             i += 2;
@@ -273,7 +275,7 @@ fn parse_rule_args(args: &[String]) -> Result<Rule, String> {
         if let Some(kind) = args.get(option_at).and_then(|w| basic_option(w)) {
             let mut value_at = option_at + 1;
             let mut negated = negated;
-            if !negated && args.get(value_at).map(String::as_str) == Some("!") {
+            if !negated && args.get(value_at).map(|w| w.as_ref()) == Some("!") {
                 negated = true;
                 value_at += 1;
             }
@@ -283,7 +285,7 @@ fn parse_rule_args(args: &[String]) -> Result<Rule, String> {
             let value = if negated {
                 format!("!{value}")
             } else {
-                value.clone()
+                value.to_string()
             };
             let slot = match kind {
                 Basic::Source => &mut rule.source,
@@ -308,12 +310,12 @@ fn parse_rule_args(args: &[String]) -> Result<Rule, String> {
     Ok(rule)
 }
 
-fn target(name: &str, goto: bool, args: &[String]) -> Target {
+fn target(name: &str, goto: bool, args: &[Cow<'_, str>]) -> Target {
     let value_of = |options: &[&str]| {
         args.iter()
-            .position(|a| options.contains(&a.as_str()))
+            .position(|a| options.contains(&a.as_ref()))
             .and_then(|at| args.get(at + 1))
-            .cloned()
+            .map(|v| v.to_string())
     };
     Target {
         name: name.to_owned(),
@@ -322,14 +324,18 @@ fn target(name: &str, goto: bool, args: &[String]) -> Target {
         to_source: value_of(&["--to-source"]),
         to_ports: value_of(&["--to-ports"]),
         set_mark: value_of(&["--set-xmark", "--set-mark"]),
-        args: args.to_vec(),
+        args: args.iter().map(|a| a.to_string()).collect(),
     }
 }
 
 /// Split a line into words the way iptables-restore does: blanks separate words,
 /// `"` quotes (so `--comment "a b"` is one word), `\` escapes the next character
 /// inside quotes.
-pub fn split_words(line: &str) -> Result<Vec<String>, String> {
+pub fn split_words(line: &str) -> Result<Vec<Cow<'_, str>>, String> {
+    // Most rules quote nothing: borrow their words.
+    if !line.contains('"') {
+        return Ok(line.split_whitespace().map(Cow::Borrowed).collect());
+    }
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -354,7 +360,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
             }
             c if c.is_whitespace() => {
                 if in_word {
-                    words.push(std::mem::take(&mut word));
+                    words.push(Cow::Owned(std::mem::take(&mut word)));
                     in_word = false;
                 }
             }
@@ -368,7 +374,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
         return Err(format!("unclosed quote in {:?}", shorten(line)));
     }
     if in_word {
-        words.push(word);
+        words.push(Cow::Owned(word));
     }
     Ok(words)
 }

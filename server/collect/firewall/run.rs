@@ -95,22 +95,46 @@ pub fn start(
     args: &[&str],
 ) -> Result<Running, CollectError> {
     let fd = ns.fd();
+    let mut cmd = command(program, args);
+    // SAFETY: the closure only makes the setns system call, which is
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || netns::enter(fd));
+    }
+    spawn(cmd, tool, &ns.name)
+}
+
+/// Start `program args` in the namespace of the calling thread.
+///
+/// For a std thread that has entered the namespace itself (never a pooled
+/// runtime thread). With no pre_exec hook the child is started by
+/// posix_spawn (vfork), which costs the parent far less than fork: its cost
+/// does not grow with the size of the collecting process.
+pub fn start_here(
+    tool: &str,
+    program: &Path,
+    args: &[&str],
+    ns_name: &str,
+) -> Result<Running, CollectError> {
+    spawn(command(program, args), tool, ns_name)
+}
+
+fn command(program: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: the closure only makes the setns system call, which is
-    // async-signal-safe, and allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || netns::enter(fd));
-    }
+    cmd
+}
+
+fn spawn(mut cmd: Command, tool: &str, ns_name: &str) -> Result<Running, CollectError> {
     let child = cmd.spawn().map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => CollectError::ToolMissing(tool.to_owned()),
         _ => CollectError::Tool {
             tool: tool.to_owned(),
-            message: format!("could not start it in namespace {}: {e}", ns.name),
+            message: format!("could not start it in namespace {ns_name}: {e}"),
         },
     })?;
     Ok(Running {
