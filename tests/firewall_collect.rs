@@ -472,3 +472,70 @@ fn cache_reuses_unchanged_rules_and_rereads_changed_ones() {
     firewall::collect_many(&only_a, &Tools::from_env(), Some(&cache));
     assert_eq!(cache.len(), 1);
 }
+
+#[test]
+fn native_rules_in_a_table_named_filter_are_read_with_nft() {
+    if !have_root() {
+        return;
+    }
+    let ns = TestNs::new();
+    ns.exec_stdin(
+        &["nft", "-f", "-"],
+        "table ip filter {\n chain input {\n type filter hook input priority 0; policy accept;\n tcp dport 8080 counter accept\n }\n}\n",
+    );
+    let (fw, statuses) = firewall::collect(&ns.handle());
+    let fw = fw.unwrap();
+    assert_eq!(statuses[0].state, SourceState::Ok, "{statuses:?}");
+    assert!(
+        statuses[0].message.contains("cannot show ip filter"),
+        "{}",
+        statuses[0].message
+    );
+    let ruleset = fw.nftables.expect("the native rules through nft");
+    let items = ruleset["nftables"].as_array().unwrap();
+    let rule = items
+        .iter()
+        .filter_map(|i| i.get("rule"))
+        .find(|r| r["table"] == "filter" && r["family"] == "ip")
+        .expect("the native rule");
+    assert!(rule["expr"].to_string().contains("8080"), "{rule}");
+    assert_eq!(
+        statuses
+            .iter()
+            .find(|s| s.source == SourceKind::Nftables)
+            .unwrap()
+            .state,
+        SourceState::Ok
+    );
+}
+
+#[test]
+fn both_backends_at_once_is_said_not_hidden() {
+    if !have_root() {
+        return;
+    }
+    let ns = TestNs::new();
+    ns.exec(&["iptables-nft", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"]);
+    ns.exec(&["iptables-legacy", "-t", "nat", "-N", "DMTLEGACY"]);
+    let (fw, statuses) = firewall::collect(&ns.handle());
+    let fw = fw.expect("one backend read");
+    assert_eq!(statuses[0].state, SourceState::Error, "a partial read");
+    let msg = &statuses[0].message;
+    assert!(msg.contains("tables are present as well"), "{msg}");
+    // The default iptables-save here is the nf_tables one: the legacy nat table is named.
+    if fw.backend == "nf_tables" {
+        assert!(
+            msg.contains("legacy tables are present as well (nat)"),
+            "{msg}"
+        );
+        assert_eq!(
+            table(&fw.ipv4, "filter").rules[0].in_interface.as_deref(),
+            Some("lo")
+        );
+    } else {
+        assert!(
+            msg.contains("nf_tables tables are present as well (filter)"),
+            "{msg}"
+        );
+    }
+}

@@ -140,6 +140,14 @@ fn main() {
         "parse_iptables_save",
         time(50, || parse_iptables_save(&text).unwrap()),
     );
+    let cpu = thread_cpu();
+    for _ in 0..50 {
+        std::hint::black_box(parse_iptables_save(&text).unwrap());
+    }
+    println!(
+        "parse_iptables_save, CPU time of this thread per parse: {:.3?}",
+        (thread_cpu() - cpu) / 50
+    );
     show(
         "collect() of that namespace",
         time(10, || firewall::collect_with(&bh, &tools)),

@@ -61,7 +61,7 @@ pub fn collect_probed(
 ) -> Collected {
     let spawn =
         |tool: &str, program: &std::path::Path, args: &[&str]| run::start(ns, tool, program, args);
-    match begin(&ns.name, probe, tools, cache, &spawn) {
+    match begin(ns, probe, tools, cache, &spawn) {
         Stage::Done(collected) => collected,
         Stage::Started(pending) => finish(*pending, cache),
     }
@@ -94,7 +94,7 @@ pub fn collect_many(nss: &[NsHandle], tools: &Tools, cache: Option<&RuleCache>) 
         let mut all = results.lock().unwrap_or_else(|e| e.into_inner());
         all[i] = Some(collected);
     };
-    let (tx, rx) = mpsc::sync_channel::<(usize, Box<stage::Pending>)>(workers);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Box<stage::Pending<'_>>)>(workers);
     let rx = Mutex::new(rx);
     let visited = std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -116,7 +116,7 @@ pub fn collect_many(nss: &[NsHandle], tools: &Tools, cache: Option<&RuleCache>) 
                 let spawn = |tool: &str, program: &std::path::Path, args: &[&str]| {
                     run::start_here(tool, program, args, &ns.name)
                 };
-                match begin(&ns.name, &probe, tools, cache, &spawn) {
+                match begin(ns, &probe, tools, cache, &spawn) {
                     Stage::Done(collected) => store(i, collected),
                     Stage::Started(pending) => {
                         if tx.send((i, pending)).is_err() {

@@ -34,6 +34,14 @@ pub(super) enum IpFamily {
 }
 
 impl IpFamily {
+    /// The NFPROTO_* number of its nf_tables tables.
+    pub fn nfproto(self) -> u8 {
+        match self {
+            IpFamily::V4 => 2,
+            IpFamily::V6 => 10,
+        }
+    }
+
     fn base(self) -> &'static str {
         match self {
             IpFamily::V4 => "iptables",

@@ -207,6 +207,9 @@ fn nft_request(seq: u32, msg: u16, flags: u16) -> Vec<u8> {
     buf
 }
 
+/// Receives each nf_tables answer: its message type (NFT_MSG_*) and payload.
+type OnMessage<'a> = dyn FnMut(u16, &[u8]) -> Result<(), String> + 'a;
+
 enum DumpError {
     Errno(i32),
     Malformed(String),
@@ -230,7 +233,7 @@ fn exchange(
     socket: &Socket,
     request: &[u8],
     seq: u32,
-    on_message: &mut dyn FnMut(u16, &[u8]) -> Result<(), String>,
+    on_message: &mut OnMessage<'_>,
 ) -> Result<(), DumpError> {
     let dump = u16::from_ne_bytes([request[6], request[7]]) & NLM_F_DUMP == NLM_F_DUMP;
     socket
@@ -249,7 +252,7 @@ fn decode_datagram(
     buf: &[u8],
     seq: u32,
     dump: bool,
-    on_message: &mut dyn FnMut(u16, &[u8]) -> Result<(), String>,
+    on_message: &mut OnMessage<'_>,
 ) -> Result<bool, DumpError> {
     let mut offset = 0;
     while offset < buf.len() {

@@ -11,9 +11,10 @@ use super::nft_json;
 use super::plan::{
     only_iptables_nft, plan_family, plan_nftables, FamilyPlan, IpFamily, NativePlan, Report,
 };
-use super::probe::{NftGeneration, TableProbe};
-use super::run::{Running, Tools};
+use super::probe::{NftGeneration, NftTable, TableProbe};
+use super::run::{self, Running, Tools};
 use super::{Collected, NO_RULES};
+use crate::collect::netns::NsHandle;
 use crate::collect::CollectError;
 use crate::snapshot::{Firewall, SourceKind, SourceStatus, Table};
 
@@ -21,16 +22,17 @@ use crate::snapshot::{Firewall, SourceKind, SourceStatus, Table};
 pub(super) type Spawn<'a> = dyn Fn(&str, &Path, &[&str]) -> Result<Running, CollectError> + 'a;
 
 /// Where reading a namespace stands after [`begin`].
-pub(super) enum Stage {
+pub(super) enum Stage<'a> {
     /// Nothing to run: proven empty, or unchanged since the cached read.
     Done(Collected),
     /// Tools are running.
-    Started(Box<Pending>),
+    Started(Box<Pending<'a>>),
 }
 
 /// A namespace whose tools are running.
-pub(super) struct Pending {
-    ns: String,
+pub(super) struct Pending<'a> {
+    ns: &'a NsHandle,
+    tools: &'a Tools,
     report: Report,
     families: Vec<(FamilyPlan, Result<Running, CollectError>)>,
     native: NativePlan,
@@ -39,13 +41,14 @@ pub(super) struct Pending {
 }
 
 /// Decide from the table check what to run, and start it.
-pub(super) fn begin(
-    ns: &str,
+pub(super) fn begin<'a>(
+    handle: &'a NsHandle,
     probe: &TableProbe,
-    tools: &Tools,
+    tools: &'a Tools,
     cache: Option<&RuleCache>,
     spawn: &Spawn<'_>,
-) -> Stage {
+) -> Stage<'a> {
+    let ns = handle.name.as_str();
     let cache_as = probe
         .generation
         .filter(|_| cache.is_some() && only_iptables_nft(probe));
@@ -90,7 +93,8 @@ pub(super) fn begin(
         }),
     };
     Stage::Started(Box::new(Pending {
-        ns: ns.to_owned(),
+        ns: handle,
+        tools,
         report,
         families,
         native,
@@ -100,22 +104,29 @@ pub(super) fn begin(
 }
 
 /// Wait for the tools of a namespace and parse what they printed.
-pub(super) fn finish(pending: Pending, cache: Option<&RuleCache>) -> Collected {
+pub(super) fn finish(pending: Pending<'_>, cache: Option<&RuleCache>) -> Collected {
     let Pending {
-        ns,
+        ns: handle,
+        tools,
         mut report,
         families,
-        native,
-        nft,
+        mut native,
+        mut nft,
         cache_as,
     } = pending;
+    let ns = handle.name.as_str();
     let mut firewall = Firewall::default();
     let mut read_any = false;
     let mut read_families = Vec::new();
+    let mut incompatible: Vec<NftTable> = Vec::new();
     for (plan, started) in families {
         let Some((tables, header)) = finish_family(started, &plan, &mut report) else {
             continue;
         };
+        incompatible.extend(header.incompatible_tables.iter().map(|name| NftTable {
+            family: plan.family.nfproto(),
+            name: name.clone(),
+        }));
         read_any = true;
         read_families.push(plan.family);
         if firewall.backend.is_empty() {
@@ -126,17 +137,37 @@ pub(super) fn finish(pending: Pending, cache: Option<&RuleCache>) -> Collected {
             IpFamily::V6 => firewall.ipv6 = tables,
         }
     }
+    if !incompatible.is_empty() {
+        // Native rules in a table named like an iptables one: only nft shows them.
+        let names: Vec<String> = incompatible.iter().map(ToString::to_string).collect();
+        report.notes.push(format!(
+            "iptables-save cannot show {} (native nftables rules): read with nft",
+            names.join(", ")
+        ));
+        if nft.is_none() {
+            nft = Some(match tools.find("nft") {
+                Some(path) => run::start(handle, "nft", &path, &["-j", "list", "ruleset"]),
+                None => Err(CollectError::ToolMissing("nft".to_owned())),
+            });
+            native = NativePlan::Tables(incompatible.clone());
+        }
+    }
+    let keep: Vec<(String, String)> = incompatible
+        .iter()
+        .map(|t| (t.family_name(), t.name.clone()))
+        .collect();
     let mut statuses = vec![];
     if let Some(started) = nft {
-        let (ruleset, status) = finish_nftables(started, &native, &read_families, &ns);
+        let (ruleset, status) = finish_nftables(started, &native, &read_families, &keep, ns);
         read_any |= ruleset.is_some();
         firewall.nftables = ruleset;
         statuses.extend(status);
     }
-    statuses.insert(0, report.status(SourceKind::Iptables, &ns));
+    statuses.insert(0, report.status(SourceKind::Iptables, ns));
     firewall.normalize();
     if let (Some(cache), Some(generation)) = (cache, cache_as) {
-        if read_any && report.errors.is_empty() {
+        // nft JSON carries live counters: never serve it from the cache.
+        if read_any && report.errors.is_empty() && firewall.nftables.is_none() {
             cache.put(generation, &firewall);
         }
     }
@@ -190,6 +221,7 @@ fn finish_nftables(
     started: Result<Running, CollectError>,
     plan: &NativePlan,
     read_families: &[IpFamily],
+    keep: &[(String, String)],
     ns: &str,
 ) -> (Option<serde_json::Value>, Option<SourceStatus>) {
     let tables_said = match plan {
@@ -223,6 +255,7 @@ fn finish_nftables(
         &mut value,
         read_families.contains(&IpFamily::V4),
         read_families.contains(&IpFamily::V6),
+        keep,
     );
     (
         Some(value),
