@@ -539,3 +539,28 @@ fn both_backends_at_once_is_said_not_hidden() {
         );
     }
 }
+
+#[test]
+fn one_thread_visiting_many_namespaces_sees_each_ones_legacy_tables() {
+    if !have_root() {
+        return;
+    }
+    // /proc/<tid>/net must follow the visiting thread from namespace to namespace.
+    let empty_a = TestNs::new();
+    let legacy = TestNs::new();
+    legacy.exec(&["iptables-legacy", "-t", "nat", "-N", "DMTLEGACY"]);
+    let empty_b = TestNs::new();
+    let handles = vec![empty_a.handle(), legacy.handle(), empty_b.handle()];
+    let nowhere = TempDir::new("notools");
+    let no_tools = Tools::in_dirs(vec![nowhere.0.clone()]);
+    let results = firewall::collect_many(&handles, &no_tools, None);
+    assert_eq!(results[0].1[0].message, NO_RULES);
+    assert!(
+        results[1].1[0].message.contains("iptables-save not found"),
+        "the legacy table was seen, so a tool was needed: {:?}",
+        results[1].1
+    );
+    assert_eq!(results[2].1[0].message, NO_RULES);
+    let read = firewall::collect_many(&handles, &Tools::from_env(), None);
+    assert_eq!(read[1].0.as_ref().unwrap().backend, "legacy");
+}
