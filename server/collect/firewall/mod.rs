@@ -84,7 +84,7 @@ fn unreachable_namespace(ns: &str, why: &str) -> Collected {
 /// starts the tools of the namespaces that hold rules right there, so no
 /// thread is made per namespace and no fork copies this process. A few
 /// threads wait for the tools and parse; at most a few namespaces' tools run
-/// at any time.
+/// at any time. Blocking: call it from a std thread or `spawn_blocking`.
 pub fn collect_many(nss: &[NsHandle], tools: &Tools, cache: Option<&RuleCache>) -> Vec<Collected> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get() * 2)

@@ -26,7 +26,8 @@ pub fn collect(ns: &NsHandle) -> (IpvsState, SourceStatus) {
 ///
 /// The family is looked up once (generic netlink families are global); when the
 /// kernel has no IPVS no namespace is entered at all. Otherwise one thread
-/// visits every namespace in turn.
+/// visits every namespace in turn. Blocking: call it from a std thread or
+/// `spawn_blocking`.
 pub fn collect_many(nss: &[NsHandle]) -> Vec<(IpvsState, SourceStatus)> {
     let family = match reader::family_id(message::IPVS_GENL_NAME) {
         Ok(Some(family)) => family,
