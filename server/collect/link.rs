@@ -1,1 +1,0 @@
-//! Links, addresses, routes, neighbours, FDB and nsid map of a namespace over rtnetlink.
