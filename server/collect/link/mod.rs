@@ -10,6 +10,8 @@ pub mod dump;
 pub mod nsid;
 pub mod socket;
 
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
@@ -18,10 +20,12 @@ use crate::collect::netns::NsHandle;
 use crate::collect::CollectError;
 use crate::snapshot::{Address, FdbEntry, Link, NamespaceRole, Neighbour, NsIdMapping, Route};
 
-use socket::Opener;
+use socket::{Opener, RtConn};
 
 /// How many namespaces are read at once.
 pub const CONCURRENCY: usize = 16;
+/// File descriptors left for the rest of the process when keeping sockets between phases.
+const FD_RESERVE: usize = 256 + 4 * CONCURRENCY;
 /// How long one namespace may take per phase before it is given up.
 const NS_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -56,35 +60,57 @@ pub async fn collect_all(handles: &[NsHandle]) -> Vec<Result<KernelFacts, Collec
         }
     };
 
+    // A namespace whose nsids must be resolved keeps a dup of its socket for phase 2
+    // (no second setns + socket), as long as the process's fd limit leaves room.
+    let budget = AtomicUsize::new(socket::fd_budget(FD_RESERVE));
+    let mut kept: Vec<Option<OwnedFd>> = handles.iter().map(|_| None).collect();
     let mut results: Vec<Result<KernelFacts, CollectError>> =
         handles.iter().map(|_| Ok(KernelFacts::default())).collect();
-    let read: Vec<(usize, Result<KernelFacts, CollectError>)> =
-        stream::iter(handles.iter().enumerate())
-            .map(|(i, h)| {
-                let opener = &opener;
-                async move {
-                    let work = async {
-                        let conn = opener.connect(h).await?;
-                        dump::read_tables(&conn).await
-                    };
-                    (i, deadline(h, work).await)
-                }
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+    let read: Vec<(usize, Read)> = stream::iter(handles.iter().enumerate())
+        .map(|(i, h)| {
+            let (opener, budget) = (&opener, &budget);
+            async move {
+                let work = async {
+                    let fd = opener.open(h).await?;
+                    let spare = fd.try_clone().ok();
+                    let conn = RtConn::from_fd(fd, &h.name)?;
+                    let facts = dump::read_tables(&conn).await?;
+                    let needs_nsids = !nsid::referenced(&facts.links).is_empty();
+                    let keep = needs_nsids && take_one(budget);
+                    Ok((facts, spare.filter(|_| keep)))
+                };
+                (i, deadline(h, work).await)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
     for (i, r) in read {
-        results[i] = r;
+        results[i] = r.map(|(facts, spare)| {
+            kept[i] = spare;
+            facts
+        });
     }
 
     let jobs = plan_nsid_jobs(handles, &results);
-    let resolved: Vec<(usize, Result<Resolved, CollectError>)> = stream::iter(jobs)
+    let jobs: Vec<(NsidJob, Option<OwnedFd>)> = jobs
+        .into_iter()
         .map(|job| {
+            let spare = kept[job.me].take();
+            (job, spare)
+        })
+        .collect();
+    drop(kept);
+    let resolved: Vec<(usize, Result<Resolved, CollectError>)> = stream::iter(jobs)
+        .map(|(job, spare)| {
             let opener = &opener;
             async move {
                 let h = &handles[job.me];
                 let work = async {
-                    let conn = opener.connect(h).await?;
+                    let conn = match spare {
+                        Some(fd) => RtConn::from_fd(fd, &h.name)?,
+                        None => opener.connect(h).await?,
+                    };
                     Ok(nsid::resolve(&conn, handles, &job.wanted, &job.plan).await)
                 };
                 (job.me, deadline(h, work).await)
@@ -106,6 +132,9 @@ pub async fn collect_all(handles: &[NsHandle]) -> Vec<Result<KernelFacts, Collec
     }
     results
 }
+
+/// Phase 1's outcome for one namespace: its facts and, maybe, a spare of its socket.
+type Read = Result<(KernelFacts, Option<OwnedFd>), CollectError>;
 
 /// A namespace's confirmed nsid mappings and what stayed unresolved.
 type Resolved = (Vec<NsIdMapping>, Vec<String>);
@@ -145,6 +174,13 @@ fn plan_nsid_jobs(
             Some(NsidJob { me, wanted, plan })
         })
         .collect()
+}
+
+/// Take one unit of `budget` if any is left.
+fn take_one(budget: &AtomicUsize) -> bool {
+    budget
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 async fn deadline<T>(

@@ -109,7 +109,7 @@ impl Drop for RtConn {
 
 impl RtConn {
     /// Drive a netlink socket fd (created inside a namespace) with tokio.
-    fn from_fd(fd: OwnedFd, ns: &str) -> Result<Self, CollectError> {
+    pub fn from_fd(fd: OwnedFd, ns: &str) -> Result<Self, CollectError> {
         let raw = fd.into_raw_fd();
         // TokioSocket::from_raw_fd panics if the runtime cannot register the fd; a
         // caught panic becomes this namespace's error instead of the whole collection's.
@@ -238,6 +238,12 @@ impl Opener {
 
     /// An rtnetlink connection inside `ns`.
     pub async fn connect(&self, ns: &NsHandle) -> Result<RtConn, CollectError> {
+        let fd = self.open(ns).await?;
+        RtConn::from_fd(fd, &ns.name)
+    }
+
+    /// A raw rtnetlink socket created inside `ns`.
+    pub async fn open(&self, ns: &NsHandle) -> Result<OwnedFd, CollectError> {
         let (reply, answer) = oneshot::channel();
         let req = OpenRequest {
             ns: ns.try_clone()?,
@@ -245,9 +251,23 @@ impl Opener {
         };
         let gone = || CollectError::Netlink("the namespace socket thread stopped".into());
         self.tx.send(req).map_err(|_| gone())?;
-        let fd = answer.await.map_err(|_| gone())??;
-        RtConn::from_fd(fd, &ns.name)
+        answer.await.map_err(|_| gone())?
     }
+}
+
+/// How many more fds this process may open, keeping `reserve` free for everyone else.
+pub fn fd_budget(reserve: usize) -> usize {
+    // SAFETY: getrlimit only writes into the struct we own.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 0;
+    }
+    let soft = usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX);
+    let open = match std::fs::read_dir("/proc/self/fd") {
+        Ok(d) => d.count(),
+        Err(_) => return 0,
+    };
+    soft.saturating_sub(open.saturating_add(reserve))
 }
 
 /// True when some path the namespace was found at still leads to it (or it was found at none).
