@@ -257,6 +257,22 @@ async fn kernel_link_reports_veths_bridge_vxlan_fdb_and_nsids() {
     assert_eq!(ns, id(1));
     assert_eq!(back.ifindex, a_eth0.ifindex);
 
+    // Every veth of every lab namespace: its far end, found through the nsid map only,
+    // is a veth whose own IFLA_LINK is this one's ifindex and whose nsid leads back here.
+    let mut veths = 0;
+    for (i, f) in facts.iter().enumerate().skip(1) {
+        for l in f.links.iter().filter(|l| l.kind == "veth") {
+            let (ns, peer) = peer_of(&all, f, l);
+            assert_eq!(peer.kind, "veth", "{}", l.name);
+            assert_eq!(peer.link, Some(l.ifindex), "{}", l.name);
+            let (_, peer_facts) = all.iter().find(|(id, _)| *id == ns).unwrap();
+            let (back, _) = peer_of(&all, peer_facts, peer);
+            assert_eq!(back, id(i), "{} does not lead back", l.name);
+            veths += 1;
+        }
+    }
+    assert_eq!(veths, 13, "veth ends in the lab namespaces");
+
     // The pair whose peer a calls 7.
     let toc = link(fa, "toc");
     assert_eq!(toc.link_netnsid, Some(7));
