@@ -3,7 +3,11 @@
 //! Two phases. First every namespace is dumped (bounded concurrency, one socket each,
 //! opened by [`socket::Opener`] on a dedicated thread). Then the namespaces whose links
 //! point into other namespaces get their nsid map resolved ([`nsid`]), which needs
-//! every namespace's links to pick likely candidates.
+//! every namespace's links to pick likely candidates; they reuse their phase-1 socket
+//! (a dup kept while the fd limit allows) rather than entering the namespace again.
+//!
+//! The caller holds one fd per [`NsHandle`]; this adds at most one socket per
+//! namespace between the phases, bounded by RLIMIT_NOFILE minus a reserve.
 
 pub mod decode;
 pub mod dump;
