@@ -135,8 +135,14 @@ async fn ask(
     found: &mut Vec<NsIdMapping>,
     problems: &mut Vec<String>,
 ) {
-    let answers: Vec<_> = stream::iter(targets.iter().filter_map(|i| handles.get(*i)))
-        .map(|b| async move { (b, query(conn, b).await) })
+    // Plain indices as stream items: borrowed items trip rustc's Send proof of the future.
+    let targets: Vec<usize> = targets
+        .iter()
+        .copied()
+        .filter(|i| *i < handles.len())
+        .collect();
+    let answers: Vec<_> = stream::iter(targets)
+        .map(|i| ask_one(conn, &handles[i]))
         .buffer_unordered(QUERY_CONCURRENCY)
         .collect()
         .await;
@@ -147,6 +153,17 @@ async fn ask(
             Err(e) => problems.push(format!("nsid of namespace {}: {e}", b.name)),
         }
     }
+}
+
+/// One question, answered with the namespace it was about.
+async fn ask_one<'a>(
+    conn: &RtConn,
+    b: &'a NsHandle,
+) -> (
+    &'a NsHandle,
+    Result<Option<i32>, crate::collect::CollectError>,
+) {
+    (b, query(conn, b).await)
 }
 
 /// The id the connection's namespace gives `b`, or `None` when it gives it none.
