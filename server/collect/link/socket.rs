@@ -122,8 +122,10 @@ impl RtConn {
                 "namespace {ns}: the async runtime could not register the netlink socket"
             ))
         })?;
-        let (conn, handle, _unsolicited) =
+        let (mut conn, handle, _unsolicited) =
             netlink_proto::from_socket_with_codec::<Rtnl, TokioSocket, NetlinkCodec>(socket);
+        // The end-of-dump message tells a complete dump from a connection that died mid-way.
+        conn.set_forward_done(true);
         let task = tokio::spawn(conn);
         Ok(Self {
             handle,
@@ -149,18 +151,25 @@ impl RtConn {
             .request(req, SocketAddr::new(0, 0))
             .map_err(|e| CollectError::Netlink(format!("namespace {}: {e}", self.ns)))?;
         let mut out = Dumped::default();
+        let is_dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+        let mut complete = false;
         while let Some(msg) = stream.next().await {
             if msg.header.flags & NLM_F_DUMP_INTR != 0 {
                 out.interrupted = true;
             }
             match msg.payload {
-                NetlinkPayload::InnerMessage(Rtnl::Msg(m)) => out.messages.push(m),
+                NetlinkPayload::InnerMessage(Rtnl::Msg(m)) => {
+                    complete |= !is_dump;
+                    out.messages.push(m)
+                }
                 NetlinkPayload::InnerMessage(Rtnl::Undecoded {
                     message_type,
                     error,
-                }) => out
-                    .undecoded
-                    .push(format!("message type {message_type}: {error}")),
+                }) => {
+                    complete |= !is_dump;
+                    out.undecoded
+                        .push(format!("message type {message_type}: {error}"))
+                }
                 NetlinkPayload::Error(e) if e.code.is_some() => {
                     return Err(kernel_error(&self.ns, e.to_io()));
                 }
@@ -170,6 +179,7 @@ impl RtConn {
                         io::Error::from_raw_os_error(-d.code),
                     ));
                 }
+                NetlinkPayload::Done(_) | NetlinkPayload::Error(_) => complete = true,
                 NetlinkPayload::Overrun(_) => {
                     return Err(CollectError::Netlink(format!(
                         "namespace {}: netlink receive buffer overrun",
@@ -178,6 +188,12 @@ impl RtConn {
                 }
                 _ => {}
             }
+        }
+        if !complete {
+            return Err(CollectError::Netlink(format!(
+                "namespace {}: the netlink connection closed before the kernel finished answering",
+                self.ns
+            )));
         }
         Ok(out)
     }
