@@ -55,9 +55,15 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
         None
     } else {
         match collect_engine(opts.docker.as_deref()).await {
-            Ok(e) => {
+            Ok(e) if e.problems.is_empty() => {
                 snap.sources
                     .push(SourceStatus::ok(SourceKind::Engine, None));
+                Some(e)
+            }
+            Ok(e) => {
+                let why = format!("read in part: {}", e.problems.join("; "));
+                snap.sources
+                    .push(SourceStatus::error(SourceKind::Engine, None, why));
                 Some(e)
             }
             Err(why) => {
