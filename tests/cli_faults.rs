@@ -1,0 +1,158 @@
+//! The CLI under faults: not root, engine down, iptables-save missing. Runs the real binary.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use dockmap::snapshot::{NodeSnapshot, SourceKind, SourceState};
+use support::netlab;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
+
+fn json(out: &Output) -> NodeSnapshot {
+    assert!(
+        out.status.success(),
+        "dockmap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("snapshot JSON")
+}
+
+#[test]
+fn without_root_it_says_so_and_fails() {
+    if !netlab::require_root() {
+        return;
+    }
+    // setpriv drops to nobody: the real unprivileged case, not a simulated one.
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "snapshot",
+            "--no-engine",
+        ])
+        .output()
+        .expect("setpriv");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs root"), "{err}");
+    assert!(out.stdout.is_empty(), "no partial snapshot on stdout");
+}
+
+#[test]
+fn with_the_engine_down_it_shows_the_kernel_and_says_why() {
+    if !netlab::require_root() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("dockmap-dead-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("docker.sock");
+    // A socket file with no listener: what a stopped engine leaves behind.
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    let out = Command::new(BIN)
+        .args([
+            "snapshot",
+            "--docker",
+            &format!("unix://{}", sock.display()),
+        ])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = json(&out);
+    assert!(s.engine.is_none());
+    let st = s
+        .sources
+        .iter()
+        .find(|x| x.source == SourceKind::Engine)
+        .expect("engine status");
+    assert_eq!(st.state, SourceState::Error);
+    assert!(
+        st.message.contains("refused") || st.message.contains("cannot connect"),
+        "{}",
+        st.message
+    );
+    let host = s.host_namespace().expect("host namespace");
+    assert!(
+        host.links.iter().any(|l| l.name == "lo"),
+        "the kernel's picture is still there"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Engine"),
+        "the terminal is told too"
+    );
+
+    // The graph of that snapshot reads without root and carries the reason as a finding.
+    let file = std::env::temp_dir().join(format!("dockmap-dead-{}.json", std::process::id()));
+    std::fs::write(&file, &out.stdout).unwrap();
+    let g = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "graph",
+            "--from",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let graph: serde_json::Value = serde_json::from_slice(&g.stdout).unwrap();
+    assert!(graph["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "source-error" && f["message"].as_str().unwrap().contains("engine")));
+}
+
+#[test]
+fn with_iptables_save_missing_it_says_so_and_keeps_the_rest() {
+    if !netlab::require_root() {
+        return;
+    }
+    let mut lab = netlab::Lab::new();
+    let ns = lab.netns("fw");
+    netlab::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &ns,
+            "iptables",
+            "-A",
+            "INPUT",
+            "-s",
+            "198.18.9.9",
+            "-j",
+            "DROP",
+        ],
+    );
+    // A private mount namespace where the sbin directories are empty: the tools are really absent.
+    let script = format!(
+        "mount -t tmpfs none /usr/sbin && {{ [ -L /sbin ] || mount -t tmpfs none /sbin; }} && exec {BIN} snapshot --no-engine --netns-dir /run/netns"
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let s = json(&out);
+    let st = s
+        .sources
+        .iter()
+        .find(|x| x.source == SourceKind::Iptables && x.namespace.as_deref() == Some(ns.as_str()))
+        .unwrap_or_else(|| panic!("no iptables status for {ns}: {:#?}", s.sources));
+    assert_eq!(st.state, SourceState::Error);
+    assert!(st.message.contains("not found"), "{}", st.message);
+    let mine = s
+        .namespaces
+        .iter()
+        .find(|n| n.name == ns)
+        .expect("namespace still read");
+    assert!(
+        mine.links.iter().any(|l| l.name == "lo"),
+        "links are kept when the firewall is not"
+    );
+}
