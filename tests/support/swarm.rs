@@ -114,6 +114,15 @@ impl LabNode {
         nsenter(&ns, cmd)
     }
 
+    /// A command that runs `program` as if on this node (`swarm-lab.sh exec`): in the node's network
+    /// and UTS namespaces with DOCKER_HOST at its engine. The script and nsenter exec in place, so
+    /// the child's pid is `program`'s own (signals reach it, not a wrapper).
+    pub fn exec_command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("bash");
+        cmd.arg(SCRIPT).arg("exec").arg(&self.name).arg(program);
+        cmd
+    }
+
     /// The namespace files of this node's engine: `1-xxx`, `ingress_sbox`, `lb_xxx`, containers.
     pub fn sandboxes(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&self.exec_netns_dir)
@@ -323,6 +332,34 @@ pub fn http_get_in(ns: &Path, addr: SocketAddrV4) -> std::io::Result<String> {
     })
     .join()
     .expect("http thread does not panic")
+}
+
+/// Runs `f` on a fresh thread that entered the network namespace file `ns` and returns its result;
+/// a panic in `f` goes on in the caller, with its message. No other thread changes namespace.
+pub fn run_in_netns<T, F>(ns: &Path, f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let ns = ns.to_path_buf();
+    let joined = std::thread::spawn(move || {
+        let file = File::open(&ns).unwrap_or_else(|e| panic!("open {}: {e}", ns.display()));
+        // SAFETY: setns on this thread only, with a namespace fd we hold open.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(
+            rc,
+            0,
+            "setns {}: {}",
+            ns.display(),
+            std::io::Error::last_os_error()
+        );
+        f()
+    })
+    .join();
+    match joined {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// Polls `f` every 200 ms until it gives Some, or panics after `secs` seconds saying what it waited for.

@@ -1,0 +1,740 @@
+//! The real multi-node path: one `dockmap agent` inside each node of the swarm lab, the cluster
+//! gatherer fetching them over the lab's underlay, and the cross-node graph checked against what
+//! the engines and the kernels say. Then a stopped agent (stale), a wrong token (unauthorized),
+//! and figures for gather + build at 3 live agents and at 10 agents. Needs root and docker.io.
+//!
+//! The "server" side runs in the underlay namespace (`dmlab-ul`), on a fresh thread with a
+//! current-thread runtime: the nodes' underlay addresses are reachable only from there, and so the
+//! test changes nothing in the root namespace (no veth or route that a killed run could leave).
+
+#[path = "support/swarm.rs"]
+mod swarm;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dockmap::agent::{HEALTH_PATH, SNAPSHOT_PATH};
+use dockmap::cluster::{AgentList, ClusterOptions, Gatherer};
+use dockmap::collect::node::NodeOptions;
+use dockmap::graph::{build_cluster, EdgeKind, ElementKind, Graph};
+use dockmap::snapshot::{ClusterSnapshot, NodeSnapshot, NodeState};
+
+use swarm::{LabNode, SwarmLab};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
+const AGENT_PORT: u16 = 7879;
+/// Deadline of the gatherer that meets the stopped agent.
+const SHORT_DEADLINE: Duration = Duration::from_secs(2);
+/// Far above any real gather here, far below "hangs on the stopped agent".
+const SLACK: Duration = Duration::from_secs(10);
+/// Deadline when every agent is expected to answer.
+const DEADLINE: Duration = Duration::from_secs(10);
+/// The agents' cache lives 2 s; waiting longer makes the next request collect anew.
+const AGENT_CACHE_EXPIRED: Duration = Duration::from_millis(2100);
+const RUNS: usize = 5;
+const SCALE_AGENTS: usize = 10;
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("dmt{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `dockmap agent`; dropping it kills it, also when it is stopped.
+struct Agent {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Agent {
+    fn spawn(name: &str, mut cmd: Command, log: PathBuf) -> Agent {
+        let out = File::create(&log).unwrap();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start the agent for {name}: {e}"));
+        Agent {
+            name: name.to_string(),
+            child,
+            log,
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        // SIGKILL ends a stopped process too; SIGCONT first so nothing waits on it half-stopped.
+        // SAFETY: kill with the pid of our unreaped child; an error (already gone) does not matter.
+        unsafe { libc::kill(self.pid(), libc::SIGCONT) };
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every agent's log, for failure messages.
+fn logs(agents: &[Agent]) -> String {
+    let files: Vec<(String, PathBuf)> = agents
+        .iter()
+        .map(|a| (a.name.clone(), a.log.clone()))
+        .collect();
+    read_logs(&files)
+}
+
+fn read_logs(files: &[(String, PathBuf)]) -> String {
+    files
+        .iter()
+        .map(|(name, log)| {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            format!("--- agent {name} ---\n{text}")
+        })
+        .collect()
+}
+
+/// Starts the agent of a lab node inside the node (its namespaces, its engine, its sandboxes).
+fn start_node_agent(node: &LabNode, token_file: &Path, dir: &Path) -> Agent {
+    let mut cmd = node.exec_command(BIN);
+    cmd.arg("agent")
+        .arg("--docker")
+        .arg(node.docker_host())
+        .arg("--netns-dir")
+        .arg(node.exec_netns_dir())
+        .arg("--node-name")
+        .arg(node.name())
+        .arg("--token-file")
+        .arg(token_file)
+        .arg("--listen")
+        .arg(format!("{}:{AGENT_PORT}", node.underlay_addr()));
+    let agent = Agent::spawn(node.name(), cmd, dir.join(format!("{}.log", node.name())));
+    // The script and nsenter exec in place: the child becomes the agent itself, so that the
+    // SIGSTOP below stops the agent and not a wrapper around it.
+    let bin = std::fs::canonicalize(BIN).unwrap();
+    swarm::eventually(
+        &format!("the agent of {} to replace its launcher", node.name()),
+        10,
+        || {
+            let exe = std::fs::read_link(format!("/proc/{}/exe", agent.pid())).ok()?;
+            (exe == bin).then_some(())
+        },
+    );
+    agent
+}
+
+fn url_of(node: &LabNode) -> String {
+    format!("http://{}:{AGENT_PORT}", node.underlay_addr())
+}
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// Waits until every URL answers its health check; `logs` says why not if one never does.
+async fn wait_healthy(urls: &[String], logs: impl Fn() -> String) {
+    let client = http_client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for url in urls {
+        loop {
+            let r = client.get(format!("{url}{HEALTH_PATH}")).send().await;
+            if r.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "agent at {url} never became healthy\n{}",
+                logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn options(agents: AgentList, token: &str, deadline: Duration) -> ClusterOptions {
+    ClusterOptions {
+        agents,
+        deadline,
+        token: Some(token.to_string()),
+        ..Default::default()
+    }
+}
+
+fn names_states(c: &ClusterSnapshot) -> Vec<(String, NodeState, String)> {
+    c.nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.state, n.error.clone()))
+        .collect()
+}
+
+fn assert_all_fresh(c: &ClusterSnapshot, names: &[&str], what: &str) {
+    let got: Vec<(String, NodeState)> = c.nodes.iter().map(|n| (n.name.clone(), n.state)).collect();
+    let want: Vec<(String, NodeState)> = names
+        .iter()
+        .map(|n| (n.to_string(), NodeState::Fresh))
+        .collect();
+    assert_eq!(got, want, "{what}: {:?}", names_states(c));
+    for n in &c.nodes {
+        let snap = n.snapshot.as_ref().expect("a fresh node has its snapshot");
+        assert_eq!(
+            snap.node.hostname, n.name,
+            "{what}: the snapshot is the node's own"
+        );
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// What the server saw, gathered in the underlay namespace.
+struct Seen {
+    first: ClusterSnapshot,
+    auto: ClusterSnapshot,
+    /// How long the gather that met the stopped agent took.
+    stopped_took: Duration,
+    timings: Timings,
+}
+
+struct Timings {
+    live_total: Duration,
+    live_build: Duration,
+    cached_total: Duration,
+    elements: usize,
+    edges: usize,
+}
+
+/// Runs the server's side in the underlay namespace: gathers, the stopped agent, the wrong token.
+fn serve_from_underlay(lab: &SwarmLab, agents: &[Agent], token: &str) -> Seen {
+    let urls: Vec<String> = lab.nodes().iter().map(url_of).collect();
+    let names: Vec<String> = lab.nodes().iter().map(|n| n.name().to_string()).collect();
+    let manager = lab.node(1).docker_host().to_string();
+    let stopped_pid = agents[1].pid();
+    let stopped_name = agents[1].name.clone();
+    let log_files: Vec<(String, PathBuf)> = agents
+        .iter()
+        .map(|a| (a.name.clone(), a.log.clone()))
+        .collect();
+    let token = token.to_string();
+    swarm::run_in_netns(lab.underlay_netns(), move || {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let rt = current_thread_runtime();
+        rt.block_on(wait_healthy(&urls, || read_logs(&log_files)));
+
+        // The agents by URL: every node answers, each with its own snapshot.
+        let g = Gatherer::new(options(AgentList::Urls(urls.clone()), &token, DEADLINE)).unwrap();
+        let first = rt.block_on(g.gather());
+        assert_all_fresh(&first, &names, "agents by URL");
+
+        // Found from the manager's node list: the same nodes, at their underlay addresses.
+        let mut auto_opts = options(
+            AgentList::Auto {
+                port: AGENT_PORT,
+                scheme: "http".into(),
+            },
+            &token,
+            DEADLINE,
+        );
+        auto_opts.local = NodeOptions {
+            docker: Some(manager),
+            ..Default::default()
+        };
+        let auto = rt.block_on(Gatherer::new(auto_opts).unwrap().gather());
+        assert_all_fresh(&auto, &names, "agents found from node1's node list");
+        let sources: Vec<&str> = auto.nodes.iter().map(|n| n.source.as_str()).collect();
+        assert_eq!(
+            sources, urls,
+            "auto discovery asks each node at its underlay address"
+        );
+
+        // A stopped agent: the gather still ends at its deadline; that node keeps its last
+        // snapshot, marked stale, and the others stay fresh.
+        let short = Gatherer::new(options(
+            AgentList::Urls(urls.clone()),
+            &token,
+            SHORT_DEADLINE,
+        ))
+        .unwrap();
+        let before = rt.block_on(short.gather());
+        assert_all_fresh(&before, &names, "before stopping an agent");
+        // SAFETY: kill with the pid of a child the caller holds unreaped.
+        assert_eq!(unsafe { libc::kill(stopped_pid, libc::SIGSTOP) }, 0);
+        let started = Instant::now();
+        let during = rt.block_on(short.gather());
+        let took = started.elapsed();
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::kill(stopped_pid, libc::SIGCONT) }, 0);
+        assert!(
+            took < SHORT_DEADLINE + SLACK,
+            "a gather with a {SHORT_DEADLINE:?} deadline took {took:?}"
+        );
+        for n in &during.nodes {
+            if n.name == stopped_name {
+                assert_eq!(n.state, NodeState::Stale, "{:?}", names_states(&during));
+                assert!(n.error.contains("no answer within"), "{}", n.error);
+                let kept = n
+                    .snapshot
+                    .as_ref()
+                    .expect("a stale node keeps its snapshot");
+                assert_eq!(kept.node.hostname, stopped_name);
+            } else {
+                assert_eq!(n.state, NodeState::Fresh, "{:?}", names_states(&during));
+            }
+        }
+        let graph = build_cluster(&during);
+        let stale_host = format!("host:{stopped_name}");
+        let host = element(&graph, &stale_host);
+        assert_eq!(host.attrs["node_state"], "stale");
+        assert!(
+            graph
+                .findings
+                .iter()
+                .any(|f| f.code == "agent-not-answering" && f.elements == [stale_host.clone()]),
+            "the stale node is a finding: {:?}",
+            codes(&graph)
+        );
+        let resumed = rt.block_on(short.gather());
+        assert_all_fresh(&resumed, &names, "after the agent continued");
+
+        // A wrong token: 401 and nothing of the snapshot; the gatherer says unauthorized.
+        let client = http_client();
+        for bearer in [Some("wrong-token"), None] {
+            let mut req = client.get(format!("{}{SNAPSHOT_PATH}", urls[0]));
+            if let Some(b) = bearer {
+                req = req.bearer_auth(b);
+            }
+            let resp = rt.block_on(req.send()).unwrap();
+            assert_eq!(resp.status(), 401, "token {bearer:?}");
+            let body = rt.block_on(resp.text()).unwrap();
+            for secret in ["node1", "namespaces", "schema", "198.19."] {
+                assert!(
+                    !body.contains(secret),
+                    "401 body reveals {secret:?}: {body}"
+                );
+            }
+        }
+        let wrong = Gatherer::new(options(
+            AgentList::Urls(urls.clone()),
+            "wrong-token",
+            DEADLINE,
+        ))
+        .unwrap();
+        let refused = rt.block_on(wrong.gather());
+        assert_eq!(refused.nodes.len(), 3);
+        for n in &refused.nodes {
+            assert_eq!(
+                n.state,
+                NodeState::Unauthorized,
+                "{:?}",
+                names_states(&refused)
+            );
+            assert!(n.snapshot.is_none(), "no snapshot for {}", n.source);
+        }
+
+        // Figures: a gather that makes every agent collect anew, then one the agents answer
+        // from their cache; each with the graph built.
+        let (mut live, mut build, mut cached) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut elements, mut edges) = (0, 0);
+        for _ in 0..RUNS {
+            std::thread::sleep(AGENT_CACHE_EXPIRED);
+            let t0 = Instant::now();
+            let c = rt.block_on(g.gather());
+            let t1 = Instant::now();
+            let graph = build_cluster(&c);
+            let t2 = Instant::now();
+            assert_all_fresh(&c, &names, "timed gather");
+            (elements, edges) = (graph.elements.len(), graph.edges.len());
+            live.push(t2 - t0);
+            build.push(t2 - t1);
+            let t0 = Instant::now();
+            let c = rt.block_on(g.gather());
+            let graph = build_cluster(&c);
+            cached.push(t0.elapsed());
+            assert_eq!(graph.elements.len(), elements);
+        }
+        Seen {
+            first,
+            auto,
+            stopped_took: took,
+            timings: Timings {
+                live_total: median(live),
+                live_build: median(build),
+                cached_total: median(cached),
+                elements,
+                edges,
+            },
+        }
+    })
+}
+
+fn element<'a>(g: &'a Graph, id: &str) -> &'a dockmap::graph::Element {
+    g.elements
+        .iter()
+        .find(|e| e.id == id)
+        .unwrap_or_else(|| panic!("no element {id}"))
+}
+
+fn codes(g: &Graph) -> BTreeMap<&str, usize> {
+    let mut m = BTreeMap::new();
+    for f in &g.findings {
+        *m.entry(f.code.as_str()).or_default() += 1;
+    }
+    m
+}
+
+/// The engine's placement of the service's running tasks: task ID → node hostname, and the
+/// node hostname of every swarm node ID.
+fn placement(manager: &LabNode) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let ps = manager.docker(&[
+        "service",
+        "ps",
+        swarm::SERVICE,
+        "--no-trunc",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.ID}} {{.Node}}",
+    ]);
+    let tasks = ps
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(id, node)| (id.to_string(), node.to_string()))
+        .collect();
+    let ls = manager.docker(&["node", "ls", "--format", "{{.ID}} {{.Hostname}}"]);
+    let nodes = ls
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(id, host)| (id.to_string(), host.to_string()))
+        .collect();
+    (tasks, nodes)
+}
+
+/// The tunnels the kernels hold: (overlay namespace, from node, to node) for every FDB entry of
+/// every node's `vxlan0` that points at another node's underlay address.
+fn kernel_tunnels(lab: &SwarmLab) -> BTreeSet<(String, String, String)> {
+    let by_addr: BTreeMap<String, String> = lab
+        .nodes()
+        .iter()
+        .map(|n| (n.underlay_addr().to_string(), n.name().to_string()))
+        .collect();
+    let mut out = BTreeSet::new();
+    for node in lab.nodes() {
+        for sb in node.sandboxes().into_iter().filter(|s| s.starts_with("1-")) {
+            let fdb = node.in_sandbox(&sb, &["bridge", "fdb", "show", "dev", "vxlan0"]);
+            for line in fdb.lines() {
+                let mut words = line.split_whitespace();
+                if words.any(|w| w == "dst") {
+                    let dst = words.next().unwrap_or_default();
+                    let to = by_addr.get(dst).unwrap_or_else(|| {
+                        panic!("{} {sb}: FDB dst {dst} is no lab node", node.name())
+                    });
+                    out.insert((sb.clone(), node.name().to_string(), to.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The cross-node graph against the engines' placement and the kernels' FDBs.
+fn check_graph(g: &Graph, lab: &SwarmLab) {
+    let manager = lab.node(1);
+    let hosts: BTreeSet<&str> = g
+        .elements
+        .iter()
+        .filter(|e| e.kind == ElementKind::Host)
+        .map(|e| e.id.as_str())
+        .collect();
+    assert_eq!(hosts, ["host:node1", "host:node2", "host:node3"].into());
+
+    // Every running task of the service runs a container on exactly the node the engine chose.
+    let (tasks, node_ids) = placement(manager);
+    assert_eq!(tasks.len(), 3, "three running tasks: {tasks:?}");
+    let running: BTreeSet<&str> = g
+        .elements
+        .iter()
+        .filter(|e| e.kind == ElementKind::Task && e.parent.as_deref() == Some("svc:web"))
+        .filter(|e| e.attrs["desired_state"] == "running")
+        .map(|e| e.id.trim_start_matches("task:"))
+        .collect();
+    assert_eq!(
+        running,
+        tasks.keys().map(String::as_str).collect(),
+        "the graph's running tasks of web are the engine's"
+    );
+    for (task, node) in &tasks {
+        let tid = format!("task:{task}");
+        let el = element(g, &tid);
+        assert_eq!(el.kind, ElementKind::Task);
+        assert_eq!(el.parent.as_deref(), Some("svc:web"));
+        let node_id = el.attrs["node_id"].as_str().unwrap_or_default();
+        assert_eq!(
+            node_ids.get(node_id),
+            Some(node),
+            "{tid}'s NodeID is {node}'s"
+        );
+        let runs: Vec<&str> = g
+            .edges
+            .iter()
+            .filter(|e| e.kind == EdgeKind::Runs && e.source == tid)
+            .map(|e| e.target.as_str())
+            .collect();
+        assert_eq!(runs.len(), 1, "{tid} runs one container: {runs:?}");
+        let ctr = runs[0];
+        // Swarm names a task's container <service>.<slot>.<task id>.
+        assert!(
+            ctr.starts_with(&format!("ctr:{node}/web.")) && ctr.ends_with(task.as_str()),
+            "{tid} placed on {node} runs {ctr}"
+        );
+        assert_eq!(element(g, ctr).kind, ElementKind::Container);
+    }
+
+    // Every tunnel the kernels hold is an fdb edge between the two nodes' vxlan interfaces.
+    let tunnels = kernel_tunnels(lab);
+    let overlay_id = manager.docker(&["network", "inspect", "--format", "{{.Id}}", swarm::OVERLAY]);
+    let overlay_ns = format!("1-{}", &overlay_id.trim()[..10]);
+    for a in lab.nodes() {
+        for b in lab.nodes().iter().filter(|b| b.name() != a.name()) {
+            let t = (
+                overlay_ns.clone(),
+                a.name().to_string(),
+                b.name().to_string(),
+            );
+            assert!(
+                tunnels.contains(&t),
+                "the kernels tunnel {t:?}: {tunnels:?}"
+            );
+        }
+    }
+    let fdb_edges: BTreeSet<(&str, &str)> = g
+        .edges
+        .iter()
+        .filter(|e| e.kind == EdgeKind::Fdb)
+        .map(|e| (e.source.as_str(), e.target.as_str()))
+        .collect();
+    for (ns, from, to) in &tunnels {
+        let edge = (
+            format!("if:{from}/{ns}/vxlan0"),
+            format!("if:{to}/{ns}/vxlan0"),
+        );
+        assert!(
+            fdb_edges.contains(&(edge.0.as_str(), edge.1.as_str())),
+            "no fdb edge {edge:?}; fdb edges: {fdb_edges:?}"
+        );
+    }
+    let derived: BTreeSet<(String, String, String)> = fdb_edges
+        .iter()
+        .map(|(s, t)| {
+            let parts = |id: &str| -> Vec<String> {
+                id.trim_start_matches("if:")
+                    .split('/')
+                    .map(str::to_string)
+                    .collect()
+            };
+            let (s, t) = (parts(s), parts(t));
+            assert_eq!(s.len(), 3, "fdb edge from {s:?}");
+            assert_eq!(
+                t.len(),
+                3,
+                "fdb edge to {t:?}: every destination is a node's vxlan"
+            );
+            assert_eq!(s[1], t[1], "a tunnel joins one overlay's namespaces");
+            (s[1].clone(), s[0].clone(), t[0].clone())
+        })
+        .collect();
+    assert_eq!(
+        derived, tunnels,
+        "the graph's tunnels are the kernels' tunnels"
+    );
+    assert!(!g.elements.iter().any(|e| e.kind == ElementKind::Remote));
+
+    let found = codes(g);
+    for node in lab.nodes() {
+        let host = format!("host:{}", node.name());
+        let sbox = format!("netns:{}/ingress_sbox", node.name());
+        let el = element(g, &sbox);
+        assert_eq!(el.kind, ElementKind::Netns);
+        assert_eq!(el.parent.as_deref(), Some(host.as_str()));
+        assert_eq!(el.attrs["role"], "ingress-sandbox");
+        assert!(
+            g.findings.iter().any(|f| f.code == "ipvs-unavailable"
+                && f.elements.first() == Some(&host)
+                && f.elements.contains(&sbox)),
+            "ipvs-unavailable for {host}: {found:?}"
+        );
+    }
+    for code in [
+        "veth-peer-missing",
+        "fdb-unknown-destination",
+        "fdb-mac-missing",
+        "agent-not-answering",
+    ] {
+        assert!(!found.contains_key(code), "{code}: {:?}", g.findings);
+    }
+}
+
+/// 10 agents serving saved snapshots on loopback (in the root namespace): gather + build.
+fn scale_figures(
+    snaps: &[&NodeSnapshot],
+    dir: &Path,
+    token_file: &Path,
+    token: &str,
+) -> (Duration, usize, usize, usize) {
+    let ports: Vec<u16> = {
+        let held: Vec<std::net::TcpListener> = (0..SCALE_AGENTS)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        held.iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect()
+    };
+    let mut agents = Vec::new();
+    let mut names = Vec::new();
+    let mut bytes = 0;
+    for (i, port) in ports.iter().enumerate() {
+        let name = format!("scale{:02}", i + 1);
+        let mut snap = snaps[i % snaps.len()].clone();
+        snap.node.hostname = name.clone();
+        let file = dir.join(format!("{name}.json"));
+        let json = serde_json::to_vec(&snap).unwrap();
+        bytes += json.len();
+        std::fs::write(&file, json).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("agent")
+            .arg("--serve-file")
+            .arg(&file)
+            .arg("--token-file")
+            .arg(token_file)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"));
+        agents.push(Agent::spawn(&name, cmd, dir.join(format!("{name}.log"))));
+        names.push(name);
+    }
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let rt = current_thread_runtime();
+    rt.block_on(wait_healthy(&urls, || logs(&agents)));
+    let g = Gatherer::new(options(AgentList::Urls(urls), token, DEADLINE)).unwrap();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut times = Vec::new();
+    let mut elements = 0;
+    for _ in 0..RUNS {
+        let t0 = Instant::now();
+        let c = rt.block_on(g.gather());
+        let graph = build_cluster(&c);
+        times.push(t0.elapsed());
+        assert_all_fresh(&c, &names, "10 agents");
+        let hosts = graph
+            .elements
+            .iter()
+            .filter(|e| e.kind == ElementKind::Host)
+            .count();
+        assert_eq!(hosts, SCALE_AGENTS);
+        elements = graph.elements.len();
+    }
+    drop(agents);
+    (median(times), elements, bytes / SCALE_AGENTS, SCALE_AGENTS)
+}
+
+#[test]
+fn agents_on_every_node_gather_into_one_swarm_graph() {
+    if !swarm::can_run_or_skip() {
+        return;
+    }
+    let started = Instant::now();
+    let lab = SwarmLab::up(3);
+    lab.deploy();
+    let dir = TempDir::new("swarm-cluster");
+    let token = format!(
+        "dmt{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let token_file = dir.0.join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+
+    let agents: Vec<Agent> = lab
+        .nodes()
+        .iter()
+        .map(|n| start_node_agent(n, &token_file, &dir.0))
+        .collect();
+    let seen = serve_from_underlay(&lab, &agents, &token);
+
+    let graph = build_cluster(&seen.first);
+    println!("cluster graph findings: {:?}", codes(&graph));
+    check_graph(&graph, &lab);
+    let auto_hosts: BTreeSet<String> = build_cluster(&seen.auto)
+        .elements
+        .into_iter()
+        .filter(|e| e.kind == ElementKind::Host)
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(auto_hosts.len(), 3, "{auto_hosts:?}");
+    drop(agents);
+
+    let snaps = seen.first.snapshots();
+    let (scale_median, scale_elements, snap_bytes, n) =
+        scale_figures(&snaps, &dir.0, &token_file, &token);
+
+    let t = &seen.timings;
+    println!(
+        "cluster figures: 3 live agents (swarm lab, debug build), gather + merge + build_cluster, median of {RUNS}: \
+         {} with every agent collecting anew (build_cluster alone {}), {} answered from the agents' 2 s cache; \
+         graph {} elements, {} edges",
+        ms(t.live_total),
+        ms(t.live_build),
+        ms(t.cached_total),
+        t.elements,
+        t.edges
+    );
+    println!(
+        "cluster figures: the gather that met the stopped agent (deadline {SHORT_DEADLINE:?}) returned after {}",
+        ms(seen.stopped_took)
+    );
+    println!(
+        "cluster figures: {n} agents serving saved snapshots (--serve-file, ~{} KB each) on 127.0.0.1, \
+         gather + merge + build_cluster, median of {RUNS}: {}; graph {scale_elements} elements",
+        snap_bytes / 1024,
+        ms(scale_median)
+    );
+
+    lab.down().unwrap();
+    let left = swarm::leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    println!("swarm_cluster took {:?}", started.elapsed());
+}
