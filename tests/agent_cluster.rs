@@ -154,6 +154,10 @@ async fn a_silent_agent_is_unreachable_within_the_deadline_and_others_stay_fresh
     assert_eq!(state("node-a"), Some(NodeState::Fresh));
     assert_eq!(state("node-b"), Some(NodeState::Fresh));
     assert_eq!(state(&silent.to_string()), Some(NodeState::Unreachable));
+    assert!(
+        c.nodes.iter().any(|n| n.name == silent.to_string()),
+        "a node that never answered is named host:port"
+    );
     assert_eq!(state(&wrong.to_string()), Some(NodeState::Unauthorized));
     let silent_node = c
         .nodes

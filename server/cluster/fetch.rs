@@ -11,9 +11,9 @@ use super::{AgentTarget, ClusterError};
 /// Why an agent gave no snapshot.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// No answer within the deadline.
+    /// No answer within the deadline (seconds, fractional).
     #[error("no answer within {0} s")]
-    Timeout(u64),
+    Timeout(f64),
     /// Could not connect or the connection broke.
     #[error("unreachable: {0}")]
     Unreachable(String),
@@ -55,7 +55,7 @@ pub(super) async fn fetch(
 ) -> Result<NodeSnapshot, FetchError> {
     match tokio::time::timeout(deadline, fetch_inner(client, target, token)).await {
         Ok(r) => r,
-        Err(_) => Err(FetchError::Timeout(deadline.as_secs())),
+        Err(_) => Err(FetchError::Timeout(deadline.as_secs_f64())),
     }
 }
 

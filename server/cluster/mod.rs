@@ -141,6 +141,12 @@ impl Gatherer {
     }
 }
 
+/// `host:port` of an agent URL: what a node that never answered is called.
+fn url_authority(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
 /// Turn one fetch's outcome into the node's entry, falling back to its last good snapshot.
 fn settle(
     kept: &mut HashMap<String, Kept>,
@@ -181,7 +187,7 @@ fn settle(
             let name = match (target.name.is_empty(), previous) {
                 (false, _) => target.name.clone(),
                 (true, Some(k)) => k.snapshot.node.hostname.clone(),
-                (true, None) => target.url.clone(),
+                (true, None) => url_authority(&target.url),
             };
             match previous {
                 Some(k) if state == NodeState::Unreachable => ClusterNode {
