@@ -8,3 +8,4 @@ pub mod collect;
 pub mod graph;
 pub mod snapshot;
 pub mod web;
+pub mod synthetic;
