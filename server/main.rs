@@ -1,1 +1,178 @@
-fn main() {}
+//! The `dockmap` command: snapshot, graph, serve.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use dockmap::collect::node::{self, NodeOptions};
+use dockmap::graph;
+use dockmap::snapshot::NodeSnapshot;
+
+/// See how Docker networking is really wired.
+#[derive(Parser)]
+#[command(name = "dockmap", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where to collect from.
+#[derive(clap::Args, Clone)]
+struct Source {
+    /// Docker engine URL (unix:///run/docker.sock, tcp://host:2375); default DOCKER_HOST or the local socket.
+    #[arg(long)]
+    docker: Option<String>,
+    /// Namespace directory to scan (repeatable); default the engine's netns dir and /run/netns.
+    #[arg(long = "netns-dir")]
+    netns_dirs: Vec<PathBuf>,
+    /// Do not contact the Docker engine: a kernel-only snapshot.
+    #[arg(long)]
+    no_engine: bool,
+}
+
+impl Source {
+    fn options(&self) -> NodeOptions {
+        NodeOptions {
+            docker: self.docker.clone(),
+            netns_dirs: self.netns_dirs.clone(),
+            no_engine: self.no_engine,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print this node's snapshot as JSON (needs root).
+    Snapshot {
+        #[command(flatten)]
+        source: Source,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the derived graph (elements, edges, findings).
+    Graph {
+        #[command(flatten)]
+        source: Source,
+        /// Read a saved snapshot instead of collecting (no root needed).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Json,
+    Dot,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dockmap: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(run(cli)) {
+        eprintln!("dockmap: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Snapshot { source, out } => {
+            require_root("snapshot")?;
+            let snap = node::collect(&source.options()).await;
+            let json = serde_json::to_vec_pretty(&snap)?;
+            write_out(out.as_deref(), &json)?;
+            report_sources(&snap);
+        }
+        Command::Graph {
+            source,
+            from,
+            format,
+        } => {
+            let snap = match from {
+                Some(path) => read_snapshot(&path)?,
+                None => {
+                    require_root("graph")?;
+                    node::collect(&source.options()).await
+                }
+            };
+            let g = graph::build(std::slice::from_ref(&snap));
+            let text = match format {
+                Format::Json => serde_json::to_string_pretty(&g)? + "\n",
+                Format::Dot => graph::dot::to_dot(&g),
+            };
+            write_out(None, text.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+fn require_root(what: &str) -> Result<()> {
+    // SAFETY: geteuid has no failure mode and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!(
+            "`dockmap {what}` needs root: it enters network namespaces (setns) and reads the engine socket. \
+             Run it with sudo, or read a saved snapshot with `dockmap graph --from FILE`."
+        );
+    }
+    Ok(())
+}
+
+fn read_snapshot(path: &std::path::Path) -> Result<NodeSnapshot> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let snap: NodeSnapshot = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a dockmap node snapshot", path.display()))?;
+    if snap.schema != dockmap::snapshot::NODE_SCHEMA {
+        bail!(
+            "{} has schema {:?}; this dockmap reads {:?}",
+            path.display(),
+            snap.schema,
+            dockmap::snapshot::NODE_SCHEMA
+        );
+    }
+    Ok(snap)
+}
+
+fn write_out(path: Option<&std::path::Path>, bytes: &[u8]) -> Result<()> {
+    match path {
+        Some(p) => std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display())),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)?;
+            if !bytes.ends_with(b"\n") {
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Say on stderr what could not be seen, so a terminal user notices without reading the JSON.
+fn report_sources(snap: &NodeSnapshot) {
+    for s in snap
+        .sources
+        .iter()
+        .filter(|s| s.state != dockmap::snapshot::SourceState::Ok)
+    {
+        let ns = s
+            .namespace
+            .as_deref()
+            .map(|n| format!(" [{n}]"))
+            .unwrap_or_default();
+        eprintln!("dockmap: {:?}{ns}: {:?}: {}", s.source, s.state, s.message);
+    }
+}

@@ -170,22 +170,21 @@ pub struct DiscoverOptions {
 pub fn discover(opts: &DiscoverOptions) -> (Vec<NsHandle>, Vec<SourceStatus>) {
     let mut found: BTreeMap<NsIdentity, NsHandle> = BTreeMap::new();
     let mut problems: Vec<String> = Vec::new();
-    let add =
-        |h: NsHandle, found: &mut BTreeMap<NsIdentity, NsHandle>| match found.get_mut(&h.id) {
-            Some(existing) => {
-                existing.paths.extend(h.paths);
-                // A more specific role wins: host over anything, a Docker role over `other`.
-                if existing.role == NamespaceRole::Other && h.role != NamespaceRole::Other {
-                    existing.role = h.role;
-                    if existing.name.starts_with("pid:") {
-                        existing.name = h.name;
-                    }
+    let add = |h: NsHandle, found: &mut BTreeMap<NsIdentity, NsHandle>| match found.get_mut(&h.id) {
+        Some(existing) => {
+            existing.paths.extend(h.paths);
+            // A more specific role wins: host over anything, a Docker role over `other`.
+            if existing.role == NamespaceRole::Other && h.role != NamespaceRole::Other {
+                existing.role = h.role;
+                if existing.name.starts_with("pid:") {
+                    existing.name = h.name;
                 }
             }
-            None => {
-                found.insert(h.id, h);
-            }
-        };
+        }
+        None => {
+            found.insert(h.id, h);
+        }
+    };
 
     match NsHandle::host() {
         Ok(h) => add(h, &mut found),

@@ -1,1 +1,312 @@
 //! One node's whole snapshot: runs every collector and keeps what each could see.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::snapshot::{
+    EngineFacts, IpvsState, Namespace, NodeIdentity, NodeSnapshot, SourceKind, SourceState,
+    SourceStatus, NODE_SCHEMA,
+};
+
+use super::netns::{self, DiscoverOptions, NsHandle};
+use super::{docker, firewall, ipvs, link};
+
+/// Where the `ip netns` tool keeps named namespaces.
+const IP_NETNS_DIR: &str = "/run/netns";
+/// Docker's default exec-root netns dir, tried only when the engine cannot tell us its own.
+const DEFAULT_DOCKER_NETNS_DIR: &str = "/run/docker/netns";
+/// How long the engine may take before the snapshot goes on without it.
+const ENGINE_DEADLINE: Duration = Duration::from_secs(15);
+/// How many namespaces have their firewall and IPVS read at once.
+const BLOCKING_PARALLELISM: usize = 8;
+
+/// What to collect from.
+#[derive(Debug, Clone, Default)]
+pub struct NodeOptions {
+    /// Engine URL (`unix:///...`, `tcp://...`); `None`: DOCKER_HOST, else the local socket.
+    pub docker: Option<String>,
+    /// Namespace directories to scan instead of the engine's netns dir and /run/netns.
+    pub netns_dirs: Vec<PathBuf>,
+    /// Do not contact the engine at all (kernel-only snapshot).
+    pub no_engine: bool,
+}
+
+/// Take a snapshot of this node. Never fails: what could not be seen is said in `sources`.
+pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
+    let started = Instant::now();
+    let mut snap = NodeSnapshot {
+        schema: NODE_SCHEMA.to_owned(),
+        taken_at: rfc3339_now(),
+        node: identity(),
+        ..NodeSnapshot::default()
+    };
+
+    let engine = if opts.no_engine {
+        snap.sources.push(SourceStatus::unavailable(
+            SourceKind::Engine,
+            None,
+            "not asked (--no-engine)",
+        ));
+        None
+    } else {
+        match collect_engine(opts.docker.as_deref()).await {
+            Ok(e) => {
+                snap.sources
+                    .push(SourceStatus::ok(SourceKind::Engine, None));
+                Some(e)
+            }
+            Err(why) => {
+                snap.sources
+                    .push(SourceStatus::error(SourceKind::Engine, None, why));
+                None
+            }
+        }
+    };
+
+    let discover = discover_options(opts, engine.as_ref());
+    let (handles, statuses) = tokio::task::spawn_blocking(move || netns::discover(&discover))
+        .await
+        .unwrap_or_else(|e| {
+            (
+                Vec::new(),
+                vec![SourceStatus::error(
+                    SourceKind::Namespaces,
+                    None,
+                    format!("namespace discovery crashed: {e}"),
+                )],
+            )
+        });
+    snap.sources.extend(statuses);
+
+    snap.namespaces = collect_namespaces(handles, &mut snap.sources).await;
+    snap.engine = engine;
+    snap.duration_ms = started.elapsed().as_millis() as u64;
+    snap.normalize();
+    snap
+}
+
+async fn collect_engine(url: Option<&str>) -> Result<EngineFacts, String> {
+    let client = docker::connect(url).map_err(|e| e.to_string())?;
+    match tokio::time::timeout(ENGINE_DEADLINE, docker::collect(&client)).await {
+        Ok(Ok(facts)) => Ok(facts),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "docker engine did not answer within {} s",
+            ENGINE_DEADLINE.as_secs()
+        )),
+    }
+}
+
+fn discover_options(opts: &NodeOptions, engine: Option<&EngineFacts>) -> DiscoverOptions {
+    let dirs = if !opts.netns_dirs.is_empty() {
+        opts.netns_dirs.clone()
+    } else {
+        let engine_dir = engine.and_then(|e| e.netns_dir.clone());
+        let mut dirs = vec![PathBuf::from(IP_NETNS_DIR)];
+        match (engine, engine_dir) {
+            (_, Some(d)) => dirs.push(PathBuf::from(d)),
+            // An engine with no sandboxes cannot tell its exec-root; an absent engine cannot either.
+            _ => dirs.push(PathBuf::from(DEFAULT_DOCKER_NETNS_DIR)),
+        }
+        dirs
+    };
+    let sandboxes = engine
+        .map(|e| {
+            e.containers
+                .iter()
+                .map(|c| (c.id.clone(), c.sandbox_key.clone(), c.pid))
+                .collect()
+        })
+        .unwrap_or_default();
+    DiscoverOptions { dirs, sandboxes }
+}
+
+/// Read every namespace's kernel facts, firewall and IPVS; failures stay with their namespace.
+async fn collect_namespaces(
+    handles: Vec<NsHandle>,
+    sources: &mut Vec<SourceStatus>,
+) -> Vec<Namespace> {
+    let kernel = link::collect_all(&handles).await;
+
+    let mut per_ns: Vec<(
+        Option<crate::snapshot::Firewall>,
+        Vec<SourceStatus>,
+        IpvsState,
+    )> = Vec::new();
+    let clones: Vec<NsHandle> = handles.iter().filter_map(|h| h.try_clone().ok()).collect();
+    if clones.len() == handles.len() {
+        per_ns = tokio::task::spawn_blocking(move || blocking_sources(&clones))
+            .await
+            .unwrap_or_default();
+    }
+
+    let mut out = Vec::with_capacity(handles.len());
+    let mut kernel_errors = 0usize;
+    for (i, (h, k)) in handles.iter().zip(kernel).enumerate() {
+        let mut ns = Namespace {
+            id: h.id,
+            name: h.name.clone(),
+            paths: h.paths.clone(),
+            role: h.role,
+            ..Namespace::default()
+        };
+        match k {
+            Ok(f) => {
+                ns.links = f.links;
+                ns.addresses = f.addresses;
+                ns.routes = f.routes;
+                ns.neighbours = f.neighbours;
+                ns.fdb = f.fdb;
+                ns.nsids = f.nsids;
+            }
+            Err(e) => {
+                kernel_errors += 1;
+                sources.push(SourceStatus::error(
+                    SourceKind::Netlink,
+                    Some(&h.name),
+                    e.to_string(),
+                ));
+            }
+        }
+        if let Some((fw, st, ipvs)) = per_ns.get_mut(i) {
+            ns.firewall = fw.take();
+            ns.ipvs = std::mem::take(ipvs);
+            sources.extend(st.drain(..).filter(|s| s.state != SourceState::Ok));
+        }
+        out.push(ns);
+    }
+    if kernel_errors < handles.len() {
+        sources.push(SourceStatus::ok(SourceKind::Netlink, None));
+    }
+    summarize(sources, &out);
+    out
+}
+
+/// Firewall and IPVS for every namespace, a few at a time (each spawns tools or opens sockets).
+fn blocking_sources(
+    handles: &[NsHandle],
+) -> Vec<(
+    Option<crate::snapshot::Firewall>,
+    Vec<SourceStatus>,
+    IpvsState,
+)> {
+    // IPVS is a kernel module: when the host has none, no namespace has it, so ask once.
+    let host_ipvs = handles
+        .iter()
+        .find(|h| h.role == crate::snapshot::NamespaceRole::Host)
+        .map(ipvs::collect);
+    let global_absence = match &host_ipvs {
+        Some((IpvsState::Unavailable { reason }, _)) => Some(reason.clone()),
+        _ => None,
+    };
+    let results = std::sync::Mutex::new(Vec::with_capacity(handles.len()));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..BLOCKING_PARALLELISM.min(handles.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(h) = handles.get(i) else { break };
+                let (fw, mut st) = firewall::collect(h);
+                let ipvs = match &global_absence {
+                    Some(reason) => IpvsState::Unavailable {
+                        reason: reason.clone(),
+                    },
+                    None => {
+                        let (state, status) = ipvs::collect(h);
+                        st.push(status);
+                        state
+                    }
+                };
+                if let Ok(mut r) = results.lock() {
+                    r.push((i, (fw, st, ipvs)));
+                }
+            });
+        }
+    });
+    let mut r = results.into_inner().unwrap_or_default();
+    r.sort_by_key(|(i, _)| *i);
+    r.into_iter().map(|(_, v)| v).collect()
+}
+
+/// One line per source kind saying how many namespaces it covered, so a reader sees the whole at a glance.
+fn summarize(sources: &mut Vec<SourceStatus>, namespaces: &[Namespace]) {
+    let unavailable_ipvs = namespaces.iter().find_map(|n| match &n.ipvs {
+        IpvsState::Unavailable { reason } => Some(reason.clone()),
+        _ => None,
+    });
+    if let Some(reason) = unavailable_ipvs {
+        sources.push(SourceStatus::unavailable(SourceKind::Ipvs, None, reason));
+    } else if !namespaces.is_empty() {
+        sources.push(SourceStatus::ok(SourceKind::Ipvs, None));
+    }
+    if !sources
+        .iter()
+        .any(|s| s.source == SourceKind::Iptables && s.namespace.is_none())
+    {
+        sources.push(SourceStatus::ok(SourceKind::Iptables, None));
+    }
+}
+
+fn identity() -> NodeIdentity {
+    // SAFETY: uname fills the zeroed struct we own.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::uname(&mut u) } == 0;
+    let field = |f: &[libc::c_char]| -> String {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    NodeIdentity {
+        hostname: if ok {
+            field(&u.nodename)
+        } else {
+            String::new()
+        },
+        kernel: if ok { field(&u.release) } else { String::new() },
+        dockmap_version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// Now as RFC 3339 UTC with milliseconds (civil-from-days, no time crate needed).
+pub fn rfc3339_now() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(now.as_secs() as i64, now.subsec_millis())
+}
+
+/// Format seconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(secs: i64, millis: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_795_694_400, 5), "2026-11-26T12:00:00.005Z");
+        assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000Z");
+    }
+}

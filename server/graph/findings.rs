@@ -1,0 +1,147 @@
+//! Findings: problems the snapshot shows, each naming the elements it concerns.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::snapshot::{IpvsState, NamespaceRole, NodeSnapshot, NsIdentity, SourceState};
+
+use super::build::{sandbox_of, Builder};
+use super::ids;
+use super::model::{Finding, Severity};
+
+/// Findings of one node that need only its own snapshot (veth findings come from the pairing).
+pub(super) fn per_node(
+    b: &mut Builder,
+    snap: &NodeSnapshot,
+    host: &str,
+    names: &HashMap<NsIdentity, String>,
+) {
+    let host_id = ids::host(host);
+    let ns_id = |id: NsIdentity| ids::netns(host, &names[&id]);
+
+    for s in snap
+        .sources
+        .iter()
+        .filter(|s| s.state == SourceState::Error)
+    {
+        let what = serde_json::to_value(s.source)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let (element, place) = match s
+            .namespace
+            .as_deref()
+            .and_then(|n| snap.namespaces.iter().find(|ns| ns.name == n))
+        {
+            Some(ns) => (ns_id(ns.id), format!(" in {}", names[&ns.id])),
+            None => (host_id.clone(), String::new()),
+        };
+        b.finding(
+            "source-error",
+            Severity::Warning,
+            format!("could not read {what}{place}: {}", s.message),
+            vec![element],
+        );
+    }
+
+    // Namespaces that no container explains and whose name gives no Docker role.
+    let mut explained: HashSet<NsIdentity> = HashSet::new();
+    if let Some(engine) = &snap.engine {
+        for c in &engine.containers {
+            match sandbox_of(c, &snap.namespaces) {
+                Some(ns) => {
+                    explained.insert(ns.id);
+                }
+                None if c.state == "running" => b.finding(
+                    "container-sandbox-missing",
+                    Severity::Warning,
+                    format!(
+                        "running container {} has no namespace dockmap could see (sandbox {:?})",
+                        c.name, c.sandbox_key
+                    ),
+                    vec![ids::container(host, &c.name)],
+                ),
+                None => {}
+            }
+        }
+    }
+    for ns in &snap.namespaces {
+        let unexplained = match ns.role {
+            NamespaceRole::Other => true,
+            NamespaceRole::Container => !explained.contains(&ns.id),
+            _ => false,
+        };
+        if unexplained && !explained.contains(&ns.id) {
+            b.finding(
+                "netns-unexplained",
+                Severity::Warning,
+                format!(
+                    "namespace {} belongs to no container and has no known Docker role",
+                    names[&ns.id]
+                ),
+                vec![ns_id(ns.id)],
+            );
+        }
+    }
+
+    for ns in &snap.namespaces {
+        for br in ns.links.iter().filter(|l| l.kind == "bridge") {
+            if !ns.links.iter().any(|l| l.master == Some(br.ifindex)) {
+                b.finding(
+                    "bridge-no-ports",
+                    Severity::Info,
+                    format!(
+                        "bridge {} in {} has no ports: nothing is attached to it",
+                        br.name, names[&ns.id]
+                    ),
+                    vec![ids::interface(host, &names[&ns.id], &br.name)],
+                );
+            }
+        }
+    }
+
+    let in_swarm = snap
+        .engine
+        .as_ref()
+        .is_some_and(|e| e.swarm.local_state == "active");
+    if in_swarm {
+        let missing: Vec<String> = snap
+            .namespaces
+            .iter()
+            .filter(|ns| matches!(ns.ipvs, IpvsState::Unavailable { .. }))
+            .filter(|ns| {
+                matches!(
+                    ns.role,
+                    NamespaceRole::Host
+                        | NamespaceRole::IngressSandbox
+                        | NamespaceRole::LoadBalancer
+                )
+            })
+            .map(|ns| ns_id(ns.id))
+            .collect();
+        if !missing.is_empty() {
+            let mut elements = vec![host_id.clone()];
+            elements.extend(missing);
+            b.finding(
+                "ipvs-unavailable",
+                Severity::Error,
+                format!("{host} is in a swarm but its kernel has no IPVS: the routing mesh and service VIPs cannot work here"),
+                elements,
+            );
+        }
+    }
+}
+
+/// Most severe first, then by id, so the list reads the same every time.
+pub(super) fn sort(findings: &mut Vec<Finding>) {
+    findings.sort_by(|a, b| (a.severity, &a.id, &a.message).cmp(&(b.severity, &b.id, &b.message)));
+    findings.dedup_by(|a, b| a.id == b.id && a.message == b.message);
+    // Two findings may share a first element; keep their ids distinct.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for f in findings.iter_mut() {
+        let n = seen.entry(f.id.clone()).or_default();
+        if *n > 0 {
+            f.id = format!("{}#{}", f.id, n);
+        }
+        *n += 1;
+    }
+}

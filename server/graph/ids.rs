@@ -1,0 +1,54 @@
+//! Stable element IDs: built from names that survive a restart, never from list positions.
+
+/// The host element of a node.
+pub fn host(hostname: &str) -> String {
+    format!("host:{hostname}")
+}
+
+/// A namespace on a host.
+pub fn netns(hostname: &str, ns_name: &str) -> String {
+    format!("netns:{hostname}/{ns_name}")
+}
+
+/// An interface, named within its namespace.
+pub fn interface(hostname: &str, ns_name: &str, if_name: &str) -> String {
+    format!("if:{hostname}/{ns_name}/{if_name}")
+}
+
+/// A container on a host, by name (names survive re-creation, so diffs line up).
+pub fn container(hostname: &str, name: &str) -> String {
+    format!("ctr:{hostname}/{name}")
+}
+
+/// A Docker network: swarm-scoped ones are one object across hosts, local ones are per host.
+pub fn network(hostname: &str, scope: &str, name: &str) -> String {
+    if scope == "swarm" {
+        format!("net:{name}")
+    } else {
+        format!("net:{hostname}/{name}")
+    }
+}
+
+/// A swarm service.
+pub fn service(name: &str) -> String {
+    format!("svc:{name}")
+}
+
+/// A swarm task.
+pub fn task(id: &str) -> String {
+    format!("task:{id}")
+}
+
+/// A remote underlay address (an FDB destination).
+pub fn remote(addr: &str) -> String {
+    format!("remote:{addr}")
+}
+
+/// An edge between two elements; `n` disambiguates parallel edges of one kind.
+pub fn edge(kind: &str, source: &str, target: &str, n: usize) -> String {
+    if n == 0 {
+        format!("{kind}:{source}->{target}")
+    } else {
+        format!("{kind}:{source}->{target}#{n}")
+    }
+}
