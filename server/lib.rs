@@ -6,6 +6,8 @@
 
 pub mod collect;
 pub mod graph;
+pub mod layout;
+pub mod render;
 pub mod snapshot;
-pub mod web;
 pub mod synthetic;
+pub mod web;

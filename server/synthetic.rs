@@ -58,10 +58,9 @@ fn mix(mut x: u64) -> u64 {
 }
 
 fn seed_of(s: &str) -> u64 {
-    s.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// A hex ID of `len` digits derived from `seed`.
@@ -79,10 +78,7 @@ fn hex_id(seed: &str, len: usize) -> String {
 fn mac_of(seed: &str) -> String {
     let x = mix(seed_of(seed));
     let b = x.to_be_bytes();
-    format!(
-        "02:42:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[0], b[1], b[2], b[3]
-    )
+    format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3])
 }
 
 /// An address in a /20 pool: `base` is the pool's first two octets and third octet.
@@ -233,7 +229,8 @@ impl Plan {
         let mut overlay_counter = [0usize; OVERLAYS];
         for j in 0..opts.containers {
             let host = j % hosts;
-            let attach = match j % 10 {
+            // Kinds cycle per host round, so every host gets tasks and standalone containers.
+            let attach = match (j / hosts + j) % 10 {
                 0..=6 => {
                     let svc = tasks / REPLICAS;
                     let slot = tasks % REPLICAS + 1;
@@ -604,8 +601,18 @@ impl<'a> NodeBuilder<'a> {
             Some("/var/run/docker/netns/ingress_sbox".into()),
         );
         let br0 = self.find(&ing_ns, "br0");
-        let (e0, _) = self.veth(("ingress_sbox", "eth0"), (&ing_ns, "veth0"), Some(br0), 1450);
-        self.addr("ingress_sbox", e0, &pool_addr(plan.ingress.base, 200 + h), 20);
+        let (e0, _) = self.veth(
+            ("ingress_sbox", "eth0"),
+            (&ing_ns, "veth0"),
+            Some(br0),
+            1450,
+        );
+        self.addr(
+            "ingress_sbox",
+            e0,
+            &pool_addr(plan.ingress.base, 200 + h),
+            20,
+        );
         let gw = bridge_ix["docker_gwbridge"].0;
         let (e1, _) = self.veth(
             ("ingress_sbox", "eth1"),
@@ -654,8 +661,7 @@ impl<'a> NodeBuilder<'a> {
                     endpoints.push(endpoint(net, &ip, &mac, c));
                     let gip = plan.gw_ip(c, gw_rank);
                     gw_rank += 1;
-                    let (e1, _) =
-                        self.veth((&nsname, "eth1"), ("host", &hostveth), Some(gw), 1500);
+                    let (e1, _) = self.veth((&nsname, "eth1"), ("host", &hostveth), Some(gw), 1500);
                     self.addr(&nsname, e1, &gip, 20);
                     let mac = self.get(&nsname).links[2].mac.clone();
                     endpoints.push(endpoint(&gwbridge_net(h), &gip, &mac, c));
@@ -689,12 +695,18 @@ impl<'a> NodeBuilder<'a> {
             let mut labels = BTreeMap::new();
             let (image, mode) = match c.attach {
                 Attach::Task { svc, slot } => {
-                    labels.insert("com.docker.swarm.service.name".into(), format!("svc-{svc:03}"));
+                    labels.insert(
+                        "com.docker.swarm.service.name".into(),
+                        format!("svc-{svc:03}"),
+                    );
                     labels.insert(
                         "com.docker.swarm.task.id".into(),
                         hex_id(&format!("task-{svc}-{slot}"), 25),
                     );
-                    ("registry.example/app:1.0".to_string(), "default".to_string())
+                    (
+                        "registry.example/app:1.0".to_string(),
+                        "default".to_string(),
+                    )
                 }
                 Attach::Docker0 => ("nginx:1.27".into(), "default".into()),
                 Attach::Backend => ("postgres:16".into(), "backend".into()),
@@ -839,10 +851,9 @@ impl<'a> NodeBuilder<'a> {
             ));
             nat.rules
                 .push(rule("DOCKER", &format!("-A DOCKER -i {br} -j RETURN")));
-            filter.rules.push(rule(
-                "FORWARD",
-                &format!("-A FORWARD -o {br} -j DOCKER"),
-            ));
+            filter
+                .rules
+                .push(rule("FORWARD", &format!("-A FORWARD -o {br} -j DOCKER")));
             filter.rules.push(rule(
                 "FORWARD",
                 &format!("-A FORWARD -i {br} ! -o {br} -j ACCEPT"),
@@ -1090,7 +1101,10 @@ fn rule(chain: &str, text: &str) -> Rule {
             "-p" => r.protocol = next,
             "-j" => {
                 r.target = Some(Target {
-                    name: words.get(i + 1).map(|s| (*s).to_string()).unwrap_or_default(),
+                    name: words
+                        .get(i + 1)
+                        .map(|s| (*s).to_string())
+                        .unwrap_or_default(),
                     args: words[(i + 2).min(words.len())..]
                         .iter()
                         .map(|s| (*s).to_string())
@@ -1169,6 +1183,9 @@ mod tests {
         let snaps = snapshots(&o);
         let e = snaps[0].engine.as_ref().unwrap();
         assert!(e.networks.iter().any(|n| n.name == HOSTILE_NETWORK));
-        assert!(e.containers.iter().any(|c| c.network_mode == HOSTILE_NETWORK));
+        assert!(e
+            .containers
+            .iter()
+            .any(|c| c.network_mode == HOSTILE_NETWORK));
     }
 }
