@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use dockmap::agent::{self, AgentOptions, SnapshotSource};
 use dockmap::collect::node::{self, NodeOptions};
 use dockmap::graph;
 use dockmap::snapshot::NodeSnapshot;
@@ -30,6 +31,9 @@ struct Source {
     /// Do not contact the Docker engine: a kernel-only snapshot.
     #[arg(long)]
     no_engine: bool,
+    /// Call this node NAME instead of its hostname (nodes sharing one hostname, labs).
+    #[arg(long)]
+    node_name: Option<String>,
 }
 
 impl Source {
@@ -38,6 +42,7 @@ impl Source {
             docker: self.docker.clone(),
             netns_dirs: self.netns_dirs.clone(),
             no_engine: self.no_engine,
+            node_name: self.node_name.clone(),
         }
     }
 }
@@ -63,6 +68,32 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
     },
+    /// Serve this node's snapshot to a dockmap server (GET /v1/snapshot, bearer token).
+    Agent(AgentArgs),
+}
+
+#[derive(clap::Args)]
+struct AgentArgs {
+    #[command(flatten)]
+    source: Source,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:7879")]
+    listen: std::net::SocketAddr,
+    /// File holding the bearer token callers must present.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Serve without a token (anyone who can reach the port sees this node's wiring).
+    #[arg(long)]
+    insecure_no_auth: bool,
+    /// TLS certificate (PEM); with --tls-key, serve HTTPS.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Serve this saved snapshot file instead of collecting (demos, scale tests).
+    #[arg(long)]
+    serve_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -116,6 +147,37 @@ async fn run(cli: Cli) -> Result<()> {
                 Format::Dot => graph::dot::to_dot(&g),
             };
             write_out(None, text.as_bytes())?;
+        }
+        Command::Agent(a) => {
+            let source = match &a.serve_file {
+                Some(path) => {
+                    read_snapshot(path)?;
+                    SnapshotSource::File(path.clone())
+                }
+                None => {
+                    require_root("agent")?;
+                    SnapshotSource::Live(a.source.options())
+                }
+            };
+            let opts = AgentOptions {
+                listen: a.listen,
+                token_file: a.token_file,
+                insecure_no_auth: a.insecure_no_auth,
+                tls_cert: a.tls_cert,
+                tls_key: a.tls_key,
+                source,
+            };
+            let scheme = if opts.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            eprintln!(
+                "dockmap agent: serving {scheme}://{}{}",
+                opts.listen,
+                agent::SNAPSHOT_PATH
+            );
+            agent::run(opts).await?;
         }
     }
     Ok(())

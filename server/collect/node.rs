@@ -1,15 +1,17 @@
 //! One node's whole snapshot: runs every collector and keeps what each could see.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::snapshot::{
-    EngineFacts, IpvsState, Namespace, NodeIdentity, NodeSnapshot, SourceKind, SourceState,
+    EngineFacts, Firewall, IpvsState, Namespace, NodeIdentity, NodeSnapshot, SourceKind, SourceState,
     SourceStatus, NODE_SCHEMA,
 };
 
 use super::netns::{self, DiscoverOptions, NsHandle};
-use super::{docker, firewall, ipvs, link};
+use super::firewall::{self, RuleCache};
+use super::{docker, ipvs, link};
 
 /// Where the `ip netns` tool keeps named namespaces.
 const IP_NETNS_DIR: &str = "/run/netns";
@@ -17,8 +19,6 @@ const IP_NETNS_DIR: &str = "/run/netns";
 const DEFAULT_DOCKER_NETNS_DIR: &str = "/run/docker/netns";
 /// How long the engine may take before the snapshot goes on without it.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(15);
-/// How many namespaces have their firewall and IPVS read at once.
-const BLOCKING_PARALLELISM: usize = 8;
 
 /// What to collect from.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +29,8 @@ pub struct NodeOptions {
     pub netns_dirs: Vec<PathBuf>,
     /// Do not contact the engine at all (kernel-only snapshot).
     pub no_engine: bool,
+    /// Name this node so instead of its kernel hostname (nodes that share one UTS namespace, labs).
+    pub node_name: Option<String>,
 }
 
 /// Take a snapshot of this node. Never fails: what could not be seen is said in `sources`.
@@ -40,6 +42,9 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
         node: identity(),
         ..NodeSnapshot::default()
     };
+    if let Some(name) = opts.node_name.as_ref().filter(|n| !n.is_empty()) {
+        snap.node.hostname = name.clone();
+    }
 
     let engine = if opts.no_engine {
         snap.sources.push(SourceStatus::unavailable(
@@ -171,7 +176,7 @@ async fn collect_namespaces(
         if let Some((fw, st, ipvs)) = per_ns.get_mut(i) {
             ns.firewall = fw.take();
             ns.ipvs = std::mem::take(ipvs);
-            sources.extend(st.drain(..).filter(|s| s.state != SourceState::Ok));
+            sources.extend(st.drain(..).filter(|s| s.state == SourceState::Error));
         }
         out.push(ns);
     }
@@ -182,50 +187,24 @@ async fn collect_namespaces(
     out
 }
 
-/// Firewall and IPVS for every namespace, a few at a time (each spawns tools or opens sockets).
-fn blocking_sources(
-    handles: &[NsHandle],
-) -> Vec<(
-    Option<crate::snapshot::Firewall>,
-    Vec<SourceStatus>,
-    IpvsState,
-)> {
-    // IPVS is a kernel module: when the host has none, no namespace has it, so ask once.
-    let host_ipvs = handles
-        .iter()
-        .find(|h| h.role == crate::snapshot::NamespaceRole::Host)
-        .map(ipvs::collect);
-    let global_absence = match &host_ipvs {
-        Some((IpvsState::Unavailable { reason }, _)) => Some(reason.clone()),
-        _ => None,
-    };
-    let results = std::sync::Mutex::new(Vec::with_capacity(handles.len()));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..BLOCKING_PARALLELISM.min(handles.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(h) = handles.get(i) else { break };
-                let (fw, mut st) = firewall::collect(h);
-                let ipvs = match &global_absence {
-                    Some(reason) => IpvsState::Unavailable {
-                        reason: reason.clone(),
-                    },
-                    None => {
-                        let (state, status) = ipvs::collect(h);
-                        st.push(status);
-                        state
-                    }
-                };
-                if let Ok(mut r) = results.lock() {
-                    r.push((i, (fw, st, ipvs)));
-                }
-            });
-        }
-    });
-    let mut r = results.into_inner().unwrap_or_default();
-    r.sort_by_key(|(i, _)| *i);
-    r.into_iter().map(|(_, v)| v).collect()
+/// Rules read earlier in this process, reused while a namespace's ruleset generation is unchanged
+/// (the agent and the server snapshot again and again; a one-shot CLI run gains nothing and loses nothing).
+static RULE_CACHE: OnceLock<RuleCache> = OnceLock::new();
+
+type NamespaceExtras = (Option<Firewall>, Vec<SourceStatus>, IpvsState);
+
+/// Firewall and IPVS for every namespace (blocking: tools run, sockets open inside namespaces).
+fn blocking_sources(handles: &[NsHandle]) -> Vec<NamespaceExtras> {
+    let tools = firewall::Tools::from_env();
+    let fw = firewall::collect_many(handles, &tools, Some(RULE_CACHE.get_or_init(RuleCache::new)));
+    let ipvs = ipvs::collect_many(handles);
+    fw.into_iter()
+        .zip(ipvs)
+        .map(|((fw, mut st), (state, status))| {
+            st.push(status);
+            (fw, st, state)
+        })
+        .collect()
 }
 
 /// One line per source kind saying how many namespaces it covered, so a reader sees the whole at a glance.

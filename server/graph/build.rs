@@ -14,13 +14,9 @@ use super::{findings, ids, veth};
 
 /// Derive the graph of one or more node snapshots (one per host).
 pub fn build(snapshots: &[NodeSnapshot]) -> Graph {
-    let mut order: Vec<&NodeSnapshot> = snapshots.iter().collect();
-    order.sort_by(|a, b| a.node.hostname.cmp(&b.node.hostname));
+    let refs: Vec<&NodeSnapshot> = snapshots.iter().collect();
     let mut b = Builder::default();
-    for snap in &order {
-        b.add_node(snap);
-    }
-    b.link_tasks(&order);
+    b.add_nodes(&refs);
     b.finish()
 }
 
@@ -101,12 +97,18 @@ impl Builder {
         });
     }
 
+    /// Add every node, then what joins them (tasks to containers on any node).
+    pub(super) fn add_nodes(&mut self, snapshots: &[&NodeSnapshot]) {
+        let mut order: Vec<&NodeSnapshot> = snapshots.to_vec();
+        order.sort_by(|a, b| a.node.hostname.cmp(&b.node.hostname));
+        for snap in &order {
+            self.add_node(snap);
+        }
+        self.link_tasks(&order);
+    }
+
     fn add_node(&mut self, snap: &NodeSnapshot) {
-        let host = if snap.node.hostname.is_empty() {
-            "unknown"
-        } else {
-            snap.node.hostname.as_str()
-        };
+        let host = host_name(snap);
         let host_id = ids::host(host);
         let ns_names = namespace_names(&snap.namespaces);
         let ns_id = |id: NsIdentity| ns_names.get(&id).map(|n| ids::netns(host, n));
@@ -320,11 +322,7 @@ impl Builder {
         let mut tasks = BTreeMap::new();
         let mut services: HashMap<&str, &str> = HashMap::new();
         for snap in order {
-            let host = if snap.node.hostname.is_empty() {
-                "unknown"
-            } else {
-                snap.node.hostname.as_str()
-            };
+            let host = host_name(snap);
             if let Some(e) = &snap.engine {
                 for c in &e.containers {
                     containers.insert(c.id.as_str(), ids::container(host, &c.name));
@@ -363,7 +361,7 @@ impl Builder {
         }
     }
 
-    fn finish(mut self) -> Graph {
+    pub(super) fn finish(mut self) -> Graph {
         findings::sort(&mut self.findings);
         Graph {
             schema: GRAPH_SCHEMA.to_owned(),
@@ -371,6 +369,15 @@ impl Builder {
             edges: self.edges.into_values().collect(),
             findings: self.findings,
         }
+    }
+}
+
+/// The name a node's elements are keyed by.
+pub(super) fn host_name(snap: &NodeSnapshot) -> &str {
+    if snap.node.hostname.is_empty() {
+        "unknown"
+    } else {
+        snap.node.hostname.as_str()
     }
 }
 

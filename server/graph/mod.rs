@@ -1,6 +1,7 @@
 //! The graph layer: pure functions from snapshots to elements, edges and findings.
 
 pub mod build;
+pub mod cluster;
 pub mod dot;
 mod findings;
 pub mod ids;
@@ -10,5 +11,9 @@ pub mod veth;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod cluster_tests;
+
 pub use build::build;
+pub use cluster::build_cluster;
 pub use model::*;

@@ -4,6 +4,7 @@
 //! a canonical order by [`NodeSnapshot::normalize`] so that two snapshots of
 //! the same state serialize to the same bytes.
 
+pub mod cluster;
 pub mod engine;
 pub mod firewall;
 pub mod ipvs;
@@ -12,6 +13,7 @@ pub mod source;
 
 use serde::{Deserialize, Serialize};
 
+pub use cluster::*;
 pub use engine::*;
 pub use firewall::*;
 pub use ipvs::*;

@@ -1,0 +1,279 @@
+//! Cross-node joins: VXLAN tunnels between nodes, node states, and findings only a whole swarm shows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::json;
+
+use crate::snapshot::{ClusterSnapshot, Link, Namespace, NamespaceRole, NodeSnapshot, NodeState};
+
+use super::build::{host_name, namespace_names, Builder};
+use super::ids;
+use super::model::{EdgeKind, ElementKind, Graph, Severity};
+
+/// VXLAN encapsulation overhead on IPv4: outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14.
+pub const VXLAN_OVERHEAD: u32 = 50;
+
+/// Derive the graph of a whole cluster snapshot.
+pub fn build_cluster(cluster: &ClusterSnapshot) -> Graph {
+    let snaps = cluster.snapshots();
+    let mut b = Builder::default();
+    b.add_nodes(&snaps);
+    node_states(&mut b, cluster);
+    let addrs = node_addresses(&snaps);
+    tunnels(&mut b, &snaps, &addrs);
+    missing_macs(&mut b, &snaps, &addrs);
+    mtu(&mut b, &snaps);
+    b.finish()
+}
+
+/// Each node's state as the server saw it; a node that did not answer is a finding.
+fn node_states(b: &mut Builder, cluster: &ClusterSnapshot) {
+    for n in &cluster.nodes {
+        let host = n
+            .snapshot
+            .as_ref()
+            .map(host_name)
+            .unwrap_or(n.name.as_str())
+            .to_owned();
+        let id = ids::host(&host);
+        if !b.elements.contains_key(&id) {
+            b.element(
+                id.clone(),
+                ElementKind::Host,
+                host.clone(),
+                None,
+                BTreeMap::new(),
+            );
+        }
+        if let Some(e) = b.elements.get_mut(&id) {
+            e.attrs.insert("node_state".into(), json!(n.state));
+            e.attrs.insert("node_source".into(), json!(n.source));
+            if !n.error.is_empty() {
+                e.attrs.insert("node_error".into(), json!(n.error));
+            }
+            if let Some(age) = n.age_s {
+                e.attrs.insert("age_s".into(), json!(age));
+            }
+        }
+        let (severity, what) = match n.state {
+            NodeState::Fresh => continue,
+            NodeState::Stale => (
+                Severity::Warning,
+                format!(
+                    "showing its last good snapshot, {} s old",
+                    n.age_s.unwrap_or(0)
+                ),
+            ),
+            NodeState::Unreachable => (Severity::Error, "nothing is shown for it".to_owned()),
+            NodeState::Unauthorized => (
+                Severity::Error,
+                "it refused the token; nothing is shown for it".to_owned(),
+            ),
+        };
+        b.finding(
+            "agent-not-answering",
+            severity,
+            format!("node {host} did not answer ({}): {what}", n.error),
+            vec![id],
+        );
+    }
+}
+
+/// Underlay address → host name, from each node's own swarm address and from managers' node lists.
+fn node_addresses(snaps: &[&NodeSnapshot]) -> HashMap<String, String> {
+    let mut addrs = HashMap::new();
+    let mut by_node_id: HashMap<&str, &str> = HashMap::new();
+    for s in snaps {
+        if let Some(e) = &s.engine {
+            if !e.swarm.node_addr.is_empty() {
+                addrs.insert(e.swarm.node_addr.clone(), host_name(s).to_owned());
+            }
+            if !e.swarm.node_id.is_empty() {
+                by_node_id.insert(e.swarm.node_id.as_str(), host_name(s));
+            }
+        }
+    }
+    // A manager knows nodes whose agents may not have answered: name them by what we call them, else their hostname.
+    for s in snaps {
+        if let Some(e) = &s.engine {
+            for n in &e.nodes {
+                if !n.addr.is_empty() && !addrs.contains_key(&n.addr) {
+                    let name = by_node_id
+                        .get(n.id.as_str())
+                        .map(|h| (*h).to_owned())
+                        .unwrap_or_else(|| n.hostname.clone());
+                    addrs.insert(n.addr.clone(), name);
+                }
+            }
+        }
+    }
+    addrs
+}
+
+/// The vxlan link of a host's overlay namespace with this VNI.
+fn vxlan_with_vni<'a>(snap: &'a NodeSnapshot, vni: u64) -> Option<(&'a Namespace, &'a Link)> {
+    snap.namespaces.iter().find_map(|ns| {
+        ns.links
+            .iter()
+            .find(|l| l.vxlan.as_ref().is_some_and(|v| u64::from(v.vni) == vni))
+            .map(|l| (ns, l))
+    })
+}
+
+/// Point every FDB edge at the remote node's vxlan interface of the same VNI; flag destinations that are no node.
+fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, String>) {
+    let by_host: HashMap<&str, &NodeSnapshot> = snaps.iter().map(|s| (host_name(s), *s)).collect();
+    let fdb: Vec<_> = b
+        .edges
+        .values()
+        .filter(|e| e.kind == EdgeKind::Fdb)
+        .cloned()
+        .collect();
+    for e in fdb {
+        let Some(dst) = e.attrs.get("dst").and_then(|d| d.as_str()) else {
+            continue;
+        };
+        let Some(host) = addrs.get(dst) else {
+            if !addrs.is_empty() {
+                b.finding(
+                    "fdb-unknown-destination",
+                    Severity::Error,
+                    format!("FDB entries of {} send to {dst}, which is no node of the swarm: traffic for {} goes nowhere", e.source, e.attrs.get("macs").map(|m| m.to_string()).unwrap_or_default()),
+                    vec![e.source.clone(), e.target.clone()],
+                );
+            }
+            continue;
+        };
+        let vni = e.attrs.get("vni").and_then(|v| v.as_u64());
+        let remote_if = vni.and_then(|vni| {
+            by_host
+                .get(host.as_str())
+                .and_then(|s| vxlan_with_vni(s, vni))
+                .map(|(ns, l)| (s_name(by_host[host.as_str()], ns), l.name.clone()))
+        });
+        let target = match remote_if {
+            Some((ns_name, ifname)) => ids::interface(host, &ns_name, &ifname),
+            None => ids::host(host),
+        };
+        b.edges.remove(&e.id);
+        let mut attrs = e.attrs.clone();
+        attrs.insert("remote_node".into(), json!(host));
+        b.edge(EdgeKind::Fdb, &e.source, &target, attrs);
+        if let Some(r) = b.elements.get_mut(&e.target) {
+            r.attrs.insert("node".into(), json!(host));
+        }
+    }
+    // Remotes that were all resolved to nodes need not stand alone.
+    let used: std::collections::HashSet<String> =
+        b.edges.values().map(|e| e.target.clone()).collect();
+    b.elements
+        .retain(|id, el| el.kind != ElementKind::Remote || used.contains(id));
+}
+
+fn s_name(snap: &NodeSnapshot, ns: &Namespace) -> String {
+    namespace_names(&snap.namespaces)
+        .get(&ns.id)
+        .cloned()
+        .unwrap_or_else(|| ns.name.clone())
+}
+
+/// A container on node B whose overlay MAC node A's vxlan FDB lacks, while A has the network too.
+fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, String>) {
+    let own_addr: HashMap<&str, &str> = addrs
+        .iter()
+        .map(|(a, h)| (h.as_str(), a.as_str()))
+        .collect();
+    // (network id) -> [(host, container name, mac)]
+    let mut members: BTreeMap<&str, Vec<(&str, &str, &str)>> = BTreeMap::new();
+    let mut vnis: HashMap<&str, u64> = HashMap::new();
+    for s in snaps {
+        let Some(e) = &s.engine else { continue };
+        for n in e.networks.iter().filter(|n| n.driver == "overlay") {
+            if let Some(v) = n
+                .options
+                .get("com.docker.network.driver.overlay.vxlanid_list")
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok())
+            {
+                vnis.insert(n.id.as_str(), v);
+            }
+        }
+        for c in &e.containers {
+            for ep in &c.endpoints {
+                if !ep.mac.is_empty() {
+                    members.entry(ep.network_id.as_str()).or_default().push((
+                        host_name(s),
+                        c.name.as_str(),
+                        ep.mac.as_str(),
+                    ));
+                }
+            }
+        }
+    }
+    for (net, list) in &members {
+        let Some(&vni) = vnis.get(net) else { continue };
+        for a in snaps {
+            let a_host = host_name(a);
+            let Some((ns, vx)) = vxlan_with_vni(a, vni) else {
+                continue;
+            };
+            for (b_host, ctr, mac) in list.iter().filter(|(h, _, _)| *h != a_host) {
+                let Some(b_addr) = own_addr.get(b_host) else {
+                    continue;
+                };
+                let present = ns.fdb.iter().any(|f| {
+                    f.ifindex == vx.ifindex
+                        && f.mac.eq_ignore_ascii_case(mac)
+                        && f.dst.as_deref() == Some(*b_addr)
+                });
+                if !present {
+                    b.finding(
+                        "fdb-mac-missing",
+                        Severity::Error,
+                        format!("{ctr} on {b_host} ({mac}) is missing from {a_host}'s {} FDB (VNI {vni}): {a_host} cannot reach it over the tunnel", vx.name),
+                        vec![ids::interface(a_host, &s_name(a, ns), &vx.name), ids::container(b_host, ctr)],
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Overlay interfaces whose MTU plus VXLAN overhead exceeds the underlay's MTU: big packets will be dropped.
+fn mtu(b: &mut Builder, snaps: &[&NodeSnapshot]) {
+    for s in snaps {
+        let host = host_name(s);
+        let Some(hns) = s.host_namespace() else {
+            continue;
+        };
+        let addr = s
+            .engine
+            .as_ref()
+            .map(|e| e.swarm.node_addr.as_str())
+            .unwrap_or("");
+        let Some(under) = hns
+            .addresses
+            .iter()
+            .find(|a| a.address == addr)
+            .and_then(|a| hns.link(a.ifindex))
+        else {
+            continue;
+        };
+        for ns in s
+            .namespaces
+            .iter()
+            .filter(|n| n.role == NamespaceRole::Overlay)
+        {
+            for vx in ns.links.iter().filter(|l| l.kind == "vxlan") {
+                if vx.mtu + VXLAN_OVERHEAD > under.mtu {
+                    b.finding(
+                        "overlay-mtu-too-big",
+                        Severity::Error,
+                        format!("{} in {} has MTU {} but the underlay {} has MTU {}: {} + {VXLAN_OVERHEAD} bytes of VXLAN overhead does not fit, large packets are dropped", vx.name, s_name(s, ns), vx.mtu, under.name, under.mtu, vx.mtu),
+                        vec![ids::interface(host, &s_name(s, ns), &vx.name), ids::interface(host, &s_name(s, hns), &under.name)],
+                    );
+                }
+            }
+        }
+    }
+}

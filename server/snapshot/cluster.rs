@@ -1,0 +1,78 @@
+//! The cluster snapshot: every node's snapshot, or why it is missing.
+
+use serde::{Deserialize, Serialize};
+
+use super::NodeSnapshot;
+
+/// Schema identifier of cluster snapshots.
+pub const CLUSTER_SCHEMA: &str = "dockmap.cluster-snapshot/1";
+
+/// All nodes of a swarm (or a hand-given list) as gathered at one time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSnapshot {
+    /// Always [`CLUSTER_SCHEMA`].
+    pub schema: String,
+    /// When gathering started, RFC 3339 UTC.
+    pub taken_at: String,
+    /// How long gathering and merging took, in milliseconds.
+    pub duration_ms: u64,
+    /// One entry per node, sorted by name.
+    pub nodes: Vec<ClusterNode>,
+}
+
+/// How fresh a node's data is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeState {
+    /// Answered this round.
+    Fresh,
+    /// Did not answer this round; the last good snapshot is kept.
+    Stale,
+    /// Never answered, or answered nothing usable.
+    Unreachable,
+    /// Refused our token.
+    Unauthorized,
+}
+
+/// One node of the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterNode {
+    /// Node name (swarm hostname, or the agent URL's host).
+    pub name: String,
+    /// Where it was asked (`local` for the server's own node).
+    pub source: String,
+    /// Fresh, stale, unreachable or unauthorized.
+    pub state: NodeState,
+    /// Why it is not fresh, in words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// When the kept snapshot was taken (RFC 3339), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_taken_at: Option<String>,
+    /// Seconds since the kept snapshot was fetched, for stale nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_s: Option<u64>,
+    /// The node's snapshot (fresh or last good).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<NodeSnapshot>,
+}
+
+impl ClusterSnapshot {
+    /// Sort nodes by name and every snapshot into canonical order.
+    pub fn normalize(&mut self) {
+        self.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        for n in &mut self.nodes {
+            if let Some(s) = n.snapshot.as_mut() {
+                s.normalize();
+            }
+        }
+    }
+
+    /// The snapshots present (fresh or stale), in node order.
+    pub fn snapshots(&self) -> Vec<&NodeSnapshot> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.snapshot.as_ref())
+            .collect()
+    }
+}

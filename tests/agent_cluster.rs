@@ -1,0 +1,207 @@
+//! Agents and the cluster gatherer over real HTTP on loopback (no root needed).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use dockmap::agent::{self, SnapshotSource, Token};
+use dockmap::cluster::{AgentList, ClusterOptions, Gatherer};
+use dockmap::snapshot::{NodeIdentity, NodeSnapshot, NodeState, NODE_SCHEMA};
+
+fn snapshot_file(dir: &tempdir::Dir, host: &str) -> PathBuf {
+    let snap = NodeSnapshot {
+        schema: NODE_SCHEMA.into(),
+        taken_at: "2026-11-26T10:00:00.000Z".into(),
+        node: NodeIdentity {
+            hostname: host.into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let path = dir.path().join(format!("{host}.json"));
+    std::fs::write(&path, serde_json::to_vec(&snap).unwrap()).unwrap();
+    path
+}
+
+/// Serve an agent on 127.0.0.1:0; the task ends with the runtime.
+async fn start_agent(token: Option<&str>, file: PathBuf) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = agent::router(token.and_then(Token::new), SnapshotSource::File(file));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// A peer that accepts connections and never answers: what a SIGSTOPped agent looks like from outside.
+async fn start_silent() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    (addr, task)
+}
+
+mod tempdir {
+    /// A temporary directory removed on drop.
+    pub struct Dir(std::path::PathBuf);
+    impl Dir {
+        pub fn new(tag: &str) -> Self {
+            let p = std::env::temp_dir().join(format!("dockmap-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[tokio::test]
+async fn agent_serves_only_with_the_right_token() {
+    let dir = tempdir::Dir::new("agent-token");
+    let addr = start_agent(Some("right-token"), snapshot_file(&dir, "n1")).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}{}", agent::SNAPSHOT_PATH);
+
+    let none = client.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    let wrong = client
+        .get(&url)
+        .bearer_auth("wrong-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body = wrong.text().await.unwrap();
+    assert!(!body.contains("n1"), "no data with a wrong token: {body}");
+
+    let ok = client
+        .get(&url)
+        .bearer_auth("right-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let snap: NodeSnapshot = ok.json().await.unwrap();
+    assert_eq!(snap.node.hostname, "n1");
+
+    let health = client
+        .get(format!("http://{addr}{}", agent::HEALTH_PATH))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[test]
+fn agent_refuses_to_start_without_a_token_unless_told() {
+    let mut opts = agent::AgentOptions::live("127.0.0.1:0".parse().unwrap(), Default::default());
+    assert!(matches!(
+        agent::load_token(&opts),
+        Err(agent::AgentError::NoToken)
+    ));
+    opts.insecure_no_auth = true;
+    assert!(matches!(agent::load_token(&opts), Ok(None)));
+    let dir = tempdir::Dir::new("agent-empty-token");
+    let empty = dir.path().join("token");
+    std::fs::write(&empty, "  \n").unwrap();
+    opts.token_file = Some(empty);
+    assert!(matches!(
+        agent::load_token(&opts),
+        Err(agent::AgentError::TokenFile { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_silent_agent_is_unreachable_within_the_deadline_and_others_stay_fresh() {
+    let dir = tempdir::Dir::new("cluster-silent");
+    let a = start_agent(Some("t"), snapshot_file(&dir, "node-a")).await;
+    let b = start_agent(Some("t"), snapshot_file(&dir, "node-b")).await;
+    let (silent, _task) = start_silent().await;
+    let wrong = start_agent(Some("other"), snapshot_file(&dir, "node-x")).await;
+    let opts = ClusterOptions {
+        agents: AgentList::Urls(vec![
+            format!("http://{a}"),
+            format!("http://{b}"),
+            format!("http://{silent}"),
+            format!("http://{wrong}"),
+        ]),
+        deadline: Duration::from_millis(1500),
+        token: Some("t".into()),
+        ..Default::default()
+    };
+    let g = Gatherer::new(opts).unwrap();
+    let started = Instant::now();
+    let c = g.gather().await;
+    let took = started.elapsed();
+    // Bounded by the deadline plus slack, not by the silent peer (which would hang forever).
+    assert!(took < Duration::from_secs(10), "gather took {took:?}");
+    let state = |name: &str| {
+        c.nodes
+            .iter()
+            .find(|n| n.name == name || n.source.contains(name))
+            .map(|n| n.state)
+    };
+    assert_eq!(state("node-a"), Some(NodeState::Fresh));
+    assert_eq!(state("node-b"), Some(NodeState::Fresh));
+    assert_eq!(state(&silent.to_string()), Some(NodeState::Unreachable));
+    assert_eq!(state(&wrong.to_string()), Some(NodeState::Unauthorized));
+    let silent_node = c
+        .nodes
+        .iter()
+        .find(|n| n.source.contains(&silent.to_string()))
+        .unwrap();
+    assert!(
+        silent_node.error.contains("no answer"),
+        "{}",
+        silent_node.error
+    );
+    assert!(c
+        .nodes
+        .iter()
+        .find(|n| n.source.contains(&wrong.to_string()))
+        .unwrap()
+        .snapshot
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_node_that_stops_answering_keeps_its_last_snapshot_as_stale() {
+    let dir = tempdir::Dir::new("cluster-stale");
+    let file = snapshot_file(&dir, "node-s");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = agent::router(None, SnapshotSource::File(file));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let g = Gatherer::new(ClusterOptions {
+        agents: AgentList::Urls(vec![format!("http://{addr}")]),
+        deadline: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .unwrap();
+    let first = g.gather().await;
+    assert_eq!(first.nodes[0].state, NodeState::Fresh);
+    server.abort();
+    let _ = server.await;
+    let second = g.gather().await;
+    assert_eq!(
+        second.nodes[0].state,
+        NodeState::Stale,
+        "{:?}",
+        second.nodes[0].error
+    );
+    assert_eq!(second.nodes[0].name, "node-s");
+    assert_eq!(
+        second.nodes[0].snapshot.as_ref().unwrap().node.hostname,
+        "node-s"
+    );
+}

@@ -1,0 +1,486 @@
+#!/usr/bin/env bash
+# swarm-lab.sh: a real N-node Docker swarm on this one machine, for dockmap's tests and as a demo.
+#
+# Each node is a network namespace (/run/netns/nodeI) holding its own dockerd; all engines share one
+# containerd of the lab's own (never the host's). The nodes meet on an underlay bridge that lives in a
+# namespace of its own (dmlab-ul), because a bridge in the root namespace would meet the host's
+# FORWARD policy. Every address is inside 198.19.0.0/16 (part of the 198.18.0.0/15 benchmarking range)
+# and no node has a default route, so nothing the lab does can reach past this machine.
+#
+#   up [N]      tear down any previous lab, then start N nodes (default 3) and form a swarm
+#   deploy      an overlay, a service of 3 replicas with a published port, an attachable overlay
+#               with a plain container on node2
+#   status      what is running
+#   env NODE    export lines for DOCKER_HOST and the node's namespaces
+#   exec NODE COMMAND...  run COMMAND as if on the node (its network and UTS namespaces, DOCKER_HOST)
+#   down        tear everything down (idempotent; safe after a failed or half-done `up`)
+#
+# Needs root and: docker.io (dockerd, docker, containerd, runc), iproute2, iptables, busybox-static,
+# util-linux (nsenter, unshare, setsid).
+set -euo pipefail
+
+LAB_RUN=/run/dockmap-lab
+LAB_LIB=/var/lib/dockmap-lab
+UL_NS=dmlab-ul
+UL_BR=br-ul
+UL_GW=198.19.0.1
+CTRD_SOCK=$LAB_RUN/containerd.sock
+IMAGE=dockmap-lab/busybox:latest
+OVERLAY=lab-overlay
+ATTACHABLE=lab-attach
+SERVICE=web
+PUBLISHED_PORT=8080
+HOST_PORT=8081
+MAX_NODES=8
+# Seconds to wait for any one thing to come up; each wait polls and returns as soon as it can.
+WAIT=${DMLAB_WAIT:-60}
+
+log() { printf 'swarm-lab: %s\n' "$*" >&2; }
+# With DMLAB_VERBOSE=1, says how long each step took.
+phase() { [[ -z ${DMLAB_VERBOSE:-} ]] || log "$(date +%T.%3N) $*"; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+node_addr() { echo "198.19.0.$((10 + $1))"; }
+node_sock() { echo "/run/docker-node$1.sock"; }
+node_exec_root() { echo "/run/docker-node$1"; }
+dk() {
+  local i=$1
+  shift
+  docker -H "unix://$(node_sock "$i")" "$@"
+}
+
+# wait_for DESCRIPTION COMMAND...: poll COMMAND until it succeeds or WAIT seconds have passed.
+wait_for() {
+  local what=$1
+  shift
+  local deadline=$((SECONDS + WAIT))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      log "timed out after ${WAIT}s waiting for: $what"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+need_root() { [[ $(id -u) == 0 ]] || die "needs root"; }
+
+need_tools() {
+  local t missing=()
+  for t in dockerd docker containerd containerd-shim-runc-v2 runc ctr ip bridge iptables nsenter unshare setsid hostname tar busybox; do
+    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+  done
+  ((${#missing[@]} == 0)) || die "missing tools: ${missing[*]} (apt-get install docker.io iptables busybox-static iproute2)"
+}
+
+node_count() {
+  [[ -f $LAB_RUN/nodes ]] || die "no lab is up (run: $0 up)"
+  cat "$LAB_RUN/nodes"
+}
+
+# Runs one command per node in parallel; fails if any of them failed.
+for_nodes() {
+  local n=$1 fn=$2 i pids=() rc=0
+  for ((i = 1; i <= n; i++)); do
+    "$fn" "$i" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || rc=1; done
+  return $rc
+}
+
+# ---------------------------------------------------------------- up
+
+start_containerd() {
+  mkdir -p "$LAB_RUN" "$LAB_LIB/containerd" "$LAB_RUN/containerd-state"
+  # The CRI plugin would start its own CNI machinery; the lab's engines need none of it.
+  cat >"$LAB_RUN/containerd.toml" <<EOF
+version = 2
+root = "$LAB_LIB/containerd"
+state = "$LAB_RUN/containerd-state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CTRD_SOCK"
+[ttrpc]
+  address = "$CTRD_SOCK.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+EOF
+  setsid containerd --config "$LAB_RUN/containerd.toml" >"$LAB_RUN/containerd.log" 2>&1 </dev/null &
+  echo $! >"$LAB_RUN/containerd.pid"
+  wait_for "containerd at $CTRD_SOCK" ctr --address "$CTRD_SOCK" version
+}
+
+make_underlay() {
+  ip netns add "$UL_NS"
+  ip -n "$UL_NS" link set lo up
+  ip -n "$UL_NS" link add "$UL_BR" type bridge
+  ip -n "$UL_NS" addr add "$UL_GW/24" dev "$UL_BR"
+  ip -n "$UL_NS" link set "$UL_BR" up
+}
+
+make_node_netns() {
+  local i=$1 ns=node$1
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  # Created straight into their namespaces, so no end ever shows up in the root namespace.
+  ip link add "ul-$ns" netns "$UL_NS" type veth peer name eth0 netns "$ns"
+  ip -n "$UL_NS" link set "ul-$ns" master "$UL_BR" up
+  ip -n "$ns" addr add "$(node_addr "$i")/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  # No default route on purpose: the engines get --advertise-addr/--data-path-addr explicitly, and
+  # without one any attempt to reach the internet (image pulls, DNS) fails at once, inside the node.
+}
+
+start_dockerd() {
+  local i=$1 ns=node$1
+  mkdir -p "$LAB_LIB/$ns" "$(node_exec_root "$i")"
+  # A config file of its own keeps /etc/docker/daemon.json (maybe another engine's) out, and a key
+  # of its own gives each engine its own ID (all engines on a machine would otherwise share
+  # /etc/docker/key.json, and so `docker info`'s ID).
+  echo "{\"deprecated-key-path\": \"$LAB_LIB/$ns/key.json\"}" >"$LAB_RUN/$ns.json"
+  # nsenter, not `ip netns exec`: the latter remounts /sys and dockerd then fails with "Devices
+  # cgroup isn't mounted". A UTS namespace of its own gives each engine its node name as hostname,
+  # which is what swarm shows as the node's name.
+  # DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: swarm tasks use the imported image without trying a pull.
+  DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid nsenter --net="/run/netns/$ns" \
+    unshare --uts sh -c "hostname $ns && exec dockerd \
+      --containerd=$CTRD_SOCK --containerd-namespace $ns --containerd-plugins-namespace $ns-p \
+      --config-file $LAB_RUN/$ns.json --data-root $LAB_LIB/$ns --exec-root $(node_exec_root "$i") \
+      -H unix://$(node_sock "$i") --pidfile $LAB_RUN/$ns.pid \
+      --bip 198.19.$((16 + i)).1/24 \
+      --default-address-pool base=198.19.$((64 + 8 * (i - 1))).0/21,size=24 \
+      --cgroup-parent /dockmap-lab-$ns \
+      --shutdown-timeout 2" \
+    >"$LAB_RUN/$ns.log" 2>&1 </dev/null &
+  wait_for "dockerd of $ns" dk "$i" version
+}
+
+make_image_tar() {
+  local root=$LAB_RUN/image-root a
+  rm -rf "$root"
+  mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc"
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  for a in $("$root/bin/busybox" --list); do
+    [[ $a == busybox ]] || ln -sf busybox "$root/bin/$a"
+  done
+  echo 'dockmap swarm lab' >"$root/www/index.html"
+  echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
+  echo 'root:x:0:' >"$root/etc/group"
+  tar -C "$root" -cf "$LAB_RUN/busybox.tar" .
+  rm -rf "$root"
+}
+
+import_image() { dk "$1" import "$LAB_RUN/busybox.tar" "$IMAGE" >/dev/null; }
+
+join_swarm() {
+  local i=$1
+  ((i == 1)) && return 0
+  local a
+  a=$(node_addr "$i")
+  dk "$i" swarm join --token "$(cat "$LAB_RUN/worker-token")" \
+    --listen-addr "$a:2377" --advertise-addr "$a" --data-path-addr "$a" "$(node_addr 1):2377" >/dev/null
+}
+
+ready_count() { dk 1 node ls --format '{{.Status}}' | grep -c '^Ready$'; }
+all_ready() { [[ $(ready_count) == "$1" ]]; }
+
+# The last lines each engine and containerd logged: what a failed run needs to be understood.
+show_logs() {
+  local f
+  for f in "$LAB_RUN"/containerd.log "$LAB_RUN"/node*.log; do
+    [[ -f $f ]] || continue
+    log "---- last lines of $f"
+    tail -n 15 "$f" >&2
+  done
+}
+
+# A failed `up` leaves nothing behind, unless DMLAB_KEEP=1 asks to keep it for a look.
+up_exit() {
+  local rc=$?
+  ((rc == 0)) && return 0
+  show_logs
+  if [[ -n ${DMLAB_KEEP:-} ]]; then
+    log "up failed; kept for inspection (DMLAB_KEEP=1); run: $0 down"
+  else
+    log "up failed; tearing down"
+    cmd_down quiet || true
+  fi
+  exit "$rc"
+}
+
+cmd_up() {
+  local n=${1:-3}
+  [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= MAX_NODES)) || die "N must be 1..$MAX_NODES"
+  need_root
+  need_tools
+  cmd_down quiet
+  trap up_exit EXIT
+  mkdir -p "$LAB_RUN" "$LAB_LIB"
+  echo "$n" >"$LAB_RUN/nodes"
+  local t0=$SECONDS
+  start_containerd
+  make_underlay
+  local i
+  for ((i = 1; i <= n; i++)); do make_node_netns "$i"; done
+  make_image_tar
+  for_nodes "$n" start_dockerd || die "an engine did not start (see $LAB_RUN/node*.log)"
+  for_nodes "$n" import_image || die "image import failed"
+  local a1
+  a1=$(node_addr 1)
+  dk 1 swarm init --listen-addr "$a1:2377" --advertise-addr "$a1" --data-path-addr "$a1" \
+    --default-addr-pool 198.19.128.0/17 --default-addr-pool-mask-length 24 >/dev/null
+  dk 1 swarm join-token -q worker >"$LAB_RUN/worker-token"
+  for_nodes "$n" join_swarm || die "a node did not join the swarm"
+  wait_for "$n nodes Ready" all_ready "$n"
+  trap - EXIT
+  log "up: $n nodes in $((SECONDS - t0))s"
+}
+
+# ---------------------------------------------------------------- deploy
+
+running_tasks() { dk 1 service ps "$SERVICE" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running'; }
+service_running() { [[ $(running_tasks) == 3 ]]; }
+
+deploy_exit() {
+  local rc=$?
+  ((rc == 0)) && return 0
+  dk 1 service ps --no-trunc "$SERVICE" >&2 || true
+  show_logs
+  log "deploy failed; the lab is still up (inspect, then: $0 down)"
+  exit "$rc"
+}
+
+cmd_deploy() {
+  need_root
+  node_count >/dev/null
+  trap deploy_exit EXIT
+  local t0=$SECONDS
+  local n
+  n=$(node_count)
+  dk 1 network create -d overlay "$OVERLAY" >/dev/null
+  # Two published ports, because this kernel has no IPVS:
+  # - 8080 in ingress mode (the routing mesh). The engine accepts it: the service attaches to the
+  #   ingress network and every node gets ingress_sbox and lb_* namespaces, but with IPVS missing
+  #   libnetwork programs no load balancer at all (no VIP alias, no mangle MARK, no DOCKER-INGRESS
+  #   DNAT, no IPVS service; dockerd logs "Could not get ipvs family information from the kernel"
+  #   once). So 8080 is refused on every node and the service's VIP does not answer: exactly the
+  #   broken picture dockmap has to show on such a kernel.
+  # - 8081 in host mode: a plain DNAT in each node's namespace to the local task via docker_gwbridge.
+  #   That one works, here too.
+  # Names resolve (tasks.web lists the tasks, over the overlay's VXLAN); the VIP does not.
+  # Host mode binds the port on the node itself, so one task per node: a fixed port only when the
+  # three tasks land on three nodes, else the engine picks a free port per task.
+  local host_publish="mode=host,target=80"
+  ((n < 3)) || host_publish+=",published=$HOST_PORT"
+  # --replicas-max-per-node spreads the three tasks over the nodes (one each when N >= 3).
+  # --no-resolve-image: no registry can be reached; the image was imported into every engine.
+  dk 1 service create --detach --name "$SERVICE" --replicas 3 --replicas-max-per-node $(((3 + n - 1) / n)) \
+    --network "$OVERLAY" --publish "published=$PUBLISHED_PORT,target=80" \
+    --publish "$host_publish" \
+    --no-resolve-image --stop-grace-period 1s "$IMAGE" httpd -f -p 80 -h /www >/dev/null
+  dk 1 network create -d overlay --attachable "$ATTACHABLE" >/dev/null
+  local on=2
+  ((n >= 2)) || on=1
+  dk "$on" run -d --name lab-plain --network "$ATTACHABLE" --stop-timeout 1 "$IMAGE" \
+    httpd -f -p 80 -h /www >/dev/null
+  wait_for "3 running tasks of $SERVICE" service_running
+  trap - EXIT
+  log "deploy: done in $((SECONDS - t0))s"
+}
+
+# ---------------------------------------------------------------- status / env
+
+cmd_status() {
+  local n i
+  n=$(node_count)
+  dk 1 node ls || true
+  dk 1 service ls || true
+  dk 1 service ps "$SERVICE" 2>/dev/null || true
+  for ((i = 1; i <= n; i++)); do
+    echo "== node$i ($(node_addr "$i")): $(ls "$(node_exec_root "$i")/netns" 2>/dev/null | tr '\n' ' ')"
+    dk "$i" ps --format '{{.Names}} {{.Status}}' || true
+  done
+}
+
+# node_index NODE: I of nodeI, or die.
+node_index() {
+  [[ ${1:-} =~ ^node([0-9]+)$ ]] || die "not a node name: '${1:-}' (node1, node2...)"
+  local i=${BASH_REMATCH[1]}
+  ((i >= 1 && i <= MAX_NODES)) || die "no such node: $1"
+  echo "$i"
+}
+
+cmd_env() {
+  local node=${1:-} i pid
+  i=$(node_index "$node")
+  echo "export DOCKER_HOST=unix://$(node_sock "$i")"
+  echo "export DMLAB_NETNS=/run/netns/$node"
+  echo "export DMLAB_EXEC_NETNS=$(node_exec_root "$i")/netns"
+  echo "export DMLAB_UNDERLAY_ADDR=$(node_addr "$i")"
+  echo "export DMLAB_UNDERLAY_NETNS=/run/netns/$UL_NS"
+  pid=$(pid_from "$LAB_RUN/$node.pid")
+  [[ -z $pid ]] || echo "export DMLAB_UTS=/proc/$pid/ns/uts"
+}
+
+# Runs a command as if on the node: in its network namespace and its engine's UTS namespace (so
+# the hostname is the node's), with DOCKER_HOST pointing at its engine.
+cmd_exec() {
+  local node=${1:-} i pid
+  i=$(node_index "$node")
+  shift
+  (($# > 0)) || die "usage: $0 exec NODE COMMAND..."
+  pid=$(pid_from "$LAB_RUN/$node.pid")
+  [[ -n $pid ]] || die "$node's engine is not running"
+  DOCKER_HOST=unix://$(node_sock "$i") exec nsenter --net="/run/netns/$node" --uts="/proc/$pid/ns/uts" -- "$@"
+}
+
+# ---------------------------------------------------------------- down
+
+# Nodes to tear down: those recorded, plus any whose traces are left (a run that died before
+# recording, or one started with a larger N).
+lab_nodes() {
+  local i
+  for ((i = 1; i <= MAX_NODES; i++)); do
+    if [[ -e /run/netns/node$i || -e $(node_exec_root "$i") || -e $(node_sock "$i") ||
+      -e $LAB_RUN/node$i.pid || -e $LAB_LIB/node$i ]]; then
+      echo "$i"
+    fi
+  done
+}
+
+# kill_wait PID...: SIGTERM, wait up to 10s, then SIGKILL.
+kill_wait() {
+  local p alive deadline=$((SECONDS + 10))
+  (($# > 0)) || return 0
+  kill -TERM "$@" 2>/dev/null || true
+  while :; do
+    alive=()
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive+=("$p"); done
+    ((${#alive[@]} > 0)) || return 0
+    ((SECONDS < deadline)) || break
+    sleep 0.1
+  done
+  kill -KILL "${alive[@]}" 2>/dev/null || true
+}
+
+# kill_now PID...: SIGKILL, then wait (bounded) until they are gone.
+kill_now() {
+  local p deadline=$((SECONDS + 10))
+  (($# > 0)) || return 0
+  kill -KILL "$@" 2>/dev/null || true
+  for p in "$@"; do
+    while kill -0 "$p" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
+  done
+}
+
+# pid_from FILE: the pid in FILE, only if that process is still one of the lab's (its command line
+# names the lab's run directory), so a stale pidfile never gets an unrelated process killed.
+pid_from() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 0
+  [[ $pid =~ ^[0-9]+$ ]] || return 0
+  grep -qsF -- "$LAB_RUN/" "/proc/$pid/cmdline" && echo "$pid"
+  true
+}
+
+# Shims left behind by a killed containerd: their command line holds the lab's containerd socket as an
+# argument of its own, so the host's shims never match. (The bracket keeps grep from matching itself.)
+lab_shim_pids() {
+  grep -lzsx -- "${CTRD_SOCK%.sock}[.]sock" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 || true
+}
+
+# The lab's cgroup parents: /sys/fs/cgroup/CONTROLLER/dockmap-lab-nodeI (v1) or
+# /sys/fs/cgroup/dockmap-lab-nodeI (v2).
+lab_cgroups() {
+  find /sys/fs/cgroup -maxdepth 2 -type d -name 'dockmap-lab-node*' 2>/dev/null || true
+}
+
+# Processes living in the lab's container cgroups.
+lab_cgroup_pids() {
+  local c
+  for c in $(lab_cgroups); do
+    find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -u
+  true
+}
+
+# Processes whose network namespace is one of the lab's (a docker-proxy orphaned by a killed dockerd).
+lab_netns_pids() {
+  local ns ino
+  for ns in /run/netns/node[0-9]* /run/netns/$UL_NS; do
+    [[ -e $ns ]] || continue
+    ino=$(stat -L -c %i "$ns" 2>/dev/null) || continue
+    find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' -lname "net:\[$ino\]" 2>/dev/null | cut -d/ -f3
+  done
+  true
+}
+
+# Every mount point under the lab's directories, deepest first.
+lab_mounts() {
+  awk '{print $5}' /proc/self/mountinfo |
+    grep -E "^($LAB_RUN|$LAB_LIB|/run/docker-node[0-9]+)(/|$)" | sort -r || true
+}
+
+leave_and_clear() {
+  local i=$1
+  [[ -S $(node_sock "$i") ]] || return 0
+  timeout 15 docker -H "unix://$(node_sock "$i")" swarm leave --force >/dev/null 2>&1 || true
+  local ids
+  ids=$(timeout 10 docker -H "unix://$(node_sock "$i")" ps -aq 2>/dev/null || true)
+  [[ -z $ids ]] || timeout 20 docker -H "unix://$(node_sock "$i")" rm -f $ids >/dev/null 2>&1 || true
+}
+
+cmd_down() {
+  local quiet=${1:-}
+  need_root
+  local t0=$SECONDS nodes i pids m
+  nodes=$(lab_nodes)
+  # Leaving the swarm and removing containers first keeps the engines' shutdown short.
+  pids=()
+  for i in $nodes; do
+    leave_and_clear "$i" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || true; done
+  phase "left the swarm, containers removed"
+  pids=()
+  for i in $nodes; do pids+=($(pid_from "$LAB_RUN/node$i.pid")); done
+  kill_wait "${pids[@]}"
+  phase "engines stopped"
+  kill_wait $(pid_from "$LAB_RUN/containerd.pid")
+  phase "containerd stopped"
+  # Orphans of a killed engine or containerd: nothing left to shut down gracefully for.
+  kill_now $(lab_shim_pids) $(lab_cgroup_pids) $(lab_netns_pids)
+  phase "leftover processes gone"
+  for m in $(lab_mounts); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  phase "unmounted"
+  for i in $nodes; do ip netns del "node$i" 2>/dev/null || true; done
+  ip netns del "$UL_NS" 2>/dev/null || true
+  local c
+  for c in $(lab_cgroups); do find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
+  for i in $nodes; do rm -rf "$(node_exec_root "$i")" "$(node_sock "$i")"; done
+  rm -rf "$LAB_RUN" "$LAB_LIB"
+  [[ -n $quiet ]] || log "down: done in $((SECONDS - t0))s"
+}
+
+case ${1:-} in
+up) cmd_up "${2:-3}" ;;
+deploy) cmd_deploy ;;
+status) cmd_status ;;
+env) cmd_env "${2:-}" ;;
+exec)
+  shift
+  cmd_exec "$@"
+  ;;
+down) cmd_down ;;
+*)
+  echo "usage: $0 up [N] | deploy | status | env NODE | exec NODE COMMAND... | down" >&2
+  exit 2
+  ;;
+esac
