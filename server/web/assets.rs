@@ -71,3 +71,8 @@ pub async fn asset(Path(file): Path<String>, RawQuery(q): RawQuery, req: HeaderM
     }
     r
 }
+
+/// `GET /favicon.ico`: browsers ask for it whatever the page says; answer with the SVG icon.
+pub async fn favicon(req: HeaderMap) -> Response {
+    asset(Path("favicon.svg".to_owned()), RawQuery(None), req).await
+}

@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/element", get(api::element))
         .route("/api/search", get(api::search_handler))
         .route("/static/{*file}", get(assets::asset))
+        .route("/favicon.ico", get(assets::favicon))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() })
         .with_state(state)
         .layer(CompressionLayer::new());

@@ -79,6 +79,8 @@ pub struct IndexPage {
     pub map_css_v: String,
     /// Asset versions.
     pub app_js_v: String,
+    /// Asset versions.
+    pub favicon_v: String,
 }
 
 /// `GET /`.
@@ -142,6 +144,7 @@ pub async fn index(State(state): State<AppState>, RawQuery(q): RawQuery) -> Resp
         app_css_v: version("app.css"),
         map_css_v: version("map.css"),
         app_js_v: version("app.js"),
+        favicon_v: version("favicon.svg"),
     };
     let mut r = page.into_response();
     r.headers_mut()

@@ -1,0 +1,282 @@
+//! Real-browser test support: Debian's chromium driven through chromedriver, and
+//! `dockmap serve`'s router on 127.0.0.1:0.
+//!
+//! Each [`Browser`] starts its own chromedriver on a free port with a fresh
+//! profile directory; dropping it stops the driver (and with it chromium) and
+//! removes the profile, also when a test panics.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+
+/// The chromium flags that work headless and offline on these machines (see DESIGN.md).
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1600,1000",
+];
+
+fn find(candidates: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+/// chromedriver and chromium, or a reason they are missing.
+fn binaries() -> Result<(PathBuf, PathBuf), String> {
+    let driver = std::env::var_os("CHROMEDRIVER")
+        .map(PathBuf::from)
+        .or_else(|| find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]))
+        .ok_or("chromedriver not found (apt-get install chromium-driver)")?;
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| find(&["/usr/bin/chromium", "/usr/lib/chromium/chromium"]))
+        .ok_or("chromium not found (apt-get install chromium)")?;
+    Ok((driver, chromium))
+}
+
+/// Skip (or, under CI, fail) when a prerequisite is missing.
+pub fn skip_or_fail(why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("browser test prerequisite missing under CI: {why}");
+    }
+    eprintln!("skipped: {why}");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on loopback")
+}
+
+/// A running chromedriver and the profile directory its chromium uses; both go on drop.
+struct Driver {
+    child: Child,
+    profile: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // chromedriver takes chromium down with it when it dies.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// A chromium session through its own chromedriver.
+pub struct Browser {
+    /// The WebDriver session.
+    pub client: Client,
+    driver: Driver,
+}
+
+impl Browser {
+    /// Start chromedriver and a headless chromium; `None` (after saying why) when they are missing.
+    pub async fn start() -> Option<Browser> {
+        let (driver_bin, chromium) = match binaries() {
+            Ok(b) => b,
+            Err(why) => {
+                skip_or_fail(&why);
+                return None;
+            }
+        };
+        let port = free_port();
+        let profile =
+            std::env::temp_dir().join(format!("dmt{}-chromium-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile);
+        std::fs::create_dir_all(&profile).expect("profile dir");
+        let child = Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        // The guard exists before anything else can fail.
+        let driver = Driver { child, profile };
+        wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", driver.profile.display()));
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": chromium, "args": args }),
+        );
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = ClientBuilder::rustls()
+            .expect("rustls connector")
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a chromium session through chromedriver");
+        Some(Browser { client, driver })
+    }
+
+    /// End the session cleanly (chromium exits), then the driver goes with the guard.
+    pub async fn close(self) {
+        let Browser { client, driver } = self;
+        let _ = client.close().await;
+        drop(driver);
+    }
+
+    /// Console messages at level SEVERE since the last call (chromedriver's log endpoint).
+    pub async fn console_errors(&self) -> Vec<String> {
+        let v = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("read the browser log");
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .map(|e| e["message"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Run a script and return its value.
+    pub async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Run a script with arguments (`arguments[0]`, ...) and return its value.
+    pub async fn js_with(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Wait until a script returns true (polling), or panic after `secs` with `what`.
+    pub async fn until(&self, script: &str, secs: u64, what: &str) {
+        self.until_with(script, Vec::new(), secs, what).await
+    }
+
+    /// [`Browser::until`] with script arguments.
+    pub async fn until_with(&self, script: &str, args: Vec<Value>, secs: u64, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if self.js_with(script, args.clone()).await == Value::Bool(true) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Open a page of the app and wait until its script has drawn.
+    pub async fn open(&self, url: &str) {
+        self.client.goto(url).await.expect("navigate");
+        self.until(
+            "return typeof window.dockmapReady === 'number'",
+            30,
+            "the page's script to start",
+        )
+        .await;
+    }
+
+    /// Click the shape of the drawn element with this id (a real pointer click).
+    pub async fn click_element(&self, id: &str) {
+        // Bring it to the middle of the stage first: at fit-to-screen zoom it may be a few pixels tall.
+        self.js_with(
+            "const g = document.querySelector(`[data-id=\"${CSS.escape(arguments[0])}\"]`);\n\
+             if (!g) return false;\n\
+             const r = g.querySelector('.sh').getBBox();\n\
+             const st = document.getElementById('stage').getBoundingClientRect();\n\
+             const k = 1;\n\
+             document.getElementById('vp').setAttribute('transform',\n\
+               `translate(${st.width / 2 - (r.x + r.width / 2) * k} ${st.height / 2 - (r.y + r.height / 2) * k}) scale(${k})`);\n\
+             return true;",
+            vec![Value::String(id.to_owned())],
+        )
+        .await;
+        let sel = format!(
+            "[data-id=\"{}\"] > .sh",
+            id.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        let el = self
+            .client
+            .find(fantoccini::Locator::Css(&sel))
+            .await
+            .unwrap_or_else(|e| panic!("{id} is not drawn: {e}"));
+        el.click()
+            .await
+            .unwrap_or_else(|e| panic!("click on {id}: {e}"));
+    }
+
+    /// The text of the side panel.
+    pub async fn panel_text(&self) -> String {
+        self.js("return document.getElementById('panel-body').textContent")
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    /// Save a screenshot (for a human to look at).
+    pub async fn screenshot(&self, path: &Path) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(path, png).expect("write screenshot");
+    }
+}
+
+fn wait_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            panic!("chromedriver did not listen on {addr}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// chromedriver's `POST /session/{id}/se/log` with `{"type": "browser"}`.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or("")))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// Serve a router on 127.0.0.1:0; returns the base URL (no trailing slash).
+pub async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
+}
