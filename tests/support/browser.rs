@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,6 +27,8 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-component-update",
     "--disable-sync",
     "--window-size=1600,1000",
+    "--disable-crash-reporter",
+    "--disable-breakpad",
 ];
 
 fn find(candidates: &[&str]) -> Option<PathBuf> {
@@ -68,11 +71,40 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // chromedriver takes chromium down with it when it dies.
-        let _ = self.child.kill();
+        // chromedriver runs in a process group of its own, which its chromium joins: end the
+        // whole group (a killed chromedriver would otherwise leave chromium behind).
+        let pgid = self.child.id() as i32;
+        // SAFETY: kill(2) with a negative pid signals the group we created; no memory is touched.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
         let _ = self.child.wait();
+        // Anything that left the group still names our profile directory: end it by pid.
+        for pid in pids_using(&self.profile) {
+            // SAFETY: as above, for one process we started.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// Processes whose command line names this directory (our chromium's, by its unique profile).
+fn pids_using(dir: &Path) -> Vec<i32> {
+    let needle = dir.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&needle))
+                .unwrap_or(false)
+        })
+        .collect()
 }
 
 /// A chromium session through its own chromedriver.
@@ -96,8 +128,12 @@ impl Browser {
         let profile =
             std::env::temp_dir().join(format!("dmt{}-chromium-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&profile);
-        std::fs::create_dir_all(&profile).expect("profile dir");
+        // Chromium's own scratch directories go inside the profile too, so they leave with it.
+        let scratch = profile.join("tmp");
+        std::fs::create_dir_all(&scratch).expect("profile dir");
         let child = Command::new(&driver_bin)
+            .process_group(0)
+            .env("TMPDIR", &scratch)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
