@@ -5,12 +5,12 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::snapshot::{
-    EngineFacts, Firewall, IpvsState, Namespace, NodeIdentity, NodeSnapshot, SourceKind, SourceState,
-    SourceStatus, NODE_SCHEMA,
+    EngineFacts, Firewall, IpvsState, Namespace, NodeIdentity, NodeSnapshot, SourceKind,
+    SourceState, SourceStatus, NODE_SCHEMA,
 };
 
-use super::netns::{self, DiscoverOptions, NsHandle};
 use super::firewall::{self, RuleCache};
+use super::netns::{self, DiscoverOptions, NsHandle};
 use super::{docker, ipvs, link};
 
 /// Where the `ip netns` tool keeps named namespaces.
@@ -196,7 +196,11 @@ type NamespaceExtras = (Option<Firewall>, Vec<SourceStatus>, IpvsState);
 /// Firewall and IPVS for every namespace (blocking: tools run, sockets open inside namespaces).
 fn blocking_sources(handles: &[NsHandle]) -> Vec<NamespaceExtras> {
     let tools = firewall::Tools::from_env();
-    let fw = firewall::collect_many(handles, &tools, Some(RULE_CACHE.get_or_init(RuleCache::new)));
+    let fw = firewall::collect_many(
+        handles,
+        &tools,
+        Some(RULE_CACHE.get_or_init(RuleCache::new)),
+    );
     let ipvs = ipvs::collect_many(handles);
     fw.into_iter()
         .zip(ipvs)

@@ -41,16 +41,20 @@ pub struct Layout {
 
 /// Lay out a graph as the view asks.
 pub fn layout(g: &Graph, view: &View) -> Layout {
-    let ix = GraphIndex::new(g);
-    let policy = Policy::for_graph(&ix);
+    layout_indexed(g, &GraphIndex::new(g), view)
+}
+
+/// [`layout`] with an index built once for the graph (the server keeps one per snapshot).
+pub fn layout_indexed(g: &Graph, ix: &GraphIndex, view: &View) -> Layout {
+    let policy = Policy::for_graph(ix);
     let mut view = view.clone();
     if let Some(sel) = view.select.clone() {
-        let up = fold::reveal(&ix, &view, &policy, &sel);
+        let up = fold::reveal(ix, &view, &policy, &sel);
         view.open.extend(up);
     }
-    let f = fold::fold(&ix, g, &view, &policy);
+    let f = fold::fold(ix, g, &view, &policy);
     let mut placed = host::Placed::default();
-    let (width, height) = cluster::arrange(&ix, &f, &mut placed);
+    let (width, height) = cluster::arrange(ix, &f, &mut placed);
 
     let mut boxes = Vec::new();
     let mut leaves = Vec::new();
@@ -58,17 +62,17 @@ pub fn layout(g: &Graph, view: &View) -> Layout {
         let Some(e) = ix.get(id) else { continue };
         let compound = placed.compound.contains(id);
         let inside = f.inside.get(id).copied().unwrap_or(0);
-        let (label, sub) = texts(&ix, &f, id, e.kind, compound, rect.w);
+        let (label, sub) = texts(ix, &f, id, e.kind, compound, rect.w);
         let node = SceneNode {
             id: id.to_owned(),
             kind: e.kind,
-            style: text::style(&ix, id),
+            style: text::style(ix, id),
             label,
             sub,
             rect: *rect,
             compound,
             folded: inside,
-            foldable: fold::foldable(&ix, id) && !f.folded.contains(id),
+            foldable: fold::foldable(ix, id) && !f.folded.contains(id),
         };
         if compound {
             let depth = if e.kind == ElementKind::Host { 0 } else { 1 };
@@ -82,7 +86,7 @@ pub fn layout(g: &Graph, view: &View) -> Layout {
     let mut nodes: Vec<SceneNode> = boxes.into_iter().map(|(_, n)| n).collect();
     nodes.extend(leaves);
 
-    let edges = edges(g, &ix, &f, &placed.rects);
+    let edges = edges(g, ix, &f, &placed.rects);
     Layout {
         scene: Scene {
             width,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::graph::{Edge, Element, Finding, GRAPH_SCHEMA};
-use crate::layout::{GraphIndex, Scene, View};
+use crate::layout::{Scene, View};
 
 use super::cache::Rendered;
 use super::details::details;
@@ -50,16 +50,17 @@ fn param(q: &str, name: &str) -> Option<String> {
     pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
-/// Lay out and render a view off the async threads (big graphs take tens of milliseconds).
+/// Lay out and render a view on the layout worker (big graphs take tens of milliseconds).
 pub async fn rendered(
     state: &AppState,
     cur: Arc<Current>,
     view: View,
 ) -> Result<Arc<Rendered>, Response> {
-    let st = state.clone();
-    tokio::task::spawn_blocking(move || st.cache().get_or_render(&cur, &view))
+    state
+        .cache()
+        .get_or_render(&cur, &view)
         .await
-        .map_err(|e| internal(format!("layout failed: {e}")))
+        .map_err(|e| internal(e.to_string()))
 }
 
 /// `GET /api/status`.
@@ -94,9 +95,9 @@ pub async fn snapshot(State(state): State<AppState>, req: HeaderMap) -> Response
     let c = cur.clone();
     let body = tokio::task::spawn_blocking(move || {
         if c.single {
-            serde_json::to_vec(&c.snapshots[0])
+            serde_json::to_vec(&c.data.snapshots[0])
         } else {
-            serde_json::to_vec(&c.snapshots)
+            serde_json::to_vec(&c.data.snapshots)
         }
     })
     .await;
@@ -145,9 +146,9 @@ pub async fn graph(
             taken_at: &cur.taken_at,
             view: r.layout.view.to_query(),
             hide: &r.layout.hide,
-            elements: &cur.graph.elements,
-            edges: &cur.graph.edges,
-            findings: &cur.graph.findings,
+            elements: &cur.data.graph.elements,
+            edges: &cur.data.graph.edges,
+            findings: &cur.data.graph.findings,
             layout: &r.layout.scene,
         })
     })
@@ -208,11 +209,12 @@ pub async fn element(
     if let Some(r) = not_modified(&req, &tag) {
         return r;
     }
-    let out = tokio::task::spawn_blocking(move || {
-        let ix = GraphIndex::new(&cur.graph);
-        details(&cur.graph, &ix, &cur.snapshots, &id).map(|d| serde_json::to_vec(&d))
-    })
-    .await;
+    let out = cur
+        .queries
+        .run("query", move |d, ix| {
+            details(&d.graph, ix, &d.snapshots, &id).map(|x| serde_json::to_vec(&x))
+        })
+        .await;
     match out {
         Ok(Some(Ok(b))) => fresh("application/json", &tag, b),
         Ok(None) => (
@@ -233,11 +235,14 @@ pub async fn search_handler(State(state): State<AppState>, RawQuery(q): RawQuery
     let qs = q.unwrap_or_default();
     let needle = param(&qs, "q").unwrap_or_default();
     let view = View::from_query(&qs);
-    let out = tokio::task::spawn_blocking(move || {
-        let ix = GraphIndex::new(&cur.graph);
-        serde_json::to_vec(&json!({ "q": needle, "hits": search(&cur.graph, &ix, &view, &needle) }))
-    })
-    .await;
+    let out = cur
+        .queries
+        .run("query", move |d, ix| {
+            serde_json::to_vec(
+                &json!({ "q": needle, "hits": search(&d.graph, ix, &view, &needle) }),
+            )
+        })
+        .await;
     match out {
         Ok(Ok(b)) => {
             let mut r = Response::new(axum::body::Body::from(b));

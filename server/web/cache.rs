@@ -6,6 +6,7 @@ use crate::layout::{self, Layout, View};
 use crate::render;
 
 use super::state::Current;
+use super::worker::WorkerGone;
 
 /// How many views are kept.
 const KEEP: usize = 8;
@@ -33,8 +34,12 @@ impl RenderCache {
         }
     }
 
-    /// The rendered view, from the cache or computed now (on the calling thread: call from a blocking task).
-    pub fn get_or_render(&self, cur: &Current, view: &View) -> Arc<Rendered> {
+    /// The rendered view, from the cache or laid out now by the generation's layout worker.
+    pub async fn get_or_render(
+        &self,
+        cur: &Current,
+        view: &View,
+    ) -> Result<Arc<Rendered>, WorkerGone> {
         let key = view.to_query();
         if let Ok(mut e) = self.entries.lock() {
             if let Some(pos) = e
@@ -44,12 +49,18 @@ impl RenderCache {
                 let hit = e.remove(pos);
                 let r = hit.2.clone();
                 e.push(hit);
-                return r;
+                return Ok(r);
             }
         }
-        let layout = layout::layout(&cur.graph, view);
-        let svg = render::svg(&layout.scene);
-        let r = Arc::new(Rendered { layout, svg });
+        let v = view.clone();
+        let r = cur
+            .layouts
+            .run("layout", move |d, ix| {
+                let layout = layout::layout_indexed(&d.graph, ix, &v);
+                let svg = render::svg(&layout.scene);
+                Arc::new(Rendered { layout, svg })
+            })
+            .await?;
         if let Ok(mut e) = self.entries.lock() {
             e.retain(|(g, _, _)| *g == cur.generation);
             if e.len() >= KEEP {
@@ -57,6 +68,6 @@ impl RenderCache {
             }
             e.push((cur.generation, key, r.clone()));
         }
-        r
+        Ok(r)
     }
 }

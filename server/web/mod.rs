@@ -13,6 +13,7 @@ pub mod headers;
 pub mod pages;
 pub mod search;
 pub mod state;
+pub mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

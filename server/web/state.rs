@@ -16,6 +16,7 @@ use crate::snapshot::{NodeSnapshot, SourceState, NODE_SCHEMA};
 
 use super::cache::RenderCache;
 use super::error::WebError;
+use super::worker::{Data, Worker};
 
 /// Where snapshots come from.
 #[derive(Debug, Clone)]
@@ -29,18 +30,19 @@ enum Source {
 }
 
 /// One complete, immutable state of the world.
-#[derive(Debug)]
 pub struct Current {
     /// Increases with every new snapshot; part of every cache key and ETag.
     pub generation: u64,
-    /// The node snapshots.
-    pub snapshots: Vec<NodeSnapshot>,
+    /// The snapshots and their graph.
+    pub data: Arc<Data>,
     /// Whether the source was a single snapshot object (so `/api/snapshot` answers in the same shape).
     pub single: bool,
-    /// The derived graph.
-    pub graph: Graph,
     /// The newest `taken_at` among the snapshots.
     pub taken_at: String,
+    /// Lays out views (slow for big views: kept apart from the quick questions).
+    pub layouts: Worker,
+    /// Answers panel and search questions.
+    pub queries: Worker,
 }
 
 /// What collection is doing, for the status bar.
@@ -152,14 +154,18 @@ impl AppState {
             .map(|s| s.taken_at.clone())
             .max()
             .unwrap_or_default();
+        let data = Arc::new(Data { snapshots, graph });
+        let layouts = Worker::start(data.clone(), "layout");
+        let queries = Worker::start(data.clone(), "query");
         if let Ok(mut cur) = self.inner.current.write() {
             let generation = cur.as_ref().map_or(1, |c| c.generation + 1);
             *cur = Some(Arc::new(Current {
                 generation,
-                snapshots,
+                data,
                 single,
-                graph,
                 taken_at,
+                layouts,
+                queries,
             }));
         }
         self.inner.cache.clear();
@@ -246,7 +252,7 @@ impl AppState {
         };
         let mut sources: Vec<SourceReport> = Vec::new();
         if let Some(c) = &cur {
-            for s in &c.snapshots {
+            for s in &c.data.snapshots {
                 for st in s.sources.iter().filter(|x| x.state != SourceState::Ok) {
                     let (source, state) = (token(&st.source), token(&st.state));
                     let same = sources.iter_mut().find(|r| {
@@ -276,8 +282,8 @@ impl AppState {
             last_ms: p.last_duration.map(|d| d.as_millis() as u64),
             error: p.last_error,
             sources,
-            elements: cur.as_ref().map_or(0, |c| c.graph.elements.len()),
-            edges: cur.as_ref().map_or(0, |c| c.graph.edges.len()),
+            elements: cur.as_ref().map_or(0, |c| c.data.graph.elements.len()),
+            edges: cur.as_ref().map_or(0, |c| c.data.graph.edges.len()),
         }
     }
 }

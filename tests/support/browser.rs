@@ -236,14 +236,7 @@ impl Browser {
     pub async fn click_element(&self, id: &str) {
         // Bring it to the middle of the stage first: at fit-to-screen zoom it may be a few pixels tall.
         self.js_with(
-            "const g = document.querySelector(`[data-id=\"${CSS.escape(arguments[0])}\"]`);\n\
-             if (!g) return false;\n\
-             const r = g.querySelector('.sh').getBBox();\n\
-             const st = document.getElementById('stage').getBoundingClientRect();\n\
-             const k = 1;\n\
-             document.getElementById('vp').setAttribute('transform',\n\
-               `translate(${st.width / 2 - (r.x + r.width / 2) * k} ${st.height / 2 - (r.y + r.height / 2) * k}) scale(${k})`);\n\
-             return true;",
+            "window.dockmap.center(arguments[0]); return true;",
             vec![Value::String(id.to_owned())],
         )
         .await;
