@@ -104,6 +104,7 @@ enum Format {
 
 fn main() {
     let cli = Cli::parse();
+    raise_fd_limit();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -181,6 +182,18 @@ async fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A host with 1,000 namespaces needs more than the usual 1,024 descriptors (one handle and one socket each).
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we own.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 fn require_root(what: &str) -> Result<()> {

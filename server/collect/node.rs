@@ -163,6 +163,13 @@ async fn collect_namespaces(
                 ns.neighbours = f.neighbours;
                 ns.fdb = f.fdb;
                 ns.nsids = f.nsids;
+                if !f.problems.is_empty() {
+                    sources.push(SourceStatus::error(
+                        SourceKind::Netlink,
+                        Some(&h.name),
+                        format!("read in part: {}", f.problems.join("; ")),
+                    ));
+                }
             }
             Err(e) => {
                 kernel_errors += 1;

@@ -32,6 +32,9 @@ pub struct EngineFacts {
     pub tasks: Vec<Task>,
     /// Swarm nodes (managers only).
     pub nodes: Vec<SwarmNode>,
+    /// What could not be read, in words (everything else was read); empty when all went well.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 impl EngineFacts {
@@ -57,6 +60,7 @@ impl EngineFacts {
         self.services.sort_by(|a, b| a.id.cmp(&b.id));
         self.tasks.sort_by(|a, b| a.id.cmp(&b.id));
         self.nodes.sort_by(|a, b| a.id.cmp(&b.id));
+        self.problems.sort();
     }
 }
 

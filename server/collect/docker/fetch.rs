@@ -1,0 +1,156 @@
+//! One engine request: `GET <path>`, answered as plain JSON.
+//!
+//! bollard's typed models are not used for reading: they drop what the engine's
+//! swagger leaves out (a task's `NetworksAttachments`, the addresses of every
+//! task) and their closed enums turn a value newer than the model (a new
+//! container state) into an error for the whole list. bollard has no call for a
+//! raw GET, so one is made from the call that hands back a body untouched: on a
+//! clone of the client, a request modifier turns `export_container` of a name no
+//! container can have into a GET of `path`. bollard's socket, API version prefix
+//! and timeout stay in force. Should bollard ever build that request differently,
+//! the engine answers 404 for the impossible name: a clear error, never an export.
+
+use std::fmt;
+
+use bollard::errors::Error as BollardError;
+use bollard::Docker;
+use futures::TryStreamExt;
+use serde_json::Value;
+
+use super::connect::REQUEST_TIMEOUT;
+
+/// A container name the engine rejects (names cannot start with '-'), so the unredirected call is harmless.
+const CARRIER: &str = "-dockmap-raw-get-";
+
+/// The largest answer read (a host with thousands of containers stays far below).
+const MAX_BYTES: usize = 256 * 1024 * 1024;
+
+/// Why an engine request gave nothing to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// 404: the object went away between listing and inspecting it.
+    Gone,
+    /// 503: swarm control calls on a node that is not a manager.
+    NotManager,
+    /// Anything else, in words.
+    Other(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Gone => f.write_str("no such object"),
+            Failure::NotManager => f.write_str("this node is not a swarm manager"),
+            Failure::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+/// `GET path` (with its query, e.g. `/containers/json?all=1`) and the answer as JSON.
+pub(super) async fn get(docker: &Docker, path: &str) -> Result<Value, Failure> {
+    let carrier_path = format!("/containers/{CARRIER}/export");
+    let target = path.to_owned();
+    let client = docker.clone().with_request_modifier(move |mut req| {
+        let uri = req.uri().to_string();
+        if let Some(at) = uri.find(&carrier_path) {
+            // Keep scheme, socket and `/v1.xx`; replace the carrier's path.
+            if let Ok(redirected) = format!("{}{}", &uri[..at], target).parse() {
+                *req.uri_mut() = redirected;
+            }
+        }
+        req
+    });
+    let read = async {
+        let mut body = Vec::new();
+        let mut chunks = client.export_container(CARRIER);
+        while let Some(chunk) = chunks.try_next().await.map_err(classify)? {
+            if body.len() + chunk.len() > MAX_BYTES {
+                return Err(Failure::Other(format!(
+                    "{path}: answer larger than {MAX_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    let body = tokio::time::timeout(REQUEST_TIMEOUT, read)
+        .await
+        .map_err(|_| timed_out())??;
+    if body.is_empty() {
+        return Err(Failure::Other(format!(
+            "{path}: empty answer (the request was not redirected?)"
+        )));
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| Failure::Other(format!("{path}: the engine's answer is not JSON: {e}")))
+}
+
+/// Percent-encodes one path segment (an ID or name taken from the engine).
+pub(super) fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn timed_out() -> Failure {
+    Failure::Other(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()))
+}
+
+/// Sorts a bollard error into what the collector does with it.
+pub(super) fn classify(e: BollardError) -> Failure {
+    match e {
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } if !message.contains(CARRIER) => Failure::Gone,
+        BollardError::DockerResponseServerError {
+            status_code: 503, ..
+        } => Failure::NotManager,
+        BollardError::DockerResponseServerError {
+            status_code,
+            message,
+        } => Failure::Other(format!("engine answered {status_code}: {message}")),
+        BollardError::RequestTimeoutError => timed_out(),
+        other => Failure::Other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_sort_into_failures() {
+        let server = |code: u16, message: &str| BollardError::DockerResponseServerError {
+            status_code: code,
+            message: message.into(),
+        };
+        assert_eq!(
+            classify(server(404, "no such container: abc")),
+            Failure::Gone
+        );
+        // A 404 for the carrier means the redirect failed: not a vanished object.
+        let unredirected = classify(server(404, &format!("No such container: {CARRIER}")));
+        assert!(matches!(unredirected, Failure::Other(_)));
+        assert_eq!(classify(server(503, "m")), Failure::NotManager);
+        assert_eq!(
+            classify(server(500, "m")),
+            Failure::Other("engine answered 500: m".into())
+        );
+        assert!(classify(BollardError::RequestTimeoutError)
+            .to_string()
+            .contains("no answer"));
+    }
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(segment("abc-1_2.3"), "abc-1_2.3");
+        assert_eq!(segment("a/b?c d"), "a%2Fb%3Fc%20d");
+    }
+}

@@ -1,0 +1,356 @@
+//! `dockmap snapshot` against the by-hand way (tests/bench/by-hand-collect.sh), on a host with N containers.
+//!
+//!     sudo -E cargo bench --bench snapshot_vs_script
+//!
+//! Needs root and the test engine (tests/engine-up.sh). cargo builds the release `dockmap` binary
+//! for the bench (target/release/dockmap). Settings, from the environment:
+//! - DOCKMAP_BENCH_CONTAINERS: how many containers (default 200, at most 350): 70 % on the default
+//!   bridge, 30 % on two user bridges, every 25th with a published port. Containers and networks
+//!   labelled `dockmap-bench` from an earlier run are reused.
+//! - DOCKMAP_BENCH_RUNS: timed runs of each (default 5; the median is reported).
+//! - DOCKMAP_BENCH_KEEP=1: keep the containers afterwards (the next run starts at once).
+//!
+//! Prints the median time of the script, of `dockmap snapshot --out`, and of the engine collector
+//! alone (in process), and their ratio; then checks that dockmap's JSON holds every container,
+//! namespace and bridge the script saw. Exits non-zero when something is missing.
+//! Under `cargo test --all-targets` (no `--bench` argument) it only says how to run it.
+
+#[path = "../support/engine.rs"]
+mod engine;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const LABEL: &str = "dockmap-bench";
+const NETWORKS: [&str; 2] = ["dmbench-a", "dmbench-b"];
+const MAX_CONTAINERS: usize = 350;
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("snapshot_vs_script: run it with `cargo bench --bench snapshot_vs_script` (needs root and the test engine)");
+        return;
+    }
+    assert!(
+        unsafe { libc::geteuid() } == 0,
+        "snapshot_vs_script needs root (it enters namespaces)"
+    );
+    assert!(
+        engine::try_docker(&["version"]).is_ok(),
+        "no Docker engine at {}: start it with tests/engine-up.sh",
+        engine::docker_host()
+    );
+    engine::ensure_image();
+
+    let n = env_usize("DOCKMAP_BENCH_CONTAINERS", 200);
+    assert!(
+        n <= MAX_CONTAINERS,
+        "at most {MAX_CONTAINERS} containers (the default bridge is a /24)"
+    );
+    let runs = env_usize("DOCKMAP_BENCH_RUNS", 5).max(1);
+    let keep = std::env::var("DOCKMAP_BENCH_KEEP").is_ok_and(|v| v == "1");
+
+    let started = Instant::now();
+    ensure_containers(n);
+    println!(
+        "{n} bench containers ready in {:.1}s ({} containers on the engine in all)",
+        started.elapsed().as_secs_f64(),
+        engine::docker(&["ps", "-q"]).lines().count()
+    );
+
+    let outcome = measure(runs);
+    if !keep {
+        remove_all();
+    }
+    if let Err(why) = outcome {
+        eprintln!("FAILED: {why}");
+        std::process::exit(1);
+    }
+}
+
+fn measure(runs: usize) -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("tests/bench/by-hand-collect.sh");
+    let dockmap = Path::new(env!("CARGO_BIN_EXE_dockmap"));
+    let work = std::env::temp_dir().join(format!("dmbench-{}", std::process::id()));
+    let script_out = work.join("script");
+    let snapshot = work.join("snapshot.json");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+
+    let run_script = || {
+        let _ = std::fs::remove_dir_all(&script_out);
+        run(Command::new("bash").arg(&script).arg(&script_out))
+    };
+    let run_dockmap = || {
+        let _ = std::fs::remove_file(&snapshot);
+        let took = run(Command::new(dockmap)
+            .arg("snapshot")
+            .arg("--out")
+            .arg(&snapshot))?;
+        if snapshot.exists() {
+            Ok(took)
+        } else {
+            Err(format!("it wrote no {}", snapshot.display()))
+        }
+    };
+    let docker = dockmap::collect::docker::connect(None).map_err(|e| e.to_string())?;
+    let rt = engine::runtime();
+    let run_collect = || {
+        let t = Instant::now();
+        rt.block_on(dockmap::collect::docker::collect(&docker))
+            .map(|f| (t.elapsed(), f.containers.len()))
+            .map_err(|e| e.to_string())
+    };
+
+    // One untimed round of each to warm caches, then alternate so drift hits both alike.
+    run_script()?;
+    let dockmap_works = run_dockmap();
+    run_collect()?;
+    let (mut t_script, mut t_dockmap, mut t_collect) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seen = 0;
+    for _ in 0..runs {
+        t_script.push(run_script()?);
+        if dockmap_works.is_ok() {
+            t_dockmap.push(run_dockmap()?);
+        }
+        let (t, count) = run_collect()?;
+        t_collect.push(t);
+        seen = count;
+    }
+
+    let script_median = median(&mut t_script);
+    let collect_median = median(&mut t_collect);
+    println!("median of {runs} runs:");
+    println!(
+        "  by-hand script (docker inspect + ip/bridge/iptables-save per namespace): {:>8.1} ms",
+        ms(script_median)
+    );
+    println!(
+        "  engine collector alone (collect(), {seen} containers):                   {:>8.1} ms",
+        ms(collect_median)
+    );
+    match dockmap_works {
+        Ok(_) => {
+            let m = median(&mut t_dockmap);
+            println!(
+                "  dockmap snapshot --out (everything, JSON written):                    {:>8.1} ms",
+                ms(m)
+            );
+            println!(
+                "  ratio script / dockmap snapshot: {:.1}x",
+                ms(script_median) / ms(m)
+            );
+        }
+        Err(why) => {
+            let _ = std::fs::remove_dir_all(&work);
+            return Err(format!(
+                "`{} snapshot --out` failed: {why}",
+                dockmap.display()
+            ));
+        }
+    }
+
+    // Run once more, back to back, and compare what each saw.
+    run_script()?;
+    run_dockmap()?;
+    let missing = compare(&script_out, &snapshot)?;
+    let _ = std::fs::remove_dir_all(&work);
+    if missing.is_empty() {
+        println!("dockmap's snapshot holds every container, namespace and bridge the script saw");
+        Ok(())
+    } else {
+        Err(format!(
+            "dockmap's snapshot misses what the script saw:\n  {}",
+            missing.join("\n  ")
+        ))
+    }
+}
+
+/// Runs a command, Ok(wall time) when it succeeds.
+fn run(cmd: &mut Command) -> Result<Duration, String> {
+    let t = Instant::now();
+    let out = cmd
+        .stdout(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    let took = t.elapsed();
+    if out.status.success() {
+        Ok(took)
+    } else {
+        Err(format!(
+            "{cmd:?}: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// What the script saw that dockmap's snapshot lacks, one line each.
+fn compare(script_out: &Path, snapshot: &Path) -> Result<Vec<String>, String> {
+    let read = |p: PathBuf| -> Result<Value, String> {
+        let text = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let snap = read(snapshot.to_path_buf())?;
+    let mut missing = Vec::new();
+
+    // Containers.
+    let have: BTreeSet<&str> = items(&snap["engine"]["containers"])
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    let script_containers = read(script_out.join("containers.json"))?;
+    for c in items(&script_containers) {
+        let id = c["Id"].as_str().unwrap_or_default();
+        if !have.contains(id) {
+            missing.push(format!("container {id}"));
+        }
+    }
+
+    // Namespaces (by file name; the host's by role) and the bridges in each.
+    let mut by_name: BTreeMap<String, &Value> = BTreeMap::new();
+    for ns in items(&snap["namespaces"]) {
+        if ns["role"].as_str() == Some("host") {
+            by_name.insert("host".to_owned(), ns);
+        }
+        if let Some(name) = ns["name"].as_str() {
+            by_name.entry(name.to_owned()).or_insert(ns);
+        }
+        for p in items(&ns["paths"]).filter_map(Value::as_str) {
+            if let Some(file) = Path::new(p).file_name().and_then(|f| f.to_str()) {
+                by_name.entry(file.to_owned()).or_insert(ns);
+            }
+        }
+    }
+    let ns_dir = script_out.join("ns");
+    let entries = std::fs::read_dir(&ns_dir).map_err(|e| format!("{}: {e}", ns_dir.display()))?;
+    let mut namespaces = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        namespaces += 1;
+        let Some(ns) = by_name.get(&name) else {
+            missing.push(format!("namespace {name}"));
+            continue;
+        };
+        let links = read(entry.path().join("link.json"))?;
+        let bridges: BTreeSet<&str> = items(&ns["links"])
+            .filter(|l| l["kind"].as_str() == Some("bridge"))
+            .filter_map(|l| l["name"].as_str())
+            .collect();
+        for l in items(&links) {
+            if l["linkinfo"]["info_kind"].as_str() == Some("bridge") {
+                let bridge = l["ifname"].as_str().unwrap_or_default();
+                if !bridges.contains(bridge) {
+                    missing.push(format!("bridge {bridge} in namespace {name}"));
+                }
+            }
+        }
+    }
+    println!(
+        "compared: {} containers, {namespaces} namespaces",
+        items(&script_containers).count()
+    );
+    Ok(missing)
+}
+
+fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    v.as_array().into_iter().flatten()
+}
+
+/// Creates what is missing of `n` running bench containers and the two user bridges.
+fn ensure_containers(n: usize) {
+    for name in NETWORKS {
+        if engine::try_docker(&["network", "inspect", "--format", "{{.Id}}", name]).is_err() {
+            engine::docker(&["network", "create", "--label", LABEL, name]);
+        }
+    }
+    let filter = format!("label={LABEL}");
+    let listed = engine::docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Names}} {{.State}}",
+    ]);
+    let state: BTreeMap<String, String> = listed
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, s)| (n.to_owned(), s.to_owned()))
+        .collect();
+    let todo: Vec<usize> = (0..n)
+        .filter(|i| state.get(&name(*i)).map(String::as_str) != Some("running"))
+        .collect();
+    if todo.is_empty() {
+        return;
+    }
+    println!("starting {} bench containers...", todo.len());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = todo.get(k) else { return };
+                start(i);
+            });
+        }
+    });
+}
+
+fn name(i: usize) -> String {
+    format!("dmbench-{i}")
+}
+
+/// Container `i`: 70 % on the default bridge, 30 % on the user bridges, every 25th published.
+fn start(i: usize) {
+    let name = name(i);
+    let _ = engine::try_docker(&["rm", "-f", &name]);
+    let mut args = vec!["run", "-d", "--name", &name, "--label", LABEL];
+    match i % 10 {
+        0 | 3 => args.extend(["--network", NETWORKS[0]]),
+        6 => args.extend(["--network", NETWORKS[1]]),
+        _ => {}
+    }
+    if i % 25 == 2 {
+        args.extend(["-p", "127.0.0.1::80/tcp"]);
+    }
+    args.extend([engine::IMAGE, "sleep", "86400"]);
+    engine::docker(&args);
+}
+
+fn remove_all() {
+    let filter = format!("label={LABEL}");
+    let ids = engine::docker(&["ps", "-aq", "--filter", &filter]);
+    let ids: Vec<&str> = ids.lines().collect();
+    for chunk in ids.chunks(50) {
+        let mut args = vec!["rm", "-f", "-v"];
+        args.extend_from_slice(chunk);
+        let _ = engine::try_docker(&args);
+    }
+    for name in NETWORKS {
+        let _ = engine::try_docker(&["network", "rm", name]);
+    }
+    println!("removed {} bench containers", ids.len());
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a number, not '{v}'")),
+        Err(_) => default,
+    }
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The one command that runs every test, as root on a fresh Debian machine (and again on the same one):
+#
+#     bash tests/run-all.sh [extra cargo test arguments]
+#
+# 1. installs what the tests need (apt-get update + install, only when something is missing);
+# 2. starts containerd + dockerd unless an engine already answers (tests/engine-up.sh), every address
+#    inside 198.18.0.0/15, with a single-node swarm and the busybox test image;
+# 3. sweeps objects left by an earlier run that was killed (label dockmap-test);
+# 4. runs `cargo test` (library, binaries, integration and doc tests); bench targets are only
+#    compiled (`cargo test --benches --no-run`): benches never run in CI;
+# 5. stops what step 2 started (tests/engine-down.sh), also when the tests fail or the run is interrupted.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { echo "run-all: $*" >&2; }
+
+if [[ $(id -u) -ne 0 ]]; then
+    say "must run as root (it installs packages, starts dockerd and creates namespaces)"
+    exit 1
+fi
+
+PACKAGES=(
+    docker.io containerd runc tini iptables nftables iproute2 util-linux procps
+    busybox-static chromium chromium-driver fonts-liberation ca-certificates
+)
+
+install_packages() {
+    local missing=() p
+    for p in "${PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$p")
+        fi
+    done
+    if ((${#missing[@]} == 0)); then
+        return
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Packages must not start services (docker.io's init script would start a dockerd with
+    # 172.17.0.0/16): the engine is started below, with the test addresses.
+    local policy=/usr/sbin/policy-rc.d added=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        added=1
+    fi
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    ((added == 0)) || rm -f "$policy"
+}
+
+find_cargo() {
+    if ! command -v cargo >/dev/null && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
+        export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+    fi
+    if ! command -v cargo >/dev/null; then
+        say "cargo not found: install a Rust toolchain (rust-version in Cargo.toml) first"
+        exit 1
+    fi
+}
+
+# Objects of an earlier run that died before its guards could remove them.
+sweep_leftovers() {
+    local ids
+    ids=$(docker service ls -q --filter label=dockmap-test 2>/dev/null || true)
+    [[ -z $ids ]] || docker service rm $ids >/dev/null 2>&1 || true
+    ids=$(docker ps -aq --filter label=dockmap-test)
+    [[ -z $ids ]] || docker rm -f -v $ids >/dev/null 2>&1 || true
+    ids=$(docker network ls -q --filter label=dockmap-test)
+    [[ -z $ids ]] || docker network rm $ids >/dev/null 2>&1 || true
+}
+
+started=0
+finish() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if ((started)); then
+        bash tests/engine-down.sh || true
+        rm -rf "$DOCKMAP_ENGINE_STATE"
+    fi
+    exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+install_packages
+find_cargo
+
+# A state directory of this run's own: engine-down.sh then stops only what this run started.
+DOCKMAP_ENGINE_STATE=$(mktemp -d /run/dockmap-run-all.XXXXXX)
+export DOCKMAP_ENGINE_STATE
+started=1
+bash tests/engine-up.sh
+
+export DOCKER_HOST=unix:///var/run/docker.sock
+sweep_leftovers
+
+SECONDS=0
+say "cargo test --benches --no-run"
+cargo test --benches --no-run
+say "cargo test $*"
+cargo test "$@"
+say "tests passed in ${SECONDS}s"

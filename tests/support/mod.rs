@@ -1,0 +1,3 @@
+//! Shared fixtures for the integration tests.
+
+pub mod netlab;
