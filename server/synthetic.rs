@@ -976,6 +976,7 @@ impl<'a> NodeBuilder<'a> {
             services,
             tasks,
             nodes,
+            problems: Vec::new(),
         };
     }
 
