@@ -9,7 +9,7 @@ use super::fx::{FxMap, FxSet};
 
 use crate::graph::{EdgeKind, ElementKind, Graph};
 
-use super::index::GraphIndex;
+use super::index::{GraphIndex, NsPlace};
 use super::view::View;
 
 /// Above this many containers, a container's namespace starts folded into the container.
@@ -162,6 +162,30 @@ pub fn fold<'g>(ix: &GraphIndex<'g>, g: &'g Graph, view: &View, policy: &Policy)
         }
         rep.insert(id, r);
     }
+    // The host end of a veth whose container end is folded into its container is drawn as that
+    // container too: with the sandbox folded, the container wires straight to the bridge, and the
+    // host namespace does not hold one port per container (thousands, on a big host).
+    for &id in ix.of_kind(ElementKind::Interface) {
+        if rep.get(id) != Some(&id) || ix.if_type(id) != "veth" {
+            continue;
+        }
+        let Some(ns) = ix.get(id).and_then(|e| e.parent.as_deref()) else {
+            continue;
+        };
+        if ix.ns_place(ns) == NsPlace::Sandbox {
+            continue;
+        }
+        let Some(&peer_rep) = ix.peer.get(id).and_then(|p| rep.get(p)) else {
+            continue;
+        };
+        if ix
+            .get(peer_rep)
+            .is_some_and(|e| e.kind == ElementKind::Container)
+        {
+            rep.insert(id, peer_rep);
+            *inside.entry(peer_rep).or_default() += 1;
+        }
+    }
     // A remote address a known node holds is drawn as that node's interface (or the node, folded).
     for (&remote, &owner) in &ix.owner {
         if filtered(ix, &hide, remote) {
@@ -217,7 +241,6 @@ pub fn reveal(ix: &GraphIndex, view: &View, policy: &Policy, id: &str) -> Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::index::NsPlace;
     use crate::synthetic::{snapshots, SyntheticOptions};
 
     fn graph(hosts: usize, containers: usize) -> Graph {

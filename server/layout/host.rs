@@ -44,6 +44,12 @@ const COL_GAP: i32 = 26;
 const WIRE_GAP: i32 = 120;
 /// Between the sub-columns of an infrastructure namespace.
 const SUB_GAP: i32 = 60;
+/// A group's folded containers are laid in a grid of about this many lines...
+const GRID_ROWS: usize = 30;
+/// ...and at most this many columns.
+const GRID_MAX_COLS: usize = 6;
+/// Between grid columns.
+const GRID_GAP: i32 = 12;
 /// Width of an open sandbox namespace box.
 const SBX_W: i32 = IF_W + 2 * PAD;
 
@@ -160,6 +166,31 @@ pub fn place_host<'g>(
             .then_with(|| a.ns.cmp(&b.ns))
     });
 
+    // Rows of one group (same bridge) that are a single folded container go in a grid: nothing
+    // else is drawn per container then, so a column of hundreds would only make the host tall.
+    let is_single = |r: &Row| r.ns.is_none() && r.ctrs.len() == 1;
+    let mut groups: Vec<(Vec<&Row>, Vec<&'g str>)> = Vec::new();
+    let mut current: Option<(usize, &str)> = None;
+    for row in &rows {
+        let key = (row.key.0, row.key.1);
+        if current != Some(key) {
+            groups.push((Vec::new(), Vec::new()));
+            current = Some(key);
+        }
+        if let Some((open, grid)) = groups.last_mut() {
+            if is_single(row) {
+                grid.push(row.ctrs[0]);
+            } else {
+                open.push(row);
+            }
+        }
+    }
+    let cols_for = |n: usize| n.div_ceil(GRID_ROWS).clamp(1, GRID_MAX_COLS) as i32;
+    let grid_w = groups
+        .iter()
+        .map(|(_, g)| cols_for(g.len()) * (CTR_W + GRID_GAP) - GRID_GAP)
+        .max()
+        .unwrap_or(0);
     let has_ctr_col = rows.iter().any(|r| !r.ctrs.is_empty());
     let has_sbx_col = rows.iter().any(|r| r.ns.is_some());
     let x_ctr = PAD;
@@ -174,31 +205,51 @@ pub fn place_host<'g>(
         x_ctr + CTR_W
     } else {
         0
-    };
+    }
+    .max(if grid_w > 0 { x_ctr + grid_w } else { 0 });
     let top = HOST_HEAD + PAD;
     let mut y = top;
     let mut bottom = top;
-    for row in &rows {
-        let mut cy = y;
-        for &c in &row.ctrs {
-            out.put(
-                c,
-                Rect {
-                    x: x_ctr,
-                    y: cy,
-                    w: CTR_W,
-                    h: CTR_H,
-                },
-            );
-            placed_ids.push(c);
-            cy += CTR_H + GAP;
+    for (open, grid) in &groups {
+        for row in open {
+            let mut cy = y;
+            for &c in &row.ctrs {
+                out.put(
+                    c,
+                    Rect {
+                        x: x_ctr,
+                        y: cy,
+                        w: CTR_W,
+                        h: CTR_H,
+                    },
+                );
+                placed_ids.push(c);
+                cy += CTR_H + GAP;
+            }
+            let mut row_h = (cy - y - GAP).max(0);
+            if let Some(ns) = row.ns {
+                let h = place_sandbox_ns(ix, f, ns, x_sbx, y, out, &mut placed_ids);
+                row_h = row_h.max(h);
+            }
+            y += row_h + ROW_GAP;
         }
-        let mut row_h = (cy - y - GAP).max(0);
-        if let Some(ns) = row.ns {
-            let h = place_sandbox_ns(ix, f, ns, x_sbx, y, out, &mut placed_ids);
-            row_h = row_h.max(h);
+        if !grid.is_empty() {
+            let cols = cols_for(grid.len()) as usize;
+            for (i, &c) in grid.iter().enumerate() {
+                let (col, line) = ((i % cols) as i32, (i / cols) as i32);
+                out.put(
+                    c,
+                    Rect {
+                        x: x_ctr + col * (CTR_W + GRID_GAP),
+                        y: y + line * (CTR_H + GAP),
+                        w: CTR_W,
+                        h: CTR_H,
+                    },
+                );
+                placed_ids.push(c);
+            }
+            y += grid.len().div_ceil(cols) as i32 * (CTR_H + GAP) - GAP + ROW_GAP * 2;
         }
-        y += row_h + ROW_GAP;
         bottom = bottom.max(y);
     }
 
@@ -435,15 +486,19 @@ fn place_infra_ns<'g>(
         .copied()
         .filter(|i| ix.if_type(i) == "bridge")
         .map(|b| {
-            let ys: Vec<i32> = ports
+            // Midway between the first and the last thing wired to it, as drawn (a port, or
+            // the container a port is folded into).
+            let ys: Vec<i32> = ix
+                .kids(ns)
                 .iter()
-                .filter(|(p, _)| ix.master.get(p) == Some(&b))
-                .filter_map(|(p, _)| out.rects.get(p).map(Rect::cy))
+                .filter(|p| ix.master.get(*p) == Some(&b))
+                .filter_map(|p| f.rep.get(p))
+                .filter(|r| ix.get(r).is_some_and(|e| e.kind != ElementKind::Netns))
+                .filter_map(|r| out.rects.get(r).map(Rect::cy))
                 .collect();
-            let wish = if ys.is_empty() {
-                None
-            } else {
-                Some((ys[0] + ys[ys.len() - 1]) / 2)
+            let wish = match (ys.iter().min(), ys.iter().max()) {
+                (Some(lo), Some(hi)) => Some((lo + hi) / 2),
+                _ => None,
             };
             let nets: Vec<&str> = ix
                 .carried

@@ -68,9 +68,14 @@ pub fn sub_label(ix: &GraphIndex, id: &str) -> String {
         }
         ElementKind::Interface => {
             let t = ix.if_type(id);
+            // Link-local IPv6 (fe80::) is on every interface and says nothing at a glance.
             let addrs: Vec<&str> = strings(a.get("addresses"))
                 .into_iter()
-                .filter(|s| !s.starts_with("127.") && *s != "::1/128")
+                .filter(|s| {
+                    !s.starts_with("127.")
+                        && *s != "::1/128"
+                        && !s.to_ascii_lowercase().starts_with("fe80:")
+                })
                 .collect();
             let mut s = if !addrs.is_empty() {
                 first_and_more(&addrs)
