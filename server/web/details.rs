@@ -23,7 +23,7 @@ pub struct Details<'a> {
     pub host: Option<&'a str>,
     /// Whether it can be folded and unfolded.
     pub foldable: bool,
-    /// Its relations (edges), at most [`MAX_RELATIONS`].
+    /// Its relations (edges), at most 300.
     pub relations: Vec<Relation<'a>>,
     /// How many relations were left out.
     pub relations_left_out: usize,
