@@ -605,25 +605,45 @@
 
   // ---- export ------------------------------------------------------------------
 
-  async function standaloneSvg() {
-    const css = await (await fetch('/static/map.css')).text();
+  /** The current view as an SVG document of its own. `forImage`: styles as presentation
+   *  attributes, since an SVG drawn into a canvas runs under this page's CSP (no inline style). */
+  async function standaloneSvg(forImage) {
     const r = stage.getBoundingClientRect();
     const clone = svg.cloneNode(true);
-    clone.setAttribute('viewBox', `${-tf.x / tf.k} ${-tf.y / tf.k} ${r.width / tf.k} ${r.height / tf.k}`);
+    const x0 = -tf.x / tf.k;
+    const y0 = -tf.y / tf.k;
+    clone.setAttribute('viewBox', `${x0} ${y0} ${r.width / tf.k} ${r.height / tf.k}`);
     clone.setAttribute('width', String(Math.round(r.width)));
     clone.setAttribute('height', String(Math.round(r.height)));
     clone.classList.remove('dim');
     for (const x of clone.querySelectorAll('.hl')) x.classList.remove('hl');
-    const style = document.createElementNS(SVGNS, 'style');
-    style.textContent = css;
-    clone.insertBefore(style, clone.firstChild);
+    const vpg = clone.querySelector('#vp');
     const bg = document.createElementNS(SVGNS, 'rect');
     bg.setAttribute('class', 'page-bg');
-    bg.setAttribute('x', String(-tf.x / tf.k));
-    bg.setAttribute('y', String(-tf.y / tf.k));
+    bg.setAttribute('x', String(x0));
+    bg.setAttribute('y', String(y0));
     bg.setAttribute('width', String(r.width / tf.k));
     bg.setAttribute('height', String(r.height / tf.k));
-    clone.querySelector('#vp').insertBefore(bg, clone.querySelector('#vp').firstChild);
+    if (forImage) {
+      bg.setAttribute('fill', getComputedStyle(svg).getPropertyValue('--bg').trim() || '#fff');
+      const live = svg.querySelectorAll('*');
+      const copy = clone.querySelectorAll('*');
+      const props = ['fill', 'stroke', 'stroke-width', 'stroke-dasharray', 'opacity', 'font-size', 'font-weight', 'font-family'];
+      for (let i = 0; i < live.length && i < copy.length; i++) {
+        const cs = getComputedStyle(live[i]);
+        for (const p of props) {
+          const v = cs.getPropertyValue(p);
+          if (v && v !== 'none' && v !== 'normal') copy[i].setAttribute(p, v);
+          else if (p === 'fill' || p === 'stroke') copy[i].setAttribute(p, v || 'none');
+        }
+      }
+    } else {
+      const css = await (await fetch('/static/map.css')).text();
+      const style = document.createElementNS(SVGNS, 'style');
+      style.textContent = css;
+      clone.insertBefore(style, clone.firstChild);
+    }
+    vpg.insertBefore(bg, vpg.firstChild);
     return { text: new XMLSerializer().serializeToString(clone), w: r.width, h: r.height };
   }
 
@@ -641,12 +661,12 @@
     const s = await standaloneSvg();
     download(new Blob([s.text], { type: 'image/svg+xml' }), 'dockmap.svg');
   });
-  $('#export-png').addEventListener('click', async () => {
-    const s = await standaloneSvg();
+  async function pngBlob() {
+    const s = await standaloneSvg(true);
     const url = URL.createObjectURL(new Blob([s.text], { type: 'image/svg+xml' }));
-    const img = new Image();
-    img.src = url;
     try {
+      const img = new Image();
+      img.src = url;
       await img.decode();
       const scale = 2;
       const c = document.createElement('canvas');
@@ -655,11 +675,19 @@
       const ctx = c.getContext('2d');
       ctx.scale(scale, scale);
       ctx.drawImage(img, 0, 0, s.w, s.h);
-      c.toBlob((b) => b && download(b, 'dockmap.png'), 'image/png');
-    } catch (err) {
-      showError(`PNG export failed: ${err.message}`);
+      return await new Promise((resolve, reject) =>
+        c.toBlob((b) => (b ? resolve(b) : reject(new Error('empty image'))), 'image/png'),
+      );
     } finally {
       URL.revokeObjectURL(url);
+    }
+  }
+
+  $('#export-png').addEventListener('click', async () => {
+    try {
+      download(await pngBlob(), 'dockmap.png');
+    } catch (err) {
+      showError(`PNG export failed: ${err.message}`);
     }
   });
 
@@ -769,7 +797,7 @@
     }
     if (page.dataset.state === 'collecting' || page.dataset.state === 'refreshing' || !first) pollStatus();
     // For tests and the benchmark: bring an element to the middle of the stage.
-    window.dockmap = { center, select };
+    window.dockmap = { center, select, standaloneSvg, pngBlob };
     requestAnimationFrame(() => {
       window.dockmapReady = performance.now();
       document.dispatchEvent(new CustomEvent('dockmap:ready'));
