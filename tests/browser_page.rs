@@ -86,6 +86,18 @@ async fn clicking_a_container_shows_its_ip_and_its_veth_peer() {
     };
     b.open(&url).await;
     let (id, ip, peer) = a_web_container(&g);
+    // Hover lights up the container's edges and neighbours and dims the rest.
+    b.js_with(
+        "window.dockmap.center(arguments[0]); document.querySelector(`#map [data-id=\"${CSS.escape(arguments[0])}\"] .sh`).dispatchEvent(new MouseEvent('mouseover', { bubbles: true }));",
+        vec![json!(id)],
+    )
+    .await;
+    b.until(
+        "return document.getElementById('map').classList.contains('dim') && document.querySelectorAll('#map .e.hl').length > 0 && document.querySelectorAll('#map .n.hl').length > 1",
+        10,
+        "hover to highlight the neighbours",
+    )
+    .await;
     b.click_element(&id).await;
     b.until_with(
         "return document.getElementById('panel-body').textContent.includes(arguments[0])",

@@ -100,9 +100,8 @@ pub fn arrange<'g>(ix: &GraphIndex<'g>, f: &Folding<'g>, out: &mut Placed<'g>) -
         .copied()
         .filter(|id| f.visible(id))
         .collect();
-    let hosts_y;
-    if remotes.is_empty() {
-        hosts_y = y + if y > PAD { BAND_GAP } else { 0 };
+    let hosts_y = if remotes.is_empty() {
+        y + if y > PAD { BAND_GAP } else { 0 }
     } else {
         let ry = y + BAND_GAP;
         let mut next_free: Vec<(i32, i32)> = Vec::new();
@@ -144,8 +143,8 @@ pub fn arrange<'g>(ix: &GraphIndex<'g>, f: &Folding<'g>, out: &mut Placed<'g>) -
                 },
             );
         }
-        hosts_y = ry + REMOTE_H + BAND_GAP;
-    }
+        ry + REMOTE_H + BAND_GAP
+    };
 
     // Hosts side by side under the bands.
     let mut bottom = hosts_y;

@@ -607,7 +607,7 @@ fn place_infra_ns<'g>(
 
     let content_right = if others.is_empty() {
         if bridges.is_empty() {
-            x_ports + if ports.is_empty() { IF_W } else { IF_W }
+            x_ports + IF_W
         } else {
             x_br + br_w
         }

@@ -54,7 +54,7 @@ fn score(value: &str, q: &str) -> Option<u8> {
     }
 }
 
-fn best_in<'v>(key: &str, v: &'v Value, q: &str, best: &mut Option<(u8, String)>) {
+fn best_in(key: &str, v: &Value, q: &str, best: &mut Option<(u8, String)>) {
     match v {
         Value::String(s) => {
             if let Some(sc) = score(s, q) {

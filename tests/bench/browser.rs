@@ -59,10 +59,7 @@ fn get(base: &str, path: &str, gzip: bool) -> (f64, String, usize) {
     {
         // Count payload bytes only.
         size = 0;
-        loop {
-            let Some(eol) = body.windows(2).position(|w| w == b"\r\n") else {
-                break;
-            };
+        while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
             let n = usize::from_str_radix(String::from_utf8_lossy(&body[..eol]).trim(), 16)
                 .unwrap_or(0);
             if n == 0 {
