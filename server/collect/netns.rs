@@ -168,35 +168,89 @@ pub struct DiscoverOptions {
 /// Namespaces found twice (a sandbox file that is also a container's key) are merged by identity.
 /// What could not be opened is reported in the returned statuses; the rest is kept.
 pub fn discover(opts: &DiscoverOptions) -> (Vec<NsHandle>, Vec<SourceStatus>) {
-    let mut found: BTreeMap<NsIdentity, NsHandle> = BTreeMap::new();
-    let mut problems: Vec<String> = Vec::new();
-    let add = |h: NsHandle, found: &mut BTreeMap<NsIdentity, NsHandle>| match found.get_mut(&h.id) {
-        Some(existing) => {
-            existing.paths.extend(h.paths);
-            // A more specific role wins: host over anything, a Docker role over `other`.
-            if existing.role == NamespaceRole::Other && h.role != NamespaceRole::Other {
-                existing.role = h.role;
-                if existing.name.starts_with("pid:") {
-                    existing.name = h.name;
+    let mut d = Discovery::default();
+    d.add_host();
+    for dir in &opts.dirs {
+        d.add_dir(dir);
+    }
+    d.add_sandboxes(&opts.sandboxes);
+    let (handles, problems) = d.finish();
+    (handles, vec![discovery_status(&problems)])
+}
+
+/// One status for discovery: ok, or every namespace that could not be opened.
+pub fn discovery_status(problems: &[String]) -> SourceStatus {
+    if problems.is_empty() {
+        SourceStatus::ok(SourceKind::Namespaces, None)
+    } else {
+        SourceStatus::error(SourceKind::Namespaces, None, problems.join("; "))
+    }
+}
+
+/// Namespaces found so far, merged by identity, with what could not be opened.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    found: BTreeMap<NsIdentity, NsHandle>,
+    problems: Vec<String>,
+}
+
+impl Discovery {
+    /// Continue a discovery from handles found earlier.
+    pub fn from_handles(handles: Vec<NsHandle>) -> Self {
+        Self {
+            found: handles.into_iter().map(|h| (h.id, h)).collect(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// How many namespaces are known.
+    pub fn len(&self) -> usize {
+        self.found.len()
+    }
+
+    /// Whether none is known.
+    pub fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
+    fn add(&mut self, h: NsHandle) {
+        match self.found.get_mut(&h.id) {
+            Some(existing) => {
+                for p in h.paths {
+                    if !existing.paths.contains(&p) {
+                        existing.paths.push(p);
+                    }
+                }
+                // A more specific role wins: host over anything, a Docker role over `other`.
+                if existing.role == NamespaceRole::Other && h.role != NamespaceRole::Other {
+                    existing.role = h.role;
+                    if existing.name.starts_with("pid:") {
+                        existing.name = h.name;
+                    }
                 }
             }
+            None => {
+                self.found.insert(h.id, h);
+            }
         }
-        None => {
-            found.insert(h.id, h);
-        }
-    };
-
-    match NsHandle::host() {
-        Ok(h) => add(h, &mut found),
-        Err(e) => problems.push(format!("host namespace: {e}")),
     }
-    for dir in &opts.dirs {
+
+    /// The namespace this process runs in.
+    pub fn add_host(&mut self) {
+        match NsHandle::host() {
+            Ok(h) => self.add(h),
+            Err(e) => self.problems.push(format!("host namespace: {e}")),
+        }
+    }
+
+    /// Every file of a namespace directory (a missing directory is simply empty).
+    pub fn add_dir(&mut self, dir: &Path) {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
             Err(e) => {
-                problems.push(format!("{}: {e}", dir.display()));
-                continue;
+                self.problems.push(format!("{}: {e}", dir.display()));
+                return;
             }
         };
         let mut names: Vec<_> = entries
@@ -207,58 +261,60 @@ pub fn discover(opts: &DiscoverOptions) -> (Vec<NsHandle>, Vec<SourceStatus>) {
         for name in names {
             let name = name.to_string_lossy().into_owned();
             match NsHandle::open(&dir.join(&name), &name) {
-                Ok(h) => add(h, &mut found),
-                Err(e) => problems.push(e.to_string()),
+                Ok(h) => self.add(h),
+                Err(e) => self.problems.push(e.to_string()),
             }
-        }
-    }
-    for (container, key, pid) in &opts.sandboxes {
-        let from_key = if key.is_empty() {
-            None
-        } else {
-            let name = Path::new(key)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            NsHandle::open(Path::new(key), &name).ok()
-        };
-        let handle = match from_key {
-            Some(h) => Some(h),
-            None if *pid > 0 => NsHandle::open(
-                &PathBuf::from(format!("/proc/{pid}/ns/net")),
-                &format!("pid:{pid}"),
-            )
-            .ok(),
-            None => None,
-        };
-        match handle {
-            Some(mut h) => {
-                if h.role == NamespaceRole::Other {
-                    h.role = NamespaceRole::Container;
-                }
-                if let Some(existing) = found.get_mut(&h.id) {
-                    if existing.role == NamespaceRole::Other {
-                        existing.role = NamespaceRole::Container;
-                    }
-                }
-                add(h, &mut found)
-            }
-            None if !key.is_empty() || *pid > 0 => {
-                let short: String = container.chars().take(12).collect();
-                problems.push(format!(
-                    "container {short}: sandbox {key} vanished or unreadable"
-                ))
-            }
-            None => {}
         }
     }
 
-    let status = if problems.is_empty() {
-        SourceStatus::ok(SourceKind::Namespaces, None)
-    } else {
-        SourceStatus::error(SourceKind::Namespaces, None, problems.join("; "))
-    };
-    (found.into_values().collect(), vec![status])
+    /// Container sandboxes: (container ID, SandboxKey, PID); marks known ones as containers, adds the rest.
+    pub fn add_sandboxes(&mut self, sandboxes: &[(String, String, i64)]) {
+        for (container, key, pid) in sandboxes {
+            let from_key = if key.is_empty() {
+                None
+            } else {
+                let name = Path::new(key)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                NsHandle::open(Path::new(key), &name).ok()
+            };
+            let handle = match from_key {
+                Some(h) => Some(h),
+                None if *pid > 0 => NsHandle::open(
+                    &PathBuf::from(format!("/proc/{pid}/ns/net")),
+                    &format!("pid:{pid}"),
+                )
+                .ok(),
+                None => None,
+            };
+            match handle {
+                Some(mut h) => {
+                    if h.role == NamespaceRole::Other {
+                        h.role = NamespaceRole::Container;
+                    }
+                    if let Some(existing) = self.found.get_mut(&h.id) {
+                        if existing.role == NamespaceRole::Other {
+                            existing.role = NamespaceRole::Container;
+                        }
+                    }
+                    self.add(h)
+                }
+                None if !key.is_empty() || *pid > 0 => {
+                    let short: String = container.chars().take(12).collect();
+                    self.problems.push(format!(
+                        "container {short}: sandbox {key} vanished or unreadable"
+                    ))
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// The namespaces, ordered by identity, and what could not be opened.
+    pub fn finish(self) -> (Vec<NsHandle>, Vec<String>) {
+        (self.found.into_values().collect(), self.problems)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! One node's whole snapshot: runs every collector and keeps what each could see.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,7 +10,7 @@ use crate::snapshot::{
 };
 
 use super::firewall::{self, RuleCache};
-use super::netns::{self, DiscoverOptions, NsHandle};
+use super::netns::{self, Discovery, NsHandle};
 use super::{docker, ipvs, link};
 
 /// Where the `ip netns` tool keeps named namespaces.
@@ -34,6 +34,11 @@ pub struct NodeOptions {
 }
 
 /// Take a snapshot of this node. Never fails: what could not be seen is said in `sources`.
+///
+/// The engine and the kernel are read at the same time: the kernel side starts with the
+/// namespace directories known up front, and the engine's answer then adds what it names
+/// beyond them (its own netns directory, sandboxes elsewhere). Only when it does are the
+/// namespaces read again as one set, so every nsid can be resolved across all of them.
 pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
     let started = Instant::now();
     let mut snap = NodeSnapshot {
@@ -46,48 +51,99 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
         snap.node.hostname = name.clone();
     }
 
-    let engine = if opts.no_engine {
-        snap.sources.push(SourceStatus::unavailable(
-            SourceKind::Engine,
-            None,
-            "not asked (--no-engine)",
-        ));
-        None
-    } else {
+    let first_dirs = initial_dirs(opts);
+    let engine_side = async {
+        if opts.no_engine {
+            return (
+                None,
+                SourceStatus::unavailable(SourceKind::Engine, None, "not asked (--no-engine)"),
+            );
+        }
         match collect_engine(opts.docker.as_deref()).await {
+            Ok(e) if e.problems.is_empty() => (Some(e), SourceStatus::ok(SourceKind::Engine, None)),
             Ok(e) => {
-                snap.sources
-                    .push(SourceStatus::ok(SourceKind::Engine, None));
-                Some(e)
+                let why = format!("read in part: {}", e.problems.join("; "));
+                (Some(e), SourceStatus::error(SourceKind::Engine, None, why))
             }
-            Err(why) => {
-                snap.sources
-                    .push(SourceStatus::error(SourceKind::Engine, None, why));
-                None
-            }
+            Err(why) => (None, SourceStatus::error(SourceKind::Engine, None, why)),
         }
     };
-
-    let discover = discover_options(opts, engine.as_ref());
-    let (handles, statuses) = tokio::task::spawn_blocking(move || netns::discover(&discover))
+    let dirs = first_dirs.clone();
+    let kernel_side = async move {
+        let (handles, problems) = blocking(move || {
+            let mut d = Discovery::default();
+            d.add_host();
+            for dir in &dirs {
+                d.add_dir(dir);
+            }
+            d.finish()
+        })
         .await
-        .unwrap_or_else(|e| {
-            (
-                Vec::new(),
-                vec![SourceStatus::error(
-                    SourceKind::Namespaces,
-                    None,
-                    format!("namespace discovery crashed: {e}"),
-                )],
-            )
-        });
-    snap.sources.extend(statuses);
+        .unwrap_or_else(|why| (Vec::new(), vec![why]));
+        let (namespaces, sources) = collect_namespaces(&handles).await;
+        (handles, problems, namespaces, sources)
+    };
+    let ((engine, engine_status), (handles, mut problems, mut namespaces, mut ns_sources)) =
+        tokio::join!(engine_side, kernel_side);
+    snap.sources.push(engine_status);
 
-    snap.namespaces = collect_namespaces(handles, &mut snap.sources).await;
+    // What the engine names beyond the directories already read.
+    let more_dirs: Vec<PathBuf> = if opts.netns_dirs.is_empty() {
+        engine
+            .as_ref()
+            .and_then(|e| e.netns_dir.as_deref())
+            .map(PathBuf::from)
+            .filter(|d| !first_dirs.iter().any(|f| same_dir(f, d)))
+            .into_iter()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let sandboxes: Vec<(String, String, i64)> = engine
+        .as_ref()
+        .map(|e| {
+            e.containers
+                .iter()
+                .map(|c| (c.id.clone(), c.sandbox_key.clone(), c.pid))
+                .collect()
+        })
+        .unwrap_or_default();
+    let known = handles.len();
+    let (handles, more_problems) = blocking(move || {
+        let mut d = Discovery::from_handles(handles);
+        for dir in &more_dirs {
+            d.add_dir(dir);
+        }
+        d.add_sandboxes(&sandboxes);
+        d.finish()
+    })
+    .await
+    .unwrap_or_else(|why| (Vec::new(), vec![why]));
+    problems.extend(more_problems);
+    if handles.len() != known {
+        (namespaces, ns_sources) = collect_namespaces(&handles).await;
+    } else {
+        // Same namespaces: only their roles and paths may have been learnt from the engine.
+        for (ns, h) in namespaces.iter_mut().zip(&handles) {
+            ns.role = h.role;
+            ns.paths = h.paths.clone();
+            ns.name = h.name.clone();
+        }
+    }
+    snap.sources.push(netns::discovery_status(&problems));
+    snap.sources.append(&mut ns_sources);
+    snap.namespaces = namespaces;
     snap.engine = engine;
     snap.duration_ms = started.elapsed().as_millis() as u64;
     snap.normalize();
     snap
+}
+
+/// Run blocking work (directory scans, namespace entry) off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("collector thread failed: {e}"))
 }
 
 async fn collect_engine(url: Option<&str>) -> Result<EngineFacts, String> {
@@ -102,48 +158,40 @@ async fn collect_engine(url: Option<&str>) -> Result<EngineFacts, String> {
     }
 }
 
-fn discover_options(opts: &NodeOptions, engine: Option<&EngineFacts>) -> DiscoverOptions {
-    let dirs = if !opts.netns_dirs.is_empty() {
-        opts.netns_dirs.clone()
-    } else {
-        let engine_dir = engine.and_then(|e| e.netns_dir.clone());
-        let mut dirs = vec![PathBuf::from(IP_NETNS_DIR)];
-        match (engine, engine_dir) {
-            (_, Some(d)) => dirs.push(PathBuf::from(d)),
-            // An engine with no sandboxes cannot tell its exec-root; an absent engine cannot either.
-            _ => dirs.push(PathBuf::from(DEFAULT_DOCKER_NETNS_DIR)),
-        }
-        dirs
-    };
-    let sandboxes = engine
-        .map(|e| {
-            e.containers
-                .iter()
-                .map(|c| (c.id.clone(), c.sandbox_key.clone(), c.pid))
-                .collect()
-        })
-        .unwrap_or_default();
-    DiscoverOptions { dirs, sandboxes }
+/// The directories read before the engine answers: the user's, else `ip netns`'s and Docker's default.
+///
+/// The default Docker directory is only a head start; the engine's own directory, learnt
+/// from its containers' `SandboxKey`s, is read too when it is elsewhere.
+fn initial_dirs(opts: &NodeOptions) -> Vec<PathBuf> {
+    if !opts.netns_dirs.is_empty() {
+        return opts.netns_dirs.clone();
+    }
+    vec![
+        PathBuf::from(IP_NETNS_DIR),
+        PathBuf::from(DEFAULT_DOCKER_NETNS_DIR),
+    ]
+}
+
+/// `/var/run/x` and `/run/x` are one directory on every current distribution.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    canon(a) == canon(b)
 }
 
 /// Read every namespace's kernel facts, firewall and IPVS; failures stay with their namespace.
-async fn collect_namespaces(
-    handles: Vec<NsHandle>,
-    sources: &mut Vec<SourceStatus>,
-) -> Vec<Namespace> {
-    let kernel = link::collect_all(&handles).await;
-
-    let mut per_ns: Vec<(
-        Option<crate::snapshot::Firewall>,
-        Vec<SourceStatus>,
-        IpvsState,
-    )> = Vec::new();
+async fn collect_namespaces(handles: &[NsHandle]) -> (Vec<Namespace>, Vec<SourceStatus>) {
+    let mut sources = Vec::new();
     let clones: Vec<NsHandle> = handles.iter().filter_map(|h| h.try_clone().ok()).collect();
-    if clones.len() == handles.len() {
-        per_ns = tokio::task::spawn_blocking(move || blocking_sources(&clones))
-            .await
-            .unwrap_or_default();
-    }
+    let extras = async {
+        if clones.len() == handles.len() {
+            blocking(move || blocking_sources(&clones))
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        }
+    };
+    let (kernel, mut per_ns) = tokio::join!(link::collect_all(handles), extras);
 
     let mut out = Vec::with_capacity(handles.len());
     let mut kernel_errors = 0usize;
@@ -190,8 +238,8 @@ async fn collect_namespaces(
     if kernel_errors < handles.len() {
         sources.push(SourceStatus::ok(SourceKind::Netlink, None));
     }
-    summarize(sources, &out);
-    out
+    summarize(&mut sources, &out);
+    (out, sources)
 }
 
 /// Rules read earlier in this process, reused while a namespace's ruleset generation is unchanged
