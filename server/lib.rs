@@ -8,5 +8,8 @@ pub mod agent;
 pub mod cluster;
 pub mod collect;
 pub mod graph;
+pub mod layout;
+pub mod render;
 pub mod snapshot;
+pub mod synthetic;
 pub mod web;

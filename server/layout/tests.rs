@@ -1,0 +1,233 @@
+//! Determinism: the same snapshot gives the same bytes, whatever order its lists come in.
+
+use crate::graph::{self, Graph};
+use crate::layout::{layout, View};
+use crate::render;
+use crate::snapshot::NodeSnapshot;
+use crate::synthetic::{snapshots, SyntheticOptions};
+use crate::web::state::derive;
+
+/// A fixed-seed shuffle (xorshift), so a failure can be replayed.
+fn shuffle<T>(v: &mut [T], seed: &mut u64) {
+    for i in (1..v.len()).rev() {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        let j = (*seed % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+}
+
+fn shuffle_snapshot(s: &mut NodeSnapshot, seed: &mut u64) {
+    shuffle(&mut s.sources, seed);
+    shuffle(&mut s.namespaces, seed);
+    for ns in &mut s.namespaces {
+        shuffle(&mut ns.links, seed);
+        shuffle(&mut ns.addresses, seed);
+        shuffle(&mut ns.routes, seed);
+        shuffle(&mut ns.fdb, seed);
+        shuffle(&mut ns.nsids, seed);
+        shuffle(&mut ns.paths, seed);
+    }
+    if let Some(e) = s.engine.as_mut() {
+        shuffle(&mut e.containers, seed);
+        for c in &mut e.containers {
+            shuffle(&mut c.endpoints, seed);
+        }
+        shuffle(&mut e.networks, seed);
+        for n in &mut e.networks {
+            shuffle(&mut n.endpoints, seed);
+            shuffle(&mut n.peers, seed);
+        }
+        shuffle(&mut e.services, seed);
+        shuffle(&mut e.tasks, seed);
+        shuffle(&mut e.nodes, seed);
+    }
+}
+
+/// Equal strings, or a panic that shows where they first differ (not megabytes of SVG).
+fn same(a: &str, b: &str, what: &str) {
+    if a == b {
+        return;
+    }
+    let at = a
+        .bytes()
+        .zip(b.bytes())
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let from = at.saturating_sub(300);
+    panic!(
+        "{what}: differ at byte {at}\n left: …{}\nright: …{}",
+        &a[from..(at + 200).min(a.len())],
+        &b[from..(at + 200).min(b.len())]
+    );
+}
+
+fn svg_of(g: &Graph, q: &str) -> String {
+    render::svg(&layout(g, &View::from_query(q)).scene)
+}
+
+const VIEWS: &[&str] = &[
+    "",
+    "open=*",
+    "hide=",
+    "open=host%3Anode-01&sel=ctr%3Anode-02%2Fweb-0018",
+];
+
+#[test]
+fn same_snapshot_same_bytes() {
+    let o = SyntheticOptions {
+        hosts: 3,
+        containers: 60,
+        hostile_names: true,
+    };
+    for q in VIEWS {
+        let a = svg_of(&graph::build(&snapshots(&o)), q);
+        let b = svg_of(&graph::build(&snapshots(&o)), q);
+        same(&a, &b, &format!("view {q:?}"));
+        assert!(a.len() > 1000);
+    }
+}
+
+#[test]
+fn shuffled_snapshot_lists_change_nothing() {
+    let o = SyntheticOptions {
+        hosts: 3,
+        containers: 60,
+        hostile_names: true,
+    };
+    let reference = derive(&mut snapshots(&o));
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..3 {
+        let mut snaps = snapshots(&o);
+        shuffle(&mut snaps, &mut seed);
+        for s in &mut snaps {
+            shuffle_snapshot(s, &mut seed);
+        }
+        // The server's own pipeline: normalize, then build.
+        let g = derive(&mut snaps);
+        for q in VIEWS {
+            same(
+                &svg_of(&reference, q),
+                &svg_of(&g, q),
+                &format!("round {round}, view {q:?}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn shuffled_graph_lists_change_nothing() {
+    let o = SyntheticOptions {
+        hosts: 2,
+        containers: 30,
+        hostile_names: false,
+    };
+    let g = graph::build(&snapshots(&o));
+    let mut h = g.clone();
+    let mut seed = 7u64;
+    shuffle(&mut h.elements, &mut seed);
+    shuffle(&mut h.edges, &mut seed);
+    for q in VIEWS {
+        same(&svg_of(&g, q), &svg_of(&h, q), q);
+        assert_eq!(
+            layout(&g, &View::from_query(q)).scene,
+            layout(&h, &View::from_query(q)).scene
+        );
+    }
+}
+
+#[test]
+fn every_visible_element_is_placed_once_without_overlap_among_leaves() {
+    let o = SyntheticOptions {
+        hosts: 2,
+        containers: 30,
+        hostile_names: true,
+    };
+    let g = graph::build(&snapshots(&o));
+    let l = layout(&g, &View::from_query("open=*"));
+    let mut ids: Vec<&str> = l.scene.nodes.iter().map(|n| n.id.as_str()).collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "an element placed twice");
+    let leaves: Vec<_> = l.scene.nodes.iter().filter(|n| !n.compound).collect();
+    for (i, a) in leaves.iter().enumerate() {
+        for b in &leaves[i + 1..] {
+            let (ra, rb) = (a.rect, b.rect);
+            let apart = ra.right() <= rb.x
+                || rb.right() <= ra.x
+                || ra.bottom() <= rb.y
+                || rb.bottom() <= ra.y;
+            assert!(apart, "{} overlaps {}", a.id, b.id);
+        }
+    }
+    // Leaves sit inside their drawn parent box.
+    let rect = |id: &str| l.scene.nodes.iter().find(|n| n.id == id).map(|n| n.rect);
+    for e in &g.elements {
+        let parent_box = e
+            .parent
+            .as_deref()
+            .and_then(|p| l.scene.nodes.iter().find(|n| n.id == p && n.compound))
+            .map(|n| n.rect);
+        let (Some(r), Some(p)) = (rect(&e.id), parent_box) else {
+            continue;
+        };
+        assert!(
+            r.x >= p.x && r.y >= p.y && r.right() <= p.right() && r.bottom() <= p.bottom(),
+            "{} is outside {:?}",
+            e.id,
+            e.parent
+        );
+    }
+}
+
+#[test]
+fn a_packet_reads_left_to_right() {
+    // container eth0 → its host-side veth → the bridge: each further right than the last.
+    let o = SyntheticOptions {
+        hosts: 1,
+        containers: 10,
+        hostile_names: false,
+    };
+    let g = graph::build(&snapshots(&o));
+    let l = layout(&g, &View::default());
+    let x = |id: &str| {
+        l.scene
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map(|n| n.rect.x)
+            .unwrap_or_else(|| panic!("{id} not drawn"))
+    };
+    let ix = crate::layout::GraphIndex::new(&g);
+    let web = g
+        .elements
+        .iter()
+        .find(|e| e.label.starts_with("web-"))
+        .expect("a docker0 container");
+    let ns = ix.ctr_netns[web.id.as_str()];
+    let eth0 = format!("{}/eth0", ns.replacen("netns:", "if:", 1));
+    let veth = ix.peer[eth0.as_str()];
+    let bridge = ix.master[veth];
+    assert!(x(&web.id) < x(&eth0));
+    assert!(x(&eth0) < x(veth));
+    assert!(x(veth) < x(bridge));
+    assert!(bridge.ends_with("/docker0"));
+}
+
+#[test]
+fn hostile_names_are_text_in_the_svg() {
+    let o = SyntheticOptions {
+        hosts: 1,
+        containers: 3,
+        hostile_names: true,
+    };
+    let g = graph::build(&snapshots(&o));
+    let svg = svg_of(&g, "open=*");
+    assert!(!svg.contains("<img"), "raw markup leaked into the SVG");
+    assert!(
+        svg.contains("x&lt;img src=x onerror=alert(1)&gt;")
+            || svg.contains("x&lt;img src=x onerror=al")
+    );
+}

@@ -1,0 +1,238 @@
+//! The SVG writer: a scene in, SVG text out, every string escaped.
+//!
+//! Styling is by class only (no inline style attributes, which the page's
+//! Content-Security-Policy would refuse), so the same markup takes the light
+//! and the dark theme, and the exporter inlines `map.css` to make a file that
+//! stands alone.
+
+pub mod escape;
+
+use std::fmt::Write;
+
+use crate::graph::{EdgeKind, ElementKind};
+use crate::layout::fold::edge_token;
+use crate::layout::{Rect, Scene, SceneEdge, SceneNode};
+
+pub use escape::escape;
+
+/// Write the scene as an `<svg>` element (no XML prolog: it is inlined into the page, or fetched and swapped in).
+pub fn svg(scene: &Scene) -> String {
+    let mut out = String::with_capacity(256 * (scene.nodes.len() + scene.edges.len()) + 512);
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" id="map" class="map" viewBox="0 0 {w} {h}" width="{w}" height="{h}" data-w="{w}" data-h="{h}"><g id="vp">"#,
+        w = scene.width,
+        h = scene.height
+    );
+    out.push_str(r#"<g class="boxes">"#);
+    for n in scene.nodes.iter().filter(|n| n.compound) {
+        node(&mut out, n);
+    }
+    out.push_str(r#"</g><g class="edges">"#);
+    for e in &scene.edges {
+        edge(&mut out, e);
+    }
+    out.push_str(r#"</g><g class="leaves">"#);
+    for n in scene.nodes.iter().filter(|n| !n.compound) {
+        node(&mut out, n);
+    }
+    out.push_str("</g></g></svg>");
+    out
+}
+
+/// The CSS class of an element kind.
+pub fn kind_class(k: ElementKind) -> &'static str {
+    match k {
+        ElementKind::Host => "k-host",
+        ElementKind::Netns => "k-netns",
+        ElementKind::Container => "k-container",
+        ElementKind::Interface => "k-interface",
+        ElementKind::Network => "k-network",
+        ElementKind::Service => "k-service",
+        ElementKind::Task => "k-task",
+        ElementKind::Remote => "k-remote",
+    }
+}
+
+fn node(out: &mut String, n: &SceneNode) {
+    let r = n.rect;
+    let mut class = format!("n {}", kind_class(n.kind));
+    if !n.style.is_empty() {
+        class.push(' ');
+        class.push_str(&n.style);
+    }
+    if n.compound {
+        class.push_str(" box");
+    }
+    if n.folded > 0 {
+        class.push_str(" folded");
+    }
+    let _ = write!(out, r#"<g class="{}" data-id="{}">"#, class, escape(&n.id));
+    // Containers hold only their own namespace: unfolded from the panel or by a double click,
+    // which spares four SVG elements on each of thousands of containers.
+    let marks = n.folded > 0 && !n.compound && n.kind != ElementKind::Container;
+    if marks {
+        // A card behind the card: "there is more in here".
+        let _ = write!(
+            out,
+            r#"<rect class="stack" x="{}" y="{}" width="{}" height="{}" rx="6"/>"#,
+            r.x + 4,
+            r.y + 4,
+            r.w,
+            r.h
+        );
+    }
+    shape(out, n, &r);
+    if n.compound {
+        let (ly, sy, lclass) = if n.kind == ElementKind::Host {
+            (r.y + 17, r.y + 31, "h")
+        } else {
+            (r.y + 16, 0, "hn")
+        };
+        let _ = write!(
+            out,
+            r#"<text class="{lclass}" x="{}" y="{ly}">{}</text>"#,
+            r.x + 10,
+            escape(&n.label)
+        );
+        if sy > 0 && !n.sub.is_empty() {
+            let _ = write!(
+                out,
+                r#"<text class="s" x="{}" y="{sy}">{}</text>"#,
+                r.x + 10,
+                escape(&n.sub)
+            );
+        }
+        if n.foldable {
+            let _ = write!(
+                out,
+                r#"<g class="tog" data-act="shut"><rect x="{}" y="{}" width="18" height="18" rx="4"/><text x="{}" y="{}">−</text></g>"#,
+                r.right() - 24,
+                r.y + 4,
+                r.right() - 19,
+                r.y + 17
+            );
+        }
+    } else {
+        let two = !n.sub.is_empty();
+        let ly = if two { r.y + 15 } else { r.y + r.h / 2 + 4 };
+        let _ = write!(
+            out,
+            r#"<text x="{}" y="{ly}">{}</text>"#,
+            r.x + 9,
+            escape(&n.label)
+        );
+        if two {
+            let _ = write!(
+                out,
+                r#"<text class="s" x="{}" y="{}">{}</text>"#,
+                r.x + 9,
+                r.y + 28,
+                escape(&n.sub)
+            );
+        }
+        if marks {
+            let _ = write!(
+                out,
+                r#"<g class="tog" data-act="open"><rect x="{}" y="{}" width="18" height="18" rx="4"/><text x="{}" y="{}">+</text></g>"#,
+                r.right() - 22,
+                r.y + 4,
+                r.right() - 17,
+                r.y + 17
+            );
+        }
+    }
+    out.push_str("</g>");
+}
+
+fn shape(out: &mut String, n: &SceneNode, r: &Rect) {
+    let (x, y, w, h) = (r.x, r.y, r.w, r.h);
+    let poly = |out: &mut String, pts: &[(i32, i32)]| {
+        out.push_str(r#"<polygon class="sh" points=""#);
+        for (i, (px, py)) in pts.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            let _ = write!(out, "{px},{py}");
+        }
+        out.push_str(r#""/>"#);
+    };
+    let rect = |out: &mut String, rx: i32| {
+        let _ = write!(
+            out,
+            r#"<rect class="sh" x="{x}" y="{y}" width="{w}" height="{h}" rx="{rx}"/>"#
+        );
+    };
+    match n.kind {
+        ElementKind::Interface if n.style.starts_with("t-bridge") => rect(out, h / 2),
+        ElementKind::Interface if n.style.starts_with("t-vxlan") => poly(
+            out,
+            &[
+                (x + 10, y),
+                (x + w - 10, y),
+                (x + w, y + h / 2),
+                (x + w - 10, y + h),
+                (x + 10, y + h),
+                (x, y + h / 2),
+            ],
+        ),
+        ElementKind::Interface if n.style.starts_with("t-physical") => rect(out, 0),
+        ElementKind::Interface => rect(out, 3),
+        ElementKind::Network => poly(
+            out,
+            &[(x + 8, y), (x + w, y), (x + w - 8, y + h), (x, y + h)],
+        ),
+        ElementKind::Remote => poly(
+            out,
+            &[
+                (x, y + h / 2),
+                (x + 12, y),
+                (x + w, y),
+                (x + w, y + h),
+                (x + 12, y + h),
+            ],
+        ),
+        ElementKind::Container => rect(out, 8),
+        ElementKind::Service => rect(out, 12),
+        ElementKind::Host => rect(out, 10),
+        ElementKind::Netns => rect(out, 6),
+        ElementKind::Task => rect(out, 4),
+    }
+}
+
+fn edge(out: &mut String, e: &SceneEdge) {
+    let p = &e.path;
+    let weight = match e.count {
+        0..=1 => "",
+        2..=9 => " w2",
+        _ => " w3",
+    };
+    let _ = write!(
+        out,
+        r#"<path class="e k-{}{weight}" data-s="{}" data-t="{}" data-n="{}" d="M{} {}C{} {} {} {} {} {}"/>"#,
+        edge_token(e.kind),
+        escape(&e.source),
+        escape(&e.target),
+        e.count,
+        p[0],
+        p[1],
+        p[2],
+        p[3],
+        p[4],
+        p[5],
+        p[6],
+        p[7]
+    );
+}
+
+/// Every edge kind with its class, for the legend.
+pub const EDGE_KINDS: &[EdgeKind] = &[
+    EdgeKind::VethPair,
+    EdgeKind::BridgePort,
+    EdgeKind::Sandbox,
+    EdgeKind::Endpoint,
+    EdgeKind::Fdb,
+    EdgeKind::Carries,
+    EdgeKind::Runs,
+    EdgeKind::HasTask,
+];

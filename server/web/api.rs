@@ -1,0 +1,258 @@
+#![doc = include_str!("API.md")]
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::graph::{Edge, Element, Finding, GRAPH_SCHEMA};
+use crate::layout::{Scene, View};
+
+use super::cache::Rendered;
+use super::details::details;
+use super::headers::{etag, fresh, not_modified};
+use super::search::search;
+use super::state::{AppState, Current};
+
+/// 503 while there is nothing to show yet.
+pub fn no_snapshot(state: &AppState) -> Response {
+    let s = state.status();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({
+            "error": "no snapshot yet",
+            "state": s.state,
+            "detail": s.error,
+        })),
+    )
+        .into_response()
+}
+
+fn bad(msg: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
+}
+
+fn internal(msg: String) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "error": msg })),
+    )
+        .into_response()
+}
+
+/// The query string's `view` part, canonical, and one named parameter.
+fn param(q: &str, name: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).unwrap_or_default();
+    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// Lay out and render a view on the layout worker (big graphs take tens of milliseconds).
+pub async fn rendered(
+    state: &AppState,
+    cur: Arc<Current>,
+    view: View,
+) -> Result<Arc<Rendered>, Response> {
+    state
+        .cache()
+        .get_or_render(&cur, &view)
+        .await
+        .map_err(|e| internal(e.to_string()))
+}
+
+/// `GET /api/status`.
+pub async fn status(State(state): State<AppState>) -> Response {
+    let mut r = Json(state.status()).into_response();
+    r.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+/// `POST /api/refresh`.
+pub async fn refresh(State(state): State<AppState>) -> Response {
+    let started = state.refresh();
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "started": started, "status": state.status() })),
+    )
+        .into_response()
+}
+
+/// `GET /api/snapshot`.
+pub async fn snapshot(State(state): State<AppState>, req: HeaderMap) -> Response {
+    let Some(cur) = state.current() else {
+        return no_snapshot(&state);
+    };
+    let tag = etag(cur.generation, "snapshot");
+    if let Some(r) = not_modified(&req, &tag) {
+        return r;
+    }
+    let c = cur.clone();
+    let body = tokio::task::spawn_blocking(move || {
+        if c.single {
+            serde_json::to_vec(&c.data.snapshots[0])
+        } else {
+            serde_json::to_vec(&c.data.snapshots)
+        }
+    })
+    .await;
+    match body {
+        Ok(Ok(b)) => fresh("application/json", &tag, b),
+        Ok(Err(e)) => internal(e.to_string()),
+        Err(e) => internal(e.to_string()),
+    }
+}
+
+#[derive(Serialize)]
+struct GraphResponse<'a> {
+    schema: &'static str,
+    generation: u64,
+    taken_at: &'a str,
+    view: String,
+    hide: &'a [String],
+    elements: &'a [Element],
+    edges: &'a [Edge],
+    findings: &'a [Finding],
+    layout: &'a Scene,
+}
+
+/// `GET /api/graph`.
+pub async fn graph(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    req: HeaderMap,
+) -> Response {
+    let Some(cur) = state.current() else {
+        return no_snapshot(&state);
+    };
+    let view = View::from_query(q.as_deref().unwrap_or(""));
+    let tag = etag(cur.generation, &format!("graph?{}", view.to_query()));
+    if let Some(r) = not_modified(&req, &tag) {
+        return r;
+    }
+    let r = match rendered(&state, cur.clone(), view).await {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let body = tokio::task::spawn_blocking(move || {
+        serde_json::to_vec(&GraphResponse {
+            schema: GRAPH_SCHEMA,
+            generation: cur.generation,
+            taken_at: &cur.taken_at,
+            view: r.layout.view.to_query(),
+            hide: &r.layout.hide,
+            elements: &cur.data.graph.elements,
+            edges: &cur.data.graph.edges,
+            findings: &cur.data.graph.findings,
+            layout: &r.layout.scene,
+        })
+    })
+    .await;
+    match body {
+        Ok(Ok(b)) => fresh("application/json", &tag, b),
+        Ok(Err(e)) => internal(e.to_string()),
+        Err(e) => internal(e.to_string()),
+    }
+}
+
+/// `GET /scene.svg`.
+pub async fn scene_svg(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    req: HeaderMap,
+) -> Response {
+    let Some(cur) = state.current() else {
+        return no_snapshot(&state);
+    };
+    let view = View::from_query(q.as_deref().unwrap_or(""));
+    let tag = etag(cur.generation, &format!("svg?{}", view.to_query()));
+    if let Some(r) = not_modified(&req, &tag) {
+        return r;
+    }
+    match rendered(&state, cur.clone(), view).await {
+        Ok(r) => {
+            let mut resp = fresh("image/svg+xml; charset=utf-8", &tag, r.svg.clone());
+            // The view the server resolved (with the selection's ancestors opened), for the page to keep.
+            if let Ok(v) = axum::http::HeaderValue::from_str(&r.layout.view.to_query()) {
+                resp.headers_mut().insert("x-dockmap-view", v);
+            }
+            if let Ok(v) = axum::http::HeaderValue::from_str(&r.layout.hide.join(",")) {
+                resp.headers_mut().insert("x-dockmap-hide", v);
+            }
+            if let Ok(v) = axum::http::HeaderValue::from_str(&cur.generation.to_string()) {
+                resp.headers_mut().insert("x-dockmap-generation", v);
+            }
+            resp
+        }
+        Err(e) => e,
+    }
+}
+
+/// `GET /api/element?id=`.
+pub async fn element(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    req: HeaderMap,
+) -> Response {
+    let Some(cur) = state.current() else {
+        return no_snapshot(&state);
+    };
+    let Some(id) = param(q.as_deref().unwrap_or(""), "id") else {
+        return bad("missing id");
+    };
+    let tag = etag(cur.generation, &format!("element?{id}"));
+    if let Some(r) = not_modified(&req, &tag) {
+        return r;
+    }
+    let out = cur
+        .queries
+        .run("query", move |d, ix| {
+            details(&d.graph, ix, &d.snapshots, &id).map(|x| serde_json::to_vec(&x))
+        })
+        .await;
+    match out {
+        Ok(Some(Ok(b))) => fresh("application/json", &tag, b),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "no such element" })),
+        )
+            .into_response(),
+        Ok(Some(Err(e))) => internal(e.to_string()),
+        Err(e) => internal(e.to_string()),
+    }
+}
+
+/// `GET /api/search?q=` (plus the view's parameters, to say what to unfold).
+pub async fn search_handler(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    let Some(cur) = state.current() else {
+        return no_snapshot(&state);
+    };
+    let qs = q.unwrap_or_default();
+    let needle = param(&qs, "q").unwrap_or_default();
+    let view = View::from_query(&qs);
+    let out = cur
+        .queries
+        .run("query", move |d, ix| {
+            serde_json::to_vec(
+                &json!({ "q": needle, "hits": search(&d.graph, ix, &view, &needle) }),
+            )
+        })
+        .await;
+    match out {
+        Ok(Ok(b)) => {
+            let mut r = Response::new(axum::body::Body::from(b));
+            r.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Ok(Err(e)) => internal(e.to_string()),
+        Err(e) => internal(e.to_string()),
+    }
+}

@@ -1,0 +1,73 @@
+//! Recently drawn views, so reloading, exporting or linking the same view costs nothing.
+
+use std::sync::{Arc, Mutex};
+
+use crate::layout::{self, Layout, View};
+use crate::render;
+
+use super::state::Current;
+use super::worker::WorkerGone;
+
+/// How many views are kept.
+const KEEP: usize = 8;
+
+/// A laid-out, rendered view.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The layout (positions, and what the view resolved to).
+    pub layout: Layout,
+    /// The SVG markup.
+    pub svg: String,
+}
+
+/// A small most-recently-used cache keyed by (generation, canonical view).
+#[derive(Default)]
+pub struct RenderCache {
+    entries: Mutex<Vec<(u64, String, Arc<Rendered>)>>,
+}
+
+impl RenderCache {
+    /// Forget everything (a new snapshot arrived).
+    pub fn clear(&self) {
+        if let Ok(mut e) = self.entries.lock() {
+            e.clear();
+        }
+    }
+
+    /// The rendered view, from the cache or laid out now by the generation's layout worker.
+    pub async fn get_or_render(
+        &self,
+        cur: &Current,
+        view: &View,
+    ) -> Result<Arc<Rendered>, WorkerGone> {
+        let key = view.to_query();
+        if let Ok(mut e) = self.entries.lock() {
+            if let Some(pos) = e
+                .iter()
+                .position(|(g, k, _)| *g == cur.generation && *k == key)
+            {
+                let hit = e.remove(pos);
+                let r = hit.2.clone();
+                e.push(hit);
+                return Ok(r);
+            }
+        }
+        let v = view.clone();
+        let r = cur
+            .layouts
+            .run("layout", move |d, ix| {
+                let layout = layout::layout_indexed(&d.graph, ix, &v);
+                let svg = render::svg(&layout.scene);
+                Arc::new(Rendered { layout, svg })
+            })
+            .await?;
+        if let Ok(mut e) = self.entries.lock() {
+            e.retain(|(g, _, _)| *g == cur.generation);
+            if e.len() >= KEEP {
+                e.remove(0);
+            }
+            e.push((cur.generation, key, r.clone()));
+        }
+        Ok(r)
+    }
+}

@@ -1,0 +1,303 @@
+//! Everything the side panel shows about one element: attributes, relations,
+//! interfaces with their veth peers, firewall rules that name it, findings.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::graph::{Element, ElementKind, Finding, Graph};
+use crate::layout::fold::{edge_token, foldable};
+use crate::layout::GraphIndex;
+use crate::snapshot::NodeSnapshot;
+
+/// At most this many relations are listed (a bridge may have hundreds of ports).
+const MAX_RELATIONS: usize = 300;
+
+/// The side panel's content.
+#[derive(Debug, Serialize)]
+pub struct Details<'a> {
+    /// The element itself, with every attribute.
+    pub element: &'a Element,
+    /// The host it is on.
+    pub host: Option<&'a str>,
+    /// Whether it can be folded and unfolded.
+    pub foldable: bool,
+    /// Its relations (edges), at most 300.
+    pub relations: Vec<Relation<'a>>,
+    /// How many relations were left out.
+    pub relations_left_out: usize,
+    /// For a container or namespace: its interfaces, each with its veth peer and bridge.
+    pub interfaces: Vec<IfaceSummary<'a>>,
+    /// Firewall rules that name it (its interface, its addresses, its subnet).
+    pub firewall_rules: Vec<String>,
+    /// Findings that concern it.
+    pub findings: Vec<&'a Finding>,
+}
+
+/// One edge seen from the element.
+#[derive(Debug, Serialize)]
+pub struct Relation<'a> {
+    /// The edge id.
+    pub edge: &'a str,
+    /// The edge kind (`veth-pair`, ...).
+    pub kind: &'static str,
+    /// `out` when the element is the source, `in` when the target.
+    pub dir: &'static str,
+    /// The other end.
+    pub other: &'a str,
+    /// The other end's label.
+    pub other_label: &'a str,
+    /// The other end's kind.
+    pub other_kind: Option<ElementKind>,
+    /// The edge's facts.
+    pub attrs: &'a std::collections::BTreeMap<String, Value>,
+}
+
+/// An interface as the panel lists it.
+#[derive(Debug, Serialize)]
+pub struct IfaceSummary<'a> {
+    /// Element id.
+    pub id: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Type.
+    pub r#type: &'a str,
+    /// Addresses.
+    pub addresses: Vec<&'a str>,
+    /// MAC.
+    pub mac: &'a str,
+    /// MTU.
+    pub mtu: Option<u64>,
+    /// Operational state.
+    pub state: &'a str,
+    /// The bridge it is a port of.
+    pub master: Option<Ref<'a>>,
+    /// Its veth peer.
+    pub peer: Option<Peer<'a>>,
+}
+
+/// A reference to an element.
+#[derive(Debug, Serialize)]
+pub struct Ref<'a> {
+    /// Element id.
+    pub id: &'a str,
+    /// Label.
+    pub label: &'a str,
+}
+
+/// A veth's other end: where it is and what it hangs on.
+#[derive(Debug, Serialize)]
+pub struct Peer<'a> {
+    /// Element id.
+    pub id: &'a str,
+    /// Interface name.
+    pub name: &'a str,
+    /// The namespace it is in.
+    pub netns: Option<Ref<'a>>,
+    /// The bridge it is a port of.
+    pub bridge: Option<Ref<'a>>,
+}
+
+fn strs(v: Option<&Value>) -> Vec<&str> {
+    match v {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(s)) => vec![s.as_str()],
+        _ => Vec::new(),
+    }
+}
+
+fn reference<'a>(ix: &GraphIndex<'a>, id: &str) -> Option<Ref<'a>> {
+    let e = ix.get(id)?;
+    Some(Ref {
+        id: e.id.as_str(),
+        label: e.label.as_str(),
+    })
+}
+
+fn summary<'a>(ix: &GraphIndex<'a>, id: &'a str) -> Option<IfaceSummary<'a>> {
+    let e = ix.get(id)?;
+    let a = &e.attrs;
+    let peer = ix.peer.get(id).and_then(|p| {
+        let pe = ix.get(p)?;
+        Some(Peer {
+            id: pe.id.as_str(),
+            name: pe.label.as_str(),
+            netns: pe.parent.as_deref().and_then(|n| reference(ix, n)),
+            bridge: ix.master.get(p).and_then(|b| reference(ix, b)),
+        })
+    });
+    Some(IfaceSummary {
+        id: e.id.as_str(),
+        name: e.label.as_str(),
+        r#type: ix.if_type(id),
+        addresses: strs(a.get("addresses")),
+        mac: a.get("mac").and_then(Value::as_str).unwrap_or(""),
+        mtu: a.get("mtu").and_then(Value::as_u64),
+        state: a.get("state").and_then(Value::as_str).unwrap_or(""),
+        master: ix.master.get(id).and_then(|b| reference(ix, b)),
+        peer,
+    })
+}
+
+/// The panel content for `id`, or `None` when no such element exists.
+pub fn details<'a>(
+    g: &'a Graph,
+    ix: &GraphIndex<'a>,
+    snapshots: &[NodeSnapshot],
+    id: &str,
+) -> Option<Details<'a>> {
+    let e = ix.get(id)?;
+    let mut relations = Vec::new();
+    let mut total = 0usize;
+    for edge in &g.edges {
+        let (dir, other) = if edge.source == id {
+            ("out", edge.target.as_str())
+        } else if edge.target == id {
+            ("in", edge.source.as_str())
+        } else {
+            continue;
+        };
+        total += 1;
+        if relations.len() >= MAX_RELATIONS {
+            continue;
+        }
+        let oe = ix.get(other);
+        relations.push(Relation {
+            edge: edge.id.as_str(),
+            kind: edge_token(edge.kind),
+            dir,
+            other,
+            other_label: oe.map(|o| o.label.as_str()).unwrap_or(other),
+            other_kind: oe.map(|o| o.kind),
+            attrs: &edge.attrs,
+        });
+    }
+    let interfaces: Vec<IfaceSummary> = match e.kind {
+        ElementKind::Container => ix
+            .ctr_netns
+            .get(id)
+            .map(|ns| ix.kids(ns).to_vec())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|i| summary(ix, i))
+            .collect(),
+        ElementKind::Netns => ix
+            .kids(id)
+            .to_vec()
+            .into_iter()
+            .filter_map(|i| summary(ix, i))
+            .collect(),
+        ElementKind::Interface => summary(ix, e.id.as_str()).into_iter().collect(),
+        _ => Vec::new(),
+    };
+    let host = ix
+        .host_of(id)
+        .and_then(|h| ix.get(h))
+        .map(|h| h.label.as_str());
+    let firewall_rules = rules_for(ix, e, host, snapshots);
+    let findings = g
+        .findings
+        .iter()
+        .filter(|f| f.elements.iter().any(|x| x == id))
+        .collect();
+    Some(Details {
+        element: e,
+        host,
+        foldable: foldable(ix, id),
+        relations,
+        relations_left_out: total.saturating_sub(MAX_RELATIONS),
+        interfaces,
+        firewall_rules,
+        findings,
+    })
+}
+
+/// Rules naming the element: an interface's own (the graph has them), a container's addresses, a network's subnets and bridge.
+fn rules_for(
+    ix: &GraphIndex,
+    e: &Element,
+    host: Option<&str>,
+    snapshots: &[NodeSnapshot],
+) -> Vec<String> {
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    let mut words: Vec<String> = Vec::new();
+    match e.kind {
+        ElementKind::Interface => {
+            out.extend(
+                strs(e.attrs.get("firewall_rules"))
+                    .into_iter()
+                    .map(str::to_owned),
+            );
+        }
+        ElementKind::Container => {
+            words.extend(
+                strs(e.attrs.get("ips"))
+                    .into_iter()
+                    .map(|ip| ip.split('/').next().unwrap_or(ip).to_owned()),
+            );
+        }
+        ElementKind::Network => {
+            words.extend(strs(e.attrs.get("subnets")).into_iter().map(str::to_owned));
+            for c in ix.carriers.get(e.id.as_str()).into_iter().flatten() {
+                if let Some(ce) = ix.get(c) {
+                    out.extend(
+                        strs(ce.attrs.get("firewall_rules"))
+                            .into_iter()
+                            .map(str::to_owned),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    if !words.is_empty() {
+        // Addresses are matched on every host: a DNAT on one node may point at a task on another.
+        let _ = host;
+        for s in snapshots {
+            for ns in &s.namespaces {
+                let Some(fw) = &ns.firewall else { continue };
+                for (family, tables) in [("ipv4", &fw.ipv4), ("ipv6", &fw.ipv6)] {
+                    for t in tables {
+                        for r in &t.rules {
+                            if r.text.split_whitespace().any(|tok| names(tok, &words)) {
+                                out.insert(format!(
+                                    "{} {} {family} {}: {}",
+                                    s.node.hostname, ns.name, t.name, r.text
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Whether a rule token names one of the words: exactly, as `addr/len`, or as `addr:port`.
+fn names(tok: &str, words: &[String]) -> bool {
+    let tok = tok.trim_start_matches('!');
+    words.iter().any(|w| {
+        tok == w
+            || tok
+                .strip_prefix(w.as_str())
+                .is_some_and(|rest| rest.starts_with('/') || rest.starts_with(':'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_tokens_match_whole_addresses_only() {
+        let w = vec!["198.18.32.2".to_string()];
+        assert!(names("198.18.32.2", &w));
+        assert!(names("198.18.32.2/32", &w));
+        assert!(names("198.18.32.2:80", &w));
+        assert!(names("!198.18.32.2", &w));
+        assert!(!names("198.18.32.21", &w));
+        assert!(!names("198.18.32.2.5", &w));
+    }
+}

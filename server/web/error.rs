@@ -1,0 +1,36 @@
+//! Errors of the web server.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why the server could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Serving stopped with an I/O error.
+    #[error("server: {0}")]
+    Serve(io::Error),
+    /// A saved snapshot could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A saved snapshot is not one this build understands.
+    #[error("{path} is not a dockmap node snapshot (or a JSON array of them): {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+}

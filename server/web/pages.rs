@@ -1,0 +1,153 @@
+//! The page: askama template with the view's SVG inlined, so the first drawing needs no script.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+use crate::layout::view::HIDE_TOKENS;
+use crate::layout::View;
+
+use super::api::rendered;
+use super::assets::version;
+use super::state::AppState;
+
+/// What the filter menu calls each token.
+fn token_label(t: &str) -> &'static str {
+    match t {
+        "loopback" => "loopbacks",
+        "down" => "down links",
+        "container" => "containers",
+        "network" => "networks",
+        "service" => "services",
+        "task" => "tasks",
+        "remote" => "remote addresses",
+        "veth-pair" => "veth pairs",
+        "bridge-port" => "bridge ports",
+        "sandbox" => "sandbox links",
+        "endpoint" => "endpoints",
+        "fdb" => "FDB (vxlan) edges",
+        "carries" => "network ↔ bridge",
+        "runs" => "task → container",
+        "has-task" => "service → task",
+        _ => "?",
+    }
+}
+
+/// "node-00" / "node-00, node-01" / "10 nodes".
+pub fn nodes_text(nodes: &[String]) -> String {
+    match nodes.len() {
+        0..=2 => nodes.join(", "),
+        n => format!("{n} nodes"),
+    }
+}
+
+/// One filter checkbox.
+pub struct Toggle {
+    /// The token.
+    pub token: &'static str,
+    /// Whether it is hidden now.
+    pub hidden: bool,
+    /// Its words.
+    pub label: &'static str,
+}
+
+/// The main page.
+#[derive(Template, WebTemplate)]
+#[template(path = "index.html")]
+pub struct IndexPage {
+    /// The drawing (escaped by the SVG writer, so inserted as is).
+    pub svg: String,
+    /// Generation of the snapshot drawn (0: none yet).
+    pub generation: u64,
+    /// The hide tokens in force, comma-separated.
+    pub hide: String,
+    /// The view the page shows, as a query string.
+    pub view: String,
+    /// collecting / refreshing / ready / failed.
+    pub state: &'static str,
+    /// The status line.
+    pub status_text: String,
+    /// Sources not read in full, one line each.
+    pub sources: Vec<String>,
+    /// Filter checkboxes.
+    pub toggles: Vec<Toggle>,
+    /// Asset versions.
+    pub app_css_v: String,
+    /// Asset versions.
+    pub map_css_v: String,
+    /// Asset versions.
+    pub app_js_v: String,
+    /// Asset versions.
+    pub favicon_v: String,
+}
+
+/// `GET /`.
+pub async fn index(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    let view = View::from_query(q.as_deref().unwrap_or(""));
+    let status = state.status();
+    let (svg, hide, view_q) = match state.current() {
+        Some(cur) => match rendered(&state, cur, view.clone()).await {
+            Ok(r) => (
+                r.svg.clone(),
+                r.layout.hide.clone(),
+                r.layout.view.to_query(),
+            ),
+            Err(e) => return e,
+        },
+        None => (String::new(), Vec::new(), view.to_query()),
+    };
+    let status_text = match status.state {
+        "collecting" => "Collecting this node… the picture appears when it is done.".to_owned(),
+        _ if status.taken_at.is_empty() => "No snapshot.".to_owned(),
+        _ => format!(
+            "Snapshot {} · {} elements · {} edges",
+            status.taken_at, status.elements, status.edges
+        ),
+    };
+    let sources = status
+        .sources
+        .iter()
+        .map(|s| {
+            let ns = s
+                .namespace
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            format!(
+                "{}{ns} {} on {}: {}",
+                s.source,
+                s.state,
+                nodes_text(&s.nodes),
+                s.message
+            )
+        })
+        .collect();
+    let toggles = HIDE_TOKENS
+        .iter()
+        .map(|t| Toggle {
+            token: t,
+            hidden: hide.iter().any(|h| h == t),
+            label: token_label(t),
+        })
+        .collect();
+    let page = IndexPage {
+        svg,
+        generation: status.generation,
+        hide: hide.join(","),
+        view: view_q,
+        state: status.state,
+        status_text,
+        sources,
+        toggles,
+        app_css_v: version("app.css"),
+        map_css_v: version("map.css"),
+        app_js_v: version("app.js"),
+        favicon_v: version("favicon.svg"),
+    };
+    let mut r = page.into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}

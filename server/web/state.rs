@@ -1,0 +1,336 @@
+//! What the server holds: the current snapshots, their graph, and the state of collection.
+//!
+//! Collection runs on its own thread with its own runtime, so a slow engine or
+//! a big host never holds up a request; requests read the last complete
+//! snapshot until a new one is swapped in whole.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::collect::node::{self, NodeOptions};
+use crate::graph::{self, Graph};
+use crate::snapshot::{NodeSnapshot, SourceState, NODE_SCHEMA};
+
+use super::cache::RenderCache;
+use super::error::WebError;
+use super::worker::{Data, Worker};
+
+/// Where snapshots come from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// Given once (tests, benches): refresh rebuilds from the same data.
+    Fixed(Arc<Vec<NodeSnapshot>>, bool),
+    /// A saved file, read again on refresh.
+    File(PathBuf),
+    /// This node, collected live.
+    Collect(NodeOptions),
+}
+
+/// One complete, immutable state of the world.
+pub struct Current {
+    /// Increases with every new snapshot; part of every cache key and ETag.
+    pub generation: u64,
+    /// The snapshots and their graph.
+    pub data: Arc<Data>,
+    /// Whether the source was a single snapshot object (so `/api/snapshot` answers in the same shape).
+    pub single: bool,
+    /// The newest `taken_at` among the snapshots.
+    pub taken_at: String,
+    /// Lays out views (slow for big views: kept apart from the quick questions).
+    pub layouts: Worker,
+    /// Answers panel and search questions.
+    pub queries: Worker,
+}
+
+/// What collection is doing, for the status bar.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    running_since: Option<Instant>,
+    last_duration: Option<Duration>,
+    last_error: Option<String>,
+}
+
+struct Shared {
+    source: Source,
+    current: RwLock<Option<Arc<Current>>>,
+    progress: Mutex<Progress>,
+    cache: RenderCache,
+}
+
+/// The server's state, cheap to clone into handlers.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+/// The status of the data, as `/api/status` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// `collecting` (nothing to show yet), `refreshing` (showing the last one), `ready` or `failed`.
+    pub state: &'static str,
+    /// Generation of the snapshot shown (0: none yet).
+    pub generation: u64,
+    /// When the snapshot shown was taken.
+    pub taken_at: String,
+    /// How long the running collection has taken so far, in ms.
+    pub running_ms: Option<u64>,
+    /// How long the last collection took, in ms (to estimate progress).
+    pub last_ms: Option<u64>,
+    /// Why the last collection or load failed.
+    pub error: Option<String>,
+    /// Sources that were not read in full, per node.
+    pub sources: Vec<SourceReport>,
+    /// Element and edge counts.
+    pub elements: usize,
+    /// Edge count.
+    pub edges: usize,
+}
+
+/// One source that was not read in full, on one or more nodes (identical reports are merged).
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceReport {
+    /// Host names it was reported on.
+    pub nodes: Vec<String>,
+    /// Which source (`engine`, `ipvs`, ...).
+    pub source: String,
+    /// The namespace, when per namespace.
+    pub namespace: Option<String>,
+    /// `unavailable` or `error`.
+    pub state: String,
+    /// What happened.
+    pub message: String,
+}
+
+impl AppState {
+    fn new(source: Source) -> Self {
+        Self {
+            inner: Arc::new(Shared {
+                source,
+                current: RwLock::new(None),
+                progress: Mutex::new(Progress::default()),
+                cache: RenderCache::default(),
+            }),
+        }
+    }
+
+    /// Serve these snapshots as they are (tests, benchmarks, saved files already read).
+    pub fn fixed(snapshots: Vec<NodeSnapshot>) -> Self {
+        let single = snapshots.len() == 1;
+        let s = Self::new(Source::Fixed(Arc::new(snapshots.clone()), single));
+        s.install(snapshots, single);
+        s
+    }
+
+    /// Serve a saved snapshot file (a node snapshot, or a JSON array of them); read it now.
+    pub fn from_file(path: &Path) -> Result<Self, WebError> {
+        let (snaps, single) = read_file(path)?;
+        let s = Self::new(Source::File(path.to_owned()));
+        s.install(snaps, single);
+        Ok(s)
+    }
+
+    /// Collect this node live; nothing to show until the first collection (start it with [`AppState::refresh`]).
+    pub fn collecting(opts: NodeOptions) -> Self {
+        Self::new(Source::Collect(opts))
+    }
+
+    /// The current state of the world, if any.
+    pub fn current(&self) -> Option<Arc<Current>> {
+        self.inner.current.read().ok().and_then(|c| c.clone())
+    }
+
+    /// The cache of rendered views.
+    pub fn cache(&self) -> &RenderCache {
+        &self.inner.cache
+    }
+
+    fn install(&self, mut snapshots: Vec<NodeSnapshot>, single: bool) {
+        let graph = derive(&mut snapshots);
+        let taken_at = snapshots
+            .iter()
+            .map(|s| s.taken_at.clone())
+            .max()
+            .unwrap_or_default();
+        let data = Arc::new(Data { snapshots, graph });
+        let layouts = Worker::start(data.clone(), "layout");
+        let queries = Worker::start(data.clone(), "query");
+        if let Ok(mut cur) = self.inner.current.write() {
+            let generation = cur.as_ref().map_or(1, |c| c.generation + 1);
+            *cur = Some(Arc::new(Current {
+                generation,
+                data,
+                single,
+                taken_at,
+                layouts,
+                queries,
+            }));
+        }
+        self.inner.cache.clear();
+    }
+
+    /// Start a new collection (or re-read) in the background; false when one is already running.
+    pub fn refresh(&self) -> bool {
+        {
+            let Ok(mut p) = self.inner.progress.lock() else {
+                return false;
+            };
+            if p.running_since.is_some() {
+                return false;
+            }
+            p.running_since = Some(Instant::now());
+        }
+        let me = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("dockmap-collect".into())
+            .spawn(move || me.run_refresh());
+        if let Err(e) = spawned {
+            self.finish(Some(format!("cannot start the collector thread: {e}")));
+            return false;
+        }
+        true
+    }
+
+    fn run_refresh(&self) {
+        let outcome: Result<(Vec<NodeSnapshot>, bool), String> = match &self.inner.source {
+            Source::Fixed(snaps, single) => Ok(((**snaps).clone(), *single)),
+            Source::File(path) => read_file(path).map_err(|e| e.to_string()),
+            Source::Collect(opts) => {
+                // A runtime of its own: collection may block, and must never stall request handling.
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => Ok((vec![rt.block_on(node::collect(opts))], true)),
+                    Err(e) => Err(format!("cannot start a runtime for collection: {e}")),
+                }
+            }
+        };
+        match outcome {
+            Ok((snaps, single)) => {
+                self.install(snaps, single);
+                self.finish(None);
+            }
+            Err(e) => self.finish(Some(e)),
+        }
+    }
+
+    fn finish(&self, error: Option<String>) {
+        if let Ok(mut p) = self.inner.progress.lock() {
+            p.last_duration = p.running_since.map(|t| t.elapsed());
+            p.running_since = None;
+            p.last_error = error;
+        }
+    }
+
+    /// Whether a collection is running.
+    pub fn is_collecting(&self) -> bool {
+        self.inner
+            .progress
+            .lock()
+            .map(|p| p.running_since.is_some())
+            .unwrap_or(false)
+    }
+
+    /// The status for the status bar.
+    pub fn status(&self) -> StatusReport {
+        let p = self
+            .inner
+            .progress
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        let cur = self.current();
+        let state = match (&cur, p.running_since.is_some(), &p.last_error) {
+            (None, true, _) => "collecting",
+            (Some(_), true, _) => "refreshing",
+            (_, false, Some(_)) => "failed",
+            (Some(_), false, None) => "ready",
+            (None, false, None) => "collecting",
+        };
+        let mut sources: Vec<SourceReport> = Vec::new();
+        if let Some(c) = &cur {
+            for s in &c.data.snapshots {
+                for st in s.sources.iter().filter(|x| x.state != SourceState::Ok) {
+                    let (source, state) = (token(&st.source), token(&st.state));
+                    let same = sources.iter_mut().find(|r| {
+                        r.source == source
+                            && r.state == state
+                            && r.namespace == st.namespace
+                            && r.message == st.message
+                    });
+                    match same {
+                        Some(r) => r.nodes.push(s.node.hostname.clone()),
+                        None => sources.push(SourceReport {
+                            nodes: vec![s.node.hostname.clone()],
+                            source,
+                            namespace: st.namespace.clone(),
+                            state,
+                            message: st.message.clone(),
+                        }),
+                    }
+                }
+            }
+        }
+        StatusReport {
+            state,
+            generation: cur.as_ref().map_or(0, |c| c.generation),
+            taken_at: cur.as_ref().map(|c| c.taken_at.clone()).unwrap_or_default(),
+            running_ms: p.running_since.map(|t| t.elapsed().as_millis() as u64),
+            last_ms: p.last_duration.map(|d| d.as_millis() as u64),
+            error: p.last_error,
+            sources,
+            elements: cur.as_ref().map_or(0, |c| c.data.graph.elements.len()),
+            edges: cur.as_ref().map_or(0, |c| c.data.graph.edges.len()),
+        }
+    }
+}
+
+/// Put snapshots in canonical order and derive their graph: what the server shows depends on
+/// the facts only, never on the order the collectors listed them in.
+pub fn derive(snapshots: &mut [NodeSnapshot]) -> Graph {
+    for s in snapshots.iter_mut() {
+        s.normalize();
+    }
+    graph::build(snapshots)
+}
+
+/// A serde enum's wire name.
+fn token<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Read a node snapshot, or a JSON array of them.
+fn read_file(path: &Path) -> Result<(Vec<NodeSnapshot>, bool), WebError> {
+    let bytes = std::fs::read(path).map_err(|e| WebError::Read {
+        path: path.to_owned(),
+        source: e,
+    })?;
+    let parse_err = |message: String| WebError::Parse {
+        path: path.to_owned(),
+        message,
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| parse_err(e.to_string()))?;
+    let (snaps, single) = if value.is_array() {
+        let v: Vec<NodeSnapshot> =
+            serde_json::from_value(value).map_err(|e| parse_err(e.to_string()))?;
+        (v, false)
+    } else {
+        let s: NodeSnapshot =
+            serde_json::from_value(value).map_err(|e| parse_err(e.to_string()))?;
+        (vec![s], true)
+    };
+    if let Some(bad) = snaps.iter().find(|s| s.schema != NODE_SCHEMA) {
+        return Err(parse_err(format!(
+            "schema {:?}, this dockmap reads {NODE_SCHEMA:?}",
+            bad.schema
+        )));
+    }
+    Ok((snaps, single))
+}

@@ -1,0 +1,293 @@
+//! The HTTP side of `dockmap serve`, without a browser: routes, JSON shapes, headers, escaping.
+
+#[path = "support/browser.rs"]
+mod browser;
+
+use std::io::Read;
+
+use browser::{request, serve, Resp};
+use dockmap::snapshot::NodeSnapshot;
+use dockmap::synthetic::{snapshots, SyntheticOptions, HOSTILE_NETWORK};
+use dockmap::web::{router, AppState};
+
+fn synthetic(hosts: usize, containers: usize) -> Vec<NodeSnapshot> {
+    snapshots(&SyntheticOptions {
+        hosts,
+        containers,
+        hostile_names: true,
+    })
+}
+
+async fn get(base: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+    let (b, p) = (base.to_owned(), path.to_owned());
+    let h: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let hr: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        request(&b, "GET", &p, &hr)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn every_response_carries_a_strict_csp_and_no_third_party_origin() {
+    let base = serve(router(AppState::fixed(synthetic(1, 3)))).await;
+    for path in [
+        "/",
+        "/api/graph",
+        "/api/status",
+        "/static/app.js",
+        "/scene.svg",
+        "/nope",
+    ] {
+        let r = get(&base, path, &[]).await;
+        let csp = r
+            .header("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no CSP"));
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert!(!csp.contains("http:") && !csp.contains("https:"), "{csp}");
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+    // The page loads nothing from elsewhere and runs no inline script.
+    let page = get(&base, "/", &[]).await.text();
+    for attr in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        "url(http",
+    ] {
+        assert!(
+            !page.contains(attr),
+            "the page loads something from elsewhere: {attr}"
+        );
+    }
+    let inline_scripts = page.matches("<script>").count()
+        + page.matches("<script type=\"text/javascript\">").count();
+    assert_eq!(inline_scripts, 0);
+    assert!(page.contains("<script src=\"/static/app.js?v="));
+}
+
+#[tokio::test]
+async fn hostile_names_are_escaped_in_the_page_and_the_svg() {
+    let base = serve(router(AppState::fixed(synthetic(1, 3)))).await;
+    for path in ["/", "/scene.svg", "/?open=*"] {
+        let body = get(&base, path, &[]).await.text();
+        assert!(!body.contains("<img"), "{path}: raw markup from the engine");
+        assert!(
+            body.contains("x&lt;img src=x"),
+            "{path}: the name should be there, escaped"
+        );
+    }
+    // JSON carries it as a string (the browser puts it in with textContent).
+    let g = get(&base, "/api/graph", &[]).await.json();
+    assert!(g["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["label"] == HOSTILE_NETWORK));
+}
+
+#[tokio::test]
+async fn api_graph_has_elements_edges_positions_and_findings() {
+    let base = serve(router(AppState::fixed(synthetic(2, 30)))).await;
+    let r = get(&base, "/api/graph?open=*", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let g = r.json();
+    assert_eq!(g["schema"], "dockmap.graph/1");
+    for key in ["elements", "edges", "findings"] {
+        assert!(!g[key].as_array().unwrap().is_empty(), "{key} empty");
+    }
+    let nodes = g["layout"]["nodes"].as_array().unwrap();
+    let n = &nodes[0];
+    for key in ["id", "kind", "x", "y", "w", "h"] {
+        assert!(!n[key].is_null(), "node lacks {key}: {n}");
+    }
+    let e = &g["layout"]["edges"].as_array().unwrap()[0];
+    assert_eq!(e["path"].as_array().unwrap().len(), 8);
+    assert!(g["layout"]["width"].as_i64().unwrap() > 0);
+    // The same view twice: byte-identical.
+    let again = get(&base, "/api/graph?open=*", &[]).await;
+    assert_eq!(r.body, again.body);
+}
+
+#[tokio::test]
+async fn api_snapshot_answers_in_the_shape_it_was_given() {
+    let one = synthetic(1, 2);
+    let base = serve(router(AppState::fixed(one.clone()))).await;
+    let s = get(&base, "/api/snapshot", &[]).await.json();
+    assert_eq!(s["schema"], "dockmap.node-snapshot/1");
+    assert_eq!(s["node"]["hostname"], one[0].node.hostname);
+    let many = synthetic(3, 6);
+    let base = serve(router(AppState::fixed(many))).await;
+    let s = get(&base, "/api/snapshot", &[]).await.json();
+    assert_eq!(s.as_array().map(Vec::len), Some(3));
+}
+
+#[tokio::test]
+async fn etags_revalidate_and_compression_applies() {
+    let base = serve(router(AppState::fixed(synthetic(2, 30)))).await;
+    let r = get(&base, "/api/graph", &[]).await;
+    let tag = r.header("etag").expect("an etag").to_owned();
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
+    let again = get(&base, "/api/graph", &[("If-None-Match", &tag)]).await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let gz = get(&base, "/api/graph", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert!(
+        gz.body.len() * 3 < r.body.len(),
+        "gzip should shrink JSON well"
+    );
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, r.body);
+    // A versioned asset is cacheable, an unversioned one revalidated.
+    let page = get(&base, "/", &[]).await.text();
+    let v = page
+        .split("/static/app.js?v=")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let js = get(&base, &format!("/static/app.js?v={v}"), &[]).await;
+    assert_eq!(js.status, 200);
+    assert!(js
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/javascript"));
+    let js_tag = js.header("etag").unwrap().to_owned();
+    assert_eq!(
+        get(&base, "/static/app.js", &[("If-None-Match", &js_tag)])
+            .await
+            .status,
+        304
+    );
+    assert_eq!(get(&base, "/static/../Cargo.toml", &[]).await.status, 404);
+}
+
+#[tokio::test]
+async fn element_details_search_and_status() {
+    let base = serve(router(AppState::fixed(synthetic(1, 8)))).await;
+    let g = get(&base, "/api/graph", &[]).await.json();
+    let ctr = g["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "container" && e["label"].as_str().unwrap().starts_with("web-"))
+        .unwrap()
+        .clone();
+    let id = ctr["id"].as_str().unwrap();
+    let ip = ctr["attrs"]["ips"][0].as_str().unwrap();
+    let d = get(&base, &format!("/api/element?id={}", urlenc(id)), &[])
+        .await
+        .json();
+    assert_eq!(d["element"]["id"], id);
+    let eth0 = &d["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "eth0")
+        .unwrap()
+        .clone();
+    assert!(eth0["peer"]["name"].as_str().unwrap().starts_with("veth"));
+    assert_eq!(eth0["peer"]["bridge"]["label"], "docker0");
+    // The published port's DNAT rule names the container's address.
+    assert!(d["firewall_rules"].as_array().unwrap().iter().any(|r| r
+        .as_str()
+        .unwrap()
+        .contains("DNAT")
+        && r.as_str().unwrap().contains(ip)));
+    assert_eq!(get(&base, "/api/element?id=nope", &[]).await.status, 404);
+    assert_eq!(get(&base, "/api/element", &[]).await.status, 400);
+
+    let hits = get(&base, &format!("/api/search?q={ip}"), &[]).await.json();
+    assert_eq!(hits["hits"][0]["id"], id);
+    let s = get(&base, "/api/status", &[]).await.json();
+    assert_eq!(s["state"], "ready");
+    assert_eq!(s["generation"], 1);
+    assert_eq!(s["sources"][0]["source"], "ipvs");
+}
+
+#[tokio::test]
+async fn refresh_makes_a_new_generation_and_a_collecting_server_answers_503_until_then() {
+    let base = serve(router(AppState::fixed(synthetic(1, 2)))).await;
+    let b = base.clone();
+    let r = tokio::task::spawn_blocking(move || request(&b, "POST", "/api/refresh", &[]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 202);
+    let mut gen = 0;
+    for _ in 0..100 {
+        let s = get(&base, "/api/status", &[]).await.json();
+        gen = s["generation"].as_u64().unwrap();
+        if gen == 2 && s["state"] == "ready" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(gen, 2);
+
+    // A server that collects and has nothing yet: the page says so, the API answers 503.
+    let idle = serve(router(AppState::collecting(Default::default()))).await;
+    assert_eq!(get(&idle, "/api/graph", &[]).await.status, 503);
+    let page = get(&idle, "/", &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Collecting"));
+}
+
+#[tokio::test]
+async fn a_saved_snapshot_file_is_served_and_a_bad_one_is_refused_clearly() {
+    let dir = std::env::temp_dir().join(format!("dmt{}-web-file", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    struct Cleanup(std::path::PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _c = Cleanup(dir.clone());
+    let good = dir.join("one.json");
+    std::fs::write(&good, serde_json::to_vec(&synthetic(1, 2)[0]).unwrap()).unwrap();
+    let state = AppState::from_file(&good).expect("a node snapshot file");
+    let base = serve(router(state)).await;
+    assert_eq!(
+        get(&base, "/api/status", &[]).await.json()["state"],
+        "ready"
+    );
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, b"{\"schema\": \"something/else\"}").unwrap();
+    let err = AppState::from_file(&bad)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("bad.json"), "{err}");
+    let missing = AppState::from_file(&dir.join("missing.json"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(missing.contains("missing.json"), "{missing}");
+}
+
+fn urlenc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
