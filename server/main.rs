@@ -7,9 +7,11 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use dockmap::agent::{self, AgentOptions, SnapshotSource};
+use dockmap::cluster::{AgentList, ClusterOptions};
 use dockmap::collect::node::{self, NodeOptions};
 use dockmap::graph;
 use dockmap::snapshot::NodeSnapshot;
+use dockmap::web::ServeOptions;
 
 /// See how Docker networking is really wired.
 #[derive(Parser)]
@@ -70,6 +72,8 @@ enum Command {
     },
     /// Serve this node's snapshot to a dockmap server (GET /v1/snapshot, bearer token).
     Agent(AgentArgs),
+    /// Serve the interactive picture in the browser (this node, or every node through agents).
+    Serve(ServeArgs),
 }
 
 #[derive(clap::Args)]
@@ -94,6 +98,31 @@ struct AgentArgs {
     /// Serve this saved snapshot file instead of collecting (demos, scale tests).
     #[arg(long)]
     serve_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    source: Source,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    listen: std::net::SocketAddr,
+    /// Show this saved snapshot file (a node snapshot, or a JSON array of them) instead of collecting.
+    #[arg(long)]
+    open: Option<PathBuf>,
+    /// Gather every node through its agent: `auto` (a manager's node list, port 7879),
+    /// `auto:PORT`, `https-auto:PORT`, or comma-separated agent URLs.
+    #[arg(long)]
+    agents: Option<String>,
+    /// File holding the agents' bearer token.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// PEM CA certificate to trust for https agents.
+    #[arg(long)]
+    agent_ca: Option<PathBuf>,
+    /// How long one agent may take, in seconds, before its node is shown stale or unreachable.
+    #[arg(long, default_value_t = 10.0)]
+    deadline: f64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -148,6 +177,35 @@ async fn run(cli: Cli) -> Result<()> {
                 Format::Dot => graph::dot::to_dot(&g),
             };
             write_out(None, text.as_bytes())?;
+        }
+        Command::Serve(a) => {
+            let cluster = match &a.agents {
+                Some(list) => {
+                    let agents = AgentList::parse(list).map_err(anyhow::Error::msg)?;
+                    let token = match &a.token_file {
+                        Some(p) => Some(agent::Token::from_file(p)?.as_str().to_owned()),
+                        None => None,
+                    };
+                    Some(ClusterOptions {
+                        agents,
+                        deadline: std::time::Duration::from_secs_f64(a.deadline.max(0.1)),
+                        token,
+                        ca_cert: a.agent_ca.clone(),
+                        local: a.source.options(),
+                    })
+                }
+                None => None,
+            };
+            if a.open.is_none() && cluster.is_none() {
+                require_root("serve")?;
+            }
+            let opts = ServeOptions {
+                listen: a.listen,
+                node: a.source.options(),
+                open: a.open,
+                cluster,
+            };
+            dockmap::web::serve(opts).await?;
         }
         Command::Agent(a) => {
             let source = match &a.serve_file {

@@ -61,12 +61,14 @@ pub enum ClusterError {
     Client(String),
 }
 
+#[derive(Debug)]
 struct Kept {
     snapshot: NodeSnapshot,
     fetched: Instant,
 }
 
 /// Gathers the cluster again and again, remembering each node's last good snapshot.
+#[derive(Debug)]
 pub struct Gatherer {
     opts: ClusterOptions,
     client: reqwest::Client,

@@ -25,6 +25,9 @@ pub enum WebError {
         /// The OS error.
         source: io::Error,
     },
+    /// The cluster gatherer could not be set up (bad CA certificate, HTTP client).
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     /// A saved snapshot is not one this build understands.
     #[error("{path} is not a dockmap node snapshot (or a JSON array of them): {message}")]
     Parse {

@@ -18,6 +18,7 @@ pub mod worker;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::cluster::{ClusterOptions, Gatherer};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -42,6 +43,8 @@ pub struct ServeOptions {
     pub node: NodeOptions,
     /// Serve this saved snapshot file instead of collecting.
     pub open: Option<PathBuf>,
+    /// Gather these agents instead of collecting the local node (`None` or an empty list: local only).
+    pub cluster: Option<ClusterOptions>,
 }
 
 /// All routes, with compression and the security headers.
@@ -71,7 +74,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
     let state = match &opts.open {
         Some(path) => AppState::from_file(path)?,
         None => {
-            let s = AppState::collecting(opts.node.clone());
+            let s = match opts.cluster.clone().map(Gatherer::new).transpose()? {
+                Some(g) if g.uses_agents() => AppState::gathering(g),
+                _ => AppState::collecting(opts.node.clone()),
+            };
             s.refresh();
             s
         }

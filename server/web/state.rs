@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::cluster::Gatherer;
 use crate::collect::node::{self, NodeOptions};
 use crate::graph::{self, Graph};
-use crate::snapshot::{NodeSnapshot, SourceState, NODE_SCHEMA};
+use crate::snapshot::{ClusterSnapshot, NodeSnapshot, NodeState, SourceState, NODE_SCHEMA};
 
 use super::cache::RenderCache;
 use super::error::WebError;
@@ -27,6 +28,8 @@ enum Source {
     File(PathBuf),
     /// This node, collected live.
     Collect(NodeOptions),
+    /// Every node through its agent; the gatherer remembers each node's last good snapshot.
+    Cluster(Arc<Gatherer>),
 }
 
 /// One complete, immutable state of the world.
@@ -43,6 +46,8 @@ pub struct Current {
     pub layouts: Worker,
     /// Answers panel and search questions.
     pub queries: Worker,
+    /// Nodes of a cluster that did not answer fresh (stale, unreachable, unauthorized).
+    pub node_problems: Vec<SourceReport>,
 }
 
 /// What collection is doing, for the status bar.
@@ -137,6 +142,11 @@ impl AppState {
         Self::new(Source::Collect(opts))
     }
 
+    /// State that gathers the whole cluster through its agents on every refresh.
+    pub fn gathering(gatherer: Gatherer) -> Self {
+        Self::new(Source::Cluster(Arc::new(gatherer)))
+    }
+
     /// The current state of the world, if any.
     pub fn current(&self) -> Option<Arc<Current>> {
         self.inner.current.read().ok().and_then(|c| c.clone())
@@ -149,6 +159,40 @@ impl AppState {
 
     fn install(&self, mut snapshots: Vec<NodeSnapshot>, single: bool) {
         let graph = derive(&mut snapshots);
+        self.install_graph(snapshots, single, graph, Vec::new());
+    }
+
+    /// Install a gathered cluster: its graph carries the cross-node joins and node states.
+    fn install_cluster(&self, mut cluster: ClusterSnapshot) {
+        cluster.normalize();
+        let graph = graph::build_cluster(&cluster);
+        let node_problems = cluster
+            .nodes
+            .iter()
+            .filter(|n| n.state != NodeState::Fresh)
+            .map(|n| SourceReport {
+                nodes: vec![n.name.clone()],
+                source: "agent".into(),
+                namespace: None,
+                state: token(&n.state),
+                message: n.error.clone(),
+            })
+            .collect();
+        let snapshots = cluster
+            .nodes
+            .into_iter()
+            .filter_map(|n| n.snapshot)
+            .collect();
+        self.install_graph(snapshots, false, graph, node_problems);
+    }
+
+    fn install_graph(
+        &self,
+        snapshots: Vec<NodeSnapshot>,
+        single: bool,
+        graph: Graph,
+        node_problems: Vec<SourceReport>,
+    ) {
         let taken_at = snapshots
             .iter()
             .map(|s| s.taken_at.clone())
@@ -166,6 +210,7 @@ impl AppState {
                 taken_at,
                 layouts,
                 queries,
+                node_problems,
             }));
         }
         self.inner.cache.clear();
@@ -197,6 +242,20 @@ impl AppState {
         let outcome: Result<(Vec<NodeSnapshot>, bool), String> = match &self.inner.source {
             Source::Fixed(snaps, single) => Ok(((**snaps).clone(), *single)),
             Source::File(path) => read_file(path).map_err(|e| e.to_string()),
+            Source::Cluster(gatherer) => {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => {
+                        let cluster = rt.block_on(gatherer.gather());
+                        self.install_cluster(cluster);
+                        self.finish(None);
+                        return;
+                    }
+                    Err(e) => Err(format!("cannot start a runtime for gathering: {e}")),
+                }
+            }
             Source::Collect(opts) => {
                 // A runtime of its own: collection may block, and must never stall request handling.
                 match tokio::runtime::Builder::new_current_thread()
@@ -252,6 +311,7 @@ impl AppState {
         };
         let mut sources: Vec<SourceReport> = Vec::new();
         if let Some(c) = &cur {
+            sources.extend(c.node_problems.iter().cloned());
             for s in &c.data.snapshots {
                 for st in s.sources.iter().filter(|x| x.state != SourceState::Ok) {
                     let (source, state) = (token(&st.source), token(&st.state));
