@@ -10,6 +10,9 @@
 #[path = "support/swarm.rs"]
 mod swarm;
 
+#[path = "support/browser.rs"]
+mod browser;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -603,6 +606,72 @@ fn check_graph(g: &Graph, lab: &SwarmLab) {
     }
 }
 
+/// The three nodes' real snapshots, served by agents on loopback to `dockmap serve`'s router in
+/// cluster mode, in a real browser: three hosts and a VXLAN tunnel are drawn.
+fn browser_shows_the_nodes_and_a_tunnel(
+    snaps: &[&NodeSnapshot],
+    dir: &Path,
+    token_file: &Path,
+    token: &str,
+) {
+    let mut agents = Vec::new();
+    let mut urls = Vec::new();
+    for snap in snaps {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let name = snap.node.hostname.clone();
+        let file = dir.join(format!("browser-{name}.json"));
+        std::fs::write(&file, serde_json::to_vec(snap).unwrap()).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("agent")
+            .arg("--serve-file")
+            .arg(&file)
+            .arg("--token-file")
+            .arg(token_file)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"));
+        agents.push(Agent::spawn(
+            &name,
+            cmd,
+            dir.join(format!("browser-{name}.log")),
+        ));
+        urls.push(format!("http://127.0.0.1:{port}"));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        wait_healthy(&urls, || logs(&agents)).await;
+        let state = dockmap::web::AppState::gathering(Gatherer::new(options(AgentList::Urls(urls.clone()), token, DEADLINE)).unwrap());
+        state.refresh();
+        let url = browser::serve(dockmap::web::router(state)).await;
+        let Some(b) = browser::Browser::start().await else { return };
+        b.open(&url).await;
+        b.until(
+            "return ['host:node1','host:node2','host:node3'].every(id => document.querySelector(`#map [data-id=\"${CSS.escape(id)}\"]`))",
+            30,
+            "the three nodes to be drawn",
+        )
+        .await;
+        b.until("return document.querySelectorAll('#map path.e.k-fdb').length > 0", 30, "a VXLAN tunnel to be drawn").await;
+        let ends = b.js("return [...document.querySelectorAll('#map path.e.k-fdb')].map(p => [p.dataset.s, p.dataset.t])").await;
+        let crosses = ends.as_array().unwrap().iter().any(|p| {
+            let host = |v: &serde_json::Value| v.as_str().unwrap_or("").split('/').next().unwrap_or("").replace("if:", "host:");
+            host(&p[0]) != host(&p[1])
+        });
+        assert!(crosses, "a tunnel joins two different nodes: {ends}");
+        let errors = b.console_errors().await;
+        assert!(errors.is_empty(), "console errors: {errors:?}");
+        b.close().await;
+    });
+    drop(agents);
+}
+
 /// 10 agents serving saved snapshots on loopback (in the root namespace): gather + build.
 fn scale_figures(
     snaps: &[&NodeSnapshot],
@@ -708,6 +777,7 @@ fn agents_on_every_node_gather_into_one_swarm_graph() {
     drop(agents);
 
     let snaps = seen.first.snapshots();
+    browser_shows_the_nodes_and_a_tunnel(&snaps, &dir.0, &token_file, &token);
     let (scale_median, scale_elements, snap_bytes, n) =
         scale_figures(&snaps, &dir.0, &token_file, &token);
 
