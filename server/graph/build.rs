@@ -715,6 +715,20 @@ fn network_attrs(net: &Network) -> BTreeMap<String, Value> {
 }
 
 fn container_attrs(c: &Container) -> BTreeMap<String, Value> {
+    // Endpoints and ports in canonical order, so the graph never depends on the engine's order.
+    let mut sorted = c.clone();
+    sorted
+        .endpoints
+        .sort_by(|x, y| (&x.network_id, &x.ipv4).cmp(&(&y.network_id, &y.ipv4)));
+    sorted.ports.sort_by(|x, y| {
+        (x.private_port, &x.protocol, &x.host_ip, x.host_port).cmp(&(
+            y.private_port,
+            &y.protocol,
+            &y.host_ip,
+            y.host_port,
+        ))
+    });
+    let c = &sorted;
     let mut a = BTreeMap::new();
     a.insert("id".into(), json!(c.id));
     a.insert("name".into(), json!(c.name));

@@ -498,6 +498,24 @@ fn output_does_not_depend_on_input_order() {
         n.nsids.reverse();
     }
     b.sources.reverse();
+    let ctr = &mut b.engine.as_mut().unwrap().containers[0];
+    ctr.endpoints.push(ContainerEndpoint {
+        network_id: "a-first".into(),
+        ipv4: "198.18.9.9".into(),
+        ..Default::default()
+    });
+    ctr.endpoints.reverse();
+    let a = {
+        let mut a = a;
+        a.engine.as_mut().unwrap().containers[0]
+            .endpoints
+            .push(ContainerEndpoint {
+                network_id: "a-first".into(),
+                ipv4: "198.18.9.9".into(),
+                ..Default::default()
+            });
+        a
+    };
     let ga = serde_json::to_vec(&build(&[a.clone()])).unwrap();
     let gb = serde_json::to_vec(&build(&[b])).unwrap();
     assert_eq!(ga, gb);

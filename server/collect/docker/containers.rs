@@ -1,48 +1,23 @@
 //! Containers: list all, inspect each (concurrently, bounded), keep only networking facts.
 
 use bollard::Docker;
-use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
 use crate::snapshot::{Container, ContainerEndpoint, PortBinding};
 
-use super::fetch::{get, segment, Failure};
+use super::fetch::list_and_inspect;
 use super::json::{array, entries, int, string_map, strings, text};
-use super::CONCURRENCY;
 
 /// Every container the engine knows, running or not, and what could not be read.
 pub(super) async fn collect(docker: &Docker) -> (Vec<Container>, Vec<String>) {
-    let mut problems = Vec::new();
-    let list = match get(docker, "/containers/json?all=1").await {
-        Ok(list) => list,
-        Err(why) => {
-            problems.push(format!("containers could not be listed: {why}"));
-            return (Vec::new(), problems);
-        }
-    };
-    let ids: Vec<String> = array(&list, "")
-        .iter()
-        .map(|c| text(c, "/Id"))
-        .filter(|id| !id.is_empty())
-        .collect();
-    let answers: Vec<(String, Result<Value, Failure>)> = stream::iter(ids)
-        .map(|id| async move {
-            let answer = get(docker, &format!("/containers/{}/json", segment(&id))).await;
-            (id, answer)
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut out = Vec::with_capacity(answers.len());
-    for (id, answer) in answers {
-        match answer {
-            Ok(v) => out.push(decode(&v)),
-            // Removed between list and inspect: a race, not an error.
-            Err(Failure::Gone) => {}
-            Err(why) => problems.push(format!("container {id} could not be inspected: {why}")),
-        }
-    }
-    (out, problems)
+    list_and_inspect(
+        docker,
+        "container",
+        "/containers/json?all=1",
+        |id| format!("/containers/{id}/json"),
+        decode,
+    )
+    .await
 }
 
 /// Only orchestration labels: other labels may carry secrets.

@@ -154,3 +154,49 @@ mod tests {
         assert_eq!(segment("a/b?c d"), "a%2Fb%3Fc%20d");
     }
 }
+
+/// List objects, then inspect each (concurrently, bounded) and decode it.
+///
+/// An object removed between the list and its inspect is a race, not an error: it is
+/// skipped. Anything else that fails is said in the returned problems; the rest is kept.
+pub(super) async fn list_and_inspect<T>(
+    docker: &bollard::Docker,
+    what: &str,
+    list_path: &str,
+    inspect_path: impl Fn(&str) -> String,
+    decode: impl Fn(&serde_json::Value) -> T,
+) -> (Vec<T>, Vec<String>) {
+    use futures::stream::{self, StreamExt};
+
+    let mut problems = Vec::new();
+    let list = match get(docker, list_path).await {
+        Ok(list) => list,
+        Err(why) => {
+            problems.push(format!("{what}s could not be listed: {why}"));
+            return (Vec::new(), problems);
+        }
+    };
+    let ids: Vec<String> = super::json::array(&list, "")
+        .iter()
+        .map(|o| super::json::text(o, "/Id"))
+        .filter(|id| !id.is_empty())
+        .collect();
+    let inspect_path = &inspect_path;
+    let answers: Vec<(String, Result<serde_json::Value, Failure>)> = stream::iter(ids)
+        .map(|id| async move {
+            let answer = get(docker, &inspect_path(&segment(&id))).await;
+            (id, answer)
+        })
+        .buffer_unordered(super::CONCURRENCY)
+        .collect()
+        .await;
+    let mut out = Vec::with_capacity(answers.len());
+    for (id, answer) in answers {
+        match answer {
+            Ok(v) => out.push(decode(&v)),
+            Err(Failure::Gone) => {}
+            Err(why) => problems.push(format!("{what} {id} could not be inspected: {why}")),
+        }
+    }
+    (out, problems)
+}

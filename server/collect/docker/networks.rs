@@ -1,48 +1,24 @@
 //! Networks: list all, inspect each (concurrently, bounded) for endpoints and peers.
 
 use bollard::Docker;
-use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
 use crate::snapshot::{IpamConfig, Network, NetworkEndpoint, NetworkPeer};
 
-use super::fetch::{get, segment, Failure};
+use super::fetch::list_and_inspect;
 use super::json::{array, entries, flag, string_map, text};
-use super::CONCURRENCY;
 
 /// Every network with its endpoints, and what could not be read.
 pub(super) async fn collect(docker: &Docker) -> (Vec<Network>, Vec<String>) {
-    let mut problems = Vec::new();
-    let list = match get(docker, "/networks").await {
-        Ok(list) => list,
-        Err(why) => {
-            problems.push(format!("networks could not be listed: {why}"));
-            return (Vec::new(), problems);
-        }
-    };
-    let ids: Vec<String> = array(&list, "")
-        .iter()
-        .map(|n| text(n, "/Id"))
-        .filter(|id| !id.is_empty())
-        .collect();
     // The list leaves `Containers` empty: only an inspect names the endpoints.
-    let answers: Vec<(String, Result<Value, Failure>)> = stream::iter(ids)
-        .map(|id| async move {
-            let answer = get(docker, &format!("/networks/{}", segment(&id))).await;
-            (id, answer)
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut out = Vec::with_capacity(answers.len());
-    for (id, answer) in answers {
-        match answer {
-            Ok(v) => out.push(decode(&v)),
-            Err(Failure::Gone) => {}
-            Err(why) => problems.push(format!("network {id} could not be inspected: {why}")),
-        }
-    }
-    (out, problems)
+    list_and_inspect(
+        docker,
+        "network",
+        "/networks",
+        |id| format!("/networks/{id}"),
+        decode,
+    )
+    .await
 }
 
 /// One `docker network inspect` answer.
