@@ -17,6 +17,8 @@ use super::{docker, ipvs, link};
 const IP_NETNS_DIR: &str = "/run/netns";
 /// Docker's default exec-root netns dir, tried only when the engine cannot tell us its own.
 const DEFAULT_DOCKER_NETNS_DIR: &str = "/run/docker/netns";
+/// Where parsed rules are kept between runs of one boot (tmpfs; private to root).
+const RULE_CACHE_FILE: &str = "/run/dockmap/firewall-cache.json";
 /// How long the engine may take before the snapshot goes on without it.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(15);
 
@@ -251,11 +253,10 @@ type NamespaceExtras = (Option<Firewall>, Vec<SourceStatus>, IpvsState);
 /// Firewall and IPVS for every namespace (blocking: tools run, sockets open inside namespaces).
 fn blocking_sources(handles: &[NsHandle]) -> Vec<NamespaceExtras> {
     let tools = firewall::Tools::from_env();
-    let fw = firewall::collect_many(
-        handles,
-        &tools,
-        Some(RULE_CACHE.get_or_init(RuleCache::new)),
-    );
+    let cache = RULE_CACHE.get_or_init(|| RuleCache::load(Path::new(RULE_CACHE_FILE)));
+    let fw = firewall::collect_many(handles, &tools, Some(cache));
+    // Only an optimisation: a cache that cannot be written costs the next run its spawns, nothing more.
+    let _ = cache.save(Path::new(RULE_CACHE_FILE));
     let ipvs = ipvs::collect_many(handles);
     fw.into_iter()
         .zip(ipvs)
