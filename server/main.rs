@@ -134,6 +134,9 @@ enum Format {
 fn main() {
     let cli = Cli::parse();
     raise_fd_limit();
+    // rustls cannot choose between the two linked crypto providers by itself; an error here only
+    // means one is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
