@@ -7,5 +7,6 @@ pub mod ipvs;
 pub mod link;
 pub mod netns;
 pub mod node;
+pub mod sockopt;
 
 pub use error::CollectError;

@@ -5,6 +5,7 @@
 //! legacy x_tables table list (a proc file) prove a namespace empty in
 //! microseconds. Both must be read from a thread that is inside the namespace.
 
+use crate::collect::sockopt::set_recv_timeout;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -343,28 +344,6 @@ fn netns_cookie(socket: &Socket) -> Option<u64> {
         )
     };
     (rc == 0 && len as usize == std::mem::size_of::<u64>()).then_some(cookie)
-}
-
-fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-    };
-    // SAFETY: the pointer and length describe a timeval that outlives the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const libc::timeval as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! IPVS over a generic netlink socket of the calling thread's namespace.
 
+use crate::collect::sockopt::set_recv_timeout;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use netlink_packet_core::{DecodeError, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP};
@@ -217,26 +217,4 @@ impl Conn {
 fn error_code(msg: &[u8]) -> Option<i32> {
     let b = msg.get(16..20)?;
     Some(i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-    };
-    // SAFETY: the pointer and length describe a timeval that outlives the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const libc::timeval as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
