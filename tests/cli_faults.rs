@@ -131,8 +131,10 @@ fn with_iptables_save_missing_it_says_so_and_keeps_the_rest() {
         ],
     );
     // A private mount namespace where the sbin directories are empty: the tools are really absent.
+    // dockmap's rule cache is emptied there too: another run (a parallel test) may already have
+    // cached this namespace's unchanged rules, and then rightly would not need the tools.
     let script = format!(
-        "mount -t tmpfs none /usr/sbin && {{ [ -L /sbin ] || mount -t tmpfs none /sbin; }} && exec {BIN} snapshot --no-engine --netns-dir /run/netns"
+        "mount -t tmpfs none /usr/sbin && {{ [ -L /sbin ] || mount -t tmpfs none /sbin; }} && mkdir -p /run/dockmap && mount -t tmpfs none /run/dockmap && exec {BIN} snapshot --no-engine --netns-dir /run/netns"
     );
     let out = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c", &script])
