@@ -121,20 +121,36 @@ struct GraphResponse<'a> {
     layout: &'a Scene,
 }
 
+/// The current snapshot, the view the query asks for, and its ETag; or the answer to give
+/// at once (no snapshot yet, or the client's copy is still good).
+#[allow(clippy::result_large_err)]
+fn viewed(
+    state: &AppState,
+    query: Option<&str>,
+    req: &HeaderMap,
+    what: &str,
+) -> Result<(std::sync::Arc<super::state::Current>, View, String), Response> {
+    let Some(cur) = state.current() else {
+        return Err(no_snapshot(state));
+    };
+    let view = View::from_query(query.unwrap_or(""));
+    let tag = etag(cur.generation, &format!("{what}?{}", view.to_query()));
+    match not_modified(req, &tag) {
+        Some(r) => Err(r),
+        None => Ok((cur, view, tag)),
+    }
+}
+
 /// `GET /api/graph`.
 pub async fn graph(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
     req: HeaderMap,
 ) -> Response {
-    let Some(cur) = state.current() else {
-        return no_snapshot(&state);
+    let (cur, view, tag) = match viewed(&state, q.as_deref(), &req, "graph") {
+        Ok(v) => v,
+        Err(r) => return r,
     };
-    let view = View::from_query(q.as_deref().unwrap_or(""));
-    let tag = etag(cur.generation, &format!("graph?{}", view.to_query()));
-    if let Some(r) = not_modified(&req, &tag) {
-        return r;
-    }
     let r = match rendered(&state, cur.clone(), view).await {
         Ok(r) => r,
         Err(e) => return e,
@@ -166,14 +182,10 @@ pub async fn scene_svg(
     RawQuery(q): RawQuery,
     req: HeaderMap,
 ) -> Response {
-    let Some(cur) = state.current() else {
-        return no_snapshot(&state);
+    let (cur, view, tag) = match viewed(&state, q.as_deref(), &req, "svg") {
+        Ok(v) => v,
+        Err(r) => return r,
     };
-    let view = View::from_query(q.as_deref().unwrap_or(""));
-    let tag = etag(cur.generation, &format!("svg?{}", view.to_query()));
-    if let Some(r) = not_modified(&req, &tag) {
-        return r;
-    }
     match rendered(&state, cur.clone(), view).await {
         Ok(r) => {
             let mut resp = fresh("image/svg+xml; charset=utf-8", &tag, r.svg.clone());

@@ -8,18 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dockmap::collect::netns::NsHandle;
 
-/// True when running as root. Otherwise: panic under CI, else say "skipped".
-pub fn have_root() -> bool {
-    // SAFETY: geteuid has no arguments and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("this test needs root (CI is set, so it may not be skipped)");
-    }
-    eprintln!("skipped: needs root");
-    false
-}
+#[path = "../support/netlab.rs"]
+mod netlab;
+
+/// True when running as root. Otherwise: panic under CI, else say "skipped" (netlab's one check).
+pub use netlab::require_root as have_root;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
