@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod collect;
 pub mod graph;
 pub mod layout;
+pub mod path;
 pub mod render;
 pub mod snapshot;
 pub mod synthetic;

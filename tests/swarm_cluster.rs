@@ -96,6 +96,20 @@ impl Drop for Agent {
     }
 }
 
+/// Whether every thread of `pid` is in the stopped state (`T` in /proc/PID/task/TID/stat).
+fn all_threads_stopped(pid: i32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(|t| t.ok()).all(|t| {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // The state follows the parenthesised command name, which may itself hold spaces.
+        stat.rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+            .is_some_and(|s| s == 'T' || s == 't')
+    })
+}
+
 /// Every agent's log, for failure messages.
 fn logs(agents: &[Agent]) -> String {
     let files: Vec<(String, PathBuf)> = agents
@@ -292,6 +306,11 @@ fn serve_from_underlay(lab: &SwarmLab, agents: &[Agent], token: &str) -> Seen {
         assert_all_fresh(&before, &names, "before stopping an agent");
         // SAFETY: kill with the pid of a child the caller holds unreaped.
         assert_eq!(unsafe { libc::kill(stopped_pid, libc::SIGSTOP) }, 0);
+        // kill() only queues the stop: on a loaded machine a thread of the agent can still
+        // answer before it reaches the stop, so wait until every thread is seen stopped.
+        swarm::eventually("the agent's threads to stop", 10, || {
+            all_threads_stopped(stopped_pid).then_some(())
+        });
         let started = Instant::now();
         let during = rt.block_on(short.gather());
         let took = started.elapsed();

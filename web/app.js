@@ -21,9 +21,19 @@
   let nodes = new Map();
   let adj = new Map();
   let generation = Number(page.dataset.generation) || 0;
+  /** The saved snapshot this page shows (permalink `/s/ID`); empty: the live one. */
+  const SNAP = page.dataset.snap || '';
   let panelToken = 0;
 
   // ---- view <-> query string -------------------------------------------------
+
+  /** An API address about the snapshot this page shows. */
+  function apiUrl(path, params) {
+    const p = new URLSearchParams(params || '');
+    if (SNAP) p.set('snap', SNAP);
+    const q = p.toString();
+    return q ? `${path}?${q}` : path;
+  }
 
   function adoptQuery(q) {
     const p = new URLSearchParams(q);
@@ -135,7 +145,7 @@
     const before = anchor ? boxOf(anchor) : null;
     setBusy(true);
     try {
-      const r = await fetch('/scene.svg?' + viewQuery(true).toString());
+      const r = await fetch(apiUrl('/scene.svg', viewQuery(true)));
       if (!r.ok) throw new Error(`the server answered ${r.status}`);
       const text = await r.text();
       const resolved = r.headers.get('x-dockmap-view');
@@ -244,7 +254,7 @@
     panelBody.appendChild(el('h2', id));
     let d;
     try {
-      const r = await fetch('/api/element?id=' + encodeURIComponent(id));
+      const r = await fetch(apiUrl('/api/element', { id }));
       if (!r.ok) throw new Error(r.status === 404 ? 'not in this snapshot' : `status ${r.status}`);
       d = await r.json();
     } catch (err) {
@@ -382,7 +392,7 @@
     }
     const p = viewQuery(false);
     p.set('q', text);
-    const r = await fetch('/api/search?' + p.toString());
+    const r = await fetch(apiUrl('/api/search', p));
     if (!r.ok || token !== searchToken) return;
     hits = (await r.json()).hits;
     active = hits.length ? 0 : -1;
@@ -795,9 +805,11 @@
       }
       if (view.sel) showPanel(view.sel);
     }
-    if (page.dataset.state === 'collecting' || page.dataset.state === 'refreshing' || !first) pollStatus();
+    // A saved snapshot never changes: only the live page follows collection.
+    if (SNAP) $('#refresh').hidden = true;
+    else if (page.dataset.state === 'collecting' || page.dataset.state === 'refreshing' || !first) pollStatus();
     // For tests and the benchmark: bring an element to the middle of the stage.
-    window.dockmap = { center, select, standaloneSvg, pngBlob };
+    window.dockmap = { center, select, standaloneSvg, pngBlob, apiUrl, showPanel, nodes: () => nodes };
     requestAnimationFrame(() => {
       window.dockmapReady = performance.now();
       document.dispatchEvent(new CustomEvent('dockmap:ready'));

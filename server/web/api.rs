@@ -16,7 +16,7 @@ use super::cache::Rendered;
 use super::details::details;
 use super::headers::{etag, fresh, not_modified};
 use super::search::search;
-use super::state::{AppState, Current};
+use super::state::{AppState, Current, OpenError};
 
 /// 503 while there is nothing to show yet.
 pub fn no_snapshot(state: &AppState) -> Response {
@@ -44,10 +44,37 @@ fn internal(msg: String) -> Response {
         .into_response()
 }
 
-/// The query string's `view` part, canonical, and one named parameter.
-fn param(q: &str, name: &str) -> Option<String> {
+/// One named parameter of a query string.
+pub fn param(q: &str, name: &str) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).unwrap_or_default();
     pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// The state a request is about: the live one, or the saved snapshot its `snap` parameter names;
+/// or the answer to give at once (nothing to show yet, no such snapshot).
+#[allow(clippy::result_large_err)]
+pub async fn pick(state: &AppState, query: Option<&str>) -> Result<Arc<Current>, Response> {
+    let snap = query.and_then(|q| param(q, "snap"));
+    match state.current_for(snap.as_deref()).await {
+        Ok(Some(cur)) => Ok(cur),
+        Ok(None) => Err(no_snapshot(state)),
+        Err(e @ OpenError::NotFound(_)) => Err((
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": e.to_string() })),
+        )
+            .into_response()),
+        Err(e @ OpenError::NoStore) => Err((
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": e.to_string() })),
+        )
+            .into_response()),
+        Err(e) => Err(internal(e.to_string())),
+    }
+}
+
+/// An ETag for `what` of this state: saved snapshots and live generations never share one.
+pub fn tag_of(cur: &Current, what: &str) -> String {
+    etag(cur.generation, &format!("{}:{what}", cur.key))
 }
 
 /// Lay out and render a view on the layout worker (big graphs take tens of milliseconds).
@@ -84,11 +111,16 @@ pub async fn refresh(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /api/snapshot`.
-pub async fn snapshot(State(state): State<AppState>, req: HeaderMap) -> Response {
-    let Some(cur) = state.current() else {
-        return no_snapshot(&state);
+pub async fn snapshot(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    req: HeaderMap,
+) -> Response {
+    let cur = match pick(&state, q.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
-    let tag = etag(cur.generation, "snapshot");
+    let tag = tag_of(&cur, "snapshot");
     if let Some(r) = not_modified(&req, &tag) {
         return r;
     }
@@ -124,17 +156,15 @@ struct GraphResponse<'a> {
 /// The current snapshot, the view the query asks for, and its ETag; or the answer to give
 /// at once (no snapshot yet, or the client's copy is still good).
 #[allow(clippy::result_large_err)]
-fn viewed(
+async fn viewed(
     state: &AppState,
     query: Option<&str>,
     req: &HeaderMap,
     what: &str,
-) -> Result<(std::sync::Arc<super::state::Current>, View, String), Response> {
-    let Some(cur) = state.current() else {
-        return Err(no_snapshot(state));
-    };
+) -> Result<(Arc<Current>, View, String), Response> {
+    let cur = pick(state, query).await?;
     let view = View::from_query(query.unwrap_or(""));
-    let tag = etag(cur.generation, &format!("{what}?{}", view.to_query()));
+    let tag = tag_of(&cur, &format!("{what}?{}", view.to_query()));
     match not_modified(req, &tag) {
         Some(r) => Err(r),
         None => Ok((cur, view, tag)),
@@ -147,7 +177,7 @@ pub async fn graph(
     RawQuery(q): RawQuery,
     req: HeaderMap,
 ) -> Response {
-    let (cur, view, tag) = match viewed(&state, q.as_deref(), &req, "graph") {
+    let (cur, view, tag) = match viewed(&state, q.as_deref(), &req, "graph").await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -182,7 +212,7 @@ pub async fn scene_svg(
     RawQuery(q): RawQuery,
     req: HeaderMap,
 ) -> Response {
-    let (cur, view, tag) = match viewed(&state, q.as_deref(), &req, "svg") {
+    let (cur, view, tag) = match viewed(&state, q.as_deref(), &req, "svg").await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -211,13 +241,14 @@ pub async fn element(
     RawQuery(q): RawQuery,
     req: HeaderMap,
 ) -> Response {
-    let Some(cur) = state.current() else {
-        return no_snapshot(&state);
+    let cur = match pick(&state, q.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let Some(id) = param(q.as_deref().unwrap_or(""), "id") else {
         return bad("missing id");
     };
-    let tag = etag(cur.generation, &format!("element?{id}"));
+    let tag = tag_of(&cur, &format!("element?{id}"));
     if let Some(r) = not_modified(&req, &tag) {
         return r;
     }
@@ -241,8 +272,9 @@ pub async fn element(
 
 /// `GET /api/search?q=` (plus the view's parameters, to say what to unfold).
 pub async fn search_handler(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let Some(cur) = state.current() else {
-        return no_snapshot(&state);
+    let cur = match pick(&state, q.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let qs = q.unwrap_or_default();
     let needle = param(&qs, "q").unwrap_or_default();

@@ -20,10 +20,10 @@ pub struct Rendered {
     pub svg: String,
 }
 
-/// A small most-recently-used cache keyed by (generation, canonical view).
+/// A small most-recently-used cache keyed by (snapshot key, generation, canonical view).
 #[derive(Default)]
 pub struct RenderCache {
-    entries: Mutex<Vec<(u64, String, Arc<Rendered>)>>,
+    entries: Mutex<Vec<(String, u64, String, Arc<Rendered>)>>,
 }
 
 impl RenderCache {
@@ -44,10 +44,10 @@ impl RenderCache {
         if let Ok(mut e) = self.entries.lock() {
             if let Some(pos) = e
                 .iter()
-                .position(|(g, k, _)| *g == cur.generation && *k == key)
+                .position(|(s, g, k, _)| *s == cur.key && *g == cur.generation && *k == key)
             {
                 let hit = e.remove(pos);
-                let r = hit.2.clone();
+                let r = hit.3.clone();
                 e.push(hit);
                 return Ok(r);
             }
@@ -62,11 +62,12 @@ impl RenderCache {
             })
             .await?;
         if let Ok(mut e) = self.entries.lock() {
-            e.retain(|(g, _, _)| *g == cur.generation);
+            // A live view of an older generation is never asked for again.
+            e.retain(|(s, g, _, _)| *s != cur.key || *g == cur.generation);
             if e.len() >= KEEP {
                 e.remove(0);
             }
-            e.push((cur.generation, key, r.clone()));
+            e.push((cur.key.clone(), cur.generation, key, r.clone()));
         }
         Ok(r)
     }

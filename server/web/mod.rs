@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/graph", get(api::graph))
         .route("/api/element", get(api::element))
         .route("/api/search", get(api::search_handler))
+        .route("/s/{id}", get(pages::permalink))
         .route("/static/{*file}", get(assets::asset))
         .route("/favicon.ico", get(assets::favicon))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() })

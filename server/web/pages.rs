@@ -2,14 +2,14 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::layout::view::HIDE_TOKENS;
 use crate::layout::View;
 
-use super::api::rendered;
+use super::api::{param, rendered};
 use super::assets::version;
 use super::state::AppState;
 
@@ -33,6 +33,13 @@ fn token_label(t: &str) -> &'static str {
         "has-task" => "service → task",
         _ => "?",
     }
+}
+
+/// A query-string value, percent-encoded.
+fn urlencode(v: &str) -> String {
+    serde_urlencoded::to_string([("", v)])
+        .map(|s| s.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
 }
 
 /// "node-00" / "node-00, node-01" / "10 nodes".
@@ -65,6 +72,8 @@ pub struct IndexPage {
     pub hide: String,
     /// The view the page shows, as a query string.
     pub view: String,
+    /// The saved snapshot shown (empty: the live one); the page's script asks about it.
+    pub snap: String,
     /// collecting / refreshing / ready / failed.
     pub state: &'static str,
     /// The status line.
@@ -83,11 +92,42 @@ pub struct IndexPage {
     pub favicon_v: String,
 }
 
-/// `GET /`.
+/// `GET /` (the live state, or the saved snapshot a `snap` parameter names).
 pub async fn index(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    let snap = q.as_deref().and_then(|q| param(q, "snap"));
+    page(state, snap, q).await
+}
+
+/// `GET /s/{id}`: the permalink of a saved snapshot, the same page over that snapshot.
+pub async fn permalink(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    page(state, Some(id), q).await
+}
+
+async fn page(state: AppState, snap: Option<String>, q: Option<String>) -> Response {
     let view = View::from_query(q.as_deref().unwrap_or(""));
-    let status = state.status();
-    let (svg, hide, view_q) = match state.current() {
+    let mut status = state.status();
+    let shown = match &snap {
+        Some(id) => {
+            let q = format!("snap={}", urlencode(id));
+            match super::api::pick(&state, Some(&q)).await {
+                Ok(cur) => {
+                    status.taken_at = cur.taken_at.clone();
+                    status.elements = cur.data.graph.elements.len();
+                    status.edges = cur.data.graph.edges.len();
+                    status.sources = state.sources_of(&cur);
+                    status.state = "ready";
+                    Some(cur)
+                }
+                Err(r) => return r,
+            }
+        }
+        None => state.current(),
+    };
+    let (svg, hide, view_q) = match shown {
         Some(cur) => match rendered(&state, cur, view.clone()).await {
             Ok(r) => (
                 r.svg.clone(),
@@ -137,6 +177,7 @@ pub async fn index(State(state): State<AppState>, RawQuery(q): RawQuery) -> Resp
         generation: status.generation,
         hide: hide.join(","),
         view: view_q,
+        snap: snap.unwrap_or_default(),
         state: status.state,
         status_text,
         sources,

@@ -13,7 +13,9 @@ use serde::Serialize;
 use crate::cluster::Gatherer;
 use crate::collect::node::{self, NodeOptions};
 use crate::graph::{self, Graph};
-use crate::snapshot::{ClusterSnapshot, NodeSnapshot, NodeState, SourceState, NODE_SCHEMA};
+use crate::snapshot::{
+    ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, SourceState, CLUSTER_SCHEMA, NODE_SCHEMA,
+};
 
 use super::cache::RenderCache;
 use super::error::WebError;
@@ -32,8 +34,37 @@ enum Source {
     Cluster(Arc<Gatherer>),
 }
 
+/// Snapshots kept apart from the live one (the store), opened by ID for permalinks, diffs and
+/// comparisons.
+pub trait SavedSnapshots: Send + Sync {
+    /// The cluster snapshot saved as `id`; `Ok(None)` when there is none.
+    fn load(&self, id: &str) -> Result<Option<ClusterSnapshot>, String>;
+}
+
+/// Why a saved snapshot cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// This server keeps no saved snapshots.
+    #[error("this server keeps no saved snapshots")]
+    NoStore,
+    /// No snapshot has that ID.
+    #[error("no saved snapshot {0:?}")]
+    NotFound(String),
+    /// The store failed to read it.
+    #[error("cannot read saved snapshot {0:?}: {1}")]
+    Failed(String, String),
+}
+
+/// How many saved snapshots stay open (graph and workers built) at once.
+const KEEP_OPEN: usize = 4;
+
+/// Key of the live snapshot in caches and ETags (saved ones use their ID).
+pub const LIVE: &str = "live";
+
 /// One complete, immutable state of the world.
 pub struct Current {
+    /// [`LIVE`], or the saved snapshot's ID: part of every cache key and ETag.
+    pub key: String,
     /// Increases with every new snapshot; part of every cache key and ETag.
     pub generation: u64,
     /// The snapshots and their graph.
@@ -48,6 +79,34 @@ pub struct Current {
     pub queries: Worker,
     /// Nodes of a cluster that did not answer fresh (stale, unreachable, unauthorized).
     pub node_problems: Vec<SourceReport>,
+    /// Every node's entry as gathered, without its snapshot (that is in `data`).
+    pub nodes: Vec<ClusterNode>,
+}
+
+impl Current {
+    /// The cluster snapshot this state was made from (what a save stores).
+    pub fn cluster(&self) -> ClusterSnapshot {
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let mut n = n.clone();
+                n.snapshot = self
+                    .data
+                    .snapshots
+                    .iter()
+                    .find(|s| s.node.hostname == n.name)
+                    .cloned();
+                n
+            })
+            .collect();
+        ClusterSnapshot {
+            schema: CLUSTER_SCHEMA.into(),
+            taken_at: self.taken_at.clone(),
+            duration_ms: 0,
+            nodes,
+        }
+    }
 }
 
 /// What collection is doing, for the status bar.
@@ -63,6 +122,9 @@ struct Shared {
     current: RwLock<Option<Arc<Current>>>,
     progress: Mutex<Progress>,
     cache: RenderCache,
+    saved: RwLock<Option<Arc<dyn SavedSnapshots>>>,
+    /// Saved snapshots opened lately, most recent last.
+    opened: Mutex<Vec<Arc<Current>>>,
 }
 
 /// The server's state, cheap to clone into handlers.
@@ -117,6 +179,8 @@ impl AppState {
                 current: RwLock::new(None),
                 progress: Mutex::new(Progress::default()),
                 cache: RenderCache::default(),
+                saved: RwLock::new(None),
+                opened: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -157,63 +221,89 @@ impl AppState {
         &self.inner.cache
     }
 
-    fn install(&self, mut snapshots: Vec<NodeSnapshot>, single: bool) {
-        let graph = derive(&mut snapshots);
-        self.install_graph(snapshots, single, graph, Vec::new());
+    fn install(&self, snapshots: Vec<NodeSnapshot>, single: bool) {
+        let source = match &self.inner.source {
+            Source::File(_) => "file",
+            Source::Fixed(..) => "fixed",
+            _ => "local",
+        };
+        let (data, nodes, problems) = local_data(snapshots, source);
+        self.swap_in(data, single, nodes, problems);
     }
 
     /// Install a gathered cluster: its graph carries the cross-node joins and node states.
-    fn install_cluster(&self, mut cluster: ClusterSnapshot) {
-        cluster.normalize();
-        let graph = graph::build_cluster(&cluster);
-        let node_problems = cluster
-            .nodes
-            .iter()
-            .filter(|n| n.state != NodeState::Fresh)
-            .map(|n| SourceReport {
-                nodes: vec![n.name.clone()],
-                source: "agent".into(),
-                namespace: None,
-                state: token(&n.state),
-                message: n.error.clone(),
-            })
-            .collect();
-        let snapshots = cluster
-            .nodes
-            .into_iter()
-            .filter_map(|n| n.snapshot)
-            .collect();
-        self.install_graph(snapshots, false, graph, node_problems);
+    fn install_cluster(&self, cluster: ClusterSnapshot) {
+        let (data, nodes, problems) = cluster_data(cluster);
+        self.swap_in(data, false, nodes, problems);
     }
 
-    fn install_graph(
+    fn swap_in(
         &self,
-        snapshots: Vec<NodeSnapshot>,
+        data: Data,
         single: bool,
-        graph: Graph,
+        nodes: Vec<ClusterNode>,
         node_problems: Vec<SourceReport>,
     ) {
-        let taken_at = snapshots
-            .iter()
-            .map(|s| s.taken_at.clone())
-            .max()
-            .unwrap_or_default();
-        let data = Arc::new(Data { snapshots, graph });
-        let layouts = Worker::start(data.clone(), "layout");
-        let queries = Worker::start(data.clone(), "query");
         if let Ok(mut cur) = self.inner.current.write() {
             let generation = cur.as_ref().map_or(1, |c| c.generation + 1);
-            *cur = Some(Arc::new(Current {
+            *cur = Some(Arc::new(make_current(
+                LIVE.into(),
                 generation,
                 data,
                 single,
-                taken_at,
-                layouts,
-                queries,
+                nodes,
                 node_problems,
-            }));
+            )));
         }
         self.inner.cache.clear();
+    }
+
+    /// Let this server open saved snapshots by ID (permalinks, diffs, comparisons).
+    pub fn set_saved(&self, saved: Arc<dyn SavedSnapshots>) {
+        if let Ok(mut s) = self.inner.saved.write() {
+            *s = Some(saved);
+        }
+    }
+
+    /// The saved snapshots this server can open, if any.
+    pub fn saved(&self) -> Option<Arc<dyn SavedSnapshots>> {
+        self.inner.saved.read().ok().and_then(|s| s.clone())
+    }
+
+    /// The live state (`None`) or a saved snapshot opened by ID (its graph built once, then
+    /// kept among the few opened last).
+    pub async fn current_for(&self, id: Option<&str>) -> Result<Option<Arc<Current>>, OpenError> {
+        let Some(id) = id.filter(|i| !i.is_empty() && *i != LIVE) else {
+            return Ok(self.current());
+        };
+        if let Ok(mut open) = self.inner.opened.lock() {
+            if let Some(pos) = open.iter().position(|c| c.key == id) {
+                let hit = open.remove(pos);
+                open.push(hit.clone());
+                return Ok(Some(hit));
+            }
+        }
+        let saved = self.saved().ok_or(OpenError::NoStore)?;
+        let key = id.to_owned();
+        let built = tokio::task::spawn_blocking(move || {
+            let cluster = saved
+                .load(&key)
+                .map_err(|e| OpenError::Failed(key.clone(), e))?
+                .ok_or_else(|| OpenError::NotFound(key.clone()))?;
+            let (data, nodes, problems) = cluster_data(cluster);
+            Ok::<_, OpenError>(make_current(key, 1, data, false, nodes, problems))
+        })
+        .await
+        .map_err(|e| OpenError::Failed(id.to_owned(), e.to_string()))??;
+        let cur = Arc::new(built);
+        if let Ok(mut open) = self.inner.opened.lock() {
+            open.retain(|c| c.key != id);
+            if open.len() >= KEEP_OPEN {
+                open.remove(0);
+            }
+            open.push(cur.clone());
+        }
+        Ok(Some(cur))
     }
 
     /// Start a new collection (or re-read) in the background; false when one is already running.
@@ -293,6 +383,33 @@ impl AppState {
             .unwrap_or(false)
     }
 
+    /// Sources not read in full in `cur`, identical reports merged across nodes.
+    pub fn sources_of(&self, c: &Current) -> Vec<SourceReport> {
+        let mut sources: Vec<SourceReport> = c.node_problems.clone();
+        for s in &c.data.snapshots {
+            for st in s.sources.iter().filter(|x| x.state != SourceState::Ok) {
+                let (source, state) = (token(&st.source), token(&st.state));
+                let same = sources.iter_mut().find(|r| {
+                    r.source == source
+                        && r.state == state
+                        && r.namespace == st.namespace
+                        && r.message == st.message
+                });
+                match same {
+                    Some(r) => r.nodes.push(s.node.hostname.clone()),
+                    None => sources.push(SourceReport {
+                        nodes: vec![s.node.hostname.clone()],
+                        source,
+                        namespace: st.namespace.clone(),
+                        state,
+                        message: st.message.clone(),
+                    }),
+                }
+            }
+        }
+        sources
+    }
+
     /// The status for the status bar.
     pub fn status(&self) -> StatusReport {
         let p = self
@@ -309,31 +426,7 @@ impl AppState {
             (Some(_), false, None) => "ready",
             (None, false, None) => "collecting",
         };
-        let mut sources: Vec<SourceReport> = Vec::new();
-        if let Some(c) = &cur {
-            sources.extend(c.node_problems.iter().cloned());
-            for s in &c.data.snapshots {
-                for st in s.sources.iter().filter(|x| x.state != SourceState::Ok) {
-                    let (source, state) = (token(&st.source), token(&st.state));
-                    let same = sources.iter_mut().find(|r| {
-                        r.source == source
-                            && r.state == state
-                            && r.namespace == st.namespace
-                            && r.message == st.message
-                    });
-                    match same {
-                        Some(r) => r.nodes.push(s.node.hostname.clone()),
-                        None => sources.push(SourceReport {
-                            nodes: vec![s.node.hostname.clone()],
-                            source,
-                            namespace: st.namespace.clone(),
-                            state,
-                            message: st.message.clone(),
-                        }),
-                    }
-                }
-            }
-        }
+        let sources = cur.as_ref().map(|c| self.sources_of(c)).unwrap_or_default();
         StatusReport {
             state,
             generation: cur.as_ref().map_or(0, |c| c.generation),
@@ -345,6 +438,86 @@ impl AppState {
             elements: cur.as_ref().map_or(0, |c| c.data.graph.elements.len()),
             edges: cur.as_ref().map_or(0, |c| c.data.graph.edges.len()),
         }
+    }
+}
+
+/// The data of snapshots read or collected here: every node fresh.
+fn local_data(
+    mut snapshots: Vec<NodeSnapshot>,
+    source: &str,
+) -> (Data, Vec<ClusterNode>, Vec<SourceReport>) {
+    let graph = derive(&mut snapshots);
+    let nodes = snapshots
+        .iter()
+        .map(|s| ClusterNode {
+            name: s.node.hostname.clone(),
+            source: source.into(),
+            state: NodeState::Fresh,
+            error: String::new(),
+            snapshot_taken_at: Some(s.taken_at.clone()),
+            age_s: None,
+            snapshot: None,
+        })
+        .collect();
+    (Data { snapshots, graph }, nodes, Vec::new())
+}
+
+/// The data of a gathered (or saved) cluster: its graph carries the cross-node joins and node
+/// states; nodes that did not answer fresh become status-bar reports.
+fn cluster_data(mut cluster: ClusterSnapshot) -> (Data, Vec<ClusterNode>, Vec<SourceReport>) {
+    cluster.normalize();
+    let graph = graph::build_cluster(&cluster);
+    let problems = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.state != NodeState::Fresh)
+        .map(|n| SourceReport {
+            nodes: vec![n.name.clone()],
+            source: "agent".into(),
+            namespace: None,
+            state: token(&n.state),
+            message: n.error.clone(),
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    let mut snapshots = Vec::new();
+    for mut n in cluster.nodes {
+        if let Some(s) = n.snapshot.take() {
+            snapshots.push(s);
+        }
+        nodes.push(n);
+    }
+    (Data { snapshots, graph }, nodes, problems)
+}
+
+/// A state of the world with its workers started.
+fn make_current(
+    key: String,
+    generation: u64,
+    data: Data,
+    single: bool,
+    nodes: Vec<ClusterNode>,
+    node_problems: Vec<SourceReport>,
+) -> Current {
+    let taken_at = data
+        .snapshots
+        .iter()
+        .map(|s| s.taken_at.clone())
+        .max()
+        .unwrap_or_default();
+    let data = Arc::new(data);
+    let layouts = Worker::start(data.clone(), "layout");
+    let queries = Worker::start(data.clone(), "query");
+    Current {
+        key,
+        generation,
+        data,
+        single,
+        taken_at,
+        layouts,
+        queries,
+        node_problems,
+        nodes,
     }
 }
 
