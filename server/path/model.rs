@@ -120,3 +120,23 @@ pub struct Evidence {
     /// `FWM 257 rr -> 198.18.128.5:0 Masq 1`.
     pub text: String,
 }
+
+/// A port published on a node, as the list the UI offers and `/api/ports` returns.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PublishedPort {
+    /// Node (host name) it is published on.
+    pub node: String,
+    /// The published (host) port.
+    pub port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// `bridge` (docker run -p), `ingress` (swarm routing mesh) or `host` (swarm mode=host).
+    pub mode: String,
+    /// Container (bridge, host) or service (ingress) it leads to.
+    pub target: String,
+    /// The port inside the container.
+    pub target_port: u16,
+    /// The graph element of the target, when it is drawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub element: Option<String>,
+}
