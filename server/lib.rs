@@ -12,5 +12,6 @@ pub mod layout;
 pub mod path;
 pub mod render;
 pub mod snapshot;
+pub mod store;
 pub mod synthetic;
 pub mod web;

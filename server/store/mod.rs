@@ -1,0 +1,424 @@
+//! The snapshot store: saved cluster snapshots in one SQLite file, content-addressed.
+//!
+//! A snapshot's ID is a hash of the bytes stored for it (see [`content`]), so saving the same
+//! state twice stores it once. A second save of stored content adds nothing but may change the
+//! row: a non-empty label replaces the old one, and a manual save or an upload makes a
+//! scheduled snapshot permanent (retention never deletes it then). Every save is one
+//! transaction (see [`db`]).
+
+pub mod content;
+pub mod db;
+pub mod dirs;
+pub mod every;
+pub mod retention;
+pub mod upload;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::ClusterSnapshot;
+use crate::web::state::SavedSnapshots;
+
+pub use content::{content_id, is_id};
+pub use dirs::default_data_dir;
+pub use every::parse_every;
+pub use upload::{SnapshotFile, UploadError, DEFAULT_UPLOAD_LIMIT};
+
+/// The database's file name inside the data directory.
+pub const DB_FILE: &str = "dockmap.sqlite";
+
+/// The longest label kept, in characters.
+pub const MAX_LABEL: usize = 200;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory could not be made.
+    #[error("cannot create the data directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The database could not be opened (or is not a dockmap store).
+    #[error("cannot open the snapshot store {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer dockmap.
+    #[error(
+        "the snapshot store {path} has schema version {found}; this dockmap knows {}",
+        db::SCHEMA_VERSION
+    )]
+    Newer {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+    },
+    /// The file system refused WAL mode, so saves would not be crash-safe.
+    #[error("the snapshot store {path} cannot use WAL mode (got {mode:?})")]
+    NoWal {
+        /// The file.
+        path: PathBuf,
+        /// The journal mode SQLite kept.
+        mode: String,
+    },
+    /// A query failed.
+    #[error("snapshot store: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A snapshot could not be encoded.
+    #[error("cannot encode the snapshot: {0}")]
+    Encode(serde_json::Error),
+    /// Stored bytes no longer decode (written by another build?).
+    #[error("saved snapshot {id} does not decode: {source}")]
+    Decode {
+        /// The snapshot.
+        id: String,
+        /// What the parser said.
+        source: serde_json::Error,
+    },
+    /// The lock around the connection was poisoned by a panic.
+    #[error("the snapshot store is unusable after an earlier panic")]
+    Poisoned,
+}
+
+/// Why an upload was not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadFailure {
+    /// The file was refused (nothing stored).
+    #[error(transparent)]
+    Refused(#[from] UploadError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How a snapshot came to be saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Saved by a user (UI or API).
+    Manual,
+    /// Taken by `--snapshot-every`; subject to retention.
+    Scheduled,
+    /// Uploaded as a file.
+    Uploaded,
+}
+
+impl Kind {
+    /// Its name in the database and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Manual => "manual",
+            Kind::Scheduled => "scheduled",
+            Kind::Uploaded => "uploaded",
+        }
+    }
+
+    fn parse(s: &str) -> Kind {
+        match s {
+            "scheduled" => Kind::Scheduled,
+            "uploaded" => Kind::Uploaded,
+            _ => Kind::Manual,
+        }
+    }
+}
+
+/// What the store knows about one saved snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    /// Content ID (also the permalink's last part).
+    pub id: String,
+    /// When it was first saved, RFC 3339 UTC.
+    pub saved_at: String,
+    /// When the state was taken (the newest node's time).
+    pub taken_at: String,
+    /// The user's label (may be empty).
+    pub label: String,
+    /// manual, scheduled or uploaded.
+    pub kind: Kind,
+    /// Node names, in order.
+    pub nodes: Vec<String>,
+    /// Stored size in bytes.
+    pub size: u64,
+}
+
+/// The outcome of a save.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Saved {
+    /// The snapshot's row after the save.
+    #[serde(flatten)]
+    pub meta: SnapshotMeta,
+    /// False when this content was stored already (nothing new was written but the row).
+    pub created: bool,
+}
+
+/// The store: one SQLite file in a data directory.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Open the store in `dir` (created, private to its owner, if missing).
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| StoreError::Dir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        let path = dir.join(DB_FILE);
+        let conn = db::open(&path)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// Save a snapshot (a manual save or an upload); see the module doc for repeated content.
+    pub fn save(
+        &self,
+        cluster: ClusterSnapshot,
+        kind: Kind,
+        label: &str,
+    ) -> Result<Saved, StoreError> {
+        self.save_keeping(cluster, kind, label, None)
+    }
+
+    /// Save a scheduled snapshot and, in the same transaction, keep only the newest `keep`
+    /// scheduled ones.
+    pub fn save_scheduled(
+        &self,
+        cluster: ClusterSnapshot,
+        keep: usize,
+    ) -> Result<Saved, StoreError> {
+        self.save_keeping(cluster, Kind::Scheduled, "", Some(keep))
+    }
+
+    fn save_keeping(
+        &self,
+        mut cluster: ClusterSnapshot,
+        kind: Kind,
+        label: &str,
+        keep: Option<usize>,
+    ) -> Result<Saved, StoreError> {
+        // Encoding and hashing a big snapshot takes a while: done before the lock is taken.
+        let bytes = content::canonical_bytes(&mut cluster).map_err(StoreError::Encode)?;
+        let id = content_id(&bytes);
+        let label = clean_label(label);
+        let taken_at = if cluster.taken_at.is_empty() {
+            cluster
+                .snapshots()
+                .iter()
+                .map(|s| s.taken_at.clone())
+                .max()
+                .unwrap_or_default()
+        } else {
+            cluster.taken_at.clone()
+        };
+        let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
+        let nodes_json = serde_json::to_string(&nodes).map_err(StoreError::Encode)?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT kind FROM snapshots WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let created = match existing {
+            None => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO blobs (id, bytes) VALUES (?1, ?2)",
+                    params![id, bytes],
+                )?;
+                tx.execute(
+                    "INSERT INTO snapshots (id, saved_at, taken_at, label, kind, nodes, size)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        id,
+                        crate::collect::node::rfc3339_now(),
+                        taken_at,
+                        label,
+                        kind.as_str(),
+                        nodes_json,
+                        bytes.len() as i64
+                    ],
+                )?;
+                true
+            }
+            Some(old) => {
+                if !label.is_empty() {
+                    tx.execute(
+                        "UPDATE snapshots SET label = ?2 WHERE id = ?1",
+                        params![id, label],
+                    )?;
+                }
+                if Kind::parse(&old) == Kind::Scheduled && kind != Kind::Scheduled {
+                    tx.execute(
+                        "UPDATE snapshots SET kind = ?2 WHERE id = ?1",
+                        params![id, kind.as_str()],
+                    )?;
+                }
+                false
+            }
+        };
+        if let Some(keep) = keep {
+            retention::prune_scheduled(&tx, keep)?;
+        }
+        tx.commit()?;
+        let meta = meta_of(&conn, &id)?.unwrap_or(SnapshotMeta {
+            // Pruned at once (keep = 0): say what was saved all the same.
+            id,
+            saved_at: String::new(),
+            taken_at,
+            label,
+            kind,
+            nodes,
+            size: bytes.len() as u64,
+        });
+        Ok(Saved { meta, created })
+    }
+
+    /// Check an uploaded file and, only if it is sound, save it (kind `uploaded`).
+    pub fn upload(&self, bytes: &[u8], limit: usize, label: &str) -> Result<Saved, UploadFailure> {
+        let file = upload::parse(bytes, limit)?;
+        Ok(self.save(file.into_cluster("upload"), Kind::Uploaded, label)?)
+    }
+
+    /// Every saved snapshot, newest first.
+    pub fn list(&self) -> Result<Vec<SnapshotMeta>, StoreError> {
+        let conn = self.conn()?;
+        let mut st = conn.prepare(&format!("{SELECT_META} ORDER BY seq DESC"))?;
+        let rows = st.query_map([], row_meta)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// One snapshot's metadata.
+    pub fn meta(&self, id: &str) -> Result<Option<SnapshotMeta>, StoreError> {
+        if !is_id(id) {
+            return Ok(None);
+        }
+        meta_of(&*self.conn()?, id)
+    }
+
+    /// The stored bytes of a snapshot (canonical JSON of its cluster snapshot).
+    pub fn bytes(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if !is_id(id) {
+            return Ok(None);
+        }
+        let conn = self.conn()?;
+        Ok(conn
+            .query_row(
+                "SELECT b.bytes FROM blobs b JOIN snapshots s ON s.id = b.id WHERE b.id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// A saved snapshot, decoded.
+    pub fn get(&self, id: &str) -> Result<Option<ClusterSnapshot>, StoreError> {
+        match self.bytes(id)? {
+            None => Ok(None),
+            Some(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|source| StoreError::Decode {
+                    id: id.to_owned(),
+                    source,
+                }),
+        }
+    }
+
+    /// Delete a snapshot; false when there was none.
+    pub fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let gone = tx.execute("DELETE FROM snapshots WHERE id = ?1", params![id])?;
+        tx.execute("DELETE FROM blobs WHERE id = ?1", params![id])?;
+        tx.commit()?;
+        Ok(gone > 0)
+    }
+
+    /// SQLite's own check of the file (`PRAGMA integrity_check`): `"ok"` when sound.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        let conn = self.conn()?;
+        let mut st = conn.prepare("PRAGMA integrity_check")?;
+        let lines = st.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(lines.collect::<Result<Vec<_>, _>>()?.join("\n"))
+    }
+}
+
+impl SavedSnapshots for Store {
+    fn load(&self, id: &str) -> Result<Option<ClusterSnapshot>, String> {
+        self.get(id).map_err(|e| e.to_string())
+    }
+}
+
+const SELECT_META: &str = "SELECT id, saved_at, taken_at, label, kind, nodes, size FROM snapshots";
+
+fn meta_of(conn: &Connection, id: &str) -> Result<Option<SnapshotMeta>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("{SELECT_META} WHERE id = ?1"),
+            params![id],
+            row_meta,
+        )
+        .optional()?)
+}
+
+fn row_meta(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotMeta> {
+    let nodes: String = r.get(5)?;
+    Ok(SnapshotMeta {
+        id: r.get(0)?,
+        saved_at: r.get(1)?,
+        taken_at: r.get(2)?,
+        label: r.get(3)?,
+        kind: Kind::parse(&r.get::<_, String>(4)?),
+        nodes: serde_json::from_str(&nodes).unwrap_or_default(),
+        size: r.get::<_, i64>(6)?.max(0) as u64,
+    })
+}
+
+/// A label as kept: one line, no control characters, at most [`MAX_LABEL`] characters.
+pub fn clean_label(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(MAX_LABEL)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

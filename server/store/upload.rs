@@ -1,0 +1,208 @@
+//! Checking a snapshot file before anything is stored: well-formed JSON, a schema this build
+//! reads, and content that fits the model. Also what `dockmap serve --open FILE` reads.
+
+use serde_json::Value;
+
+use crate::snapshot::{
+    ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, CLUSTER_SCHEMA, NODE_SCHEMA,
+};
+
+/// The largest upload `dockmap serve` accepts unless told otherwise (`--upload-limit`).
+pub const DEFAULT_UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Why a snapshot file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UploadError {
+    /// Larger than the limit.
+    #[error("the file is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Nothing at all.
+    #[error("the file is empty")]
+    Empty,
+    /// JSON that stops before its end.
+    #[error("the file is truncated: its JSON ends early ({0})")]
+    Truncated(String),
+    /// Not JSON.
+    #[error("the file is not JSON: {0}")]
+    NotJson(String),
+    /// JSON, but not a dockmap snapshot (no schema, or the wrong shape).
+    #[error("not a dockmap snapshot: {0}")]
+    NotSnapshot(String),
+    /// A dockmap snapshot of a schema this build does not read.
+    #[error("unknown schema {found:?}: this dockmap reads {NODE_SCHEMA:?} and {CLUSTER_SCHEMA:?}")]
+    Schema {
+        /// The schema the file declares.
+        found: String,
+    },
+    /// The schema is right but the content does not fit the model.
+    #[error("the snapshot does not match the {schema} model: {message}")]
+    Model {
+        /// The schema it claims.
+        schema: &'static str,
+        /// What the parser said.
+        message: String,
+    },
+}
+
+impl UploadError {
+    /// A short token for the kind of fault (`too-large`, `truncated`, `not-json`, `schema`, ...).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too-large",
+            Self::Empty => "empty",
+            Self::Truncated(_) => "truncated",
+            Self::NotJson(_) => "not-json",
+            Self::NotSnapshot(_) => "not-snapshot",
+            Self::Schema { .. } => "schema",
+            Self::Model { .. } => "model",
+        }
+    }
+}
+
+/// What a snapshot file held.
+#[derive(Debug, Clone)]
+pub enum SnapshotFile {
+    /// One node snapshot.
+    Node(NodeSnapshot),
+    /// A JSON array of node snapshots.
+    Nodes(Vec<NodeSnapshot>),
+    /// A cluster snapshot.
+    Cluster(ClusterSnapshot),
+}
+
+impl SnapshotFile {
+    /// The cluster snapshot it stands for (node snapshots become fresh nodes whose source is `source`).
+    pub fn into_cluster(self, source: &str) -> ClusterSnapshot {
+        let nodes = match self {
+            Self::Cluster(c) => return c,
+            Self::Node(s) => vec![s],
+            Self::Nodes(v) => v,
+        };
+        let taken_at = nodes
+            .iter()
+            .map(|s| s.taken_at.clone())
+            .max()
+            .unwrap_or_default();
+        ClusterSnapshot {
+            schema: CLUSTER_SCHEMA.into(),
+            taken_at,
+            duration_ms: 0,
+            nodes: nodes
+                .into_iter()
+                .map(|s| ClusterNode {
+                    name: s.node.hostname.clone(),
+                    source: source.into(),
+                    state: NodeState::Fresh,
+                    error: String::new(),
+                    snapshot_taken_at: Some(s.taken_at.clone()),
+                    age_s: None,
+                    snapshot: Some(s),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Check and read a snapshot file (a node snapshot, an array of them, or a cluster snapshot).
+pub fn parse(bytes: &[u8], limit: usize) -> Result<SnapshotFile, UploadError> {
+    if bytes.len() > limit {
+        return Err(UploadError::TooLarge { limit });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(UploadError::Empty);
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_eof() {
+            UploadError::Truncated(e.to_string())
+        } else {
+            UploadError::NotJson(e.to_string())
+        }
+    })?;
+    match value {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(UploadError::NotSnapshot("an empty array".into()));
+            }
+            let nodes = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    node(v).map_err(|e| match e {
+                        UploadError::Model { schema, message } => UploadError::Model {
+                            schema,
+                            message: format!("item {i}: {message}"),
+                        },
+                        other => other,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(SnapshotFile::Nodes(nodes))
+        }
+        Value::Object(ref o) => match o.get("schema").and_then(Value::as_str) {
+            Some(NODE_SCHEMA) => Ok(SnapshotFile::Node(node(value)?)),
+            Some(CLUSTER_SCHEMA) => cluster(value).map(SnapshotFile::Cluster),
+            Some(other) => Err(UploadError::Schema {
+                found: other.to_owned(),
+            }),
+            None => Err(UploadError::NotSnapshot(
+                "an object without a \"schema\" field".into(),
+            )),
+        },
+        other => Err(UploadError::NotSnapshot(format!(
+            "a JSON {}, not an object or an array",
+            kind_of(&other)
+        ))),
+    }
+}
+
+fn node(v: Value) -> Result<NodeSnapshot, UploadError> {
+    match v.get("schema").and_then(Value::as_str) {
+        Some(NODE_SCHEMA) => {}
+        Some(other) => {
+            return Err(UploadError::Schema {
+                found: other.to_owned(),
+            })
+        }
+        None => {
+            return Err(UploadError::NotSnapshot(
+                "an array item without a \"schema\" field".into(),
+            ))
+        }
+    }
+    serde_json::from_value(v).map_err(|e| UploadError::Model {
+        schema: NODE_SCHEMA,
+        message: e.to_string(),
+    })
+}
+
+fn cluster(v: Value) -> Result<ClusterSnapshot, UploadError> {
+    let c: ClusterSnapshot = serde_json::from_value(v).map_err(|e| UploadError::Model {
+        schema: CLUSTER_SCHEMA,
+        message: e.to_string(),
+    })?;
+    if let Some(bad) = c
+        .nodes
+        .iter()
+        .filter_map(|n| n.snapshot.as_ref())
+        .find(|s| s.schema != NODE_SCHEMA)
+    {
+        return Err(UploadError::Schema {
+            found: bad.schema.clone(),
+        });
+    }
+    Ok(c)
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
