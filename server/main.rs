@@ -107,9 +107,23 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: std::net::SocketAddr,
-    /// Show this saved snapshot file (a node snapshot, or a JSON array of them) instead of collecting.
+    /// Show this saved snapshot file (a node snapshot, a JSON array of them, or a cluster
+    /// snapshot) instead of collecting.
     #[arg(long)]
     open: Option<PathBuf>,
+    /// Keep saved snapshots here (default: /var/lib/dockmap for root, else
+    /// $XDG_DATA_HOME/dockmap or ~/.local/share/dockmap).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Take a snapshot on a schedule: 30s, 10m, 1h, 1h30m, 1d.
+    #[arg(long, value_parser = dockmap::store::parse_every)]
+    snapshot_every: Option<std::time::Duration>,
+    /// How many scheduled snapshots to keep (the oldest go; manual and uploaded ones never do).
+    #[arg(long, requires = "snapshot_every", default_value_t = dockmap::web::DEFAULT_KEEP)]
+    keep: usize,
+    /// The largest snapshot file an upload may be: bytes, or with K, M, G (powers of 1024).
+    #[arg(long, value_parser = dockmap::store::upload::parse_size, default_value = "64MiB")]
+    upload_limit: usize,
     /// Gather every node through its agent: `auto` (a manager's node list, port 7879),
     /// `auto:PORT`, `https-auto:PORT`, or comma-separated agent URLs.
     #[arg(long)]
@@ -207,6 +221,10 @@ async fn run(cli: Cli) -> Result<()> {
                 node: a.source.options(),
                 open: a.open,
                 cluster,
+                data_dir: a.data_dir,
+                snapshot_every: a.snapshot_every,
+                keep: a.keep,
+                upload_limit: a.upload_limit,
             };
             dockmap::web::serve(opts).await?;
         }

@@ -29,11 +29,17 @@ pub enum WebError {
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
     /// A saved snapshot is not one this build understands.
-    #[error("{path} is not a dockmap node snapshot (or a JSON array of them): {message}")]
+    #[error("{path} is not a dockmap snapshot file (a node snapshot, a JSON array of them, or a cluster snapshot): {message}")]
     Parse {
         /// The file.
         path: PathBuf,
         /// What the parser said.
         message: String,
     },
+    /// The snapshot store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// No data directory was given and none can be named (no HOME).
+    #[error("no data directory for saved snapshots: give one with --data-dir")]
+    NoDataDir,
 }

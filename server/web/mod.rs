@@ -11,12 +11,16 @@ pub mod details;
 pub mod error;
 pub mod headers;
 pub mod pages;
+pub mod schedule;
 pub mod search;
 pub mod state;
+pub mod store;
 pub mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cluster::{ClusterOptions, Gatherer};
 use axum::http::StatusCode;
@@ -27,6 +31,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::collect::node::NodeOptions;
+use crate::store::Store;
 
 pub use error::WebError;
 pub use state::AppState;
@@ -45,10 +50,31 @@ pub struct ServeOptions {
     pub open: Option<PathBuf>,
     /// Gather these agents instead of collecting the local node (`None` or an empty list: local only).
     pub cluster: Option<ClusterOptions>,
+    /// Where the snapshot store lives (`None`: [`crate::store::default_data_dir`]).
+    pub data_dir: Option<PathBuf>,
+    /// Take a scheduled snapshot this often.
+    pub snapshot_every: Option<Duration>,
+    /// How many scheduled snapshots to keep.
+    pub keep: usize,
+    /// The largest upload accepted, in bytes.
+    pub upload_limit: usize,
 }
 
-/// All routes, with compression and the security headers.
+/// How many scheduled snapshots `--snapshot-every` keeps unless told (a day at 10 minutes).
+pub const DEFAULT_KEEP: usize = 144;
+
+/// All routes, with compression and the security headers (no store: saving is refused).
 pub fn router(state: AppState) -> Router {
+    app(state, None)
+}
+
+/// All routes, the store's too; the store also opens permalinks.
+pub fn router_with_store(state: AppState, store: store::StoreState) -> Router {
+    state.set_saved(store.store.clone());
+    app(state, Some(store))
+}
+
+fn app(state: AppState, store: Option<store::StoreState>) -> Router {
     let mut r = Router::new()
         .route("/", get(pages::index))
         .route("/scene.svg", get(api::scene_svg))
@@ -62,12 +88,27 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{*file}", get(assets::asset))
         .route("/favicon.ico", get(assets::favicon))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() })
-        .with_state(state)
-        .layer(CompressionLayer::new());
+        .with_state(state);
+    if let Some(s) = store {
+        r = r.merge(store::routes(s));
+    }
+    let mut r = r.layer(CompressionLayer::new());
     for (name, value) in headers::security_headers() {
         r = r.layer(SetResponseHeaderLayer::overriding(name, value));
     }
     r
+}
+
+/// Open the store where asked, or in the default place.
+fn open_store(opts: &ServeOptions) -> Result<Arc<Store>, WebError> {
+    let dir = opts
+        .data_dir
+        .clone()
+        .or_else(crate::store::default_data_dir)
+        .ok_or(WebError::NoDataDir)?;
+    let store = Store::open(&dir)?;
+    eprintln!("dockmap: snapshots are kept in {}", store.path().display());
+    Ok(Arc::new(store))
 }
 
 /// Serve until Ctrl-C: collect (or read the saved file) in the background and answer meanwhile.
@@ -83,6 +124,18 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
             s
         }
     };
+    let store = open_store(&opts)?;
+    if let Some(every) = opts.snapshot_every {
+        schedule::start(state.clone(), store.clone(), every, opts.keep);
+    }
+    let routes = router_with_store(
+        state.clone(),
+        store::StoreState {
+            app: state,
+            store,
+            upload_limit: opts.upload_limit,
+        },
+    );
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| WebError::Bind {
@@ -91,7 +144,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
         })?;
     let addr = listener.local_addr().unwrap_or(opts.listen);
     eprintln!("dockmap: serving on http://{addr}/");
-    axum::serve(listener, router(state))
+    axum::serve(listener, routes)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -14,8 +14,9 @@ use crate::cluster::Gatherer;
 use crate::collect::node::{self, NodeOptions};
 use crate::graph::{self, Graph};
 use crate::snapshot::{
-    ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, SourceState, CLUSTER_SCHEMA, NODE_SCHEMA,
+    ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, SourceState, CLUSTER_SCHEMA,
 };
+use crate::store::upload::{self, SnapshotFile};
 
 use super::cache::RenderCache;
 use super::error::WebError;
@@ -193,12 +194,21 @@ impl AppState {
         s
     }
 
-    /// Serve a saved snapshot file (a node snapshot, or a JSON array of them); read it now.
+    /// Serve a saved snapshot file (a node snapshot, a JSON array of them, or a cluster
+    /// snapshot); read it now.
     pub fn from_file(path: &Path) -> Result<Self, WebError> {
-        let (snaps, single) = read_file(path)?;
+        let file = read_file(path)?;
         let s = Self::new(Source::File(path.to_owned()));
-        s.install(snaps, single);
+        s.install_file(file);
         Ok(s)
+    }
+
+    fn install_file(&self, file: SnapshotFile) {
+        match file {
+            SnapshotFile::Node(n) => self.install(vec![n], true),
+            SnapshotFile::Nodes(v) => self.install(v, false),
+            SnapshotFile::Cluster(c) => self.install_cluster(c),
+        }
     }
 
     /// Collect this node live; nothing to show until the first collection (start it with [`AppState::refresh`]).
@@ -331,7 +341,14 @@ impl AppState {
     fn run_refresh(&self) {
         let outcome: Result<(Vec<NodeSnapshot>, bool), String> = match &self.inner.source {
             Source::Fixed(snaps, single) => Ok(((**snaps).clone(), *single)),
-            Source::File(path) => read_file(path).map_err(|e| e.to_string()),
+            Source::File(path) => match read_file(path) {
+                Ok(file) => {
+                    self.install_file(file);
+                    self.finish(None);
+                    return;
+                }
+                Err(e) => Err(e.to_string()),
+            },
             Source::Cluster(gatherer) => {
                 match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -538,32 +555,15 @@ fn token<T: Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-/// Read a node snapshot, or a JSON array of them.
-fn read_file(path: &Path) -> Result<(Vec<NodeSnapshot>, bool), WebError> {
+/// Read a snapshot file: a node snapshot, a JSON array of them, or a cluster snapshot (checked
+/// as an upload is, without a size limit: the file is the user's own).
+fn read_file(path: &Path) -> Result<SnapshotFile, WebError> {
     let bytes = std::fs::read(path).map_err(|e| WebError::Read {
         path: path.to_owned(),
         source: e,
     })?;
-    let parse_err = |message: String| WebError::Parse {
+    upload::parse(&bytes, usize::MAX).map_err(|e| WebError::Parse {
         path: path.to_owned(),
-        message,
-    };
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| parse_err(e.to_string()))?;
-    let (snaps, single) = if value.is_array() {
-        let v: Vec<NodeSnapshot> =
-            serde_json::from_value(value).map_err(|e| parse_err(e.to_string()))?;
-        (v, false)
-    } else {
-        let s: NodeSnapshot =
-            serde_json::from_value(value).map_err(|e| parse_err(e.to_string()))?;
-        (vec![s], true)
-    };
-    if let Some(bad) = snaps.iter().find(|s| s.schema != NODE_SCHEMA) {
-        return Err(parse_err(format!(
-            "schema {:?}, this dockmap reads {NODE_SCHEMA:?}",
-            bad.schema
-        )));
-    }
-    Ok((snaps, single))
+        message: e.to_string(),
+    })
 }

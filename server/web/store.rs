@@ -1,0 +1,344 @@
+//! The snapshot store on the web: save, list, download, upload, and the list page.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::store::{Kind, Saved, SnapshotMeta, Store, UploadError, UploadFailure};
+
+use super::api::{no_snapshot, param};
+use super::assets::version;
+use super::pages::nodes_text;
+use super::state::AppState;
+
+/// The largest body `POST /api/snapshots` reads (a label, not a snapshot).
+const SAVE_BODY_LIMIT: usize = 64 * 1024;
+
+/// What the store's handlers need.
+#[derive(Clone)]
+pub struct StoreState {
+    /// The server's state (what a save stores).
+    pub app: AppState,
+    /// The store.
+    pub store: Arc<Store>,
+    /// The largest upload accepted, in bytes.
+    pub upload_limit: usize,
+}
+
+/// The store's routes, with their state applied (merged into the main router).
+pub fn routes(state: StoreState) -> Router {
+    Router::new()
+        .route("/api/snapshots", post(save).get(list))
+        .route("/api/snapshots/upload", post(upload))
+        .route("/api/snapshots/{id}", get(download))
+        .route("/snapshots", get(list_page))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, reason: &str, msg: &str) -> Response {
+    (status, Json(json!({ "error": msg, "reason": reason }))).into_response()
+}
+
+fn store_failed(e: impl std::fmt::Display) -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, "store", &e.to_string())
+}
+
+/// The answer to a save or an upload: 201 when new, 200 when the content was stored already.
+fn saved(s: Saved) -> Response {
+    let status = if s.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let permalink = format!("/s/{}", s.meta.id);
+    let mut body = serde_json::to_value(&s).unwrap_or_default();
+    body["permalink"] = json!(permalink);
+    let mut r = (status, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&permalink) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+#[derive(Deserialize, Default)]
+struct SaveBody {
+    #[serde(default)]
+    label: String,
+}
+
+/// Read a whole body, refusing it as soon as it passes `limit` bytes.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, Response> {
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            &UploadError::TooLarge { limit }.to_string(),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "body",
+                &format!("the upload broke off: {e}"),
+            )
+        })?;
+        // Counted as it arrives: an oversized body is refused without being held whole.
+        if out.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// `POST /api/snapshots`: save the live state (`{"label": "…"}`, optional).
+pub async fn save(State(s): State<StoreState>, headers: HeaderMap, body: Body) -> Response {
+    let bytes = match read_body(&headers, body, SAVE_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let req: SaveBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        SaveBody::default()
+    } else {
+        match serde_json::from_slice(&bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "body",
+                    &format!("expected {{\"label\": \"…\"}}: {e}"),
+                )
+            }
+        }
+    };
+    let Some(cur) = s.app.current() else {
+        return no_snapshot(&s.app);
+    };
+    let store = s.store.clone();
+    let done =
+        tokio::task::spawn_blocking(move || store.save(cur.cluster(), Kind::Manual, &req.label))
+            .await;
+    match done {
+        Ok(Ok(x)) => saved(x),
+        Ok(Err(e)) => store_failed(e),
+        Err(e) => store_failed(e),
+    }
+}
+
+/// `GET /api/snapshots`: every saved snapshot, newest first.
+pub async fn list(State(s): State<StoreState>) -> Response {
+    let store = s.store.clone();
+    match tokio::task::spawn_blocking(move || store.list()).await {
+        Ok(Ok(list)) => {
+            let mut r = Json(json!({ "snapshots": list })).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Ok(Err(e)) => store_failed(e),
+        Err(e) => store_failed(e),
+    }
+}
+
+/// `GET /api/snapshots/{id}`: the stored JSON, as a download.
+pub async fn download(State(s): State<StoreState>, Path(id): Path<String>) -> Response {
+    let store = s.store.clone();
+    let key = id.clone();
+    let bytes = match tokio::task::spawn_blocking(move || store.bytes(&key)).await {
+        Ok(Ok(Some(b))) => b,
+        Ok(Ok(None)) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                &format!("no saved snapshot {id:?}"),
+            )
+        }
+        Ok(Err(e)) => return store_failed(e),
+        Err(e) => return store_failed(e),
+    };
+    let mut r = Response::new(Body::from(bytes));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // The ID is the content's hash: these bytes never change.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{id}\"")) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"dockmap-{id}.json\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+/// The status of a refused upload.
+fn refused(e: &UploadError) -> Response {
+    let status = match e {
+        UploadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        UploadError::Empty | UploadError::Truncated(_) | UploadError::NotJson(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        UploadError::NotSnapshot(_) | UploadError::Schema { .. } | UploadError::Model { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    };
+    error(status, e.reason(), &e.to_string())
+}
+
+/// `POST /api/snapshots/upload?label=…`: a node snapshot, an array of them, or a cluster
+/// snapshot as the body; checked whole before anything is stored.
+pub async fn upload(
+    State(s): State<StoreState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match read_body(&headers, body, s.upload_limit).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let label = q
+        .as_deref()
+        .and_then(|q| param(q, "label"))
+        .unwrap_or_default();
+    let (store, limit) = (s.store.clone(), s.upload_limit);
+    match tokio::task::spawn_blocking(move || store.upload(&bytes, limit, &label)).await {
+        Ok(Ok(x)) => saved(x),
+        Ok(Err(UploadFailure::Refused(e))) => refused(&e),
+        Ok(Err(UploadFailure::Store(e))) => store_failed(e),
+        Err(e) => store_failed(e),
+    }
+}
+
+/// One row of the list page.
+pub struct Row {
+    /// Content ID.
+    pub id: String,
+    /// When saved.
+    pub saved_at: String,
+    /// When taken.
+    pub taken_at: String,
+    /// The label.
+    pub label: String,
+    /// manual / scheduled / uploaded.
+    pub kind: &'static str,
+    /// The nodes, shortened.
+    pub nodes: String,
+    /// Every node name (the cell's title).
+    pub all_nodes: String,
+    /// The size in words.
+    pub size: String,
+}
+
+impl From<SnapshotMeta> for Row {
+    fn from(m: SnapshotMeta) -> Row {
+        Row {
+            nodes: nodes_text(&m.nodes),
+            all_nodes: m.nodes.join(", "),
+            size: human_size(m.size),
+            kind: m.kind.as_str(),
+            id: m.id,
+            saved_at: m.saved_at,
+            taken_at: m.taken_at,
+            label: m.label,
+        }
+    }
+}
+
+/// The list of saved snapshots.
+#[derive(Template, WebTemplate)]
+#[template(path = "snapshots.html")]
+pub struct ListPage {
+    /// The rows, newest first.
+    pub rows: Vec<Row>,
+    /// Why the list could not be read, if it could not.
+    pub error: String,
+    /// The upload limit in words.
+    pub limit: String,
+    /// The upload limit in bytes (the script checks before sending).
+    pub limit_bytes: usize,
+    /// Asset versions.
+    pub app_css_v: String,
+    /// Asset versions.
+    pub store_js_v: String,
+    /// Asset versions.
+    pub store_css_v: String,
+    /// Asset versions.
+    pub favicon_v: String,
+}
+
+/// `GET /snapshots`: the list page, with the upload form.
+pub async fn list_page(State(s): State<StoreState>) -> Response {
+    let store = s.store.clone();
+    let (rows, error) = match tokio::task::spawn_blocking(move || store.list()).await {
+        Ok(Ok(list)) => (list.into_iter().map(Row::from).collect(), String::new()),
+        Ok(Err(e)) => (Vec::new(), e.to_string()),
+        Err(e) => (Vec::new(), e.to_string()),
+    };
+    let page = ListPage {
+        rows,
+        error,
+        limit: human_size(s.upload_limit as u64),
+        limit_bytes: s.upload_limit,
+        app_css_v: version("app.css"),
+        store_js_v: version("store.js"),
+        store_css_v: version("store.css"),
+        favicon_v: version("favicon.svg"),
+    };
+    let mut r = page.into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// 532 B, 4.1 KiB, 12.0 MiB.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_size(532), "532 B");
+        assert_eq!(human_size(4200), "4.1 KiB");
+        assert_eq!(human_size(64 * 1024 * 1024), "64.0 MiB");
+    }
+}

@@ -1,0 +1,90 @@
+// dockmap snapshot store in the page: "Save" on the map, the upload form on the list page.
+// Server answers are shown with textContent (a label or a reason is never markup).
+'use strict';
+
+(() => {
+  const $ = (s) => document.querySelector(s);
+
+  /** The server's reason for a refusal, in words. */
+  async function reasonOf(r) {
+    try {
+      const j = await r.json();
+      if (j && j.error) return j.error;
+    } catch (_) { /* not JSON: fall through */ }
+    return `the server answered ${r.status}`;
+  }
+
+  function show(out, text, ok, link) {
+    out.textContent = text;
+    out.classList.toggle('error', !ok);
+    if (link) {
+      const a = document.createElement('a');
+      a.href = link;
+      a.id = out.id + '-link';
+      a.textContent = location.origin + link;
+      out.append(' ', a);
+    }
+  }
+
+  // ---- the map page: save what is shown ----------------------------------------
+  const saveForm = $('#save-form');
+  if (saveForm) {
+    // A permalink page shows a snapshot that is saved already.
+    if (document.body.dataset.snap) $('#save').hidden = true;
+    saveForm.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const out = $('#save-result');
+      const go = $('#save-go');
+      go.disabled = true;
+      show(out, 'Saving…', true);
+      try {
+        const r = await fetch('/api/snapshots', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ label: $('#save-label').value }),
+        });
+        if (!r.ok) throw new Error(await reasonOf(r));
+        const s = await r.json();
+        show(out, s.created ? 'Saved:' : 'Already saved:', true, s.permalink);
+      } catch (e) {
+        show(out, `Not saved: ${e.message}`, false);
+      } finally {
+        go.disabled = false;
+      }
+    });
+  }
+
+  // ---- the list page: upload a file ----------------------------------------------
+  const upForm = $('#upload');
+  if (upForm) {
+    upForm.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const out = $('#upload-result');
+      const file = $('#upload-file').files[0];
+      if (!file) {
+        show(out, 'Choose a file first.', false);
+        return;
+      }
+      const go = $('#upload-go');
+      go.disabled = true;
+      show(out, 'Uploading…', true);
+      try {
+        const label = $('#upload-label').value || file.name;
+        const r = await fetch('/api/snapshots/upload?' + new URLSearchParams({ label }), {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: file,
+        });
+        if (!r.ok) throw new Error(await reasonOf(r));
+        const s = await r.json();
+        show(out, s.created ? 'Uploaded:' : 'Already saved:', true, s.permalink);
+        setTimeout(() => location.reload(), 600);
+      } catch (e) {
+        show(out, `Refused: ${e.message}`, false);
+      } finally {
+        go.disabled = false;
+      }
+    });
+  }
+  window.dockmapStoreReady = true;
+})();
