@@ -89,8 +89,8 @@ impl UploadError {
 /// What a snapshot file held.
 #[derive(Debug, Clone)]
 pub enum SnapshotFile {
-    /// One node snapshot.
-    Node(NodeSnapshot),
+    /// One node snapshot (boxed: the other variants are small handles).
+    Node(Box<NodeSnapshot>),
     /// A JSON array of node snapshots.
     Nodes(Vec<NodeSnapshot>),
     /// A cluster snapshot.
@@ -102,7 +102,7 @@ impl SnapshotFile {
     pub fn into_cluster(self, source: &str) -> ClusterSnapshot {
         let nodes = match self {
             Self::Cluster(c) => return c,
-            Self::Node(s) => vec![s],
+            Self::Node(s) => vec![*s],
             Self::Nodes(v) => v,
         };
         let taken_at = nodes
@@ -166,7 +166,7 @@ pub fn parse(bytes: &[u8], limit: usize) -> Result<SnapshotFile, UploadError> {
             Ok(SnapshotFile::Nodes(nodes))
         }
         Value::Object(ref o) => match o.get("schema").and_then(Value::as_str) {
-            Some(NODE_SCHEMA) => Ok(SnapshotFile::Node(node(value)?)),
+            Some(NODE_SCHEMA) => Ok(SnapshotFile::Node(Box::new(node(value)?))),
             Some(CLUSTER_SCHEMA) => cluster(value).map(SnapshotFile::Cluster),
             Some(other) => Err(UploadError::Schema {
                 found: other.to_owned(),

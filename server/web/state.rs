@@ -205,7 +205,7 @@ impl AppState {
 
     fn install_file(&self, file: SnapshotFile) {
         match file {
-            SnapshotFile::Node(n) => self.install(vec![n], true),
+            SnapshotFile::Node(n) => self.install(vec![*n], true),
             SnapshotFile::Nodes(v) => self.install(v, false),
             SnapshotFile::Cluster(c) => self.install_cluster(c),
         }
