@@ -33,9 +33,9 @@ CREATE INDEX IF NOT EXISTS snapshots_by_kind ON snapshots(kind, seq);
 /// Open (creating if needed) the database file, in WAL mode with full syncs: a process killed
 /// in the middle of a save leaves the last committed state, never a torn one.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
-    let at = |source| StoreError::Open {
+    let at = |reason| StoreError::Open {
         path: path.to_owned(),
-        source,
+        reason,
     };
     let conn = Connection::open_with_flags(
         path,

@@ -37,20 +37,20 @@ pub const MAX_LABEL: usize = 200;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The data directory could not be made.
-    #[error("cannot create the data directory {path}: {source}")]
+    #[error("cannot create the data directory {path}: {reason}")]
     Dir {
         /// The directory.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not a source: said once).
+        reason: std::io::Error,
     },
     /// The database could not be opened (or is not a dockmap store).
-    #[error("cannot open the snapshot store {path}: {source}")]
+    #[error("cannot open the snapshot store {path}: {reason}")]
     Open {
         /// The file.
         path: PathBuf,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What SQLite said (in the message, not a source: said once).
+        reason: rusqlite::Error,
     },
     /// The database was written by a newer dockmap.
     #[error(
@@ -181,9 +181,9 @@ impl Store {
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|source| StoreError::Dir {
+            .map_err(|reason| StoreError::Dir {
                 path: dir.to_owned(),
-                source,
+                reason,
             })?;
         let path = dir.join(DB_FILE);
         let conn = db::open(&path)?;

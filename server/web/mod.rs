@@ -124,18 +124,32 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
             s
         }
     };
-    let store = open_store(&opts)?;
-    if let Some(every) = opts.snapshot_every {
-        schedule::start(state.clone(), store.clone(), every, opts.keep);
-    }
-    let routes = router_with_store(
-        state.clone(),
-        store::StoreState {
-            app: state,
-            store,
-            upload_limit: opts.upload_limit,
-        },
-    );
+    let store = match open_store(&opts) {
+        Ok(s) => Some(s),
+        // Asked for (a directory given, or a schedule): the user must hear it failed.
+        Err(e) if opts.data_dir.is_some() || opts.snapshot_every.is_some() => return Err(e),
+        // Only the default place failed: the picture is still worth serving.
+        Err(e) => {
+            eprintln!("dockmap: saving snapshots is off: {e}");
+            None
+        }
+    };
+    let routes = match store {
+        Some(store) => {
+            if let Some(every) = opts.snapshot_every {
+                schedule::start(state.clone(), store.clone(), every, opts.keep);
+            }
+            router_with_store(
+                state.clone(),
+                store::StoreState {
+                    app: state,
+                    store,
+                    upload_limit: opts.upload_limit,
+                },
+            )
+        }
+        None => router(state),
+    };
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| WebError::Bind {
