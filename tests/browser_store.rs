@@ -149,6 +149,18 @@ async fn a_snapshot_saved_from_the_page_reopens_by_permalink_in_a_fresh_browser(
         b2.js("return document.body.dataset.snap").await,
         json!(saved[0].id)
     );
+    // The page names the snapshot it shows; there is nothing to save on it.
+    b2.until_with(
+        "return (document.getElementById('saved-as')?.textContent ?? '').includes(arguments[0])",
+        vec![json!("before <b>the</b> change")],
+        10,
+        "the permalink page to name the saved snapshot",
+    )
+    .await;
+    assert_eq!(
+        b2.js("return document.getElementById('save').hidden").await,
+        json!(true)
+    );
     // The live page now draws the new state: the permalink is not just the live view.
     b2.open(&f.url).await;
     assert_ne!(ids(b2.js(DRAWN).await), live_drawn);

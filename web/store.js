@@ -26,11 +26,40 @@
     }
   }
 
+  // ---- the list page follows the theme chosen on the map ------------------------
+  if (document.body.classList.contains('store-page')) {
+    let theme = null;
+    try {
+      theme = localStorage.getItem('dockmap-theme');
+    } catch (_) { /* no storage: follow the system */ }
+    const dark = theme ? theme === 'dark' : matchMedia('(prefers-color-scheme: dark)').matches;
+    document.documentElement.classList.toggle('dark', dark);
+  }
+
+  // ---- a permalink page says which saved snapshot it shows ----------------------
+  const snap = document.body.dataset.snap;
+  if (snap && $('#status')) {
+    fetch(`/api/snapshots/${encodeURIComponent(snap)}/meta`)
+      .then((r) => (r.ok ? r.json() : null))
+      .then((m) => {
+        if (!m) return;
+        const tag = document.createElement('span');
+        tag.id = 'saved-as';
+        tag.className = 'src';
+        tag.textContent = `saved ${m.saved_at}${m.label ? ` · “${m.label}”` : ''} (${m.kind})`;
+        const live = document.createElement('a');
+        live.href = '/';
+        live.textContent = 'live view';
+        $('#status').append(tag, ' ', live);
+      })
+      .catch(() => { /* the picture is there; only its name is missing */ });
+  }
+
   // ---- the map page: save what is shown ----------------------------------------
   const saveForm = $('#save-form');
   if (saveForm) {
     // A permalink page shows a snapshot that is saved already.
-    if (document.body.dataset.snap) $('#save').hidden = true;
+    if (snap) $('#save').hidden = true;
     saveForm.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const out = $('#save-result');

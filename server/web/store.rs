@@ -41,6 +41,7 @@ pub fn routes(state: StoreState) -> Router {
         .route("/api/snapshots", post(save).get(list))
         .route("/api/snapshots/upload", post(upload))
         .route("/api/snapshots/{id}", get(download))
+        .route("/api/snapshots/{id}/meta", get(meta))
         .route("/snapshots", get(list_page))
         .with_state(state)
 }
@@ -194,6 +195,22 @@ pub async fn download(State(s): State<StoreState>, Path(id): Path<String>) -> Re
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     r
+}
+
+/// `GET /api/snapshots/{id}/meta`: one snapshot's metadata (the permalink page names it).
+pub async fn meta(State(s): State<StoreState>, Path(id): Path<String>) -> Response {
+    let store = s.store.clone();
+    let key = id.clone();
+    match tokio::task::spawn_blocking(move || store.meta(&key)).await {
+        Ok(Ok(Some(m))) => Json(m).into_response(),
+        Ok(Ok(None)) => error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("no saved snapshot {id:?}"),
+        ),
+        Ok(Err(e)) => store_failed(e),
+        Err(e) => store_failed(e),
+    }
 }
 
 /// The status of a refused upload.
