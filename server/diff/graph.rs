@@ -22,6 +22,8 @@ pub fn elements(a: &Graph, b: &Graph) -> Vec<ElementChange> {
                 whole(&clean(e.kind, &e.attrs), true),
                 &owner_b,
             )),
+            // Most elements are the same on both sides: equal as they are, nothing to clean.
+            Some(o) if o == e => {}
             Some(o) => {
                 let mut attrs = compare(&clean(o.kind, &o.attrs), &clean(e.kind, &e.attrs));
                 identity(o, e, &mut attrs);
@@ -139,6 +141,7 @@ pub fn edges(a: &Graph, b: &Graph) -> Vec<EdgeChange> {
                 Change::Added,
                 whole(&clean_edge(&e.attrs), true),
             )),
+            Some(o) if o.attrs == e.attrs => {}
             Some(o) => {
                 let attrs = compare(&clean_edge(&o.attrs), &clean_edge(&e.attrs));
                 if !attrs.is_empty() {

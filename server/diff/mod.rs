@@ -50,6 +50,8 @@ pub struct Side {
     pub taken_at: String,
     /// Every node's name, also those that did not answer.
     pub nodes: Vec<String>,
+    /// Nodes without a snapshot (never answered): (name, why).
+    pub unseen: Vec<(String, String)>,
 }
 
 impl Side {
@@ -58,6 +60,23 @@ impl Side {
         cluster.normalize();
         let graph = build_cluster(&cluster);
         let nodes = cluster.nodes.iter().map(|n| n.name.clone()).collect();
+        let unseen = cluster
+            .nodes
+            .iter()
+            .filter(|n| n.snapshot.is_none())
+            .map(|n| {
+                let state = serde_json::to_value(n.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let why = if n.error.is_empty() {
+                    state
+                } else {
+                    format!("{state}: {}", n.error)
+                };
+                (n.name.clone(), why)
+            })
+            .collect();
         let taken_at = cluster
             .snapshots()
             .iter()
@@ -74,6 +93,7 @@ impl Side {
             snapshots,
             taken_at,
             nodes,
+            unseen,
         }
     }
 }
@@ -86,7 +106,13 @@ pub fn diff_clusters(a: ClusterSnapshot, b: ClusterSnapshot) -> Diff {
 /// The diff of two prepared sides.
 pub fn diff(a: &Side, b: &Side) -> Diff {
     let mut elements = graph::elements(&a.graph, &b.graph);
-    let edges = graph::edges(&a.graph, &b.graph);
+    let mut edges = graph::edges(&a.graph, &b.graph);
+    let unseen = unseen(a, b);
+    if !unseen.is_empty() {
+        let blind = |id: &str| host_of(id).is_some_and(|h| unseen.iter().any(|u| u.node == h));
+        elements.retain(|e| e.change == Change::Changed || !blind(&e.id));
+        edges.retain(|x| x.change == Change::Changed || !(blind(&x.source) || blind(&x.target)));
+    }
     let findings = graph::findings(&a.graph, &b.graph);
     let firewall = firewall::chains(&a.snapshots, &b.snapshots);
     rules_on_namespaces(&mut elements, &firewall, &b.graph);
@@ -104,6 +130,35 @@ pub fn diff(a: &Side, b: &Side) -> Diff {
         firewall,
         findings,
         ignored: noise::IGNORED.iter().map(|s| (*s).to_owned()).collect(),
+        unseen,
+    }
+}
+
+/// Nodes either side has no snapshot of.
+fn unseen(a: &Side, b: &Side) -> Vec<UnseenNode> {
+    let mut out = Vec::new();
+    for (side, s) in [("a", a), ("b", b)] {
+        for (node, why) in &s.unseen {
+            out.push(UnseenNode {
+                node: node.clone(),
+                side: side.into(),
+                why: why.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The host a per-host element id names (`host:H`, `netns:H/…`, `if:H/…`, `ctr:H/…`,
+/// `net:H/…`); `None` for what spans the cluster (swarm networks, services, tasks, remotes).
+pub fn host_of(id: &str) -> Option<&str> {
+    if let Some(h) = id.strip_prefix("host:") {
+        return Some(h);
+    }
+    let (kind, rest) = id.split_once(':')?;
+    match kind {
+        "netns" | "if" | "ctr" | "net" => rest.split_once('/').map(|(h, _)| h),
+        _ => None,
     }
 }
 

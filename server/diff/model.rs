@@ -31,6 +31,21 @@ pub struct Diff {
     pub findings: Vec<FindingChange>,
     /// What is never compared, in words (it changes with every collection).
     pub ignored: Vec<String>,
+    /// Nodes one side has no snapshot of (they did not answer): what is on them is not listed as
+    /// added or removed, since it could not be seen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unseen: Vec<UnseenNode>,
+}
+
+/// A node one side could not see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnseenNode {
+    /// The node's name.
+    pub node: String,
+    /// `a` or `b`.
+    pub side: String,
+    /// Why, as the cluster snapshot says (`unreachable`, `unauthorized`, and its error).
+    pub why: String,
 }
 
 /// One side of the diff, in brief.

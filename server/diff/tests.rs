@@ -794,3 +794,44 @@ fn marking_keeps_the_svg_intact() {
         r#"<svg><g class="n k-x added" data-id="a&amp;b"><text>x</text></g><path class="e k-y" d="M0 0"/><g class="n k-x" data-id="c"></g><path class="e removed k-z"/></svg>"#
     );
 }
+
+#[test]
+fn a_node_without_snapshot_on_one_side_is_not_everything_removed() {
+    let mut other = node(&[&WEB]);
+    other.node.hostname = "n2".into();
+    let a = cluster_of(vec![two(), other]);
+    let mut b = a.clone();
+    let n2 = b.nodes.iter_mut().find(|n| n.name == "n2").unwrap();
+    n2.snapshot = None;
+    n2.state = NodeState::Unreachable;
+    n2.error = "timed out".into();
+    let d = diff_clusters(a, b);
+    assert!(
+        !d.elements.iter().any(|e| e.change == Change::Removed),
+        "{:#?}",
+        ids(&d, Change::Removed)
+    );
+    assert!(!d.edges.iter().any(|x| x.change == Change::Removed));
+    assert_eq!(d.unseen.len(), 1);
+    assert_eq!(
+        (d.unseen[0].node.as_str(), d.unseen[0].side.as_str()),
+        ("n2", "b")
+    );
+    assert!(d.unseen[0].why.contains("unreachable") && d.unseen[0].why.contains("timed out"));
+    // The node's state is the change there is to see.
+    let host = element(&d, "host:n2");
+    assert_eq!(attr(host, "node_state").new, Some(json!("unreachable")));
+    assert!(
+        text::render(&d).contains("not compared: n2 (no snapshot in B: unreachable: timed out)")
+    );
+}
+
+#[test]
+fn host_of_names_the_host_of_per_host_ids_only() {
+    assert_eq!(host_of("host:n1"), Some("n1"));
+    assert_eq!(host_of("if:n1/host/eth0"), Some("n1"));
+    assert_eq!(host_of("net:n1/bridge"), Some("n1"));
+    assert_eq!(host_of("net:overlay-a"), None);
+    assert_eq!(host_of("svc:web"), None);
+    assert_eq!(host_of("remote:198.18.0.11"), None);
+}

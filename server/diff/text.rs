@@ -18,6 +18,15 @@ pub fn render(d: &Diff) -> String {
     let _ = writeln!(out, "dockmap diff");
     side(&mut out, "A", &d.a);
     side(&mut out, "B", &d.b);
+    for u in &d.unseen {
+        let _ = writeln!(
+            out,
+            "  not compared: {} (no snapshot in {}: {})",
+            clean(&u.node),
+            u.side.to_uppercase(),
+            clean(&u.why)
+        );
+    }
     out.push('\n');
     if d.equal {
         out.push_str("No differences.\n");
