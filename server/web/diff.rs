@@ -183,6 +183,8 @@ pub struct DiffPage {
     pub equal: bool,
     /// What is never compared.
     pub ignored: String,
+    /// Nodes a side has no snapshot of, one line each.
+    pub unseen: Vec<String>,
     /// The view the page shows, as a query string.
     pub view: String,
     /// Asset versions.
@@ -247,6 +249,19 @@ pub async fn page(
         },
         equal: c.diff.equal,
         ignored: c.diff.ignored.join("; "),
+        unseen: c
+            .diff
+            .unseen
+            .iter()
+            .map(|u| {
+                format!(
+                    "{}: no snapshot in {} ({}), so what is on it is not compared",
+                    u.node,
+                    u.side.to_uppercase(),
+                    u.why
+                )
+            })
+            .collect(),
         view: view.to_query(),
         a,
         b,
