@@ -198,6 +198,39 @@ async fn the_diff_page_marks_lists_and_explains_each_change() {
     )
     .await;
 
+    // A change the default drawing hides (a loopback, filtered out by default): clicking it in
+    // the list redraws with it in view, still marked.
+    let lo = b
+        .js("return window.dockmap.diff().elements.find(e => e.kind === 'interface' && e.label === 'lo' && e.change === 'added').id")
+        .await;
+    let lo = lo
+        .as_str()
+        .expect("the added container's loopback")
+        .to_owned();
+    let drawn_before = b
+        .js_with(
+            "return !!document.querySelector(`#map [data-id=\"${CSS.escape(arguments[0])}\"]`)",
+            vec![json!(lo)],
+        )
+        .await;
+    assert_eq!(drawn_before, json!(false), "loopbacks start hidden");
+    b.client
+        .find(fantoccini::Locator::Css(&format!(
+            "#list li.entry[data-id=\"{lo}\"] > .row"
+        )))
+        .await
+        .expect("the loopback's entry")
+        .click()
+        .await
+        .expect("click");
+    b.until_with(
+        "const g = document.querySelector(`#map [data-id=\"${CSS.escape(arguments[0])}\"]`); return !!g && g.classList.contains('added') && g.classList.contains('sel')",
+        vec![json!(lo)],
+        10,
+        "the loopback to be drawn, marked and selected",
+    )
+    .await;
+
     // Hostile names stay text: no console error, no injected element.
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");

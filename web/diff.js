@@ -91,10 +91,12 @@
     return true;
   }
 
-  /** Redraw with `id` unfolded into view (it was folded inside something). */
-  async function reveal(id) {
+  /** Redraw with `id` unfolded into view (it was folded inside something); `all`: with no
+   *  filter either (a loopback, say, is hidden by default). */
+  async function reveal(id, all) {
     const p = new URLSearchParams(page.dataset.view || '');
     p.set('sel', id);
+    if (all) p.set('hide', '');
     const r = await fetch(`${base}/scene.svg?${p}`);
     if (!r.ok) throw new Error(`the server answered ${r.status}`);
     const doc = new DOMParser().parseFromString(await r.text(), 'image/svg+xml');
@@ -319,7 +321,8 @@
     showDetail(id);
     if (!nodes.has(id)) {
       try {
-        await reveal(id);
+        await reveal(id, false);
+        if (!nodes.has(id)) await reveal(id, true);
       } catch (err) {
         statusText.textContent = `Could not draw it: ${err.message}`;
       }
