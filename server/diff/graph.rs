@@ -214,7 +214,7 @@ fn finding_change(
 }
 
 /// Items by id; should an id repeat (bad data), the first one counts.
-fn by_id<'a, T>(items: &'a [T], id: impl Fn(&T) -> &String) -> BTreeMap<&'a str, &'a T> {
+fn by_id<T>(items: &[T], id: impl Fn(&T) -> &String) -> BTreeMap<&str, &T> {
     let mut m = BTreeMap::new();
     for x in items {
         m.entry(id(x).as_str()).or_insert(x);
