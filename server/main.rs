@@ -74,6 +74,25 @@ enum Command {
     Agent(AgentArgs),
     /// Serve the interactive picture in the browser (this node, or every node through agents).
     Serve(ServeArgs),
+    /// Show what changed between two saved snapshots (exit 0: equal, 1: they differ, 2: error).
+    Diff(DiffArgs),
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The older snapshot: a node snapshot, a JSON array of them, or a cluster snapshot.
+    a: PathBuf,
+    /// The newer snapshot, in any of the same forms.
+    b: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    format: DiffFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -169,6 +188,7 @@ fn main() {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Diff(a) => std::process::exit(diff_command(&a)),
         Command::Snapshot { source, out } => {
             require_root("snapshot")?;
             let snap = node::collect(&source.options()).await;
@@ -261,6 +281,35 @@ async fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `dockmap diff A B`: like diff(1), 0 when equal, 1 when they differ, 2 when a side cannot be read.
+fn diff_command(a: &DiffArgs) -> i32 {
+    let sides =
+        dockmap::diff::read_side(&a.a).and_then(|x| Ok((x, dockmap::diff::read_side(&a.b)?)));
+    let (old, new) = match sides {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dockmap diff: {e}");
+            return 2;
+        }
+    };
+    let d = dockmap::diff::diff_clusters(old, new);
+    let text = match a.format {
+        DiffFormat::Text => Ok(dockmap::diff::text::render(&d)),
+        DiffFormat::Json => serde_json::to_string_pretty(&d).map(|j| j + "\n"),
+    };
+    let written = text
+        .map_err(anyhow::Error::from)
+        .and_then(|t| write_out(None, t.as_bytes()));
+    match written {
+        Err(e) => {
+            eprintln!("dockmap diff: {e:#}");
+            2
+        }
+        Ok(()) if d.equal => 0,
+        Ok(()) => 1,
+    }
 }
 
 /// A host with 1,000 namespaces needs more than the usual 1,024 descriptors (one handle and one socket each).

@@ -8,6 +8,7 @@ pub mod api;
 pub mod assets;
 pub mod cache;
 pub mod details;
+pub mod diff;
 pub mod error;
 pub mod headers;
 pub mod pages;
@@ -85,6 +86,9 @@ fn app(state: AppState, store: Option<store::StoreState>) -> Router {
         .route("/api/element", get(api::element))
         .route("/api/search", get(api::search_handler))
         .route("/s/{id}", get(pages::permalink))
+        .route("/api/diff", get(diff::api_diff))
+        .route("/diff/{a}/{b}", get(diff::page))
+        .route("/diff/{a}/{b}/scene.svg", get(diff::scene))
         .route("/static/{*file}", get(assets::asset))
         .route("/favicon.ico", get(assets::favicon))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() })
