@@ -11,6 +11,7 @@ pub mod details;
 pub mod error;
 pub mod headers;
 pub mod pages;
+pub mod paths;
 pub mod search;
 pub mod state;
 pub mod worker;
@@ -58,6 +59,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/graph", get(api::graph))
         .route("/api/element", get(api::element))
         .route("/api/search", get(api::search_handler))
+        .route("/api/ports", get(paths::ports))
+        .route("/api/path", get(paths::path_handler))
+        .route("/api/path/ends", get(paths::ends_handler))
         .route("/s/{id}", get(pages::permalink))
         .route("/static/{*file}", get(assets::asset))
         .route("/favicon.ico", get(assets::favicon))
