@@ -59,11 +59,14 @@
     return p;
   }
 
+  /** Parameters other scripts keep in the URL (path.js: the path shown). */
+  let urlExtra = new URLSearchParams();
   let urlTimer = 0;
   function writeUrl() {
     clearTimeout(urlTimer);
     urlTimer = setTimeout(() => {
       const p = viewQuery(true);
+      for (const [k, v] of urlExtra) p.append(k, v);
       p.append('v', [Math.round(tf.x), Math.round(tf.y), Number(tf.k.toFixed(4))].join(','));
       history.replaceState(null, '', '?' + p.toString());
     }, 150);
@@ -92,6 +95,7 @@
     const dark = document.documentElement.classList.contains('dark');
     svg.classList.toggle('dark', dark);
     if (view.sel && nodes.has(view.sel)) nodes.get(view.sel).classList.add('sel');
+    document.dispatchEvent(new CustomEvent('dockmap:drawn'));
   }
 
   let settle = 0;
@@ -809,7 +813,21 @@
     if (SNAP) $('#refresh').hidden = true;
     else if (page.dataset.state === 'collecting' || page.dataset.state === 'refreshing' || !first) pollStatus();
     // For tests and the benchmark: bring an element to the middle of the stage.
-    window.dockmap = { center, select, standaloneSvg, pngBlob, apiUrl, showPanel, nodes: () => nodes };
+    window.dockmap = {
+      center, select, standaloneSvg, pngBlob, apiUrl, showPanel, nodes: () => nodes,
+      // For path.js: the view's parameters, unfolding several elements at once, the side panel
+      // and the URL parameters it keeps.
+      viewQuery: () => viewQuery(false),
+      open: (ids) => {
+        for (const id of ids) {
+          view.shut.delete(id);
+          view.open.add(id);
+        }
+        return reload();
+      },
+      panel: () => { panel.hidden = false; panelToken++; panelBody.textContent = ''; return panelBody; },
+      setUrlExtra: (params) => { urlExtra = new URLSearchParams(params); writeUrl(); },
+    };
     requestAnimationFrame(() => {
       window.dockmapReady = performance.now();
       document.dispatchEvent(new CustomEvent('dockmap:ready'));
