@@ -144,6 +144,21 @@
     apply();
   }
 
+  /** Bring these elements into view together, left of the side panel when it is open. */
+  function frame(ids) {
+    const boxes = ids.map(boxOf).filter(Boolean);
+    if (!boxes.length) return;
+    const x0 = Math.min(...boxes.map((b) => b.x));
+    const y0 = Math.min(...boxes.map((b) => b.y));
+    const w = Math.max(1, Math.max(...boxes.map((b) => b.x + b.w)) - x0);
+    const h = Math.max(1, Math.max(...boxes.map((b) => b.y + b.h)) - y0);
+    const r = stage.getBoundingClientRect();
+    const free = r.width - (panel.hidden ? 0 : panel.getBoundingClientRect().width);
+    const k = Math.max(0.02, Math.min(1.5, (free - 80) / w, (r.height - 80) / h));
+    tf = { k, x: (free - w * k) / 2 - x0 * k, y: (r.height - h * k) / 2 - y0 * k };
+    apply();
+  }
+
   /** Ask the server for the current view; keep `anchor` where it was on screen. */
   async function reload(anchor) {
     const before = anchor ? boxOf(anchor) : null;
@@ -814,7 +829,7 @@
     else if (page.dataset.state === 'collecting' || page.dataset.state === 'refreshing' || !first) pollStatus();
     // For tests and the benchmark: bring an element to the middle of the stage.
     window.dockmap = {
-      center, select, standaloneSvg, pngBlob, apiUrl, showPanel, nodes: () => nodes,
+      center, frame, select, standaloneSvg, pngBlob, apiUrl, showPanel, nodes: () => nodes,
       // For path.js: the view's parameters, unfolding several elements at once, the side panel
       // and the URL parameters it keeps.
       viewQuery: () => viewQuery(false),

@@ -185,8 +185,7 @@
     if (mine !== token) return;
     renderPanel(d);
     light(true);
-    const first = firstDrawn();
-    if (first) dm.center(first);
+    frameLit();
   }
 
   function pathsLit() {
@@ -194,10 +193,13 @@
     return focus >= 0 ? [shown.paths[focus]] : shown.paths;
   }
 
-  function firstDrawn() {
+  /** Show the lit hops together; a namespace box counts only when nothing smaller is lit. */
+  function frameLit() {
     const nodes = dm.nodes();
-    for (const p of pathsLit()) for (const h of p.hops) if (h.element && nodes.has(h.element)) return h.element;
-    return null;
+    const ids = new Set();
+    for (const p of pathsLit()) for (const h of p.hops) if (h.element && nodes.has(h.element)) ids.add(h.element);
+    const leaves = [...ids].filter((id) => !nodes.get(id).classList.contains('box'));
+    dm.frame(leaves.length ? leaves : [...ids]);
   }
 
   function clearLight() {
@@ -362,6 +364,7 @@
         s.classList.toggle('focused', Number(s.dataset.path) === focus);
       }
       light(true);
+      frameLit();
     }
   });
 
