@@ -258,7 +258,15 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
         let Some(br) = Browser::start().await else {
             return;
         };
-        br.open(&format!("{base}/")).await;
+        // The host starts folded: lighting the path up must unfold what hides its hops.
+        br.open(&format!("{base}/?shut={}", enc(&format!("host:{h}"))))
+            .await;
+        let drawn = "return !!document.querySelector(`#map [data-id=\"${CSS.escape(arguments[0])}\"]`)";
+        assert_eq!(
+            br.js_with(drawn, vec![json!(bridge)]).await,
+            json!(false),
+            "the host should start folded"
+        );
         br.client
             .find(Locator::Css("#paths summary"))
             .await
