@@ -90,6 +90,21 @@
       portsBox.appendChild(el('p', 'No published ports.', 'muted'));
       return;
     }
+    // A routing-mesh port answers on every node: one button asks for all of them at once.
+    const mesh = new Map();
+    for (const p of ports) if (p.mode === 'ingress') mesh.set(`${p.port}/${p.protocol}`, p);
+    if (mesh.size) {
+      const group = el('div', null, 'pp-node');
+      group.appendChild(el('h5', 'Routing mesh, every node'));
+      const ul = el('ul');
+      for (const p of mesh.values()) {
+        const li = el('li');
+        li.appendChild(portButton(p, false));
+        ul.appendChild(li);
+      }
+      group.appendChild(ul);
+      portsBox.appendChild(group);
+    }
     const byNode = new Map();
     for (const p of ports) {
       if (!byNode.has(p.node)) byNode.set(p.node, []);
@@ -101,20 +116,24 @@
       const ul = el('ul');
       for (const p of list) {
         const li = el('li');
-        const b = el('button', null, 'pp-port');
-        b.type = 'button';
-        b.dataset.port = String(p.port);
-        b.dataset.protocol = p.protocol;
-        b.dataset.node = p.node;
-        b.appendChild(el('b', `${p.port}/${p.protocol}`));
-        b.appendChild(el('span', ` → ${p.target}:${p.target_port}`));
-        b.appendChild(el('span', ` ${p.mode}`, 'muted'));
-        li.appendChild(b);
+        li.appendChild(portButton(p, true));
         ul.appendChild(li);
       }
       group.appendChild(ul);
       portsBox.appendChild(group);
     }
+  }
+
+  function portButton(p, onNode) {
+    const b = el('button', null, 'pp-port');
+    b.type = 'button';
+    b.dataset.port = String(p.port);
+    b.dataset.protocol = p.protocol;
+    if (onNode) b.dataset.node = p.node;
+    b.appendChild(el('b', `${p.port}/${p.protocol}`));
+    b.appendChild(el('span', ` → ${p.target}:${p.target_port}`));
+    b.appendChild(el('span', ` ${p.mode}`, 'muted'));
+    return b;
   }
 
   function option(value, label) {
@@ -143,7 +162,9 @@
     const b = ev.target.closest('button.pp-port');
     if (!b) return;
     menu.open = false;
-    trace({ port: b.dataset.port, protocol: b.dataset.protocol, node: b.dataset.node });
+    const q = { port: b.dataset.port, protocol: b.dataset.protocol };
+    if (b.dataset.node) q.node = b.dataset.node;
+    trace(q);
   });
 
   between.addEventListener('submit', (ev) => {
