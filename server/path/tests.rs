@@ -1,0 +1,1 @@
+//! Path derivation on hand-made snapshots.
