@@ -22,6 +22,10 @@ use engine::{TestContainer, TestNetwork};
 use fantoccini::Locator;
 use serde_json::{json, Value};
 
+/// Drawn edges that join two hops (`links` of an answer, the argument) but are not lit.
+const EDGES_UNLIT: &str = "const want = new Set(arguments[0].flat(2).map(([s, t]) => `${s}\n${t}`)); \
+return [...document.querySelectorAll('#map .e')].filter(e => (want.has(`${e.dataset.s}\n${e.dataset.t}`) || want.has(`${e.dataset.t}\n${e.dataset.s}`)) && !e.classList.contains('p-on')).map(e => `${e.dataset.s} -> ${e.dataset.t}`)";
+
 /// The test engine's swarm advertise address (tests/engine-up.sh), a host address in 198.18.0.0/15.
 const SWARM_ADDR: &str = "198.18.192.1";
 
@@ -343,6 +347,11 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
             json!(true),
             "the path's edges lit and the rest dimmed"
         );
+        assert_eq!(
+            br.js_with(EDGES_UNLIT, vec![inbound["links"].clone()]).await,
+            json!([]),
+            "edges between hops not lit"
+        );
         let not_lit = br
             .js_with(
                 "return [...document.querySelectorAll('#map .leaves .n.p-hop')].map(g => g.dataset.id).filter(id => !arguments[0].includes(id))",
@@ -443,6 +452,18 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
             "the URL to keep the two ends",
         )
         .await;
+        assert_eq!(
+            br.js_with(EDGES_UNLIT, vec![ew["links"].clone()]).await,
+            json!([]),
+            "edges between hops not lit"
+        );
+        let sandbox_lit = br
+            .js_with(
+                "return [...document.querySelectorAll('#map .e.p-on')].some(e => e.dataset.s === arguments[0] || e.dataset.t === arguments[0])",
+                vec![json!(c_web.id)],
+            )
+            .await;
+        assert_eq!(sandbox_lit, json!(true), "the edge from {} into its namespace is not lit", c_web.id);
         shot(&br, "path-east-west").await;
         let text = br.panel_text().await;
         assert!(text.contains("east-west"), "{text}");

@@ -252,14 +252,12 @@
     }
     // Step i lights the i-th hop of every lit path at once.
     const steps = [];
-    for (const p of pathsLit()) {
-      let prev = null;
+    for (const [pi, p] of shown.paths.entries()) {
+      if (focus >= 0 && pi !== focus) continue;
       p.hops.forEach((h, i) => {
         const at = (steps[i] = steps[i] || []);
-        const ends = [];
-        if (h.edge && shown.edge_ends[h.edge]) ends.push(shown.edge_ends[h.edge]);
-        if (prev && h.element && prev !== h.element) ends.push([prev, h.element]);
-        for (const [s, t] of ends) for (const e of edgesByEnds.get(`${s}\n${t}`) || []) at.push([e, 'p-on']);
+        // The server says which graph edges join this hop to the previous one.
+        for (const [s, t] of shown.links[pi][i]) for (const e of edgesByEnds.get(`${s}\n${t}`) || []) at.push([e, 'p-on']);
         if (h.element && nodes.has(h.element)) {
           const g = nodes.get(h.element);
           at.push([g, 'p-hop']);
@@ -267,7 +265,6 @@
           if (v) at.push([g, v]);
           if (i === p.hops.length - 1) at.push([g, 'p-end']);
         }
-        if (h.element) prev = h.element;
       });
     }
     map.classList.add('p-dim');

@@ -5,7 +5,7 @@
 //! async thread), and adds what the page needs to draw the answer: the folded elements to open so
 //! every hop is drawn, and the two ends of every hop's edge.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,7 +14,7 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::graph::{ElementKind, Graph};
+use crate::graph::{Edge, ElementKind, Graph};
 use crate::layout::fold::{filtered, reveal};
 use crate::layout::{GraphIndex, Policy, View};
 use crate::path::{self, PathAnswer, PublishedPort, Question, PATH_SCHEMA};
@@ -112,6 +112,41 @@ pub struct Drawn {
     pub filtered: Vec<String>,
     /// Every hop edge's two ends (`[source, target]`), by edge id.
     pub edge_ends: BTreeMap<String, [String; 2]>,
+    /// `links[p][h]`: the ends of the graph edges to light when hop `h` of path `p` lights up:
+    /// its own edge, and the edges that join its element to the previous hop's (either one's
+    /// namespace counts: a container joins its namespace's `eth0` through its sandbox edge).
+    pub links: Vec<Vec<Vec<[String; 2]>>>,
+}
+
+/// An element and, for an interface, the namespace it is in.
+fn with_namespace<'g>(ix: &GraphIndex<'g>, id: &str) -> Vec<&'g str> {
+    let Some(e) = ix.get(id) else {
+        return Vec::new();
+    };
+    let mut out = vec![e.id.as_str()];
+    if e.kind == ElementKind::Interface {
+        out.extend(e.parent.as_deref().and_then(|p| ix.key(p)));
+    }
+    out
+}
+
+/// The graph edges between two elements (or their namespaces), by unordered ends.
+fn joining<'g>(
+    by_ends: &HashMap<(&'g str, &'g str), Vec<&'g Edge>>,
+    ix: &GraphIndex<'g>,
+    a: &str,
+    b: &str,
+) -> Vec<[String; 2]> {
+    let mut out = Vec::new();
+    for x in with_namespace(ix, a) {
+        for y in with_namespace(ix, b) {
+            let key = if x <= y { (x, y) } else { (y, x) };
+            for e in by_ends.get(&key).into_iter().flatten() {
+                out.push([e.source.clone(), e.target.clone()]);
+            }
+        }
+    }
+    out
 }
 
 /// Attach to `answer` the elements to open, the filtered hops and the edges' ends.
@@ -143,11 +178,47 @@ pub fn drawn(answer: PathAnswer, g: &Graph, ix: &GraphIndex, view: &View) -> Dra
             }
         }
     }
+    let mut by_ends: HashMap<(&str, &str), Vec<&Edge>> = HashMap::new();
+    for e in &g.edges {
+        let (s, t) = (e.source.as_str(), e.target.as_str());
+        by_ends
+            .entry(if s <= t { (s, t) } else { (t, s) })
+            .or_default()
+            .push(e);
+    }
+    let links = answer
+        .paths
+        .iter()
+        .map(|p| {
+            let mut prev: Option<&str> = None;
+            p.hops
+                .iter()
+                .map(|h| {
+                    let mut ends: Vec<[String; 2]> = Vec::new();
+                    if let Some(e) = h.edge.as_deref().and_then(|e| edge_ends.get(e)) {
+                        ends.push(e.clone());
+                    }
+                    if let (Some(a), Some(b)) = (prev, h.element.as_deref()) {
+                        if a != b {
+                            ends.extend(joining(&by_ends, ix, a, b));
+                        }
+                    }
+                    if h.element.is_some() {
+                        prev = h.element.as_deref();
+                    }
+                    ends.sort();
+                    ends.dedup();
+                    ends
+                })
+                .collect()
+        })
+        .collect();
     Drawn {
         answer,
         reveal: open,
         filtered: hidden.into_iter().collect(),
         edge_ends,
+        links,
     }
 }
 
@@ -425,6 +496,30 @@ mod tests {
         let opened = View::from_query(&format!("open={}", host.replace(':', "%3A")));
         let d2 = drawn(d.answer.clone(), &g, &ix, &opened);
         assert!(!d2.reveal.iter().any(|r| r == host), "{:?}", d2.reveal);
+        assert_eq!(d.links.len(), 1);
+        assert_eq!(d.links[0].len(), 4, "one list per hop");
+        assert!(d.links[0][0].is_empty(), "the first hop joins nothing");
+        assert!(
+            d.links[0][1].contains(&[veth.source.clone(), veth.target.clone()]),
+            "{:?}",
+            d.links[0][1]
+        );
+        // A container and its namespace's eth0: joined by the sandbox edge.
+        let (ctr, ns) = ix.ctr_netns.iter().next().map(|(c, n)| (*c, *n)).unwrap();
+        let eth0 = format!("{}/eth0", ns.replacen("netns:", "if:", 1));
+        assert!(ix.get(&eth0).is_some());
+        let sandbox = g
+            .edges
+            .iter()
+            .find(|e| e.kind == crate::graph::EdgeKind::Sandbox && e.source == ctr)
+            .unwrap();
+        let mut two = d.answer.clone();
+        two.paths[0].hops = vec![hop(Some(ctr), None), hop(Some(&eth0), None)];
+        let d3 = drawn(two, &g, &ix, &View::default());
+        assert_eq!(
+            d3.links[0][1],
+            vec![[sandbox.source.clone(), sandbox.target.clone()]]
+        );
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["schema"], PATH_SCHEMA);
         assert_eq!(v["paths"][0]["hops"][1]["edge"], json!(veth.id));
