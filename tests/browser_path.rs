@@ -468,6 +468,16 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
         let text = br.panel_text().await;
         assert!(text.contains("east-west"), "{text}");
 
+        // Clear: nothing lit, nothing dimmed, the URL without the question.
+        br.js("document.querySelector('#panel-body [data-path-act=clear]').click()")
+            .await;
+        br.until(
+            "const p = new URLSearchParams(location.search); return !document.querySelector('#map .p-hop, #map .p-on, #map.p-dim') && !p.has('from') && !p.has('to') && !p.has('path')",
+            10,
+            "Clear path to put the drawing and the URL back",
+        )
+        .await;
+
         assert_eq!(br.js("return document.querySelectorAll('img').length").await, json!(0));
         assert!(br.client.get_alert_text().await.is_err(), "a script ran");
         let errors = br.console_errors().await;

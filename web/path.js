@@ -267,6 +267,8 @@
         }
       });
     }
+    // Nothing of it is drawn (no path, or every hop filtered): leave the drawing as it is.
+    if (!steps.some((s) => s && s.length)) return;
     map.classList.add('p-dim');
     const apply = (list) => {
       for (const [x, cls] of list) x.classList.add(cls);
