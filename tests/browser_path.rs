@@ -418,6 +418,32 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
         )
         .await;
 
+        // A refresh (a new snapshot generation): the path is asked again and stays lit.
+        let gen = br
+            .js("return window.dockmapPaths.shown().generation")
+            .await;
+        br.client
+            .find(Locator::Id("refresh"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        br.until_with(
+            "return (window.dockmapPaths.shown()?.generation ?? 0) > arguments[0]",
+            vec![gen],
+            20,
+            "the path to be asked again on the new snapshot",
+        )
+        .await;
+        br.until_with(
+            all_lit,
+            vec![lit(&inbound)],
+            10,
+            "the path lit up on the new snapshot",
+        )
+        .await;
+
         // Two containers: the east-west path.
         br.client
             .find(Locator::Css("#paths summary"))

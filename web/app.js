@@ -833,6 +833,7 @@
       // For path.js: the view's parameters, unfolding several elements at once, the side panel
       // and the URL parameters it keeps.
       viewQuery: () => viewQuery(false),
+      generation: () => generation,
       open: (ids) => {
         for (const id of ids) {
           view.shut.delete(id);

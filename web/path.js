@@ -24,6 +24,9 @@
   let token = 0;
   let timers = [];
   let picked = false;
+  /** The question shown (API parameters). */
+  let asked = null;
+  let askedGen = 0;
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -181,18 +184,26 @@
 
   // ---- asking and drawing ------------------------------------------------------
 
-  async function trace(q) {
+  /** Ask and show. `again`: the same question on a new snapshot: keep the panel's place and
+   *  the picture where they are until the answer comes. */
+  async function trace(q, again) {
     const mine = ++token;
-    const body = dm.panel();
-    body.appendChild(el('h2', 'Path'));
-    body.appendChild(el('p', 'Tracing…', 'muted'));
+    asked = q;
+    askedGen = dm.generation();
+    // The messages sit in a `.paths` box too: a refresh then knows the panel is the path's.
+    const body = again ? null : el('div', null, 'paths');
+    if (body) {
+      body.appendChild(el('h2', 'Path'));
+      body.appendChild(el('p', 'Tracing…', 'muted'));
+      dm.panel().appendChild(body);
+    }
     const params = dm.viewQuery();
     for (const [k, v] of Object.entries(q)) params.set(k, v);
     let d;
     try {
       d = await getJson('/api/path', params);
     } catch (err) {
-      if (mine !== token) return;
+      if (mine !== token || !body) return;
       body.textContent = '';
       body.appendChild(el('h2', 'Path'));
       body.appendChild(el('p', `No path: ${err.message}`, 'error'));
@@ -204,9 +215,10 @@
     dm.setUrlExtra(urlParams(q));
     if (d.reveal.length) await dm.open(d.reveal);
     if (mine !== token) return;
-    renderPanel(d);
-    light(true);
-    frameLit();
+    // Asked again after a refresh: the panel is redrawn only if it still shows the path.
+    if (!again || document.querySelector('#panel-body .paths')) renderPanel(d);
+    light(!again);
+    if (!again) frameLit();
   }
 
   function pathsLit() {
@@ -280,9 +292,16 @@
     steps.forEach((s, i) => timers.push(setTimeout(() => apply(s || []), i * STEP)));
   }
 
-  // A new drawing (unfold, filter, refresh): light the path up again, at once.
+  // A new drawing (unfold, filter): light the path up again, at once. A new snapshot: ask again
+  // (its hops may have changed), and list the ports anew when the menu opens.
   document.addEventListener('dockmap:drawn', () => {
-    if (shown) light(false);
+    if (!asked) return;
+    if (askedGen !== dm.generation()) {
+      picked = false;
+      trace(asked, true);
+    } else if (shown) {
+      light(false);
+    }
   });
 
   // ---- the side panel ----------------------------------------------------------
@@ -349,6 +368,7 @@
   function clearPath() {
     token++;
     shown = null;
+    asked = null;
     focus = -1;
     clearLight();
     dm.setUrlExtra({});

@@ -106,6 +106,8 @@ pub struct Drawn {
     /// The answer as the derivation gives it.
     #[serde(flatten)]
     pub answer: PathAnswer,
+    /// Generation of the snapshot it was derived from (the page asks again after a refresh).
+    pub generation: u64,
     /// Folded elements to open (outermost first) so that every hop's element is drawn.
     pub reveal: Vec<String>,
     /// Hop elements that a filter in force hides (drawn only with that filter off).
@@ -150,7 +152,13 @@ fn joining<'g>(
 }
 
 /// Attach to `answer` the elements to open, the filtered hops and the edges' ends.
-pub fn drawn(answer: PathAnswer, g: &Graph, ix: &GraphIndex, view: &View) -> Drawn {
+pub fn drawn(
+    answer: PathAnswer,
+    generation: u64,
+    g: &Graph,
+    ix: &GraphIndex,
+    view: &View,
+) -> Drawn {
     let policy = Policy::for_graph(ix);
     let hide = view
         .hide
@@ -215,6 +223,7 @@ pub fn drawn(answer: PathAnswer, g: &Graph, ix: &GraphIndex, view: &View) -> Dra
         .collect();
     Drawn {
         answer,
+        generation,
         reveal: open,
         filtered: hidden.into_iter().collect(),
         edge_ends,
@@ -330,11 +339,12 @@ pub async fn path_handler(
     if let Some(r) = not_modified(&req, &tag) {
         return r;
     }
+    let generation = cur.generation;
     let out = cur
         .queries
         .run("query", move |d, ix| {
             let answer = path::trace(&question, &d.snapshots, &d.graph);
-            serde_json::to_vec(&drawn(answer, &d.graph, ix, &view))
+            serde_json::to_vec(&drawn(answer, generation, &d.graph, ix, &view))
         })
         .await;
     match out {
@@ -479,7 +489,7 @@ mod tests {
             }],
             notes: vec![],
         };
-        let d = drawn(answer, &g, &ix, &View::default());
+        let d = drawn(answer, 1, &g, &ix, &View::default());
         let host = ix.host_of(&veth.source).unwrap();
         assert_eq!(d.reveal.first().map(String::as_str), Some(host));
         assert_eq!(
@@ -494,7 +504,7 @@ mod tests {
         assert_eq!(d.edge_ends.len(), 1);
         // With the host opened by the view, nothing above the interfaces stays folded but the containers.
         let opened = View::from_query(&format!("open={}", host.replace(':', "%3A")));
-        let d2 = drawn(d.answer.clone(), &g, &ix, &opened);
+        let d2 = drawn(d.answer.clone(), 1, &g, &ix, &opened);
         assert!(!d2.reveal.iter().any(|r| r == host), "{:?}", d2.reveal);
         assert_eq!(d.links.len(), 1);
         assert_eq!(d.links[0].len(), 4, "one list per hop");
@@ -515,7 +525,7 @@ mod tests {
             .unwrap();
         let mut two = d.answer.clone();
         two.paths[0].hops = vec![hop(Some(ctr), None), hop(Some(&eth0), None)];
-        let d3 = drawn(two, &g, &ix, &View::default());
+        let d3 = drawn(two, 1, &g, &ix, &View::default());
         assert_eq!(
             d3.links[0][1],
             vec![[sandbox.source.clone(), sandbox.target.clone()]]
