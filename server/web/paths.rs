@@ -5,7 +5,7 @@
 //! async thread), and adds what the page needs to draw the answer: the folded elements to open so
 //! every hop is drawn, and the two ends of every hop's edge.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::graph::{Edge, ElementKind, Graph};
 use crate::layout::fold::{filtered, reveal};
+use crate::layout::fx::{FxMap, FxSet};
 use crate::layout::{GraphIndex, Policy, View};
 use crate::path::{self, PathAnswer, PublishedPort, Question, PATH_SCHEMA};
 
@@ -132,20 +133,12 @@ fn with_namespace<'g>(ix: &GraphIndex<'g>, id: &str) -> Vec<&'g str> {
     out
 }
 
-/// The graph edges between two elements (or their namespaces), by unordered ends.
-fn joining<'g>(
-    by_ends: &HashMap<(&'g str, &'g str), Vec<&'g Edge>>,
-    ix: &GraphIndex<'g>,
-    a: &str,
-    b: &str,
-) -> Vec<[String; 2]> {
+/// The unordered pairs of ends whose edges join two elements (or their namespaces).
+fn joining_keys<'g>(ix: &GraphIndex<'g>, a: &str, b: &str) -> Vec<(&'g str, &'g str)> {
     let mut out = Vec::new();
     for x in with_namespace(ix, a) {
         for y in with_namespace(ix, b) {
-            let key = if x <= y { (x, y) } else { (y, x) };
-            for e in by_ends.get(&key).into_iter().flatten() {
-                out.push([e.source.clone(), e.target.clone()]);
-            }
+            out.push(if x <= y { (x, y) } else { (y, x) });
         }
     }
     out
@@ -186,15 +179,9 @@ pub fn drawn(
             }
         }
     }
-    let mut by_ends: HashMap<(&str, &str), Vec<&Edge>> = HashMap::new();
-    for e in &g.edges {
-        let (s, t) = (e.source.as_str(), e.target.as_str());
-        by_ends
-            .entry(if s <= t { (s, t) } else { (t, s) })
-            .or_default()
-            .push(e);
-    }
-    let links = answer
+    // The pairs of ends each hop needs, then one pass over the edges for just those pairs
+    // (a map of every edge by its ends would cost more than the whole rest on a big graph).
+    let keys: Vec<Vec<Vec<(&str, &str)>>> = answer
         .paths
         .iter()
         .map(|p| {
@@ -202,17 +189,46 @@ pub fn drawn(
             p.hops
                 .iter()
                 .map(|h| {
+                    let k = match (prev, h.element.as_deref()) {
+                        (Some(a), Some(b)) if a != b => joining_keys(ix, a, b),
+                        _ => Vec::new(),
+                    };
+                    if h.element.is_some() {
+                        prev = h.element.as_deref();
+                    }
+                    k
+                })
+                .collect()
+        })
+        .collect();
+    let wanted: FxSet<(&str, &str)> = keys.iter().flatten().flatten().copied().collect();
+    let mut by_ends: FxMap<(&str, &str), Vec<&Edge>> = FxMap::default();
+    if !wanted.is_empty() {
+        for e in &g.edges {
+            let (s, t) = (e.source.as_str(), e.target.as_str());
+            let k = if s <= t { (s, t) } else { (t, s) };
+            if wanted.contains(&k) {
+                by_ends.entry(k).or_default().push(e);
+            }
+        }
+    }
+    let links = answer
+        .paths
+        .iter()
+        .zip(&keys)
+        .map(|(p, pk)| {
+            p.hops
+                .iter()
+                .zip(pk)
+                .map(|(h, hk)| {
                     let mut ends: Vec<[String; 2]> = Vec::new();
                     if let Some(e) = h.edge.as_deref().and_then(|e| edge_ends.get(e)) {
                         ends.push(e.clone());
                     }
-                    if let (Some(a), Some(b)) = (prev, h.element.as_deref()) {
-                        if a != b {
-                            ends.extend(joining(&by_ends, ix, a, b));
+                    for k in hk {
+                        for e in by_ends.get(k).into_iter().flatten() {
+                            ends.push([e.source.clone(), e.target.clone()]);
                         }
-                    }
-                    if h.element.is_some() {
-                        prev = h.element.as_deref();
                     }
                     ends.sort();
                     ends.dedup();
