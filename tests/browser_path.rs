@@ -302,6 +302,7 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
             "the published port in the Paths menu",
         )
         .await;
+        shot(&br, "path-menu").await;
         br.client
             .find(Locator::Css(&button))
             .await
