@@ -36,7 +36,7 @@ fn node_snapshot(node: &LabNode) -> NodeSnapshot {
     serde_json::from_slice(&out.stdout).expect("a node snapshot")
 }
 
-fn task_on<'a>(snap: &'a NodeSnapshot) -> &'a str {
+fn task_on(snap: &NodeSnapshot) -> &str {
     let prefix = format!("{}.", swarm::SERVICE);
     snap.engine
         .as_ref()

@@ -123,6 +123,7 @@ pub fn cross_veth_to_bridge<'a>(
 }
 
 /// From bridge `br` in `bns` to the container holding `ip`: its veth port, its interface, itself.
+#[allow(clippy::too_many_arguments)]
 pub fn enter_container<'a>(
     t: &mut Trail<'_, 'a>,
     ctx: &Ctx<'a>,
