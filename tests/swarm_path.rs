@@ -153,6 +153,33 @@ fn cross_node_path_follows_the_real_fdb_entry() {
         matches!(&m.hops.last().unwrap().verdict, Verdict::Broken(w) if w.contains("IPVS not available")),
         "{m:#?}"
     );
+    // Host mode (8081): a plain DNAT on each node to the local task's docker_gwbridge address.
+    let host_mode = trace(
+        &Question::Port {
+            port: swarm::HOST_PORT,
+            protocol: "tcp".into(),
+            node: Some("node2".into()),
+        },
+        &snaps,
+        &g,
+    );
+    let h = host_mode
+        .paths
+        .first()
+        .unwrap_or_else(|| panic!("no host-mode path: {host_mode:#?}"));
+    assert_eq!(
+        (h.kind.as_str(), h.outcome),
+        ("bridge-port", Outcome::Delivered),
+        "{h:#?}"
+    );
+    assert!(h
+        .hops
+        .iter()
+        .any(|x| x.element.as_deref() == Some("if:node2/host/docker_gwbridge")));
+    assert_eq!(
+        h.hops.last().unwrap().element.as_deref(),
+        Some(&format!("ctr:node2/{b}")[..])
+    );
     println!(
         "swarm_path figures: trace between tasks over {} nodes: {traced:?} ({} hops); whole test {:?}",
         snaps.len(),

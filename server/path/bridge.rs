@@ -256,12 +256,23 @@ pub fn trace<'a>(
         format!("DNAT to {x}:{y} (nat {})", dnat.chain),
         ev,
     );
-    let found = ctx.containers().filter(|f| f.node == node).find(|f| {
-        f.container
-            .endpoints
-            .iter()
-            .any(|e| e.ipv4 == x.to_string())
-    });
+    // Swarm tasks do not list their docker_gwbridge endpoint (host-mode ports DNAT to it): the
+    // sandbox's own addresses say whose it is.
+    let found = ctx
+        .containers()
+        .filter(|f| f.node == node)
+        .find(|f| {
+            f.container
+                .endpoints
+                .iter()
+                .any(|e| e.ipv4 == x.to_string())
+        })
+        .or_else(|| {
+            ctx.containers().filter(|f| f.node == node).find(|f| {
+                nv.container_ns(f.container)
+                    .is_some_and(|ns| nv.link_with_ip(ns, x).is_some())
+            })
+        });
     let to_name = found
         .map(|f| f.container.name.clone())
         .unwrap_or_else(|| x.to_string());
