@@ -578,6 +578,23 @@ fn a_rule_with_an_uninterpreted_match_makes_the_hop_unknown() {
 }
 
 #[test]
+fn without_engine_facts_the_dnat_rule_alone_leads_to_the_namespace() {
+    let mut s = docker_host(HOST_RULES);
+    s.engine = None;
+    let (a, g) = run(&port_q(8080, None), &[s]);
+    assert_eq!(a.paths.len(), 1, "{a:#?}");
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    assert_eq!(p.id, "port:8080/tcp@h1->198.18.0.2");
+    assert_eq!(last(p).element.as_deref(), Some("netns:h1/sb-web"));
+    assert_joined(p, &g);
+    let mut s = docker_host(HOST_RULES);
+    s.engine = None;
+    let (a, _) = run(&port_q(8081, None), &[s]);
+    assert!(a.paths.is_empty(), "no DNAT for 8081, no path: {a:#?}");
+}
+
+#[test]
 fn unpublished_port_and_unknown_node_say_so() {
     let (a, _) = run(&port_q(9999, None), &[docker_host(HOST_RULES)]);
     assert!(a.paths.is_empty());
