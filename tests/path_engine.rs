@@ -175,7 +175,22 @@ fn paths_on_the_real_engine_quote_the_real_rules() {
         .arg(&file)
         .output()
         .unwrap();
+    let json = Command::new(BIN)
+        .args([
+            "path",
+            "--port",
+            &port.to_string(),
+            "--format",
+            "json",
+            "--snapshot",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+    let parsed: dockmap::path::PathAnswer =
+        serde_json::from_slice(&json.stdout).expect("a PathAnswer");
+    assert_eq!(parsed, answer);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

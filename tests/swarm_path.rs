@@ -133,6 +133,25 @@ fn cross_node_path_follows_the_real_fdb_entry() {
         .expect("the tunnel's edge is drawn");
     assert_eq!(edge.attrs["dst"], dst);
 
+    // `dockmap path` on the cluster snapshot file prints the same FDB line under its hop.
+    let file = std::env::temp_dir().join(format!("dmt-swarm-path-{}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_vec(&cluster).unwrap()).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["path", "--from", a, "--to", b, "--snapshot"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = format!("        fdb {}: {}", ev.namespace, ev.text);
+    assert!(text.lines().any(|l| l == line), "{line:?} not in:\n{text}");
+    assert!(text.contains(&format!("@{}: ", swarm::OVERLAY)), "{text}");
+
     // The routing mesh on this kernel: no IPVS, so Docker programmed no DNAT for the ingress port.
     let mesh: PathAnswer = trace(
         &Question::Port {
