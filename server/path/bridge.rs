@@ -9,7 +9,7 @@ use super::facts;
 use super::lookup::{Ctx, Found, NodeView};
 use super::model::{PacketPath, Verdict};
 use super::rules::{walk, Decision, Packet};
-use super::segments::enter_container;
+use super::segments::{enter_container, enter_ns};
 use super::trail::{rule_evidence, Trail};
 
 /// The host's way out and its address: the default route's interface and its first IPv4 address.
@@ -256,12 +256,23 @@ pub fn trace<'a>(
         format!("DNAT to {x}:{y} (nat {})", dnat.chain),
         ev,
     );
-    let found = ctx.containers().filter(|f| f.node == node).find(|f| {
-        f.container
-            .endpoints
-            .iter()
-            .any(|e| e.ipv4 == x.to_string())
-    });
+    // Swarm tasks do not list their docker_gwbridge endpoint (host-mode ports DNAT to it): the
+    // sandbox's own addresses say whose it is.
+    let found = ctx
+        .containers()
+        .filter(|f| f.node == node)
+        .find(|f| {
+            f.container
+                .endpoints
+                .iter()
+                .any(|e| e.ipv4 == x.to_string())
+        })
+        .or_else(|| {
+            ctx.containers().filter(|f| f.node == node).find(|f| {
+                nv.container_ns(f.container)
+                    .is_some_and(|ns| nv.link_with_ip(ns, x).is_some())
+            })
+        });
     let to_name = found
         .map(|f| f.container.name.clone())
         .unwrap_or_else(|| x.to_string());
@@ -308,16 +319,39 @@ pub fn trace<'a>(
     if t.stopped() {
         return t.finish(id, "bridge-port", title);
     }
-    let Some(found) = found else {
-        let why = format!("no container on {} holds {x}", nv.host);
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
-        return t.finish(id, "bridge-port", title);
-    };
     if br.kind != "bridge" {
         let why = format!("{x} is reached by {}, which is not a bridge", br.name);
         t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
         return t.finish(id, "bridge-port", title);
     }
+    let Some(found) = found else {
+        // Without engine facts (or for a sandbox the engine does not list), the namespace holding
+        // the address is where it goes.
+        let holder = nv
+            .snap
+            .namespaces
+            .iter()
+            .filter(|n| n.id != hns.id)
+            .find(|n| nv.link_with_ip(n, x).is_some());
+        match holder {
+            Some(cns) => {
+                let name = nv.ns_name(cns);
+                if enter_ns(&mut t, ctx, node, hns, br, cns, &name, x) {
+                    t.pass(
+                        nv.host,
+                        ctx.element(nv.netns_id(cns)),
+                        format!("namespace {name} receives it on {x}:{y} (no container the engine names)"),
+                        vec![],
+                    );
+                }
+            }
+            None => {
+                let why = format!("no container or namespace on {} holds {x}", nv.host);
+                t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
+            }
+        }
+        return t.finish(id, "bridge-port", title);
+    };
     enter_container(&mut t, ctx, node, hns, br, found, x, &format!("on {x}:{y}"));
     t.finish(id, "bridge-port", title)
 }

@@ -50,9 +50,6 @@ impl<'a> Ctx<'a> {
             edges
                 .entry((e.source.as_str(), e.target.as_str()))
                 .or_insert(e.id.as_str());
-            edges
-                .entry((e.target.as_str(), e.source.as_str()))
-                .or_insert(e.id.as_str());
             if let Some(dst) = e.attrs.get("dst").and_then(|d| d.as_str()) {
                 fdb_edges.insert((e.source.as_str(), dst.to_owned()), e.id.as_str());
             }
@@ -70,9 +67,12 @@ impl<'a> Ctx<'a> {
         self.elements.contains(id.as_str()).then_some(id)
     }
 
-    /// The edge joining two elements, either way round.
+    /// The edge joining two elements: the one leading from `a` to `b`, else the other way round.
     pub fn edge(&self, a: &str, b: &str) -> Option<String> {
-        self.edges.get(&(a, b)).map(|s| (*s).to_owned())
+        self.edges
+            .get(&(a, b))
+            .or_else(|| self.edges.get(&(b, a)))
+            .map(|s| (*s).to_owned())
     }
 
     /// The FDB edge leaving vxlan element `from` towards underlay address `dst`.

@@ -111,7 +111,7 @@ fn trace_port(
         // Without the engine's facts the rules alone still say where the port goes.
         if nv.snap.engine.is_none() && paths.len() == before {
             let p = bridge::trace(ctx, i, port, proto, None);
-            if p.outcome != Outcome::Broken {
+            if p.hops.iter().any(|h| h.text.starts_with("DNAT to ")) {
                 paths.push(p);
             }
         }

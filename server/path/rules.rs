@@ -347,8 +347,11 @@ fn conditions(r: &Rule, pkt: &Packet) -> Cond {
     c
 }
 
-/// Options of a match module as (negated, option, value) triples.
-fn options(args: &[String]) -> Result<Vec<(bool, &str, Option<&str>)>, String> {
+/// One option of a match module: negated, the option, its value.
+type MatchOption<'a> = (bool, &'a str, Option<&'a str>);
+
+/// Options of a match module, in order.
+fn options(args: &[String]) -> Result<Vec<MatchOption<'_>>, String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < args.len() {

@@ -123,6 +123,7 @@ pub fn cross_veth_to_bridge<'a>(
 }
 
 /// From bridge `br` in `bns` to the container holding `ip`: its veth port, its interface, itself.
+#[allow(clippy::too_many_arguments)]
 pub fn enter_container<'a>(
     t: &mut Trail<'_, 'a>,
     ctx: &Ctx<'a>,
@@ -140,8 +141,31 @@ pub fn enter_container<'a>(
         t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
         return;
     };
+    if enter_ns(t, ctx, node, bns, br, cns, &format!("{}'s", c.name), ip) {
+        t.pass(
+            nv.host,
+            ctx.element(nv.container_id(c)),
+            format!("{} receives it {arrives}", c.name),
+            vec![],
+        );
+    }
+}
+
+/// From bridge `br` in `bns` into namespace `cns` by the veth holding `ip`; false when it stops.
+#[allow(clippy::too_many_arguments)]
+pub fn enter_ns<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    node: usize,
+    bns: &'a Namespace,
+    br: &'a Link,
+    cns: &'a Namespace,
+    whose: &str,
+    ip: Ipv4Addr,
+) -> bool {
+    let nv = &ctx.nodes[node];
     let Some(clink) = nv.link_with_ip(cns, ip) else {
-        let why = format!("no interface in {}'s namespace holds {ip}", c.name);
+        let why = format!("no interface in {whose} namespace holds {ip}");
         t.hop(
             nv.host,
             ctx.element(nv.netns_id(cns)),
@@ -149,20 +173,19 @@ pub fn enter_container<'a>(
             vec![],
             Verdict::Broken(why),
         );
-        return;
+        return false;
     };
     let Some((pns, port)) = nv.peer(cns, clink) else {
         let why = format!(
-            "the other end of {}'s {} is not in the snapshot",
-            c.name, clink.name
+            "the other end of {} in {whose} namespace is not in the snapshot",
+            clink.name
         );
         t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
-        return;
+        return false;
     };
     if pns.id != bns.id || port.master != Some(br.ifindex) {
         let why = format!(
-            "{}'s {} is paired with {} in {}, which is no port of {}",
-            c.name,
+            "{} in {whose} namespace is paired with {} in {}, which is no port of {}",
             clink.name,
             port.name,
             nv.ns_name(pns),
@@ -175,7 +198,7 @@ pub fn enter_container<'a>(
             vec![],
             Verdict::Broken(why),
         );
-        return;
+        return false;
     }
     t.pass(
         nv.host,
@@ -190,18 +213,10 @@ pub fn enter_container<'a>(
     t.pass(
         nv.host,
         ctx.element(nv.iface_id(cns, clink)),
-        format!(
-            "over the veth pair to {} in {}'s namespace",
-            clink.name, c.name
-        ),
+        format!("over the veth pair to {} in {whose} namespace", clink.name),
         ev,
     );
-    t.pass(
-        nv.host,
-        ctx.element(nv.container_id(c)),
-        format!("{} receives it {arrives}", c.name),
-        vec![],
-    );
+    true
 }
 
 /// The VNI Docker gave an overlay network.

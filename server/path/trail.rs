@@ -100,7 +100,6 @@ impl<'c, 'a> Trail<'c, 'a> {
     }
 
     /// Walk a filter chain and add one hop saying whether it lets the packet through.
-    #[allow(clippy::too_many_arguments)]
     pub fn filter(
         &mut self,
         nv: &NodeView<'a>,
