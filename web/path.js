@@ -23,6 +23,7 @@
   let focus = -1;
   let token = 0;
   let timers = [];
+  let hitTimer = 0;
   let picked = false;
   /** The question shown (API parameters). */
   let asked = null;
@@ -381,8 +382,11 @@
     const g = dm.nodes().get(id);
     if (!g) return;
     dm.center(id);
+    // Its own timer: relighting the path (which clears the path's timers) must not leave it marked.
+    clearTimeout(hitTimer);
+    for (const x of document.querySelectorAll('#map .n.hit')) x.classList.remove('hit');
     g.classList.add('hit');
-    timers.push(setTimeout(() => g.classList.remove('hit'), 1200));
+    hitTimer = setTimeout(() => g.classList.remove('hit'), 1200);
   }
 
   document.getElementById('panel-body').addEventListener('click', (ev) => {
