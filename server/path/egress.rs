@@ -111,6 +111,24 @@ pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<Ipv4Addr>) -> PacketPa
     };
     let hlabel = nv.ns_name(hns);
     let br_el = ctx.element(nv.iface_id(hns, br));
+    // An on-link destination is bridged, not routed: only the host's own address answers there.
+    if let (Some(d), None) = (dst, &r.gateway) {
+        if nv.local_v4(hns).contains(&d) {
+            t.pass(
+                nv.host,
+                br_el,
+                format!("the host itself answers on {d} ({})", br.name),
+                vec![],
+            );
+        } else {
+            let why = format!(
+                "{d} is on {}'s own subnet, but no container or host address there holds it",
+                br.name
+            );
+            t.hop(nv.host, br_el, why.clone(), vec![], Verdict::Broken(why));
+        }
+        return t.finish(id, "egress", title);
+    }
     let Some(hr) = nv.route(hns, dst) else {
         let why = match dst {
             None => format!(

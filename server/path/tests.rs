@@ -659,6 +659,29 @@ fn egress_without_default_route_or_masquerade_is_broken() {
 }
 
 #[test]
+fn to_an_address_routes_out_or_stays_on_the_bridge() {
+    let (a, _) = run(&between("web", "198.19.0.77"), &[docker_host(HOST_RULES)]);
+    let p = &a.paths[0];
+    assert_eq!(
+        (p.kind.as_str(), p.outcome),
+        ("egress", Outcome::Delivered),
+        "{p:#?}"
+    );
+    assert!(
+        p.hops
+            .iter()
+            .any(|h| texts(h)
+                == vec!["198.19.0.0/24 dev eth0 proto kernel scope link src 198.19.0.5"]),
+        "{p:#?}"
+    );
+    let (a, _) = run(&between("web", "198.18.0.1"), &[docker_host(HOST_RULES)]);
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered);
+    assert!(last(&a.paths[0]).text.contains("the host itself answers"));
+    let (a, _) = run(&between("web", "198.18.0.99"), &[docker_host(HOST_RULES)]);
+    assert!(matches!(&last(&a.paths[0]).verdict, Verdict::Broken(w) if w.contains("own subnet")));
+}
+
+#[test]
 fn same_bridge_with_icc_off_is_blocked_by_the_drop_rule() {
     let (a, g) = run(&between("a1", "a2"), &[docker_host(HOST_RULES)]);
     assert_eq!(a.paths.len(), 1);
