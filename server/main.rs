@@ -1,4 +1,4 @@
-//! The `dockmap` command: snapshot, graph, serve.
+//! The `dockmap` command: snapshot, graph, serve, path.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use dockmap::agent::{self, AgentOptions, SnapshotSource};
 use dockmap::cluster::{AgentList, ClusterOptions};
 use dockmap::collect::node::{self, NodeOptions};
 use dockmap::graph;
+use dockmap::path;
 use dockmap::snapshot::NodeSnapshot;
 use dockmap::web::ServeOptions;
 
@@ -76,6 +77,8 @@ enum Command {
     Serve(ServeArgs),
     /// Show what changed between two saved snapshots (exit 0: equal, 1: they differ, 2: error).
     Diff(DiffArgs),
+    /// Trace how a packet gets somewhere, hop by hop, with the rule or entry behind each hop.
+    Path(PathArgs),
 }
 
 #[derive(clap::Args)]
@@ -91,6 +94,45 @@ struct DiffArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum DiffFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct PathArgs {
+    #[command(flatten)]
+    source: Source,
+    /// Inbound to this published port (bridge-mode or routing mesh).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Protocol of --port.
+    #[arg(long, value_enum, default_value_t = Protocol::Tcp)]
+    protocol: Protocol,
+    /// Only this node (with --port).
+    #[arg(long)]
+    node: Option<String>,
+    /// From this container (name, ID or ID prefix).
+    #[arg(long)]
+    from: Option<String>,
+    /// To a container, a service (its VIP), an IPv4 address, or `internet`.
+    #[arg(long)]
+    to: Option<String>,
+    /// Read this snapshot (a node snapshot, a JSON array of them, or a cluster snapshot) instead of collecting.
+    #[arg(long)]
+    snapshot: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PathFormat::Text)]
+    format: PathFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Protocol {
+    Tcp,
+    Udp,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PathFormat {
     Text,
     Json,
 }
@@ -248,6 +290,24 @@ async fn run(cli: Cli) -> Result<()> {
             };
             dockmap::web::serve(opts).await?;
         }
+        Command::Path(a) => {
+            let question = path_question(&a)?;
+            let (snaps, g) = match &a.snapshot {
+                Some(p) => read_any_snapshot(p)?,
+                None => {
+                    require_root("path")?;
+                    let snap = node::collect(&a.source.options()).await;
+                    let g = graph::build(std::slice::from_ref(&snap));
+                    (vec![snap], g)
+                }
+            };
+            let answer = path::trace(&question, &snaps, &g);
+            let text = match a.format {
+                PathFormat::Text => path::text::render(&answer),
+                PathFormat::Json => serde_json::to_string_pretty(&answer)? + "\n",
+            };
+            write_out(None, text.as_bytes())?;
+        }
         Command::Agent(a) => {
             let source = match &a.serve_file {
                 Some(path) => {
@@ -333,6 +393,64 @@ fn require_root(what: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The question `dockmap path` was asked, or why the arguments make none.
+fn path_question(a: &PathArgs) -> Result<path::Question> {
+    match (a.port, &a.from, &a.to) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            bail!("give either --port, or --from and --to, not both")
+        }
+        (Some(0), _, _) => bail!("--port 0 is no port"),
+        (Some(port), None, None) => Ok(path::Question::Port {
+            port,
+            protocol: match a.protocol {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+            }
+            .into(),
+            node: a.node.clone(),
+        }),
+        (None, Some(from), Some(to)) if !from.trim().is_empty() && !to.trim().is_empty() => {
+            if a.node.is_some() {
+                bail!("--node goes with --port; --from names the container, which says the node");
+            }
+            Ok(path::Question::Between {
+                from: from.clone(),
+                to: to.clone(),
+            })
+        }
+        (None, Some(_), _) | (None, _, Some(_)) => {
+            bail!("--from and --to go together: --from CONTAINER --to CONTAINER|SERVICE|IP|internet")
+        }
+        (None, None, None) => bail!(
+            "say what to trace: --port PORT [--protocol tcp|udp] [--node NAME], or --from CONTAINER --to CONTAINER|SERVICE|IP|internet"
+        ),
+    }
+}
+
+/// A node snapshot, a JSON array of them, or a cluster snapshot, with its graph.
+fn read_any_snapshot(path: &std::path::Path) -> Result<(Vec<NodeSnapshot>, graph::Graph)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let schema = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+    if value.is_array() {
+        let snaps: Vec<NodeSnapshot> = serde_json::from_value(value)
+            .with_context(|| format!("{} is not an array of node snapshots", path.display()))?;
+        let g = graph::build(&snaps);
+        return Ok((snaps, g));
+    }
+    if schema == dockmap::snapshot::CLUSTER_SCHEMA {
+        let cluster: dockmap::snapshot::ClusterSnapshot = serde_json::from_value(value)
+            .with_context(|| format!("{} is not a cluster snapshot", path.display()))?;
+        let g = graph::build_cluster(&cluster);
+        let snaps = cluster.snapshots().into_iter().cloned().collect();
+        return Ok((snaps, g));
+    }
+    let snap = read_snapshot(path)?;
+    let g = graph::build(std::slice::from_ref(&snap));
+    Ok((vec![snap], g))
 }
 
 fn read_snapshot(path: &std::path::Path) -> Result<NodeSnapshot> {

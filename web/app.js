@@ -59,11 +59,14 @@
     return p;
   }
 
+  /** Parameters other scripts keep in the URL (path.js: the path shown). */
+  let urlExtra = new URLSearchParams();
   let urlTimer = 0;
   function writeUrl() {
     clearTimeout(urlTimer);
     urlTimer = setTimeout(() => {
       const p = viewQuery(true);
+      for (const [k, v] of urlExtra) p.append(k, v);
       p.append('v', [Math.round(tf.x), Math.round(tf.y), Number(tf.k.toFixed(4))].join(','));
       history.replaceState(null, '', '?' + p.toString());
     }, 150);
@@ -92,6 +95,7 @@
     const dark = document.documentElement.classList.contains('dark');
     svg.classList.toggle('dark', dark);
     if (view.sel && nodes.has(view.sel)) nodes.get(view.sel).classList.add('sel');
+    document.dispatchEvent(new CustomEvent('dockmap:drawn'));
   }
 
   let settle = 0;
@@ -137,6 +141,21 @@
     if (tf.k < 0.6) tf.k = 1;
     tf.x = r.width * 0.4 - (b.x + b.w / 2) * tf.k;
     tf.y = r.height / 2 - (b.y + b.h / 2) * tf.k;
+    apply();
+  }
+
+  /** Bring these elements into view together, left of the side panel when it is open. */
+  function frame(ids) {
+    const boxes = ids.map(boxOf).filter(Boolean);
+    if (!boxes.length) return;
+    const x0 = Math.min(...boxes.map((b) => b.x));
+    const y0 = Math.min(...boxes.map((b) => b.y));
+    const w = Math.max(1, Math.max(...boxes.map((b) => b.x + b.w)) - x0);
+    const h = Math.max(1, Math.max(...boxes.map((b) => b.y + b.h)) - y0);
+    const r = stage.getBoundingClientRect();
+    const free = r.width - (panel.hidden ? 0 : panel.getBoundingClientRect().width);
+    const k = Math.max(0.02, Math.min(1.5, (free - 80) / w, (r.height - 80) / h));
+    tf = { k, x: (free - w * k) / 2 - x0 * k, y: (r.height - h * k) / 2 - y0 * k };
     apply();
   }
 
@@ -809,7 +828,22 @@
     if (SNAP) $('#refresh').hidden = true;
     else if (page.dataset.state === 'collecting' || page.dataset.state === 'refreshing' || !first) pollStatus();
     // For tests and the benchmark: bring an element to the middle of the stage.
-    window.dockmap = { center, select, standaloneSvg, pngBlob, apiUrl, showPanel, nodes: () => nodes };
+    window.dockmap = {
+      center, frame, select, standaloneSvg, pngBlob, apiUrl, showPanel, nodes: () => nodes,
+      // For path.js: the view's parameters, unfolding several elements at once, the side panel
+      // and the URL parameters it keeps.
+      viewQuery: () => viewQuery(false),
+      generation: () => generation,
+      open: (ids) => {
+        for (const id of ids) {
+          view.shut.delete(id);
+          view.open.add(id);
+        }
+        return reload();
+      },
+      panel: () => { panel.hidden = false; panelToken++; panelBody.textContent = ''; return panelBody; },
+      setUrlExtra: (params) => { urlExtra = new URLSearchParams(params); writeUrl(); },
+    };
     requestAnimationFrame(() => {
       window.dockmapReady = performance.now();
       document.dispatchEvent(new CustomEvent('dockmap:ready'));

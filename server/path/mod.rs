@@ -3,24 +3,127 @@
 //! Pure functions of the snapshots and their graph: every hop names the graph element it is at
 //! and quotes the fact (rule, route, FDB entry, IPVS service) that makes it.
 
+mod bridge;
+mod eastwest;
+mod egress;
+pub mod facts;
+mod lookup;
+mod mesh;
 pub mod model;
+mod ports;
+pub mod rules;
+mod segments;
+pub mod text;
+mod trail;
+mod vip;
+
+#[cfg(test)]
+mod tests;
 
 pub use model::*;
 
 use crate::graph::Graph;
 use crate::snapshot::NodeSnapshot;
 
+use lookup::Ctx;
+
 /// Every published port of every node, sorted by (node, port, protocol).
-pub fn published_ports(_snapshots: &[NodeSnapshot], _graph: &Graph) -> Vec<PublishedPort> {
-    Vec::new()
+pub fn published_ports(snapshots: &[NodeSnapshot], graph: &Graph) -> Vec<PublishedPort> {
+    ports::list(&Ctx::new(snapshots, graph))
 }
 
 /// Every path that answers `question` in these snapshots.
-pub fn trace(question: &Question, _snapshots: &[NodeSnapshot], _graph: &Graph) -> PathAnswer {
+pub fn trace(question: &Question, snapshots: &[NodeSnapshot], graph: &Graph) -> PathAnswer {
+    let ctx = Ctx::new(snapshots, graph);
+    let (paths, notes) = match question {
+        Question::Port {
+            port,
+            protocol,
+            node,
+        } => trace_port(&ctx, *port, &protocol.to_lowercase(), node.as_deref()),
+        Question::Between { from, to } => eastwest::between(&ctx, from, to),
+    };
     PathAnswer {
         schema: PATH_SCHEMA.into(),
         question: question.clone(),
-        paths: Vec::new(),
-        notes: vec!["paths are not derived yet".into()],
+        paths,
+        notes,
     }
+}
+
+fn trace_port(
+    ctx: &Ctx<'_>,
+    port: u16,
+    proto: &str,
+    only: Option<&str>,
+) -> (Vec<PacketPath>, Vec<String>) {
+    let mut paths = Vec::new();
+    let mut notes = Vec::new();
+    if proto != "tcp" && proto != "udp" && proto != "sctp" {
+        notes.push(format!("unknown protocol {proto:?}: use tcp or udp"));
+        return (paths, notes);
+    }
+    let nodes: Vec<usize> = match only {
+        Some(name) => match ctx.node_index(name) {
+            Some(i) => vec![i],
+            None => {
+                let known: Vec<&str> = ctx.nodes.iter().map(|n| n.host).collect();
+                notes.push(format!(
+                    "no node named {name:?} in these snapshots (nodes: {})",
+                    known.join(", ")
+                ));
+                return (paths, notes);
+            }
+        },
+        None => (0..ctx.nodes.len()).collect(),
+    };
+    let services = ctx.services();
+    for &i in &nodes {
+        let nv = &ctx.nodes[i];
+        let before = paths.len();
+        let mut bridge_paths = 0;
+        for f in ctx.containers().filter(|f| f.node == i) {
+            for b in f.container.ports.iter().filter(|b| {
+                b.host_port == Some(port)
+                    && b.protocol.eq_ignore_ascii_case(proto)
+                    && !ports::is_v6(b)
+            }) {
+                paths.push(bridge::trace(ctx, i, port, proto, Some((f, b))));
+                bridge_paths += 1;
+            }
+        }
+        let in_swarm = nv
+            .snap
+            .engine
+            .as_ref()
+            .is_some_and(|e| e.swarm.local_state == "active");
+        if in_swarm {
+            for s in &services {
+                for sp in s.ports.iter().filter(|p| {
+                    p.publish_mode == "ingress"
+                        && p.published_port == port
+                        && p.protocol.eq_ignore_ascii_case(proto)
+                }) {
+                    paths.extend(mesh::trace(ctx, i, s, sp));
+                }
+            }
+        }
+        // Without the engine's facts the rules alone still say where the port goes.
+        if nv.snap.engine.is_none() && paths.len() == before {
+            let p = bridge::trace(ctx, i, port, proto, None);
+            if p.hops.iter().any(|h| h.text.starts_with("DNAT to ")) {
+                paths.push(p);
+            }
+        }
+        if bridge_paths > 0 {
+            notes.extend(bridge::local_note(ctx, i, port, proto));
+        }
+        if paths.len() == before {
+            notes.push(format!(
+                "nothing is published on port {port}/{proto} on {}",
+                nv.host
+            ));
+        }
+    }
+    (paths, notes)
 }

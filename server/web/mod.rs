@@ -13,6 +13,7 @@ pub mod error;
 pub mod headers;
 pub mod pages;
 pub mod schedule;
+pub mod paths;
 pub mod search;
 pub mod state;
 pub mod store;
@@ -85,6 +86,9 @@ fn app(state: AppState, store: Option<store::StoreState>) -> Router {
         .route("/api/graph", get(api::graph))
         .route("/api/element", get(api::element))
         .route("/api/search", get(api::search_handler))
+        .route("/api/ports", get(paths::ports))
+        .route("/api/path", get(paths::path_handler))
+        .route("/api/path/ends", get(paths::ends_handler))
         .route("/s/{id}", get(pages::permalink))
         .route("/api/diff", get(diff::api_diff))
         .route("/diff/{a}/{b}", get(diff::page))

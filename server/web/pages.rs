@@ -90,6 +90,10 @@ pub struct IndexPage {
     pub app_js_v: String,
     /// Asset versions.
     pub favicon_v: String,
+    /// Asset versions.
+    pub path_css_v: String,
+    /// Asset versions.
+    pub path_js_v: String,
 }
 
 /// `GET /` (the live state, or the saved snapshot a `snap` parameter names).
@@ -186,6 +190,8 @@ async fn page(state: AppState, snap: Option<String>, q: Option<String>) -> Respo
         map_css_v: version("map.css"),
         app_js_v: version("app.js"),
         favicon_v: version("favicon.svg"),
+        path_css_v: version("path.css"),
+        path_js_v: version("path.js"),
     };
     let mut r = page.into_response();
     r.headers_mut()

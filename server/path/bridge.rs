@@ -1,0 +1,388 @@
+//! Inbound to a bridge-mode published port: host address, nat PREROUTING to DOCKER, the DNAT
+//! rule, the route to the bridge, filter FORWARD, the veth, the container.
+
+use std::net::Ipv4Addr;
+
+use crate::snapshot::{Link, Namespace, PortBinding, SourceKind};
+
+use super::facts;
+use super::lookup::{Ctx, Found, NodeView};
+use super::model::{PacketPath, Verdict};
+use super::rules::{walk, Decision, Packet};
+use super::segments::{enter_container, enter_ns};
+use super::trail::{rule_evidence, Trail};
+
+/// The host's way out and its address: the default route's interface and its first IPv4 address.
+pub fn uplink<'a>(nv: &NodeView<'a>, hns: &'a Namespace) -> (Option<&'a Link>, Option<Ipv4Addr>) {
+    let link = nv
+        .route(hns, None)
+        .and_then(|r| r.oif)
+        .and_then(|i| hns.link(i));
+    let addr = link
+        .and_then(|l| nv.v4_of(hns, l))
+        .or_else(|| {
+            hns.addresses.iter().find(|a| {
+                a.family == 4
+                    && a.scope == "universe"
+                    && hns.link(a.ifindex).is_some_and(|l| l.kind != "bridge")
+            })
+        })
+        .and_then(|a| a.address.parse().ok());
+    (link, addr)
+}
+
+/// `198.18.0.2:80` (or `198.18.0.2`, `198.18.0.2:80-81`) → address and port.
+pub fn parse_to(to: &str, default_port: u16) -> Option<(Ipv4Addr, u16)> {
+    let (a, p) = match to.split_once(':') {
+        Some((a, p)) => (a, p.split('-').next()?.parse().ok()?),
+        None => (to, default_port),
+    };
+    Some((a.parse().ok()?, p))
+}
+
+/// What arrives at the host: who connects to which address, on which interface.
+pub struct Arrival<'a> {
+    /// The address connected to.
+    pub addr: Option<Ipv4Addr>,
+    /// The interface it arrives on (`None`: made on the host itself).
+    pub link: Option<&'a Link>,
+    /// Whether the client is on the host itself.
+    pub local: bool,
+}
+
+/// Where a client of a published port arrives on this node.
+pub fn arrival<'a>(
+    nv: &NodeView<'a>,
+    hns: &'a Namespace,
+    binding: Option<&PortBinding>,
+) -> Arrival<'a> {
+    let bound: Option<Ipv4Addr> = binding
+        .and_then(|b| b.host_ip.as_deref())
+        .and_then(|ip| ip.parse().ok())
+        .filter(|ip: &Ipv4Addr| !ip.is_unspecified());
+    let (up, up_addr) = uplink(nv, hns);
+    match bound {
+        Some(ip) if ip.is_loopback() => Arrival {
+            addr: Some(ip),
+            link: None,
+            local: true,
+        },
+        Some(ip) => Arrival {
+            addr: Some(ip),
+            link: nv.link_with_ip(hns, ip).or(up),
+            local: false,
+        },
+        None => Arrival {
+            addr: up_addr,
+            link: up,
+            local: false,
+        },
+    }
+}
+
+/// The first hop: a client reaching the host's address and port.
+pub fn first_hop<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    nv: &NodeView<'a>,
+    hns: &'a Namespace,
+    a: &Arrival<'a>,
+    port: u16,
+    proto: &str,
+) {
+    let addr = a
+        .addr
+        .map(|x| x.to_string())
+        .unwrap_or_else(|| "an address of the host".into());
+    let mut ev = Vec::new();
+    if let (Some(l), Some(x)) = (a.link, a.addr) {
+        if let Some(ad) = hns
+            .addresses
+            .iter()
+            .find(|ad| ad.ifindex == l.ifindex && ad.address == x.to_string())
+        {
+            ev.push(facts::address(&nv.ns_name(hns), hns, ad));
+        }
+    }
+    let (text, el) = match (a.local, a.link) {
+        (true, _) => (
+            format!(
+                "a client on {} itself connects to {addr}:{port}/{proto}",
+                nv.host
+            ),
+            ctx.element(nv.netns_id(hns)),
+        ),
+        (false, Some(l)) => (
+            format!(
+                "a client elsewhere connects to {addr}:{port}/{proto}, arriving on {}",
+                l.name
+            ),
+            ctx.element(nv.iface_id(hns, l)),
+        ),
+        (false, None) => (
+            format!("a client elsewhere connects to {addr}:{port}/{proto}"),
+            ctx.element(nv.host_id()),
+        ),
+    };
+    t.pass(nv.host, el, text, ev);
+}
+
+/// The packet as it enters nat PREROUTING (or OUTPUT, for local clients).
+pub fn inbound_packet(hns_local: Vec<Ipv4Addr>, a: &Arrival<'_>, port: u16, proto: &str) -> Packet {
+    Packet {
+        dst: a.addr,
+        proto: Some(proto.to_owned()),
+        dport: Some(port),
+        in_if: if a.local {
+            None
+        } else {
+            Some(
+                a.link
+                    .map(|l| l.name.clone())
+                    .unwrap_or_else(|| "*outside*".into()),
+            )
+        },
+        local: hns_local,
+        dst_local: a.addr.is_none().then_some(true),
+        ..Packet::default()
+    }
+}
+
+/// Trace one bridge-mode binding (or, without engine facts, whatever the DNAT rules say).
+pub fn trace<'a>(
+    ctx: &Ctx<'a>,
+    node: usize,
+    port: u16,
+    proto: &str,
+    binding: Option<(Found<'a>, &PortBinding)>,
+) -> PacketPath {
+    let nv = &ctx.nodes[node];
+    let expected = binding.map(|(f, _)| f.container.name.as_str());
+    let id_of = |to: &str| format!("port:{port}/{proto}@{}->{to}", nv.host);
+    let mut t = Trail::new(ctx);
+    let Some(hns) = nv.host_ns() else {
+        t.hop(
+            nv.host,
+            ctx.element(nv.host_id()),
+            "the host namespace is not in the snapshot",
+            vec![],
+            Verdict::Unknown("the host namespace was not read".into()),
+        );
+        let to = expected.unwrap_or("?");
+        return t.finish(
+            id_of(to),
+            "bridge-port",
+            format!("{}:{port}/{proto} → {to}", nv.host),
+        );
+    };
+    let a = arrival(nv, hns, binding.map(|(_, b)| b));
+    first_hop(&mut t, ctx, nv, hns, &a, port, proto);
+    let label = nv.ns_name(hns);
+    let ns_el = ctx.element(nv.netns_id(hns));
+    let pkt = inbound_packet(nv.local_v4(hns), &a, port, proto);
+    let chain = if a.local { "OUTPUT" } else { "PREROUTING" };
+    let w = walk(hns.firewall.as_ref(), "nat", chain, &pkt);
+    let mut ev = rule_evidence(&label, &w);
+    let dnat = match &w.decision {
+        Decision::Rule(r) if w.target() == Some("DNAT") => Some(*r),
+        _ => None,
+    };
+    let title_to = |to: &str, x: &str| format!("{}:{port}/{proto} → {to} ({x})", nv.host);
+    let Some(dnat) = dnat else {
+        let verdict = match &w.decision {
+            Decision::NotRead => Verdict::Unknown(format!(
+                "the host's iptables rules were not read ({})",
+                nv.why_not_read(hns, SourceKind::Iptables)
+            )),
+            _ if w.doubt().is_some() => Verdict::Unknown(w.doubt().unwrap_or_default()),
+            _ if a.local => {
+                // Docker's OUTPUT rule leaves loopback out: the userland proxy is what answers.
+                if let Some(r) = hns.firewall.as_ref().and_then(|fw| {
+                    fw.ipv4
+                        .iter()
+                        .filter(|t| t.name == "nat")
+                        .flat_map(|t| t.rules.iter())
+                        .find(|r| r.chain == "OUTPUT" && r.destination.as_deref() == Some("!127.0.0.0/8"))
+                }) {
+                    ev.push(facts::rule(&label, "nat", r));
+                }
+                Verdict::Unknown(format!(
+                    "nat OUTPUT has no DNAT for {}:{port}: Docker's rule leaves out 127.0.0.0/8, so only the userland proxy (docker-proxy) can answer, and the snapshot cannot show whether it runs",
+                    a.addr.map(|x| x.to_string()).unwrap_or_default()
+                ))
+            }
+            Decision::Rule(r) => Verdict::Broken(format!(
+                "nat {chain} ends at `{}`, not at a DNAT to a container",
+                r.text
+            )),
+            _ => Verdict::Broken(format!(
+                "no DNAT rule in nat {chain} matches {}:{port}/{proto}: nothing forwards this port to a container",
+                a.addr.map(|x| x.to_string()).unwrap_or_else(|| "the host".into())
+            )),
+        };
+        let text = match &verdict {
+            Verdict::Broken(w) | Verdict::Unknown(w) | Verdict::Blocked(w) => w.clone(),
+            Verdict::Pass => String::new(),
+        };
+        t.hop(nv.host, ns_el, text, ev, verdict);
+        let to = expected.unwrap_or("?");
+        return t.finish(id_of(to), "bridge-port", title_to(to, "no DNAT"));
+    };
+    let jumps: Vec<_> = ev.drain(..ev.len().saturating_sub(1)).collect();
+    if !jumps.is_empty() {
+        t.pass(
+            nv.host,
+            ns_el.clone(),
+            format!(
+                "nat {chain} jumps to {} (the destination is a local address)",
+                dnat.chain
+            ),
+            jumps,
+        );
+    }
+    let to = dnat
+        .target
+        .as_ref()
+        .and_then(|t| t.to_destination.as_deref())
+        .unwrap_or("");
+    let Some((x, y)) = parse_to(to, port) else {
+        let why = format!("cannot read the DNAT destination {to:?} of `{}`", dnat.text);
+        t.hop(nv.host, ns_el, why.clone(), ev, Verdict::Unknown(why));
+        return t.finish(id_of("?"), "bridge-port", title_to("?", to));
+    };
+    t.pass(
+        nv.host,
+        ns_el.clone(),
+        format!("DNAT to {x}:{y} (nat {})", dnat.chain),
+        ev,
+    );
+    // Swarm tasks do not list their docker_gwbridge endpoint (host-mode ports DNAT to it): the
+    // sandbox's own addresses say whose it is.
+    let found = ctx
+        .containers()
+        .filter(|f| f.node == node)
+        .find(|f| {
+            f.container
+                .endpoints
+                .iter()
+                .any(|e| e.ipv4 == x.to_string())
+        })
+        .or_else(|| {
+            ctx.containers().filter(|f| f.node == node).find(|f| {
+                nv.container_ns(f.container)
+                    .is_some_and(|ns| nv.link_with_ip(ns, x).is_some())
+            })
+        });
+    let to_name = found
+        .map(|f| f.container.name.clone())
+        .unwrap_or_else(|| x.to_string());
+    let title = title_to(&to_name, &format!("{x}:{y}"));
+    let id = id_of(&to_name);
+    let Some(route) = nv.route(hns, Some(x)) else {
+        let why = format!("the host has no route to {x}");
+        t.hop(nv.host, ns_el, why.clone(), vec![], Verdict::Broken(why));
+        return t.finish(id, "bridge-port", title);
+    };
+    let Some(br) = route.oif.and_then(|i| hns.link(i)) else {
+        let why = format!("the route to {x} names no interface");
+        t.hop(
+            nv.host,
+            ns_el,
+            why.clone(),
+            vec![facts::route(&label, hns, route)],
+            Verdict::Broken(why),
+        );
+        return t.finish(id, "bridge-port", title);
+    };
+    let br_el = ctx.element(nv.iface_id(hns, br));
+    t.pass(
+        nv.host,
+        br_el.clone(),
+        format!("routed to {x} by {}", br.name),
+        vec![facts::route(&label, hns, route)],
+    );
+    let fwd = Packet {
+        dst: Some(x),
+        dport: Some(y),
+        out_if: Some(br.name.clone()),
+        in_if: pkt.in_if.clone(),
+        ..pkt.clone()
+    };
+    // Locally made packets meet filter OUTPUT, not FORWARD.
+    t.filter(
+        nv,
+        hns,
+        if a.local { "OUTPUT" } else { "FORWARD" },
+        &fwd,
+        br_el,
+    );
+    if t.stopped() {
+        return t.finish(id, "bridge-port", title);
+    }
+    if br.kind != "bridge" {
+        let why = format!("{x} is reached by {}, which is not a bridge", br.name);
+        t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
+        return t.finish(id, "bridge-port", title);
+    }
+    let Some(found) = found else {
+        // Without engine facts (or for a sandbox the engine does not list), the namespace holding
+        // the address is where it goes.
+        let holder = nv
+            .snap
+            .namespaces
+            .iter()
+            .filter(|n| n.id != hns.id)
+            .find(|n| nv.link_with_ip(n, x).is_some());
+        match holder {
+            Some(cns) => {
+                let name = nv.ns_name(cns);
+                if enter_ns(&mut t, ctx, node, hns, br, cns, &name, x) {
+                    t.pass(
+                        nv.host,
+                        ctx.element(nv.netns_id(cns)),
+                        format!("namespace {name} receives it on {x}:{y} (no container the engine names)"),
+                        vec![],
+                    );
+                }
+            }
+            None => {
+                let why = format!("no container or namespace on {} holds {x}", nv.host);
+                t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
+            }
+        }
+        return t.finish(id, "bridge-port", title);
+    };
+    enter_container(&mut t, ctx, node, hns, br, found, x, &format!("on {x}:{y}"));
+    t.finish(id, "bridge-port", title)
+}
+
+/// What clients on the node itself meet: nat OUTPUT for the host's address and for 127.0.0.1.
+pub fn local_note(ctx: &Ctx<'_>, node: usize, port: u16, proto: &str) -> Option<String> {
+    let nv = &ctx.nodes[node];
+    let hns = nv.host_ns()?;
+    let fw = hns.firewall.as_ref()?;
+    let lo = Arrival {
+        addr: Some(Ipv4Addr::LOCALHOST),
+        link: None,
+        local: true,
+    };
+    let w = walk(
+        Some(fw),
+        "nat",
+        "OUTPUT",
+        &inbound_packet(nv.local_v4(hns), &lo, port, proto),
+    );
+    if w.target() == Some("DNAT") {
+        return None;
+    }
+    let rule = fw
+        .ipv4
+        .iter()
+        .filter(|t| t.name == "nat")
+        .flat_map(|t| t.rules.iter())
+        .find(|r| r.chain == "OUTPUT" && r.destination.as_deref() == Some("!127.0.0.0/8"))?;
+    Some(format!(
+        "On {} itself, 127.0.0.1:{port}/{proto} gets no DNAT (`-t nat {}` leaves out 127.0.0.0/8): the userland proxy (docker-proxy) answers there, if the engine runs it. Local clients of the host's own addresses go through nat OUTPUT to the same DNAT as outside clients.",
+        nv.host, rule.text
+    ))
+}

@@ -1,0 +1,382 @@
+//! Path pieces every kind of path shares: out of a container to its bridge, from a bridge into a
+//! container, and across an overlay network (br0, vxlan0, the FDB entry, the remote node).
+
+use std::net::Ipv4Addr;
+
+use crate::snapshot::{ContainerEndpoint, Link, Namespace, Network, SourceKind};
+
+use super::facts;
+use super::lookup::{Ctx, Found, NodeView};
+use super::model::Verdict;
+use super::trail::Trail;
+
+/// Where a packet sits: a link in a namespace of a node.
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    /// Index into the context's nodes.
+    pub node: usize,
+    /// The namespace.
+    pub ns: &'a Namespace,
+    /// The link.
+    pub link: &'a Link,
+}
+
+/// Start at a container and leave it by the interface holding `ip`; returns that interface.
+pub fn leave_container<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    f: Found<'a>,
+    ip: Ipv4Addr,
+) -> Option<At<'a>> {
+    let nv = &ctx.nodes[f.node];
+    let c = f.container;
+    t.pass(
+        nv.host,
+        ctx.element(nv.container_id(c)),
+        format!("{} sends from {ip}", c.name),
+        vec![],
+    );
+    let Some(ns) = nv.container_ns(c) else {
+        t.hop(
+            nv.host,
+            None,
+            format!("the network namespace of {} is not in the snapshot", c.name),
+            vec![],
+            Verdict::Unknown(format!("{}'s namespace was not read", c.name)),
+        );
+        return None;
+    };
+    let Some(link) = nv.link_with_ip(ns, ip) else {
+        let why = format!("no interface in {}'s namespace holds {ip}", c.name);
+        t.hop(
+            nv.host,
+            ctx.element(nv.netns_id(ns)),
+            why.clone(),
+            vec![],
+            Verdict::Broken(why),
+        );
+        return None;
+    };
+    let ev = nv
+        .v4_of(ns, link)
+        .map(|a| vec![facts::address(&nv.ns_name(ns), ns, a)])
+        .unwrap_or_default();
+    t.pass(
+        nv.host,
+        ctx.element(nv.iface_id(ns, link)),
+        format!("out of {} in {}'s namespace", link.name, c.name),
+        ev,
+    );
+    Some(At {
+        node: f.node,
+        ns,
+        link,
+    })
+}
+
+/// From a container interface over its veth to the other end, which must be a port of a bridge.
+/// Returns (the other end, the bridge).
+pub fn cross_veth_to_bridge<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    at: At<'a>,
+) -> Option<(At<'a>, &'a Link)> {
+    let nv = &ctx.nodes[at.node];
+    let Some((pns, peer)) = nv.peer(at.ns, at.link) else {
+        let why = format!(
+            "the other end of veth {} in {} is not in the snapshot",
+            at.link.name,
+            nv.ns_name(at.ns)
+        );
+        t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
+        return None;
+    };
+    t.pass(
+        nv.host,
+        ctx.element(nv.iface_id(pns, peer)),
+        format!("over the veth pair to {} in {}", peer.name, nv.ns_name(pns)),
+        vec![],
+    );
+    let Some(br) = nv.master(pns, peer) else {
+        let why = format!(
+            "{} in {} is no port of a bridge",
+            peer.name,
+            nv.ns_name(pns)
+        );
+        t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
+        return None;
+    };
+    t.pass(
+        nv.host,
+        ctx.element(nv.iface_id(pns, br)),
+        format!("into bridge {}", br.name),
+        vec![],
+    );
+    Some((
+        At {
+            node: at.node,
+            ns: pns,
+            link: peer,
+        },
+        br,
+    ))
+}
+
+/// From bridge `br` in `bns` to the container holding `ip`: its veth port, its interface, itself.
+#[allow(clippy::too_many_arguments)]
+pub fn enter_container<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    node: usize,
+    bns: &'a Namespace,
+    br: &'a Link,
+    f: Found<'a>,
+    ip: Ipv4Addr,
+    arrives: &str,
+) {
+    let nv = &ctx.nodes[node];
+    let c = f.container;
+    let Some(cns) = nv.container_ns(c) else {
+        let why = format!("the network namespace of {} is not in the snapshot", c.name);
+        t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
+        return;
+    };
+    if enter_ns(t, ctx, node, bns, br, cns, &format!("{}'s", c.name), ip) {
+        t.pass(
+            nv.host,
+            ctx.element(nv.container_id(c)),
+            format!("{} receives it {arrives}", c.name),
+            vec![],
+        );
+    }
+}
+
+/// From bridge `br` in `bns` into namespace `cns` by the veth holding `ip`; false when it stops.
+#[allow(clippy::too_many_arguments)]
+pub fn enter_ns<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    node: usize,
+    bns: &'a Namespace,
+    br: &'a Link,
+    cns: &'a Namespace,
+    whose: &str,
+    ip: Ipv4Addr,
+) -> bool {
+    let nv = &ctx.nodes[node];
+    let Some(clink) = nv.link_with_ip(cns, ip) else {
+        let why = format!("no interface in {whose} namespace holds {ip}");
+        t.hop(
+            nv.host,
+            ctx.element(nv.netns_id(cns)),
+            why.clone(),
+            vec![],
+            Verdict::Broken(why),
+        );
+        return false;
+    };
+    let Some((pns, port)) = nv.peer(cns, clink) else {
+        let why = format!(
+            "the other end of {} in {whose} namespace is not in the snapshot",
+            clink.name
+        );
+        t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
+        return false;
+    };
+    if pns.id != bns.id || port.master != Some(br.ifindex) {
+        let why = format!(
+            "{} in {whose} namespace is paired with {} in {}, which is no port of {}",
+            clink.name,
+            port.name,
+            nv.ns_name(pns),
+            br.name
+        );
+        t.hop(
+            nv.host,
+            ctx.element(nv.iface_id(pns, port)),
+            why.clone(),
+            vec![],
+            Verdict::Broken(why),
+        );
+        return false;
+    }
+    t.pass(
+        nv.host,
+        ctx.element(nv.iface_id(pns, port)),
+        format!("out of {} by its port {}", br.name, port.name),
+        vec![],
+    );
+    let ev = nv
+        .v4_of(cns, clink)
+        .map(|a| vec![facts::address(&nv.ns_name(cns), cns, a)])
+        .unwrap_or_default();
+    t.pass(
+        nv.host,
+        ctx.element(nv.iface_id(cns, clink)),
+        format!("over the veth pair to {} in {whose} namespace", clink.name),
+        ev,
+    );
+    true
+}
+
+/// The VNI Docker gave an overlay network.
+fn vni_of(net: &Network) -> Option<u32> {
+    net.options
+        .get("com.docker.network.driver.overlay.vxlanid_list")
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// From an interface of a sandbox on overlay `net` (on `from.node`) to the container `dst`
+/// (its endpoint `ep` on that network), over br0 and, across nodes, vxlan0 and the FDB.
+pub fn across_overlay<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    from: At<'a>,
+    net: &Network,
+    dst: Found<'a>,
+    ep: &ContainerEndpoint,
+    arrives: &str,
+) {
+    let Ok(dst_ip) = ep.ipv4.parse::<Ipv4Addr>() else {
+        let why = format!("{} has no IPv4 address on {}", dst.container.name, net.name);
+        t.hop(
+            ctx.nodes[from.node].host,
+            None,
+            why.clone(),
+            vec![],
+            Verdict::Broken(why),
+        );
+        return;
+    };
+    let Some((port, br0)) = cross_veth_to_bridge(t, ctx, from) else {
+        return;
+    };
+    let nv = &ctx.nodes[from.node];
+    if dst.node == from.node {
+        enter_container(t, ctx, from.node, port.ns, br0, dst, dst_ip, arrives);
+        return;
+    }
+    let ons = port.ns;
+    let Some(vx) = ons
+        .links
+        .iter()
+        .find(|l| l.kind == "vxlan" && l.master == Some(br0.ifindex))
+    else {
+        let why = format!(
+            "{} has no vxlan port: {} cannot leave this node",
+            br0.name, net.name
+        );
+        t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
+        return;
+    };
+    let vx_el = ctx.element(nv.iface_id(ons, vx));
+    let dst_host = ctx.nodes[dst.node].host;
+    let vni = vx.vxlan.as_ref().map(|v| v.vni).or_else(|| vni_of(net));
+    let entry = ons.fdb.iter().find(|e| {
+        e.ifindex == vx.ifindex && e.mac.eq_ignore_ascii_case(&ep.mac) && e.dst.is_some()
+    });
+    let Some(entry) = entry else {
+        let why = format!(
+            "no FDB entry for {} ({} on {dst_host}) on {} in {}: the tunnel does not know where it is",
+            ep.mac,
+            dst.container.name,
+            vx.name,
+            nv.ns_name(ons)
+        );
+        t.hop(nv.host, vx_el, why.clone(), vec![], Verdict::Broken(why));
+        return;
+    };
+    let under = entry.dst.clone().unwrap_or_default();
+    let ev = vec![facts::fdb(&nv.ns_name(ons), ons, entry)];
+    let text = format!(
+        "{} (VNI {}) sends {}'s MAC {} to {under} over the underlay",
+        vx.name,
+        vni.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
+        dst.container.name,
+        ep.mac
+    );
+    match ctx.host_at(&under) {
+        Some(h) if h == dst_host => t.pass(nv.host, vx_el.clone(), text, ev),
+        Some(h) => {
+            let why = format!(
+                "the FDB sends {} to {under} ({h}), but {} runs on {dst_host}",
+                ep.mac, dst.container.name
+            );
+            t.hop(nv.host, vx_el, why.clone(), ev, Verdict::Broken(why));
+            return;
+        }
+        None => {
+            let why = format!(
+                "the FDB sends {} to {under}, which is no node of the swarm these snapshots know",
+                ep.mac
+            );
+            t.hop(nv.host, vx_el, why.clone(), ev, Verdict::Broken(why));
+            return;
+        }
+    }
+    let rv = &ctx.nodes[dst.node];
+    let Some(rns) = rv.ns_for_network("1-", &net.id) else {
+        let why = format!("{dst_host} has no namespace for overlay {}", net.name);
+        t.hop(rv.host, None, why.clone(), vec![], Verdict::Broken(why));
+        return;
+    };
+    let rvx = rns
+        .links
+        .iter()
+        .find(|l| l.kind == "vxlan" && (vni.is_none() || l.vxlan.as_ref().map(|v| v.vni) == vni));
+    let Some(rvx) = rvx else {
+        let why = format!(
+            "{dst_host}'s {} has no vxlan device for VNI {vni:?}",
+            rv.ns_name(rns)
+        );
+        t.hop(rv.host, None, why.clone(), vec![], Verdict::Broken(why));
+        return;
+    };
+    let rvx_el = ctx.element(rv.iface_id(rns, rvx));
+    let edge = match (&vx_el, &rvx_el) {
+        (Some(a), Some(b)) => ctx.edge(a, b).or_else(|| ctx.fdb_edge(a, &under)),
+        (Some(a), None) => ctx.fdb_edge(a, &under),
+        _ => None,
+    };
+    t.hop_via(
+        rv.host,
+        rvx_el,
+        edge,
+        format!(
+            "{dst_host}'s {} decapsulates it (VNI {})",
+            rvx.name,
+            vni.unwrap_or(0)
+        ),
+        vec![],
+        Verdict::Pass,
+    );
+    let Some(rbr) = rv.master(rns, rvx) else {
+        let why = format!("{dst_host}'s {} is no port of a bridge", rvx.name);
+        t.hop(rv.host, None, why.clone(), vec![], Verdict::Broken(why));
+        return;
+    };
+    t.pass(
+        rv.host,
+        ctx.element(rv.iface_id(rns, rbr)),
+        format!("into {dst_host}'s {}", rbr.name),
+        vec![],
+    );
+    enter_container(t, ctx, dst.node, rns, rbr, dst, dst_ip, arrives);
+}
+
+/// The reason a namespace's IPVS cannot be used, if it cannot.
+pub fn ipvs_missing(nv: &NodeView<'_>, ns: &Namespace, what: &str) -> Option<Verdict> {
+    use crate::snapshot::IpvsState;
+    match &ns.ipvs {
+        IpvsState::Services { .. } => None,
+        IpvsState::Unavailable { reason } => Some(Verdict::Broken(format!(
+            "IPVS not available in this kernel: {what} cannot forward ({reason})"
+        ))),
+        IpvsState::NotRead => Some(Verdict::Unknown(format!(
+            "the IPVS services of {} were not read ({})",
+            nv.ns_name(ns),
+            nv.why_not_read(ns, SourceKind::Ipvs)
+        ))),
+    }
+}

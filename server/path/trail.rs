@@ -1,0 +1,180 @@
+//! Building a path hop by hop: each hop is joined to the previous one by the graph's edge.
+
+use crate::snapshot::{Namespace, SourceKind};
+
+use super::facts;
+use super::lookup::{Ctx, NodeView};
+use super::model::{Evidence, Hop, Outcome, PacketPath, Verdict};
+use super::rules::{walk, Decision, Packet, Walk};
+
+/// A path under construction.
+#[derive(Clone)]
+pub struct Trail<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    /// The hops so far.
+    pub hops: Vec<Hop>,
+    last: Option<String>,
+}
+
+impl<'c, 'a> Trail<'c, 'a> {
+    /// An empty path.
+    pub fn new(ctx: &'c Ctx<'a>) -> Self {
+        Trail {
+            ctx,
+            hops: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// Add a hop; the edge is the graph's edge from the previous element, if any.
+    pub fn hop(
+        &mut self,
+        node: &str,
+        element: Option<String>,
+        text: impl Into<String>,
+        evidence: Vec<Evidence>,
+        verdict: Verdict,
+    ) {
+        let edge = match (&self.last, &element) {
+            (Some(a), Some(b)) if a != b => self.ctx.edge(a, b),
+            _ => None,
+        };
+        self.hop_via(node, element, edge, text, evidence, verdict);
+    }
+
+    /// Add a hop reached by a given edge.
+    pub fn hop_via(
+        &mut self,
+        node: &str,
+        element: Option<String>,
+        edge: Option<String>,
+        text: impl Into<String>,
+        evidence: Vec<Evidence>,
+        verdict: Verdict,
+    ) {
+        if element.is_some() {
+            self.last = element.clone();
+        }
+        self.hops.push(Hop {
+            element,
+            edge,
+            node: node.to_owned(),
+            text: text.into(),
+            evidence,
+            verdict,
+        });
+    }
+
+    /// A hop the packet passes.
+    pub fn pass(
+        &mut self,
+        node: &str,
+        element: Option<String>,
+        text: impl Into<String>,
+        evidence: Vec<Evidence>,
+    ) {
+        self.hop(node, element, text, evidence, Verdict::Pass);
+    }
+
+    /// Whether the last hop stopped the packet.
+    pub fn stopped(&self) -> bool {
+        self.hops.last().is_some_and(|h| h.verdict != Verdict::Pass)
+    }
+
+    /// The finished path; its outcome is the last hop's verdict.
+    pub fn finish(self, id: String, kind: &str, title: String) -> PacketPath {
+        let outcome = match self.hops.last().map(|h| &h.verdict) {
+            Some(Verdict::Blocked(_)) => Outcome::Blocked,
+            Some(Verdict::Broken(_)) => Outcome::Broken,
+            Some(Verdict::Unknown(_)) => Outcome::Unknown,
+            Some(Verdict::Pass) => Outcome::Delivered,
+            None => Outcome::Unknown,
+        };
+        PacketPath {
+            id,
+            kind: kind.to_owned(),
+            title,
+            outcome,
+            hops: self.hops,
+        }
+    }
+
+    /// Walk a filter chain and add one hop saying whether it lets the packet through.
+    pub fn filter(
+        &mut self,
+        nv: &NodeView<'a>,
+        ns: &'a Namespace,
+        chain: &str,
+        pkt: &Packet,
+        element: Option<String>,
+    ) {
+        let label = nv.ns_name(ns);
+        let w = walk(ns.firewall.as_ref(), "filter", chain, pkt);
+        let mut ev = rule_evidence(&label, &w);
+        let (text, verdict) = match &w.decision {
+            Decision::Rule(r) => {
+                let t = r.target.as_ref().map(|t| t.name.as_str()).unwrap_or("");
+                if t == "ACCEPT" {
+                    (
+                        format!("filter {chain} accepts it (chain {})", r.chain),
+                        Verdict::Pass,
+                    )
+                } else {
+                    let why = format!("filter {chain} {}s it: `{}`", t.to_lowercase(), r.text);
+                    (why.clone(), Verdict::Blocked(why))
+                }
+            }
+            Decision::Policy(p) if p == "ACCEPT" => (
+                format!("filter {chain} lets it through (no rule decides; policy ACCEPT)"),
+                Verdict::Pass,
+            ),
+            Decision::Policy(p) => {
+                let why = format!("no rule of filter {chain} accepts it and the policy is {p}");
+                (why.clone(), Verdict::Blocked(why))
+            }
+            Decision::NoTable => (
+                format!("no filter table in {label}: nothing filters {chain}"),
+                Verdict::Pass,
+            ),
+            Decision::NotRead => {
+                let why = format!(
+                    "the iptables rules of {label} were not read ({})",
+                    nv.why_not_read(ns, SourceKind::Iptables)
+                );
+                (why.clone(), Verdict::Unknown(why))
+            }
+        };
+        let mut text = text;
+        if verdict == Verdict::Pass {
+            if let Some(r) = w.conditional.iter().find(|r| {
+                r.target
+                    .as_ref()
+                    .is_some_and(|t| t.name == "DROP" || t.name == "REJECT")
+            }) {
+                text.push_str(&format!(
+                    " (except what `{}` drops: it applies to some protocols, ports or addresses only)",
+                    r.text
+                ));
+                ev.push(facts::rule(&label, "filter", r));
+            }
+        }
+        let verdict = match (verdict, w.doubt()) {
+            (Verdict::Pass, Some(d)) | (Verdict::Blocked(_), Some(d)) => Verdict::Unknown(d),
+            (v, _) => v,
+        };
+        self.hop(nv.host, element, text, ev, verdict);
+    }
+}
+
+/// The matched rules of a walk (and the policy, when it decided), verbatim.
+pub fn rule_evidence(ns_label: &str, w: &Walk<'_>) -> Vec<Evidence> {
+    let mut ev: Vec<Evidence> = w
+        .matched
+        .iter()
+        .map(|r| facts::rule(ns_label, &w.table, r))
+        .collect();
+    if let Decision::Policy(p) = &w.decision {
+        ev.push(facts::policy(ns_label, &w.table, &w.chain, p));
+    }
+    ev
+}

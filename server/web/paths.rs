@@ -1,0 +1,573 @@
+//! Packet paths in the JSON API: `/api/ports`, `/api/path` and `/api/path/ends`.
+//!
+//! The derivation is [`crate::path`]; this module reads the question from the query string,
+//! runs it on the snapshot's query worker (a big cluster's paths take milliseconds, never on an
+//! async thread), and adds what the page needs to draw the answer: the folded elements to open so
+//! every hop is drawn, and the two ends of every hop's edge.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::graph::{Edge, ElementKind, Graph};
+use crate::layout::fold::{filtered, reveal};
+use crate::layout::fx::{FxMap, FxSet};
+use crate::layout::{GraphIndex, Policy, View};
+use crate::path::{self, PathAnswer, PublishedPort, Question, PATH_SCHEMA};
+
+use super::api::{param, pick, tag_of};
+use super::headers::{fresh, not_modified};
+
+/// Longest `from`/`to`/`node` value accepted (names and IDs are far shorter).
+const MAX_NAME: usize = 256;
+
+/// Protocols a port can be published with.
+const PROTOCOLS: &[&str] = &["tcp", "udp", "sctp"];
+
+fn bad(msg: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
+}
+
+fn internal(msg: String) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "error": msg })),
+    )
+        .into_response()
+}
+
+/// A parameter that must not be blank when present.
+fn named(q: &str, name: &str) -> Result<Option<String>, String> {
+    match param(q, name) {
+        None => Ok(None),
+        Some(v) => {
+            let v = v.trim().to_owned();
+            if v.is_empty() {
+                Err(format!("{name}= is empty"))
+            } else if v.len() > MAX_NAME {
+                Err(format!("{name}= is longer than {MAX_NAME} bytes"))
+            } else {
+                Ok(Some(v))
+            }
+        }
+    }
+}
+
+/// The question a query string asks: `port=&protocol=[&node=]` or `from=&to=`.
+pub fn question(q: &str) -> Result<Question, String> {
+    let port = param(q, "port");
+    let from = named(q, "from")?;
+    let to = named(q, "to")?;
+    match (port, from, to) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err("ask either port= (a published port) or from= and to= (two ends), not both".into())
+        }
+        (Some(p), None, None) => {
+            let port = match p.trim().parse::<u16>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(format!("port= must be a number from 1 to 65535, not {p:?}")),
+            };
+            let protocol = param(q, "protocol")
+                .map(|p| p.trim().to_ascii_lowercase())
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "tcp".into());
+            if !PROTOCOLS.contains(&protocol.as_str()) {
+                return Err(format!(
+                    "protocol= must be one of {}, not {protocol:?}",
+                    PROTOCOLS.join(", ")
+                ));
+            }
+            let node = named(q, "node")?;
+            Ok(Question::Port {
+                port,
+                protocol,
+                node,
+            })
+        }
+        (None, Some(from), Some(to)) => Ok(Question::Between { from, to }),
+        (None, Some(_), None) => Err(
+            "from= needs to= (a container, a service, an IP address or internet)".into(),
+        ),
+        (None, None, Some(_)) => Err("to= needs from= (the container the packet leaves)".into()),
+        (None, None, None) => Err(
+            "missing port= (a published port, with protocol= and node=) or from= and to= (two ends)"
+                .into(),
+        ),
+    }
+}
+
+/// A path answer with what the page needs to draw it under the view the query names.
+#[derive(Debug, Serialize)]
+pub struct Drawn {
+    /// The answer as the derivation gives it.
+    #[serde(flatten)]
+    pub answer: PathAnswer,
+    /// Generation of the snapshot it was derived from (the page asks again after a refresh).
+    pub generation: u64,
+    /// Folded elements to open (outermost first) so that every hop's element is drawn.
+    pub reveal: Vec<String>,
+    /// Hop elements that a filter in force hides (drawn only with that filter off).
+    pub filtered: Vec<String>,
+    /// Every hop edge's two ends (`[source, target]`), by edge id.
+    pub edge_ends: BTreeMap<String, [String; 2]>,
+    /// `links[p][h]`: the ends of the graph edges to light when hop `h` of path `p` lights up:
+    /// its own edge, and the edges that join its element to the previous hop's (either one's
+    /// namespace counts: a container joins its namespace's `eth0` through its sandbox edge).
+    pub links: Vec<Vec<Vec<[String; 2]>>>,
+}
+
+/// An element and, for an interface, the namespace it is in.
+fn with_namespace<'g>(ix: &GraphIndex<'g>, id: &str) -> Vec<&'g str> {
+    let Some(e) = ix.get(id) else {
+        return Vec::new();
+    };
+    let mut out = vec![e.id.as_str()];
+    if e.kind == ElementKind::Interface {
+        out.extend(e.parent.as_deref().and_then(|p| ix.key(p)));
+    }
+    out
+}
+
+/// The unordered pairs of ends whose edges join two elements (or their namespaces).
+fn joining_keys<'g>(ix: &GraphIndex<'g>, a: &str, b: &str) -> Vec<(&'g str, &'g str)> {
+    let mut out = Vec::new();
+    for x in with_namespace(ix, a) {
+        for y in with_namespace(ix, b) {
+            out.push(if x <= y { (x, y) } else { (y, x) });
+        }
+    }
+    out
+}
+
+/// Attach to `answer` the elements to open, the filtered hops and the edges' ends.
+pub fn drawn(
+    answer: PathAnswer,
+    generation: u64,
+    g: &Graph,
+    ix: &GraphIndex,
+    view: &View,
+) -> Drawn {
+    let policy = Policy::for_graph(ix);
+    let hide = view
+        .hide
+        .clone()
+        .unwrap_or_else(|| policy.default_hide.clone());
+    let mut open: Vec<String> = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut hidden: BTreeSet<String> = BTreeSet::new();
+    let mut edge_ends = BTreeMap::new();
+    for hop in answer.paths.iter().flat_map(|p| &p.hops) {
+        if let Some(id) = hop.element.as_deref().filter(|id| ix.get(id).is_some()) {
+            for up in reveal(ix, view, &policy, id) {
+                if seen.insert(up.clone()) {
+                    open.push(up);
+                }
+            }
+            if filtered(ix, &hide, id) {
+                hidden.insert(id.to_owned());
+            }
+        }
+        if let Some(eid) = hop.edge.as_deref() {
+            if let Ok(i) = g.edges.binary_search_by(|e| e.id.as_str().cmp(eid)) {
+                let e = &g.edges[i];
+                edge_ends.insert(eid.to_owned(), [e.source.clone(), e.target.clone()]);
+            }
+        }
+    }
+    // The pairs of ends each hop needs, then one pass over the edges for just those pairs
+    // (a map of every edge by its ends would cost more than the whole rest on a big graph).
+    let keys: Vec<Vec<Vec<(&str, &str)>>> = answer
+        .paths
+        .iter()
+        .map(|p| {
+            let mut prev: Option<&str> = None;
+            p.hops
+                .iter()
+                .map(|h| {
+                    let k = match (prev, h.element.as_deref()) {
+                        (Some(a), Some(b)) if a != b => joining_keys(ix, a, b),
+                        _ => Vec::new(),
+                    };
+                    if h.element.is_some() {
+                        prev = h.element.as_deref();
+                    }
+                    k
+                })
+                .collect()
+        })
+        .collect();
+    let wanted: FxSet<(&str, &str)> = keys.iter().flatten().flatten().copied().collect();
+    let mut by_ends: FxMap<(&str, &str), Vec<&Edge>> = FxMap::default();
+    if !wanted.is_empty() {
+        for e in &g.edges {
+            let (s, t) = (e.source.as_str(), e.target.as_str());
+            let k = if s <= t { (s, t) } else { (t, s) };
+            if wanted.contains(&k) {
+                by_ends.entry(k).or_default().push(e);
+            }
+        }
+    }
+    let links = answer
+        .paths
+        .iter()
+        .zip(&keys)
+        .map(|(p, pk)| {
+            p.hops
+                .iter()
+                .zip(pk)
+                .map(|(h, hk)| {
+                    let mut ends: Vec<[String; 2]> = Vec::new();
+                    if let Some(e) = h.edge.as_deref().and_then(|e| edge_ends.get(e)) {
+                        ends.push(e.clone());
+                    }
+                    for k in hk {
+                        for e in by_ends.get(k).into_iter().flatten() {
+                            ends.push([e.source.clone(), e.target.clone()]);
+                        }
+                    }
+                    ends.sort();
+                    ends.dedup();
+                    ends
+                })
+                .collect()
+        })
+        .collect();
+    Drawn {
+        answer,
+        generation,
+        reveal: open,
+        filtered: hidden.into_iter().collect(),
+        edge_ends,
+        links,
+    }
+}
+
+/// One end a path can start from or go to, as the pickers list it.
+#[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct End {
+    /// `container` or `service`.
+    pub kind: &'static str,
+    /// What to type: the container's or service's name.
+    pub name: String,
+    /// Node it runs on (containers).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub node: String,
+    /// Its graph element.
+    pub id: String,
+    /// Its addresses (containers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ips: Vec<String>,
+}
+
+/// Every container and service of the graph, by kind, name and node.
+pub fn ends(g: &Graph, ix: &GraphIndex) -> Vec<End> {
+    let mut out: Vec<End> = g
+        .elements
+        .iter()
+        .filter_map(|e| {
+            let kind = match e.kind {
+                ElementKind::Container => "container",
+                ElementKind::Service => "service",
+                _ => return None,
+            };
+            let node = if e.kind == ElementKind::Container {
+                ix.host_of(&e.id)
+                    .and_then(|h| ix.get(h))
+                    .map(|h| h.label.clone())
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let ips = e
+                .attrs
+                .get("ips")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(End {
+                kind,
+                name: e.label.clone(),
+                node,
+                id: e.id.clone(),
+                ips,
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `GET /api/ports`: every published port of every node.
+pub async fn ports(
+    State(state): State<super::AppState>,
+    RawQuery(q): RawQuery,
+    req: HeaderMap,
+) -> Response {
+    let cur = match pick(&state, q.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let tag = tag_of(&cur, "ports");
+    if let Some(r) = not_modified(&req, &tag) {
+        return r;
+    }
+    let out = cur
+        .queries
+        .run("query", |d, _| {
+            let ports: Vec<PublishedPort> = path::published_ports(&d.snapshots, &d.graph);
+            serde_json::to_vec(&json!({ "schema": PATH_SCHEMA, "ports": ports }))
+        })
+        .await;
+    match out {
+        Ok(Ok(b)) => fresh("application/json", &tag, b),
+        Ok(Err(e)) => internal(e.to_string()),
+        Err(e) => internal(e.to_string()),
+    }
+}
+
+/// `GET /api/path?port=&protocol=[&node=]` or `?from=&to=` (plus the view's parameters).
+pub async fn path_handler(
+    State(state): State<super::AppState>,
+    RawQuery(q): RawQuery,
+    req: HeaderMap,
+) -> Response {
+    let qs = q.unwrap_or_default();
+    let question = match question(&qs) {
+        Ok(x) => x,
+        Err(msg) => return bad(msg),
+    };
+    let cur = match pick(&state, Some(&qs)).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let view = View::from_query(&qs);
+    let key = serde_json::to_string(&question).unwrap_or_default();
+    let tag = tag_of(&cur, &format!("path?{key}&{}", view.to_query()));
+    if let Some(r) = not_modified(&req, &tag) {
+        return r;
+    }
+    let generation = cur.generation;
+    let out = cur
+        .queries
+        .run("query", move |d, ix| {
+            let answer = path::trace(&question, &d.snapshots, &d.graph);
+            serde_json::to_vec(&drawn(answer, generation, &d.graph, ix, &view))
+        })
+        .await;
+    match out {
+        Ok(Ok(b)) => fresh("application/json", &tag, b),
+        Ok(Err(e)) => internal(e.to_string()),
+        Err(e) => internal(e.to_string()),
+    }
+}
+
+/// `GET /api/path/ends`: the containers and services the pickers offer.
+pub async fn ends_handler(
+    State(state): State<super::AppState>,
+    RawQuery(q): RawQuery,
+    req: HeaderMap,
+) -> Response {
+    let cur = match pick(&state, q.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let tag = tag_of(&cur, "path-ends");
+    if let Some(r) = not_modified(&req, &tag) {
+        return r;
+    }
+    let out = cur
+        .queries
+        .run("query", |d, ix| {
+            serde_json::to_vec(&json!({ "ends": ends(&d.graph, ix) }))
+        })
+        .await;
+    match out {
+        Ok(Ok(b)) => fresh("application/json", &tag, b),
+        Ok(Err(e)) => internal(e.to_string()),
+        Err(e) => internal(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::{Evidence, Hop, Outcome, PacketPath, Verdict};
+    use crate::synthetic::{snapshots, SyntheticOptions};
+
+    #[test]
+    fn a_port_question_defaults_to_tcp_and_every_node() {
+        assert_eq!(
+            question("port=8080").unwrap(),
+            Question::Port {
+                port: 8080,
+                protocol: "tcp".into(),
+                node: None
+            }
+        );
+        assert_eq!(
+            question("port=53&protocol=UDP&node=node-01&open=host%3Ax").unwrap(),
+            Question::Port {
+                port: 53,
+                protocol: "udp".into(),
+                node: Some("node-01".into())
+            }
+        );
+    }
+
+    #[test]
+    fn two_ends_make_a_between_question() {
+        assert_eq!(
+            question("from=web&to=internet").unwrap(),
+            Question::Between {
+                from: "web".into(),
+                to: "internet".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_parameters_say_what_is_wrong() {
+        for (q, says) in [
+            ("", "missing port="),
+            ("port=0", "from 1 to 65535"),
+            ("port=65536", "from 1 to 65535"),
+            ("port=http", "\"http\""),
+            ("port=80&protocol=icmp", "\"icmp\""),
+            ("port=80&from=a", "not both"),
+            ("from=a", "needs to="),
+            ("to=a", "needs from="),
+            ("from=&to=b", "from= is empty"),
+            ("port=80&node=", "node= is empty"),
+        ] {
+            let e = question(q).unwrap_err();
+            assert!(e.contains(says), "{q:?}: {e}");
+        }
+        let long = format!("from={}&to=b", "a".repeat(MAX_NAME + 1));
+        assert!(question(&long).unwrap_err().contains("longer"));
+    }
+
+    fn hop(element: Option<&str>, edge: Option<&str>) -> Hop {
+        Hop {
+            element: element.map(str::to_owned),
+            edge: edge.map(str::to_owned),
+            node: "node-01".into(),
+            text: "x".into(),
+            evidence: vec![Evidence {
+                kind: "iptables".into(),
+                namespace: "host".into(),
+                text: "-A X".into(),
+            }],
+            verdict: Verdict::Pass,
+        }
+    }
+
+    #[test]
+    fn a_drawn_answer_opens_the_folded_ancestors_and_knows_its_edges_ends() {
+        // Three hosts and 300 containers: hosts start folded.
+        let mut snaps = snapshots(&SyntheticOptions {
+            hosts: 3,
+            containers: 300,
+            hostile_names: false,
+        });
+        let g = crate::web::state::derive(&mut snaps);
+        let ix = GraphIndex::new(&g);
+        let veth = g
+            .edges
+            .iter()
+            .find(|e| e.kind == crate::graph::EdgeKind::VethPair)
+            .unwrap();
+        let answer = PathAnswer {
+            schema: PATH_SCHEMA.into(),
+            question: Question::Between {
+                from: "a".into(),
+                to: "b".into(),
+            },
+            paths: vec![PacketPath {
+                id: "p".into(),
+                kind: "east-west".into(),
+                title: "t".into(),
+                outcome: Outcome::Delivered,
+                hops: vec![
+                    hop(Some(&veth.source), None),
+                    hop(Some(&veth.target), Some(&veth.id)),
+                    hop(None, None),
+                    hop(Some("if:nowhere/x/y"), Some("no-such-edge")),
+                ],
+            }],
+            notes: vec![],
+        };
+        let d = drawn(answer, 1, &g, &ix, &View::default());
+        let host = ix.host_of(&veth.source).unwrap();
+        assert_eq!(d.reveal.first().map(String::as_str), Some(host));
+        assert_eq!(
+            d.reveal.iter().collect::<BTreeSet<_>>().len(),
+            d.reveal.len(),
+            "each element opened once"
+        );
+        assert_eq!(
+            d.edge_ends[&veth.id],
+            [veth.source.clone(), veth.target.clone()]
+        );
+        assert_eq!(d.edge_ends.len(), 1);
+        // With the host opened by the view, nothing above the interfaces stays folded but the containers.
+        let opened = View::from_query(&format!("open={}", host.replace(':', "%3A")));
+        let d2 = drawn(d.answer.clone(), 1, &g, &ix, &opened);
+        assert!(!d2.reveal.iter().any(|r| r == host), "{:?}", d2.reveal);
+        assert_eq!(d.links.len(), 1);
+        assert_eq!(d.links[0].len(), 4, "one list per hop");
+        assert!(d.links[0][0].is_empty(), "the first hop joins nothing");
+        assert!(
+            d.links[0][1].contains(&[veth.source.clone(), veth.target.clone()]),
+            "{:?}",
+            d.links[0][1]
+        );
+        // A container and its namespace's eth0: joined by the sandbox edge.
+        let (ctr, ns) = ix.ctr_netns.iter().next().map(|(c, n)| (*c, *n)).unwrap();
+        let eth0 = format!("{}/eth0", ns.replacen("netns:", "if:", 1));
+        assert!(ix.get(&eth0).is_some());
+        let sandbox = g
+            .edges
+            .iter()
+            .find(|e| e.kind == crate::graph::EdgeKind::Sandbox && e.source == ctr)
+            .unwrap();
+        let mut two = d.answer.clone();
+        two.paths[0].hops = vec![hop(Some(ctr), None), hop(Some(&eth0), None)];
+        let d3 = drawn(two, 1, &g, &ix, &View::default());
+        assert_eq!(
+            d3.links[0][1],
+            vec![[sandbox.source.clone(), sandbox.target.clone()]]
+        );
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["schema"], PATH_SCHEMA);
+        assert_eq!(v["paths"][0]["hops"][1]["edge"], json!(veth.id));
+    }
+
+    #[test]
+    fn ends_list_containers_with_their_node_and_services() {
+        let mut snaps = snapshots(&SyntheticOptions {
+            hosts: 2,
+            containers: 10,
+            hostile_names: false,
+        });
+        let g = crate::web::state::derive(&mut snaps);
+        let ix = GraphIndex::new(&g);
+        let e = ends(&g, &ix);
+        let ctrs: Vec<_> = e.iter().filter(|x| x.kind == "container").collect();
+        assert_eq!(ctrs.len(), ix.count(ElementKind::Container));
+        assert!(ctrs.iter().all(|c| c.node.starts_with("node-")), "{ctrs:?}");
+        assert!(ctrs.iter().any(|c| !c.ips.is_empty()));
+        assert_eq!(
+            e.iter().filter(|x| x.kind == "service").count(),
+            ix.count(ElementKind::Service)
+        );
+    }
+}

@@ -1,0 +1,437 @@
+//! The routing-mesh path on rules built by hand in test namespaces, the way Docker would program
+//! them (this kernel has no IPVS, so Docker programs none of the mesh itself).
+//!
+//! A stand-in host namespace holds docker_gwbridge and the DOCKER-INGRESS DNAT; a namespace filed
+//! as `ingress_sbox` holds eth1 on that bridge, eth0 on the ingress overlay's br0, and the mangle
+//! MARK; a task namespace holds the REDIRECT. The real collector reads them (run inside the
+//! stand-in, so that it is the host), the engine and IPVS facts are added, and the path is checked
+//! hop by hop; then the MARK rule is removed and the path must stop there.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use dockmap::graph::build;
+use dockmap::path::{trace, Outcome, PathAnswer, Question, Verdict};
+use dockmap::snapshot::*;
+use support::netlab::{self, Lab};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
+const NODE: &str = "meshnode";
+const INGRESS_ID: &str = "ingr3kuba8yq3c27p2vwo7hcm";
+const MARK_RULE: &str =
+    "-A PREROUTING -p tcp -m tcp --dport 8080 -j MARK --set-xmark 0x102/0xffffffff";
+
+/// A directory of namespace files with Docker's names, bind-mounted from the lab's; unmounted on drop.
+struct NetnsDir {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+impl NetnsDir {
+    fn new() -> Self {
+        let dir = PathBuf::from(format!("/run/dmt{}-meshns", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        NetnsDir {
+            dir,
+            files: Vec::new(),
+        }
+    }
+
+    /// File the lab namespace `full` as `name`.
+    fn add(&mut self, name: &str, full: &str) -> PathBuf {
+        let file = self.dir.join(name);
+        std::fs::write(&file, b"").unwrap();
+        self.files.push(file.clone());
+        let src = format!("/run/netns/{full}");
+        netlab::run("mount", &["--bind", &src, file.to_str().unwrap()]);
+        file
+    }
+}
+
+impl Drop for NetnsDir {
+    fn drop(&mut self) {
+        for f in &self.files {
+            let _ = Command::new("umount").arg(f).stderr(Stdio::null()).status();
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+fn in_ns(ns: &str, cmd: &[&str]) -> String {
+    let mut args = vec!["netns", "exec", ns];
+    args.extend_from_slice(cmd);
+    netlab::run("ip", &args)
+}
+
+fn restore(ns: &str, rules: &str) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "iptables-restore"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(rules.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "iptables-restore in {ns}");
+}
+
+/// The real collector, run inside the stand-in host namespace so that it is this node's host.
+fn collect(host_ns: &str, dir: &Path) -> NodeSnapshot {
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{host_ns}"))
+        .arg(BIN)
+        .args([
+            "snapshot",
+            "--no-engine",
+            "--node-name",
+            NODE,
+            "--netns-dir",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// What the engine and IPVS would add: the ingress network, the service, its task; FWM 258.
+fn add_facts(s: &mut NodeSnapshot, task_file: &Path, task_mac: &str) {
+    s.engine = Some(EngineFacts {
+        name: NODE.into(),
+        swarm: SwarmFacts {
+            local_state: "active".into(),
+            node_id: "meshnodeid".into(),
+            node_addr: "198.18.200.5".into(),
+            is_manager: true,
+            cluster_id: "c".into(),
+        },
+        networks: vec![
+            Network {
+                id: INGRESS_ID.into(),
+                name: "ingress".into(),
+                driver: "overlay".into(),
+                scope: "swarm".into(),
+                ingress: true,
+                ipam: vec![IpamConfig {
+                    subnet: "198.18.202.0/24".into(),
+                    gateway: "198.18.202.1".into(),
+                    ..Default::default()
+                }],
+                options: [(
+                    "com.docker.network.driver.overlay.vxlanid_list".to_owned(),
+                    "4096".to_owned(),
+                )]
+                .into(),
+                ..Default::default()
+            },
+            Network {
+                id: "gwbr0000000000000000".into(),
+                name: "docker_gwbridge".into(),
+                driver: "bridge".into(),
+                scope: "local".into(),
+                ipam: vec![IpamConfig {
+                    subnet: "198.18.201.0/24".into(),
+                    ..Default::default()
+                }],
+                options: [(
+                    "com.docker.network.bridge.name".to_owned(),
+                    "docker_gwbridge".to_owned(),
+                )]
+                .into(),
+                ..Default::default()
+            },
+        ],
+        services: vec![Service {
+            id: "svcweb".into(),
+            name: "web".into(),
+            mode: "replicated".into(),
+            endpoint_mode: "vip".into(),
+            ports: vec![ServicePort {
+                protocol: "tcp".into(),
+                target_port: 80,
+                published_port: 8080,
+                publish_mode: "ingress".into(),
+            }],
+            ..Default::default()
+        }],
+        containers: vec![Container {
+            id: "c0ffee".repeat(10) + "0000",
+            name: "web.1.meshtask".into(),
+            state: "running".into(),
+            sandbox_key: task_file.display().to_string(),
+            endpoints: vec![ContainerEndpoint {
+                network_name: "ingress".into(),
+                network_id: INGRESS_ID.into(),
+                endpoint_id: "ep1".into(),
+                ipv4: "198.18.202.6".into(),
+                ipv4_prefix_len: 24,
+                mac: task_mac.into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let sbox = s
+        .namespaces
+        .iter_mut()
+        .find(|n| n.role == NamespaceRole::IngressSandbox)
+        .expect("ingress_sbox collected");
+    sbox.ipvs = IpvsState::Services {
+        services: vec![IpvsService {
+            family: 4,
+            fwmark: Some(258),
+            scheduler: "rr".into(),
+            destinations: vec![IpvsDestination {
+                address: "198.18.202.6".into(),
+                port: 0,
+                forward: "masq".into(),
+                weight: 1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+}
+
+fn mesh_path(s: &NodeSnapshot) -> PathAnswer {
+    let g = build(std::slice::from_ref(s));
+    trace(
+        &Question::Port {
+            port: 8080,
+            protocol: "tcp".into(),
+            node: None,
+        },
+        std::slice::from_ref(s),
+        &g,
+    )
+}
+
+#[test]
+fn routing_mesh_path_over_rules_built_like_dockers() {
+    if !netlab::require_root() {
+        return;
+    }
+    let mut lab = Lab::new();
+    let host = lab.netns("mhost");
+    let sbox = lab.netns("sbox");
+    let ing = lab.netns("ing");
+    let task = lab.netns("task");
+    let mut dir = NetnsDir::new();
+    dir.add("ingress_sbox", &sbox);
+    dir.add("1-ingr3kuba8y", &ing);
+    let task_file = dir.add("meshtask0001", &task);
+
+    // The stand-in host: an uplink with a default route, docker_gwbridge, the DNAT.
+    // The uplink leads to a namespace standing for the outside network (this kernel has no dummy).
+    let wan = lab.netns("wan");
+    lab.veth(Some(&host), "up0", Some(&wan), "eth0");
+    lab.ip(
+        Some(&host),
+        &["addr", "add", "198.18.200.5/24", "dev", "up0"],
+    );
+    lab.ip(
+        Some(&host),
+        &[
+            "route",
+            "add",
+            "default",
+            "via",
+            "198.18.200.1",
+            "dev",
+            "up0",
+        ],
+    );
+    lab.ip(
+        Some(&host),
+        &["link", "add", "docker_gwbridge", "type", "bridge"],
+    );
+    lab.ip(Some(&host), &["link", "set", "docker_gwbridge", "up"]);
+    lab.ip(
+        Some(&host),
+        &["addr", "add", "198.18.201.1/24", "dev", "docker_gwbridge"],
+    );
+    lab.veth(Some(&host), "vsbox", Some(&sbox), "eth1");
+    lab.ip(
+        Some(&host),
+        &["link", "set", "vsbox", "master", "docker_gwbridge"],
+    );
+    lab.ip(
+        Some(&sbox),
+        &["addr", "add", "198.18.201.2/24", "dev", "eth1"],
+    );
+    restore(
+        &host,
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:DOCKER-INGRESS - [0:0]\n\
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER-INGRESS\n\
+-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER-INGRESS\n\
+-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 198.18.201.2:8080\n\
+-A DOCKER-INGRESS -j RETURN\nCOMMIT\n\
+*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:DOCKER-INGRESS - [0:0]\n\
+-A FORWARD -j DOCKER-INGRESS\n\
+-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j ACCEPT\n\
+-A DOCKER-INGRESS -p tcp -m state --state RELATED,ESTABLISHED -m tcp --sport 8080 -j ACCEPT\n\
+-A DOCKER-INGRESS -j RETURN\nCOMMIT\n",
+    );
+
+    // The ingress overlay's namespace: br0 joining ingress_sbox's eth0 and the task's eth0.
+    lab.ip(Some(&ing), &["link", "add", "br0", "type", "bridge"]);
+    lab.ip(Some(&ing), &["link", "set", "br0", "up"]);
+    lab.ip(
+        Some(&ing),
+        &["addr", "add", "198.18.202.1/24", "dev", "br0"],
+    );
+    lab.veth(Some(&ing), "veth0", Some(&sbox), "eth0");
+    lab.ip(Some(&ing), &["link", "set", "veth0", "master", "br0"]);
+    lab.ip(
+        Some(&sbox),
+        &["addr", "add", "198.18.202.4/24", "dev", "eth0"],
+    );
+    lab.veth(Some(&ing), "veth1", Some(&task), "eth0");
+    lab.ip(Some(&ing), &["link", "set", "veth1", "master", "br0"]);
+    lab.ip(
+        Some(&task),
+        &["addr", "add", "198.18.202.6/24", "dev", "eth0"],
+    );
+    restore(
+        &sbox,
+        &format!("*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{MARK_RULE}\nCOMMIT\n"),
+    );
+    restore(
+        &task,
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+-A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 80\nCOMMIT\n",
+    );
+    let task_mac = in_ns(&task, &["cat", "/sys/class/net/eth0/address"])
+        .trim()
+        .to_owned();
+
+    let mut s = collect(&host, &dir.dir);
+    add_facts(&mut s, &task_file, &task_mac);
+    let a = mesh_path(&s);
+    assert_eq!(a.paths.len(), 1, "{a:#?}");
+    let p = &a.paths[0];
+    assert_eq!(
+        (p.kind.as_str(), p.outcome),
+        ("mesh", Outcome::Delivered),
+        "{p:#?}"
+    );
+    let hop = |prefix: &str| {
+        p.hops
+            .iter()
+            .find(|h| h.text.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no hop {prefix:?}: {p:#?}"))
+    };
+    let els: Vec<&str> = p
+        .hops
+        .iter()
+        .map(|h| h.element.as_deref().unwrap_or("-"))
+        .collect();
+    let n = |rest: &str| format!("if:{NODE}/{rest}");
+    let want: Vec<String> = vec![
+        n("host/up0"),
+        format!("netns:{NODE}/host"),
+        format!("netns:{NODE}/host"),
+        n("host/docker_gwbridge"),
+        n("host/docker_gwbridge"),
+        n("host/vsbox"),
+        n("ingress_sbox/eth1"),
+        format!("netns:{NODE}/ingress_sbox"),
+        format!("netns:{NODE}/ingress_sbox"),
+        n("ingress_sbox/eth0"),
+        n("1-ingr3kuba8y/veth0"),
+        n("1-ingr3kuba8y/br0"),
+        n("1-ingr3kuba8y/veth1"),
+        n("meshtask0001/eth0"),
+        format!("ctr:{NODE}/web.1.meshtask"),
+        format!("ctr:{NODE}/web.1.meshtask"),
+    ];
+    assert_eq!(els, want, "{p:#?}");
+
+    // Each rule quoted is a line the kernel's own iptables-save prints in that namespace.
+    let host_nat = in_ns(&host, &["iptables-save", "-t", "nat"]);
+    let dnat = hop("DNAT to 198.18.201.2:8080");
+    let line = dnat.evidence[0].text.strip_prefix("-t nat ").unwrap();
+    assert!(host_nat.lines().any(|l| l == line), "{line}");
+    assert_eq!(
+        hop("nat PREROUTING jumps").evidence[0].text,
+        "-t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER-INGRESS"
+    );
+    assert!(hop("filter FORWARD accepts")
+        .evidence
+        .iter()
+        .any(|e| e.text == "-t filter -A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j ACCEPT"));
+    assert_eq!(
+        hop("routed to 198.18.201.2").evidence[0].text,
+        "198.18.201.0/24 dev docker_gwbridge proto kernel scope link src 198.18.201.1"
+    );
+    let sbox_mangle = in_ns(&sbox, &["iptables-save", "-t", "mangle"]);
+    let mark = hop("mangle PREROUTING marks it 0x102 (fwmark 258)");
+    assert_eq!(mark.evidence[0].text, format!("-t mangle {MARK_RULE}"));
+    assert!(sbox_mangle.lines().any(|l| l == MARK_RULE));
+    let ipvs = hop("IPVS fwmark 258");
+    assert_eq!(ipvs.evidence[0].text, "FWM  258 rr");
+    assert!(ipvs.evidence[1].text.starts_with("  -> 198.18.202.6:0"));
+    assert_eq!(
+        p.hops[6].edge.as_deref(),
+        Some(format!("veth-pair:if:{NODE}/host/vsbox->if:{NODE}/ingress_sbox/eth1").as_str())
+    );
+    assert_eq!(
+        hop("nat PREROUTING in web.1.meshtask redirects").evidence[0].text,
+        "-t nat -A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 80"
+    );
+
+    // Without the MARK, IPVS cannot tell the service: the path stops at the MARK hop.
+    in_ns(
+        &sbox,
+        &[
+            "iptables",
+            "-t",
+            "mangle",
+            "-D",
+            "PREROUTING",
+            "-p",
+            "tcp",
+            "-m",
+            "tcp",
+            "--dport",
+            "8080",
+            "-j",
+            "MARK",
+            "--set-xmark",
+            "0x102/0xffffffff",
+        ],
+    );
+    let mut s = collect(&host, &dir.dir);
+    add_facts(&mut s, &task_file, &task_mac);
+    let a = mesh_path(&s);
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Broken, "{p:#?}");
+    let last = p.hops.last().unwrap();
+    assert_eq!(
+        last.element.as_deref(),
+        Some(format!("netns:{NODE}/ingress_sbox").as_str())
+    );
+    assert!(
+        matches!(&last.verdict, Verdict::Broken(w) if w.contains("no MARK rule for 8080/tcp")),
+        "{last:#?}"
+    );
+    assert_eq!(
+        p.hops.len(),
+        8,
+        "stops right after entering ingress_sbox: {p:#?}"
+    );
+    drop(dir);
+    drop(lab);
+}
