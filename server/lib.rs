@@ -11,6 +11,7 @@ pub mod graph;
 pub mod layout;
 pub mod path;
 pub mod render;
+pub mod share;
 pub mod snapshot;
 pub mod synthetic;
 pub mod web;
