@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod cluster;
 pub mod collect;
+pub mod compare;
 pub mod graph;
 pub mod layout;
 pub mod path;
