@@ -77,8 +77,9 @@ pub fn kernel_interface_name(name: &str) -> bool {
 pub fn generated_namespace_name(name: &str) -> bool {
     name == "host"
         || name == "ingress_sbox"
-        || name.strip_prefix("lb_").is_some_and(is_hex)
-        || name.strip_prefix("1-").is_some_and(is_hex)
+        // Swarm network IDs are base-36, not hex.
+        || name.strip_prefix("lb_").is_some_and(is_id)
+        || name.strip_prefix("1-").is_some_and(is_id)
         || name
             .strip_prefix("pid:")
             .is_some_and(|r| r.bytes().all(|b| b.is_ascii_digit()))
@@ -87,6 +88,12 @@ pub fn generated_namespace_name(name: &str) -> bool {
         || name
             .split_once('@')
             .is_some_and(|(n, ino)| ino.bytes().all(|b| b.is_ascii_digit()) && generated_namespace_name(n))
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 fn is_hex(s: &str) -> bool {

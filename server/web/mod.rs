@@ -7,11 +7,13 @@
 pub mod api;
 pub mod assets;
 pub mod cache;
+pub mod compare;
 pub mod details;
 pub mod error;
 pub mod headers;
 pub mod pages;
 pub mod search;
+pub mod share;
 pub mod state;
 pub mod worker;
 
@@ -59,6 +61,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/element", get(api::element))
         .route("/api/search", get(api::search_handler))
         .route("/s/{id}", get(pages::permalink))
+        .route("/compare", get(compare::page))
+        .route("/api/compare", get(compare::api))
+        .route("/export.html", get(share::export_html))
+        .route("/export.json", get(share::export_json))
         .route("/static/{*file}", get(assets::asset))
         .route("/favicon.ico", get(assets::favicon))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() })
