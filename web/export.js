@@ -4,12 +4,12 @@
 
 (() => {
   function exportUrl(anon) {
+    // The page keeps its view in the address (app.js); before any change, the server's view.
+    const keys = ['open', 'shut', 'hide', 'sel'];
     const here = new URLSearchParams(location.search);
+    const from = keys.some((k) => here.has(k)) ? here : new URLSearchParams(document.body.dataset.view || '');
     const p = new URLSearchParams();
-    for (const k of ['open', 'shut', 'hide', 'sel']) for (const v of here.getAll(k)) p.append(k, v);
-    if (!here.has('hide') && document.body.dataset.hide !== undefined && document.body.dataset.view) {
-      for (const [k, v] of new URLSearchParams(document.body.dataset.view)) if (!p.has(k)) p.append(k, v);
-    }
+    for (const k of keys) for (const v of from.getAll(k)) p.append(k, v);
     const snap = document.body.dataset.snap;
     if (snap) p.set('snap', snap);
     if (anon) p.set('pseudonymize', '1');
