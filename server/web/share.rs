@@ -109,7 +109,7 @@ mod tests {
     fn file_names_hold_only_safe_characters() {
         assert_eq!(
             file_name("2026-11-26T13:34:10.5Z\"<x>", true, "html"),
-            "dockmap-2026-11-26T13-34-10-5Z---x-pseudonymized.html"
+            "dockmap-2026-11-26T13-34-10-5Z---pseudonymized.html"
         );
     }
 }
