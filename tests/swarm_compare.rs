@@ -87,6 +87,18 @@ fn a_container_only_node1_runs_shows_as_left_only_beside_node2() {
         TempDir(std::env::temp_dir().join(format!("dmt{}-swarm-compare", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
     let snaps: Vec<NodeSnapshot> = lab.nodes().iter().map(|n| snapshot(n, &dir.0)).collect();
+    // The container's MAC on the overlay, as node1's engine reports it.
+    let mac = snaps[0]
+        .engine
+        .as_ref()
+        .unwrap()
+        .containers
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.endpoints.first())
+        .map(|e| e.mac.clone())
+        .expect("the container's endpoint in node1's snapshot");
+    let node1_addr = lab.node(1).underlay_addr().to_string();
     let attach_id = lab
         .node(1)
         .docker(&[
@@ -140,6 +152,18 @@ fn a_container_only_node1_runs_shows_as_left_only_beside_node2() {
             "its veth's other end listed: {report}"
         );
         assert!(listed(&net).is_none_or(|d| d["presence"] == "both"), "the overlay is on both: {report}");
+        // node2's tunnel knows the container's MAC behind node1; node1's own FDB does not list it.
+        let vxlan = format!("if:*/1-{}/vxlan0", &attach_id[..10]);
+        let fdb = diffs
+            .iter()
+            .find(|d| d["key"] == vxlan.as_str() && d["what"].as_str().unwrap_or("").starts_with("FDB entries differ"))
+            .unwrap_or_else(|| panic!("no FDB difference on {vxlan}: {report}"));
+        let want = format!("> {mac} dst {node1_addr}");
+        assert!(
+            fdb["details"].as_array().unwrap().iter().any(|x| x == want.as_str()),
+            "{want:?} not among {}",
+            fdb["details"]
+        );
 
         let Some(b) = browser::Browser::start().await else { return };
         b.open(&format!("{url}/compare?left=node1&right=node2")).await;
@@ -200,5 +224,7 @@ fn a_container_only_node1_runs_shows_as_left_only_beside_node2() {
         b.close().await;
     });
     lab.down().unwrap();
+    let left = swarm::leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
     println!("swarm_compare took {:?}", started.elapsed());
 }
