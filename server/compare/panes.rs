@@ -73,7 +73,7 @@ fn pane(scene: &Scene, side: &Side, other: &Side, changed: &BTreeSet<&str>, whic
             }
             Some(e) => {
                 // A folded host's summary counts the union: keep it; everything else says this side's facts.
-                if !(n.kind == ElementKind::Host && !n.compound) {
+                if n.kind != ElementKind::Host || n.compound {
                     let (label, sub) = texts(&ix, &n.id, e.kind, n.compound, n.rect.w);
                     n.label = label;
                     n.sub = sub;

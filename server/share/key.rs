@@ -73,6 +73,21 @@ impl PseudonymKey {
         Ok(Self(b))
     }
 
+    /// A key from the clock and the pid, when the kernel gives no randomness (never a constant).
+    fn weak() -> Self {
+        use sha2::{Digest, Sha256};
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let mut h = Sha256::new();
+        h.update(now.to_le_bytes());
+        h.update(std::process::id().to_le_bytes());
+        let mut b = [0u8; 32];
+        b.copy_from_slice(&h.finalize());
+        Self(b)
+    }
+
     /// The key kept in `dir` (created with a random key, mode 0600, when absent).
     pub fn load_or_create(dir: &Path) -> Result<Self, KeyError> {
         let path = dir.join(KEY_FILE);
@@ -148,7 +163,7 @@ pub fn shared() -> &'static PseudonymKey {
         Ok(k) => k,
         Err(e) => {
             eprintln!("dockmap: {e}; pseudonyms are stable only until this server stops");
-            PseudonymKey::random().unwrap_or_else(|_| PseudonymKey([0x5a; 32]))
+            PseudonymKey::random().unwrap_or_else(|_| PseudonymKey::weak())
         }
     })
 }

@@ -653,11 +653,9 @@ mod tests {
         );
         // A name is a whole word: no match inside other words.
         assert_eq!(p.text("webhook"), "webhook");
-        assert_eq!(
-            p.text("DNAT --to-destination 198.18.0.2:80")
-                .ends_with(":80"),
-            true
-        );
+        assert!(p
+            .text("DNAT --to-destination 198.18.0.2:80")
+            .ends_with(":80"));
     }
 
     #[test]
