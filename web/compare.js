@@ -129,6 +129,19 @@
     s.stage.addEventListener('click', (ev) => {
       if (moved) return;
       const g = ev.target.closest('.n[data-id]');
+      const tog = ev.target.closest('.tog');
+      if (g && tog) {
+        // Folding is the server's: ask for both panes again with this element opened or shut.
+        const p = new URLSearchParams(location.search);
+        const act = tog.dataset.act === 'open' ? 'open' : 'shut';
+        const other = act === 'open' ? 'shut' : 'open';
+        const keep = p.getAll(other).filter((v) => v !== g.dataset.id);
+        p.delete(other);
+        for (const v of keep) p.append(other, v);
+        p.append(act, g.dataset.id);
+        location.href = '/compare?' + p.toString();
+        return;
+      }
       if (g) mark(g.dataset.id);
     });
   }
