@@ -79,6 +79,8 @@ enum Command {
     Diff(DiffArgs),
     /// Trace how a packet gets somewhere, hop by hop, with the rule or entry behind each hop.
     Path(PathArgs),
+    /// Export a view as one self-contained HTML file (and/or the snapshot as JSON), to share.
+    Export(ExportArgs),
 }
 
 #[derive(clap::Args)]
@@ -135,6 +137,33 @@ enum Protocol {
 enum PathFormat {
     Text,
     Json,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    source: Source,
+    /// Write the view as one HTML file that works offline, here.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Write the cluster snapshot as JSON, here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Read this snapshot file (a node snapshot, an array of them, or a cluster snapshot) instead of collecting.
+    #[arg(long)]
+    snapshot: Option<PathBuf>,
+    /// The view to draw, as the page's query string (e.g. `open=*&hide=loopback`).
+    #[arg(long, default_value = "")]
+    view: String,
+    /// Replace host, container, service and network names, addresses and MACs by stable pseudonyms.
+    #[arg(long)]
+    pseudonymize: bool,
+    /// The pseudonym key: 64 hex digits, or a file holding them (default: the data directory's).
+    #[arg(long)]
+    pseudonym_key: Option<String>,
+    /// Where the pseudonym key is kept (default: $DOCKMAP_DATA_DIR, /var/lib/dockmap for root).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -308,6 +337,7 @@ async fn run(cli: Cli) -> Result<()> {
             };
             write_out(None, text.as_bytes())?;
         }
+        Command::Export(a) => export(a).await?,
         Command::Agent(a) => {
             let source = match &a.serve_file {
                 Some(path) => {
@@ -370,6 +400,48 @@ fn diff_command(a: &DiffArgs) -> i32 {
         Ok(()) if d.equal => 0,
         Ok(()) => 1,
     }
+}
+
+async fn export(a: ExportArgs) -> Result<()> {
+    use dockmap::share::{export, key, PseudonymKey};
+    if a.html.is_none() && a.json.is_none() {
+        bail!("say what to write: --html FILE and/or --json FILE");
+    }
+    let cluster = match &a.snapshot {
+        Some(path) => export::read_snapshot_file(path)?,
+        None => {
+            require_root("export")?;
+            export::cluster_of(vec![node::collect(&a.source.options()).await], "local")
+        }
+    };
+    let key = if a.pseudonymize {
+        Some(match (&a.pseudonym_key, &a.data_dir) {
+            (Some(k), _) => PseudonymKey::from_arg(k)?,
+            (None, Some(dir)) => PseudonymKey::load_or_create(dir)?,
+            (None, None) => PseudonymKey::load_or_create(&key::default_data_dir())?,
+        })
+    } else {
+        None
+    };
+    let view = dockmap::layout::View::from_query(a.view.trim_start_matches('?'));
+    if let Some(out) = &a.html {
+        let e = export::export_html(&cluster, &view, key.as_ref())?;
+        write_out(Some(out), e.html.as_bytes())?;
+        eprintln!(
+            "dockmap: wrote {} ({} KB, {} elements drawn)",
+            out.display(),
+            e.html.len() / 1024,
+            e.drawn
+        );
+    }
+    if let Some(out) = &a.json {
+        let c = match &key {
+            Some(k) => dockmap::share::pseudonymize_cluster(&cluster, k)?,
+            None => cluster.clone(),
+        };
+        write_out(Some(out), &serde_json::to_vec_pretty(&c)?)?;
+    }
+    Ok(())
 }
 
 /// A host with 1,000 namespaces needs more than the usual 1,024 descriptors (one handle and one socket each).

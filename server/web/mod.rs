@@ -7,6 +7,7 @@
 pub mod api;
 pub mod assets;
 pub mod cache;
+pub mod compare;
 pub mod details;
 pub mod diff;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod pages;
 pub mod schedule;
 pub mod paths;
 pub mod search;
+pub mod share;
 pub mod state;
 pub mod store;
 pub mod worker;
@@ -93,6 +95,10 @@ fn app(state: AppState, store: Option<store::StoreState>) -> Router {
         .route("/api/diff", get(diff::api_diff))
         .route("/diff/{a}/{b}", get(diff::page))
         .route("/diff/{a}/{b}/scene.svg", get(diff::scene))
+        .route("/compare", get(compare::page))
+        .route("/api/compare", get(compare::api))
+        .route("/export.html", get(share::export_html))
+        .route("/export.json", get(share::export_json))
         .route("/static/{*file}", get(assets::asset))
         .route("/favicon.ico", get(assets::favicon))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() })

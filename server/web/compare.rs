@@ -1,0 +1,243 @@
+//! `/compare`: two nodes side by side, from the live state or saved snapshots, and
+//! `/api/compare`: their differences as JSON.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::compare::{self, panes, Comparison, Presence, SideSpec};
+use crate::layout::View;
+
+use super::api::param;
+use super::assets::version;
+use super::state::{AppState, OpenError};
+
+/// Why a comparison cannot be shown, with its HTTP status.
+struct Refusal(StatusCode, String);
+
+impl Refusal {
+    fn json(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+/// Open one side: its snapshot (live or saved) and its node.
+async fn open_side(state: &AppState, raw: &str) -> Result<compare::Side, Refusal> {
+    let spec = SideSpec::parse(raw).ok_or_else(|| {
+        Refusal(
+            StatusCode::BAD_REQUEST,
+            format!("{raw:?} is not a side: give NODE (live) or ID:NODE (a saved snapshot)"),
+        )
+    })?;
+    let cur = match state.current_for(spec.snapshot.as_deref()).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Err(Refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no snapshot yet".into(),
+            ))
+        }
+        Err(e @ (OpenError::NotFound(_) | OpenError::NoStore)) => {
+            return Err(Refusal(StatusCode::NOT_FOUND, e.to_string()))
+        }
+        Err(e) => return Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    };
+    let raw = raw.to_owned();
+    tokio::task::spawn_blocking(move || compare::side(&cur.data.snapshots, &spec.node, &raw))
+        .await
+        .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| Refusal(StatusCode::NOT_FOUND, e.to_string()))
+}
+
+async fn comparison(state: &AppState, q: &str) -> Result<Comparison, Refusal> {
+    let (Some(l), Some(r)) = (param(q, "left"), param(q, "right")) else {
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            "give both sides: ?left=NODE&right=NODE (ID:NODE for a saved snapshot)".into(),
+        ));
+    };
+    let left = open_side(state, &l).await?;
+    let right = open_side(state, &r).await?;
+    tokio::task::spawn_blocking(move || compare::compare(left, right))
+        .await
+        .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// `GET /api/compare?left=SIDE&right=SIDE`.
+pub async fn api(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    match comparison(&state, q.as_deref().unwrap_or("")).await {
+        Ok(c) => match serde_json::to_vec(&c.report()) {
+            Ok(b) => {
+                let mut r = Response::new(axum::body::Body::from(b));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                r
+            }
+            Err(e) => Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).json(),
+        },
+        Err(r) => r.json(),
+    }
+}
+
+/// One listed difference, as the page shows it.
+pub struct Row {
+    /// The element's key.
+    pub key: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its label.
+    pub label: String,
+    /// `left`, `right` or `both`.
+    pub presence: &'static str,
+    /// In words.
+    pub what: String,
+    /// The facts behind it.
+    pub details: Vec<String>,
+}
+
+/// The compare page.
+#[derive(Template, WebTemplate)]
+#[template(path = "compare.html")]
+pub struct ComparePage {
+    /// The left side as asked.
+    pub left: String,
+    /// The right side as asked.
+    pub right: String,
+    /// Nodes of the live state, for the pickers.
+    pub nodes: Vec<String>,
+    /// Why there is nothing to compare (empty when there is).
+    pub error: String,
+    /// The left drawing (escaped by the SVG writer).
+    pub left_svg: String,
+    /// The right drawing.
+    pub right_svg: String,
+    /// When each side's snapshot was taken.
+    pub left_taken: String,
+    /// Same.
+    pub right_taken: String,
+    /// The view drawn, as a query string.
+    pub view: String,
+    /// The differences.
+    pub rows: Vec<Row>,
+    /// Counts: both, left only, right only.
+    pub both: usize,
+    /// Left only.
+    pub left_only: usize,
+    /// Right only.
+    pub right_only: usize,
+    /// Asset versions.
+    pub app_css_v: String,
+    /// Asset versions.
+    pub map_css_v: String,
+    /// Asset versions.
+    pub compare_css_v: String,
+    /// Asset versions.
+    pub compare_js_v: String,
+}
+
+/// `GET /compare?left=SIDE&right=SIDE[&<view>]`.
+pub async fn page(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    let qs = q.unwrap_or_default();
+    let left = param(&qs, "left").unwrap_or_default();
+    let right = param(&qs, "right").unwrap_or_default();
+    let nodes = state
+        .current()
+        .map(|c| {
+            c.data
+                .snapshots
+                .iter()
+                .map(|s| s.node.hostname.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut p = ComparePage {
+        left: left.clone(),
+        right: right.clone(),
+        nodes,
+        error: String::new(),
+        left_svg: String::new(),
+        right_svg: String::new(),
+        left_taken: String::new(),
+        right_taken: String::new(),
+        view: String::new(),
+        rows: Vec::new(),
+        both: 0,
+        left_only: 0,
+        right_only: 0,
+        app_css_v: version("app.css"),
+        map_css_v: version("map.css"),
+        compare_css_v: version("compare.css"),
+        compare_js_v: version("compare.js"),
+    };
+    let mut status = StatusCode::OK;
+    if left.is_empty() || right.is_empty() {
+        p.error = "Pick two nodes: NODE for the live state, ID:NODE for a saved snapshot.".into();
+    } else {
+        match comparison(&state, &qs).await {
+            Ok(c) => {
+                let view = View::from_query(&qs);
+                let drawn = tokio::task::spawn_blocking(move || {
+                    let panes = panes::panes(&c, &view);
+                    (c, panes)
+                })
+                .await;
+                match drawn {
+                    Ok((c, panes)) => fill(&mut p, &c, panes),
+                    Err(e) => {
+                        status = StatusCode::INTERNAL_SERVER_ERROR;
+                        p.error = e.to_string();
+                    }
+                }
+            }
+            Err(Refusal(s, msg)) => {
+                status = s;
+                p.error = msg;
+            }
+        }
+    }
+    let mut r = p.into_response();
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+fn fill(p: &mut ComparePage, c: &Comparison, panes: panes::Panes) {
+    p.left_svg = panes.left.svg;
+    p.right_svg = panes.right.svg;
+    p.view = panes.view;
+    p.left_taken = c.left.snapshot.taken_at.clone();
+    p.right_taken = c.right.snapshot.taken_at.clone();
+    for v in compare::presence(c).values() {
+        match v {
+            Presence::Both => p.both += 1,
+            Presence::Left => p.left_only += 1,
+            Presence::Right => p.right_only += 1,
+        }
+    }
+    p.rows = c
+        .differences
+        .iter()
+        .map(|d| Row {
+            key: d.key.clone(),
+            kind: serde_json::to_value(d.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            label: d.label.clone(),
+            presence: match d.presence {
+                Presence::Both => "both",
+                Presence::Left => "left",
+                Presence::Right => "right",
+            },
+            what: d.what.clone(),
+            details: d.details.clone(),
+        })
+        .collect();
+}

@@ -1,0 +1,196 @@
+// dockmap compare page: two panes laid out over the same keys, so one pan and zoom moves both.
+// Click an element or a listed difference: it is marked in both panes and its facts on each
+// side are shown. Engine strings go in with textContent only.
+'use strict';
+
+(() => {
+  const $ = (s) => document.querySelector(s);
+  const page = document.body;
+  const sides = ['left', 'right'].map((name) => {
+    const stage = $(`#stage-${name}`);
+    const world = $(`#world-${name}`);
+    const svg = world ? world.querySelector('svg') : null;
+    const nodes = new Map();
+    if (svg) for (const g of svg.querySelectorAll('.n[data-id]')) nodes.set(g.dataset.id, g);
+    return { name, stage, world, svg, nodes };
+  });
+  const drawn = sides.every((s) => s.svg);
+  let tf = { x: 0, y: 0, k: 1 };
+  let focus = null;
+
+  function apply() {
+    for (const s of sides) if (s.world) s.world.style.transform = `translate(${tf.x}px, ${tf.y}px) scale(${tf.k})`;
+  }
+  function size() {
+    const s = sides[0];
+    return { W: Number(s.svg.dataset.w) || 1, H: Number(s.svg.dataset.h) || 1 };
+  }
+  function fit() {
+    const r = sides[0].stage.getBoundingClientRect();
+    const { W, H } = size();
+    const k = Math.min(r.width / W, r.height / H) * 0.97;
+    tf = { k, x: (r.width - W * k) / 2, y: (r.height - H * k) / 2 };
+    apply();
+  }
+  function zoomAt(px, py, f) {
+    const k = Math.min(8, Math.max(0.01, tf.k * f));
+    tf.x = px - (px - tf.x) * (k / tf.k);
+    tf.y = py - (py - tf.y) * (k / tf.k);
+    tf.k = k;
+    apply();
+  }
+  function boxOf(id) {
+    for (const s of sides) {
+      const g = s.nodes.get(id);
+      const sh = g && g.querySelector('.sh');
+      if (sh) return sh.getBBox();
+    }
+    return null;
+  }
+  function center(id) {
+    const b = boxOf(id);
+    if (!b) return;
+    const r = sides[0].stage.getBoundingClientRect();
+    if (tf.k < 0.6) tf.k = 1;
+    tf.x = r.width / 2 - (b.x + b.width / 2) * tf.k;
+    tf.y = r.height / 2 - (b.y + b.height / 2) * tf.k;
+    apply();
+  }
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  const info = $('#info');
+  const list = $('#diff-list');
+  function mark(id, opts) {
+    for (const s of sides) {
+      if (focus && s.nodes.has(focus)) s.nodes.get(focus).classList.remove('cmp-focus');
+      if (s.nodes.has(id)) s.nodes.get(id).classList.add('cmp-focus');
+    }
+    focus = id;
+    if (list) {
+      for (const li of list.querySelectorAll('li.active')) li.classList.remove('active');
+      for (const li of list.querySelectorAll('li[data-key]')) if (li.dataset.key === id) li.classList.add('active');
+    }
+    if (opts && opts.center) center(id);
+    if (!info) return;
+    info.hidden = false;
+    info.textContent = '';
+    info.appendChild(el('b', id));
+    for (const s of sides) {
+      const g = s.nodes.get(id);
+      const where = page.dataset[s.name] || s.name;
+      let state = 'not drawn';
+      if (g) {
+        if (g.classList.contains('cmp-gap')) state = 'missing';
+        else if (g.classList.contains('cmp-only')) state = 'only here';
+        else if (g.classList.contains('cmp-changed')) state = 'differs';
+        else state = 'same';
+      }
+      const texts = g ? [...g.querySelectorAll(':scope > text')].map((t) => t.textContent).filter(Boolean) : [];
+      info.appendChild(el('div', `${where}: ${state}${texts.length ? ' · ' + texts.join(' · ') : ''}`));
+    }
+  }
+
+  for (const s of sides) {
+    if (!s.stage || !s.svg) continue;
+    s.stage.classList.add('live');
+    let drag = null;
+    let moved = false;
+    s.stage.addEventListener('pointerdown', (ev) => {
+      if (ev.button === 0) drag = { x: ev.clientX, y: ev.clientY, tx: tf.x, ty: tf.y };
+      moved = false;
+    });
+    window.addEventListener('pointermove', (ev) => {
+      if (!drag) return;
+      const dx = ev.clientX - drag.x;
+      const dy = ev.clientY - drag.y;
+      if (!moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+      moved = true;
+      tf.x = drag.tx + dx;
+      tf.y = drag.ty + dy;
+      apply();
+    });
+    window.addEventListener('pointerup', () => (drag = null));
+    s.stage.addEventListener(
+      'wheel',
+      (ev) => {
+        ev.preventDefault();
+        const r = s.stage.getBoundingClientRect();
+        const dy = ev.deltaMode === 1 ? ev.deltaY * 16 : ev.deltaY;
+        zoomAt(ev.clientX - r.left, ev.clientY - r.top, Math.exp(-dy * 0.0015));
+      },
+      { passive: false },
+    );
+    s.stage.addEventListener('click', (ev) => {
+      if (moved) return;
+      const g = ev.target.closest('.n[data-id]');
+      const tog = ev.target.closest('.tog');
+      if (g && tog) {
+        // Folding is the server's: ask for both panes again with this element opened or shut.
+        const p = new URLSearchParams(location.search);
+        const act = tog.dataset.act === 'open' ? 'open' : 'shut';
+        const other = act === 'open' ? 'shut' : 'open';
+        const keep = p.getAll(other).filter((v) => v !== g.dataset.id);
+        p.delete(other);
+        for (const v of keep) p.append(other, v);
+        p.append(act, g.dataset.id);
+        location.href = '/compare?' + p.toString();
+        return;
+      }
+      if (g) mark(g.dataset.id);
+    });
+  }
+  if (list) {
+    list.addEventListener('click', (ev) => {
+      const li = ev.target.closest('li[data-key]');
+      if (li) mark(li.dataset.key, { center: true });
+    });
+  }
+
+  function withView(extra) {
+    const p = new URLSearchParams(location.search);
+    for (const [k, v] of Object.entries(extra)) {
+      p.delete(k);
+      if (v !== null) p.set(k, v);
+    }
+    return '/compare?' + p.toString();
+  }
+  const form = $('#pick');
+  if (form) {
+    // The CSP allows no form submission: navigate instead.
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const f = new FormData(form);
+      location.href = withView({ left: f.get('left') || '', right: f.get('right') || '' });
+    });
+  }
+  $('#unfold-all').addEventListener('click', () => {
+    location.href = withView({ open: '*' });
+  });
+  $('#fit').addEventListener('click', fit);
+  $('#zoom-in').addEventListener('click', () => {
+    const r = sides[0].stage.getBoundingClientRect();
+    zoomAt(r.width / 2, r.height / 2, 1.25);
+  });
+  $('#zoom-out').addEventListener('click', () => {
+    const r = sides[0].stage.getBoundingClientRect();
+    zoomAt(r.width / 2, r.height / 2, 0.8);
+  });
+  document.addEventListener('keydown', (ev) => {
+    if (ev.target instanceof HTMLInputElement || !drawn) return;
+    const r = sides[0].stage.getBoundingClientRect();
+    if (ev.key === 'f') fit();
+    else if (ev.key === '+' || ev.key === '=') zoomAt(r.width / 2, r.height / 2, 1.25);
+    else if (ev.key === '-') zoomAt(r.width / 2, r.height / 2, 0.8);
+  });
+
+  if (drawn) fit();
+  // For tests: the shared transform and the marking.
+  window.dockmapCompare = { mark, center, transform: () => ({ ...tf }), zoomAt };
+  window.dockmapReady = performance.now();
+})();

@@ -1,0 +1,308 @@
+// dockmap offline viewer: inlined into an exported HTML file, which it makes interactive with no
+// server: pan and zoom, click an element to see its details, search the drawn elements.
+// It fetches nothing (the file's own CSP forbids it). Every engine or kernel string goes in with
+// textContent, never as markup.
+'use strict';
+
+(() => {
+  const $ = (s) => document.querySelector(s);
+  const stage = $('#stage');
+  const world = $('#world');
+  const panel = $('#panel');
+  const panelBody = $('#panel-body');
+  const svg = world.querySelector('svg');
+  const data = JSON.parse($('#dm-data').textContent);
+  const details = data.details || {};
+  const W = Number(svg.dataset.w) || 1;
+  const H = Number(svg.dataset.h) || 1;
+  let tf = { x: 0, y: 0, k: 1 };
+  let sel = null;
+
+  const nodes = new Map();
+  for (const g of svg.querySelectorAll('.n[data-id]')) nodes.set(g.dataset.id, g);
+  // Folding needs the server: the fold toggles of the drawing do nothing here.
+  for (const t of svg.querySelectorAll('.tog')) t.remove();
+  stage.classList.add('live');
+
+  function apply() {
+    world.style.transform = `translate(${tf.x}px, ${tf.y}px) scale(${tf.k})`;
+  }
+  function fit() {
+    const r = stage.getBoundingClientRect();
+    const k = Math.min(r.width / W, r.height / H) * 0.97;
+    tf = { k, x: (r.width - W * k) / 2, y: (r.height - H * k) / 2 };
+    apply();
+  }
+  function zoomAt(px, py, f) {
+    const k = Math.min(8, Math.max(0.01, tf.k * f));
+    tf.x = px - (px - tf.x) * (k / tf.k);
+    tf.y = py - (py - tf.y) * (k / tf.k);
+    tf.k = k;
+    apply();
+  }
+  function center(id) {
+    const g = nodes.get(id);
+    const sh = g && g.querySelector('.sh');
+    if (!sh) return;
+    const b = sh.getBBox();
+    const r = stage.getBoundingClientRect();
+    if (tf.k < 0.6) tf.k = 1;
+    tf.x = r.width * 0.4 - (b.x + b.width / 2) * tf.k;
+    tf.y = r.height / 2 - (b.y + b.height / 2) * tf.k;
+    apply();
+  }
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function ref(id, text) {
+    if (!details[id]) return el('span', text);
+    const a = el('a', text, 'ref');
+    a.href = '#';
+    a.dataset.goto = id;
+    return a;
+  }
+  function section(title) {
+    const s = el('section');
+    s.appendChild(el('h3', title));
+    panelBody.appendChild(s);
+    return s;
+  }
+  function valueNode(v) {
+    if (v === null || v === undefined) return el('span', '—', 'muted');
+    if (Array.isArray(v) && v.every((x) => typeof x !== 'object' || x === null)) {
+      if (v.length === 0) return el('span', 'none', 'muted');
+      const d = el('div');
+      for (const x of v) d.appendChild(el('div', x));
+      return d;
+    }
+    if (typeof v === 'object') return el('pre', JSON.stringify(v, null, 1));
+    return el('span', v);
+  }
+
+  function select(id, opts) {
+    if (sel && nodes.has(sel)) nodes.get(sel).classList.remove('sel');
+    sel = id;
+    const g = nodes.get(id);
+    if (g) g.classList.add('sel');
+    if (opts && opts.center) center(id);
+    showPanel(id);
+  }
+  function clearSelection() {
+    if (sel && nodes.has(sel)) nodes.get(sel).classList.remove('sel');
+    sel = null;
+    panel.hidden = true;
+  }
+
+  function showPanel(id) {
+    const d = details[id];
+    panel.hidden = false;
+    panelBody.textContent = '';
+    if (!d) {
+      panelBody.appendChild(el('h2', id));
+      panelBody.appendChild(el('p', 'Not drawn in this export.', 'muted'));
+      return;
+    }
+    const e = d.element;
+    panelBody.appendChild(el('h2', e.label));
+    panelBody.appendChild(el('p', `${e.kind}${d.host ? ' on ' + d.host : ''}`, 'kind'));
+    panelBody.appendChild(el('p', e.id, 'id'));
+    if (d.findings.length) {
+      const s = section('Findings');
+      for (const f of d.findings) s.appendChild(el('p', `${f.severity}: ${f.message}`, 'finding ' + f.severity));
+    }
+    if (d.interfaces.length) {
+      const s = section('Interfaces');
+      for (const i of d.interfaces) {
+        const box = el('div', null, 'iface');
+        const head = el('div');
+        head.appendChild(ref(i.id, i.name));
+        head.appendChild(el('span', ` ${i.type} · ${i.state || '?'} · mtu ${i.mtu ?? '?'}`, 'muted'));
+        box.appendChild(head);
+        if (i.addresses.length) box.appendChild(el('div', i.addresses.join(', '), 'addr'));
+        if (i.mac) box.appendChild(el('div', i.mac, 'mac'));
+        if (i.peer) {
+          const p = el('div', 'veth peer ', 'peer');
+          p.appendChild(ref(i.peer.id, i.peer.name));
+          if (i.peer.netns) {
+            p.appendChild(document.createTextNode(' in '));
+            p.appendChild(ref(i.peer.netns.id, i.peer.netns.label));
+          }
+          if (i.peer.bridge) {
+            p.appendChild(document.createTextNode(' on '));
+            p.appendChild(ref(i.peer.bridge.id, i.peer.bridge.label));
+          }
+          box.appendChild(p);
+        }
+        s.appendChild(box);
+      }
+    }
+    const attrs = section('Attributes');
+    const dl = el('dl');
+    for (const [k, v] of Object.entries(e.attrs)) {
+      if (k === 'firewall_rules') continue;
+      dl.appendChild(el('dt', k));
+      const dd = el('dd');
+      dd.appendChild(valueNode(v));
+      dl.appendChild(dd);
+    }
+    attrs.appendChild(dl);
+    if (d.firewall_rules.length) {
+      const s = section(`Firewall rules naming it (${d.firewall_rules.length})`);
+      s.appendChild(el('pre', d.firewall_rules.join('\n')));
+    }
+    if (d.relations.length) {
+      const s = section(`Relations (${d.relations.length + d.relations_left_out})`);
+      const ul = el('ul', null, 'rel');
+      for (const r of d.relations) {
+        const li = el('li');
+        li.appendChild(el('span', `${r.kind} ${r.dir === 'out' ? '→' : '←'} `, 'muted'));
+        li.appendChild(ref(r.other, r.other_label));
+        ul.appendChild(li);
+      }
+      s.appendChild(ul);
+    }
+  }
+
+  // ---- search over the embedded details ----------------------------------------
+
+  const index = Object.entries(details).map(([id, d]) => ({
+    id,
+    label: d.element.label,
+    kind: d.element.kind,
+    text: (d.element.label + '\n' + id + '\n' + JSON.stringify(d.element.attrs)).toLowerCase(),
+  }));
+  const q = $('#q');
+  const hitsList = $('#hits');
+  let hits = [];
+  function runSearch() {
+    const t = q.value.trim().toLowerCase();
+    hitsList.textContent = '';
+    if (!t) {
+      hitsList.hidden = true;
+      hits = [];
+      return;
+    }
+    const score = (x) => (x.label.toLowerCase() === t ? 0 : x.label.toLowerCase().startsWith(t) ? 1 : 2);
+    hits = index.filter((x) => x.text.includes(t)).sort((a, b) => score(a) - score(b)).slice(0, 20);
+    if (!hits.length) hitsList.appendChild(el('li', 'nothing found', 'muted'));
+    hits.forEach((h, i) => {
+      const li = el('li', null, i === 0 ? 'active' : '');
+      li.dataset.index = String(i);
+      li.appendChild(el('b', h.label));
+      li.appendChild(el('span', ` ${h.kind}`, 'muted'));
+      hitsList.appendChild(li);
+    });
+    hitsList.hidden = false;
+  }
+  q.addEventListener('input', runSearch);
+  q.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') {
+      ev.preventDefault();
+      runSearch();
+      if (hits.length) {
+        hitsList.hidden = true;
+        select(hits[0].id, { center: true });
+      }
+    } else if (ev.key === 'Escape') {
+      hitsList.hidden = true;
+      q.blur();
+    }
+  });
+  hitsList.addEventListener('mousedown', (ev) => {
+    const li = ev.target.closest('li[data-index]');
+    if (li) {
+      ev.preventDefault();
+      hitsList.hidden = true;
+      select(hits[Number(li.dataset.index)].id, { center: true });
+    }
+  });
+
+  // ---- pan, zoom, click, keys ---------------------------------------------------
+
+  let drag = null;
+  let justPanned = false;
+  stage.addEventListener('pointerdown', (ev) => {
+    if (ev.button === 0) drag = { x: ev.clientX, y: ev.clientY, tx: tf.x, ty: tf.y, moved: false };
+  });
+  window.addEventListener('pointermove', (ev) => {
+    if (!drag) return;
+    const dx = ev.clientX - drag.x;
+    const dy = ev.clientY - drag.y;
+    if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+    drag.moved = true;
+    tf.x = drag.tx + dx;
+    tf.y = drag.ty + dy;
+    apply();
+  });
+  window.addEventListener('pointerup', () => {
+    if (drag && drag.moved) {
+      justPanned = true;
+      setTimeout(() => (justPanned = false), 0);
+    }
+    drag = null;
+  });
+  stage.addEventListener(
+    'wheel',
+    (ev) => {
+      ev.preventDefault();
+      const r = stage.getBoundingClientRect();
+      const dy = ev.deltaMode === 1 ? ev.deltaY * 16 : ev.deltaY;
+      zoomAt(ev.clientX - r.left, ev.clientY - r.top, Math.exp(-dy * 0.0015));
+    },
+    { passive: false },
+  );
+  stage.addEventListener('click', (ev) => {
+    if (justPanned) return;
+    const g = ev.target.closest('.n[data-id]');
+    if (g) select(g.dataset.id);
+    else if (!ev.target.closest('.e')) clearSelection();
+  });
+  panelBody.addEventListener('click', (ev) => {
+    const a = ev.target.closest('[data-goto]');
+    if (a) {
+      ev.preventDefault();
+      select(a.dataset.goto, { center: true });
+    }
+  });
+  $('#panel-close').addEventListener('click', clearSelection);
+  document.addEventListener('keydown', (ev) => {
+    if (ev.target instanceof HTMLInputElement || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const r = stage.getBoundingClientRect();
+    switch (ev.key) {
+      case '+': case '=': zoomAt(r.width / 2, r.height / 2, 1.25); break;
+      case '-': case '_': zoomAt(r.width / 2, r.height / 2, 0.8); break;
+      case 'f': case '0': fit(); break;
+      case '/': ev.preventDefault(); q.focus(); break;
+      case 'Escape': clearSelection(); break;
+      default:
+    }
+  });
+  $('#fit').addEventListener('click', fit);
+  $('#zoom-in').addEventListener('click', () => {
+    const r = stage.getBoundingClientRect();
+    zoomAt(r.width / 2, r.height / 2, 1.25);
+  });
+  $('#zoom-out').addEventListener('click', () => {
+    const r = stage.getBoundingClientRect();
+    zoomAt(r.width / 2, r.height / 2, 0.8);
+  });
+  $('#theme').addEventListener('click', () => {
+    const dark = !document.documentElement.classList.contains('dark');
+    document.documentElement.classList.toggle('dark', dark);
+    svg.classList.toggle('dark', dark);
+  });
+
+  const dark = matchMedia('(prefers-color-scheme: dark)').matches;
+  document.documentElement.classList.toggle('dark', dark);
+  svg.classList.toggle('dark', dark);
+  fit();
+  const first = new URLSearchParams(data.view || '').get('sel');
+  if (first && nodes.has(first)) select(first, { center: true });
+  // For tests: the same handles the served page gives.
+  window.dockmap = { center, select, nodes: () => nodes, details: () => details };
+  window.dockmapReady = performance.now();
+})();
