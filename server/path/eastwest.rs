@@ -18,6 +18,24 @@ pub fn between(ctx: &Ctx<'_>, from: &str, to: &str) -> (Vec<PacketPath>, Vec<Str
         Ok(a) => a,
         Err(why) => return (Vec::new(), vec![why]),
     };
+    match a.container.network_mode.as_str() {
+        "host" => {
+            return (
+                Vec::new(),
+                vec![format!(
+                    "{} uses the host's network namespace: its packets are the host's own, Docker puts nothing in their way",
+                    a.container.name
+                )],
+            )
+        }
+        "none" => {
+            return (
+                Vec::new(),
+                vec![format!("{} has no network (--network none): nothing leaves it", a.container.name)],
+            )
+        }
+        _ => {}
+    }
     let to = to.trim();
     if to.eq_ignore_ascii_case("internet") {
         return (vec![egress::trace(ctx, a, None)], Vec::new());

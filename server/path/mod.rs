@@ -119,10 +119,18 @@ fn trace_port(
             notes.extend(bridge::local_note(ctx, i, port, proto));
         }
         if paths.len() == before {
-            notes.push(format!(
-                "nothing is published on port {port}/{proto} on {}",
-                nv.host
-            ));
+            let v6_only = ctx.containers().filter(|f| f.node == i).any(|f| {
+                f.container.ports.iter().any(|b| {
+                    b.host_port == Some(port)
+                        && b.protocol.eq_ignore_ascii_case(proto)
+                        && ports::is_v6(b)
+                })
+            });
+            notes.push(if v6_only {
+                format!("port {port}/{proto} is published on {} over IPv6 only: IPv6 paths are not traced", nv.host)
+            } else {
+                format!("nothing is published on port {port}/{proto} on {}", nv.host)
+            });
         }
     }
     (paths, notes)

@@ -398,6 +398,10 @@ fn docker_host(rules: &str) -> NodeSnapshot {
     n.done()
 }
 
+fn ports_is_v6(b: &PortBinding) -> bool {
+    super::ports::is_v6(b)
+}
+
 fn port_q(port: u16, node: Option<&str>) -> Question {
     Question::Port {
         port,
@@ -733,6 +737,30 @@ fn unknown_and_ambiguous_names_give_no_path_and_say_why() {
     let (a, _) = run(&between("a1", "a2"), &[docker_host(HOST_RULES), s2]);
     assert!(a.paths.is_empty());
     assert!(a.notes[0].contains("ambiguous"), "{:?}", a.notes);
+    let mut s = docker_host(HOST_RULES);
+    let c = &mut s.engine.as_mut().unwrap().containers[0];
+    c.network_mode = "host".into();
+    let name = c.name.clone();
+    let (a, _) = run(&between(&name, "internet"), &[s]);
+    assert!(
+        a.paths.is_empty() && a.notes[0].contains("host's network namespace"),
+        "{a:#?}"
+    );
+    let mut s = docker_host(HOST_RULES);
+    let web = s
+        .engine
+        .as_mut()
+        .unwrap()
+        .containers
+        .iter_mut()
+        .find(|c| c.name == "web")
+        .unwrap();
+    web.ports.retain(|b| ports_is_v6(b));
+    let (a, _) = run(&port_q(8080, None), &[s]);
+    assert!(
+        a.paths.is_empty() && a.notes[0].contains("IPv6 only"),
+        "{a:#?}"
+    );
     let (a, _) = run(&between("web", "no-such"), &[docker_host(HOST_RULES)]);
     assert!(a.paths.is_empty() && a.notes[0].contains("nor is it a service"));
 }
