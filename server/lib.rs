@@ -7,8 +7,8 @@
 pub mod agent;
 pub mod cluster;
 pub mod collect;
-pub mod diff;
 pub mod compare;
+pub mod diff;
 pub mod graph;
 pub mod layout;
 pub mod path;

@@ -161,7 +161,7 @@ struct ExportArgs {
     /// The pseudonym key: 64 hex digits, or a file holding them (default: the data directory's).
     #[arg(long)]
     pseudonym_key: Option<String>,
-    /// Where the pseudonym key is kept (default: $DOCKMAP_DATA_DIR, /var/lib/dockmap for root).
+    /// Where the pseudonym key is kept (default: the store's, $DOCKMAP_DATA_DIR or /var/lib/dockmap for root).
     #[arg(long)]
     data_dir: Option<PathBuf>,
 }
@@ -403,7 +403,7 @@ fn diff_command(a: &DiffArgs) -> i32 {
 }
 
 async fn export(a: ExportArgs) -> Result<()> {
-    use dockmap::share::{export, key, PseudonymKey};
+    use dockmap::share::{export, PseudonymKey};
     if a.html.is_none() && a.json.is_none() {
         bail!("say what to write: --html FILE and/or --json FILE");
     }
@@ -418,7 +418,12 @@ async fn export(a: ExportArgs) -> Result<()> {
         Some(match (&a.pseudonym_key, &a.data_dir) {
             (Some(k), _) => PseudonymKey::from_arg(k)?,
             (None, Some(dir)) => PseudonymKey::load_or_create(dir)?,
-            (None, None) => PseudonymKey::load_or_create(&key::default_data_dir())?,
+            (None, None) => match dockmap::store::default_data_dir() {
+                Some(dir) => PseudonymKey::load_or_create(&dir)?,
+                None => bail!(
+                    "no data directory for the pseudonym key: give --data-dir or --pseudonym-key"
+                ),
+            },
         })
     } else {
         None
@@ -503,26 +508,10 @@ fn path_question(a: &PathArgs) -> Result<path::Question> {
 
 /// A node snapshot, a JSON array of them, or a cluster snapshot, with its graph.
 fn read_any_snapshot(path: &std::path::Path) -> Result<(Vec<NodeSnapshot>, graph::Graph)> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not JSON", path.display()))?;
-    let schema = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
-    if value.is_array() {
-        let snaps: Vec<NodeSnapshot> = serde_json::from_value(value)
-            .with_context(|| format!("{} is not an array of node snapshots", path.display()))?;
-        let g = graph::build(&snaps);
-        return Ok((snaps, g));
-    }
-    if schema == dockmap::snapshot::CLUSTER_SCHEMA {
-        let cluster: dockmap::snapshot::ClusterSnapshot = serde_json::from_value(value)
-            .with_context(|| format!("{} is not a cluster snapshot", path.display()))?;
-        let g = graph::build_cluster(&cluster);
-        let snaps = cluster.snapshots().into_iter().cloned().collect();
-        return Ok((snaps, g));
-    }
-    let snap = read_snapshot(path)?;
-    let g = graph::build(std::slice::from_ref(&snap));
-    Ok((vec![snap], g))
+    let cluster = dockmap::store::upload::read_cluster_file(path).map_err(anyhow::Error::msg)?;
+    let g = graph::build_cluster(&cluster);
+    let snaps = cluster.snapshots().into_iter().cloned().collect();
+    Ok((snaps, g))
 }
 
 fn read_snapshot(path: &std::path::Path) -> Result<NodeSnapshot> {

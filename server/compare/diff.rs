@@ -8,7 +8,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::graph::{Element, ElementKind};
-use crate::snapshot::NodeSnapshot;
 
 use super::Side;
 
@@ -125,7 +124,7 @@ fn rules(side: &Side) -> BTreeMap<(String, &'static str, String, String), Vec<St
         .iter()
         .map(|(k, id)| (id.as_str(), k.as_str()))
         .collect();
-    let names = ns_names(&side.snapshot);
+    let names = crate::graph::namespace_names(&side.snapshot.namespaces);
     let mut out: BTreeMap<_, Vec<String>> = BTreeMap::new();
     for ns in &side.snapshot.namespaces {
         let Some(fw) = &ns.firewall else { continue };
@@ -148,25 +147,6 @@ fn rules(side: &Side) -> BTreeMap<(String, &'static str, String, String), Vec<St
         }
     }
     out
-}
-
-/// The names the graph gives namespaces (a clash gets `@inode`), as graph::build does.
-fn ns_names(s: &NodeSnapshot) -> HashMap<crate::snapshot::NsIdentity, String> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
-    for ns in &s.namespaces {
-        *count.entry(ns.name.as_str()).or_default() += 1;
-    }
-    s.namespaces
-        .iter()
-        .map(|ns| {
-            let name = if count[ns.name.as_str()] > 1 {
-                format!("{}@{}", ns.name, ns.id.ino)
-            } else {
-                ns.name.clone()
-            };
-            (ns.id, name)
-        })
-        .collect()
 }
 
 /// Everything that differs between the two sides, most telling first.

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::graph::ids;
-use crate::snapshot::{Namespace, NodeSnapshot, NsIdentity, Table};
+use crate::snapshot::{Namespace, NodeSnapshot, Table};
 
 use super::model::{ChainChange, Change};
 
@@ -49,7 +49,7 @@ fn namespaces(snaps: &[NodeSnapshot]) -> BTreeMap<(String, String), &Namespace> 
         } else {
             s.node.hostname.clone()
         };
-        let names = namespace_names(&s.namespaces);
+        let names = crate::graph::namespace_names(&s.namespaces);
         for ns in &s.namespaces {
             if let Some(name) = names.get(&ns.id) {
                 m.entry((host.clone(), name.clone())).or_insert(ns);
@@ -57,25 +57,6 @@ fn namespaces(snaps: &[NodeSnapshot]) -> BTreeMap<(String, String), &Namespace> 
         }
     }
     m
-}
-
-/// The names the graph gives namespaces (a clash gets the inode appended), as graph::build does.
-fn namespace_names(namespaces: &[Namespace]) -> HashMap<NsIdentity, String> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
-    for ns in namespaces {
-        *count.entry(ns.name.as_str()).or_default() += 1;
-    }
-    namespaces
-        .iter()
-        .map(|ns| {
-            let name = if count[ns.name.as_str()] > 1 {
-                format!("{}@{}", ns.name, ns.id.ino)
-            } else {
-                ns.name.clone()
-            };
-            (ns.id, name)
-        })
-        .collect()
 }
 
 /// One table's chains: declared ones and any a rule is appended to.

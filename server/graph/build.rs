@@ -382,7 +382,7 @@ pub(super) fn host_name(snap: &NodeSnapshot) -> &str {
 }
 
 /// A display name per namespace, unique within the host (a clash gets the inode appended).
-pub(super) fn namespace_names(namespaces: &[Namespace]) -> HashMap<NsIdentity, String> {
+pub fn namespace_names(namespaces: &[Namespace]) -> HashMap<NsIdentity, String> {
     let mut count: HashMap<&str, usize> = HashMap::new();
     for ns in namespaces {
         *count.entry(ns.name.as_str()).or_default() += 1;

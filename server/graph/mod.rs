@@ -14,6 +14,6 @@ mod tests;
 #[cfg(test)]
 mod cluster_tests;
 
-pub use build::build;
+pub use build::{build, namespace_names};
 pub use cluster::build_cluster;
 pub use model::*;

@@ -245,7 +245,7 @@ impl<'a> NodeView<'a> {
         NodeView {
             snap,
             host,
-            names: namespace_names(&snap.namespaces),
+            names: crate::graph::namespace_names(&snap.namespaces),
         }
     }
 
@@ -410,23 +410,4 @@ impl<'a> NodeView<'a> {
             .map(|s| s.message.clone())
             .unwrap_or_else(|| "not read".to_owned())
     }
-}
-
-/// A name per namespace, unique within the host (a clash gets the inode appended), as the graph does.
-fn namespace_names(namespaces: &[Namespace]) -> HashMap<NsIdentity, String> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
-    for ns in namespaces {
-        *count.entry(ns.name.as_str()).or_default() += 1;
-    }
-    namespaces
-        .iter()
-        .map(|ns| {
-            let name = if count[ns.name.as_str()] > 1 {
-                format!("{}@{}", ns.name, ns.id.ino)
-            } else {
-                ns.name.clone()
-            };
-            (ns.id, name)
-        })
-        .collect()
 }

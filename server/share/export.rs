@@ -12,9 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::graph::{self, Graph};
 use crate::layout::{self, GraphIndex, View};
 use crate::render::{self, escape};
-use crate::snapshot::{
-    ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, CLUSTER_SCHEMA, NODE_SCHEMA,
-};
+use crate::snapshot::{ClusterSnapshot, NodeSnapshot};
 use crate::web::assets;
 use crate::web::details::details;
 
@@ -71,61 +69,17 @@ struct Embedded<'a> {
 
 /// A cluster snapshot of node snapshots read or collected on one machine (every node fresh).
 pub fn cluster_of(snaps: Vec<NodeSnapshot>, source: &str) -> ClusterSnapshot {
-    let taken_at = snaps
-        .iter()
-        .map(|s| s.taken_at.clone())
-        .max()
-        .unwrap_or_default();
-    let mut c = ClusterSnapshot {
-        schema: CLUSTER_SCHEMA.into(),
-        taken_at,
-        duration_ms: 0,
-        nodes: snaps
-            .into_iter()
-            .map(|s| ClusterNode {
-                name: s.node.hostname.clone(),
-                source: source.into(),
-                state: NodeState::Fresh,
-                error: String::new(),
-                snapshot_taken_at: Some(s.taken_at.clone()),
-                age_s: None,
-                snapshot: Some(s),
-            })
-            .collect(),
-    };
+    let mut c = ClusterSnapshot::of_nodes(snaps, source);
     c.normalize();
     c
 }
 
 /// Read a snapshot file: a node snapshot, a JSON array of them, or a cluster snapshot.
 pub fn read_snapshot_file(path: &Path) -> Result<ClusterSnapshot, ExportError> {
-    let err = |message: String| ExportError::Read {
+    crate::store::upload::read_cluster_file(path).map_err(|message| ExportError::Read {
         path: path.display().to_string(),
         message,
-    };
-    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
-    let schema = v.get("schema").and_then(Value::as_str).unwrap_or("");
-    if v.is_array() {
-        let snaps: Vec<NodeSnapshot> = serde_json::from_value(v).map_err(|e| err(e.to_string()))?;
-        if let Some(bad) = snaps.iter().find(|s| s.schema != NODE_SCHEMA) {
-            return Err(err(format!(
-                "schema {:?}, expected {NODE_SCHEMA:?}",
-                bad.schema
-            )));
-        }
-        return Ok(cluster_of(snaps, "file"));
-    }
-    match schema {
-        CLUSTER_SCHEMA => serde_json::from_value(v).map_err(|e| err(e.to_string())),
-        NODE_SCHEMA => {
-            let s: NodeSnapshot = serde_json::from_value(v).map_err(|e| err(e.to_string()))?;
-            Ok(cluster_of(vec![s], "file"))
-        }
-        other => Err(err(format!(
-            "schema {other:?}: not a dockmap node or cluster snapshot"
-        ))),
-    }
+    })
 }
 
 /// Pseudonymize a cluster snapshot, and the element IDs a view names, with one key.

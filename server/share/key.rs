@@ -132,23 +132,6 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.write_all(text.as_bytes())
 }
 
-/// The data directory when none is given: `$DOCKMAP_DATA_DIR`, else `/var/lib/dockmap` for root,
-/// else `$XDG_DATA_HOME/dockmap` or `~/.local/share/dockmap`.
-pub fn default_data_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("DOCKMAP_DATA_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d);
-    }
-    // SAFETY: geteuid has no failure mode and touches no memory.
-    if unsafe { libc::geteuid() } == 0 {
-        return PathBuf::from("/var/lib/dockmap");
-    }
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("dockmap");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
-    PathBuf::from(home).join(".local/share/dockmap")
-}
-
 static SHARED: OnceLock<PseudonymKey> = OnceLock::new();
 
 /// Set the key the server uses for pseudonymized downloads (first call wins).
@@ -159,12 +142,15 @@ pub fn install(key: PseudonymKey) {
 /// The server's key: the installed one, else the data directory's, else one random key for the
 /// life of this process (stable within it; the reason is printed once).
 pub fn shared() -> &'static PseudonymKey {
-    SHARED.get_or_init(|| match PseudonymKey::load_or_create(&default_data_dir()) {
-        Ok(k) => k,
-        Err(e) => {
+    SHARED.get_or_init(|| {
+        let loaded = match crate::store::default_data_dir() {
+            Some(dir) => PseudonymKey::load_or_create(&dir).map_err(|e| e.to_string()),
+            None => Err("no data directory for the pseudonym key".to_owned()),
+        };
+        loaded.unwrap_or_else(|e| {
             eprintln!("dockmap: {e}; pseudonyms are stable only until this server stops");
             PseudonymKey::random().unwrap_or_else(|_| PseudonymKey::weak())
-        }
+        })
     })
 }
 

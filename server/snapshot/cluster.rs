@@ -58,6 +58,33 @@ pub struct ClusterNode {
 }
 
 impl ClusterSnapshot {
+    /// Node snapshots read or collected on one machine as a cluster whose every node answered
+    /// (`source`: where they came from, e.g. `file`, `local`).
+    pub fn of_nodes(nodes: Vec<NodeSnapshot>, source: &str) -> ClusterSnapshot {
+        let taken_at = nodes
+            .iter()
+            .map(|s| s.taken_at.clone())
+            .max()
+            .unwrap_or_default();
+        ClusterSnapshot {
+            schema: CLUSTER_SCHEMA.into(),
+            taken_at,
+            duration_ms: 0,
+            nodes: nodes
+                .into_iter()
+                .map(|s| ClusterNode {
+                    name: s.node.hostname.clone(),
+                    source: source.into(),
+                    state: NodeState::Fresh,
+                    error: String::new(),
+                    snapshot_taken_at: Some(s.taken_at.clone()),
+                    age_s: None,
+                    snapshot: Some(s),
+                })
+                .collect(),
+        }
+    }
+
     /// Sort nodes by name and every snapshot into canonical order.
     pub fn normalize(&mut self) {
         self.nodes.sort_by(|a, b| a.name.cmp(&b.name));

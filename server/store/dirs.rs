@@ -5,9 +5,12 @@ use std::path::PathBuf;
 /// The system-wide data directory, for a server run as root.
 pub const SYSTEM_DIR: &str = "/var/lib/dockmap";
 
-/// `/var/lib/dockmap` for root; otherwise `$XDG_DATA_HOME/dockmap` or `~/.local/share/dockmap`;
-/// `None` when none of these can be named (no HOME).
+/// `$DOCKMAP_DATA_DIR` if set; else `/var/lib/dockmap` for root; otherwise `$XDG_DATA_HOME/dockmap`
+/// or `~/.local/share/dockmap`; `None` when none of these can be named (no HOME).
 pub fn default_data_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("DOCKMAP_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
     // SAFETY: geteuid has no failure mode and touches no memory.
     let root = unsafe { libc::geteuid() } == 0;
     pick(

@@ -3,9 +3,7 @@
 
 use serde_json::Value;
 
-use crate::snapshot::{
-    ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, CLUSTER_SCHEMA, NODE_SCHEMA,
-};
+use crate::snapshot::{ClusterSnapshot, NodeSnapshot, CLUSTER_SCHEMA, NODE_SCHEMA};
 
 /// The largest upload `dockmap serve` accepts unless told otherwise (`--upload-limit`).
 pub const DEFAULT_UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
@@ -100,34 +98,21 @@ pub enum SnapshotFile {
 impl SnapshotFile {
     /// The cluster snapshot it stands for (node snapshots become fresh nodes whose source is `source`).
     pub fn into_cluster(self, source: &str) -> ClusterSnapshot {
-        let nodes = match self {
-            Self::Cluster(c) => return c,
-            Self::Node(s) => vec![*s],
-            Self::Nodes(v) => v,
-        };
-        let taken_at = nodes
-            .iter()
-            .map(|s| s.taken_at.clone())
-            .max()
-            .unwrap_or_default();
-        ClusterSnapshot {
-            schema: CLUSTER_SCHEMA.into(),
-            taken_at,
-            duration_ms: 0,
-            nodes: nodes
-                .into_iter()
-                .map(|s| ClusterNode {
-                    name: s.node.hostname.clone(),
-                    source: source.into(),
-                    state: NodeState::Fresh,
-                    error: String::new(),
-                    snapshot_taken_at: Some(s.taken_at.clone()),
-                    age_s: None,
-                    snapshot: Some(s),
-                })
-                .collect(),
+        match self {
+            Self::Cluster(c) => c,
+            Self::Node(s) => ClusterSnapshot::of_nodes(vec![*s], source),
+            Self::Nodes(v) => ClusterSnapshot::of_nodes(v, source),
         }
     }
+}
+
+/// Read and check a snapshot file of any of the three shapes, with no size limit (a local file
+/// the user named), as a cluster snapshot whose node sources are `file`.
+pub fn read_cluster_file(path: &std::path::Path) -> Result<ClusterSnapshot, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    parse(&bytes, usize::MAX)
+        .map(|f| f.into_cluster("file"))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Check and read a snapshot file (a node snapshot, an array of them, or a cluster snapshot).

@@ -32,7 +32,8 @@ pub fn no_snapshot(state: &AppState) -> Response {
         .into_response()
 }
 
-fn bad(msg: &str) -> Response {
+/// 400 with the reason in words.
+pub fn bad(msg: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
 }
 
@@ -75,6 +76,27 @@ pub async fn pick(state: &AppState, query: Option<&str>) -> Result<Arc<Current>,
 /// An ETag for `what` of this state: saved snapshots and live generations never share one.
 pub fn tag_of(cur: &Current, what: &str) -> String {
     etag(cur.generation, &format!("{}:{what}", cur.key))
+}
+
+/// Answer a JSON question about `cur` on its query worker (the graph index lives there), with
+/// the ETag `tag` and a 304 when the client already holds that answer.
+pub async fn json_query<F>(cur: Arc<Current>, req: &HeaderMap, tag: String, f: F) -> Response
+where
+    F: for<'a> FnOnce(
+            &'a super::worker::Data,
+            &crate::layout::GraphIndex<'a>,
+        ) -> serde_json::Result<Vec<u8>>
+        + Send
+        + 'static,
+{
+    if let Some(r) = not_modified(req, &tag) {
+        return r;
+    }
+    match cur.queries.run("query", f).await {
+        Ok(Ok(b)) => fresh("application/json", &tag, b),
+        Ok(Err(e)) => internal(e.to_string()),
+        Err(e) => internal(e.to_string()),
+    }
 }
 
 /// Lay out and render a view on the layout worker (big graphs take tens of milliseconds).

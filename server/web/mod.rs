@@ -13,8 +13,8 @@ pub mod diff;
 pub mod error;
 pub mod headers;
 pub mod pages;
-pub mod schedule;
 pub mod paths;
+pub mod schedule;
 pub mod search;
 pub mod share;
 pub mod state;
@@ -122,6 +122,12 @@ fn open_store(opts: &ServeOptions) -> Result<Arc<Store>, WebError> {
         .ok_or(WebError::NoDataDir)?;
     let store = Store::open(&dir)?;
     eprintln!("dockmap: snapshots are kept in {}", store.path().display());
+    // Pseudonymized downloads use the key kept beside the snapshots, so they stay stable
+    // across restarts of this server.
+    match crate::share::PseudonymKey::load_or_create(&dir) {
+        Ok(k) => crate::share::key::install(k),
+        Err(e) => eprintln!("dockmap: {e}; pseudonyms are stable only until this server stops"),
+    }
     Ok(Arc::new(store))
 }
 

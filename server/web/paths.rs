@@ -8,9 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Serialize;
 use serde_json::json;
 
@@ -20,26 +19,13 @@ use crate::layout::fx::{FxMap, FxSet};
 use crate::layout::{GraphIndex, Policy, View};
 use crate::path::{self, PathAnswer, PublishedPort, Question, PATH_SCHEMA};
 
-use super::api::{param, pick, tag_of};
-use super::headers::{fresh, not_modified};
+use super::api::{bad, json_query, param, pick, tag_of};
 
 /// Longest `from`/`to`/`node` value accepted (names and IDs are far shorter).
 const MAX_NAME: usize = 256;
 
 /// Protocols a port can be published with.
 const PROTOCOLS: &[&str] = &["tcp", "udp", "sctp"];
-
-fn bad(msg: String) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
-}
-
-fn internal(msg: String) -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({ "error": msg })),
-    )
-        .into_response()
-}
 
 /// A parameter that must not be blank when present.
 fn named(q: &str, name: &str) -> Result<Option<String>, String> {
@@ -317,21 +303,11 @@ pub async fn ports(
         Err(r) => return r,
     };
     let tag = tag_of(&cur, "ports");
-    if let Some(r) = not_modified(&req, &tag) {
-        return r;
-    }
-    let out = cur
-        .queries
-        .run("query", |d, _| {
-            let ports: Vec<PublishedPort> = path::published_ports(&d.snapshots, &d.graph);
-            serde_json::to_vec(&json!({ "schema": PATH_SCHEMA, "ports": ports }))
-        })
-        .await;
-    match out {
-        Ok(Ok(b)) => fresh("application/json", &tag, b),
-        Ok(Err(e)) => internal(e.to_string()),
-        Err(e) => internal(e.to_string()),
-    }
+    json_query(cur, &req, tag, |d, _| {
+        let ports: Vec<PublishedPort> = path::published_ports(&d.snapshots, &d.graph);
+        serde_json::to_vec(&json!({ "schema": PATH_SCHEMA, "ports": ports }))
+    })
+    .await
 }
 
 /// `GET /api/path?port=&protocol=[&node=]` or `?from=&to=` (plus the view's parameters).
@@ -343,7 +319,7 @@ pub async fn path_handler(
     let qs = q.unwrap_or_default();
     let question = match question(&qs) {
         Ok(x) => x,
-        Err(msg) => return bad(msg),
+        Err(msg) => return bad(&msg),
     };
     let cur = match pick(&state, Some(&qs)).await {
         Ok(c) => c,
@@ -352,22 +328,12 @@ pub async fn path_handler(
     let view = View::from_query(&qs);
     let key = serde_json::to_string(&question).unwrap_or_default();
     let tag = tag_of(&cur, &format!("path?{key}&{}", view.to_query()));
-    if let Some(r) = not_modified(&req, &tag) {
-        return r;
-    }
     let generation = cur.generation;
-    let out = cur
-        .queries
-        .run("query", move |d, ix| {
-            let answer = path::trace(&question, &d.snapshots, &d.graph);
-            serde_json::to_vec(&drawn(answer, generation, &d.graph, ix, &view))
-        })
-        .await;
-    match out {
-        Ok(Ok(b)) => fresh("application/json", &tag, b),
-        Ok(Err(e)) => internal(e.to_string()),
-        Err(e) => internal(e.to_string()),
-    }
+    json_query(cur, &req, tag, move |d, ix| {
+        let answer = path::trace(&question, &d.snapshots, &d.graph);
+        serde_json::to_vec(&drawn(answer, generation, &d.graph, ix, &view))
+    })
+    .await
 }
 
 /// `GET /api/path/ends`: the containers and services the pickers offer.
@@ -381,20 +347,10 @@ pub async fn ends_handler(
         Err(r) => return r,
     };
     let tag = tag_of(&cur, "path-ends");
-    if let Some(r) = not_modified(&req, &tag) {
-        return r;
-    }
-    let out = cur
-        .queries
-        .run("query", |d, ix| {
-            serde_json::to_vec(&json!({ "ends": ends(&d.graph, ix) }))
-        })
-        .await;
-    match out {
-        Ok(Ok(b)) => fresh("application/json", &tag, b),
-        Ok(Err(e)) => internal(e.to_string()),
-        Err(e) => internal(e.to_string()),
-    }
+    json_query(cur, &req, tag, |d, ix| {
+        serde_json::to_vec(&json!({ "ends": ends(&d.graph, ix) }))
+    })
+    .await
 }
 
 #[cfg(test)]
