@@ -16,7 +16,7 @@ use dockmap::snapshot::NodeSnapshot;
 use dockmap::web::{router, AppState};
 use serde_json::{json, Value};
 
-use swarm::{LabNode, SwarmLab};
+use swarm::SwarmLab;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
 /// The image the lab imported into every engine.
@@ -29,31 +29,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// `dockmap snapshot` run inside the node, as its agent would see it.
-fn snapshot(node: &LabNode, dir: &std::path::Path) -> NodeSnapshot {
-    let file = dir.join(format!("{}.json", node.name()));
-    let out = node
-        .exec_command(BIN)
-        .arg("snapshot")
-        .arg("--docker")
-        .arg(node.docker_host())
-        .arg("--netns-dir")
-        .arg(node.exec_netns_dir())
-        .arg("--node-name")
-        .arg(node.name())
-        .arg("--out")
-        .arg(&file)
-        .output()
-        .expect("run dockmap snapshot in the node");
-    assert!(
-        out.status.success(),
-        "dockmap snapshot on {}: {}",
-        node.name(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap()
 }
 
 fn q(id: &str) -> String {
@@ -86,7 +61,7 @@ fn a_container_only_node1_runs_shows_as_left_only_beside_node2() {
     let dir =
         TempDir(std::env::temp_dir().join(format!("dmt{}-swarm-compare", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
-    let snaps: Vec<NodeSnapshot> = lab.nodes().iter().map(|n| snapshot(n, &dir.0)).collect();
+    let snaps: Vec<NodeSnapshot> = lab.nodes().iter().map(|n| n.snapshot(BIN)).collect();
     // The container's MAC on the overlay, as node1's engine reports it.
     let mac = snaps[0]
         .engine

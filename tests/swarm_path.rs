@@ -9,32 +9,10 @@ use std::time::Instant;
 
 use dockmap::graph::build_cluster;
 use dockmap::path::{trace, Outcome, PathAnswer, Question, Verdict};
-use dockmap::snapshot::{ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, CLUSTER_SCHEMA};
-use swarm::{LabNode, SwarmLab};
+use dockmap::snapshot::{ClusterSnapshot, NodeSnapshot};
+use swarm::SwarmLab;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
-
-/// The node's snapshot, taken inside the node (its namespaces, its engine, its sandboxes).
-fn node_snapshot(node: &LabNode) -> NodeSnapshot {
-    let out = node
-        .exec_command(BIN)
-        .arg("snapshot")
-        .arg("--docker")
-        .arg(node.docker_host())
-        .arg("--netns-dir")
-        .arg(node.exec_netns_dir())
-        .arg("--node-name")
-        .arg(node.name())
-        .output()
-        .expect("dockmap snapshot runs");
-    assert!(
-        out.status.success(),
-        "snapshot of {}: {}",
-        node.name(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("a node snapshot")
-}
 
 fn task_on(snap: &NodeSnapshot) -> &str {
     let prefix = format!("{}.", swarm::SERVICE);
@@ -57,23 +35,8 @@ fn cross_node_path_follows_the_real_fdb_entry() {
     let started = Instant::now();
     let lab = SwarmLab::up(3);
     lab.deploy();
-    let snaps: Vec<NodeSnapshot> = lab.nodes().iter().map(node_snapshot).collect();
-    let mut cluster = ClusterSnapshot {
-        schema: CLUSTER_SCHEMA.into(),
-        nodes: snaps
-            .iter()
-            .map(|s| ClusterNode {
-                name: s.node.hostname.clone(),
-                source: "test".into(),
-                state: NodeState::Fresh,
-                error: String::new(),
-                snapshot_taken_at: Some(s.taken_at.clone()),
-                age_s: None,
-                snapshot: Some(s.clone()),
-            })
-            .collect(),
-        ..Default::default()
-    };
+    let snaps: Vec<NodeSnapshot> = lab.nodes().iter().map(|n| n.snapshot(BIN)).collect();
+    let mut cluster = ClusterSnapshot::of_nodes(snaps.clone(), "test");
     cluster.normalize();
     let g = build_cluster(&cluster);
     let t0 = Instant::now();

@@ -123,6 +123,28 @@ impl LabNode {
         cmd
     }
 
+    /// `dockmap snapshot` (the binary `bin`) run inside the node, as its agent would see it.
+    pub fn snapshot(&self, bin: &str) -> dockmap::snapshot::NodeSnapshot {
+        let out = self
+            .exec_command(bin)
+            .arg("snapshot")
+            .arg("--docker")
+            .arg(self.docker_host())
+            .arg("--netns-dir")
+            .arg(self.exec_netns_dir())
+            .arg("--node-name")
+            .arg(self.name())
+            .output()
+            .expect("run dockmap snapshot in the node");
+        assert!(
+            out.status.success(),
+            "dockmap snapshot on {}: {}",
+            self.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("a node snapshot")
+    }
+
     /// The namespace files of this node's engine: `1-xxx`, `ingress_sbox`, `lb_xxx`, containers.
     pub fn sandboxes(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&self.exec_netns_dir)
