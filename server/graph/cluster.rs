@@ -111,7 +111,7 @@ fn node_addresses(snaps: &[&NodeSnapshot]) -> HashMap<String, String> {
 }
 
 /// The vxlan link of a host's overlay namespace with this VNI.
-fn vxlan_with_vni<'a>(snap: &'a NodeSnapshot, vni: u64) -> Option<(&'a Namespace, &'a Link)> {
+fn vxlan_with_vni(snap: &NodeSnapshot, vni: u64) -> Option<(&Namespace, &Link)> {
     snap.namespaces.iter().find_map(|ns| {
         ns.links
             .iter()

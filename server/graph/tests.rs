@@ -516,7 +516,7 @@ fn output_does_not_depend_on_input_order() {
             });
         a
     };
-    let ga = serde_json::to_vec(&build(&[a.clone()])).unwrap();
+    let ga = serde_json::to_vec(&build(std::slice::from_ref(&a))).unwrap();
     let gb = serde_json::to_vec(&build(&[b])).unwrap();
     assert_eq!(ga, gb);
     assert_eq!(

@@ -755,7 +755,7 @@ fn unknown_and_ambiguous_names_give_no_path_and_say_why() {
         .iter_mut()
         .find(|c| c.name == "web")
         .unwrap();
-    web.ports.retain(|b| ports_is_v6(b));
+    web.ports.retain(ports_is_v6);
     let (a, _) = run(&port_q(8080, None), &[s]);
     assert!(
         a.paths.is_empty() && a.notes[0].contains("IPv6 only"),

@@ -20,10 +20,13 @@ pub struct Rendered {
     pub svg: String,
 }
 
+/// (snapshot key, generation, canonical view, the drawing).
+type Entry = (String, u64, String, Arc<Rendered>);
+
 /// A small most-recently-used cache keyed by (snapshot key, generation, canonical view).
 #[derive(Default)]
 pub struct RenderCache {
-    entries: Mutex<Vec<(String, u64, String, Arc<Rendered>)>>,
+    entries: Mutex<Vec<Entry>>,
 }
 
 impl RenderCache {

@@ -121,40 +121,6 @@ pub(super) fn classify(e: BollardError) -> Failure {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_codes_sort_into_failures() {
-        let server = |code: u16, message: &str| BollardError::DockerResponseServerError {
-            status_code: code,
-            message: message.into(),
-        };
-        assert_eq!(
-            classify(server(404, "no such container: abc")),
-            Failure::Gone
-        );
-        // A 404 for the carrier means the redirect failed: not a vanished object.
-        let unredirected = classify(server(404, &format!("No such container: {CARRIER}")));
-        assert!(matches!(unredirected, Failure::Other(_)));
-        assert_eq!(classify(server(503, "m")), Failure::NotManager);
-        assert_eq!(
-            classify(server(500, "m")),
-            Failure::Other("engine answered 500: m".into())
-        );
-        assert!(classify(BollardError::RequestTimeoutError)
-            .to_string()
-            .contains("no answer"));
-    }
-
-    #[test]
-    fn segments_are_encoded() {
-        assert_eq!(segment("abc-1_2.3"), "abc-1_2.3");
-        assert_eq!(segment("a/b?c d"), "a%2Fb%3Fc%20d");
-    }
-}
-
 /// List objects, then inspect each (concurrently, bounded) and decode it.
 ///
 /// An object removed between the list and its inspect is a race, not an error: it is
@@ -199,4 +165,38 @@ pub(super) async fn list_and_inspect<T>(
         }
     }
     (out, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_sort_into_failures() {
+        let server = |code: u16, message: &str| BollardError::DockerResponseServerError {
+            status_code: code,
+            message: message.into(),
+        };
+        assert_eq!(
+            classify(server(404, "no such container: abc")),
+            Failure::Gone
+        );
+        // A 404 for the carrier means the redirect failed: not a vanished object.
+        let unredirected = classify(server(404, &format!("No such container: {CARRIER}")));
+        assert!(matches!(unredirected, Failure::Other(_)));
+        assert_eq!(classify(server(503, "m")), Failure::NotManager);
+        assert_eq!(
+            classify(server(500, "m")),
+            Failure::Other("engine answered 500: m".into())
+        );
+        assert!(classify(BollardError::RequestTimeoutError)
+            .to_string()
+            .contains("no answer"));
+    }
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(segment("abc-1_2.3"), "abc-1_2.3");
+        assert_eq!(segment("a/b?c d"), "a%2Fb%3Fc%20d");
+    }
 }
