@@ -10,6 +10,7 @@ pub mod content;
 pub mod db;
 pub mod dirs;
 pub mod every;
+pub mod pack;
 pub mod retention;
 pub mod upload;
 
@@ -88,6 +89,14 @@ pub enum StoreError {
     /// The lock around the connection was poisoned by a panic.
     #[error("the snapshot store is unusable after an earlier panic")]
     Poisoned,
+    /// Compressing or decompressing a blob failed.
+    #[error("saved snapshot {id}: {source}")]
+    Pack {
+        /// The snapshot.
+        id: String,
+        /// What the codec said.
+        source: std::io::Error,
+    },
 }
 
 /// Why an upload was not saved.
@@ -256,9 +265,13 @@ impl Store {
             .optional()?;
         let created = match existing {
             None => {
+                let packed = pack::pack(&bytes).map_err(|source| StoreError::Pack {
+                    id: id.clone(),
+                    source,
+                })?;
                 tx.execute(
                     "INSERT OR REPLACE INTO blobs (id, bytes) VALUES (?1, ?2)",
-                    params![id, bytes],
+                    params![id, packed],
                 )?;
                 tx.execute(
                     "INSERT INTO snapshots (id, saved_at, taken_at, label, kind, nodes, size)
@@ -335,14 +348,22 @@ impl Store {
         if !is_id(id) {
             return Ok(None);
         }
-        let conn = self.conn()?;
-        Ok(conn
-            .query_row(
+        let stored: Option<Vec<u8>> = {
+            let conn = self.conn()?;
+            conn.query_row(
                 "SELECT b.bytes FROM blobs b JOIN snapshots s ON s.id = b.id WHERE b.id = ?1",
                 params![id],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()?
+        };
+        stored
+            .map(pack::unpack)
+            .transpose()
+            .map_err(|source| StoreError::Pack {
+                id: id.to_owned(),
+                source,
+            })
     }
 
     /// A saved snapshot, decoded.

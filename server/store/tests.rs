@@ -315,3 +315,34 @@ fn a_reopened_store_keeps_everything() {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+#[test]
+fn blobs_are_kept_compressed_and_come_back_as_the_json_saved() {
+    let (_d, s) = store();
+    let saved = s
+        .save(cluster("2026-01-01T00:00:00Z"), Kind::Manual, "")
+        .unwrap();
+    let raw: Vec<u8> = s
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT bytes FROM blobs WHERE id = ?1",
+            [&saved.meta.id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let json = s.bytes(&saved.meta.id).unwrap().unwrap();
+    assert!(raw.starts_with(&[0x1f, 0x8b]), "the blob is gzip");
+    assert!(
+        raw.len() * 3 < json.len(),
+        "{} vs {}",
+        raw.len(),
+        json.len()
+    );
+    assert_eq!(
+        saved.meta.size,
+        json.len() as u64,
+        "size is what a download gives"
+    );
+    assert_eq!(content_id(&json), saved.meta.id);
+}

@@ -59,11 +59,16 @@ fn main() {
         let load = best(5, |_| store.get(&meta.id).unwrap());
         let bytes = store.bytes(&meta.id).unwrap().unwrap();
         let check = best(5, |_| upload::parse(&bytes, DEFAULT_UPLOAD_LIMIT).unwrap());
-        let file = std::fs::metadata(store.path())
+        // The database and its write-ahead log (not yet checkpointed into it).
+        let mut wal = store.path().as_os_str().to_owned();
+        wal.push("-wal");
+        let file: u64 = [store.path().to_owned(), wal.into()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| m.len())
-            .unwrap_or(0);
+            .sum();
         println!(
-            "{containers} containers / 10 hosts: stored {:.2} MiB ({} B/container); \
+            "{containers} containers / 10 hosts: JSON {:.2} MiB ({} B/container); \
              first save {first:?}, repeated save {again:?}, load {load:?}, upload check {check:?}; \
              database {:.2} MiB for 5 snapshots",
             meta.size as f64 / 1048576.0,
