@@ -52,35 +52,13 @@
     apply();
   }
 
-  function el(tag, text, cls) {
-    const e = document.createElement(tag);
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    if (cls) e.className = cls;
-    return e;
-  }
+  const { el } = window.dockmapDetails;
   function ref(id, text) {
     if (!details[id]) return el('span', text);
     const a = el('a', text, 'ref');
     a.href = '#';
     a.dataset.goto = id;
     return a;
-  }
-  function section(title) {
-    const s = el('section');
-    s.appendChild(el('h3', title));
-    panelBody.appendChild(s);
-    return s;
-  }
-  function valueNode(v) {
-    if (v === null || v === undefined) return el('span', '—', 'muted');
-    if (Array.isArray(v) && v.every((x) => typeof x !== 'object' || x === null)) {
-      if (v.length === 0) return el('span', 'none', 'muted');
-      const d = el('div');
-      for (const x of v) d.appendChild(el('div', x));
-      return d;
-    }
-    if (typeof v === 'object') return el('pre', JSON.stringify(v, null, 1));
-    return el('span', v);
   }
 
   function select(id, opts) {
@@ -106,65 +84,7 @@
       panelBody.appendChild(el('p', 'Not drawn in this export.', 'muted'));
       return;
     }
-    const e = d.element;
-    panelBody.appendChild(el('h2', e.label));
-    panelBody.appendChild(el('p', `${e.kind}${d.host ? ' on ' + d.host : ''}`, 'kind'));
-    panelBody.appendChild(el('p', e.id, 'id'));
-    if (d.findings.length) {
-      const s = section('Findings');
-      for (const f of d.findings) s.appendChild(el('p', `${f.severity}: ${f.message}`, 'finding ' + f.severity));
-    }
-    if (d.interfaces.length) {
-      const s = section('Interfaces');
-      for (const i of d.interfaces) {
-        const box = el('div', null, 'iface');
-        const head = el('div');
-        head.appendChild(ref(i.id, i.name));
-        head.appendChild(el('span', ` ${i.type} · ${i.state || '?'} · mtu ${i.mtu ?? '?'}`, 'muted'));
-        box.appendChild(head);
-        if (i.addresses.length) box.appendChild(el('div', i.addresses.join(', '), 'addr'));
-        if (i.mac) box.appendChild(el('div', i.mac, 'mac'));
-        if (i.peer) {
-          const p = el('div', 'veth peer ', 'peer');
-          p.appendChild(ref(i.peer.id, i.peer.name));
-          if (i.peer.netns) {
-            p.appendChild(document.createTextNode(' in '));
-            p.appendChild(ref(i.peer.netns.id, i.peer.netns.label));
-          }
-          if (i.peer.bridge) {
-            p.appendChild(document.createTextNode(' on '));
-            p.appendChild(ref(i.peer.bridge.id, i.peer.bridge.label));
-          }
-          box.appendChild(p);
-        }
-        s.appendChild(box);
-      }
-    }
-    const attrs = section('Attributes');
-    const dl = el('dl');
-    for (const [k, v] of Object.entries(e.attrs)) {
-      if (k === 'firewall_rules') continue;
-      dl.appendChild(el('dt', k));
-      const dd = el('dd');
-      dd.appendChild(valueNode(v));
-      dl.appendChild(dd);
-    }
-    attrs.appendChild(dl);
-    if (d.firewall_rules.length) {
-      const s = section(`Firewall rules naming it (${d.firewall_rules.length})`);
-      s.appendChild(el('pre', d.firewall_rules.join('\n')));
-    }
-    if (d.relations.length) {
-      const s = section(`Relations (${d.relations.length + d.relations_left_out})`);
-      const ul = el('ul', null, 'rel');
-      for (const r of d.relations) {
-        const li = el('li');
-        li.appendChild(el('span', `${r.kind} ${r.dir === 'out' ? '→' : '←'} `, 'muted'));
-        li.appendChild(ref(r.other, r.other_label));
-        ul.appendChild(li);
-      }
-      s.appendChild(ul);
-    }
+    window.dockmapDetails.render(panelBody, d, ref);
   }
 
   // ---- search over the embedded details ----------------------------------------

@@ -41,8 +41,18 @@ pub enum ExportError {
     },
 }
 
-/// The viewer script inlined into every export.
-pub const VIEWER_JS: &str = "offline.js";
+/// The viewer scripts inlined into every export, in order: the details panel the page shares,
+/// then the offline viewer.
+pub const VIEWER_JS: [&str; 2] = ["details.js", "offline.js"];
+
+/// The one inline script of an export: the viewer scripts joined.
+pub fn viewer_script() -> Result<String, ExportError> {
+    VIEWER_JS
+        .iter()
+        .map(|name| assets::text(name).ok_or(ExportError::Asset(name)))
+        .collect::<Result<Vec<_>, _>>()
+        .map(|parts| parts.join("\n"))
+}
 /// The styles inlined, in order.
 pub const STYLES: &[&str] = &["app.css", "map.css", "offline.css"];
 
@@ -140,7 +150,7 @@ pub fn render_html(
         details: map,
     };
     let json = script_safe(&serde_json::to_string(&data)?);
-    let js = assets::text(VIEWER_JS).ok_or(ExportError::Asset(VIEWER_JS))?;
+    let js = viewer_script()?;
     let mut styles = Vec::new();
     for s in STYLES {
         styles.push(assets::text(s).ok_or(ExportError::Asset(s))?);
@@ -286,7 +296,7 @@ mod tests {
         let data_end = data_start + h[data_start..].find("</script>").unwrap();
         assert!(!h[data_start + 13..data_end].contains('<'));
         // Its CSP allows exactly the inline script and styles it holds.
-        let js = assets::text(VIEWER_JS).unwrap();
+        let js = viewer_script().unwrap();
         assert!(h.contains(&hash_source(&js)));
         assert!(h.contains("default-src &#39;none&#39;; script-src &#39;sha256-"));
         assert!(h.contains("Folding and unfolding need the dockmap server"));
