@@ -25,20 +25,20 @@
     const s = sides[0];
     return { W: Number(s.svg.dataset.w) || 1, H: Number(s.svg.dataset.h) || 1 };
   }
+  // One transform for both panes: pan or zoom either and both move.
+  const pz = window.dockmapPanZoom(
+    sides.filter((s) => s.stage && s.svg).map((s) => s.stage),
+    () => tf,
+    (t) => {
+      tf = t;
+      apply();
+    },
+  );
   function fit() {
-    const r = sides[0].stage.getBoundingClientRect();
     const { W, H } = size();
-    const k = Math.min(r.width / W, r.height / H) * 0.97;
-    tf = { k, x: (r.width - W * k) / 2, y: (r.height - H * k) / 2 };
-    apply();
+    pz.fit(W, H);
   }
-  function zoomAt(px, py, f) {
-    const k = Math.min(8, Math.max(0.01, tf.k * f));
-    tf.x = px - (px - tf.x) * (k / tf.k);
-    tf.y = py - (py - tf.y) * (k / tf.k);
-    tf.k = k;
-    apply();
-  }
+  const zoomAt = pz.zoomAt;
   function boxOf(id) {
     for (const s of sides) {
       const g = s.nodes.get(id);
@@ -99,35 +99,8 @@
   for (const s of sides) {
     if (!s.stage || !s.svg) continue;
     s.stage.classList.add('live');
-    let drag = null;
-    let moved = false;
-    s.stage.addEventListener('pointerdown', (ev) => {
-      if (ev.button === 0) drag = { x: ev.clientX, y: ev.clientY, tx: tf.x, ty: tf.y };
-      moved = false;
-    });
-    window.addEventListener('pointermove', (ev) => {
-      if (!drag) return;
-      const dx = ev.clientX - drag.x;
-      const dy = ev.clientY - drag.y;
-      if (!moved && Math.abs(dx) + Math.abs(dy) < 4) return;
-      moved = true;
-      tf.x = drag.tx + dx;
-      tf.y = drag.ty + dy;
-      apply();
-    });
-    window.addEventListener('pointerup', () => (drag = null));
-    s.stage.addEventListener(
-      'wheel',
-      (ev) => {
-        ev.preventDefault();
-        const r = s.stage.getBoundingClientRect();
-        const dy = ev.deltaMode === 1 ? ev.deltaY * 16 : ev.deltaY;
-        zoomAt(ev.clientX - r.left, ev.clientY - r.top, Math.exp(-dy * 0.0015));
-      },
-      { passive: false },
-    );
     s.stage.addEventListener('click', (ev) => {
-      if (moved) return;
+      if (s.stage.dataset.justPanned) return;
       const g = ev.target.closest('.n[data-id]');
       const tog = ev.target.closest('.tog');
       if (g && tog) {

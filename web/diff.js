@@ -55,20 +55,16 @@
     world.style.transform = `translate(${tf.x}px, ${tf.y}px) scale(${tf.k})`;
   }
 
-  function fit() {
-    const r = stage.getBoundingClientRect();
-    const k = Math.min(r.width / W, r.height / H) * 0.97;
-    tf = { k, x: (r.width - W * k) / 2, y: (r.height - H * k) / 2 };
-    apply();
-  }
-
-  function zoomAt(px, py, factor) {
-    const k = Math.min(8, Math.max(0.01, tf.k * factor));
-    tf.x = px - (px - tf.x) * (k / tf.k);
-    tf.y = py - (py - tf.y) * (k / tf.k);
-    tf.k = k;
-    apply();
-  }
+  const pz = window.dockmapPanZoom(
+    stage,
+    () => tf,
+    (t) => {
+      tf = t;
+      apply();
+    },
+  );
+  const fit = () => pz.fit(W, H);
+  const zoomAt = pz.zoomAt;
 
   function boxOf(id) {
     const g = nodes.get(id);
@@ -356,38 +352,6 @@
   $('#filter').addEventListener('input', applyFilter);
   $('#fade').addEventListener('change', () => svg && svg.classList.toggle('fade', $('#fade').checked));
 
-  let drag = null;
-  stage.addEventListener('pointerdown', (ev) => {
-    if (ev.button !== 0) return;
-    drag = { x: ev.clientX, y: ev.clientY, tx: tf.x, ty: tf.y, moved: false };
-  });
-  window.addEventListener('pointermove', (ev) => {
-    if (!drag) return;
-    const dx = ev.clientX - drag.x;
-    const dy = ev.clientY - drag.y;
-    if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
-    drag.moved = true;
-    tf.x = drag.tx + dx;
-    tf.y = drag.ty + dy;
-    apply();
-  });
-  window.addEventListener('pointerup', () => {
-    if (drag && drag.moved) {
-      stage.dataset.justPanned = '1';
-      setTimeout(() => delete stage.dataset.justPanned, 0);
-    }
-    drag = null;
-  });
-  stage.addEventListener(
-    'wheel',
-    (ev) => {
-      ev.preventDefault();
-      const r = stage.getBoundingClientRect();
-      const dy = ev.deltaMode === 1 ? ev.deltaY * 16 : ev.deltaY;
-      zoomAt(ev.clientX - r.left, ev.clientY - r.top, Math.exp(-dy * 0.0015));
-    },
-    { passive: false },
-  );
   stage.addEventListener('click', (ev) => {
     if (stage.dataset.justPanned) return;
     const g = ev.target.closest('.n[data-id]');

@@ -41,9 +41,9 @@ pub enum ExportError {
     },
 }
 
-/// The viewer scripts inlined into every export, in order: the details panel the page shares,
-/// then the offline viewer.
-pub const VIEWER_JS: [&str; 2] = ["details.js", "offline.js"];
+/// The viewer scripts inlined into every export, in order: the pan/zoom and details panel the
+/// page shares, then the offline viewer.
+pub const VIEWER_JS: [&str; 3] = ["panzoom.js", "details.js", "offline.js"];
 
 /// The one inline script of an export: the viewer scripts joined.
 pub fn viewer_script() -> Result<String, ExportError> {

@@ -139,6 +139,8 @@ pub struct ComparePage {
     pub compare_css_v: String,
     /// Asset versions.
     pub compare_js_v: String,
+    /// Asset versions.
+    pub panzoom_js_v: String,
 }
 
 /// `GET /compare?left=SIDE&right=SIDE[&<view>]`.
@@ -174,6 +176,7 @@ pub async fn page(State(state): State<AppState>, RawQuery(q): RawQuery) -> Respo
         map_css_v: version("map.css"),
         compare_css_v: version("compare.css"),
         compare_js_v: version("compare.js"),
+        panzoom_js_v: version("panzoom.js"),
     };
     let mut status = StatusCode::OK;
     if left.is_empty() || right.is_empty() {

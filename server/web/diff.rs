@@ -196,6 +196,8 @@ pub struct DiffPage {
     /// Asset versions.
     pub diff_js_v: String,
     /// Asset versions.
+    pub panzoom_js_v: String,
+    /// Asset versions.
     pub favicon_v: String,
 }
 
@@ -269,6 +271,7 @@ pub async fn page(
         map_css_v: version("map.css"),
         diff_css_v: version("diff.css"),
         diff_js_v: version("diff.js"),
+        panzoom_js_v: version("panzoom.js"),
         favicon_v: version("favicon.svg"),
     };
     let mut r = page.into_response();

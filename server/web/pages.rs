@@ -89,6 +89,8 @@ pub struct IndexPage {
     /// Asset versions.
     pub app_js_v: String,
     /// Asset versions.
+    pub panzoom_js_v: String,
+    /// Asset versions.
     pub details_js_v: String,
     /// Asset versions.
     pub favicon_v: String,
@@ -191,6 +193,7 @@ async fn page(state: AppState, snap: Option<String>, q: Option<String>) -> Respo
         app_css_v: version("app.css"),
         map_css_v: version("map.css"),
         app_js_v: version("app.js"),
+        panzoom_js_v: version("panzoom.js"),
         details_js_v: version("details.js"),
         favicon_v: version("favicon.svg"),
         path_css_v: version("path.css"),
