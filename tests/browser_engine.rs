@@ -8,13 +8,10 @@ mod browser;
 #[path = "support/engine.rs"]
 mod engine;
 
-use std::time::{Duration, Instant};
-
 use browser::{serve, Browser};
-use dockmap::collect::node::NodeOptions;
 use dockmap::graph::ElementKind;
 use dockmap::layout::GraphIndex;
-use dockmap::web::{router, AppState};
+use dockmap::web::router;
 use engine::{TestContainer, TestNetwork};
 use serde_json::{json, Value};
 
@@ -33,16 +30,7 @@ fn real_engine_in_a_real_browser() {
     assert!(!ip_a.is_empty() && !ip_b.is_empty());
 
     engine::runtime().block_on(async {
-        let state = AppState::collecting(NodeOptions {
-            docker: Some(engine::docker_host()),
-            ..Default::default()
-        });
-        assert!(state.refresh());
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while state.current().is_none() || state.is_collecting() {
-            assert!(Instant::now() < deadline, "collection did not finish");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let state = engine::collected_state().await;
         let cur = state.current().unwrap();
         let g = &cur.data.graph;
         let ix = GraphIndex::new(g);
@@ -136,9 +124,7 @@ fn real_engine_in_a_real_browser() {
         .await;
 
         // Search by IP selects the right container.
-        let q = br.client.find(fantoccini::Locator::Id("q")).await.unwrap();
-        q.send_keys(&ip_b).await.unwrap();
-        q.send_keys("\u{E007}").await.unwrap();
+        br.search_enter(&ip_b).await;
         br.until_with(
             "return document.querySelector('#map .n.sel')?.dataset.id === arguments[0]",
             vec![json!(ctr_b)],

@@ -12,14 +12,12 @@ mod engine;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use browser::{request, serve, Browser};
-use dockmap::collect::node::NodeOptions;
 use dockmap::graph::{build_cluster, EdgeKind, ElementKind, Graph};
 use dockmap::share::{pseudonymize_cluster, PseudonymKey, Pseudonymizer};
 use dockmap::snapshot::ClusterSnapshot;
-use dockmap::web::{router, AppState};
+use dockmap::web::router;
 use engine::{TestContainer, TestNetwork};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use serde_json::json;
@@ -143,16 +141,7 @@ fn an_exported_file_works_from_disk_offline_and_pseudonyms_hide_the_real_names()
     std::env::set_var("DOCKMAP_DATA_DIR", &data_dir.0);
 
     engine::runtime().block_on(async {
-        let state = AppState::collecting(NodeOptions {
-            docker: Some(engine::docker_host()),
-            ..Default::default()
-        });
-        assert!(state.refresh());
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while state.current().is_none() || state.is_collecting() {
-            assert!(Instant::now() < deadline, "collection did not finish");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let state = engine::collected_state().await;
         let cur = state.current().unwrap();
         let host = cur.data.snapshots[0].node.hostname.clone();
         let ctr_id = format!("ctr:{host}/{}", ctr.name);
@@ -296,9 +285,7 @@ fn an_exported_file_works_from_disk_offline_and_pseudonyms_hide_the_real_names()
         // Search over the embedded elements finds it by IP.
         b.js("document.querySelectorAll('.n.sel').forEach(n => n.classList.remove('sel')); return true")
             .await;
-        let q = b.client.find(fantoccini::Locator::Id("q")).await.unwrap();
-        q.send_keys(&ip).await.unwrap();
-        q.send_keys("\u{E007}").await.unwrap();
+        b.search_enter(&ip).await;
         b.until_with(
             "return document.querySelector('#map .n.sel')?.dataset.id === arguments[0]",
             vec![json!(ctr_id)],

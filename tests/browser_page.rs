@@ -140,13 +140,7 @@ async fn search_by_ip_unfolds_and_selects_the_right_container() {
         )
         .await;
     assert_eq!(drawn, json!(false), "the host should start folded");
-    let q = b
-        .client
-        .find(fantoccini::Locator::Id("q"))
-        .await
-        .expect("search box");
-    q.send_keys(&ip).await.expect("type");
-    q.send_keys("\u{E007}").await.expect("enter");
+    b.search_enter(&ip).await;
     b.until_with(
         "return document.querySelector('#map .n.sel')?.dataset.id === arguments[0]",
         vec![json!(id)],

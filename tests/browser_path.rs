@@ -13,7 +13,7 @@ mod engine;
 
 use std::collections::BTreeSet;
 
-use browser::{request, serve, Browser, Resp};
+use browser::{get, serve, Browser};
 use dockmap::collect::node::{collect, NodeOptions};
 use dockmap::layout::GraphIndex;
 use dockmap::snapshot::NodeSnapshot;
@@ -28,20 +28,6 @@ return [...document.querySelectorAll('#map .e')].filter(e => (want.has(`${e.data
 
 /// The test engine's swarm advertise address (tests/engine-up.sh), a host address in 198.18.0.0/15.
 const SWARM_ADDR: &str = "198.18.192.1";
-
-async fn get(base: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
-    let (b, p) = (base.to_owned(), path.to_owned());
-    let h: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        let hr: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        request(&b, "GET", &p, &hr)
-    })
-    .await
-    .unwrap()
-}
 
 /// With `DOCKMAP_TEST_SHOTS=<dir>`, a screenshot for a human to look at.
 async fn shot(br: &Browser, name: &str) {
@@ -423,13 +409,7 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
         let gen = br
             .js("return window.dockmapPaths.shown().generation")
             .await;
-        br.client
-            .find(Locator::Id("refresh"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        br.click_id("refresh").await;
         br.until_with(
             "return (window.dockmapPaths.shown()?.generation ?? 0) > arguments[0]",
             vec![gen],
@@ -458,13 +438,7 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
             f.clear().await.unwrap();
             f.send_keys(value).await.unwrap();
         }
-        br.client
-            .find(Locator::Id("path-go"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        br.click_id("path-go").await;
         br.until_with(
             all_lit,
             vec![lit(&ew)],

@@ -90,13 +90,7 @@ async fn a_snapshot_saved_from_the_page_reopens_by_permalink_in_a_fresh_browser(
         .await
         .unwrap();
     label.send_keys("before <b>the</b> change").await.unwrap();
-    b.client
-        .find(fantoccini::Locator::Id("save-go"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_id("save-go").await;
     b.until(
         "return !!document.getElementById('save-result-link')",
         20,
@@ -202,13 +196,7 @@ async fn the_list_page_refuses_a_bad_file_with_its_reason_and_takes_a_good_one()
         .await
         .unwrap();
     input.send_keys(bad_path.to_str().unwrap()).await.unwrap();
-    b.client
-        .find(fantoccini::Locator::Id("upload-go"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_id("upload-go").await;
     b.until(
         "const o = document.getElementById('upload-result'); return o.classList.contains('error') && o.textContent.includes('truncated')",
         20,
@@ -222,13 +210,7 @@ async fn the_list_page_refuses_a_bad_file_with_its_reason_and_takes_a_good_one()
 
     input.clear().await.unwrap();
     input.send_keys(good_path.to_str().unwrap()).await.unwrap();
-    b.client
-        .find(fantoccini::Locator::Id("upload-go"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_id("upload-go").await;
     b.until(
         "return document.querySelectorAll('#snapshots tbody tr').length === 1",
         20,

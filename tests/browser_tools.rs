@@ -100,13 +100,7 @@ async fn refresh_redraws_and_the_theme_switches() {
     let Some((b, _)) = page().await else { return };
     b.js("document.getElementById('map').dataset.old = '1'")
         .await;
-    b.client
-        .find(fantoccini::Locator::Id("refresh"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_id("refresh").await;
     b.until(
         "const m = document.getElementById('map'); return !!m && m.dataset.old === undefined",
         20,
@@ -116,13 +110,7 @@ async fn refresh_redraws_and_the_theme_switches() {
     let dark_before = b
         .js("return document.documentElement.classList.contains('dark')")
         .await;
-    b.client
-        .find(fantoccini::Locator::Id("theme"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_id("theme").await;
     let dark_after = b
         .js("return document.documentElement.classList.contains('dark') && document.getElementById('map').classList.contains('dark')")
         .await;

@@ -5,7 +5,7 @@ mod browser;
 
 use std::io::Read;
 
-use browser::{request, serve, Resp};
+use browser::{get, request, serve};
 use dockmap::snapshot::NodeSnapshot;
 use dockmap::synthetic::{snapshots, SyntheticOptions, HOSTILE_NETWORK};
 use dockmap::web::{router, AppState};
@@ -16,20 +16,6 @@ fn synthetic(hosts: usize, containers: usize) -> Vec<NodeSnapshot> {
         containers,
         hostile_names: true,
     })
-}
-
-async fn get(base: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
-    let (b, p) = (base.to_owned(), path.to_owned());
-    let h: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        let hr: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        request(&b, "GET", &p, &hr)
-    })
-    .await
-    .unwrap()
 }
 
 #[tokio::test]

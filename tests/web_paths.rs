@@ -8,26 +8,12 @@ mod browser;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use browser::{request, serve, Resp};
+use browser::{get, serve};
 use dockmap::graph::ElementKind;
 use dockmap::layout::GraphIndex;
 use dockmap::synthetic::{snapshots, SyntheticOptions};
 use dockmap::web::{router, AppState};
 use serde_json::Value;
-
-async fn get(base: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
-    let (b, p) = (base.to_owned(), path.to_owned());
-    let h: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        let hr: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        request(&b, "GET", &p, &hr)
-    })
-    .await
-    .unwrap()
-}
 
 fn enc(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()

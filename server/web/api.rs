@@ -147,12 +147,9 @@ pub async fn snapshot(
         return r;
     }
     let c = cur.clone();
-    let body = tokio::task::spawn_blocking(move || {
-        if c.single {
-            serde_json::to_vec(&c.data.snapshots[0])
-        } else {
-            serde_json::to_vec(&c.data.snapshots)
-        }
+    let body = tokio::task::spawn_blocking(move || match (c.single, c.data.snapshots.first()) {
+        (true, Some(only)) => serde_json::to_vec(only),
+        _ => serde_json::to_vec(&c.data.snapshots),
     })
     .await;
     match body {

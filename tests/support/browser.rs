@@ -254,6 +254,28 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click on {id}: {e}"));
     }
 
+    /// Click the page control with this DOM id (a real pointer click, as a user would).
+    pub async fn click_id(&self, id: &str) {
+        self.client
+            .find(fantoccini::Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("no #{id} on the page: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click on #{id}: {e}"));
+    }
+
+    /// Type `text` into the search box and press Enter, as a user picks the first hit.
+    pub async fn search_enter(&self, text: &str) {
+        let q = self
+            .client
+            .find(fantoccini::Locator::Id("q"))
+            .await
+            .unwrap_or_else(|e| panic!("no search box: {e}"));
+        q.send_keys(text).await.expect("type in the search box");
+        q.send_keys("\u{E007}").await.expect("press Enter");
+    }
+
     /// The text of the side panel.
     pub async fn panel_text(&self) -> String {
         self.js("return document.getElementById('panel-body').textContent")
@@ -338,6 +360,21 @@ impl Resp {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
+}
+
+/// A GET from async code: [`request`] on a blocking thread, so the server under test keeps running.
+pub async fn get(base: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+    let (b, p) = (base.to_owned(), path.to_owned());
+    let h: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let hr: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        request(&b, "GET", &p, &hr)
+    })
+    .await
+    .unwrap()
 }
 
 /// One request over a fresh connection (blocking; call from a blocking task or plain test).

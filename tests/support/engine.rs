@@ -316,6 +316,21 @@ impl Drop for TestService {
 }
 
 /// A tokio runtime for one test.
+/// A server state over the test engine, after its first collection has finished.
+pub async fn collected_state() -> dockmap::web::AppState {
+    let state = dockmap::web::AppState::collecting(dockmap::collect::node::NodeOptions {
+        docker: Some(docker_host()),
+        ..Default::default()
+    });
+    assert!(state.refresh());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while state.current().is_none() || state.is_collecting() {
+        assert!(Instant::now() < deadline, "collection did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    state
+}
+
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
