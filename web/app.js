@@ -122,22 +122,13 @@
   const fit = () => pz.fit(W, H);
   const zoomAt = pz.zoomAt;
 
-  function boxOf(id) {
-    const g = nodes.get(id);
-    const sh = g && g.querySelector('.sh');
-    if (!sh) return null;
-    const b = sh.getBBox();
-    return { x: b.x, y: b.y, w: b.width, h: b.height };
-  }
+  const boxOf = (id) => window.dockmapPanZoom.box(nodes.get(id));
 
   function center(id) {
     const b = boxOf(id);
     if (!b) return;
     const r = stage.getBoundingClientRect();
-    if (tf.k < 0.6) tf.k = 1;
-    tf.x = r.width * 0.4 - (b.x + b.w / 2) * tf.k;
-    tf.y = r.height / 2 - (b.y + b.h / 2) * tf.k;
-    apply();
+    pz.centerOn(b, r.width * 0.4, r.height / 2);
   }
 
   /** Bring these elements into view together, left of the side panel when it is open. */

@@ -39,11 +39,11 @@
     pz.fit(W, H);
   }
   const zoomAt = pz.zoomAt;
+  /** The element's box in whichever pane draws it (both panes share one layout). */
   function boxOf(id) {
     for (const s of sides) {
-      const g = s.nodes.get(id);
-      const sh = g && g.querySelector('.sh');
-      if (sh) return sh.getBBox();
+      const b = window.dockmapPanZoom.box(s.nodes.get(id));
+      if (b) return b;
     }
     return null;
   }
@@ -51,10 +51,7 @@
     const b = boxOf(id);
     if (!b) return;
     const r = sides[0].stage.getBoundingClientRect();
-    if (tf.k < 0.6) tf.k = 1;
-    tf.x = r.width / 2 - (b.x + b.width / 2) * tf.k;
-    tf.y = r.height / 2 - (b.y + b.height / 2) * tf.k;
-    apply();
+    pz.centerOn(b, r.width / 2, r.height / 2);
   }
 
   function el(tag, text, cls) {

@@ -66,24 +66,13 @@
   const fit = () => pz.fit(W, H);
   const zoomAt = pz.zoomAt;
 
-  function boxOf(id) {
-    const g = nodes.get(id);
-    const sh = g && g.querySelector('.sh');
-    if (!sh) return null;
-    const b = sh.getBBox();
-    return { x: b.x, y: b.y, w: b.width, h: b.height };
-  }
-
   function center(id) {
-    const b = boxOf(id);
+    const b = window.dockmapPanZoom.box(nodes.get(id));
     if (!b) return false;
     const r = stage.getBoundingClientRect();
     // The detail floats over the right of the stage: centre in what it leaves visible.
     const covered = detail.hidden ? 0 : Math.min(r.width / 2, detail.getBoundingClientRect().width);
-    if (tf.k < 0.6) tf.k = 1;
-    tf.x = (r.width - covered) / 2 - (b.x + b.w / 2) * tf.k;
-    tf.y = r.height / 2 - (b.y + b.h / 2) * tf.k;
-    apply();
+    pz.centerOn(b, (r.width - covered) / 2, r.height / 2);
     return true;
   }
 

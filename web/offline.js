@@ -38,15 +38,10 @@
   const fit = () => pz.fit(W, H);
   const zoomAt = pz.zoomAt;
   function center(id) {
-    const g = nodes.get(id);
-    const sh = g && g.querySelector('.sh');
-    if (!sh) return;
-    const b = sh.getBBox();
+    const b = window.dockmapPanZoom.box(nodes.get(id));
+    if (!b) return;
     const r = stage.getBoundingClientRect();
-    if (tf.k < 0.6) tf.k = 1;
-    tf.x = r.width * 0.4 - (b.x + b.width / 2) * tf.k;
-    tf.y = r.height / 2 - (b.y + b.height / 2) * tf.k;
-    apply();
+    pz.centerOn(b, r.width * 0.4, r.height / 2);
   }
 
   const { el } = window.dockmapDetails;

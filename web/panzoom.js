@@ -60,5 +60,20 @@ window.dockmapPanZoom = (stages, get, set) => {
     drag = null;
   });
 
-  return { fit, zoomAt };
+  /** Put `box` ({x, y, w, h}, drawing units) at (cx, cy) of the stage, zooming in when far out. */
+  function centerOn(box, cx, cy) {
+    const tf = get();
+    const k = tf.k < 0.6 ? 1 : tf.k;
+    set({ k, x: cx - (box.x + box.w / 2) * k, y: cy - (box.y + box.h / 2) * k }, false);
+  }
+
+  return { fit, zoomAt, centerOn };
+};
+
+/** The box of a drawn element's shape (`g`: its `.n` group), in drawing units; null if not drawn. */
+window.dockmapPanZoom.box = (g) => {
+  const sh = g && g.querySelector('.sh');
+  if (!sh) return null;
+  const b = sh.getBBox();
+  return { x: b.x, y: b.y, w: b.width, h: b.height };
 };
