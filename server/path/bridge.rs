@@ -278,29 +278,9 @@ pub fn trace<'a>(
         .unwrap_or_else(|| x.to_string());
     let title = title_to(&to_name, &format!("{x}:{y}"));
     let id = id_of(&to_name);
-    let Some(route) = nv.route(hns, Some(x)) else {
-        let why = format!("the host has no route to {x}");
-        t.hop(nv.host, ns_el, why.clone(), vec![], Verdict::Broken(why));
+    let Some((br, br_el)) = t.route_out(nv, hns, ns_el, x) else {
         return t.finish(id, "bridge-port", title);
     };
-    let Some(br) = route.oif.and_then(|i| hns.link(i)) else {
-        let why = format!("the route to {x} names no interface");
-        t.hop(
-            nv.host,
-            ns_el,
-            why.clone(),
-            vec![facts::route(&label, hns, route)],
-            Verdict::Broken(why),
-        );
-        return t.finish(id, "bridge-port", title);
-    };
-    let br_el = ctx.element(nv.iface_id(hns, br));
-    t.pass(
-        nv.host,
-        br_el.clone(),
-        format!("routed to {x} by {}", br.name),
-        vec![facts::route(&label, hns, route)],
-    );
     let fwd = Packet {
         dst: Some(x),
         dport: Some(y),

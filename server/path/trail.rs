@@ -1,6 +1,8 @@
 //! Building a path hop by hop: each hop is joined to the previous one by the graph's edge.
 
-use crate::snapshot::{Namespace, SourceKind};
+use std::net::Ipv4Addr;
+
+use crate::snapshot::{Link, Namespace, SourceKind};
 
 use super::facts;
 use super::lookup::{Ctx, NodeView};
@@ -74,6 +76,38 @@ impl<'c, 'a> Trail<'c, 'a> {
         evidence: Vec<Evidence>,
     ) {
         self.hop(node, element, text, evidence, Verdict::Pass);
+    }
+
+    /// The host namespace `hns` routes `x`: a hop "routed to x by IF" quoting the route, and the
+    /// outgoing link with its element. `None` after a broken hop (at `from`) when there is no
+    /// route or the route names no interface.
+    pub fn route_out(
+        &mut self,
+        nv: &NodeView<'a>,
+        hns: &'a Namespace,
+        from: Option<String>,
+        x: Ipv4Addr,
+    ) -> Option<(&'a Link, Option<String>)> {
+        let label = nv.ns_name(hns);
+        let Some(route) = nv.route(hns, Some(x)) else {
+            let why = format!("the host has no route to {x}");
+            self.hop(nv.host, from, why.clone(), vec![], Verdict::Broken(why));
+            return None;
+        };
+        let quoted = vec![facts::route(&label, hns, route)];
+        let Some(out) = route.oif.and_then(|i| hns.link(i)) else {
+            let why = format!("the route to {x} names no interface");
+            self.hop(nv.host, from, why.clone(), quoted, Verdict::Broken(why));
+            return None;
+        };
+        let out_el = self.ctx.element(nv.iface_id(hns, out));
+        self.pass(
+            nv.host,
+            out_el.clone(),
+            format!("routed to {x} by {}", out.name),
+            quoted,
+        );
+        Some((out, out_el))
     }
 
     /// Whether the last hop stopped the packet.
