@@ -120,7 +120,6 @@
     },
   );
   const fit = () => pz.fit(W, H);
-  const zoomAt = pz.zoomAt;
 
   const boxOf = (id) => window.dockmapPanZoom.box(nodes.get(id));
 
@@ -437,15 +436,14 @@
 
   document.addEventListener('keydown', (ev) => {
     if (ev.target instanceof HTMLInputElement || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const r = stage.getBoundingClientRect();
     const step = 80;
     switch (ev.key) {
       case 'ArrowLeft': tf.x += step; apply(true); break;
       case 'ArrowRight': tf.x -= step; apply(true); break;
       case 'ArrowUp': tf.y += step; apply(true); break;
       case 'ArrowDown': tf.y -= step; apply(true); break;
-      case '+': case '=': zoomAt(r.width / 2, r.height / 2, 1.25); break;
-      case '-': case '_': zoomAt(r.width / 2, r.height / 2, 0.8); break;
+      case '+': case '=': pz.zoomCenter(1.25); break;
+      case '-': case '_': pz.zoomCenter(0.8); break;
       case 'f': case '0': fit(); break;
       case '/': ev.preventDefault(); q.focus(); q.select(); break;
       case 'Escape': clearSelection(); break;
@@ -453,15 +451,7 @@
     }
   });
 
-  $('#fit').addEventListener('click', fit);
-  $('#zoom-in').addEventListener('click', () => {
-    const r = stage.getBoundingClientRect();
-    zoomAt(r.width / 2, r.height / 2, 1.25);
-  });
-  $('#zoom-out').addEventListener('click', () => {
-    const r = stage.getBoundingClientRect();
-    zoomAt(r.width / 2, r.height / 2, 0.8);
-  });
+  pz.bindButtons(fit);
   $('#unfold-all').addEventListener('click', () => {
     view.all = true;
     view.shut.clear();

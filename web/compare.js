@@ -142,21 +142,12 @@
   $('#unfold-all').addEventListener('click', () => {
     location.href = withView({ open: '*' });
   });
-  $('#fit').addEventListener('click', fit);
-  $('#zoom-in').addEventListener('click', () => {
-    const r = sides[0].stage.getBoundingClientRect();
-    zoomAt(r.width / 2, r.height / 2, 1.25);
-  });
-  $('#zoom-out').addEventListener('click', () => {
-    const r = sides[0].stage.getBoundingClientRect();
-    zoomAt(r.width / 2, r.height / 2, 0.8);
-  });
+  pz.bindButtons(fit);
   document.addEventListener('keydown', (ev) => {
     if (ev.target instanceof HTMLInputElement || !drawn) return;
-    const r = sides[0].stage.getBoundingClientRect();
     if (ev.key === 'f') fit();
-    else if (ev.key === '+' || ev.key === '=') zoomAt(r.width / 2, r.height / 2, 1.25);
-    else if (ev.key === '-') zoomAt(r.width / 2, r.height / 2, 0.8);
+    else if (ev.key === '+' || ev.key === '=') pz.zoomCenter(1.25);
+    else if (ev.key === '-') pz.zoomCenter(0.8);
   });
 
   if (drawn) fit();

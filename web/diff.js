@@ -64,7 +64,6 @@
     },
   );
   const fit = () => pz.fit(W, H);
-  const zoomAt = pz.zoomAt;
 
   function center(id) {
     const b = window.dockmapPanZoom.box(nodes.get(id));
@@ -348,24 +347,15 @@
   });
   document.addEventListener('keydown', (ev) => {
     if (ev.target instanceof HTMLInputElement || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const r = stage.getBoundingClientRect();
     switch (ev.key) {
-      case '+': case '=': zoomAt(r.width / 2, r.height / 2, 1.25); break;
-      case '-': case '_': zoomAt(r.width / 2, r.height / 2, 0.8); break;
+      case '+': case '=': pz.zoomCenter(1.25); break;
+      case '-': case '_': pz.zoomCenter(0.8); break;
       case 'f': case '0': fit(); break;
       case 'Escape': closeDetail(); break;
       default: return;
     }
   });
-  $('#fit').addEventListener('click', fit);
-  $('#zoom-in').addEventListener('click', () => {
-    const r = stage.getBoundingClientRect();
-    zoomAt(r.width / 2, r.height / 2, 1.25);
-  });
-  $('#zoom-out').addEventListener('click', () => {
-    const r = stage.getBoundingClientRect();
-    zoomAt(r.width / 2, r.height / 2, 0.8);
-  });
+  pz.bindButtons(fit);
 
   function setTheme(dark) {
     document.documentElement.classList.toggle('dark', dark);

@@ -67,7 +67,26 @@ window.dockmapPanZoom = (stages, get, set) => {
     set({ k, x: cx - (box.x + box.w / 2) * k, y: cy - (box.y + box.h / 2) * k }, false);
   }
 
-  return { fit, zoomAt, centerOn };
+  /** Zoom about the middle of the (first) stage: the + and − keys and buttons. */
+  function zoomCenter(factor) {
+    const r = list[0].getBoundingClientRect();
+    zoomAt(r.width / 2, r.height / 2, factor);
+  }
+
+  /** Wire the toolbar's #fit, #zoom-in and #zoom-out buttons, where the page has them. */
+  function bindButtons(fitNow) {
+    const actions = [
+      ['fit', fitNow],
+      ['zoom-in', () => zoomCenter(1.25)],
+      ['zoom-out', () => zoomCenter(0.8)],
+    ];
+    for (const [id, act] of actions) {
+      const b = document.getElementById(id);
+      if (b) b.addEventListener('click', act);
+    }
+  }
+
+  return { fit, zoomAt, zoomCenter, centerOn, bindButtons };
 };
 
 /** The box of a drawn element's shape (`g`: its `.n` group), in drawing units; null if not drawn. */
