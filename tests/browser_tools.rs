@@ -86,6 +86,13 @@ async fn keyboard_zooms_pans_and_fits_and_the_view_goes_in_the_url() {
     assert_ne!(panned, zoomed, "an arrow should pan");
     stage.send_keys("f").await.unwrap();
     assert_eq!(b.js(tf).await, fitted, "f fits again");
+    // The toolbar's buttons do the same as the keys.
+    b.click_id("zoom-in").await;
+    assert_eq!(b.js(tf).await, zoomed, "+ button zooms like the + key");
+    b.click_id("zoom-out").await;
+    assert_ne!(b.js(tf).await, zoomed, "− button zooms out");
+    b.click_id("fit").await;
+    assert_eq!(b.js(tf).await, fitted, "Fit button fits again");
     b.until(
         "return new URLSearchParams(location.search).has('v')",
         10,
