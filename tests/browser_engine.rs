@@ -115,23 +115,11 @@ fn real_engine_in_a_real_browser() {
         let link = br.client.current_url().await.unwrap().to_string();
         br.client.goto("about:blank").await.unwrap();
         br.open(&link).await;
-        br.until_with(
-            "return document.querySelector('#map .n.sel')?.dataset.id === arguments[0]",
-            vec![json!(ctr_a)],
-            15,
-            "the reopened selection",
-        )
-        .await;
+        br.until_selected(&ctr_a, 15, "the reopened selection").await;
 
         // Search by IP selects the right container.
         br.search_enter(&ip_b).await;
-        br.until_with(
-            "return document.querySelector('#map .n.sel')?.dataset.id === arguments[0]",
-            vec![json!(ctr_b)],
-            15,
-            "search by IP to select the container",
-        )
-        .await;
+        br.until_selected(&ctr_b, 15, "search by IP to select the container").await;
 
         // The network named with HTML: text in the drawing and the panel, nothing run.
         br.click_element(&net_el.id).await;

@@ -286,13 +286,7 @@ fn an_exported_file_works_from_disk_offline_and_pseudonyms_hide_the_real_names()
         b.js("document.querySelectorAll('.n.sel').forEach(n => n.classList.remove('sel')); return true")
             .await;
         b.search_enter(&ip).await;
-        b.until_with(
-            "return document.querySelector('#map .n.sel')?.dataset.id === arguments[0]",
-            vec![json!(ctr_id)],
-            10,
-            "search to select the container",
-        )
-        .await;
+        b.until_selected(&ctr_id, 10, "search to select the container").await;
         // Nothing was requested: no resource entries, and the file's CSP refuses connections.
         let requests = b
             .js("return performance.getEntriesByType('resource').map(e => e.name)")

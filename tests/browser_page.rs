@@ -141,13 +141,8 @@ async fn search_by_ip_unfolds_and_selects_the_right_container() {
         .await;
     assert_eq!(drawn, json!(false), "the host should start folded");
     b.search_enter(&ip).await;
-    b.until_with(
-        "return document.querySelector('#map .n.sel')?.dataset.id === arguments[0]",
-        vec![json!(id)],
-        20,
-        "the searched container to be selected",
-    )
-    .await;
+    b.until_selected(&id, 20, "the searched container to be selected")
+        .await;
     b.until_with(
         "return document.getElementById('panel-body').textContent.includes(arguments[0])",
         vec![json!(ip)],

@@ -276,6 +276,17 @@ impl Browser {
         q.send_keys("\u{E007}").await.expect("press Enter");
     }
 
+    /// Wait until the drawn element `id` is the selected one.
+    pub async fn until_selected(&self, id: &str, secs: u64, what: &str) {
+        self.until_with(
+            "return document.querySelector('#map .n.sel')?.dataset.id === arguments[0]",
+            vec![Value::String(id.to_owned())],
+            secs,
+            what,
+        )
+        .await;
+    }
+
     /// The text of the side panel.
     pub async fn panel_text(&self) -> String {
         self.js("return document.getElementById('panel-body').textContent")
