@@ -16,7 +16,7 @@ use super::cache::Rendered;
 use super::details::details;
 use super::headers::{etag, fresh, not_modified};
 use super::search::search;
-use super::state::{AppState, Current, OpenError};
+use super::state::{AppState, Current};
 
 /// 503 while there is nothing to show yet.
 pub fn no_snapshot(state: &AppState) -> Response {
@@ -56,20 +56,16 @@ pub fn param(q: &str, name: &str) -> Option<String> {
 #[allow(clippy::result_large_err)]
 pub async fn pick(state: &AppState, query: Option<&str>) -> Result<Arc<Current>, Response> {
     let snap = query.and_then(|q| param(q, "snap"));
-    match state.current_for(snap.as_deref()).await {
+    open(state, snap.as_deref()).await
+}
+
+/// The live state (`None`) or the saved snapshot `id`; or the answer to give at once.
+#[allow(clippy::result_large_err)]
+pub async fn open(state: &AppState, id: Option<&str>) -> Result<Arc<Current>, Response> {
+    match state.current_for(id).await {
         Ok(Some(cur)) => Ok(cur),
         Ok(None) => Err(no_snapshot(state)),
-        Err(e @ OpenError::NotFound(_)) => Err((
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error": e.to_string() })),
-        )
-            .into_response()),
-        Err(e @ OpenError::NoStore) => Err((
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error": e.to_string() })),
-        )
-            .into_response()),
-        Err(e) => Err(internal(e.to_string())),
+        Err(e) => Err((e.status(), Json(json!({ "error": e.to_string() }))).into_response()),
     }
 }
 

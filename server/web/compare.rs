@@ -14,7 +14,7 @@ use crate::layout::View;
 
 use super::api::param;
 use super::assets::version;
-use super::state::{AppState, OpenError};
+use super::state::AppState;
 
 /// Why a comparison cannot be shown, with its HTTP status.
 struct Refusal(StatusCode, String);
@@ -41,10 +41,7 @@ async fn open_side(state: &AppState, raw: &str) -> Result<compare::Side, Refusal
                 "no snapshot yet".into(),
             ))
         }
-        Err(e @ (OpenError::NotFound(_) | OpenError::NoStore)) => {
-            return Err(Refusal(StatusCode::NOT_FOUND, e.to_string()))
-        }
-        Err(e) => return Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => return Err(Refusal(e.status(), e.to_string())),
     };
     let raw = raw.to_owned();
     tokio::task::spawn_blocking(move || compare::side(&cur.data.snapshots, &spec.node, &raw))

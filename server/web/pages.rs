@@ -35,13 +35,6 @@ fn token_label(t: &str) -> &'static str {
     }
 }
 
-/// A query-string value, percent-encoded.
-fn urlencode(v: &str) -> String {
-    serde_urlencoded::to_string([("", v)])
-        .map(|s| s.trim_start_matches('=').to_owned())
-        .unwrap_or_default()
-}
-
 /// "node-00" / "node-00, node-01" / "10 nodes".
 pub fn nodes_text(nodes: &[String]) -> String {
     match nodes.len() {
@@ -119,20 +112,17 @@ async fn page(state: AppState, snap: Option<String>, q: Option<String>) -> Respo
     let view = View::from_query(q.as_deref().unwrap_or(""));
     let mut status = state.status();
     let shown = match &snap {
-        Some(id) => {
-            let q = format!("snap={}", urlencode(id));
-            match super::api::pick(&state, Some(&q)).await {
-                Ok(cur) => {
-                    status.taken_at = cur.taken_at.clone();
-                    status.elements = cur.data.graph.elements.len();
-                    status.edges = cur.data.graph.edges.len();
-                    status.sources = state.sources_of(&cur);
-                    status.state = "ready";
-                    Some(cur)
-                }
-                Err(r) => return r,
+        Some(id) => match super::api::open(&state, Some(id)).await {
+            Ok(cur) => {
+                status.taken_at = cur.taken_at.clone();
+                status.elements = cur.data.graph.elements.len();
+                status.edges = cur.data.graph.edges.len();
+                status.sources = state.sources_of(&cur);
+                status.state = "ready";
+                Some(cur)
             }
-        }
+            Err(r) => return r,
+        },
         None => state.current(),
     };
     let (svg, hide, view_q) = match shown {

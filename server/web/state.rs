@@ -56,6 +56,16 @@ pub enum OpenError {
     Failed(String, String),
 }
 
+impl OpenError {
+    /// The HTTP status that says it: 404 for what is not there, 500 for a store that failed.
+    pub fn status(&self) -> axum::http::StatusCode {
+        match self {
+            Self::NoStore | Self::NotFound(_) => axum::http::StatusCode::NOT_FOUND,
+            Self::Failed(..) => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 /// How many saved snapshots stay open (graph and workers built) at once.
 const KEEP_OPEN: usize = 4;
 
