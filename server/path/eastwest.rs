@@ -257,13 +257,7 @@ fn routed<'a>(ctx: &Ctx<'a>, a: Found<'a>, b: Found<'a>, bip: Ipv4Addr, bnet: &s
     ) else {
         return t.finish(id, "east-west", title);
     };
-    let Some(hns) = nv.host_ns().filter(|h| h.id == port.ns.id) else {
-        let why = format!(
-            "{} is in {}, not in the host namespace: it does not route to other networks",
-            br.name,
-            nv.ns_name(port.ns)
-        );
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
+    let Some(hns) = t.host_side(nv, port.ns, br, "it does not route to other networks") else {
         return t.finish(id, "east-west", title);
     };
     let hlabel = nv.ns_name(hns);

@@ -100,13 +100,12 @@ pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<Ipv4Addr>) -> PacketPa
     let Some((port, br)) = cross_veth_to_bridge(&mut t, ctx, at) else {
         return t.finish(id, "egress", title);
     };
-    let Some(hns) = nv.host_ns().filter(|h| h.id == port.ns.id) else {
-        let why = format!(
-            "{} is in {}, not in the host namespace: this network does not lead out of the node",
-            br.name,
-            nv.ns_name(port.ns)
-        );
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
+    let Some(hns) = t.host_side(
+        nv,
+        port.ns,
+        br,
+        "this network does not lead out of the node",
+    ) else {
         return t.finish(id, "egress", title);
     };
     let hlabel = nv.ns_name(hns);

@@ -110,6 +110,27 @@ impl<'c, 'a> Trail<'c, 'a> {
         Some((out, out_el))
     }
 
+    /// The host namespace, when the bridge `br` the packet reached (in `at`) lives there; else a
+    /// broken hop saying so, `consequence` telling what that means for this path.
+    pub fn host_side(
+        &mut self,
+        nv: &NodeView<'a>,
+        at: &'a Namespace,
+        br: &Link,
+        consequence: &str,
+    ) -> Option<&'a Namespace> {
+        if let Some(hns) = nv.host_ns().filter(|h| h.id == at.id) {
+            return Some(hns);
+        }
+        let why = format!(
+            "{} is in {}, not in the host namespace: {consequence}",
+            br.name,
+            nv.ns_name(at)
+        );
+        self.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
+        None
+    }
+
     /// Whether the last hop stopped the packet.
     pub fn stopped(&self) -> bool {
         self.hops.last().is_some_and(|h| h.verdict != Verdict::Pass)
