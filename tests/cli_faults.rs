@@ -148,6 +148,14 @@ fn with_iptables_save_missing_it_says_so_and_keeps_the_rest() {
         .unwrap_or_else(|| panic!("no iptables status for {ns}: {:#?}", s.sources));
     assert_eq!(st.state, SourceState::Error);
     assert!(st.message.contains("not found"), "{}", st.message);
+    // The node-wide line sums it up instead of saying "ok" over the failures.
+    let whole = s
+        .sources
+        .iter()
+        .find(|x| x.source == SourceKind::Iptables && x.namespace.is_none())
+        .unwrap_or_else(|| panic!("no node-wide iptables status: {:#?}", s.sources));
+    assert_eq!(whole.state, SourceState::Error, "{whole:?}");
+    assert!(whole.message.contains("namespaces"), "{}", whole.message);
     let mine = s
         .namespaces
         .iter()
@@ -156,5 +164,48 @@ fn with_iptables_save_missing_it_says_so_and_keeps_the_rest() {
     assert!(
         mine.links.iter().any(|l| l.name == "lo"),
         "links are kept when the firewall is not"
+    );
+}
+
+#[test]
+fn with_a_hung_engine_it_gives_up_on_it_and_keeps_the_kernel() {
+    if !netlab::require_root() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("dockmap-hung-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("docker.sock");
+    // Accepts connections and never answers: an engine stuck in a deadlock.
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for conn in listener.incoming().take(4).flatten() {
+            open.push(conn);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    let out = Command::new(BIN)
+        .args([
+            "snapshot",
+            "--docker",
+            &format!("unix://{}", sock.display()),
+        ])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(held);
+    let s = json(&out);
+    assert!(s.engine.is_none());
+    let st = s
+        .sources
+        .iter()
+        .find(|x| x.source == SourceKind::Engine)
+        .expect("engine status");
+    assert_eq!(st.state, SourceState::Error);
+    assert!(st.message.contains("cannot connect"), "{}", st.message);
+    let host = s.host_namespace().expect("host namespace");
+    assert!(
+        host.links.iter().any(|l| l.name == "lo"),
+        "the kernel is read"
     );
 }

@@ -179,3 +179,38 @@ fn graph_of_built_namespaces_is_exactly_what_was_built() {
         vec![(id(&a, "eth0"), id(&hub, "va"))]
     );
 }
+
+#[test]
+fn a_namespace_deleted_while_read_is_left_out_and_said() {
+    if !netlab::require_root() {
+        return;
+    }
+    let mut lab = Lab::new();
+    let keep = lab.netns("keep");
+    let gone = lab.netns("gone");
+    lab.veth(Some(&keep), "k0", Some(&gone), "g0");
+    // Opened, then deleted before it is read: what a container stopping mid-snapshot does.
+    let handles = vec![lab.handle(&keep), lab.handle(&gone)];
+    lab.delete_netns(&gone);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (namespaces, sources) = rt.block_on(dockmap::collect::node::read_namespaces(&handles));
+
+    let names: Vec<&str> = namespaces.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, vec![keep.as_str()], "the deleted one is left out");
+    let said = sources
+        .iter()
+        .find(|s| s.namespace.as_deref() == Some(gone.as_str()))
+        .unwrap_or_else(|| panic!("nothing said about {gone}: {sources:#?}"));
+    assert_eq!(said.state, dockmap::snapshot::SourceState::Unavailable);
+    assert!(said.message.contains("vanished"), "{}", said.message);
+    // What survives is whole; the deletion is no failure of the node's netlink reading.
+    assert!(namespaces[0].links.iter().any(|l| l.name == "k0"));
+    let netlink = sources
+        .iter()
+        .find(|s| s.source == dockmap::snapshot::SourceKind::Netlink && s.namespace.is_none())
+        .expect("node-wide netlink line");
+    assert_eq!(netlink.state, dockmap::snapshot::SourceState::Ok);
+}

@@ -11,7 +11,7 @@ use crate::snapshot::{
 
 use super::firewall::{self, RuleCache};
 use super::netns::{self, Discovery, NsHandle};
-use super::{docker, ipvs, link};
+use super::{docker, ipvs, link, CollectError};
 
 /// Where the `ip netns` tool keeps named namespaces.
 const IP_NETNS_DIR: &str = "/run/netns";
@@ -82,7 +82,7 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
         })
         .await
         .unwrap_or_else(|why| (Vec::new(), vec![why]));
-        let (namespaces, sources) = collect_namespaces(&handles).await;
+        let (namespaces, sources) = read_namespaces(&handles).await;
         (handles, problems, namespaces, sources)
     };
     let ((engine, engine_status), (handles, mut problems, mut namespaces, mut ns_sources)) =
@@ -123,13 +123,16 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
     .unwrap_or_else(|why| (Vec::new(), vec![why]));
     problems.extend(more_problems);
     if handles.len() != known {
-        (namespaces, ns_sources) = collect_namespaces(&handles).await;
+        (namespaces, ns_sources) = read_namespaces(&handles).await;
     } else {
         // Same namespaces: only their roles and paths may have been learnt from the engine.
-        for (ns, h) in namespaces.iter_mut().zip(&handles) {
-            ns.role = h.role;
-            ns.paths = h.paths.clone();
-            ns.name = h.name.clone();
+        // By identity: a namespace that vanished while read is no longer in the list.
+        for ns in namespaces.iter_mut() {
+            if let Some(h) = handles.iter().find(|h| h.id == ns.id) {
+                ns.role = h.role;
+                ns.paths = h.paths.clone();
+                ns.name = h.name.clone();
+            }
         }
     }
     snap.sources.push(netns::discovery_status(&problems));
@@ -149,7 +152,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 async fn collect_engine(url: Option<&str>) -> Result<EngineFacts, String> {
-    let client = docker::connect(url).map_err(|e| e.to_string())?;
+    // The ping blocks (plain socket calls): off the async workers, so a hung engine cannot hold
+    // up the kernel side that runs beside it.
+    let url = url.map(str::to_owned);
+    let client = blocking(move || docker::connect(url.as_deref()))
+        .await?
+        .map_err(|e| e.to_string())?;
     match tokio::time::timeout(ENGINE_DEADLINE, docker::collect(&client)).await {
         Ok(Ok(facts)) => Ok(facts),
         Ok(Err(e)) => Err(e.to_string()),
@@ -181,7 +189,10 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 /// Read every namespace's kernel facts, firewall and IPVS; failures stay with their namespace.
-async fn collect_namespaces(handles: &[NsHandle]) -> (Vec<Namespace>, Vec<SourceStatus>) {
+///
+/// A namespace deleted while it was read (its container stopped) is left out, with a status that
+/// says so: an empty namespace in the picture would be a false "unexplained namespace".
+pub async fn read_namespaces(handles: &[NsHandle]) -> (Vec<Namespace>, Vec<SourceStatus>) {
     let mut sources = Vec::new();
     let clones: Vec<NsHandle> = handles.iter().filter_map(|h| h.try_clone().ok()).collect();
     let extras = async {
@@ -196,7 +207,6 @@ async fn collect_namespaces(handles: &[NsHandle]) -> (Vec<Namespace>, Vec<Source
     let (kernel, mut per_ns) = tokio::join!(link::collect_all(handles), extras);
 
     let mut out = Vec::with_capacity(handles.len());
-    let mut kernel_errors = 0usize;
     for (i, (h, k)) in handles.iter().zip(kernel).enumerate() {
         let mut ns = Namespace {
             id: h.id,
@@ -221,8 +231,15 @@ async fn collect_namespaces(handles: &[NsHandle]) -> (Vec<Namespace>, Vec<Source
                     ));
                 }
             }
+            Err(CollectError::Vanished(_)) => {
+                sources.push(SourceStatus::unavailable(
+                    SourceKind::Netlink,
+                    Some(&h.name),
+                    "vanished while the snapshot was taken (its container stopped): left out",
+                ));
+                continue;
+            }
             Err(e) => {
-                kernel_errors += 1;
                 sources.push(SourceStatus::error(
                     SourceKind::Netlink,
                     Some(&h.name),
@@ -236,9 +253,6 @@ async fn collect_namespaces(handles: &[NsHandle]) -> (Vec<Namespace>, Vec<Source
             sources.extend(st.drain(..).filter(|s| s.state == SourceState::Error));
         }
         out.push(ns);
-    }
-    if kernel_errors < handles.len() {
-        sources.push(SourceStatus::ok(SourceKind::Netlink, None));
     }
     summarize(&mut sources, &out);
     (out, sources)
@@ -267,7 +281,8 @@ fn blocking_sources(handles: &[NsHandle]) -> Vec<NamespaceExtras> {
         .collect()
 }
 
-/// One line per source kind saying how many namespaces it covered, so a reader sees the whole at a glance.
+/// One node-wide line per source kind, so a reader sees the whole at a glance: `ok` only when
+/// every namespace read was read in full, else how many failed and the first reason.
 fn summarize(sources: &mut Vec<SourceStatus>, namespaces: &[Namespace]) {
     let unavailable_ipvs = namespaces.iter().find_map(|n| match &n.ipvs {
         IpvsState::Unavailable { reason } => Some(reason.clone()),
@@ -278,11 +293,32 @@ fn summarize(sources: &mut Vec<SourceStatus>, namespaces: &[Namespace]) {
     } else if !namespaces.is_empty() {
         sources.push(SourceStatus::ok(SourceKind::Ipvs, None));
     }
-    if !sources
-        .iter()
-        .any(|s| s.source == SourceKind::Iptables && s.namespace.is_none())
-    {
-        sources.push(SourceStatus::ok(SourceKind::Iptables, None));
+    let total = namespaces.len();
+    for kind in [SourceKind::Netlink, SourceKind::Iptables] {
+        if sources
+            .iter()
+            .any(|s| s.source == kind && s.namespace.is_none())
+        {
+            continue;
+        }
+        let failed: Vec<&SourceStatus> = sources
+            .iter()
+            .filter(|s| s.source == kind && s.namespace.is_some() && s.state == SourceState::Error)
+            .collect();
+        let line = match failed.first() {
+            None => SourceStatus::ok(kind, None),
+            Some(first) => SourceStatus::error(
+                kind,
+                None,
+                format!(
+                    "failed in {} of {total} namespaces (first: {}: {})",
+                    failed.len(),
+                    first.namespace.as_deref().unwrap_or_default(),
+                    first.message
+                ),
+            ),
+        };
+        sources.push(line);
     }
 }
 
