@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use dockmap::agent::{self, SnapshotSource, Token};
 use dockmap::cluster::{AgentList, ClusterOptions, Gatherer};
 use dockmap::snapshot::{NodeIdentity, NodeSnapshot, NodeState, NODE_SCHEMA};
+use dockmap::web::AppState;
 
 fn snapshot_file(dir: &tempdir::Dir, host: &str) -> PathBuf {
     let snap = NodeSnapshot {
@@ -305,4 +306,61 @@ async fn agent_serves_tls_to_a_gatherer_that_trusts_its_certificate() {
     let c = untrusting.gather().await;
     assert_eq!(c.nodes[0].state, NodeState::Unreachable);
     assert!(c.nodes[0].snapshot.is_none());
+}
+
+/// The server gathers on a new runtime at every refresh while the gatherer's HTTP client lives on
+/// (reqwest#2501: pooled connections of a dropped runtime can time out). Two refreshes in a row
+/// must both be fresh; once the agent is gone the node is stale and the status bar says how old
+/// its picture is.
+#[test]
+fn a_cluster_server_stays_fresh_across_refreshes_and_says_how_old_a_stale_node_is() {
+    let dir = tempdir::Dir::new("cluster-refresh");
+    let file = snapshot_file(&dir, "node-r");
+    // The agent has a runtime of its own, alive across the server's refreshes until stopped.
+    let agent_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = agent_rt.block_on(start_agent(Some("t"), file));
+    let g = Gatherer::new(ClusterOptions {
+        agents: AgentList::Urls(vec![format!("http://{addr}")]),
+        deadline: Duration::from_secs(3),
+        token: Some("t".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let state = AppState::gathering(g);
+    let refresh = |state: &AppState| {
+        assert!(state.refresh());
+        while state.is_collecting() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        state.current().unwrap()
+    };
+    for round in 1..=3 {
+        let cur = refresh(&state);
+        assert_eq!(
+            (cur.nodes[0].name.as_str(), cur.nodes[0].state),
+            ("node-r", NodeState::Fresh),
+            "refresh {round}: {}",
+            cur.nodes[0].error
+        );
+    }
+    agent_rt.shutdown_background();
+    let cur = refresh(&state);
+    assert_eq!(cur.nodes[0].state, NodeState::Stale);
+    let status = state.status();
+    let report = status
+        .sources
+        .iter()
+        .find(|s| s.source == "agent")
+        .expect("the stale node is reported");
+    assert_eq!(report.nodes, vec!["node-r".to_string()]);
+    assert!(
+        report.message.starts_with("stale: last good snapshot ")
+            && report.message.contains(" s old: "),
+        "{}",
+        report.message
+    );
 }

@@ -1,5 +1,8 @@
 //! Which agents to ask: a list given by hand, or every node a swarm manager knows.
 
+use std::net::IpAddr;
+use std::time::Duration;
+
 use crate::collect::docker;
 use crate::collect::node::NodeOptions;
 
@@ -65,63 +68,123 @@ pub struct AgentTarget {
     pub url: String,
 }
 
-/// Resolve the list to targets; with `auto`, a discovery failure is said in words.
+/// Resolve the list to targets; with `auto`, a discovery failure (or no answer within
+/// `deadline`) is said in words.
 pub(super) async fn targets(
     list: &AgentList,
     local: &NodeOptions,
-) -> (Vec<AgentTarget>, Option<String>) {
+    deadline: Duration,
+) -> Result<Vec<AgentTarget>, String> {
     match list {
-        AgentList::Urls(urls) => (
-            urls.iter()
-                .map(|u| AgentTarget {
-                    name: String::new(),
-                    url: u.clone(),
+        AgentList::Urls(urls) => Ok(urls
+            .iter()
+            .map(|u| AgentTarget {
+                name: String::new(),
+                url: u.clone(),
+            })
+            .collect()),
+        AgentList::Auto { port, scheme } => {
+            let nodes = swarm_nodes(local, deadline)
+                .await
+                .map_err(|why| format!("cannot list the swarm's nodes: {why}"))?;
+            Ok(nodes
+                .into_iter()
+                .map(|(hostname, addr)| AgentTarget {
+                    name: hostname,
+                    url: format!("{scheme}://{}:{port}", bracketed(&addr)),
                 })
-                .collect(),
-            None,
-        ),
-        AgentList::Auto { port, scheme } => match swarm_nodes(local).await {
-            Ok(nodes) => {
-                let targets = nodes
-                    .into_iter()
-                    .map(|(hostname, addr)| {
-                        let host = if addr.contains(':') {
-                            format!("[{addr}]")
-                        } else {
-                            addr
-                        };
-                        AgentTarget {
-                            name: hostname,
-                            url: format!("{scheme}://{host}:{port}"),
-                        }
-                    })
-                    .collect();
-                (targets, None)
-            }
-            Err(why) => (
-                Vec::new(),
-                Some(format!("cannot list the swarm's nodes: {why}")),
-            ),
-        },
+                .collect())
+        }
     }
 }
 
-async fn swarm_nodes(local: &NodeOptions) -> Result<Vec<(String, String)>, String> {
-    let client = docker::connect(local.docker.as_deref()).map_err(|e| e.to_string())?;
-    let nodes = client
-        .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
+/// An address as the host part of a URL (IPv6 literals in brackets).
+fn bracketed(addr: &str) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]")
+    } else {
+        addr.to_owned()
+    }
+}
+
+/// Ask the engine for its node list, all within `deadline`: a hung engine must not hold up the
+/// gather (bollard's own timeout is per request, and the connection probe blocks a thread).
+async fn swarm_nodes(
+    local: &NodeOptions,
+    deadline: Duration,
+) -> Result<Vec<(String, String)>, String> {
+    let url = local.docker.clone();
+    let listing = async move {
+        // connect() pings the engine with blocking I/O: on a thread of its own the deadline can
+        // give up on it (the thread ends by itself within the probe's own timeout).
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("dockmap-discover".into())
+            .spawn(move || {
+                let _ = tx.send(docker::connect(url.as_deref()));
+            })
+            .map_err(|e| format!("cannot start a thread to reach the engine: {e}"))?;
+        let client = rx
+            .await
+            .map_err(|_| "the engine probe ended without an answer".to_owned())?
+            .map_err(|e| e.to_string())?;
+        client
+            .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
+            .await
+            .map_err(|e| format!("{e} (is this engine a swarm manager?)"))
+    };
+    let nodes = tokio::time::timeout(deadline, listing)
         .await
-        .map_err(|e| format!("{e} (is this engine a swarm manager?)"))?;
+        .map_err(|_| {
+            format!(
+                "the engine did not list them within {} s",
+                deadline.as_secs_f64()
+            )
+        })??;
+    Ok(node_addresses(&nodes))
+}
+
+/// (hostname, address to reach its agent at) of every node with a usable address, sorted.
+fn node_addresses(nodes: &[bollard::models::Node]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = nodes
-        .into_iter()
+        .iter()
         .filter_map(|n| {
-            let hostname = n.description.and_then(|d| d.hostname).unwrap_or_default();
-            let addr = n.status.and_then(|s| s.addr)?;
-            (!addr.is_empty()).then_some((hostname, addr))
+            let hostname = n
+                .description
+                .as_ref()
+                .and_then(|d| d.hostname.clone())
+                .unwrap_or_default();
+            let status = n.status.as_ref().and_then(|s| s.addr.as_deref());
+            let manager = n.manager_status.as_ref().and_then(|m| m.addr.as_deref());
+            let addr = node_address(status.unwrap_or(""), manager.unwrap_or(""))?;
+            Some((hostname, addr))
         })
         .collect();
     out.sort();
-    Ok(out)
+    out
+}
+
+/// A swarm node's underlay address: its `Status.Addr`, unless that is empty, unspecified or
+/// loopback (managers are known to report `0.0.0.0` or `127.0.0.1` there, moby/moby#35437 and
+/// #30119); then the host part of its `ManagerStatus.Addr` (`198.18.0.2:2377`). None when
+/// neither is usable.
+pub fn node_address(status_addr: &str, manager_addr: &str) -> Option<String> {
+    let usable = |a: &str| {
+        a.parse::<IpAddr>()
+            .ok()
+            .filter(|ip| !ip.is_unspecified() && !ip.is_loopback())
+            .map(|ip| ip.to_string())
+    };
+    usable(status_addr.trim()).or_else(|| {
+        let m = manager_addr.trim();
+        let host = match m.strip_prefix('[') {
+            // `[fd00::1]:2377`
+            Some(v6) => v6.split(']').next().unwrap_or(v6),
+            // `198.18.0.2:2377`
+            None => m.rsplit_once(':').map_or(m, |(h, _)| h),
+        };
+        usable(host)
+    })
 }
 
 #[cfg(test)]
@@ -153,5 +216,48 @@ mod tests {
         );
         assert!(AgentList::parse("198.18.0.2:7879").is_err());
         assert!(AgentList::parse("auto:x").is_err());
+    }
+
+    fn parsed(v: serde_json::Value) -> bollard::models::Node {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_manager_reporting_an_unusable_address_is_reached_at_its_manager_address() {
+        let nodes = [
+            parsed(
+                serde_json::json!({"ID": "m1", "Description": {"Hostname": "node1"},
+                "Status": {"State": "ready", "Addr": "0.0.0.0"},
+                "ManagerStatus": {"Leader": true, "Addr": "198.18.0.11:2377"}}),
+            ),
+            parsed(
+                serde_json::json!({"ID": "m2", "Description": {"Hostname": "node2"},
+                "Status": {"State": "ready", "Addr": "127.0.0.1"},
+                "ManagerStatus": {"Addr": "198.18.0.12:2377"}}),
+            ),
+            parsed(
+                serde_json::json!({"ID": "w3", "Description": {"Hostname": "node3"},
+                "Status": {"State": "ready", "Addr": "198.18.0.13"}}),
+            ),
+            parsed(
+                serde_json::json!({"ID": "w4", "Description": {"Hostname": "node4"},
+                "Status": {"State": "down", "Addr": "0.0.0.0"}}),
+            ),
+        ];
+        assert_eq!(
+            node_addresses(&nodes),
+            vec![
+                ("node1".to_string(), "198.18.0.11".to_string()),
+                ("node2".to_string(), "198.18.0.12".to_string()),
+                ("node3".to_string(), "198.18.0.13".to_string()),
+            ],
+            "node4 has no usable address and is left out"
+        );
+        assert_eq!(
+            node_address("", "[fd00::2]:2377").as_deref(),
+            Some("fd00::2")
+        );
+        assert_eq!(node_address("::", "[::1]:2377"), None);
+        assert_eq!(node_address("", ""), None);
     }
 }

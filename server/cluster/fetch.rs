@@ -53,7 +53,18 @@ pub(super) async fn fetch(
     token: Option<&Token>,
     deadline: Duration,
 ) -> Result<NodeSnapshot, FetchError> {
-    match tokio::time::timeout(deadline, fetch_inner(client, target, token)).await {
+    fetch_limited(client, target, token, deadline, MAX_SNAPSHOT_BYTES).await
+}
+
+/// [`fetch`], refusing answers over `limit` bytes.
+async fn fetch_limited(
+    client: &reqwest::Client,
+    target: &AgentTarget,
+    token: Option<&Token>,
+    deadline: Duration,
+    limit: usize,
+) -> Result<NodeSnapshot, FetchError> {
+    match tokio::time::timeout(deadline, fetch_inner(client, target, token, limit)).await {
         Ok(r) => r,
         Err(_) => Err(FetchError::Timeout(deadline.as_secs_f64())),
     }
@@ -63,6 +74,7 @@ async fn fetch_inner(
     client: &reqwest::Client,
     target: &AgentTarget,
     token: Option<&Token>,
+    limit: usize,
 ) -> Result<NodeSnapshot, FetchError> {
     let url = format!("{}{SNAPSHOT_PATH}", target.url.trim_end_matches('/'));
     let mut req = client.get(&url);
@@ -81,16 +93,7 @@ async fn fetch_inner(
         let text = resp.text().await.unwrap_or_default();
         return Err(FetchError::Status(status, text.chars().take(200).collect()));
     }
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| FetchError::Unreachable(error_chain(&e)))?;
-    if bytes.len() > MAX_SNAPSHOT_BYTES {
-        return Err(FetchError::Invalid(format!(
-            "{} bytes is over the {MAX_SNAPSHOT_BYTES}-byte limit",
-            bytes.len()
-        )));
-    }
+    let bytes = read_capped(resp, limit).await?;
     let snap: NodeSnapshot =
         serde_json::from_slice(&bytes).map_err(|e| FetchError::Invalid(e.to_string()))?;
     if snap.schema != NODE_SCHEMA {
@@ -100,6 +103,31 @@ async fn fetch_inner(
         )));
     }
     Ok(snap)
+}
+
+/// The body, read piece by piece and refused as soon as it is over `limit` bytes (or says it
+/// will be): a broken or hostile agent must not make the server hold gigabytes.
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, FetchError> {
+    let too_big = |n: u64| {
+        FetchError::Invalid(format!(
+            "the answer is over the {limit}-byte limit (at least {n} bytes)"
+        ))
+    };
+    if let Some(n) = resp.content_length().filter(|&n| n > limit as u64) {
+        return Err(too_big(n));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| FetchError::Unreachable(error_chain(&e)))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_big((body.len() + chunk.len()) as u64));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// reqwest hides the interesting part (connection refused, ...) in the source chain.
@@ -112,4 +140,74 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback peer that answers every request with `head` and then `body_len` bytes of `x`.
+    async fn serve(head: String, body_len: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let head = head.clone();
+                tokio::spawn(async move {
+                    let mut req = [0u8; 4096];
+                    let _ = sock.read(&mut req).await;
+                    let _ = sock.write_all(head.as_bytes()).await;
+                    let _ = sock.write_all(&vec![b'x'; body_len]).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    async fn get(url: String, limit: usize) -> Result<NodeSnapshot, FetchError> {
+        let target = AgentTarget {
+            name: String::new(),
+            url,
+        };
+        let c = client(None).unwrap();
+        fetch_limited(&c, &target, None, Duration::from_secs(5), limit).await
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_says_it_is_too_big_is_refused_before_reading_it() {
+        // Claims 10 GB and sends nothing: refused on the header alone, not after a wait.
+        let url = serve(
+            "HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n".into(),
+            0,
+        )
+        .await;
+        let err = get(url, 1000).await.unwrap_err();
+        assert!(
+            matches!(&err, FetchError::Invalid(m) if m.contains("1000-byte limit") && m.contains("10000000000")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_grows_past_the_limit_is_cut_off() {
+        // No length given (read until close): the cap applies while streaming.
+        let url = serve(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".into(),
+            64 * 1024,
+        )
+        .await;
+        let err = get(url.clone(), 1000).await.unwrap_err();
+        assert!(
+            matches!(&err, FetchError::Invalid(m) if m.contains("1000-byte limit")),
+            "{err}"
+        );
+        // Under a big enough limit the same answer is read in full (and then is no snapshot).
+        let err = get(url, 1 << 20).await.unwrap_err();
+        assert!(
+            matches!(&err, FetchError::Invalid(m) if !m.contains("limit")),
+            "{err}"
+        );
+    }
 }

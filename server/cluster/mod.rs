@@ -15,7 +15,7 @@ use crate::agent::Token;
 use crate::collect::node::{self, NodeOptions};
 use crate::snapshot::{ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, CLUSTER_SCHEMA};
 
-pub use discover::{AgentList, AgentTarget};
+pub use discover::{node_address, AgentList, AgentTarget};
 pub use fetch::FetchError;
 
 /// How the server gathers the cluster.
@@ -73,6 +73,9 @@ pub struct Gatherer {
     opts: ClusterOptions,
     client: reqwest::Client,
     kept: Mutex<HashMap<String, Kept>>,
+    /// The targets of the last discovery that worked: asked again when discovery fails, so
+    /// their nodes go stale with their kept snapshots instead of vanishing.
+    last_targets: Mutex<Vec<AgentTarget>>,
 }
 
 impl Gatherer {
@@ -83,6 +86,7 @@ impl Gatherer {
             opts,
             client,
             kept: Mutex::new(HashMap::new()),
+            last_targets: Mutex::new(Vec::new()),
         })
     }
 
@@ -95,10 +99,13 @@ impl Gatherer {
     pub async fn gather(&self) -> ClusterSnapshot {
         let started = Instant::now();
         let taken_at = node::rfc3339_now();
-        let mut nodes = Vec::new();
-        if !self.uses_agents() {
+        let nodes = if self.uses_agents() {
+            let discovered =
+                discover::targets(&self.opts.agents, &self.opts.local, self.opts.deadline).await;
+            self.gather_agents(discovered).await
+        } else {
             let snap = node::collect(&self.opts.local).await;
-            nodes.push(ClusterNode {
+            vec![ClusterNode {
                 name: snap.node.hostname.clone(),
                 source: "local".into(),
                 state: NodeState::Fresh,
@@ -106,31 +113,8 @@ impl Gatherer {
                 snapshot_taken_at: Some(snap.taken_at.clone()),
                 age_s: None,
                 snapshot: Some(snap),
-            });
-        } else {
-            let (targets, discovery_error) =
-                discover::targets(&self.opts.agents, &self.opts.local).await;
-            if let Some(why) = discovery_error {
-                nodes.push(ClusterNode {
-                    name: "(discovery)".into(),
-                    source: "auto".into(),
-                    state: NodeState::Unreachable,
-                    error: why,
-                    snapshot_taken_at: None,
-                    age_s: None,
-                    snapshot: None,
-                });
-            }
-            let token = self.opts.token.as_deref().and_then(Token::new);
-            let fetches = targets
-                .iter()
-                .map(|t| fetch::fetch(&self.client, t, token.as_ref(), self.opts.deadline));
-            let results = futures::future::join_all(fetches).await;
-            let mut kept = self.kept.lock().await;
-            for (target, result) in targets.into_iter().zip(results) {
-                nodes.push(settle(&mut kept, target, result));
-            }
-        }
+            }]
+        };
         let mut cluster = ClusterSnapshot {
             schema: CLUSTER_SCHEMA.into(),
             taken_at,
@@ -141,6 +125,85 @@ impl Gatherer {
         cluster.duration_ms = started.elapsed().as_millis() as u64;
         cluster
     }
+}
+
+impl Gatherer {
+    /// Fetch every target found (or, when discovery failed, every target of the last discovery
+    /// that worked, with an entry saying why discovery failed).
+    async fn gather_agents(
+        &self,
+        discovered: Result<Vec<AgentTarget>, String>,
+    ) -> Vec<ClusterNode> {
+        let mut nodes = Vec::new();
+        let targets = match discovered {
+            Ok(targets) => {
+                *self.last_targets.lock().await = targets.clone();
+                targets
+            }
+            Err(why) => {
+                nodes.push(ClusterNode {
+                    name: DISCOVERY.into(),
+                    source: "auto".into(),
+                    state: NodeState::Unreachable,
+                    error: why,
+                    snapshot_taken_at: None,
+                    age_s: None,
+                    snapshot: None,
+                });
+                self.last_targets.lock().await.clone()
+            }
+        };
+        let token = self.opts.token.as_deref().and_then(Token::new);
+        let fetches = targets
+            .iter()
+            .map(|t| fetch::fetch(&self.client, t, token.as_ref(), self.opts.deadline));
+        let results = futures::future::join_all(fetches).await;
+        let mut kept = self.kept.lock().await;
+        for (target, result) in targets.into_iter().zip(results) {
+            nodes.push(settle(&mut kept, target, result));
+        }
+        name_silent_nodes(&mut nodes);
+        nodes
+    }
+}
+
+/// The name of the entry that says why `--agents auto` could not list the nodes.
+pub const DISCOVERY: &str = "(discovery)";
+
+/// Name nodes that never answered (so far called by their URL's `host:port`) by the hostname a
+/// manager that did answer gives the node at that address: the graph then draws one host for
+/// the node, and tunnels to its address end there.
+fn name_silent_nodes(nodes: &mut [ClusterNode]) {
+    let mut known: HashMap<String, String> = HashMap::new();
+    for s in nodes.iter().filter_map(|n| n.snapshot.as_ref()) {
+        for n in s.engine.iter().flat_map(|e| &e.nodes) {
+            if let Some(addr) = node_address(&n.addr, &n.manager_addr) {
+                if !n.hostname.is_empty() {
+                    known.entry(addr).or_insert_with(|| n.hostname.clone());
+                }
+            }
+        }
+    }
+    for n in nodes.iter_mut().filter(|n| n.snapshot.is_none()) {
+        if n.name != url_authority(&n.source) {
+            continue;
+        }
+        if let Some(name) = url_host(&n.source).and_then(|h| known.get(&h)) {
+            n.name = name.clone();
+        }
+    }
+}
+
+/// The host of an agent URL, without brackets or port (`198.18.0.2`, `fd00::2`); None for what
+/// is no URL (`local`, `auto`).
+pub fn url_host(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    (!host.is_empty()).then(|| host.to_owned())
 }
 
 /// `host:port` of an agent URL: what a node that never answered is called.
@@ -212,5 +275,148 @@ fn settle(
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::{self, SnapshotSource};
+    use crate::snapshot::{EngineFacts, NodeIdentity, SwarmNode, NODE_SCHEMA};
+
+    /// A file removed on drop.
+    struct TempFile(std::path::PathBuf);
+    impl TempFile {
+        fn new(tag: &str) -> Self {
+            TempFile(std::env::temp_dir().join(format!("dmt-cluster-{tag}-{}", std::process::id())))
+        }
+    }
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn snapshot(host: &str) -> NodeSnapshot {
+        NodeSnapshot {
+            schema: NODE_SCHEMA.into(),
+            node: NodeIdentity {
+                hostname: host.into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn auto() -> ClusterOptions {
+        ClusterOptions {
+            agents: AgentList::Auto {
+                port: discover::DEFAULT_AGENT_PORT,
+                scheme: "http".into(),
+            },
+            deadline: Duration::from_millis(300),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_discovery_keeps_the_nodes_found_before_as_stale() {
+        let file = TempFile::new("discovery-stale.json");
+        std::fs::write(&file.0, serde_json::to_vec(&snapshot("n1")).unwrap()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = agent::router(None, SnapshotSource::File(file.0.clone()));
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let g = Gatherer::new(auto()).unwrap();
+        let found = vec![AgentTarget {
+            name: "n1".into(),
+            url: format!("http://{addr}"),
+        }];
+        let first = g.gather_agents(Ok(found)).await;
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].state, NodeState::Fresh);
+        server.abort();
+        let _ = server.await;
+        let second = g
+            .gather_agents(Err("cannot list the swarm's nodes: engine gone".into()))
+            .await;
+        let names: Vec<(&str, NodeState)> =
+            second.iter().map(|n| (n.name.as_str(), n.state)).collect();
+        assert_eq!(
+            names,
+            vec![
+                (DISCOVERY, NodeState::Unreachable),
+                ("n1", NodeState::Stale)
+            ]
+        );
+        assert!(second[0].error.contains("engine gone"));
+        assert_eq!(
+            second[1]
+                .snapshot
+                .as_ref()
+                .map(|s| s.node.hostname.as_str()),
+            Some("n1"),
+            "the kept snapshot is shown"
+        );
+    }
+
+    #[tokio::test]
+    async fn discovery_gives_up_on_a_hung_engine_at_the_deadline() {
+        // An engine socket that takes connections and never answers.
+        let sock = TempFile::new("hung-engine.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock.0).unwrap();
+        let mut opts = auto();
+        opts.local.docker = Some(format!("unix://{}", sock.0.display()));
+        let c = Gatherer::new(opts).unwrap().gather().await;
+        assert_eq!(c.nodes.len(), 1);
+        assert_eq!(c.nodes[0].name, DISCOVERY);
+        // The engine probe's own timeout (5 s) would say "no answer within 5s".
+        assert!(
+            c.nodes[0].error.contains("did not list them within 0.3 s"),
+            "{}",
+            c.nodes[0].error
+        );
+    }
+
+    #[test]
+    fn a_node_that_never_answered_is_named_as_the_managers_list_names_its_address() {
+        let mut manager = snapshot("node1");
+        manager.engine = Some(EngineFacts {
+            nodes: vec![SwarmNode {
+                id: "n3".into(),
+                hostname: "node3".into(),
+                addr: "0.0.0.0".into(),
+                manager_addr: "198.19.0.13:2377".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let silent = |url: &str| ClusterNode {
+            name: url_authority(url),
+            source: url.into(),
+            state: NodeState::Unreachable,
+            error: "unreachable".into(),
+            snapshot_taken_at: None,
+            age_s: None,
+            snapshot: None,
+        };
+        let mut nodes = vec![
+            ClusterNode {
+                snapshot: Some(manager),
+                state: NodeState::Fresh,
+                name: "node1".into(),
+                ..silent("http://198.19.0.11:7879")
+            },
+            silent("http://198.19.0.13:7879"),
+            silent("http://198.19.0.14:7879"),
+        ];
+        name_silent_nodes(&mut nodes);
+        let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, vec!["node1", "node3", "198.19.0.14:7879"]);
+        assert_eq!(
+            url_host("https://[fd00::2]:7879/x").as_deref(),
+            Some("fd00::2")
+        );
+        assert_eq!(url_host("auto"), None);
     }
 }

@@ -206,13 +206,18 @@ impl Builder {
         let net_ids = network_ids(host, &engine.networks);
         for net in &engine.networks {
             let id = &net_ids[&net.id];
-            self.element(
-                id.clone(),
-                ElementKind::Network,
-                net.name.clone(),
-                None,
-                network_attrs(net),
-            );
+            let attrs = network_attrs(host, net);
+            match self.elements.get_mut(id) {
+                // A swarm network is one element for all hosts: each host adds its endpoints.
+                Some(seen) => merge_network_attrs(&mut seen.attrs, attrs),
+                None => self.element(
+                    id.clone(),
+                    ElementKind::Network,
+                    net.name.clone(),
+                    None,
+                    attrs,
+                ),
+            }
             self.add_network_carrier(host, id, net, namespaces, ns_names);
         }
         for c in &engine.containers {
@@ -671,7 +676,28 @@ pub(super) fn rules_naming(ns: &Namespace, name: &str) -> Vec<String> {
     out
 }
 
-fn network_attrs(net: &Network) -> BTreeMap<String, Value> {
+/// Add a host's view of a swarm network to what earlier hosts showed: endpoints are joined
+/// (sorted, each naming its host); the rest is the same on every host, so the first is kept and
+/// only what it lacked is added.
+fn merge_network_attrs(seen: &mut BTreeMap<String, Value>, more: BTreeMap<String, Value>) {
+    for (key, value) in more {
+        match (key.as_str(), seen.get_mut(&key)) {
+            ("endpoints", Some(Value::Array(have))) => {
+                if let Value::Array(add) = value {
+                    have.extend(add);
+                    have.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
+                    have.dedup();
+                }
+            }
+            (_, Some(_)) => {}
+            (_, None) => {
+                seen.insert(key, value);
+            }
+        }
+    }
+}
+
+fn network_attrs(host: &str, net: &Network) -> BTreeMap<String, Value> {
     let mut a = BTreeMap::new();
     a.insert("id".into(), json!(net.id));
     a.insert("name".into(), json!(net.name));
@@ -702,11 +728,18 @@ fn network_attrs(net: &Network) -> BTreeMap<String, Value> {
     {
         a.insert("vni".into(), json!(vni));
     }
-    let eps: Vec<String> = net
+    // A swarm network's element gathers the endpoints of every host: each says where it is.
+    let on_host = if net.scope == "swarm" {
+        format!("{host}: ")
+    } else {
+        String::new()
+    };
+    let mut eps: Vec<String> = net
         .endpoints
         .iter()
-        .map(|e| format!("{} {} {}", e.name, e.ipv4, e.mac))
+        .map(|e| format!("{on_host}{} {} {}", e.name, e.ipv4, e.mac))
         .collect();
+    eps.sort();
     a.insert("endpoints".into(), json!(eps));
     if !net.peers.is_empty() {
         a.insert("peers".into(), json!(net.peers));

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 
+use crate::cluster::{node_address, url_host, DISCOVERY};
 use crate::snapshot::{ClusterSnapshot, Link, Namespace, NamespaceRole, NodeSnapshot, NodeState};
 
 use super::build::{host_name, namespace_names, Builder};
@@ -19,7 +20,7 @@ pub fn build_cluster(cluster: &ClusterSnapshot) -> Graph {
     let mut b = Builder::default();
     b.add_nodes(&snaps);
     node_states(&mut b, cluster);
-    let addrs = node_addresses(&snaps);
+    let addrs = node_addresses(cluster, &snaps);
     tunnels(&mut b, &snaps, &addrs);
     missing_macs(&mut b, &snaps, &addrs);
     mtu(&mut b, &snaps);
@@ -55,6 +56,18 @@ fn node_states(b: &mut Builder, cluster: &ClusterSnapshot) {
                 e.attrs.insert("age_s".into(), json!(age));
             }
         }
+        if n.name == DISCOVERY && n.snapshot.is_none() {
+            b.finding(
+                "swarm-discovery-failed",
+                Severity::Error,
+                format!(
+                    "the swarm's node list could not be read ({}): the nodes found before are asked again, new ones are missed",
+                    n.error
+                ),
+                vec![id],
+            );
+            continue;
+        }
         let (severity, what) = match n.state {
             NodeState::Fresh => continue,
             NodeState::Stale => (
@@ -79,8 +92,9 @@ fn node_states(b: &mut Builder, cluster: &ClusterSnapshot) {
     }
 }
 
-/// Underlay address → host name, from each node's own swarm address and from managers' node lists.
-fn node_addresses(snaps: &[&NodeSnapshot]) -> HashMap<String, String> {
+/// Underlay address → host name: each node's own swarm address, then the address of the agent
+/// URL of each node that never answered (named as its host element is), then managers' node lists.
+fn node_addresses(cluster: &ClusterSnapshot, snaps: &[&NodeSnapshot]) -> HashMap<String, String> {
     let mut addrs = HashMap::new();
     let mut by_node_id: HashMap<&str, &str> = HashMap::new();
     for s in snaps {
@@ -93,17 +107,24 @@ fn node_addresses(snaps: &[&NodeSnapshot]) -> HashMap<String, String> {
             }
         }
     }
+    for n in cluster.nodes.iter().filter(|n| n.snapshot.is_none()) {
+        if let Some(host) = url_host(&n.source) {
+            addrs.entry(host).or_insert_with(|| n.name.clone());
+        }
+    }
     // A manager knows nodes whose agents may not have answered: name them by what we call them, else their hostname.
     for s in snaps {
         if let Some(e) = &s.engine {
             for n in &e.nodes {
-                if !n.addr.is_empty() && !addrs.contains_key(&n.addr) {
-                    let name = by_node_id
+                let Some(addr) = node_address(&n.addr, &n.manager_addr) else {
+                    continue;
+                };
+                addrs.entry(addr).or_insert_with(|| {
+                    by_node_id
                         .get(n.id.as_str())
                         .map(|h| (*h).to_owned())
-                        .unwrap_or_else(|| n.hostname.clone());
-                    addrs.insert(n.addr.clone(), name);
-                }
+                        .unwrap_or_else(|| n.hostname.clone())
+                });
             }
         }
     }
@@ -151,9 +172,12 @@ fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, Str
                 .and_then(|s| vxlan_with_vni(s, vni))
                 .map(|(ns, l)| (s_name(by_host[host.as_str()], ns), l.name.clone()))
         });
+        // A node with no picture of its own (it never answered, or no agent was asked) is its
+        // host element when there is one, else the remote address stays the end of the tunnel.
         let target = match remote_if {
             Some((ns_name, ifname)) => ids::interface(host, &ns_name, &ifname),
-            None => ids::host(host),
+            None if b.elements.contains_key(&ids::host(host)) => ids::host(host),
+            None => e.target.clone(),
         };
         b.edges.remove(&e.id);
         let mut attrs = e.attrs.clone();

@@ -301,3 +301,203 @@ fn nodes_that_did_not_answer_are_shown_and_flagged() {
         "stale node keeps its picture"
     );
 }
+
+/// Every edge ends at an element that exists (the layout drops the others silently).
+fn assert_no_dangling_edge(g: &Graph) {
+    let ids: std::collections::HashSet<&str> = g.elements.iter().map(|e| e.id.as_str()).collect();
+    for e in &g.edges {
+        assert!(
+            ids.contains(e.source.as_str()) && ids.contains(e.target.as_str()),
+            "dangling edge {e:?}"
+        );
+    }
+}
+
+/// Nodes a and b answered; c (198.19.0.13) never did. `manager_list`: a manages and lists c.
+fn third_node_silent(silent_name: &str, manager_list: bool) -> ClusterSnapshot {
+    let fdb_to_c = ("02:42:0a:00:00:05", "198.19.0.13");
+    let mut a = node(
+        "a",
+        "198.19.0.11",
+        "web.1",
+        "02:42:0a:00:00:03",
+        &[("02:42:0a:00:00:04", "198.19.0.12"), fdb_to_c],
+        1450,
+    );
+    if manager_list {
+        a.engine.as_mut().unwrap().nodes = vec![SwarmNode {
+            id: "id-c".into(),
+            hostname: "c".into(),
+            role: "worker".into(),
+            addr: "198.19.0.13".into(),
+            state: "down".into(),
+            ..Default::default()
+        }];
+    }
+    let b = node(
+        "b",
+        "198.19.0.12",
+        "web.2",
+        "02:42:0a:00:00:04",
+        &[("02:42:0a:00:00:03", "198.19.0.11"), fdb_to_c],
+        1450,
+    );
+    cluster(vec![
+        fresh(a),
+        fresh(b),
+        ClusterNode {
+            name: silent_name.into(),
+            source: "http://198.19.0.13:7879".into(),
+            state: NodeState::Unreachable,
+            error: "unreachable: connection refused".into(),
+            snapshot_taken_at: None,
+            age_s: None,
+            snapshot: None,
+        },
+    ])
+}
+
+#[test]
+fn tunnels_to_a_node_that_never_answered_end_at_its_one_host_element() {
+    // Named by the manager's node list (as the gatherer names it), and by its URL when no
+    // manager answered: either way one host element, and the tunnels end there.
+    for (name, manager_list) in [
+        ("c", true),
+        ("198.19.0.13:7879", false),
+        ("198.19.0.13:7879", true),
+    ] {
+        let g = build_cluster(&third_node_silent(name, manager_list));
+        let host = format!("host:{name}");
+        let mut hosts: Vec<&str> = g
+            .elements
+            .iter()
+            .filter(|e| e.kind == ElementKind::Host)
+            .map(|e| e.id.as_str())
+            .collect();
+        hosts.sort();
+        let mut expected = vec!["host:a", "host:b", host.as_str()];
+        expected.sort();
+        assert_eq!(hosts, expected);
+        let mut to_c: Vec<&str> = g
+            .edges
+            .iter()
+            .filter(|e| e.kind == EdgeKind::Fdb && e.target == host)
+            .map(|e| e.source.as_str())
+            .collect();
+        to_c.sort();
+        assert_eq!(
+            to_c,
+            vec!["if:a/1-ov00000000/vxlan0", "if:b/1-ov00000000/vxlan0"],
+            "{name}"
+        );
+        assert_no_dangling_edge(&g);
+        assert!(
+            !g.findings
+                .iter()
+                .any(|f| f.code == "fdb-unknown-destination"),
+            "{:?}",
+            g.findings
+        );
+    }
+}
+
+#[test]
+fn a_node_only_a_manager_knows_keeps_its_tunnel_at_the_remote_address() {
+    // The manager lists d, but no agent was asked for it: no host element, so the edge stays
+    // on the remote address (named for the node), never on a host that is not drawn.
+    let mut c = pair(
+        &[
+            ("02:42:0a:00:00:04", "198.19.0.12"),
+            ("02:42:0a:00:00:06", "198.19.0.14"),
+        ],
+        &[("02:42:0a:00:00:03", "198.19.0.11")],
+    );
+    c.nodes[0]
+        .snapshot
+        .as_mut()
+        .unwrap()
+        .engine
+        .as_mut()
+        .unwrap()
+        .nodes = vec![SwarmNode {
+        id: "id-d".into(),
+        hostname: "d".into(),
+        addr: "0.0.0.0".into(),
+        manager_addr: "198.19.0.14:2377".into(),
+        ..Default::default()
+    }];
+    let g = build_cluster(&c);
+    assert_no_dangling_edge(&g);
+    let e = g
+        .edges
+        .iter()
+        .find(|e| e.kind == EdgeKind::Fdb && e.target == "remote:198.19.0.14")
+        .expect("tunnel to d");
+    assert_eq!(e.attrs["remote_node"], "d");
+    assert!(!g
+        .findings
+        .iter()
+        .any(|f| f.code == "fdb-unknown-destination"));
+}
+
+#[test]
+fn a_swarm_network_lists_the_endpoints_of_every_host() {
+    let mut c = pair(&[], &[]);
+    for (n, ep) in [
+        (0, "web.1 198.19.128.5 02:42:0a:00:00:03"),
+        (1, "web.2 198.19.128.6 02:42:0a:00:00:04"),
+    ] {
+        let net = &mut c.nodes[n]
+            .snapshot
+            .as_mut()
+            .unwrap()
+            .engine
+            .as_mut()
+            .unwrap()
+            .networks[0];
+        let parts: Vec<&str> = ep.split(' ').collect();
+        net.endpoints = vec![NetworkEndpoint {
+            name: parts[0].into(),
+            ipv4: parts[1].into(),
+            mac: parts[2].into(),
+            ..Default::default()
+        }];
+    }
+    let expected = serde_json::json!([
+        "a: web.1 198.19.128.5 02:42:0a:00:00:03",
+        "b: web.2 198.19.128.6 02:42:0a:00:00:04"
+    ]);
+    let g = build_cluster(&c);
+    let net = g.elements.iter().find(|e| e.id == "net:appnet").unwrap();
+    assert_eq!(net.attrs["endpoints"], expected);
+    assert_eq!(net.attrs["vni"], "4097");
+    // The same whichever node is listed first.
+    c.nodes.reverse();
+    let g = build_cluster(&c);
+    let net = g.elements.iter().find(|e| e.id == "net:appnet").unwrap();
+    assert_eq!(net.attrs["endpoints"], expected);
+}
+
+#[test]
+fn a_failed_discovery_is_its_own_finding() {
+    let mut c = pair(&[], &[]);
+    c.nodes.push(ClusterNode {
+        name: crate::cluster::DISCOVERY.into(),
+        source: "auto".into(),
+        state: NodeState::Unreachable,
+        error: "cannot list the swarm's nodes: engine gone".into(),
+        snapshot_taken_at: None,
+        age_s: None,
+        snapshot: None,
+    });
+    let g = build_cluster(&c);
+    let codes: Vec<&str> = g.findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(codes.contains(&"swarm-discovery-failed"), "{codes:?}");
+    assert!(!codes.contains(&"agent-not-answering"), "{codes:?}");
+    let f = g
+        .findings
+        .iter()
+        .find(|f| f.code == "swarm-discovery-failed")
+        .unwrap();
+    assert!(f.message.contains("engine gone"));
+}

@@ -503,7 +503,7 @@ fn cluster_data(mut cluster: ClusterSnapshot) -> (Data, Vec<ClusterNode>, Vec<So
             source: "agent".into(),
             namespace: None,
             state: token(&n.state),
-            message: n.error.clone(),
+            message: node_message(n),
         })
         .collect();
     let mut nodes = Vec::new();
@@ -515,6 +515,16 @@ fn cluster_data(mut cluster: ClusterSnapshot) -> (Data, Vec<ClusterNode>, Vec<So
         nodes.push(n);
     }
     (Data { snapshots, graph }, nodes, problems)
+}
+
+/// Why a node is not fresh, for the status bar; a stale node says how old its picture is.
+fn node_message(n: &ClusterNode) -> String {
+    match (n.state, n.age_s) {
+        (NodeState::Stale, Some(age)) => {
+            format!("stale: last good snapshot {age} s old: {}", n.error)
+        }
+        _ => n.error.clone(),
+    }
 }
 
 /// A state of the world with its workers started.
