@@ -10,7 +10,6 @@ use crate::layout::view::HIDE_TOKENS;
 use crate::layout::View;
 
 use super::api::{param, rendered};
-use super::assets::version;
 use super::state::AppState;
 
 /// What the filter menu calls each token.
@@ -75,22 +74,6 @@ pub struct IndexPage {
     pub sources: Vec<String>,
     /// Filter checkboxes.
     pub toggles: Vec<Toggle>,
-    /// Asset versions.
-    pub app_css_v: String,
-    /// Asset versions.
-    pub map_css_v: String,
-    /// Asset versions.
-    pub app_js_v: String,
-    /// Asset versions.
-    pub panzoom_js_v: String,
-    /// Asset versions.
-    pub details_js_v: String,
-    /// Asset versions.
-    pub favicon_v: String,
-    /// Asset versions.
-    pub path_css_v: String,
-    /// Asset versions.
-    pub path_js_v: String,
 }
 
 /// `GET /` (the live state, or the saved snapshot a `snap` parameter names).
@@ -180,14 +163,6 @@ async fn page(state: AppState, snap: Option<String>, q: Option<String>) -> Respo
         status_text,
         sources,
         toggles,
-        app_css_v: version("app.css"),
-        map_css_v: version("map.css"),
-        app_js_v: version("app.js"),
-        panzoom_js_v: version("panzoom.js"),
-        details_js_v: version("details.js"),
-        favicon_v: version("favicon.svg"),
-        path_css_v: version("path.css"),
-        path_js_v: version("path.js"),
     };
     let mut r = page.into_response();
     r.headers_mut()
