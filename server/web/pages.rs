@@ -42,6 +42,16 @@ pub fn nodes_text(nodes: &[String]) -> String {
     }
 }
 
+/// One source not read in full, as the status bar shows it.
+pub struct SourceLine {
+    /// What it says.
+    pub text: String,
+    /// `unavailable` or `error`: its colour, as the script gives it after a refresh.
+    pub state: String,
+    /// The nodes it was reported on, all of them (the text shortens a long list).
+    pub nodes: String,
+}
+
 /// One filter checkbox.
 pub struct Toggle {
     /// The token.
@@ -71,7 +81,7 @@ pub struct IndexPage {
     /// The status line.
     pub status_text: String,
     /// Sources not read in full, one line each.
-    pub sources: Vec<String>,
+    pub sources: Vec<SourceLine>,
     /// Filter checkboxes.
     pub toggles: Vec<Toggle>,
 }
@@ -136,13 +146,17 @@ async fn page(state: AppState, snap: Option<String>, q: Option<String>) -> Respo
                 .as_deref()
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default();
-            format!(
-                "{}{ns} {} on {}: {}",
-                s.source,
-                s.state,
-                nodes_text(&s.nodes),
-                s.message
-            )
+            SourceLine {
+                text: format!(
+                    "{}{ns} {} on {}: {}",
+                    s.source,
+                    s.state,
+                    nodes_text(&s.nodes),
+                    s.message
+                ),
+                state: s.state.clone(),
+                nodes: s.nodes.join(", "),
+            }
         })
         .collect();
     let toggles = HIDE_TOKENS
