@@ -402,11 +402,12 @@
       li.title = h.id;
       li.appendChild(el('b', h.label));
       li.appendChild(el('span', ` ${h.kind}`, 'muted'));
-      li.appendChild(el('div', h.matched, 'matched'));
+      // A match on the name says nothing the title does not; the id says where it is.
+      li.appendChild(el('div', h.matched === `name: ${h.label}` ? h.id : h.matched, 'matched'));
       const hiding = tokensHiding(h);
       if (hiding.length) {
         const names = hiding.map((t) => `“${filterName(t)}”`).join(', ');
-        li.appendChild(el('div', `hidden by the filter ${names}: picking it turns that filter off`, 'filtered'));
+        li.appendChild(el('div', `hidden by ${names}: picking it shows it`, 'filtered'));
       }
       hitsList.appendChild(li);
     });
