@@ -62,10 +62,13 @@
   /** Parameters other scripts keep in the URL (path.js: the path shown). */
   let urlExtra = new URLSearchParams();
   let urlTimer = 0;
+  /** A saved snapshot opened as `/?snap=ID` (not `/s/ID`): the query names it, so it must stay. */
+  const snapInQuery = new URLSearchParams(location.search).get('snap');
   function writeUrl() {
     clearTimeout(urlTimer);
     urlTimer = setTimeout(() => {
       const p = viewQuery(true);
+      if (snapInQuery) p.set('snap', snapInQuery);
       for (const [k, v] of urlExtra) p.append(k, v);
       p.append('v', [Math.round(tf.x), Math.round(tf.y), Number(tf.k.toFixed(4))].join(','));
       history.replaceState(null, '', '?' + p.toString());
@@ -83,6 +86,7 @@
     // never makes the browser lay out the SVG's thousands of nodes again, as an SVG transform would.
     stage.classList.add('live');
     nodes = new Map();
+    fullLabels = new Map();
     for (const g of svg.querySelectorAll('.n[data-id]')) nodes.set(g.dataset.id, g);
     adj = new Map();
     for (const e of svg.querySelectorAll('.e')) {
@@ -280,6 +284,56 @@
     svg.classList.add('dim');
   }
 
+  // ---- hover: the whole name of what is under the pointer ---------------------
+
+  const hoverLabel = $('#hover-label');
+  /** Full labels fetched for this drawing (the server cuts long ones to fit their shape). */
+  let fullLabels = new Map();
+  let hoverTimer = 0;
+  let hoverToken = 0;
+
+  function putHoverLabel(text) {
+    hoverLabel.textContent = text;
+    hoverLabel.title = text;
+  }
+
+  /** Show the hovered element's whole label in the status bar and as its tooltip. A label
+   *  drawn whole is read from the drawing; a cut one (ending in …) is asked of the server once. */
+  function showFull(g) {
+    clearTimeout(hoverTimer);
+    const token = ++hoverToken;
+    if (!g) {
+      putHoverLabel('');
+      return;
+    }
+    const id = g.dataset.id;
+    const drawn = (g.querySelector(':scope > text') || {}).textContent || '';
+    const known = fullLabels.get(id);
+    if (known !== undefined || !drawn.endsWith('…')) {
+      putHoverLabel(known ?? drawn);
+      return;
+    }
+    putHoverLabel(drawn);
+    // Only when the pointer rests: sweeping across a thousand shapes asks nothing.
+    hoverTimer = setTimeout(async () => {
+      let label;
+      try {
+        const r = await fetch(apiUrl('/api/element', { id }));
+        if (r.ok) label = (await r.json()).element.label;
+      } catch (_) {
+        return; // the cut label stays
+      }
+      if (typeof label !== 'string') return;
+      fullLabels.set(id, label);
+      if (!g.querySelector(':scope > title')) {
+        const t = document.createElementNS(SVGNS, 'title');
+        t.textContent = label;
+        g.insertBefore(t, g.firstChild);
+      }
+      if (token === hoverToken) putHoverLabel(label);
+    }, 120);
+  }
+
   // ---- search ------------------------------------------------------------------
 
   const q = $('#q');
@@ -302,8 +356,38 @@
     const r = await fetch(apiUrl('/api/search', p));
     if (!r.ok || token !== searchToken) return;
     hits = (await r.json()).hits;
+    // What is named exactly as typed comes first: a service's name is also a label on each of
+    // its containers, and the server ranks containers first.
+    const want = text.toLowerCase();
+    const named = (h) => (h.label.toLowerCase() === want ? 0 : 1);
+    hits = hits.map((h, i) => [h, i]).sort((a, b) => named(a[0]) - named(b[0]) || a[1] - b[1]).map(([h]) => h);
     active = hits.length ? 0 : -1;
     renderHits();
+  }
+
+  /** The filter tokens in force (the checkboxes follow what the server last drew). */
+  function activeHide() {
+    return new Set([...hideForm.querySelectorAll('input:checked')].map((b) => b.name));
+  }
+
+  /** The filter tokens that hide a search hit: the server's `hidden_by` when it names them,
+   *  else what /api/search's rules imply (an interface: `loopback` for lo, else `down`; any
+   *  other element: its kind's token). */
+  function tokensHiding(h) {
+    if (!h.filtered) return [];
+    const by = h.hidden_by;
+    if (Array.isArray(by) && by.length) return by;
+    if (typeof by === 'string' && by) return [by];
+    if (h.kind !== 'interface') return [h.kind];
+    const on = activeHide();
+    if (h.label === 'lo' && on.has('loopback')) return ['loopback'];
+    return on.has('down') ? ['down'] : ['loopback'];
+  }
+
+  /** What the filter menu calls a token ("hide loopbacks"). */
+  function filterName(token) {
+    const box = hideForm.querySelector(`input[name="${CSS.escape(token)}"]`);
+    return box ? box.parentElement.textContent.trim() : `hide ${token}`;
   }
 
   function renderHits() {
@@ -314,9 +398,17 @@
     hits.forEach((h, i) => {
       const li = el('li', null, i === active ? 'active' : '');
       li.dataset.index = String(i);
+      // Many hits share a label (every namespace has its lo): the id says which one.
+      li.title = h.id;
       li.appendChild(el('b', h.label));
       li.appendChild(el('span', ` ${h.kind}`, 'muted'));
-      li.appendChild(el('div', h.matched, 'matched'));
+      // A match on the name says nothing the title does not; the id says where it is.
+      li.appendChild(el('div', h.matched === `name: ${h.label}` ? h.id : h.matched, 'matched'));
+      const hiding = tokensHiding(h);
+      if (hiding.length) {
+        const names = hiding.map((t) => `“${filterName(t)}”`).join(', ');
+        li.appendChild(el('div', `hidden by ${names}: picking it shows it`, 'filtered'));
+      }
       hitsList.appendChild(li);
     });
     hitsList.hidden = false;
@@ -331,11 +423,17 @@
         view.open.add(id);
       }
     }
-    if (h.reveal.length || !nodes.has(h.id)) {
+    // A hit the filters hide would be selected but never drawn: turn off what hides it.
+    const hiding = tokensHiding(h);
+    if (hiding.length) view.hide = [...activeHide()].filter((t) => !hiding.includes(t));
+    if (h.reveal.length || hiding.length || !nodes.has(h.id)) {
       view.sel = h.id;
       await reload();
     }
-    select(h.id, { center: true });
+    // Some elements are drawn as another (a remote underlay address as the node interface that
+    // holds it): select what is on screen.
+    const shown = !nodes.has(h.id) && h.drawn_as && nodes.has(h.drawn_as) ? h.drawn_as : h.id;
+    select(shown, { center: true });
   }
 
   q.addEventListener('input', () => {
@@ -416,8 +514,12 @@
       if (g && !g.classList.contains('box')) light(g.dataset.id);
       else unlight();
     });
+    showFull(g);
   });
-  stage.addEventListener('mouseleave', () => unlight());
+  stage.addEventListener('mouseleave', () => {
+    unlight();
+    showFull(null);
+  });
 
   panelBody.addEventListener('click', (ev) => {
     const a = ev.target.closest('[data-goto]');

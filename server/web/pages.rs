@@ -10,7 +10,6 @@ use crate::layout::view::HIDE_TOKENS;
 use crate::layout::View;
 
 use super::api::{param, rendered};
-use super::assets::version;
 use super::state::AppState;
 
 /// What the filter menu calls each token.
@@ -43,6 +42,16 @@ pub fn nodes_text(nodes: &[String]) -> String {
     }
 }
 
+/// One source not read in full, as the status bar shows it.
+pub struct SourceLine {
+    /// What it says.
+    pub text: String,
+    /// `unavailable` or `error`: its colour, as the script gives it after a refresh.
+    pub state: String,
+    /// The nodes it was reported on, all of them (the text shortens a long list).
+    pub nodes: String,
+}
+
 /// One filter checkbox.
 pub struct Toggle {
     /// The token.
@@ -72,25 +81,9 @@ pub struct IndexPage {
     /// The status line.
     pub status_text: String,
     /// Sources not read in full, one line each.
-    pub sources: Vec<String>,
+    pub sources: Vec<SourceLine>,
     /// Filter checkboxes.
     pub toggles: Vec<Toggle>,
-    /// Asset versions.
-    pub app_css_v: String,
-    /// Asset versions.
-    pub map_css_v: String,
-    /// Asset versions.
-    pub app_js_v: String,
-    /// Asset versions.
-    pub panzoom_js_v: String,
-    /// Asset versions.
-    pub details_js_v: String,
-    /// Asset versions.
-    pub favicon_v: String,
-    /// Asset versions.
-    pub path_css_v: String,
-    /// Asset versions.
-    pub path_js_v: String,
 }
 
 /// `GET /` (the live state, or the saved snapshot a `snap` parameter names).
@@ -153,13 +146,17 @@ async fn page(state: AppState, snap: Option<String>, q: Option<String>) -> Respo
                 .as_deref()
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default();
-            format!(
-                "{}{ns} {} on {}: {}",
-                s.source,
-                s.state,
-                nodes_text(&s.nodes),
-                s.message
-            )
+            SourceLine {
+                text: format!(
+                    "{}{ns} {} on {}: {}",
+                    s.source,
+                    s.state,
+                    nodes_text(&s.nodes),
+                    s.message
+                ),
+                state: s.state.clone(),
+                nodes: s.nodes.join(", "),
+            }
         })
         .collect();
     let toggles = HIDE_TOKENS
@@ -180,14 +177,6 @@ async fn page(state: AppState, snap: Option<String>, q: Option<String>) -> Respo
         status_text,
         sources,
         toggles,
-        app_css_v: version("app.css"),
-        map_css_v: version("map.css"),
-        app_js_v: version("app.js"),
-        panzoom_js_v: version("panzoom.js"),
-        details_js_v: version("details.js"),
-        favicon_v: version("favicon.svg"),
-        path_css_v: version("path.css"),
-        path_js_v: version("path.js"),
     };
     let mut r = page.into_response();
     r.headers_mut()
