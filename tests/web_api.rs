@@ -277,3 +277,41 @@ fn urlenc(s: &str) -> String {
         })
         .collect()
 }
+
+/// XML 1.0 forbids these even as character references.
+fn forbidden_in_xml(c: char) -> bool {
+    matches!(c, '\0'..='\x08' | '\x0B' | '\x0C' | '\x0E'..='\x1F' | '\u{FFFE}' | '\u{FFFF}')
+}
+
+#[tokio::test]
+async fn names_with_control_characters_leave_the_svg_valid_xml() {
+    let mut snaps = synthetic(1, 3);
+    let engine = snaps[0].engine.as_mut().unwrap();
+    let net = engine
+        .networks
+        .iter_mut()
+        .find(|n| n.driver == "bridge" && n.name != "bridge")
+        .unwrap();
+    let old = std::mem::replace(&mut net.name, "ctl\x01net\x1b[31m".to_owned());
+    for c in &mut engine.containers {
+        for ep in &mut c.endpoints {
+            if ep.network_name == old {
+                ep.network_name = net.name.clone();
+            }
+        }
+    }
+    let base = serve(router(AppState::fixed(snaps))).await;
+    for path in ["/scene.svg", "/scene.svg?open=*&hide=", "/?open=*"] {
+        let body = get(&base, path, &[]).await.text();
+        let bad: Vec<char> = body.chars().filter(|&c| forbidden_in_xml(c)).collect();
+        assert!(bad.is_empty(), "{path}: {bad:?}");
+        assert!(body.contains("ctl\u{FFFD}net\u{FFFD}[31m"), "{path}");
+    }
+    // The drawn id (U+FFFD in place of the controls) still opens the element's panel.
+    let svg = get(&base, "/scene.svg?open=*&hide=", &[]).await.text();
+    let at = svg.find("data-id=\"net:node-00/ctl").unwrap() + "data-id=\"".len();
+    let drawn = &svg[at..at + svg[at..].find('"').unwrap()];
+    let d = get(&base, &format!("/api/element?id={}", urlenc(drawn)), &[]).await;
+    assert_eq!(d.status, 200);
+    assert_eq!(d.json()["element"]["label"], "ctl\x01net\x1b[31m");
+}

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::graph::{Element, ElementKind, Finding, Graph};
 use crate::layout::fold::{edge_token, foldable};
 use crate::layout::GraphIndex;
+use crate::render::escape::as_drawn;
 use crate::snapshot::NodeSnapshot;
 
 /// At most this many relations are listed (a bridge may have hundreds of ports).
@@ -147,7 +148,8 @@ pub fn details<'a>(
     snapshots: &[NodeSnapshot],
     id: &str,
 ) -> Option<Details<'a>> {
-    let e = ix.get(id)?;
+    let e = ix.get(id).or_else(|| drawn_under(g, id))?;
+    let id = e.id.as_str();
     let mut relations = Vec::new();
     let mut total = 0usize;
     for edge in &g.edges {
@@ -211,6 +213,15 @@ pub fn details<'a>(
         firewall_rules,
         findings,
     })
+}
+
+/// The element a drawn `data-id` stands for when its real id held characters XML cannot
+/// (the SVG writer replaced them with U+FFFD, and the page asks by what it was given).
+fn drawn_under<'a>(g: &'a Graph, id: &str) -> Option<&'a Element> {
+    if !id.contains(crate::render::escape::REPLACEMENT) {
+        return None;
+    }
+    g.elements.iter().find(|e| as_drawn(&e.id) == id)
 }
 
 /// Rules naming the element: an interface's own (the graph has them), a container's addresses, a network's subnets and bridge.
