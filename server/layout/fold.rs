@@ -427,8 +427,10 @@ mod tests {
         // Once open, nothing more to reveal.
         assert!(reveal(&ix, &v, &p, &veth).is_empty());
         // The selection does the same through the layout.
-        let mut v = View::default();
-        v.select = Some(veth.clone());
+        let v = View {
+            select: Some(veth.clone()),
+            ..Default::default()
+        };
         let lay = crate::layout::layout_indexed(&g, &ix, &v);
         assert!(lay.scene.nodes.iter().any(|n| n.id == veth));
     }
