@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::graph::{ElementKind, Graph};
 use crate::layout::fold::{drawn_as, hidden_by, reveal};
 use crate::layout::{GraphIndex, Policy, View};
+use crate::render::escape::as_drawn;
 
 /// One search result.
 #[derive(Debug, Serialize)]
@@ -24,8 +25,9 @@ pub struct Hit {
     pub filtered: bool,
     /// The `hide` token that hides it (`loopback`, `down`, `container`, ...): drop it from `hide` to draw it.
     pub hidden_by: Option<&'static str>,
-    /// The element drawn for it once `reveal` is open: itself, or what stands for it (a remote
-    /// address held by a known node: that node's interface); `null` while a filter hides it.
+    /// The `data-id` drawn for it once `reveal` is open: its own id, or what stands for it (a
+    /// remote address held by a known node: that node's interface), with characters XML forbids
+    /// as U+FFFD as the SVG writes them; `null` while a filter hides it.
     pub drawn_as: Option<String>,
 }
 
@@ -122,7 +124,7 @@ pub fn search(g: &Graph, ix: &GraphIndex, view: &View, q: &str) -> Vec<Hit> {
                 reveal: reveal(ix, view, &policy, id),
                 filtered: hidden.is_some(),
                 hidden_by: hidden,
-                drawn_as: drawn_as(ix, &hide, id).map(str::to_owned),
+                drawn_as: drawn_as(ix, &hide, id).map(|d| as_drawn(d).into_owned()),
             })
         })
         .collect()
