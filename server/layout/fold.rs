@@ -436,6 +436,25 @@ mod tests {
     }
 
     #[test]
+    fn a_remote_held_by_a_node_reveals_and_is_drawn_as_its_holder() {
+        let g = graph(3, 300);
+        let ix = GraphIndex::new(&g);
+        let p = Policy::for_graph(&ix);
+        let (&remote, &holder) = ix
+            .owner
+            .iter()
+            .filter(|(_, h)| h.starts_with("if:"))
+            .min()
+            .unwrap();
+        let host = ix.host_of(holder).unwrap();
+        assert_eq!(reveal(&ix, &View::default(), &p, remote), vec![host]);
+        assert_eq!(drawn_as(&ix, &p.default_hide, remote), Some(holder));
+        let mut v = View::default();
+        v.open.insert(host.to_owned());
+        assert_eq!(fold(&ix, &g, &v, &p).rep[remote], holder);
+    }
+
+    #[test]
     fn hidden_by_names_the_token_that_hides() {
         let g = graph(1, 3);
         let ix = GraphIndex::new(&g);
