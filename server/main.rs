@@ -227,6 +227,10 @@ struct ServeArgs {
     /// How long one agent may take, in seconds, before its node is shown stale or unreachable.
     #[arg(long, default_value_t = 10.0)]
     deadline: f64,
+    /// Also answer requests made to this host name (repeatable); IP addresses and localhost
+    /// always work, other names are refused against DNS rebinding.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_host: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -316,6 +320,7 @@ async fn run(cli: Cli) -> Result<()> {
                 snapshot_every: a.snapshot_every,
                 keep: a.keep,
                 upload_limit: a.upload_limit,
+                allow_hosts: a.allow_host,
             };
             dockmap::web::serve(opts).await?;
         }

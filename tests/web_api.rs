@@ -277,3 +277,172 @@ fn urlenc(s: &str) -> String {
         })
         .collect()
 }
+
+/// XML 1.0 forbids these even as character references.
+fn forbidden_in_xml(c: char) -> bool {
+    matches!(c, '\0'..='\x08' | '\x0B' | '\x0C' | '\x0E'..='\x1F' | '\u{FFFE}' | '\u{FFFF}')
+}
+
+#[tokio::test]
+async fn names_with_control_characters_leave_the_svg_valid_xml() {
+    let mut snaps = synthetic(1, 3);
+    let engine = snaps[0].engine.as_mut().unwrap();
+    let net = engine
+        .networks
+        .iter_mut()
+        .find(|n| n.driver == "bridge" && n.name != "bridge")
+        .unwrap();
+    let old = std::mem::replace(&mut net.name, "ctl\x01net\x1b[31m".to_owned());
+    for c in &mut engine.containers {
+        for ep in &mut c.endpoints {
+            if ep.network_name == old {
+                ep.network_name = net.name.clone();
+            }
+        }
+    }
+    let base = serve(router(AppState::fixed(snaps))).await;
+    for path in ["/scene.svg", "/scene.svg?open=*&hide=", "/?open=*"] {
+        let body = get(&base, path, &[]).await.text();
+        let bad: Vec<char> = body.chars().filter(|&c| forbidden_in_xml(c)).collect();
+        assert!(bad.is_empty(), "{path}: {bad:?}");
+        assert!(body.contains("ctl\u{FFFD}net\u{FFFD}[31m"), "{path}");
+    }
+    // The drawn id (U+FFFD in place of the controls) still opens the element's panel.
+    let svg = get(&base, "/scene.svg?open=*&hide=", &[]).await.text();
+    let at = svg.find("data-id=\"net:node-00/ctl").unwrap() + "data-id=\"".len();
+    let drawn = &svg[at..at + svg[at..].find('"').unwrap()];
+    let d = get(&base, &format!("/api/element?id={}", urlenc(drawn)), &[]).await;
+    assert_eq!(d.status, 200);
+    assert_eq!(d.json()["element"]["label"], "ctl\x01net\x1b[31m");
+}
+
+/// One request with the Host header given (the shared helper always sends the address).
+fn raw(
+    base: &str,
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    use std::io::Write;
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("Content-Length: 0\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, buf)
+}
+
+#[tokio::test]
+async fn foreign_hosts_and_cross_origin_posts_are_refused() {
+    use dockmap::store::Store;
+    use dockmap::web::store::StoreState;
+    use dockmap::web::{router_allowing, AllowedHosts};
+    use std::sync::Arc;
+
+    let dir = tempfile::Builder::new()
+        .prefix("dmt-origin-")
+        .tempdir()
+        .unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("data")).unwrap());
+    let app = AppState::fixed(synthetic(1, 2));
+    let base = serve(router_allowing(
+        app.clone(),
+        Some(StoreState {
+            app,
+            store: store.clone(),
+            upload_limit: 1 << 20,
+        }),
+        AllowedHosts::new(["dockmap.example"]),
+    ))
+    .await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let b = base.clone();
+    let checks = tokio::task::spawn_blocking(move || {
+        let me = format!("127.0.0.1:{port}");
+        let mut out = Vec::new();
+        // DNS rebinding: a page under its own name reads nothing.
+        for path in ["/api/snapshot", "/", "/api/graph"] {
+            out.push((
+                path,
+                raw(&b, "GET", path, &format!("evil.example:{port}"), &[]),
+            ));
+        }
+        // Names that are this server's are answered.
+        out.push((
+            "localhost",
+            raw(&b, "GET", "/api/status", &format!("localhost:{port}"), &[]),
+        ));
+        out.push((
+            "allowed",
+            raw(
+                &b,
+                "GET",
+                "/api/status",
+                &format!("dockmap.example:{port}"),
+                &[],
+            ),
+        ));
+        out.push((
+            "v6",
+            raw(&b, "GET", "/api/status", &format!("[::1]:{port}"), &[]),
+        ));
+        // CSRF: a POST from another origin changes nothing.
+        for path in ["/api/snapshots", "/api/snapshots/upload", "/api/refresh"] {
+            out.push((
+                path,
+                raw(&b, "POST", path, &me, &[("Origin", "https://evil.example")]),
+            ));
+        }
+        out
+    })
+    .await
+    .unwrap();
+    for (what, (status, text)) in &checks[..3] {
+        assert_eq!(*status, 403, "{what}: {text}");
+        assert!(text.contains("--allow-host"), "{what}: {text}");
+        assert!(!text.contains("\"nodes\""), "{what}: leaked data");
+    }
+    for (what, (status, text)) in &checks[3..6] {
+        assert_eq!(*status, 200, "{what}: {text}");
+    }
+    for (what, (status, text)) in &checks[6..] {
+        assert_eq!(*status, 403, "{what}: {text}");
+        assert!(text.contains("another origin"), "{what}: {text}");
+        assert!(
+            text.contains("content-security-policy"),
+            "{what}: headers missing"
+        );
+    }
+    assert!(
+        store.list().unwrap().is_empty(),
+        "a cross-origin POST saved a snapshot"
+    );
+    assert_eq!(get(&base, "/api/status", &[]).await.json()["generation"], 1);
+
+    // The page's own POST (same Origin) and a POST without Origin (curl) work.
+    let b = base.clone();
+    let (same, none) = tokio::task::spawn_blocking(move || {
+        let me = b.trim_start_matches("http://").to_owned();
+        let origin = b.clone();
+        (
+            raw(&b, "POST", "/api/snapshots", &me, &[("Origin", &origin)]),
+            raw(&b, "POST", "/api/refresh", &me, &[]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(same.0, 201, "{}", same.1);
+    assert_eq!(none.0, 202, "{}", none.1);
+    assert_eq!(store.list().unwrap().len(), 1);
+}

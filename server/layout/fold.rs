@@ -119,20 +119,7 @@ pub fn is_folded(ix: &GraphIndex, view: &View, policy: &Policy, id: &str) -> boo
 
 /// Whether the filter hides this element (its kind, or it is a loopback or down interface).
 pub fn filtered(ix: &GraphIndex, hide: &BTreeSet<String>, id: &str) -> bool {
-    let Some(e) = ix.get(id) else { return true };
-    let token = match e.kind {
-        ElementKind::Container => "container",
-        ElementKind::Network => "network",
-        ElementKind::Service => "service",
-        ElementKind::Task => "task",
-        ElementKind::Remote => "remote",
-        ElementKind::Interface => {
-            return (hide.contains("loopback") && ix.if_type(id) == "loopback")
-                || (hide.contains("down") && ix.is_down(id));
-        }
-        ElementKind::Host | ElementKind::Netns => return false,
-    };
-    hide.contains(token)
+    ix.get(id).is_none() || hidden_by(ix, hide, id).is_some()
 }
 
 /// Fold and filter every element of the graph.
@@ -223,8 +210,35 @@ fn top_folded<'g>(
     t
 }
 
-/// The folded ancestors that must be opened for `id` to be drawn as itself.
+/// The folded elements that must be opened for `id` to be drawn as itself, outermost first.
+///
+/// Mostly its folded ancestors. But the host end of a veth is drawn as its peer's container
+/// while that container's namespace is folded into it (see [`fold`]), so for such a veth the
+/// peer's folded ancestors are opened too: whoever looks for the veth wants to see the veth.
+/// A remote address held by a known node is drawn as that node's interface: its holder is revealed.
 pub fn reveal(ix: &GraphIndex, view: &View, policy: &Policy, id: &str) -> Vec<String> {
+    let mut out = folded_ancestors(ix, view, policy, id);
+    let mut also = |more: Vec<String>| {
+        for p in more {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    };
+    if let Some(peer) = drawn_as_peer_container(ix, view, policy, id) {
+        also(folded_ancestors(ix, view, policy, peer));
+    }
+    if let Some(&holder) = ix.owner.get(id) {
+        also(folded_ancestors(ix, view, policy, holder));
+        if let Some(peer) = drawn_as_peer_container(ix, view, policy, holder) {
+            also(folded_ancestors(ix, view, policy, peer));
+        }
+    }
+    out
+}
+
+/// The folded ancestors of `id`, outermost first.
+fn folded_ancestors(ix: &GraphIndex, view: &View, policy: &Policy, id: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = id;
     for _ in 0..8 {
@@ -236,6 +250,69 @@ pub fn reveal(ix: &GraphIndex, view: &View, policy: &Policy, id: &str) -> Vec<St
     }
     out.reverse();
     out
+}
+
+/// For a veth outside any sandbox whose peer sits under a folded container: that peer (the veth
+/// is then drawn as the container, whatever is opened above it).
+fn drawn_as_peer_container<'g>(
+    ix: &GraphIndex<'g>,
+    view: &View,
+    policy: &Policy,
+    id: &str,
+) -> Option<&'g str> {
+    if ix.if_type(id) != "veth" {
+        return None;
+    }
+    let ns = ix.get(id)?.parent.as_deref()?;
+    if ix.ns_place(ns) == NsPlace::Sandbox {
+        return None;
+    }
+    let peer = *ix.peer.get(id)?;
+    let mut cur = peer;
+    for _ in 0..8 {
+        let p = ix.fold_parent(cur)?;
+        if ix.get(p)?.kind == ElementKind::Container && is_folded(ix, view, policy, p) {
+            return Some(peer);
+        }
+        cur = p;
+    }
+    None
+}
+
+/// The element drawn for `id` once [`reveal`] has been opened: itself, or what stands for it
+/// (a remote address held by a node: that node's interface); `None` when a filter hides it.
+pub fn drawn_as<'g>(ix: &GraphIndex<'g>, hide: &BTreeSet<String>, id: &str) -> Option<&'g str> {
+    if filtered(ix, hide, id) {
+        return None;
+    }
+    match ix.owner.get(id) {
+        Some(&holder) if !filtered(ix, hide, holder) => Some(holder),
+        Some(_) => None,
+        None => ix.key(id),
+    }
+}
+
+/// The `hide` token in force that hides this element, if one does.
+pub fn hidden_by(ix: &GraphIndex, hide: &BTreeSet<String>, id: &str) -> Option<&'static str> {
+    let e = ix.get(id)?;
+    let token = match e.kind {
+        ElementKind::Container => "container",
+        ElementKind::Network => "network",
+        ElementKind::Service => "service",
+        ElementKind::Task => "task",
+        ElementKind::Remote => "remote",
+        ElementKind::Interface => {
+            if hide.contains("loopback") && ix.if_type(id) == "loopback" {
+                return Some("loopback");
+            }
+            if hide.contains("down") && ix.is_down(id) {
+                return Some("down");
+            }
+            return None;
+        }
+        ElementKind::Host | ElementKind::Netns => return None,
+    };
+    hide.contains(token).then_some(token)
 }
 
 #[cfg(test)]
@@ -305,6 +382,91 @@ mod tests {
         v.open.extend(r);
         let f = fold(&ix, &g, &v, &p);
         assert!(f.visible(&eth0.id));
+    }
+
+    /// A host-side veth whose container end is in a folded container's namespace.
+    fn host_veth_of_a_container(g: &Graph, ix: &GraphIndex) -> (String, String) {
+        let v = g
+            .elements
+            .iter()
+            .find(|e| {
+                ix.if_type(&e.id) == "veth"
+                    && ix.ns_place(e.parent.as_deref().unwrap()) == NsPlace::Host
+                    && ix.peer.get(e.id.as_str()).is_some_and(|p| {
+                        ix.fold_parent(ix.fold_parent(p).unwrap())
+                            .is_some_and(|c| c.starts_with("ctr:"))
+                    })
+            })
+            .unwrap();
+        let p = ix.peer[v.id.as_str()];
+        let ctr = ix.fold_parent(ix.fold_parent(p).unwrap()).unwrap();
+        (v.id.clone(), ctr.to_owned())
+    }
+
+    #[test]
+    fn reveal_of_a_host_side_veth_opens_its_peers_container() {
+        let g = graph(3, 300);
+        let ix = GraphIndex::new(&g);
+        let p = Policy::for_graph(&ix);
+        let (veth, ctr) = host_veth_of_a_container(&g, &ix);
+        let host = ix.host_of(&veth).unwrap();
+        // Opening only the parent chain (the host) leaves the veth drawn as its container.
+        let mut v = View::default();
+        v.open.insert(host.to_owned());
+        assert_eq!(fold(&ix, &g, &v, &p).rep[veth.as_str()], ctr);
+        let r = reveal(&ix, &View::default(), &p, &veth);
+        assert_eq!(r, vec![host.to_owned(), ctr.clone()]);
+        let mut v = View::default();
+        v.open.extend(r);
+        let f = fold(&ix, &g, &v, &p);
+        assert!(
+            f.visible(&veth),
+            "{veth} drawn as {:?}",
+            f.rep.get(veth.as_str())
+        );
+        // Once open, nothing more to reveal.
+        assert!(reveal(&ix, &v, &p, &veth).is_empty());
+        // The selection does the same through the layout.
+        let v = View {
+            select: Some(veth.clone()),
+            ..Default::default()
+        };
+        let lay = crate::layout::layout_indexed(&g, &ix, &v);
+        assert!(lay.scene.nodes.iter().any(|n| n.id == veth));
+    }
+
+    #[test]
+    fn a_remote_held_by_a_node_reveals_and_is_drawn_as_its_holder() {
+        let g = graph(3, 300);
+        let ix = GraphIndex::new(&g);
+        let p = Policy::for_graph(&ix);
+        let (&remote, &holder) = ix
+            .owner
+            .iter()
+            .filter(|(_, h)| h.starts_with("if:"))
+            .min()
+            .unwrap();
+        let host = ix.host_of(holder).unwrap();
+        assert_eq!(reveal(&ix, &View::default(), &p, remote), vec![host]);
+        assert_eq!(drawn_as(&ix, &p.default_hide, remote), Some(holder));
+        let mut v = View::default();
+        v.open.insert(host.to_owned());
+        assert_eq!(fold(&ix, &g, &v, &p).rep[remote], holder);
+    }
+
+    #[test]
+    fn hidden_by_names_the_token_that_hides() {
+        let g = graph(1, 3);
+        let ix = GraphIndex::new(&g);
+        let p = Policy::for_graph(&ix);
+        let lo = "if:node-00/host/lo";
+        assert_eq!(hidden_by(&ix, &p.default_hide, lo), Some("loopback"));
+        assert_eq!(hidden_by(&ix, &BTreeSet::new(), lo), None);
+        let ctr = ix.of_kind(ElementKind::Container)[0];
+        let hide: BTreeSet<String> = ["container".to_string()].into();
+        assert_eq!(hidden_by(&ix, &hide, ctr), Some("container"));
+        assert_eq!(drawn_as(&ix, &hide, ctr), None);
+        assert_eq!(drawn_as(&ix, &BTreeSet::new(), ctr), Some(ctr));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::graph::{Element, ElementKind, Finding, Graph};
 use crate::layout::fold::{edge_token, foldable};
 use crate::layout::GraphIndex;
+use crate::render::escape::as_drawn;
 use crate::snapshot::NodeSnapshot;
 
 /// At most this many relations are listed (a bridge may have hundreds of ports).
@@ -147,7 +148,8 @@ pub fn details<'a>(
     snapshots: &[NodeSnapshot],
     id: &str,
 ) -> Option<Details<'a>> {
-    let e = ix.get(id)?;
+    let e = ix.get(id).or_else(|| drawn_under(g, id))?;
+    let id = e.id.as_str();
     let mut relations = Vec::new();
     let mut total = 0usize;
     for edge in &g.edges {
@@ -213,7 +215,18 @@ pub fn details<'a>(
     })
 }
 
-/// Rules naming the element: an interface's own (the graph has them), a container's addresses, a network's subnets and bridge.
+/// The element a drawn `data-id` stands for when its real id held characters XML cannot
+/// (the SVG writer replaced them with U+FFFD, and the page asks by what it was given).
+fn drawn_under<'a>(g: &'a Graph, id: &str) -> Option<&'a Element> {
+    if !id.contains(crate::render::escape::REPLACEMENT) {
+        return None;
+    }
+    g.elements.iter().find(|e| as_drawn(&e.id) == id)
+}
+
+/// Rules naming the element: an interface's own (the graph has them) and its addresses; a
+/// container's addresses and the rules naming its interfaces and their veth peers; a service's
+/// virtual IPs; a task's attachment addresses; a network's subnets and bridge.
 fn rules_for(
     ix: &GraphIndex,
     e: &Element,
@@ -222,6 +235,7 @@ fn rules_for(
 ) -> Vec<String> {
     let mut out: BTreeSet<String> = BTreeSet::new();
     let mut words: Vec<String> = Vec::new();
+    let address = |a: &str| a.split('/').next().unwrap_or(a).to_owned();
     match e.kind {
         ElementKind::Interface => {
             out.extend(
@@ -229,13 +243,32 @@ fn rules_for(
                     .into_iter()
                     .map(str::to_owned),
             );
+            if ix.if_type(&e.id) != "loopback" {
+                words.extend(strs(e.attrs.get("addresses")).into_iter().map(address));
+            }
         }
         ElementKind::Container => {
-            words.extend(
-                strs(e.attrs.get("ips"))
-                    .into_iter()
-                    .map(|ip| ip.split('/').next().unwrap_or(ip).to_owned()),
-            );
+            words.extend(strs(e.attrs.get("ips")).into_iter().map(address));
+            // Its interfaces and their host-side peers: a FORWARD rule on `-i vethXXXX` is about it.
+            let own = ix.ctr_netns.get(e.id.as_str()).map(|ns| ix.kids(ns));
+            for i in own.into_iter().flatten() {
+                let peer = ix.peer.get(i).copied();
+                for x in std::iter::once(*i).chain(peer) {
+                    out.extend(interface_rules(ix, x));
+                }
+            }
+        }
+        ElementKind::Service => {
+            let vips = e.attrs.get("virtual_ips").and_then(Value::as_array);
+            for v in vips.into_iter().flatten() {
+                words.extend(strs(v.get("addr")).into_iter().map(address));
+            }
+        }
+        ElementKind::Task => {
+            let atts = e.attrs.get("attachments").and_then(Value::as_array);
+            for a in atts.into_iter().flatten() {
+                words.extend(strs(a.get("addresses")).into_iter().map(address));
+            }
         }
         ElementKind::Network => {
             words.extend(strs(e.attrs.get("subnets")).into_iter().map(str::to_owned));
@@ -251,6 +284,7 @@ fn rules_for(
         }
         _ => {}
     }
+    words.retain(|w| !w.is_empty());
     if !words.is_empty() {
         // Addresses are matched on every host: a DNAT on one node may point at a task on another.
         let _ = host;
@@ -275,6 +309,24 @@ fn rules_for(
     out.into_iter().collect()
 }
 
+/// An interface's own rules (`-i`/`-o` naming it), said with its host and namespace, as the
+/// address-matched rules are.
+fn interface_rules<'a>(ix: &'a GraphIndex, id: &str) -> impl Iterator<Item = String> + 'a {
+    let e = ix.get(id);
+    let ns = e
+        .and_then(|e| e.parent.as_deref())
+        .and_then(|n| ix.get(n))
+        .map_or("", |n| n.label.as_str());
+    let host = ix
+        .host_of(id)
+        .and_then(|h| ix.get(h))
+        .map_or("", |h| h.label.as_str());
+    e.map(|e| strs(e.attrs.get("firewall_rules")))
+        .unwrap_or_default()
+        .into_iter()
+        .map(move |r| format!("{host} {ns} {r}"))
+}
+
 /// Whether a rule token names one of the words: exactly, as `addr/len`, or as `addr:port`.
 fn names(tok: &str, words: &[String]) -> bool {
     let tok = tok.trim_start_matches('!');
@@ -289,6 +341,140 @@ fn names(tok: &str, words: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::snapshot::{Rule, Table};
+    use crate::synthetic::{snapshots, SyntheticOptions};
+    use crate::web::state::derive;
+
+    /// A synthetic swarm manager with a mangle MARK rule for `vip` (as Docker writes for a
+    /// service's VIP) and a FORWARD rule on `veth`, in its host namespace.
+    fn with_rules(vip: Option<&str>, veth: Option<&str>) -> (Vec<NodeSnapshot>, Graph) {
+        let mut snaps = snapshots(&SyntheticOptions {
+            hosts: 1,
+            containers: 40,
+            hostile_names: false,
+        });
+        let host = snaps[0]
+            .namespaces
+            .iter_mut()
+            .find(|n| n.name == "host")
+            .unwrap();
+        let fw = host.firewall.as_mut().unwrap();
+        if let Some(vip) = vip {
+            fw.ipv4.push(Table {
+                name: "mangle".into(),
+                chains: Vec::new(),
+                rules: vec![Rule {
+                    chain: "OUTPUT".into(),
+                    text: format!("-A OUTPUT -d {vip}/32 -j MARK --set-xmark 0x102/0xffffffff"),
+                    destination: Some(format!("{vip}/32")),
+                    ..Default::default()
+                }],
+            });
+        }
+        if let Some(veth) = veth {
+            fw.ipv4[0].rules.push(Rule {
+                chain: "FORWARD".into(),
+                text: format!("-A FORWARD -i {veth} -j DROP"),
+                in_interface: Some(veth.to_owned()),
+                ..Default::default()
+            });
+        }
+        let g = derive(&mut snaps);
+        (snaps, g)
+    }
+
+    #[test]
+    fn a_services_panel_lists_the_rule_naming_its_vip() {
+        let (_, g) = with_rules(None, None);
+        let svc = g
+            .elements
+            .iter()
+            .find(|e| e.kind == ElementKind::Service)
+            .expect("the synthetic manager runs services");
+        let vip = svc.attrs["virtual_ips"][0]["addr"].as_str().unwrap();
+        let vip = vip.split('/').next().unwrap().to_owned();
+        let id = svc.id.clone();
+        let (snaps, g) = with_rules(Some(&vip), None);
+        let ix = GraphIndex::new(&g);
+        let d = details(&g, &ix, &snaps, &id).unwrap();
+        assert!(
+            d.firewall_rules
+                .iter()
+                .any(|r| r.contains("mangle") && r.contains(&format!("-d {vip}/32 -j MARK"))),
+            "{:?}",
+            d.firewall_rules
+        );
+        // A task's panel lists rules naming its attachment address.
+        let task = g
+            .elements
+            .iter()
+            .find(|e| e.kind == ElementKind::Task)
+            .unwrap();
+        let addr = task.attrs["attachments"][0]["addresses"][0]
+            .as_str()
+            .unwrap();
+        let addr = addr.split('/').next().unwrap();
+        let (snaps, g) = with_rules(Some(addr), None);
+        let ix = GraphIndex::new(&g);
+        let d = details(&g, &ix, &snaps, &task.id).unwrap();
+        assert!(
+            d.firewall_rules.iter().any(|r| r.contains(addr)),
+            "{:?}",
+            d.firewall_rules
+        );
+    }
+
+    #[test]
+    fn a_containers_panel_lists_the_rule_naming_its_host_side_veth() {
+        let (_, g) = with_rules(None, None);
+        let ix = GraphIndex::new(&g);
+        let (ctr, veth) = ix
+            .of_kind(ElementKind::Container)
+            .iter()
+            .find_map(|&c| {
+                let ns = ix.ctr_netns.get(c)?;
+                let peer = ix
+                    .kids(ns)
+                    .iter()
+                    .filter_map(|i| ix.peer.get(i))
+                    .find(|p| p.starts_with("if:node-00/host/"))?;
+                Some((c.to_owned(), ix.get(peer)?.label.clone()))
+            })
+            .unwrap();
+        let (snaps, g) = with_rules(None, Some(&veth));
+        let ix = GraphIndex::new(&g);
+        let d = details(&g, &ix, &snaps, &ctr).unwrap();
+        let want = format!("node-00 host ipv4 filter: -A FORWARD -i {veth} -j DROP");
+        assert!(
+            d.firewall_rules.contains(&want),
+            "{want} not in {:?}",
+            d.firewall_rules
+        );
+        // Another container's panel does not list it.
+        let other = ix
+            .of_kind(ElementKind::Container)
+            .iter()
+            .find(|&&c| c != ctr)
+            .unwrap();
+        let d = details(&g, &ix, &snaps, other).unwrap();
+        assert!(!d.firewall_rules.iter().any(|r| r.contains(&veth)));
+    }
+
+    #[test]
+    fn an_id_drawn_with_replacement_characters_finds_its_element() {
+        let mut snaps = snapshots(&SyntheticOptions {
+            hosts: 1,
+            containers: 2,
+            hostile_names: false,
+        });
+        snaps[0].engine.as_mut().unwrap().containers[0].name = "a\x01b".into();
+        let g = derive(&mut snaps);
+        let ix = GraphIndex::new(&g);
+        let d = details(&g, &ix, &snaps, "ctr:node-00/a\u{FFFD}b").unwrap();
+        assert_eq!(d.element.id, "ctr:node-00/a\x01b");
+        assert!(details(&g, &ix, &snaps, "ctr:node-00/zz\u{FFFD}").is_none());
+    }
 
     #[test]
     fn address_tokens_match_whole_addresses_only() {

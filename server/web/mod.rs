@@ -12,6 +12,7 @@ pub mod details;
 pub mod diff;
 pub mod error;
 pub mod headers;
+pub mod origin;
 pub mod pages;
 pub mod paths;
 pub mod schedule;
@@ -38,6 +39,7 @@ use crate::collect::node::NodeOptions;
 use crate::store::Store;
 
 pub use error::WebError;
+pub use origin::AllowedHosts;
 pub use state::AppState;
 
 /// The address `dockmap serve` binds by default.
@@ -62,6 +64,8 @@ pub struct ServeOptions {
     pub keep: usize,
     /// The largest upload accepted, in bytes.
     pub upload_limit: usize,
+    /// Host names answered besides IP literals and `localhost` (`--allow-host`).
+    pub allow_hosts: Vec<String>,
 }
 
 /// How many scheduled snapshots `--snapshot-every` keeps unless told (a day at 10 minutes).
@@ -69,16 +73,27 @@ pub const DEFAULT_KEEP: usize = 144;
 
 /// All routes, with compression and the security headers (no store: saving is refused).
 pub fn router(state: AppState) -> Router {
-    app(state, None)
+    app(state, None, AllowedHosts::default())
 }
 
 /// All routes, the store's too; the store also opens permalinks.
 pub fn router_with_store(state: AppState, store: store::StoreState) -> Router {
-    state.set_saved(store.store.clone());
-    app(state, Some(store))
+    router_allowing(state, Some(store), AllowedHosts::default())
 }
 
-fn app(state: AppState, store: Option<store::StoreState>) -> Router {
+/// [`router`] or [`router_with_store`], answering these host names besides IP literals and `localhost`.
+pub fn router_allowing(
+    state: AppState,
+    store: Option<store::StoreState>,
+    allowed: AllowedHosts,
+) -> Router {
+    if let Some(s) = &store {
+        state.set_saved(s.store.clone());
+    }
+    app(state, store, allowed)
+}
+
+fn app(state: AppState, store: Option<store::StoreState>, allowed: AllowedHosts) -> Router {
     let mut r = Router::new()
         .route("/", get(pages::index))
         .route("/scene.svg", get(api::scene_svg))
@@ -106,6 +121,11 @@ fn app(state: AppState, store: Option<store::StoreState>) -> Router {
     if let Some(s) = store {
         r = r.merge(store::routes(s));
     }
+    // Inside the header layers, so a refusal carries the security headers too.
+    let r = r.layer(axum::middleware::from_fn_with_state(
+        Arc::new(allowed),
+        origin::guard,
+    ));
     let mut r = r.layer(CompressionLayer::new());
     for (name, value) in headers::security_headers() {
         r = r.layer(SetResponseHeaderLayer::overriding(name, value));
@@ -154,22 +174,17 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
             None
         }
     };
-    let routes = match store {
-        Some(store) => {
-            if let Some(every) = opts.snapshot_every {
-                schedule::start(state.clone(), store.clone(), every, opts.keep);
-            }
-            router_with_store(
-                state.clone(),
-                store::StoreState {
-                    app: state,
-                    store,
-                    upload_limit: opts.upload_limit,
-                },
-            )
+    let store = store.map(|store| {
+        if let Some(every) = opts.snapshot_every {
+            schedule::start(state.clone(), store.clone(), every, opts.keep);
         }
-        None => router(state),
-    };
+        store::StoreState {
+            app: state.clone(),
+            store,
+            upload_limit: opts.upload_limit,
+        }
+    });
+    let routes = router_allowing(state, store, AllowedHosts::new(&opts.allow_hosts));
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| WebError::Bind {

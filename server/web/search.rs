@@ -4,8 +4,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::graph::{ElementKind, Graph};
-use crate::layout::fold::{filtered, reveal};
+use crate::layout::fold::{drawn_as, hidden_by, reveal};
 use crate::layout::{GraphIndex, Policy, View};
+use crate::render::escape::as_drawn;
 
 /// One search result.
 #[derive(Debug, Serialize)]
@@ -22,6 +23,12 @@ pub struct Hit {
     pub reveal: Vec<String>,
     /// Hidden by the filters in force: showing it needs a filter off.
     pub filtered: bool,
+    /// The `hide` token that hides it (`loopback`, `down`, `container`, ...): drop it from `hide` to draw it.
+    pub hidden_by: Option<&'static str>,
+    /// The `data-id` drawn for it once `reveal` is open: its own id, or what stands for it (a
+    /// remote address held by a known node: that node's interface), with characters XML forbids
+    /// as U+FFFD as the SVG writes them; `null` while a filter hides it.
+    pub drawn_as: Option<String>,
 }
 
 /// Most results returned.
@@ -106,13 +113,18 @@ pub fn search(g: &Graph, ix: &GraphIndex, view: &View, q: &str) -> Vec<Hit> {
         .take(LIMIT)
         .filter_map(|(_, _, id, matched)| {
             let e = ix.get(id)?;
+            // A remote drawn as its holder is hidden when the holder is.
+            let hidden = hidden_by(ix, &hide, id)
+                .or_else(|| ix.owner.get(id).and_then(|h| hidden_by(ix, &hide, h)));
             Some(Hit {
                 id: id.to_owned(),
                 kind: e.kind,
                 label: e.label.clone(),
                 matched,
                 reveal: reveal(ix, view, &policy, id),
-                filtered: filtered(ix, &hide, id),
+                filtered: hidden.is_some(),
+                hidden_by: hidden,
+                drawn_as: drawn_as(ix, &hide, id).map(|d| as_drawn(d).into_owned()),
             })
         })
         .collect()
@@ -141,6 +153,34 @@ mod tests {
         assert_eq!(hits[0].id, ctr.id, "{hits:?}");
         // Folded by default at this size: the host and the container must be opened to see eth0, not the container.
         assert!(hits[0].reveal.iter().all(|r| r.starts_with("host:")));
+    }
+
+    #[test]
+    fn a_host_side_veth_reveals_its_container_and_a_hidden_hit_names_its_filter() {
+        let g = crate::graph::build(&snapshots(&SyntheticOptions {
+            hosts: 1,
+            containers: 60,
+            hostile_names: false,
+        }));
+        let ix = GraphIndex::new(&g);
+        let (veth, peer) = ix
+            .of_kind(ElementKind::Interface)
+            .iter()
+            .filter(|id| id.starts_with("if:node-00/host/veth"))
+            .find_map(|&id| ix.peer.get(id).map(|&p| (id, p)))
+            .unwrap();
+        let name = &ix.get(veth).unwrap().label;
+        let hits = search(&g, &ix, &View::default(), name);
+        assert_eq!(hits[0].id, veth, "{hits:?}");
+        let ctr = ix.fold_parent(ix.fold_parent(peer).unwrap()).unwrap();
+        assert_eq!(hits[0].reveal, vec![ctr.to_owned()]);
+        assert_eq!(hits[0].drawn_as.as_deref(), Some(veth));
+        assert_eq!(hits[0].hidden_by, None);
+        let lo = search(&g, &ix, &View::default(), "if:node-00/host/lo");
+        assert_eq!(lo[0].id, "if:node-00/host/lo");
+        assert!(lo[0].filtered);
+        assert_eq!(lo[0].hidden_by, Some("loopback"));
+        assert_eq!(lo[0].drawn_as, None);
     }
 
     #[test]
