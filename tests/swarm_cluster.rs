@@ -803,12 +803,7 @@ fn check_service_vips(g: &Graph, manager: &LabNode) {
     ]);
     let on_overlay = want
         .lines()
-        .find_map(|l| {
-            l.strip_prefix(overlay_id.trim())?
-                .trim()
-                .split_whitespace()
-                .next()
-        })
+        .find_map(|l| l.strip_prefix(overlay_id.trim())?.split_whitespace().next())
         .unwrap_or_else(|| panic!("the engine gives web a VIP on the overlay: {want}"));
     assert!(
         vips.iter()
