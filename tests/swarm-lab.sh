@@ -13,7 +13,10 @@
 #   status      what is running
 #   env NODE    export lines for DOCKER_HOST and the node's namespaces
 #   exec NODE COMMAND...  run COMMAND as if on the node (its network and UTS namespaces, DOCKER_HOST)
-#   down        tear everything down (idempotent; safe after a failed or half-done `up`)
+#   demo [N]    the lab as a demo (brought up and deployed first if it is not): a `dockmap agent` in
+#               every node, the lab's underlay reachable from this (the root) namespace, and the
+#               `dockmap serve` command to run here; uses $DOCKMAP_BIN, else target/{release,debug}/dockmap
+#   down        tear everything down (idempotent; safe after a failed or half-done `up` or `demo`)
 #
 # Needs root and: docker.io (dockerd, docker, containerd, runc), iproute2, iptables, busybox-static,
 # util-linux (nsenter, unshare, setsid).
@@ -32,6 +35,15 @@ SERVICE=web
 PUBLISHED_PORT=8080
 HOST_PORT=8081
 MAX_NODES=8
+# The demo's link from the root namespace to the underlay bridge: a veth whose root end holds an
+# address on the underlay's own /24, so the root namespace gains exactly one route (198.19.0.0/24,
+# on that link) and nothing needs forwarding: it is one more port on the bridge.
+ROOT_LINK=dmlab-root
+UL_ROOT_LINK=ul-root
+ROOT_ADDR=198.19.0.254
+AGENT_PORT=7879
+TOKEN_FILE=$LAB_RUN/agent-token
+SERVE_DATA=$LAB_RUN/serve-data
 # Seconds to wait for any one thing to come up; each wait polls and returns as soon as it can.
 WAIT=${DMLAB_WAIT:-60}
 
@@ -340,6 +352,133 @@ cmd_exec() {
   DOCKER_HOST=unix://$(node_sock "$i") exec nsenter --net="/run/netns/$node" --uts="/proc/$pid/ns/uts" -- "$@"
 }
 
+# ---------------------------------------------------------------- demo
+
+# The dockmap binary the demo's agents run: $DOCKMAP_BIN, else this checkout's release or debug build
+# (in $CARGO_TARGET_DIR when set), else one on PATH.
+dockmap_bin() {
+  if [[ -n ${DOCKMAP_BIN:-} ]]; then
+    [[ -x $DOCKMAP_BIN ]] || die "DOCKMAP_BIN=$DOCKMAP_BIN is not an executable"
+    realpath "$DOCKMAP_BIN"
+    return 0
+  fi
+  local repo target b
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  target=${CARGO_TARGET_DIR:-$repo/target}
+  for b in "$target/release/dockmap" "$target/debug/dockmap" "$(command -v dockmap || true)"; do
+    if [[ -n $b && -x $b ]]; then
+      realpath "$b"
+      return 0
+    fi
+  done
+  die "no dockmap binary: run \`cargo build --release\` first (or set DOCKMAP_BIN)"
+}
+
+# health_ok ADDR: the agent at ADDR:AGENT_PORT answers its health check with 200, seen from here.
+health_ok() {
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "GET /v1/health HTTP/1.0\r\n\r\n" >&3 && head -n 1 <&3' \
+    "$1" "$AGENT_PORT" 2>/dev/null | grep -q ' 200 '
+}
+
+start_agent() {
+  local i=$1 bin=$2 ns=node$1 pid
+  pid=$(pid_from "$LAB_RUN/$ns.pid")
+  [[ -n $pid ]] || die "$ns's engine is not running"
+  # As the lab's tests start it: in the node's network and UTS namespaces, asking the node's own
+  # engine and reading only the node's sandboxes (/run/netns holds every lab node's namespace).
+  # nsenter execs in place, so $! is the agent itself; its command line names $LAB_RUN (the token
+  # file), which is what pid_from checks before `down` kills it.
+  setsid nsenter --net="/run/netns/$ns" --uts="/proc/$pid/ns/uts" -- "$bin" agent \
+    --docker "unix://$(node_sock "$i")" --netns-dir "$(node_exec_root "$i")/netns" --node-name "$ns" \
+    --token-file "$TOKEN_FILE" --listen "$(node_addr "$i"):$AGENT_PORT" \
+    >"$LAB_RUN/agent-$ns.log" 2>&1 </dev/null &
+  echo $! >"$LAB_RUN/agent-$ns.pid"
+}
+
+# Stops the demo's agents and removes its link and token; the lab itself stays.
+demo_down() {
+  local f pids=()
+  for f in "$LAB_RUN"/agent-node*.pid; do
+    [[ -e $f ]] || continue
+    pids+=($(pid_from "$f"))
+    rm -f "$f"
+  done
+  kill_wait "${pids[@]}"
+  # Deleting either end deletes the pair, and with it the root namespace's route to the underlay.
+  ip link del "$ROOT_LINK" 2>/dev/null || true
+  ip -n "$UL_NS" link del "$UL_ROOT_LINK" 2>/dev/null || true
+  rm -f "$TOKEN_FILE"
+}
+
+demo_exit() {
+  local rc=$?
+  ((rc == 0)) && return 0
+  local f
+  for f in "$LAB_RUN"/agent-node*.log; do
+    [[ -f $f ]] || continue
+    log "---- last lines of $f"
+    tail -n 15 "$f" >&2
+  done
+  log "demo failed; agents, link and token removed, the lab is still up (then: $0 down)"
+  demo_down
+  exit "$rc"
+}
+
+cmd_demo() {
+  local n=${1:-3} bin i
+  need_root
+  need_tools
+  bin=$(dockmap_bin)
+  if [[ ! -f $LAB_RUN/nodes ]]; then
+    cmd_up "$n"
+    cmd_deploy
+  elif ! dk 1 service inspect "$SERVICE" >/dev/null 2>&1; then
+    cmd_deploy
+  fi
+  n=$(node_count)
+  trap demo_exit EXIT
+  demo_down
+  local t0=$SECONDS
+  ip link add "$ROOT_LINK" type veth peer name "$UL_ROOT_LINK" netns "$UL_NS"
+  ip -n "$UL_NS" link set "$UL_ROOT_LINK" master "$UL_BR" up
+  ip addr add "$ROOT_ADDR/24" dev "$ROOT_LINK"
+  ip link set "$ROOT_LINK" up
+  (
+    umask 077
+    head -c 32 /dev/urandom | base64 | tr -d '\n=' >"$TOKEN_FILE"
+  )
+  for ((i = 1; i <= n; i++)); do start_agent "$i" "$bin"; done
+  for ((i = 1; i <= n; i++)); do
+    wait_for "the agent of node$i at $(node_addr "$i"):$AGENT_PORT" health_ok "$(node_addr "$i")" ||
+      die "the agent of node$i did not answer (see $LAB_RUN/agent-node$i.log)"
+  done
+  trap - EXIT
+  log "demo: $n agents answering in $((SECONDS - t0))s"
+  local urls=()
+  for ((i = 1; i <= n; i++)); do urls+=("http://$(node_addr "$i"):$AGENT_PORT"); done
+  local list
+  list=$(
+    IFS=,
+    echo "${urls[*]}"
+  )
+  cat <<EOF
+The lab is up, with a dockmap agent in each of its $n nodes ($bin).
+This (the root) namespace reaches the nodes' underlay over $ROOT_LINK ($ROOT_ADDR/24).
+
+Run the server here, as root (the token file is root's); node1's engine is the swarm manager and lists the nodes and their addresses:
+
+  $bin serve --agents auto --docker unix://$(node_sock 1) --token-file $TOKEN_FILE --data-dir $SERVE_DATA
+
+or name the agents yourself:
+
+  $bin serve --agents $list --token-file $TOKEN_FILE --data-dir $SERVE_DATA
+
+then open http://127.0.0.1:7878/ (the same data as JSON: /api/status, /api/graph).
+The sample service answers here too: curl http://$(node_addr 1):$HOST_PORT/
+Stop the server with Ctrl-C; \`$0 down\` removes the lab with its agents, link and token.
+EOF
+}
+
 # ---------------------------------------------------------------- down
 
 # Nodes to tear down: those recorded, plus any whose traces are left (a run that died before
@@ -441,6 +580,9 @@ cmd_down() {
   need_root
   local t0=$SECONDS nodes i pids m
   nodes=$(lab_nodes)
+  # The demo's agents and link first: the agents read the engines, and the link is the one thing of
+  # the lab in the root namespace (it would go with dmlab-ul's deletion too, but not if that fails).
+  demo_down
   # Leaving the swarm and removing containers first keeps the engines' shutdown short.
   pids=()
   for i in $nodes; do
@@ -478,9 +620,10 @@ exec)
   shift
   cmd_exec "$@"
   ;;
+demo) cmd_demo "${2:-3}" ;;
 down) cmd_down ;;
 *)
-  echo "usage: $0 up [N] | deploy | status | env NODE | exec NODE COMMAND... | down" >&2
+  echo "usage: $0 up [N] | deploy | status | env NODE | exec NODE COMMAND... | demo [N] | down" >&2
   exit 2
   ;;
 esac

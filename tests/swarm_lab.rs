@@ -193,9 +193,57 @@ fn three_node_swarm_runs_the_sample_and_tears_down_clean() {
         assert!(page.contains(swarm::PAGE), "{addr} answered {page:?}");
     }
 
+    demo_agents_answer_from_the_root_namespace(&lab);
+
     lab.down().expect("teardown succeeds");
     let left = swarm::leftovers();
     assert!(left.is_empty(), "left after teardown: {left:#?}");
+}
+
+/// `swarm-lab.sh demo` on the running lab: from this (the root) namespace, every node's agent
+/// answers its health check, and its snapshot (with the demo's token only) is that node's. `down`
+/// must then remove the agents, the link and its route (the caller checks the leftovers).
+fn demo_agents_answer_from_the_root_namespace(lab: &SwarmLab) {
+    let printed = lab.demo(env!("CARGO_BIN_EXE_dockmap"));
+    assert!(
+        printed.contains(&format!(
+            "serve --agents auto --docker {} --token-file {}",
+            lab.node(1).docker_host(),
+            swarm::DEMO_TOKEN_FILE
+        )),
+        "demo prints the serve command to run:\n{printed}"
+    );
+    let token = std::fs::read_to_string(swarm::DEMO_TOKEN_FILE).expect("the demo's token file");
+    let token = token.trim();
+    assert!(token.len() >= 32, "a real token: {token:?}");
+    let left = swarm::leftovers();
+    assert!(
+        left.iter().any(|l| l.contains(swarm::DEMO_LINK)),
+        "the demo's link is seen as the lab's: {left:#?}"
+    );
+    for node in lab.nodes() {
+        let addr = SocketAddrV4::new(node.underlay_addr(), swarm::DEMO_AGENT_PORT);
+        let health = swarm::http_get(addr, dockmap::agent::HEALTH_PATH, None)
+            .unwrap_or_else(|e| panic!("{addr} from the root namespace: {e}"));
+        assert_eq!(status(&health), "200", "{addr}: {health}");
+        let refused = swarm::http_get(addr, dockmap::agent::SNAPSHOT_PATH, None).unwrap();
+        assert_eq!(status(&refused), "401", "{addr} without token: {refused}");
+        let snap = swarm::http_get(addr, dockmap::agent::SNAPSHOT_PATH, Some(token)).unwrap();
+        let (head, body) = snap.split_once("\r\n\r\n").expect("headers, then a body");
+        assert_eq!(status(head), "200", "{addr}: {head}");
+        let snap: dockmap::snapshot::NodeSnapshot =
+            serde_json::from_str(body).expect("a node snapshot");
+        assert_eq!(
+            snap.node.hostname,
+            node.name(),
+            "{addr} serves its own node"
+        );
+    }
+}
+
+/// The status code of an HTTP response.
+fn status(response: &str) -> &str {
+    response.split_whitespace().nth(1).unwrap_or_default()
 }
 
 #[test]

@@ -36,6 +36,12 @@ pub const INGRESS_PORT: u16 = 8080;
 pub const HOST_PORT: u16 = 8081;
 /// What the sample's web servers answer.
 pub const PAGE: &str = "dockmap swarm lab";
+/// `swarm-lab.sh demo`'s link in the root namespace (its peer is a port of the underlay bridge).
+pub const DEMO_LINK: &str = "dmlab-root";
+/// The port `swarm-lab.sh demo` starts each node's agent on (at the node's underlay address).
+pub const DEMO_AGENT_PORT: u16 = 7879;
+/// The token file `swarm-lab.sh demo` writes for its agents.
+pub const DEMO_TOKEN_FILE: &str = "/run/dockmap-lab/agent-token";
 /// Tools the lab needs on PATH.
 const TOOLS: &[&str] = &[
     "dockerd",
@@ -192,6 +198,18 @@ impl SwarmLab {
         script(&["deploy"]);
     }
 
+    /// `swarm-lab.sh demo` with the dockmap binary `bin`: an agent in every node, the underlay
+    /// reachable from the root namespace. Returns what it printed (the serve command to run).
+    pub fn demo(&self, bin: &str) -> String {
+        let out = Command::new("bash")
+            .arg(SCRIPT)
+            .arg("demo")
+            .env("DOCKMAP_BIN", bin)
+            .output()
+            .expect("run swarm-lab.sh demo");
+        stdout_or_panic("swarm-lab.sh demo", out)
+    }
+
     /// All nodes, node1 first (node1 is the manager).
     pub fn nodes(&self) -> &[LabNode] {
         &self.nodes
@@ -303,6 +321,16 @@ pub fn leftovers() -> Vec<String> {
     if Path::new(LAB_LIB).exists() {
         left.push(format!("dir {LAB_LIB}"));
     }
+    // The demo's one trace in the root namespace: its link and the route that comes with it.
+    if Path::new("/sys/class/net").join(DEMO_LINK).exists() {
+        left.push(format!("link {DEMO_LINK} in the root namespace"));
+    }
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    for line in routes.lines().skip(1) {
+        if line.split_whitespace().next() == Some(DEMO_LINK) {
+            left.push(format!("route in the root namespace: {line}"));
+        }
+    }
     // cgroup v2 keeps the lab's parents at the top, v1 under each controller.
     let tops = std::fs::read_dir("/sys/fs/cgroup")
         .into_iter()
@@ -333,6 +361,20 @@ pub fn nsenter(ns: &Path, cmd: &[&str]) -> String {
         .output()
         .expect("nsenter runs");
     stdout_or_panic(&format!("{} in {}", cmd.join(" "), ns.display()), out)
+}
+
+/// GETs `path` over HTTP/1.0 from `addr` in the caller's namespace, with a bearer token if given;
+/// returns the whole response (status line, headers, body).
+pub fn http_get(addr: SocketAddrV4, path: &str, bearer: Option<&str>) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n")?;
+    let mut body = String::new();
+    s.read_to_string(&mut body)?;
+    Ok(body)
 }
 
 /// Fetches `/` over HTTP from `addr`, connecting from inside the namespace file `ns` (on a fresh
