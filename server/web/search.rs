@@ -87,7 +87,9 @@ pub fn search(g: &Graph, ix: &GraphIndex, view: &View, q: &str) -> Vec<Hit> {
         .hide
         .clone()
         .unwrap_or_else(|| policy.default_hide.clone());
-    let mut found: Vec<(u8, u8, &str, String)> = Vec::new();
+    // (score, 0 when the element's own name matched, kind, id): a service named `web` comes before
+    // its many tasks' containers whose labels merely mention `web`.
+    let mut found: Vec<(u8, u8, u8, &str, String)> = Vec::new();
     for e in &g.elements {
         let mut best: Option<(u8, String)> = None;
         if let Some(sc) = score(&e.label, &q) {
@@ -104,14 +106,15 @@ pub fn search(g: &Graph, ix: &GraphIndex, view: &View, q: &str) -> Vec<Hit> {
             }
         }
         if let Some((sc, matched)) = best {
-            found.push((sc, kind_rank(e.kind), e.id.as_str(), matched));
+            let by_name = u8::from(!matched.starts_with("name: "));
+            found.push((sc, by_name, kind_rank(e.kind), e.id.as_str(), matched));
         }
     }
     found.sort();
     found
         .into_iter()
         .take(LIMIT)
-        .filter_map(|(_, _, id, matched)| {
+        .filter_map(|(_, _, _, id, matched)| {
             let e = ix.get(id)?;
             // A remote drawn as its holder is hidden when the holder is.
             let hidden = hidden_by(ix, &hide, id)
@@ -153,6 +156,33 @@ mod tests {
         assert_eq!(hits[0].id, ctr.id, "{hits:?}");
         // Folded by default at this size: the host and the container must be opened to see eth0, not the container.
         assert!(hits[0].reveal.iter().all(|r| r.starts_with("host:")));
+    }
+
+    #[test]
+    fn a_service_found_by_its_name_comes_before_containers_that_only_mention_it() {
+        let g = crate::graph::build(&snapshots(&SyntheticOptions {
+            hosts: 2,
+            containers: 200,
+            hostile_names: false,
+        }));
+        let ix = GraphIndex::new(&g);
+        let svc = ix
+            .of_kind(ElementKind::Service)
+            .first()
+            .and_then(|id| ix.get(id))
+            .unwrap();
+        let mentions = g
+            .elements
+            .iter()
+            .filter(|e| e.kind == ElementKind::Container)
+            .filter(|e| e.attrs.values().any(|v| v.to_string().contains(&svc.label)))
+            .count();
+        assert!(
+            mentions > 0,
+            "the fixture must have task containers naming the service"
+        );
+        let hits = search(&g, &ix, &View::default(), &svc.label);
+        assert_eq!(hits[0].id, svc.id, "{hits:?}");
     }
 
     #[test]
