@@ -209,3 +209,53 @@ fn with_a_hung_engine_it_gives_up_on_it_and_keeps_the_kernel() {
         "the kernel is read"
     );
 }
+
+#[test]
+fn snapshot_out_writes_the_file_and_graph_reads_it_as_dot() {
+    if !netlab::require_root() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("dockmap-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("snap.json");
+    let out = Command::new(BIN)
+        .args(["snapshot", "--no-engine", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "--out keeps stdout empty");
+    let written: NodeSnapshot = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(written.host_namespace().is_some());
+
+    let dot = Command::new(BIN)
+        .args(["graph", "--format", "dot", "--from"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        dot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dot.stderr)
+    );
+    let text = String::from_utf8(dot.stdout).unwrap();
+    assert!(
+        text.starts_with("digraph"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
+    let host = format!("\"host:{}\"", written.node.hostname);
+    assert!(
+        text.contains(&host),
+        "the host {host} is a node of the dot graph"
+    );
+    assert!(
+        text.contains("\"if:") && text.contains("lo"),
+        "interfaces are drawn"
+    );
+}

@@ -216,6 +216,51 @@ async fn kernel_link_reports_veths_bridge_vxlan_fdb_and_nsids() {
         ],
     );
 
+    // IPv6 on a's eth0, in the benchmarking prefix 2001:2::/48 (no DAD: nothing is sent for it).
+    let v6 = std::path::Path::new("/proc/sys/net/ipv6").exists();
+    if v6 {
+        lab.ip(
+            Some(&a),
+            &["-6", "addr", "add", "2001:2::1/64", "dev", "eth0", "nodad"],
+        );
+        lab.ip(
+            Some(&a),
+            &[
+                "-6",
+                "route",
+                "add",
+                "2001:2:5::/64",
+                "via",
+                "2001:2::2",
+                "dev",
+                "eth0",
+            ],
+        );
+        lab.ip(
+            Some(&a),
+            &[
+                "-6",
+                "neigh",
+                "add",
+                "2001:2::2",
+                "lladdr",
+                "02:00:00:00:00:03",
+                "dev",
+                "eth0",
+                "nud",
+                "permanent",
+            ],
+        );
+    }
+    // Three echo requests from a to b's address on their veth: counters must count them. The
+    // neighbour entry above names a MAC b does not have, so b answers none; the sends are enough.
+    let _ = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", &a, "busybox", "ping", "-c", "3", "-i", "0.2", "-W", "1",
+        ])
+        .arg("198.18.0.2")
+        .output();
+
     let handles: Vec<NsHandle> = std::iter::once(NsHandle::host().unwrap())
         .chain([&a, &b, &c, &d, &e, &f].iter().map(|n| lab.handle(n)))
         .collect();
@@ -243,7 +288,20 @@ async fn kernel_link_reports_veths_bridge_vxlan_fdb_and_nsids() {
     assert_eq!(a_eth0.mac, "02:dd:00:00:00:01");
     assert_eq!(a_eth0.mtu, 1500);
     assert!(a_eth0.admin_up);
-    assert!(a_eth0.stats.is_some());
+    let sent = a_eth0.stats.as_ref().expect("counters").tx_packets;
+    assert!(
+        sent >= 3,
+        "a's eth0 sent {sent} packets, the test sent 3 pings"
+    );
+    let got = link(fb, "eth0")
+        .stats
+        .as_ref()
+        .expect("counters")
+        .rx_packets;
+    assert!(
+        got >= 3,
+        "b's eth0 received {got} packets, its peer sent 3 pings"
+    );
     assert_eq!(link(fa, "toc").mtu, 1400);
     assert_eq!(link(fa, "lo").link_type, 772);
     assert_eq!(link(fb, "eth0").mac, "02:dd:00:00:00:02");
@@ -392,6 +450,31 @@ async fn kernel_link_reports_veths_bridge_vxlan_fdb_and_nsids() {
         .routes
         .iter()
         .any(|r| r.table == 255 && r.route_type == "local" && r.destination == "198.18.0.1"));
+
+    if v6 {
+        assert!(
+            fa.addresses
+                .iter()
+                .any(|x| x.family == 6 && x.address == "2001:2::1" && x.prefix_len == 64),
+            "{:?}",
+            fa.addresses
+        );
+        let r6 = fa
+            .routes
+            .iter()
+            .find(|r| r.destination == "2001:2:5::")
+            .unwrap_or_else(|| panic!("no IPv6 route: {:?}", fa.routes));
+        assert_eq!(
+            (r6.prefix_len, r6.gateway.as_deref(), r6.table),
+            (64, Some("2001:2::2"), 254)
+        );
+        let n6 = fa
+            .neighbours
+            .iter()
+            .find(|n| n.address == "2001:2::2")
+            .unwrap_or_else(|| panic!("no IPv6 neighbour: {:?}", fa.neighbours));
+        assert_eq!(n6.mac.as_deref(), Some("02:00:00:00:00:03"));
+    }
 
     // The permanent neighbour.
     let n = fa
