@@ -310,6 +310,32 @@ fn containers_coming_and_going_during_snapshots_give_consistent_results() {
                 "unexpected error while containers churn: {st:?}"
             );
         }
+        // A namespace in the snapshot was really read (every network namespace has `lo`); one
+        // deleted while read is left out and said to have vanished, never kept empty.
+        for ns in &s.namespaces {
+            let read = ns.links.iter().any(|l| l.name == "lo");
+            let failed = s.sources.iter().any(|x| {
+                x.namespace.as_deref() == Some(ns.name.as_str()) && x.state == SourceState::Error
+            });
+            assert!(
+                read || failed,
+                "namespace {} kept with nothing read",
+                ns.name
+            );
+        }
+        for st in s
+            .sources
+            .iter()
+            .filter(|x| x.state == SourceState::Unavailable && x.namespace.is_some())
+            .filter(|x| x.source == dockmap::snapshot::SourceKind::Netlink)
+        {
+            assert!(st.message.contains("vanished"), "{st:?}");
+            let name = st.namespace.as_deref().unwrap_or_default();
+            assert!(
+                s.namespaces.iter().all(|n| n.name != name),
+                "{name} vanished yet is in the snapshot"
+            );
+        }
         // Every drawn pair is the kernel's: both ends exist and name each other.
         for e in g.edges.iter().filter(|e| e.kind == EdgeKind::VethPair) {
             assert_eq!(
