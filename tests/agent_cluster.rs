@@ -1,27 +1,19 @@
 //! Agents and the cluster gatherer over real HTTP on loopback (no root needed).
 
+#[path = "support/agents.rs"]
+mod agents;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use dockmap::agent::{self, SnapshotSource, Token};
 use dockmap::cluster::{AgentList, ClusterOptions, Gatherer};
-use dockmap::snapshot::{NodeIdentity, NodeSnapshot, NodeState, NODE_SCHEMA};
+use dockmap::snapshot::{NodeSnapshot, NodeState};
 use dockmap::web::AppState;
 
 fn snapshot_file(dir: &tempdir::Dir, host: &str) -> PathBuf {
-    let snap = NodeSnapshot {
-        schema: NODE_SCHEMA.into(),
-        taken_at: "2026-11-26T10:00:00.000Z".into(),
-        node: NodeIdentity {
-            hostname: host.into(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let path = dir.path().join(format!("{host}.json"));
-    std::fs::write(&path, serde_json::to_vec(&snap).unwrap()).unwrap();
-    path
+    agents::write_node(dir.path(), host, &agents::empty_node(host))
 }
 
 /// Serve an agent on 127.0.0.1:0; the task ends with the runtime.

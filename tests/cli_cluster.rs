@@ -1,12 +1,18 @@
 //! The `dockmap agent` and `dockmap serve --agents` commands as a user runs them, on loopback
 //! (agents serve saved snapshot files, so no root is needed).
 
-use std::path::{Path, PathBuf};
+#[path = "support/agents.rs"]
+mod agents;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dockmap::snapshot::{NodeIdentity, NodeSnapshot, NODE_SCHEMA};
+use agents::{empty_node, free_port, write_node, FileAgent};
 use serde_json::Value;
+
+fn snapshot_file(dir: &std::path::Path, host: &str) -> std::path::PathBuf {
+    write_node(dir, host, &empty_node(host))
+}
 
 /// A child process killed (and reaped) on drop, also when the test fails.
 struct Proc(Child);
@@ -31,30 +37,6 @@ fn spawn(c: &mut Command) -> Proc {
             .spawn()
             .unwrap(),
     )
-}
-
-fn snapshot_file(dir: &Path, host: &str) -> PathBuf {
-    let snap = NodeSnapshot {
-        schema: NODE_SCHEMA.into(),
-        taken_at: "2026-11-26T10:00:00.000Z".into(),
-        node: NodeIdentity {
-            hostname: host.into(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let path = dir.join(format!("{host}.json"));
-    std::fs::write(&path, serde_json::to_vec(&snap).unwrap()).unwrap();
-    path
-}
-
-/// A loopback port free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -95,19 +77,14 @@ async fn serve_gathers_two_agents_started_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, "cli-token\n").unwrap();
-    let mut agents = Vec::new();
-    let mut urls = Vec::new();
-    for host in ["cli-a", "cli-b"] {
-        let file = snapshot_file(dir.path(), host);
-        let listen = format!("127.0.0.1:{}", free_port());
-        agents.push(spawn(
-            dockmap(&["agent", "--listen", &listen, "--serve-file"])
-                .arg(&file)
-                .arg("--token-file")
-                .arg(&token),
-        ));
-        urls.push(format!("http://{listen}"));
-    }
+    let agents: Vec<FileAgent> = ["cli-a", "cli-b"]
+        .iter()
+        .map(|host| {
+            let file = snapshot_file(dir.path(), host);
+            FileAgent::start(&file, &token, &dir.path().join(format!("{host}.log")))
+        })
+        .collect();
+    let urls: Vec<&str> = agents.iter().map(|a| a.url.as_str()).collect();
     let listen = format!("127.0.0.1:{}", free_port());
     let _server = spawn(
         dockmap(&["serve", "--listen", &listen, "--agents", &urls.join(",")])

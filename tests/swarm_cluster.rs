@@ -14,6 +14,10 @@ mod swarm;
 #[path = "support/browser.rs"]
 mod browser;
 
+#[path = "support/agents.rs"]
+mod agents;
+
+use agents::{write_node, FileAgent};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -111,14 +115,6 @@ fn all_threads_stopped(pid: i32) -> bool {
 }
 
 /// Every agent's log, for failure messages.
-fn logs(agents: &[Agent]) -> String {
-    let files: Vec<(String, PathBuf)> = agents
-        .iter()
-        .map(|a| (a.name.clone(), a.log.clone()))
-        .collect();
-    read_logs(&files)
-}
-
 fn read_logs(files: &[(String, PathBuf)]) -> String {
     files
         .iter()
@@ -821,39 +817,22 @@ fn browser_shows_the_nodes_and_a_tunnel(
     token_file: &Path,
     token: &str,
 ) {
-    let mut agents = Vec::new();
-    let mut urls = Vec::new();
-    for snap in snaps {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let name = snap.node.hostname.clone();
-        let file = dir.join(format!("browser-{name}.json"));
-        std::fs::write(&file, serde_json::to_vec(snap).unwrap()).unwrap();
-        let mut cmd = Command::new(BIN);
-        cmd.arg("agent")
-            .arg("--serve-file")
-            .arg(&file)
-            .arg("--token-file")
-            .arg(token_file)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"));
-        agents.push(Agent::spawn(
-            &name,
-            cmd,
-            dir.join(format!("browser-{name}.log")),
-        ));
-        urls.push(format!("http://127.0.0.1:{port}"));
-    }
+    let agents: Vec<FileAgent> = snaps
+        .iter()
+        .map(|snap| {
+            let name = format!("browser-{}", snap.node.hostname);
+            let file = write_node(dir, &name, snap);
+            FileAgent::start(&file, token_file, &dir.join(format!("{name}.log")))
+        })
+        .collect();
+    let urls: Vec<String> = agents.iter().map(|a| a.url.clone()).collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        wait_healthy(&urls, || logs(&agents)).await;
+        wait_healthy(&urls, || agents.iter().map(FileAgent::log_text).collect()).await;
         let state = dockmap::web::AppState::gathering(Gatherer::new(options(AgentList::Urls(urls.clone()), token, DEADLINE)).unwrap());
         state.refresh();
         let url = browser::serve(dockmap::web::router(state)).await;
