@@ -30,8 +30,17 @@ pub fn build_cluster(cluster: &ClusterSnapshot) -> Graph {
 }
 
 /// Each node's state as the server saw it; a node that did not answer is a finding.
+///
+/// A failed `--agents auto` discovery is no host: it gets no host element, and its finding
+/// concerns every host drawn (the nodes asked again from the last list), so each host's panel
+/// shows it; the status bar lists it as well, as the node list's own report.
 fn node_states(b: &mut Builder, cluster: &ClusterSnapshot) {
+    let mut discovery_failures = Vec::new();
     for n in &cluster.nodes {
+        if n.name == DISCOVERY && n.snapshot.is_none() {
+            discovery_failures.push(n);
+            continue;
+        }
         let host = n
             .snapshot
             .as_ref()
@@ -58,18 +67,6 @@ fn node_states(b: &mut Builder, cluster: &ClusterSnapshot) {
                 e.attrs.insert("age_s".into(), json!(age));
             }
         }
-        if n.name == DISCOVERY && n.snapshot.is_none() {
-            b.finding(
-                "swarm-discovery-failed",
-                Severity::Error,
-                format!(
-                    "the swarm's node list could not be read ({}): the nodes found before are asked again, new ones are missed",
-                    n.error
-                ),
-                vec![id],
-            );
-            continue;
-        }
         let (severity, what) = match n.state {
             NodeState::Fresh => continue,
             NodeState::Stale => (
@@ -90,6 +87,24 @@ fn node_states(b: &mut Builder, cluster: &ClusterSnapshot) {
             severity,
             format!("node {host} did not answer ({}): {what}", n.error),
             vec![id],
+        );
+    }
+    // After the loop: hosts of nodes that never answered are elements only now.
+    let hosts: Vec<String> = b
+        .elements
+        .values()
+        .filter(|e| e.kind == ElementKind::Host)
+        .map(|e| e.id.clone())
+        .collect();
+    for n in discovery_failures {
+        b.finding(
+            "swarm-discovery-failed",
+            Severity::Error,
+            format!(
+                "the swarm's node list could not be read ({}): the nodes found before are asked again, new ones are missed",
+                n.error
+            ),
+            hosts.clone(),
         );
     }
 }
