@@ -532,3 +532,22 @@ fn a_failed_discovery_with_no_node_at_all_draws_nothing_but_keeps_its_finding() 
     assert!(f[0].elements.is_empty());
     assert!(f[0].message.contains("engine gone"));
 }
+
+#[test]
+fn the_synthetic_swarm_is_healthy_its_fdbs_list_every_remote_task() {
+    use crate::synthetic::{snapshots, SyntheticOptions};
+    let snaps = snapshots(&SyntheticOptions {
+        hosts: 3,
+        containers: 60,
+        hostile_names: false,
+    });
+    let g = build_cluster(&ClusterSnapshot::of_nodes(snaps, "file"));
+    let tunnels = g.edges.iter().filter(|e| e.kind == EdgeKind::Fdb).count();
+    assert!(tunnels > 0, "the synthetic swarm has tunnels to check");
+    let missing: Vec<_> = g
+        .findings
+        .iter()
+        .filter(|f| f.code == "fdb-mac-missing")
+        .collect();
+    assert!(missing.is_empty(), "{missing:?}");
+}
