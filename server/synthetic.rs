@@ -49,6 +49,11 @@ pub fn snapshots(opts: &SyntheticOptions) -> Vec<NodeSnapshot> {
     (0..hosts).map(|h| plan.node(h)).collect()
 }
 
+/// A task's overlay MAC: its eth0's, and what the other nodes' FDBs list for it (a healthy swarm).
+fn task_mac(index: usize) -> String {
+    mac_of(&format!("task-eth0-{index}"))
+}
+
 /// A 64-bit mix (splitmix64) so IDs look random but are fixed.
 fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -657,7 +662,9 @@ impl<'a> NodeBuilder<'a> {
                     overlay_veths[k] += 1;
                     let (e0, _) = self.veth((&nsname, "eth0"), (&ons, &vn), Some(br0), 1450);
                     self.addr(&nsname, e0, &ip, 20);
-                    let mac = self.get(&nsname).links[1].mac.clone();
+                    // The MAC every other node's vxlan0 FDB lists for this task.
+                    let mac = task_mac(c.index);
+                    self.get(&nsname).links[1].mac = mac.clone();
                     endpoints.push(endpoint(net, &ip, &mac, c));
                     let gip = plan.gw_ip(c, gw_rank);
                     gw_rank += 1;
@@ -787,7 +794,7 @@ impl<'a> NodeBuilder<'a> {
                 .iter()
                 .filter(|c| c.host != host && c.overlay() == Some(k))
             {
-                let mac = mac_of(&format!("remote-eth0-{}", c.index));
+                let mac = task_mac(c.index);
                 self.get(&ons).fdb.push(FdbEntry {
                     ifindex: vx,
                     master: Some(br0),

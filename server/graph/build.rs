@@ -9,6 +9,7 @@ use crate::snapshot::{
     NodeSnapshot, NsIdentity, SourceState,
 };
 
+use super::index::{NsIndex, Sandboxes};
 use super::model::*;
 use super::{findings, ids, veth};
 
@@ -112,6 +113,7 @@ impl Builder {
         let host_id = ids::host(host);
         let ns_names = namespace_names(&snap.namespaces);
         let ns_id = |id: NsIdentity| ns_names.get(&id).map(|n| ids::netns(host, n));
+        let sandboxes = Sandboxes::new(&snap.namespaces);
 
         self.element(
             host_id.clone(),
@@ -136,15 +138,23 @@ impl Builder {
         veth::pair_up(self, host, &snap.namespaces, &ns_names);
 
         if let Some(engine) = &snap.engine {
-            self.add_engine(host, &host_id, engine, &snap.namespaces, &ns_names);
+            self.add_engine(
+                host,
+                &host_id,
+                engine,
+                &snap.namespaces,
+                &ns_names,
+                &sandboxes,
+            );
         }
-        findings::per_node(self, snap, host, &ns_names);
+        findings::per_node(self, snap, host, &ns_names, &sandboxes);
     }
 
     fn add_links(&mut self, host: &str, ns_name: &str, ns_element: &str, ns: &Namespace) {
+        let index = NsIndex::new(ns);
         for link in &ns.links {
             let id = ids::interface(host, ns_name, &link.name);
-            let attrs = interface_attrs(ns, link);
+            let attrs = interface_attrs(&index, link);
             self.element(
                 id.clone(),
                 ElementKind::Interface,
@@ -152,21 +162,21 @@ impl Builder {
                 Some(ns_element.to_owned()),
                 attrs,
             );
-            if let Some(master) = link.master.and_then(|m| ns.link(m)) {
+            if let Some(master) = link.master.and_then(|m| index.link(m)) {
                 if master.kind == "bridge" {
                     let target = ids::interface(host, ns_name, &master.name);
                     self.edge(EdgeKind::BridgePort, &id, &target, BTreeMap::new());
                 }
             }
             if link.kind == "vxlan" {
-                self.add_fdb_edges(&id, ns, link);
+                self.add_fdb_edges(&id, &index, link);
             }
         }
     }
 
-    fn add_fdb_edges(&mut self, vxlan_id: &str, ns: &Namespace, link: &Link) {
+    fn add_fdb_edges(&mut self, vxlan_id: &str, index: &NsIndex, link: &Link) {
         let mut by_dst: BTreeMap<&str, Vec<&FdbEntry>> = BTreeMap::new();
-        for e in ns.fdb.iter().filter(|e| e.ifindex == link.ifindex) {
+        for &e in index.fdb(link.ifindex) {
             if let Some(dst) = e.dst.as_deref() {
                 by_dst.entry(dst).or_default().push(e);
             }
@@ -202,6 +212,7 @@ impl Builder {
         engine: &EngineFacts,
         namespaces: &[Namespace],
         ns_names: &HashMap<NsIdentity, String>,
+        sandboxes: &Sandboxes,
     ) {
         let net_ids = network_ids(host, &engine.networks);
         for net in &engine.networks {
@@ -229,7 +240,7 @@ impl Builder {
                 Some(host_id.to_owned()),
                 container_attrs(c),
             );
-            if let Some(ns) = sandbox_of(c, namespaces) {
+            if let Some(ns) = sandboxes.of(c) {
                 let target = ids::netns(host, &ns_names[&ns.id]);
                 self.edge(EdgeKind::Sandbox, &id, &target, BTreeMap::new());
             }
@@ -437,34 +448,6 @@ fn sandbox_for_network<'a>(
     })
 }
 
-/// The namespace a container's sandbox is: by its SandboxKey file, else by its process.
-pub(super) fn sandbox_of<'a>(c: &Container, namespaces: &'a [Namespace]) -> Option<&'a Namespace> {
-    if !c.sandbox_key.is_empty() {
-        if let Some(ns) = namespaces
-            .iter()
-            .find(|ns| ns.paths.iter().any(|p| same_path(p, &c.sandbox_key)))
-        {
-            return Some(ns);
-        }
-    }
-    if c.pid > 0 {
-        let by_pid = format!("/proc/{}/ns/net", c.pid);
-        return namespaces.iter().find(|ns| ns.paths.contains(&by_pid));
-    }
-    None
-}
-
-/// Docker reports `/var/run/...` where the file may have been opened as `/run/...` (one is a link to the other).
-fn same_path(a: &str, b: &str) -> bool {
-    let norm = |p: &str| {
-        p.strip_prefix("/var")
-            .filter(|r| r.starts_with("/run/"))
-            .map(str::to_owned)
-            .unwrap_or_else(|| p.to_owned())
-    };
-    norm(a) == norm(b)
-}
-
 fn host_attrs(snap: &NodeSnapshot) -> BTreeMap<String, Value> {
     let mut a = BTreeMap::new();
     a.insert("hostname".into(), json!(snap.node.hostname));
@@ -580,7 +563,7 @@ pub fn interface_type(link: &Link) -> &'static str {
     }
 }
 
-fn interface_attrs(ns: &Namespace, link: &Link) -> BTreeMap<String, Value> {
+fn interface_attrs(ns: &NsIndex, link: &Link) -> BTreeMap<String, Value> {
     let mut a = BTreeMap::new();
     a.insert("type".into(), json!(interface_type(link)));
     a.insert("name".into(), json!(link.name));
@@ -593,9 +576,8 @@ fn interface_attrs(ns: &Namespace, link: &Link) -> BTreeMap<String, Value> {
     a.insert("state".into(), json!(link.oper_state));
     a.insert("admin_up".into(), json!(link.admin_up));
     let addrs: Vec<String> = ns
-        .addresses
+        .addresses(link.ifindex)
         .iter()
-        .filter(|x| x.ifindex == link.ifindex)
         .map(|x| format!("{}/{}", x.address, x.prefix_len))
         .collect();
     a.insert("addresses".into(), json!(addrs));
@@ -616,15 +598,14 @@ fn interface_attrs(ns: &Namespace, link: &Link) -> BTreeMap<String, Value> {
         a.insert("bridge".into(), json!(b));
     }
     let fdb: Vec<String> = ns
-        .fdb
+        .fdb(link.ifindex)
         .iter()
-        .filter(|e| e.ifindex == link.ifindex)
-        .map(describe_fdb)
+        .map(|e| describe_fdb(e))
         .collect();
     if !fdb.is_empty() {
         a.insert("fdb".into(), json!(fdb));
     }
-    let rules = rules_naming(ns, &link.name);
+    let rules = ns.rules_naming(&link.name);
     if !rules.is_empty() {
         a.insert("firewall_rules".into(), json!(rules));
     }
@@ -647,33 +628,6 @@ fn describe_fdb(e: &FdbEntry) -> String {
         s.push_str(f);
     }
     s
-}
-
-/// Firewall rules whose -i or -o names this interface (exactly, by `+` wildcard, or negated).
-pub(super) fn rules_naming(ns: &Namespace, name: &str) -> Vec<String> {
-    let Some(fw) = &ns.firewall else {
-        return Vec::new();
-    };
-    let names_it = |pat: &Option<String>| {
-        pat.as_deref().is_some_and(|p| {
-            let p = p.strip_prefix('!').map(str::trim_start).unwrap_or(p);
-            match p.strip_suffix('+') {
-                Some(prefix) => name.starts_with(prefix),
-                None => p == name,
-            }
-        })
-    };
-    let mut out = Vec::new();
-    for (family, tables) in [("ipv4", &fw.ipv4), ("ipv6", &fw.ipv6)] {
-        for t in tables {
-            for r in &t.rules {
-                if names_it(&r.in_interface) || names_it(&r.out_interface) {
-                    out.push(format!("{family} {}: {}", t.name, r.text));
-                }
-            }
-        }
-    }
-    out
 }
 
 /// Add a host's view of a swarm network to what earlier hosts showed: endpoints are joined

@@ -1,11 +1,13 @@
 //! Cross-node joins: VXLAN tunnels between nodes, node states, and findings only a whole swarm shows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::json;
 
 use crate::cluster::{node_address, url_host, DISCOVERY};
-use crate::snapshot::{ClusterSnapshot, Link, Namespace, NamespaceRole, NodeSnapshot, NodeState};
+use crate::snapshot::{
+    ClusterSnapshot, Link, Namespace, NamespaceRole, NodeSnapshot, NodeState, NsIdentity,
+};
 
 use super::build::{host_name, namespace_names, Builder};
 use super::ids;
@@ -28,8 +30,17 @@ pub fn build_cluster(cluster: &ClusterSnapshot) -> Graph {
 }
 
 /// Each node's state as the server saw it; a node that did not answer is a finding.
+///
+/// A failed `--agents auto` discovery is no host: it gets no host element, and its finding
+/// concerns every host drawn (the nodes asked again from the last list), so each host's panel
+/// shows it; the status bar lists it as well, as the node list's own report.
 fn node_states(b: &mut Builder, cluster: &ClusterSnapshot) {
+    let mut discovery_failures = Vec::new();
     for n in &cluster.nodes {
+        if n.name == DISCOVERY && n.snapshot.is_none() {
+            discovery_failures.push(n);
+            continue;
+        }
         let host = n
             .snapshot
             .as_ref()
@@ -56,18 +67,6 @@ fn node_states(b: &mut Builder, cluster: &ClusterSnapshot) {
                 e.attrs.insert("age_s".into(), json!(age));
             }
         }
-        if n.name == DISCOVERY && n.snapshot.is_none() {
-            b.finding(
-                "swarm-discovery-failed",
-                Severity::Error,
-                format!(
-                    "the swarm's node list could not be read ({}): the nodes found before are asked again, new ones are missed",
-                    n.error
-                ),
-                vec![id],
-            );
-            continue;
-        }
         let (severity, what) = match n.state {
             NodeState::Fresh => continue,
             NodeState::Stale => (
@@ -88,6 +87,24 @@ fn node_states(b: &mut Builder, cluster: &ClusterSnapshot) {
             severity,
             format!("node {host} did not answer ({}): {what}", n.error),
             vec![id],
+        );
+    }
+    // After the loop: hosts of nodes that never answered are elements only now.
+    let hosts: Vec<String> = b
+        .elements
+        .values()
+        .filter(|e| e.kind == ElementKind::Host)
+        .map(|e| e.id.clone())
+        .collect();
+    for n in discovery_failures {
+        b.finding(
+            "swarm-discovery-failed",
+            Severity::Error,
+            format!(
+                "the swarm's node list could not be read ({}): the nodes found before are asked again, new ones are missed",
+                n.error
+            ),
+            hosts.clone(),
         );
     }
 }
@@ -131,19 +148,66 @@ fn node_addresses(cluster: &ClusterSnapshot, snaps: &[&NodeSnapshot]) -> HashMap
     addrs
 }
 
-/// The vxlan link of a host's overlay namespace with this VNI.
-fn vxlan_with_vni(snap: &NodeSnapshot, vni: u64) -> Option<(&Namespace, &Link)> {
-    snap.namespaces.iter().find_map(|ns| {
-        ns.links
+/// What the cross-node joins look up in one node, indexed once so each lookup is O(1) however
+/// many nodes, namespaces and FDB entries the cluster has.
+struct NodeIndex<'a> {
+    /// Display names of the node's namespaces.
+    names: HashMap<NsIdentity, String>,
+    /// VNI → the first vxlan link with it (namespaces in order, then links in order).
+    vxlans: HashMap<u64, (&'a Namespace, &'a Link)>,
+    /// VNI → (lowercased MAC, destination) of that vxlan link's FDB entries.
+    fdb: HashMap<u64, HashSet<(String, &'a str)>>,
+}
+
+impl<'a> NodeIndex<'a> {
+    fn new(snap: &'a NodeSnapshot) -> Self {
+        let mut vxlans: HashMap<u64, (&Namespace, &Link)> = HashMap::new();
+        for ns in &snap.namespaces {
+            for l in &ns.links {
+                if let Some(v) = &l.vxlan {
+                    vxlans.entry(u64::from(v.vni)).or_insert((ns, l));
+                }
+            }
+        }
+        let fdb = vxlans
             .iter()
-            .find(|l| l.vxlan.as_ref().is_some_and(|v| u64::from(v.vni) == vni))
-            .map(|l| (ns, l))
-    })
+            .map(|(&vni, (ns, vx))| {
+                let set = ns
+                    .fdb
+                    .iter()
+                    .filter(|f| f.ifindex == vx.ifindex)
+                    .filter_map(|f| Some((f.mac.to_ascii_lowercase(), f.dst.as_deref()?)))
+                    .collect();
+                (vni, set)
+            })
+            .collect();
+        NodeIndex {
+            names: namespace_names(&snap.namespaces),
+            vxlans,
+            fdb,
+        }
+    }
+
+    /// The vxlan link of the node's overlay namespace with this VNI.
+    fn vxlan_with_vni(&self, vni: u64) -> Option<(&'a Namespace, &'a Link)> {
+        self.vxlans.get(&vni).copied()
+    }
+
+    /// A namespace's display name on this node.
+    fn name(&self, ns: &Namespace) -> String {
+        self.names
+            .get(&ns.id)
+            .cloned()
+            .unwrap_or_else(|| ns.name.clone())
+    }
 }
 
 /// Point every FDB edge at the remote node's vxlan interface of the same VNI; flag destinations that are no node.
 fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, String>) {
-    let by_host: HashMap<&str, &NodeSnapshot> = snaps.iter().map(|s| (host_name(s), *s)).collect();
+    let by_host: HashMap<&str, NodeIndex> = snaps
+        .iter()
+        .map(|s| (host_name(s), NodeIndex::new(s)))
+        .collect();
     let fdb: Vec<_> = b
         .edges
         .values()
@@ -167,10 +231,10 @@ fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, Str
         };
         let vni = e.attrs.get("vni").and_then(|v| v.as_u64());
         let remote_if = vni.and_then(|vni| {
-            by_host
-                .get(host.as_str())
-                .and_then(|s| vxlan_with_vni(s, vni))
-                .map(|(ns, l)| (s_name(by_host[host.as_str()], ns), l.name.clone()))
+            by_host.get(host.as_str()).and_then(|idx| {
+                idx.vxlan_with_vni(vni)
+                    .map(|(ns, l)| (idx.name(ns), l.name.clone()))
+            })
         });
         // A node with no picture of its own (it never answered, or no agent was asked) is its
         // host element when there is one, else the remote address stays the end of the tunnel.
@@ -188,17 +252,9 @@ fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, Str
         }
     }
     // Remotes that were all resolved to nodes need not stand alone.
-    let used: std::collections::HashSet<String> =
-        b.edges.values().map(|e| e.target.clone()).collect();
+    let used: HashSet<String> = b.edges.values().map(|e| e.target.clone()).collect();
     b.elements
         .retain(|id, el| el.kind != ElementKind::Remote || used.contains(id));
-}
-
-fn s_name(snap: &NodeSnapshot, ns: &Namespace) -> String {
-    namespace_names(&snap.namespaces)
-        .get(&ns.id)
-        .cloned()
-        .unwrap_or_else(|| ns.name.clone())
 }
 
 /// A container on node B whose overlay MAC node A's vxlan FDB lacks, while A has the network too.
@@ -234,28 +290,30 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
             }
         }
     }
+    if members.keys().all(|net| !vnis.contains_key(net)) {
+        return;
+    }
+    let index: Vec<NodeIndex> = snaps.iter().map(|s| NodeIndex::new(s)).collect();
     for (net, list) in &members {
         let Some(&vni) = vnis.get(net) else { continue };
-        for a in snaps {
+        for (a, idx) in snaps.iter().zip(&index) {
             let a_host = host_name(a);
-            let Some((ns, vx)) = vxlan_with_vni(a, vni) else {
+            let Some((ns, vx)) = idx.vxlan_with_vni(vni) else {
                 continue;
             };
+            let fdb = idx.fdb.get(&vni);
+            let vx_id = ids::interface(a_host, &idx.name(ns), &vx.name);
             for (b_host, ctr, mac) in list.iter().filter(|(h, _, _)| *h != a_host) {
                 let Some(b_addr) = own_addr.get(b_host) else {
                     continue;
                 };
-                let present = ns.fdb.iter().any(|f| {
-                    f.ifindex == vx.ifindex
-                        && f.mac.eq_ignore_ascii_case(mac)
-                        && f.dst.as_deref() == Some(*b_addr)
-                });
+                let present = fdb.is_some_and(|f| f.contains(&(mac.to_ascii_lowercase(), *b_addr)));
                 if !present {
                     b.finding(
                         "fdb-mac-missing",
                         Severity::Error,
                         format!("{ctr} on {b_host} ({mac}) is missing from {a_host}'s {} FDB (VNI {vni}): {a_host} cannot reach it over the tunnel", vx.name),
-                        vec![ids::interface(a_host, &s_name(a, ns), &vx.name), ids::container(b_host, ctr)],
+                        vec![vx_id.clone(), ids::container(b_host, ctr)],
                     );
                 }
             }
@@ -283,6 +341,13 @@ fn mtu(b: &mut Builder, snaps: &[&NodeSnapshot]) {
         else {
             continue;
         };
+        let names = namespace_names(&s.namespaces);
+        let s_name = |ns: &Namespace| {
+            names
+                .get(&ns.id)
+                .cloned()
+                .unwrap_or_else(|| ns.name.clone())
+        };
         for ns in s
             .namespaces
             .iter()
@@ -293,8 +358,8 @@ fn mtu(b: &mut Builder, snaps: &[&NodeSnapshot]) {
                     b.finding(
                         "overlay-mtu-too-big",
                         Severity::Error,
-                        format!("{} in {} has MTU {} but the underlay {} has MTU {}: {} + {VXLAN_OVERHEAD} bytes of VXLAN overhead does not fit, large packets are dropped", vx.name, s_name(s, ns), vx.mtu, under.name, under.mtu, vx.mtu),
-                        vec![ids::interface(host, &s_name(s, ns), &vx.name), ids::interface(host, &s_name(s, hns), &under.name)],
+                        format!("{} in {} has MTU {} but the underlay {} has MTU {}: {} + {VXLAN_OVERHEAD} bytes of VXLAN overhead does not fit, large packets are dropped", vx.name, s_name(ns), vx.mtu, under.name, under.mtu, vx.mtu),
+                        vec![ids::interface(host, &s_name(ns), &vx.name), ids::interface(host, &s_name(hns), &under.name)],
                     );
                 }
             }

@@ -478,10 +478,9 @@ fn a_swarm_network_lists_the_endpoints_of_every_host() {
     assert_eq!(net.attrs["endpoints"], expected);
 }
 
-#[test]
-fn a_failed_discovery_is_its_own_finding() {
-    let mut c = pair(&[], &[]);
-    c.nodes.push(ClusterNode {
+/// The entry `--agents auto` adds when it could not list the swarm's nodes.
+fn discovery_failure() -> ClusterNode {
+    ClusterNode {
         name: crate::cluster::DISCOVERY.into(),
         source: "auto".into(),
         state: NodeState::Unreachable,
@@ -489,7 +488,13 @@ fn a_failed_discovery_is_its_own_finding() {
         snapshot_taken_at: None,
         age_s: None,
         snapshot: None,
-    });
+    }
+}
+
+#[test]
+fn a_failed_discovery_is_its_own_finding() {
+    let mut c = pair(&[], &[]);
+    c.nodes.push(discovery_failure());
     let g = build_cluster(&c);
     let codes: Vec<&str> = g.findings.iter().map(|f| f.code.as_str()).collect();
     assert!(codes.contains(&"swarm-discovery-failed"), "{codes:?}");
@@ -500,4 +505,49 @@ fn a_failed_discovery_is_its_own_finding() {
         .find(|f| f.code == "swarm-discovery-failed")
         .unwrap();
     assert!(f.message.contains("engine gone"));
+    // No fake host: the finding concerns the real hosts, whose panels show it.
+    let hosts: Vec<&str> = g
+        .elements
+        .iter()
+        .filter(|e| e.kind == ElementKind::Host)
+        .map(|e| e.id.as_str())
+        .collect();
+    assert_eq!(hosts, vec!["host:a", "host:b"]);
+    assert!(!g.elements.iter().any(|e| e.id == "host:(discovery)"));
+    assert!(!g.elements.iter().any(|e| e.label.contains("(discovery)")));
+    assert_eq!(f.elements, vec!["host:a".to_string(), "host:b".to_string()]);
+}
+
+#[test]
+fn a_failed_discovery_with_no_node_at_all_draws_nothing_but_keeps_its_finding() {
+    let c = cluster(vec![discovery_failure()]);
+    let g = build_cluster(&c);
+    assert!(g.elements.is_empty(), "{:?}", g.elements);
+    let f: Vec<_> = g
+        .findings
+        .iter()
+        .filter(|f| f.code == "swarm-discovery-failed")
+        .collect();
+    assert_eq!(f.len(), 1, "{:?}", g.findings);
+    assert!(f[0].elements.is_empty());
+    assert!(f[0].message.contains("engine gone"));
+}
+
+#[test]
+fn the_synthetic_swarm_is_healthy_its_fdbs_list_every_remote_task() {
+    use crate::synthetic::{snapshots, SyntheticOptions};
+    let snaps = snapshots(&SyntheticOptions {
+        hosts: 3,
+        containers: 60,
+        hostile_names: false,
+    });
+    let g = build_cluster(&ClusterSnapshot::of_nodes(snaps, "file"));
+    let tunnels = g.edges.iter().filter(|e| e.kind == EdgeKind::Fdb).count();
+    assert!(tunnels > 0, "the synthetic swarm has tunnels to check");
+    let missing: Vec<_> = g
+        .findings
+        .iter()
+        .filter(|f| f.code == "fdb-mac-missing")
+        .collect();
+    assert!(missing.is_empty(), "{missing:?}");
 }

@@ -4,8 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::snapshot::{IpvsState, NamespaceRole, NodeSnapshot, NsIdentity, SourceState};
 
-use super::build::{sandbox_of, Builder};
+use super::build::Builder;
 use super::ids;
+use super::index::Sandboxes;
 use super::model::{Finding, Severity};
 
 /// Findings of one node that need only its own snapshot (veth findings come from the pairing).
@@ -14,6 +15,7 @@ pub(super) fn per_node(
     snap: &NodeSnapshot,
     host: &str,
     names: &HashMap<NsIdentity, String>,
+    sandboxes: &Sandboxes,
 ) {
     let host_id = ids::host(host);
     let ns_id = |id: NsIdentity| ids::netns(host, &names[&id]);
@@ -47,7 +49,7 @@ pub(super) fn per_node(
     let mut explained: HashSet<NsIdentity> = HashSet::new();
     if let Some(engine) = &snap.engine {
         for c in &engine.containers {
-            match sandbox_of(c, &snap.namespaces) {
+            match sandboxes.of(c) {
                 Some(ns) => {
                     explained.insert(ns.id);
                 }

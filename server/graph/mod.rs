@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod dot;
 mod findings;
 pub mod ids;
+mod index;
 pub mod model;
 pub mod veth;
 
