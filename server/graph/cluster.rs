@@ -259,10 +259,12 @@ fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, Str
 
 /// A container on node B whose overlay MAC node A's vxlan FDB lacks, while A has the network too.
 fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, String>) {
-    let own_addr: HashMap<&str, &str> = addrs
-        .iter()
-        .map(|(a, h)| (h.as_str(), a.as_str()))
-        .collect();
+    // A node may be known at several addresses (its swarm address, its agent's): an FDB entry to
+    // any of them reaches it, which keeps the answer independent of hash order.
+    let mut own_addrs: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (a, h) in addrs {
+        own_addrs.entry(h.as_str()).or_default().push(a.as_str());
+    }
     // (network id) -> [(host, container name, mac)]
     let mut members: BTreeMap<&str, Vec<(&str, &str, &str)>> = BTreeMap::new();
     let mut vnis: HashMap<&str, u64> = HashMap::new();
@@ -304,10 +306,12 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
             let fdb = idx.fdb.get(&vni);
             let vx_id = ids::interface(a_host, &idx.name(ns), &vx.name);
             for (b_host, ctr, mac) in list.iter().filter(|(h, _, _)| *h != a_host) {
-                let Some(b_addr) = own_addr.get(b_host) else {
+                let Some(b_addrs) = own_addrs.get(b_host) else {
                     continue;
                 };
-                let present = fdb.is_some_and(|f| f.contains(&(mac.to_ascii_lowercase(), *b_addr)));
+                let lower = mac.to_ascii_lowercase();
+                let present =
+                    fdb.is_some_and(|f| b_addrs.iter().any(|a| f.contains(&(lower.clone(), *a))));
                 if !present {
                     b.finding(
                         "fdb-mac-missing",
