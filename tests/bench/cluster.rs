@@ -22,17 +22,19 @@
 //!
 //! Under `cargo test --all-targets` (no `--bench` argument) it only says how to run it.
 
-use std::fs::File;
+#[path = "../support/agents.rs"]
+mod agents;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use agents::{write_node, FileAgent};
 
 use dockmap::cluster::{AgentList, ClusterOptions, Gatherer};
 use dockmap::graph::{build_cluster, ElementKind};
 use dockmap::snapshot::NodeState;
 use dockmap::synthetic::{snapshots, SyntheticOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
 const SIZES: [usize; 2] = [3, 10];
 const TOKEN: &str = "dockmap-bench-cluster-token";
 
@@ -118,7 +120,7 @@ fn main() {
 /// N agents serving one synthetic swarm, and what was measured against them.
 struct Cluster {
     n: usize,
-    agents: Vec<Agent>,
+    agents: Vec<FileAgent>,
     gatherer: Gatherer,
     bytes_per_node: usize,
     elements: usize,
@@ -134,25 +136,15 @@ impl Cluster {
             hostile_names: false,
         });
         let mut agents = Vec::new();
-        let mut urls = Vec::new();
         let mut bytes = 0;
         for (snap, port) in snaps.iter().zip(ports) {
             let name = format!("n{n}-{}", snap.node.hostname);
-            let file = dir.join(format!("{name}.json"));
-            let json = serde_json::to_vec(snap).expect("a snapshot serialises");
-            bytes += json.len();
-            std::fs::write(&file, json).expect("write a snapshot file");
-            let mut cmd = Command::new(BIN);
-            cmd.arg("agent")
-                .arg("--serve-file")
-                .arg(&file)
-                .arg("--token-file")
-                .arg(token_file)
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"));
-            agents.push(Agent::spawn(cmd, dir.join(format!("{name}.log"))));
-            urls.push(format!("http://127.0.0.1:{port}"));
+            let file = write_node(dir, &name, snap);
+            bytes += std::fs::metadata(&file).map_or(0, |m| m.len() as usize);
+            let log = dir.join(format!("{name}.log"));
+            agents.push(FileAgent::start_on(port, &file, token_file, &log));
         }
+        let urls = agents.iter().map(|a| a.url.clone()).collect();
         let gatherer = Gatherer::new(ClusterOptions {
             agents: AgentList::Urls(urls),
             deadline: Duration::from_secs(30),
@@ -178,11 +170,7 @@ impl Cluster {
             if c.nodes.iter().all(|n| n.state == NodeState::Fresh) {
                 return;
             }
-            let logs: Vec<String> = self
-                .agents
-                .iter()
-                .map(|a| std::fs::read_to_string(&a.log).unwrap_or_default())
-                .collect();
+            let logs: Vec<String> = self.agents.iter().map(FileAgent::log_text).collect();
             assert!(
                 Instant::now() < deadline,
                 "the {} agents never all answered: {:?}\n{}",
@@ -295,32 +283,6 @@ impl LiveLab {
             ms(median(&cached)),
             ms(median(&build))
         );
-    }
-}
-
-/// A running agent process, killed on drop.
-struct Agent {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Agent {
-    fn spawn(mut cmd: Command, log: PathBuf) -> Agent {
-        let out = File::create(&log).expect("create the agent's log");
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("clone the log's handle"))
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {BIN} agent: {e}"));
-        Agent { child, log }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

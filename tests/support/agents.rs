@@ -55,7 +55,12 @@ pub struct FileAgent {
 impl FileAgent {
     /// Serves `file` to callers with the token in `token_file`; its output goes to `log`.
     pub fn start(file: &Path, token_file: &Path, log: &Path) -> FileAgent {
-        let listen = format!("127.0.0.1:{}", free_port());
+        Self::start_on(free_port(), file, token_file, log)
+    }
+
+    /// The same on a port the caller chose (many agents at once: ports held while choosing).
+    pub fn start_on(port: u16, file: &Path, token_file: &Path, log: &Path) -> FileAgent {
+        let listen = format!("127.0.0.1:{port}");
         let out = File::create(log).expect("create the agent's log");
         let child = Command::new(BIN)
             .args(["agent", "--listen", &listen, "--serve-file"])
