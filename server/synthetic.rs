@@ -1134,6 +1134,41 @@ fn rule(chain: &str, text: &str) -> Rule {
     r
 }
 
+/// One host whose network (`ctl\x01net\x1b[31m\u{FFFF}`), first container and first sandbox names
+/// hold characters XML forbids, as engines and kernels allow: for tests of every SVG/XML writer.
+pub fn with_control_characters() -> Vec<NodeSnapshot> {
+    let mut snaps = snapshots(&SyntheticOptions {
+        hosts: 1,
+        containers: 3,
+        hostile_names: false,
+    });
+    let engine = snaps[0]
+        .engine
+        .as_mut()
+        .expect("the synthetic host has an engine");
+    let net = engine
+        .networks
+        .iter_mut()
+        .find(|n| n.driver == "bridge" && n.name != "bridge")
+        .expect("the synthetic host has it");
+    let old = std::mem::replace(&mut net.name, "ctl\x01net\x1b[31m\u{FFFF}".to_owned());
+    for c in &mut engine.containers {
+        for ep in &mut c.endpoints {
+            if ep.network_name == old {
+                ep.network_name = net.name.clone();
+            }
+        }
+    }
+    engine.containers[0].name = "ctr\x0b\x1f\0x".to_owned();
+    let ns = snaps[0]
+        .namespaces
+        .iter_mut()
+        .find(|n| n.name != "host")
+        .expect("the synthetic host has it");
+    ns.name = format!("{}\x02\x0c", ns.name);
+    snaps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -285,21 +285,7 @@ fn forbidden_in_xml(c: char) -> bool {
 
 #[tokio::test]
 async fn names_with_control_characters_leave_the_svg_valid_xml() {
-    let mut snaps = synthetic(1, 3);
-    let engine = snaps[0].engine.as_mut().unwrap();
-    let net = engine
-        .networks
-        .iter_mut()
-        .find(|n| n.driver == "bridge" && n.name != "bridge")
-        .unwrap();
-    let old = std::mem::replace(&mut net.name, "ctl\x01net\x1b[31m".to_owned());
-    for c in &mut engine.containers {
-        for ep in &mut c.endpoints {
-            if ep.network_name == old {
-                ep.network_name = net.name.clone();
-            }
-        }
-    }
+    let snaps = dockmap::synthetic::with_control_characters();
     let base = serve(router(AppState::fixed(snaps))).await;
     for path in ["/scene.svg", "/scene.svg?open=*&hide=", "/?open=*"] {
         let body = get(&base, path, &[]).await.text();
@@ -313,7 +299,7 @@ async fn names_with_control_characters_leave_the_svg_valid_xml() {
     let drawn = &svg[at..at + svg[at..].find('"').unwrap()];
     let d = get(&base, &format!("/api/element?id={}", urlenc(drawn)), &[]).await;
     assert_eq!(d.status, 200);
-    assert_eq!(d.json()["element"]["label"], "ctl\x01net\x1b[31m");
+    assert_eq!(d.json()["element"]["label"], "ctl\x01net\x1b[31m\u{FFFF}");
 }
 
 /// One request with the Host header given (the shared helper always sends the address).

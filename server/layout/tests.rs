@@ -232,41 +232,9 @@ fn hostile_names_are_text_in_the_svg() {
     );
 }
 
-/// Snapshots whose network, container and namespace names hold C0 controls, as engines and
-/// kernels allow.
-pub(crate) fn snapshots_with_control_characters() -> Vec<NodeSnapshot> {
-    let mut snaps = snapshots(&SyntheticOptions {
-        hosts: 1,
-        containers: 3,
-        hostile_names: false,
-    });
-    let engine = snaps[0].engine.as_mut().unwrap();
-    let net = engine
-        .networks
-        .iter_mut()
-        .find(|n| n.driver == "bridge" && n.name != "bridge")
-        .unwrap();
-    let old = std::mem::replace(&mut net.name, "ctl\x01net\x1b[31m\u{FFFF}".to_owned());
-    for c in &mut engine.containers {
-        for ep in &mut c.endpoints {
-            if ep.network_name == old {
-                ep.network_name = net.name.clone();
-            }
-        }
-    }
-    engine.containers[0].name = "ctr\x0b\x1f\0x".to_owned();
-    let ns = snaps[0]
-        .namespaces
-        .iter_mut()
-        .find(|n| n.name != "host")
-        .unwrap();
-    ns.name = format!("{}\x02\x0c", ns.name);
-    snaps
-}
-
 #[test]
 fn characters_xml_forbids_never_reach_the_svg() {
-    let g = derive(&mut snapshots_with_control_characters());
+    let g = derive(&mut crate::synthetic::with_control_characters());
     assert!(g.elements.iter().any(|e| e.id.contains('\x01')));
     assert!(g.elements.iter().any(|e| e.id.contains('\x0b')));
     assert!(g.elements.iter().any(|e| e.id.contains('\x02')));
