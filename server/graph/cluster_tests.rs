@@ -266,15 +266,7 @@ fn nodes_that_did_not_answer_are_shown_and_flagged() {
     c.nodes[1].state = NodeState::Stale;
     c.nodes[1].age_s = Some(42);
     c.nodes[1].error = "no answer within 3 s".into();
-    c.nodes.push(ClusterNode {
-        name: "c".into(),
-        source: "http://198.19.0.13:7879".into(),
-        state: NodeState::Unreachable,
-        error: "unreachable: connection refused".into(),
-        snapshot_taken_at: None,
-        age_s: None,
-        snapshot: None,
-    });
+    c.nodes.push(never_answered("c", "http://198.19.0.13:7879"));
     let g = build_cluster(&c);
     let c_host = g
         .elements
@@ -345,15 +337,7 @@ fn third_node_silent(silent_name: &str, manager_list: bool) -> ClusterSnapshot {
     cluster(vec![
         fresh(a),
         fresh(b),
-        ClusterNode {
-            name: silent_name.into(),
-            source: "http://198.19.0.13:7879".into(),
-            state: NodeState::Unreachable,
-            error: "unreachable: connection refused".into(),
-            snapshot_taken_at: None,
-            age_s: None,
-            snapshot: None,
-        },
+        never_answered(silent_name, "http://198.19.0.13:7879"),
     ])
 }
 
@@ -478,16 +462,24 @@ fn a_swarm_network_lists_the_endpoints_of_every_host() {
     assert_eq!(net.attrs["endpoints"], expected);
 }
 
-/// The entry `--agents auto` adds when it could not list the swarm's nodes.
-fn discovery_failure() -> ClusterNode {
+/// A node whose agent at `source` never answered.
+fn never_answered(name: &str, source: &str) -> ClusterNode {
     ClusterNode {
-        name: crate::cluster::DISCOVERY.into(),
-        source: "auto".into(),
+        name: name.into(),
+        source: source.into(),
         state: NodeState::Unreachable,
-        error: "cannot list the swarm's nodes: engine gone".into(),
+        error: "unreachable: connection refused".into(),
         snapshot_taken_at: None,
         age_s: None,
         snapshot: None,
+    }
+}
+
+/// The entry `--agents auto` adds when it could not list the swarm's nodes.
+fn discovery_failure() -> ClusterNode {
+    ClusterNode {
+        error: "cannot list the swarm's nodes: engine gone".into(),
+        ..never_answered(crate::cluster::DISCOVERY, "auto")
     }
 }
 
