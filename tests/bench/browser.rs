@@ -152,6 +152,11 @@ async fn run(containers: usize) {
     let state = AppState::fixed(snaps);
     let derive_ms = t.elapsed().as_secs_f64() * 1e3;
     let base = serve(router(state)).await;
+    if std::env::var_os("DOCKMAP_BENCH_SERVE").is_some() {
+        // For tracing by hand: serve the synthetic swarm until killed.
+        println!("serving {containers} containers at {base}");
+        std::future::pending::<()>().await;
+    }
     let b2 = base.clone();
     let (cold, warm, gz) = tokio::task::spawn_blocking(move || {
         let cold = get(&b2, "/api/graph", false);
@@ -185,7 +190,16 @@ async fn run(containers: usize) {
         ("all hosts unfolded", all_hosts, ".k-container"),
         ("everything unfolded", "open=*".to_owned(), ".k-container"),
     ];
-    for (name, q, pick) in views {
+    // DOCKMAP_BENCH_VIEWS=3: only the third view (comma-separated, 1-based).
+    let only: Vec<usize> = std::env::var("DOCKMAP_BENCH_VIEWS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    for (i, (name, q, pick)) in views.into_iter().enumerate() {
+        if !only.is_empty() && !only.contains(&(i + 1)) {
+            continue;
+        }
         let path = if q.is_empty() {
             "/".to_owned()
         } else {
