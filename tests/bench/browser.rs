@@ -11,6 +11,10 @@
 //! drawn, their namespaces folded into them) and everything unfolded. It also measures
 //! `GET /api/graph`: server time (cold: layout + JSON; warm: cached layout) and size (raw and gzip).
 //! Figures are printed; nothing is asserted (machines are noisy).
+//!
+//! `DOCKMAP_BENCH_VIEWS=3` measures only the third view (comma-separated, 1-based);
+//! `DOCKMAP_BENCH_SERVE=1` only serves the first size's swarm until killed, to trace a page by hand
+//! (e.g. `chromium --trace-startup=... --trace-startup-format=json URL/?open=*`).
 
 #[path = "../support/browser.rs"]
 mod browser;
