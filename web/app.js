@@ -18,8 +18,35 @@
   let svg = null;
   let W = 1;
   let H = 1;
-  let nodes = new Map();
-  let adj = new Map();
+  /** The drawn elements by id, and the edges at each end: see nodesMap() and adjacency(). */
+  let nodes = null;
+  let adj = null;
+
+  /** The drawn elements (`g.n`) by id. */
+  function nodesMap() {
+    if (!nodes) {
+      nodes = new Map();
+      if (svg) for (const g of svg.querySelectorAll('.n[data-id]')) nodes.set(g.dataset.id, g);
+    }
+    return nodes;
+  }
+
+  /** The drawn edges at each element id. */
+  function adjacency() {
+    if (!adj) {
+      adj = new Map();
+      if (svg) {
+        for (const e of svg.querySelectorAll('.e')) {
+          for (const end of [e.dataset.s, e.dataset.t]) {
+            let list = adj.get(end);
+            if (!list) adj.set(end, (list = []));
+            list.push(e);
+          }
+        }
+      }
+    }
+    return adj;
+  }
   let generation = Number(page.dataset.generation) || 0;
   /** The saved snapshot this page shows (permalink `/s/ID`); empty: the live one. */
   const SNAP = page.dataset.snap || '';
@@ -85,20 +112,14 @@
     // SVG keeps its natural size and the world around it moves. A CSS transform on an HTML box
     // never makes the browser lay out the SVG's thousands of nodes again, as an SVG transform would.
     stage.classList.add('live');
-    nodes = new Map();
+    // The indexes of the drawing are built when first asked for (a click, a hover, a search):
+    // walking tens of thousands of elements would only delay the first drawing.
+    nodes = null;
+    adj = null;
     fullLabels = new Map();
-    for (const g of svg.querySelectorAll('.n[data-id]')) nodes.set(g.dataset.id, g);
-    adj = new Map();
-    for (const e of svg.querySelectorAll('.e')) {
-      for (const end of [e.dataset.s, e.dataset.t]) {
-        let list = adj.get(end);
-        if (!list) adj.set(end, (list = []));
-        list.push(e);
-      }
-    }
     const dark = document.documentElement.classList.contains('dark');
     svg.classList.toggle('dark', dark);
-    if (view.sel && nodes.has(view.sel)) nodes.get(view.sel).classList.add('sel');
+    if (view.sel && nodesMap().has(view.sel)) nodesMap().get(view.sel).classList.add('sel');
     document.dispatchEvent(new CustomEvent('dockmap:drawn'));
   }
 
@@ -125,7 +146,7 @@
   );
   const fit = () => pz.fit(W, H);
 
-  const boxOf = (id) => window.dockmapPanZoom.box(nodes.get(id));
+  const boxOf = (id) => window.dockmapPanZoom.box(nodesMap().get(id));
 
   function center(id) {
     const b = boxOf(id);
@@ -194,9 +215,9 @@
   // ---- selection and the side panel ------------------------------------------
 
   function select(id, opts) {
-    if (view.sel && nodes.has(view.sel)) nodes.get(view.sel).classList.remove('sel');
+    if (view.sel && nodesMap().has(view.sel)) nodesMap().get(view.sel).classList.remove('sel');
     view.sel = id;
-    const g = nodes.get(id);
+    const g = nodesMap().get(id);
     if (g) g.classList.add('sel');
     if (opts && opts.center) center(id);
     writeUrl();
@@ -204,7 +225,7 @@
   }
 
   function clearSelection() {
-    if (view.sel && nodes.has(view.sel)) nodes.get(view.sel).classList.remove('sel');
+    if (view.sel && nodesMap().has(view.sel)) nodesMap().get(view.sel).classList.remove('sel');
     view.sel = null;
     panel.hidden = true;
     writeUrl();
@@ -212,7 +233,7 @@
 
   /** Go to an element that may be folded away: the server unfolds what hides it. */
   async function goTo(id) {
-    if (!nodes.has(id)) {
+    if (!nodesMap().has(id)) {
       view.sel = id;
       await reload();
     }
@@ -249,7 +270,7 @@
 
   function renderPanel(d) {
     window.dockmapDetails.render(panelBody, d, link, (body) => {
-      const g = nodes.get(d.element.id);
+      const g = nodesMap().get(d.element.id);
       if (!d.foldable || !g) return;
       const folded = g.classList.contains('folded');
       const b = el('button', folded ? 'Unfold' : 'Fold', 'act');
@@ -270,14 +291,14 @@
   }
   function light(id) {
     unlight();
-    const edges = adj.get(id);
+    const edges = adjacency().get(id);
     if (!edges) return;
-    const g = nodes.get(id);
+    const g = nodesMap().get(id);
     if (g) lit.push(g);
     for (const e of edges) {
       lit.push(e);
       const other = e.dataset.s === id ? e.dataset.t : e.dataset.s;
-      const o = nodes.get(other);
+      const o = nodesMap().get(other);
       if (o) lit.push(o);
     }
     for (const x of lit) x.classList.add('hl');
@@ -426,13 +447,13 @@
     // A hit the filters hide would be selected but never drawn: turn off what hides it.
     const hiding = tokensHiding(h);
     if (hiding.length) view.hide = [...activeHide()].filter((t) => !hiding.includes(t));
-    if (h.reveal.length || hiding.length || !nodes.has(h.id)) {
+    if (h.reveal.length || hiding.length || !nodesMap().has(h.id)) {
       view.sel = h.id;
       await reload();
     }
     // Some elements are drawn as another (a remote underlay address as the node interface that
     // holds it): select what is on screen.
-    const shown = !nodes.has(h.id) && h.drawn_as && nodes.has(h.drawn_as) ? h.drawn_as : h.id;
+    const shown = !nodesMap().has(h.id) && h.drawn_as && nodesMap().has(h.drawn_as) ? h.drawn_as : h.id;
     select(shown, { center: true });
   }
 
@@ -763,7 +784,7 @@
       if (v.length === 3 && v.every(Number.isFinite) && v[2] > 0) {
         tf = { x: v[0], y: v[1], k: v[2] };
         apply();
-      } else if (view.sel && nodes.has(view.sel)) {
+      } else if (view.sel && nodesMap().has(view.sel)) {
         fit();
         center(view.sel);
       } else {
@@ -776,7 +797,7 @@
     else if (page.dataset.state === 'collecting' || page.dataset.state === 'refreshing' || !first) pollStatus();
     // For tests and the benchmark: bring an element to the middle of the stage.
     window.dockmap = {
-      center, frame, select, standaloneSvg, pngBlob, apiUrl, showPanel, nodes: () => nodes,
+      center, frame, select, standaloneSvg, pngBlob, apiUrl, showPanel, nodes: () => nodesMap(),
       // For path.js: the view's parameters, unfolding several elements at once, the side panel
       // and the URL parameters it keeps.
       viewQuery: () => viewQuery(false),

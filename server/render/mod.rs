@@ -104,13 +104,15 @@ fn node(out: &mut String, n: &SceneNode) {
             );
         }
         if n.foldable {
+            // The sign is a stroke, not text: thousands of one-glyph texts cost the browser a
+            // text layout each, a path almost nothing.
             let _ = write!(
                 out,
-                r#"<g class="tog" data-act="shut"><rect x="{}" y="{}" width="18" height="18" rx="4"/><text x="{}" y="{}">−</text></g>"#,
+                r#"<g class="tog" data-act="shut"><rect x="{}" y="{}" width="18" height="18" rx="4"/><path d="M{} {}h8"/></g>"#,
                 r.right() - 24,
                 r.y + 4,
                 r.right() - 19,
-                r.y + 17
+                r.y + 13
             );
         }
     } else {
@@ -134,11 +136,11 @@ fn node(out: &mut String, n: &SceneNode) {
         if marks {
             let _ = write!(
                 out,
-                r#"<g class="tog" data-act="open"><rect x="{}" y="{}" width="18" height="18" rx="4"/><text x="{}" y="{}">+</text></g>"#,
+                r#"<g class="tog" data-act="open"><rect x="{}" y="{}" width="18" height="18" rx="4"/><path d="M{} {}h8m-4 -4v8"/></g>"#,
                 r.right() - 22,
                 r.y + 4,
                 r.right() - 17,
-                r.y + 17
+                r.y + 13
             );
         }
     }

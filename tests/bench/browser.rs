@@ -11,6 +11,10 @@
 //! drawn, their namespaces folded into them) and everything unfolded. It also measures
 //! `GET /api/graph`: server time (cold: layout + JSON; warm: cached layout) and size (raw and gzip).
 //! Figures are printed; nothing is asserted (machines are noisy).
+//!
+//! `DOCKMAP_BENCH_VIEWS=3` measures only the third view (comma-separated, 1-based);
+//! `DOCKMAP_BENCH_SERVE=1` only serves the first size's swarm until killed, to trace a page by hand
+//! (e.g. `chromium --trace-startup=... --trace-startup-format=json URL/?open=*`).
 
 #[path = "../support/browser.rs"]
 mod browser;
@@ -152,6 +156,11 @@ async fn run(containers: usize) {
     let state = AppState::fixed(snaps);
     let derive_ms = t.elapsed().as_secs_f64() * 1e3;
     let base = serve(router(state)).await;
+    if std::env::var_os("DOCKMAP_BENCH_SERVE").is_some() {
+        // For tracing by hand: serve the synthetic swarm until killed.
+        println!("serving {containers} containers at {base}");
+        std::future::pending::<()>().await;
+    }
     let b2 = base.clone();
     let (cold, warm, gz) = tokio::task::spawn_blocking(move || {
         let cold = get(&b2, "/api/graph", false);
@@ -185,7 +194,16 @@ async fn run(containers: usize) {
         ("all hosts unfolded", all_hosts, ".k-container"),
         ("everything unfolded", "open=*".to_owned(), ".k-container"),
     ];
-    for (name, q, pick) in views {
+    // DOCKMAP_BENCH_VIEWS=3: only the third view (comma-separated, 1-based).
+    let only: Vec<usize> = std::env::var("DOCKMAP_BENCH_VIEWS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    for (i, (name, q, pick)) in views.into_iter().enumerate() {
+        if !only.is_empty() && !only.contains(&(i + 1)) {
+            continue;
+        }
         let path = if q.is_empty() {
             "/".to_owned()
         } else {
