@@ -126,3 +126,41 @@ async fn refresh_redraws_and_the_theme_switches() {
     assert!(errors.is_empty(), "console errors: {errors:?}");
     b.close().await;
 }
+
+/// The map is laid out once, at its natural size, and moved by a transform: an SVG sized by CSS
+/// would make the browser lay out its thousands of labels again at every fit (2.5 s instead of
+/// under 2 at 2,000 containers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_keeps_its_natural_size_and_only_its_world_moves() {
+    let Some((b, _)) = page().await else { return };
+    b.until(
+        "return document.querySelector('#stage').classList.contains('live')",
+        10,
+        "the page's script set the map up",
+    )
+    .await;
+    let sizes = b
+        .js(
+            "const s = document.querySelector('#world > svg');
+             const cs = getComputedStyle(s);
+             return [parseFloat(cs.width), parseFloat(cs.height), Number(s.dataset.w), Number(s.dataset.h),
+                     getComputedStyle(document.querySelector('#world')).transform];",
+        )
+        .await;
+    let v = sizes.as_array().unwrap();
+    let (w, h, dw, dh) = (
+        v[0].as_f64().unwrap(),
+        v[1].as_f64().unwrap(),
+        v[2].as_f64().unwrap(),
+        v[3].as_f64().unwrap(),
+    );
+    assert!(dw > 0.0 && dh > 0.0, "{sizes}");
+    assert!(
+        (w - dw).abs() < 0.5 && (h - dh).abs() < 0.5,
+        "drawn at {w}x{h}, natural {dw}x{dh}"
+    );
+    assert!(
+        v[4].as_str().is_some_and(|t| t.starts_with("matrix")),
+        "the world is moved by a transform: {sizes}"
+    );
+}
