@@ -8,7 +8,9 @@ use super::facts;
 use super::lookup::{Ctx, Found};
 use super::model::{PacketPath, Verdict};
 use super::rules::Packet;
-use super::segments::{across_overlay, cross_veth_to_bridge, enter_container, leave_container, At};
+use super::segments::{
+    across_overlay, cross_veth_to_bridge, enter_container, leave_container, namespace_of, At,
+};
 use super::trail::Trail;
 use super::vip;
 
@@ -219,9 +221,7 @@ fn routed<'a>(ctx: &Ctx<'a>, a: Found<'a>, b: Found<'a>, bip: Ipv4Addr, bnet: &s
         format!("{} sends to {bip}", c.name),
         vec![],
     );
-    let Some(cns) = nv.container_ns(c) else {
-        let why = format!("{}'s network namespace is not in the snapshot", c.name);
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
+    let Some(cns) = namespace_of(&mut t, nv, c) else {
         return t.finish(id, "east-west", title);
     };
     let clabel = nv.ns_name(cns);

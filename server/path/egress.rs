@@ -9,7 +9,7 @@ use super::facts;
 use super::lookup::{Ctx, Found};
 use super::model::{PacketPath, Verdict};
 use super::rules::{walk, Decision, Packet};
-use super::segments::cross_veth_to_bridge;
+use super::segments::{cross_veth_to_bridge, namespace_of};
 use super::trail::{rule_evidence, Trail};
 
 /// The path from container `a` to `dst` (`None`: the internet).
@@ -34,9 +34,7 @@ pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<Ipv4Addr>) -> PacketPa
         format!("{} sends to {dst_text}", c.name),
         vec![],
     );
-    let Some(cns) = nv.container_ns(c) else {
-        let why = format!("{}'s network namespace is not in the snapshot", c.name);
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
+    let Some(cns) = namespace_of(&mut t, nv, c) else {
         return t.finish(id, "egress", title);
     };
     let clabel = nv.ns_name(cns);

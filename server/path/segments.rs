@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::snapshot::{ContainerEndpoint, Link, Namespace, Network, SourceKind};
+use crate::snapshot::{Container, ContainerEndpoint, Link, Namespace, Network, SourceKind};
 
 use super::facts;
 use super::lookup::{Ctx, Found, NodeView};
@@ -21,6 +21,20 @@ pub struct At<'a> {
     pub link: &'a Link,
 }
 
+/// The network namespace of container `c`; when it was not read, an *unknown* hop that says so.
+pub fn namespace_of<'a>(
+    t: &mut Trail<'_, 'a>,
+    nv: &NodeView<'a>,
+    c: &Container,
+) -> Option<&'a Namespace> {
+    let ns = nv.container_ns(c);
+    if ns.is_none() {
+        let why = format!("{}'s network namespace is not in the snapshot", c.name);
+        t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
+    }
+    ns
+}
+
 /// Start at a container and leave it by the interface holding `ip`; returns that interface.
 pub fn leave_container<'a>(
     t: &mut Trail<'_, 'a>,
@@ -36,16 +50,7 @@ pub fn leave_container<'a>(
         format!("{} sends from {ip}", c.name),
         vec![],
     );
-    let Some(ns) = nv.container_ns(c) else {
-        t.hop(
-            nv.host,
-            None,
-            format!("the network namespace of {} is not in the snapshot", c.name),
-            vec![],
-            Verdict::Unknown(format!("{}'s namespace was not read", c.name)),
-        );
-        return None;
-    };
+    let ns = namespace_of(t, nv, c)?;
     let Some(link) = nv.link_with_ip(ns, ip) else {
         let why = format!("no interface in {}'s namespace holds {ip}", c.name);
         t.hop(
@@ -136,9 +141,7 @@ pub fn enter_container<'a>(
 ) {
     let nv = &ctx.nodes[node];
     let c = f.container;
-    let Some(cns) = nv.container_ns(c) else {
-        let why = format!("the network namespace of {} is not in the snapshot", c.name);
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
+    let Some(cns) = namespace_of(t, nv, c) else {
         return;
     };
     if enter_ns(t, ctx, node, bns, br, cns, &format!("{}'s", c.name), ip) {

@@ -10,7 +10,7 @@ use super::facts;
 use super::lookup::{Ctx, Found};
 use super::model::{PacketPath, Verdict};
 use super::rules::{walk, Decision, Packet};
-use super::segments::{across_overlay, ipvs_missing, At};
+use super::segments::{across_overlay, ipvs_missing, namespace_of, At};
 use super::trail::Trail;
 
 /// Paths from container `a` to service `svc` (only over network `only_net`, if given).
@@ -75,9 +75,7 @@ pub fn trace<'a>(
                 svc.name, net.name, v.addr
             ))],
         );
-        let Some(cns) = nv.container_ns(c) else {
-            let why = format!("{}'s network namespace is not in the snapshot", c.name);
-            t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
+        let Some(cns) = namespace_of(&mut t, nv, c) else {
             paths.push(t.finish(id(&svc.name), "vip", title(&svc.name)));
             continue;
         };
