@@ -183,10 +183,7 @@ pub fn trace<'a>(
     let chain = if a.local { "OUTPUT" } else { "PREROUTING" };
     let w = walk(hns.firewall.as_ref(), "nat", chain, &pkt);
     let mut ev = rule_evidence(&label, &w);
-    let dnat = match &w.decision {
-        Decision::Rule(r) if w.target() == Some("DNAT") => Some(*r),
-        _ => None,
-    };
+    let dnat = w.dnat();
     let title_to = |to: &str, x: &str| format!("{}:{port}/{proto} → {to} ({x})", nv.host);
     let Some(dnat) = dnat else {
         let verdict = match &w.decision {
@@ -220,31 +217,11 @@ pub fn trace<'a>(
                 a.addr.map(|x| x.to_string()).unwrap_or_else(|| "the host".into())
             )),
         };
-        let text = match &verdict {
-            Verdict::Broken(w) | Verdict::Unknown(w) | Verdict::Blocked(w) => w.clone(),
-            Verdict::Pass => String::new(),
-        };
-        t.hop(nv.host, ns_el, text, ev, verdict);
+        t.hop(nv.host, ns_el, verdict.reason().to_owned(), ev, verdict);
         let to = expected.unwrap_or("?");
         return t.finish(id_of(to), "bridge-port", title_to(to, "no DNAT"));
     };
-    let jumps: Vec<_> = ev.drain(..ev.len().saturating_sub(1)).collect();
-    if !jumps.is_empty() {
-        t.pass(
-            nv.host,
-            ns_el.clone(),
-            format!(
-                "nat {chain} jumps to {} (the destination is a local address)",
-                dnat.chain
-            ),
-            jumps,
-        );
-    }
-    let to = dnat
-        .target
-        .as_ref()
-        .and_then(|t| t.to_destination.as_deref())
-        .unwrap_or("");
+    let to = t.dnat_reached(nv.host, ns_el.clone(), chain, dnat, &mut ev);
     let Some((x, y)) = parse_to(to, port) else {
         let why = format!("cannot read the DNAT destination {to:?} of `{}`", dnat.text);
         t.hop(nv.host, ns_el, why.clone(), ev, Verdict::Unknown(why));

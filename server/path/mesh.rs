@@ -55,10 +55,7 @@ pub fn trace<'a>(ctx: &Ctx<'a>, node: usize, svc: &Service, sp: &ServicePort) ->
     let pkt = inbound_packet(nv.local_v4(hns), &a, port, &proto);
     let w = walk(hns.firewall.as_ref(), "nat", "PREROUTING", &pkt);
     let mut ev = rule_evidence(&label, &w);
-    let dnat = match &w.decision {
-        Decision::Rule(r) if w.target() == Some("DNAT") => Some(*r),
-        _ => None,
-    };
+    let dnat = w.dnat();
     let Some(dnat) = dnat else {
         let v = match &w.decision {
             Decision::NotRead => Verdict::Unknown(format!(
@@ -71,27 +68,11 @@ pub fn trace<'a>(ctx: &Ctx<'a>, node: usize, svc: &Service, sp: &ServicePort) ->
                 ipvs_suffix(nv)
             )),
         };
-        let text = verdict_text(&v);
+        let text = v.reason().to_owned();
         t.hop(nv.host, ns_el, text, ev, v);
         return vec![t.finish(id(&svc.name), "mesh", stop_title)];
     };
-    let jumps: Vec<_> = ev.drain(..ev.len().saturating_sub(1)).collect();
-    if !jumps.is_empty() {
-        t.pass(
-            nv.host,
-            ns_el.clone(),
-            format!(
-                "nat PREROUTING jumps to {} (the destination is a local address)",
-                dnat.chain
-            ),
-            jumps,
-        );
-    }
-    let to = dnat
-        .target
-        .as_ref()
-        .and_then(|t| t.to_destination.as_deref())
-        .unwrap_or("");
+    let to = t.dnat_reached(nv.host, ns_el.clone(), "PREROUTING", dnat, &mut ev);
     let sbox = nv.ns_by_role(NamespaceRole::IngressSandbox);
     let gw = hns.links.iter().find(|l| l.name == GWBRIDGE);
     let sbox_link = match (sbox, gw.and_then(|g| nv.v4_of(hns, g))) {
@@ -179,13 +160,13 @@ pub fn trace<'a>(ctx: &Ctx<'a>, node: usize, svc: &Service, sp: &ServicePort) ->
                     ipvs_suffix(nv)
                 )),
             };
-            let text = verdict_text(&v);
+            let text = v.reason().to_owned();
             t.hop(nv.host, sb_el, text, vec![], v);
             return vec![t.finish(id(&svc.name), "mesh", stop_title)];
         }
     };
     if let Some(v) = ipvs_missing(nv, sbox, "the routing mesh") {
-        let text = verdict_text(&v);
+        let text = v.reason().to_owned();
         t.hop(nv.host, sb_el, text, vec![], v);
         return vec![t.finish(id(&svc.name), "mesh", stop_title)];
     }
@@ -286,13 +267,6 @@ pub fn trace<'a>(ctx: &Ctx<'a>, node: usize, svc: &Service, sp: &ServicePort) ->
         out.push(b.finish(id(&name), "mesh", t_title));
     }
     out
-}
-
-fn verdict_text(v: &Verdict) -> String {
-    match v {
-        Verdict::Broken(w) | Verdict::Unknown(w) | Verdict::Blocked(w) => w.clone(),
-        Verdict::Pass => String::new(),
-    }
 }
 
 /// From docker_gwbridge over its veth port into ingress_sbox's interface.

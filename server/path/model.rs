@@ -108,6 +108,16 @@ pub enum Verdict {
     Unknown(String),
 }
 
+impl Verdict {
+    /// Why it does not pass, in words; empty when it passes.
+    pub fn reason(&self) -> &str {
+        match self {
+            Verdict::Broken(w) | Verdict::Unknown(w) | Verdict::Blocked(w) => w,
+            Verdict::Pass => "",
+        }
+    }
+}
+
 /// A kernel or engine fact, quoted as the tools print it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {

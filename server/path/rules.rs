@@ -66,7 +66,15 @@ pub struct Walk<'a> {
     pub conditional: Vec<&'a Rule>,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    /// The DNAT rule that decided, if one did.
+    pub fn dnat(&self) -> Option<&'a Rule> {
+        match &self.decision {
+            Decision::Rule(r) if self.target() == Some("DNAT") => Some(*r),
+            _ => None,
+        }
+    }
+
     /// The terminating rule's target name, if a rule decided.
     pub fn target(&self) -> Option<&str> {
         match &self.decision {

@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::snapshot::{Link, Namespace, SourceKind};
+use crate::snapshot::{Link, Namespace, Rule, SourceKind};
 
 use super::facts;
 use super::lookup::{Ctx, NodeView};
@@ -68,6 +68,34 @@ impl<'c, 'a> Trail<'c, 'a> {
     }
 
     /// A hop the packet passes.
+    /// The jumps that led to `dnat` (all of `ev` but the rule itself, which stays for the next
+    /// hop) as one passing hop; the rule's `--to-destination`.
+    pub fn dnat_reached<'r>(
+        &mut self,
+        node: &str,
+        element: Option<String>,
+        chain: &str,
+        dnat: &'r Rule,
+        ev: &mut Vec<Evidence>,
+    ) -> &'r str {
+        let jumps: Vec<_> = ev.drain(..ev.len().saturating_sub(1)).collect();
+        if !jumps.is_empty() {
+            self.pass(
+                node,
+                element,
+                format!(
+                    "nat {chain} jumps to {} (the destination is a local address)",
+                    dnat.chain
+                ),
+                jumps,
+            );
+        }
+        dnat.target
+            .as_ref()
+            .and_then(|t| t.to_destination.as_deref())
+            .unwrap_or("")
+    }
+
     pub fn pass(
         &mut self,
         node: &str,
