@@ -116,21 +116,13 @@ pub fn trace<'a>(
                         ))
                     }
                 };
-                let text = match &v {
-                    Verdict::Broken(x) | Verdict::Unknown(x) | Verdict::Blocked(x) => x.clone(),
-                    Verdict::Pass => String::new(),
-                };
-                t.hop(nv.host, ns_el, text, vec![], v);
+                t.hop(nv.host, ns_el, v.reason().to_owned(), vec![], v);
                 paths.push(t.finish(id(&svc.name), "vip", title(&svc.name)));
                 continue;
             }
         };
         if let Some(v) = ipvs_missing(nv, cns, "the service VIP") {
-            let text = match &v {
-                Verdict::Broken(x) | Verdict::Unknown(x) | Verdict::Blocked(x) => x.clone(),
-                Verdict::Pass => String::new(),
-            };
-            t.hop(nv.host, ns_el, text, vec![], v);
+            t.hop(nv.host, ns_el, v.reason().to_owned(), vec![], v);
             paths.push(t.finish(id(&svc.name), "vip", title(&svc.name)));
             continue;
         }
