@@ -132,7 +132,7 @@
       clearTimeout(settle);
       settle = setTimeout(() => world.classList.remove('moving'), 250);
     }
-    world.style.transform = `translate(${tf.x}px, ${tf.y}px) scale(${tf.k})`;
+    window.dockmapPanZoom.place(world, tf);
     writeUrl();
   }
 

@@ -19,7 +19,7 @@
   let focus = null;
 
   function apply() {
-    for (const s of sides) if (s.world) s.world.style.transform = `translate(${tf.x}px, ${tf.y}px) scale(${tf.k})`;
+    for (const s of sides) if (s.world) window.dockmapPanZoom.place(s.world, tf);
   }
   function size() {
     const s = sides[0];

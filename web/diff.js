@@ -52,7 +52,7 @@
   }
 
   function apply() {
-    world.style.transform = `translate(${tf.x}px, ${tf.y}px) scale(${tf.k})`;
+    window.dockmapPanZoom.place(world, tf);
   }
 
   const pz = window.dockmapPanZoom(

@@ -25,7 +25,7 @@
   stage.classList.add('live');
 
   function apply() {
-    world.style.transform = `translate(${tf.x}px, ${tf.y}px) scale(${tf.k})`;
+    window.dockmapPanZoom.place(world, tf);
   }
   const pz = window.dockmapPanZoom(
     stage,

@@ -96,3 +96,8 @@ window.dockmapPanZoom.box = (g) => {
   const b = sh.getBBox();
   return { x: b.x, y: b.y, w: b.width, h: b.height };
 };
+
+/** Moves the drawing's world (an HTML box around the SVG) to transform `tf`. */
+window.dockmapPanZoom.place = (world, tf) => {
+  world.style.transform = `translate(${tf.x}px, ${tf.y}px) scale(${tf.k})`;
+};
