@@ -345,6 +345,7 @@ impl Plan {
                 hostname: hostname(h),
                 kernel: "6.1.0-synthetic".into(),
                 dockmap_version: env!("CARGO_PKG_VERSION").into(),
+                ..Default::default()
             },
             sources: vec![
                 SourceStatus::ok(SourceKind::Engine, None),
@@ -1059,8 +1060,10 @@ impl<'a> NodeBuilder<'a> {
     }
 }
 
+/// The swarm node ID: the hostname itself, so the element IDs of this data read `host:node-00`
+/// (real IDs are 25 random characters; tests of identity use those).
 fn node_id(h: usize) -> String {
-    hex_id(&format!("node-{h}"), 25)
+    hostname(h)
 }
 
 fn endpoint(net: &Net, ip: &str, mac: &str, c: &Ctr) -> ContainerEndpoint {

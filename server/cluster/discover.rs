@@ -64,6 +64,8 @@ pub const DEFAULT_AGENT_PORT: u16 = 7879;
 pub struct AgentTarget {
     /// The node's name, when known before asking (swarm hostname); empty otherwise.
     pub name: String,
+    /// The node's swarm ID, when known before asking; empty otherwise.
+    pub node_id: String,
     /// Base URL.
     pub url: String,
 }
@@ -80,6 +82,7 @@ pub(super) async fn targets(
             .iter()
             .map(|u| AgentTarget {
                 name: String::new(),
+                node_id: String::new(),
                 url: u.clone(),
             })
             .collect()),
@@ -89,9 +92,10 @@ pub(super) async fn targets(
                 .map_err(|why| format!("cannot list the swarm's nodes: {why}"))?;
             Ok(nodes
                 .into_iter()
-                .map(|(hostname, addr)| AgentTarget {
-                    name: hostname,
-                    url: format!("{scheme}://{}:{port}", bracketed(&addr)),
+                .map(|n| AgentTarget {
+                    name: n.hostname,
+                    node_id: n.id,
+                    url: format!("{scheme}://{}:{port}", bracketed(&n.addr)),
                 })
                 .collect())
         }
@@ -109,10 +113,7 @@ fn bracketed(addr: &str) -> String {
 
 /// Ask the engine for its node list, all within `deadline`: a hung engine must not hold up the
 /// gather (bollard's own timeout is per request, and the connection probe blocks a thread).
-async fn swarm_nodes(
-    local: &NodeOptions,
-    deadline: Duration,
-) -> Result<Vec<(String, String)>, String> {
+async fn swarm_nodes(local: &NodeOptions, deadline: Duration) -> Result<Vec<Listed>, String> {
     let url = local.docker.clone();
     let listing = async move {
         // connect() pings the engine with blocking I/O: on a thread of its own the deadline can
@@ -144,9 +145,18 @@ async fn swarm_nodes(
     Ok(node_addresses(&nodes))
 }
 
-/// (hostname, address to reach its agent at) of every node with a usable address, sorted.
-fn node_addresses(nodes: &[bollard::models::Node]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = nodes
+/// A node as the manager lists it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Listed {
+    hostname: String,
+    id: String,
+    /// Where to reach its agent.
+    addr: String,
+}
+
+/// Every node with a usable address, sorted (by hostname, then ID: hostnames can be shared).
+fn node_addresses(nodes: &[bollard::models::Node]) -> Vec<Listed> {
+    let mut out: Vec<Listed> = nodes
         .iter()
         .filter_map(|n| {
             let hostname = n
@@ -157,7 +167,11 @@ fn node_addresses(nodes: &[bollard::models::Node]) -> Vec<(String, String)> {
             let status = n.status.as_ref().and_then(|s| s.addr.as_deref());
             let manager = n.manager_status.as_ref().and_then(|m| m.addr.as_deref());
             let addr = node_address(status.unwrap_or(""), manager.unwrap_or(""))?;
-            Some((hostname, addr))
+            Some(Listed {
+                hostname,
+                id: n.id.clone().unwrap_or_default(),
+                addr,
+            })
         })
         .collect();
     out.sort();
@@ -246,11 +260,17 @@ mod tests {
         ];
         assert_eq!(
             node_addresses(&nodes),
-            vec![
-                ("node1".to_string(), "198.18.0.11".to_string()),
-                ("node2".to_string(), "198.18.0.12".to_string()),
-                ("node3".to_string(), "198.18.0.13".to_string()),
-            ],
+            [
+                ("node1", "m1", "11"),
+                ("node2", "m2", "12"),
+                ("node3", "w3", "13")
+            ]
+            .map(|(h, id, a)| Listed {
+                hostname: h.into(),
+                id: id.into(),
+                addr: format!("198.18.0.{a}"),
+            })
+            .to_vec(),
             "node4 has no usable address and is left out"
         );
         assert_eq!(

@@ -169,6 +169,7 @@ mod tests {
     async fn get(url: String, limit: usize) -> Result<NodeSnapshot, FetchError> {
         let target = AgentTarget {
             name: String::new(),
+            node_id: String::new(),
             url,
         };
         let c = client(None).unwrap();

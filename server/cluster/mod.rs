@@ -13,7 +13,9 @@ use tokio::sync::Mutex;
 
 use crate::agent::Token;
 use crate::collect::node::{self, NodeOptions};
-use crate::snapshot::{ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, CLUSTER_SCHEMA};
+use crate::snapshot::{
+    ClusterNode, ClusterSnapshot, NodeId, NodeSnapshot, NodeState, CLUSTER_SCHEMA,
+};
 
 pub use discover::{node_address, AgentList, AgentTarget};
 pub use fetch::FetchError;
@@ -108,6 +110,7 @@ impl Gatherer {
             vec![ClusterNode {
                 name: snap.node.hostname.clone(),
                 source: "local".into(),
+                identity: String::new(),
                 state: NodeState::Fresh,
                 error: String::new(),
                 snapshot_taken_at: Some(snap.taken_at.clone()),
@@ -144,6 +147,7 @@ impl Gatherer {
                 nodes.push(ClusterNode {
                     name: DISCOVERY.into(),
                     source: "auto".into(),
+                    identity: String::new(),
                     state: NodeState::Unreachable,
                     error: why,
                     snapshot_taken_at: None,
@@ -174,21 +178,28 @@ pub const DISCOVERY: &str = "(discovery)";
 /// manager that did answer gives the node at that address: the graph then draws one host for
 /// the node, and tunnels to its address end there.
 fn name_silent_nodes(nodes: &mut [ClusterNode]) {
-    let mut known: HashMap<String, String> = HashMap::new();
+    let mut known: HashMap<String, (String, String)> = HashMap::new();
     for s in nodes.iter().filter_map(|n| n.snapshot.as_ref()) {
         for n in s.engine.iter().flat_map(|e| &e.nodes) {
             if let Some(addr) = node_address(&n.addr, &n.manager_addr) {
                 if !n.hostname.is_empty() {
-                    known.entry(addr).or_insert_with(|| n.hostname.clone());
+                    known
+                        .entry(addr)
+                        .or_insert_with(|| (n.hostname.clone(), n.id.clone()));
                 }
             }
         }
     }
     for n in nodes.iter_mut().filter(|n| n.snapshot.is_none()) {
-        if n.name != url_authority(&n.source) {
+        let Some((name, id)) = url_host(&n.source).and_then(|h| known.get(&h)) else {
             continue;
+        };
+        if n.identity.is_empty() {
+            if let Some(id) = NodeId::swarm(id) {
+                n.identity = id.recorded();
+            }
         }
-        if let Some(name) = url_host(&n.source).and_then(|h| known.get(&h)) {
+        if n.name == url_authority(&n.source) {
             n.name = name.clone();
         }
     }
@@ -228,6 +239,7 @@ fn settle(
             let node = ClusterNode {
                 name,
                 source: target.url.clone(),
+                identity: String::new(),
                 state: NodeState::Fresh,
                 error: String::new(),
                 snapshot_taken_at: Some(snap.taken_at.clone()),
@@ -249,6 +261,12 @@ fn settle(
                 _ => NodeState::Unreachable,
             };
             let previous = kept.get(&target.url);
+            // Keyed as when it answered (or as its manager lists it), so its elements keep their IDs.
+            let identity = previous
+                .map(|k| NodeId::of(&k.snapshot))
+                .or_else(|| NodeId::swarm(&target.node_id))
+                .map(|id| id.recorded())
+                .unwrap_or_default();
             let name = match (target.name.is_empty(), previous) {
                 (false, _) => target.name.clone(),
                 (true, Some(k)) => k.snapshot.node.hostname.clone(),
@@ -258,6 +276,7 @@ fn settle(
                 Some(k) if state == NodeState::Unreachable => ClusterNode {
                     name,
                     source: target.url.clone(),
+                    identity: identity.clone(),
                     state: NodeState::Stale,
                     error: e.to_string(),
                     snapshot_taken_at: Some(k.snapshot.taken_at.clone()),
@@ -267,6 +286,7 @@ fn settle(
                 _ => ClusterNode {
                     name,
                     source: target.url.clone(),
+                    identity: identity.clone(),
                     state,
                     error: e.to_string(),
                     snapshot_taken_at: None,
@@ -330,6 +350,7 @@ mod tests {
         let g = Gatherer::new(auto()).unwrap();
         let found = vec![AgentTarget {
             name: "n1".into(),
+            node_id: String::new(),
             url: format!("http://{addr}"),
         }];
         let first = g.gather_agents(Ok(found)).await;
@@ -394,6 +415,7 @@ mod tests {
         let silent = |url: &str| ClusterNode {
             name: url_authority(url),
             source: url.into(),
+            identity: String::new(),
             state: NodeState::Unreachable,
             error: "unreachable".into(),
             snapshot_taken_at: None,

@@ -3,6 +3,7 @@
 pub mod docker;
 pub mod error;
 pub mod firewall;
+pub mod identity;
 pub mod ipvs;
 pub mod link;
 pub mod netns;

@@ -11,7 +11,7 @@ use crate::snapshot::{
 
 use super::firewall::{self, RuleCache};
 use super::netns::{self, Discovery, NsHandle};
-use super::{docker, ipvs, link, CollectError};
+use super::{docker, identity as node_identity, ipvs, link, CollectError};
 
 /// Where the `ip netns` tool keeps named namespaces.
 const IP_NETNS_DIR: &str = "/run/netns";
@@ -138,10 +138,31 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
     snap.sources.push(netns::discovery_status(&problems));
     snap.sources.append(&mut ns_sources);
     snap.namespaces = namespaces;
+    snap.node.machine_id = node_identity::machine_id();
+    let (node_id, why) = node_identity::decide(
+        engine.as_ref(),
+        &snap.node.machine_id,
+        &engine_url(opts),
+        Path::new(node_identity::REMEMBERED_FILE),
+    );
+    snap.node.node_id = node_id;
+    if let Some(why) = why {
+        snap.sources
+            .push(SourceStatus::unavailable(SourceKind::Identity, None, why));
+    }
     snap.engine = engine;
     snap.duration_ms = started.elapsed().as_millis() as u64;
     snap.normalize();
     snap
+}
+
+/// The engine as asked: `--docker`, else `DOCKER_HOST`, else the local socket.
+fn engine_url(opts: &NodeOptions) -> String {
+    opts.docker
+        .clone()
+        .or_else(|| std::env::var("DOCKER_HOST").ok())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
 }
 
 /// Run blocking work (directory scans, namespace entry) off the async workers.
@@ -342,6 +363,7 @@ fn identity() -> NodeIdentity {
         },
         kernel: if ok { field(&u.release) } else { String::new() },
         dockmap_version: env!("CARGO_PKG_VERSION").to_owned(),
+        ..NodeIdentity::default()
     }
 }
 

@@ -117,7 +117,7 @@ fn fdb_entries(e: &Element) -> BTreeSet<String> {
 
 /// Rule texts per (namespace key, family, table, chain), in kernel order.
 fn rules(side: &Side) -> BTreeMap<(String, &'static str, String, String), Vec<String>> {
-    let host = side.snapshot.node.hostname.as_str();
+    let host = side.key.as_str();
     let back: HashMap<&str, &str> = side
         .keyed
         .original

@@ -26,8 +26,10 @@ pub use keys::{key_graph, Keyed};
 pub struct Side {
     /// What the user asked for (`node1`, `ID:node1`).
     pub spec: String,
-    /// The node's name.
+    /// The node's name (its label: the hostname, told apart where nodes share one).
     pub node: String,
+    /// The host part of the element IDs of its graph (its identity's short form).
+    pub key: String,
     /// The node's snapshot, with the swarm's services and this node's tasks added from a
     /// manager of the same snapshot (a worker lists none).
     pub snapshot: NodeSnapshot,
@@ -62,29 +64,28 @@ impl SideSpec {
 /// Why a side cannot be compared.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CompareError {
-    /// The snapshot holds no such node.
-    #[error("no node {node:?} in this snapshot (nodes: {known})")]
-    NoSuchNode {
-        /// The node asked for.
-        node: String,
-        /// The nodes there are, comma-separated.
-        known: String,
-    },
+    /// The snapshot holds no such node, or several go by that name.
+    #[error("{0}")]
+    NoSuchNode(#[from] graph::NodeLookupError),
 }
 
 /// The node's snapshot as a side: its own facts, plus the swarm's services and the tasks the
 /// swarm placed on it, from any manager's snapshot among `all`.
+///
+/// `node` is a node ID (or a unique prefix of it), a hostname no other node has, or a label as
+/// the picture shows it (`ubuntu@s4czfr`).
 pub fn side(all: &[NodeSnapshot], node: &str, spec: &str) -> Result<Side, CompareError> {
-    let Some(own) = all.iter().find(|s| s.node.hostname == node) else {
-        return Err(CompareError::NoSuchNode {
-            node: node.to_owned(),
-            known: all
-                .iter()
-                .map(|s| s.node.hostname.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
+    let refs: Vec<&NodeSnapshot> = all.iter().collect();
+    let names = graph::NodeNames::new(&refs);
+    let picked = names.resolve(node)?;
+    let Some(own) = all.iter().find(|s| names.key(s) == picked.key) else {
+        return Err(graph::NodeLookupError::Unknown {
+            query: node.to_owned(),
+            known: names.all().iter().map(|n| n.label.clone()).collect(),
+        }
+        .into());
     };
+    let label = picked.label.clone();
     let mut snap = own.clone();
     let manager = all
         .iter()
@@ -104,22 +105,15 @@ pub fn side(all: &[NodeSnapshot], node: &str, spec: &str) -> Result<Side, Compar
     }
     snap.normalize();
     let g = graph::build(std::slice::from_ref(&snap));
-    let keyed = key_graph(&g, crate_host_name(&snap));
+    let key = graph::NodeNames::new(&[&snap]).key(&snap).to_owned();
+    let keyed = key_graph(&g, &key);
     Ok(Side {
         spec: spec.to_owned(),
-        node: node.to_owned(),
+        node: label,
+        key,
         snapshot: snap,
         keyed,
     })
-}
-
-/// The name a node's element IDs carry.
-fn crate_host_name(s: &NodeSnapshot) -> &str {
-    if s.node.hostname.is_empty() {
-        "unknown"
-    } else {
-        &s.node.hostname
-    }
 }
 
 /// Two sides, their union and their differences.

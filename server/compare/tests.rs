@@ -212,3 +212,44 @@ fn the_same_node_twice_has_no_differences() {
     let counts = c.report().counts;
     assert_eq!(counts.get("left_only"), None);
 }
+
+#[test]
+fn nodes_sharing_a_hostname_are_compared_by_label_or_node_id() {
+    let mut all = swarm(2, 24);
+    for (s, id) in all
+        .iter_mut()
+        .zip(["s4czfr4551slwd73q7qt0941k", "x8j5y8w6k2bn0c7d1e9f3g4h5"])
+    {
+        s.node.hostname = "ubuntu".into();
+        if let Some(e) = s.engine.as_mut() {
+            e.swarm.node_id = id.into();
+        }
+    }
+    match side(&all, "ubuntu", "ubuntu") {
+        Err(CompareError::NoSuchNode(crate::graph::NodeLookupError::Ambiguous {
+            candidates,
+            ..
+        })) => {
+            assert_eq!(candidates, vec!["ubuntu@s4czfr", "ubuntu@x8j5y8"])
+        }
+        other => panic!(
+            "a shared hostname must be refused as ambiguous: {:?}",
+            other.map(|s| s.node)
+        ),
+    }
+    let l = side(&all, "ubuntu@s4czfr", "ubuntu@s4czfr").expect("by label");
+    let r = side(&all, "x8j5y8w6k2bn0c7d1e9f3g4h5", "x8j5…").expect("by node ID");
+    assert_eq!(l.node, "ubuntu@s4czfr");
+    assert_eq!(r.node, "ubuntu@x8j5y8");
+    assert_eq!(l.key, "s4czfr4551sl");
+    assert_ne!(
+        l.snapshot.engine.as_ref().map(|e| &e.swarm.node_id),
+        r.snapshot.engine.as_ref().map(|e| &e.swarm.node_id),
+        "two different nodes, not one node twice"
+    );
+    let c = compare(l, r);
+    assert!(
+        !c.differences.is_empty(),
+        "two nodes with different containers differ"
+    );
+}

@@ -43,12 +43,10 @@ pub fn chains(a: &[NodeSnapshot], b: &[NodeSnapshot]) -> Vec<ChainChange> {
 /// Every namespace by (host, the name its element id uses).
 fn namespaces(snaps: &[NodeSnapshot]) -> BTreeMap<(String, String), &Namespace> {
     let mut m = BTreeMap::new();
+    let refs: Vec<&NodeSnapshot> = snaps.iter().collect();
+    let nodes = crate::graph::NodeNames::new(&refs);
     for s in snaps {
-        let host = if s.node.hostname.is_empty() {
-            "unknown".to_owned()
-        } else {
-            s.node.hostname.clone()
-        };
+        let host = nodes.key(s).to_owned();
         let names = crate::graph::namespace_names(&s.namespaces);
         for ns in &s.namespaces {
             if let Some(name) = names.get(&ns.id) {

@@ -315,10 +315,12 @@ fn node(ctrs: &[&Ctr]) -> NodeSnapshot {
             hostname: "n1".into(),
             kernel: "6.1.0".into(),
             dockmap_version: "0.1.0".into(),
+            ..Default::default()
         },
         sources: vec![SourceStatus::ok(SourceKind::Engine, None)],
         engine: Some(EngineFacts {
-            id: "ENGINE".into(),
+            // The engine ID is the hostname here, so element IDs read `if:n1/…`.
+            id: "n1".into(),
             name: "n1".into(),
             version: "20.10.24".into(),
             api_version: "1.41".into(),
@@ -799,6 +801,9 @@ fn marking_keeps_the_svg_intact() {
 fn a_node_without_snapshot_on_one_side_is_not_everything_removed() {
     let mut other = node(&[&WEB]);
     other.node.hostname = "n2".into();
+    if let Some(e) = other.engine.as_mut() {
+        e.id = "n2".into();
+    }
     let a = cluster_of(vec![two(), other]);
     let mut b = a.clone();
     let n2 = b.nodes.iter_mut().find(|n| n.name == "n2").unwrap();

@@ -11,25 +11,37 @@ use crate::snapshot::{
 
 use super::index::{NsIndex, Sandboxes};
 use super::model::*;
+use super::nodes::NodeNames;
 use super::{findings, ids, veth};
 
 /// Derive the graph of one or more node snapshots (one per host).
 pub fn build(snapshots: &[NodeSnapshot]) -> Graph {
     let refs: Vec<&NodeSnapshot> = snapshots.iter().collect();
-    let mut b = Builder::default();
+    let mut b = Builder::new(NodeNames::new(&refs));
     b.add_nodes(&refs);
     b.finish()
 }
 
 /// Accumulates elements and edges keyed by their stable ids (so output order never depends on input order).
-#[derive(Default)]
 pub(super) struct Builder {
     pub(super) elements: BTreeMap<String, Element>,
     pub(super) edges: BTreeMap<String, Edge>,
     pub(super) findings: Vec<Finding>,
+    /// The key and label of every node of the picture.
+    pub(super) names: NodeNames,
 }
 
 impl Builder {
+    /// A builder for the nodes so named.
+    pub(super) fn new(names: NodeNames) -> Self {
+        Builder {
+            elements: BTreeMap::new(),
+            edges: BTreeMap::new(),
+            findings: Vec::new(),
+            names,
+        }
+    }
+
     pub(super) fn element(
         &mut self,
         id: String,
@@ -101,15 +113,18 @@ impl Builder {
     /// Add every node, then what joins them (tasks to containers on any node).
     pub(super) fn add_nodes(&mut self, snapshots: &[&NodeSnapshot]) {
         let mut order: Vec<&NodeSnapshot> = snapshots.to_vec();
-        order.sort_by(|a, b| a.node.hostname.cmp(&b.node.hostname));
+        order.sort_by(|a, b| self.names.key(a).cmp(self.names.key(b)));
         for snap in &order {
             self.add_node(snap);
         }
         self.link_tasks(&order);
+        findings::shared_names(self);
     }
 
     fn add_node(&mut self, snap: &NodeSnapshot) {
-        let host = host_name(snap);
+        let host_key = self.names.key(snap).to_owned();
+        let label = self.names.label(snap).to_owned();
+        let host = host_key.as_str();
         let host_id = ids::host(host);
         let ns_names = namespace_names(&snap.namespaces);
         let ns_id = |id: NsIdentity| ns_names.get(&id).map(|n| ids::netns(host, n));
@@ -118,7 +133,7 @@ impl Builder {
         self.element(
             host_id.clone(),
             ElementKind::Host,
-            host.to_owned(),
+            label.clone(),
             None,
             host_attrs(snap),
         );
@@ -147,7 +162,7 @@ impl Builder {
                 &sandboxes,
             );
         }
-        findings::per_node(self, snap, host, &ns_names, &sandboxes);
+        findings::per_node(self, snap, host, &label, &ns_names, &sandboxes);
     }
 
     fn add_links(&mut self, host: &str, ns_name: &str, ns_element: &str, ns: &Namespace) {
@@ -338,7 +353,7 @@ impl Builder {
         let mut tasks = BTreeMap::new();
         let mut services: HashMap<&str, &str> = HashMap::new();
         for snap in order {
-            let host = host_name(snap);
+            let host = self.names.key(snap);
             if let Some(e) = &snap.engine {
                 for c in &e.containers {
                     containers.insert(c.id.as_str(), ids::container(host, &c.name));
@@ -385,15 +400,6 @@ impl Builder {
             edges: self.edges.into_values().collect(),
             findings: self.findings,
         }
-    }
-}
-
-/// The name a node's elements are keyed by.
-pub(super) fn host_name(snap: &NodeSnapshot) -> &str {
-    if snap.node.hostname.is_empty() {
-        "unknown"
-    } else {
-        snap.node.hostname.as_str()
     }
 }
 
@@ -451,6 +457,9 @@ fn sandbox_for_network<'a>(
 fn host_attrs(snap: &NodeSnapshot) -> BTreeMap<String, Value> {
     let mut a = BTreeMap::new();
     a.insert("hostname".into(), json!(snap.node.hostname));
+    let id = crate::snapshot::NodeId::of(snap);
+    a.insert("identity".into(), json!(id.recorded()));
+    a.insert("identity_kind".into(), json!(id.kind.as_str()));
     a.insert("kernel".into(), json!(snap.node.kernel));
     a.insert("taken_at".into(), json!(snap.taken_at));
     a.insert("schema".into(), json!(snap.schema));

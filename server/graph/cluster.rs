@@ -6,12 +6,13 @@ use serde_json::json;
 
 use crate::cluster::{node_address, url_host, DISCOVERY};
 use crate::snapshot::{
-    ClusterSnapshot, Link, Namespace, NamespaceRole, NodeSnapshot, NodeState, NsIdentity,
+    ClusterSnapshot, Link, Namespace, NamespaceRole, NodeId, NodeSnapshot, NodeState, NsIdentity,
 };
 
-use super::build::{host_name, namespace_names, Builder};
+use super::build::{namespace_names, Builder};
 use super::ids;
 use super::model::{EdgeKind, ElementKind, Graph, Severity};
+use super::nodes::NodeNames;
 
 /// VXLAN encapsulation overhead on IPv4: outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14.
 pub const VXLAN_OVERHEAD: u32 = 50;
@@ -19,10 +20,10 @@ pub const VXLAN_OVERHEAD: u32 = 50;
 /// Derive the graph of a whole cluster snapshot.
 pub fn build_cluster(cluster: &ClusterSnapshot) -> Graph {
     let snaps = cluster.snapshots();
-    let mut b = Builder::default();
+    let mut b = Builder::new(NodeNames::of_cluster(cluster));
     b.add_nodes(&snaps);
     node_states(&mut b, cluster);
-    let addrs = node_addresses(cluster, &snaps);
+    let addrs = node_addresses(&b.names, cluster, &snaps);
     tunnels(&mut b, &snaps, &addrs);
     missing_macs(&mut b, &snaps, &addrs);
     mtu(&mut b, &snaps);
@@ -41,13 +42,11 @@ fn node_states(b: &mut Builder, cluster: &ClusterSnapshot) {
             discovery_failures.push(n);
             continue;
         }
-        let host = n
-            .snapshot
-            .as_ref()
-            .map(host_name)
-            .unwrap_or(n.name.as_str())
-            .to_owned();
-        let id = ids::host(&host);
+        let (key, host) = match b.names.entry(n) {
+            Some(name) => (name.key.clone(), name.label.clone()),
+            None => (n.name.clone(), n.name.clone()),
+        };
+        let id = ids::host(&key);
         if !b.elements.contains_key(&id) {
             b.element(
                 id.clone(),
@@ -109,27 +108,31 @@ fn node_states(b: &mut Builder, cluster: &ClusterSnapshot) {
     }
 }
 
-/// Underlay address → host name: each node's own swarm address, then the address of the agent
-/// URL of each node that never answered (named as its host element is), then managers' node lists.
-fn node_addresses(cluster: &ClusterSnapshot, snaps: &[&NodeSnapshot]) -> HashMap<String, String> {
+/// Underlay address → node key: each node's own swarm address, then the address of the agent
+/// URL of each node that never answered (keyed as its host element is), then managers' node lists
+/// (a node no agent was asked for is keyed by its swarm node ID, as it would be if it answered).
+fn node_addresses(
+    names: &NodeNames,
+    cluster: &ClusterSnapshot,
+    snaps: &[&NodeSnapshot],
+) -> HashMap<String, String> {
     let mut addrs = HashMap::new();
     let mut by_node_id: HashMap<&str, &str> = HashMap::new();
     for s in snaps {
         if let Some(e) = &s.engine {
             if !e.swarm.node_addr.is_empty() {
-                addrs.insert(e.swarm.node_addr.clone(), host_name(s).to_owned());
+                addrs.insert(e.swarm.node_addr.clone(), names.key(s).to_owned());
             }
             if !e.swarm.node_id.is_empty() {
-                by_node_id.insert(e.swarm.node_id.as_str(), host_name(s));
+                by_node_id.insert(e.swarm.node_id.as_str(), names.key(s));
             }
         }
     }
     for n in cluster.nodes.iter().filter(|n| n.snapshot.is_none()) {
-        if let Some(host) = url_host(&n.source) {
-            addrs.entry(host).or_insert_with(|| n.name.clone());
+        if let (Some(host), Some(name)) = (url_host(&n.source), names.entry(n)) {
+            addrs.entry(host).or_insert_with(|| name.key.clone());
         }
     }
-    // A manager knows nodes whose agents may not have answered: name them by what we call them, else their hostname.
     for s in snaps {
         if let Some(e) = &s.engine {
             for n in &e.nodes {
@@ -140,7 +143,8 @@ fn node_addresses(cluster: &ClusterSnapshot, snaps: &[&NodeSnapshot]) -> HashMap
                     by_node_id
                         .get(n.id.as_str())
                         .map(|h| (*h).to_owned())
-                        .unwrap_or_else(|| n.hostname.clone())
+                        .or_else(|| NodeId::swarm(&n.id).map(|id| id.short()))
+                        .unwrap_or_else(|| NodeId::hostname(&n.hostname).short())
                 });
             }
         }
@@ -204,10 +208,26 @@ impl<'a> NodeIndex<'a> {
 
 /// Point every FDB edge at the remote node's vxlan interface of the same VNI; flag destinations that are no node.
 fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, String>) {
+    let names = b.names.clone();
     let by_host: HashMap<&str, NodeIndex> = snaps
         .iter()
-        .map(|s| (host_name(s), NodeIndex::new(s)))
+        .map(|s| (names.key(s), NodeIndex::new(s)))
         .collect();
+    let mut labels: HashMap<String, String> = names
+        .all()
+        .iter()
+        .map(|n| (n.key.clone(), n.label.clone()))
+        .collect();
+    // Nodes only a manager's list knows are called by the hostname it gives.
+    for e in snaps.iter().filter_map(|s| s.engine.as_ref()) {
+        for n in &e.nodes {
+            if let Some(id) = NodeId::swarm(&n.id) {
+                labels
+                    .entry(id.short())
+                    .or_insert_with(|| n.hostname.clone());
+            }
+        }
+    }
     let fdb: Vec<_> = b
         .edges
         .values()
@@ -245,10 +265,13 @@ fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, Str
         };
         b.edges.remove(&e.id);
         let mut attrs = e.attrs.clone();
-        attrs.insert("remote_node".into(), json!(host));
+        let label = labels
+            .get(host.as_str())
+            .map_or(host.as_str(), String::as_str);
+        attrs.insert("remote_node".into(), json!(label));
         b.edge(EdgeKind::Fdb, &e.source, &target, attrs);
         if let Some(r) = b.elements.get_mut(&e.target) {
-            r.attrs.insert("node".into(), json!(host));
+            r.attrs.insert("node".into(), json!(label));
         }
     }
     // Remotes that were all resolved to nodes need not stand alone.
@@ -265,7 +288,8 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
     for (a, h) in addrs {
         own_addrs.entry(h.as_str()).or_default().push(a.as_str());
     }
-    // (network id) -> [(host, container name, mac)]
+    let names = b.names.clone();
+    // (network id) -> [(host key, container name, mac)]
     let mut members: BTreeMap<&str, Vec<(&str, &str, &str)>> = BTreeMap::new();
     let mut vnis: HashMap<&str, u64> = HashMap::new();
     for s in snaps {
@@ -284,7 +308,7 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
             for ep in &c.endpoints {
                 if !ep.mac.is_empty() {
                     members.entry(ep.network_id.as_str()).or_default().push((
-                        host_name(s),
+                        names.key(s),
                         c.name.as_str(),
                         ep.mac.as_str(),
                     ));
@@ -299,7 +323,8 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
     for (net, list) in &members {
         let Some(&vni) = vnis.get(net) else { continue };
         for (a, idx) in snaps.iter().zip(&index) {
-            let a_host = host_name(a);
+            let a_host = names.key(a);
+            let a_label = names.label(a);
             let Some((ns, vx)) = idx.vxlan_with_vni(vni) else {
                 continue;
             };
@@ -313,10 +338,15 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
                 let present =
                     fdb.is_some_and(|f| b_addrs.iter().any(|a| f.contains(&(lower.clone(), *a))));
                 if !present {
+                    let b_label = names
+                        .all()
+                        .iter()
+                        .find(|n| n.key == *b_host)
+                        .map_or(*b_host, |n| n.label.as_str());
                     b.finding(
                         "fdb-mac-missing",
                         Severity::Error,
-                        format!("{ctr} on {b_host} ({mac}) is missing from {a_host}'s {} FDB (VNI {vni}): {a_host} cannot reach it over the tunnel", vx.name),
+                        format!("{ctr} on {b_label} ({mac}) is missing from {a_label}'s {} FDB (VNI {vni}): {a_label} cannot reach it over the tunnel", vx.name),
                         vec![vx_id.clone(), ids::container(b_host, ctr)],
                     );
                 }
@@ -327,8 +357,9 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
 
 /// Overlay interfaces whose MTU plus VXLAN overhead exceeds the underlay's MTU: big packets will be dropped.
 fn mtu(b: &mut Builder, snaps: &[&NodeSnapshot]) {
+    let names = b.names.clone();
     for s in snaps {
-        let host = host_name(s);
+        let host = names.key(s);
         let Some(hns) = s.host_namespace() else {
             continue;
         };

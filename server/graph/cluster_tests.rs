@@ -92,7 +92,7 @@ fn node(
         engine: Some(EngineFacts {
             swarm: SwarmFacts {
                 local_state: "active".into(),
-                node_id: format!("id-{host}"),
+                node_id: host.to_owned(),
                 node_addr: addr.into(),
                 ..Default::default()
             },
@@ -127,6 +127,7 @@ fn fresh(s: NodeSnapshot) -> ClusterNode {
     ClusterNode {
         name: s.node.hostname.clone(),
         source: "x".into(),
+        identity: String::new(),
         state: NodeState::Fresh,
         error: String::new(),
         snapshot_taken_at: None,
@@ -467,6 +468,7 @@ fn never_answered(name: &str, source: &str) -> ClusterNode {
     ClusterNode {
         name: name.into(),
         source: source.into(),
+        identity: String::new(),
         state: NodeState::Unreachable,
         error: "unreachable: connection refused".into(),
         snapshot_taken_at: None,
@@ -542,4 +544,145 @@ fn the_synthetic_swarm_is_healthy_its_fdbs_list_every_remote_task() {
         .filter(|f| f.code == "fdb-mac-missing")
         .collect();
     assert!(missing.is_empty(), "{missing:?}");
+}
+
+/// Three swarm nodes that all report the hostname `vm` (cloned VMs; engines in network
+/// namespaces of one machine), each FDB listing the other two.
+fn three_named_vm() -> ClusterSnapshot {
+    let ids = [
+        "s4czfr4551slwd73q7qt0941k",
+        "x8j5y8w6k2bn0c7d1e9f3g4h5",
+        "q1w2e3r4t5y6u7i8o9p0a1s2d",
+    ];
+    let addr = |i: usize| format!("198.19.0.{}", 11 + i);
+    let mac = |i: usize| format!("02:42:0a:00:00:{:02x}", 3 + i);
+    let nodes = (0..3)
+        .map(|i| {
+            let fdb: Vec<(String, String)> = (0..3)
+                .filter(|&j| j != i)
+                .map(|j| (mac(j), addr(j)))
+                .collect();
+            let fdb: Vec<(&str, &str)> =
+                fdb.iter().map(|(m, a)| (m.as_str(), a.as_str())).collect();
+            let mut s = node(
+                "vm",
+                &addr(i),
+                &format!("web.{}", i + 1),
+                &mac(i),
+                &fdb,
+                1450,
+            );
+            if let Some(e) = s.engine.as_mut() {
+                e.swarm.node_id = ids[i].into();
+            }
+            let mut n = fresh(s);
+            n.source = format!("http://{}:7879", addr(i));
+            n
+        })
+        .collect();
+    cluster(nodes)
+}
+
+#[test]
+fn nodes_sharing_a_hostname_are_three_hosts_with_tunnels_between_them() {
+    let mut c = three_named_vm();
+    c.normalize();
+    let g = build_cluster(&c);
+    let hosts: Vec<(&str, &str)> = g
+        .elements
+        .iter()
+        .filter(|e| e.kind == ElementKind::Host)
+        .map(|e| (e.id.as_str(), e.label.as_str()))
+        .collect();
+    assert_eq!(
+        hosts,
+        vec![
+            ("host:q1w2e3r4t5y6", "vm@q1w2e3"),
+            ("host:s4czfr4551sl", "vm@s4czfr"),
+            ("host:x8j5y8w6k2bn", "vm@x8j5y8"),
+        ]
+    );
+    let mut tunnels: Vec<(&str, &str)> = g
+        .edges
+        .iter()
+        .filter(|e| e.kind == EdgeKind::Fdb)
+        .map(|e| (e.source.as_str(), e.target.as_str()))
+        .collect();
+    tunnels.sort();
+    assert_eq!(
+        tunnels.len(),
+        6,
+        "every node to each of the other two: {tunnels:?}"
+    );
+    assert!(tunnels.contains(&(
+        "if:s4czfr4551sl/1-ov00000000/vxlan0",
+        "if:x8j5y8w6k2bn/1-ov00000000/vxlan0"
+    )));
+    assert!(
+        tunnels.iter().all(|(a, b)| a != b),
+        "no node tunnels to itself"
+    );
+    let dup: Vec<&Finding> = g
+        .findings
+        .iter()
+        .filter(|f| f.code == "duplicate-hostname")
+        .collect();
+    assert_eq!(dup.len(), 1, "{:#?}", g.findings);
+    assert_eq!(dup[0].elements.len(), 3);
+    assert!(dup[0].message.contains("3 nodes report the hostname vm"));
+    assert!(dup[0]
+        .message
+        .contains("vm@s4czfr (swarm node ID s4czfr4551slwd73q7qt0941k)"));
+    let wrong: Vec<&str> = g
+        .findings
+        .iter()
+        .map(|f| f.code.as_str())
+        .filter(|c| c.starts_with("fdb-") || c.starts_with("veth-") || c.starts_with("netns-"))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "the tunnels and namespaces join up: {wrong:?}"
+    );
+}
+
+#[test]
+fn a_node_that_stops_answering_keeps_its_key_among_nodes_sharing_its_hostname() {
+    let mut c = three_named_vm();
+    c.normalize();
+    let before = build_cluster(&c);
+    // node x8j5… goes silent: the gatherer keeps its identity (from its kept snapshot or the
+    // manager's node list) on the entry.
+    let n = c
+        .nodes
+        .iter_mut()
+        .find(|n| {
+            n.snapshot
+                .as_ref()
+                .is_some_and(|s| s.engine.as_ref().unwrap().swarm.node_id.starts_with("x8j5"))
+        })
+        .unwrap();
+    n.snapshot = None;
+    n.state = NodeState::Unauthorized;
+    n.error = "401".into();
+    n.identity = "swarm:x8j5y8w6k2bn0c7d1e9f3g4h5".into();
+    let after = build_cluster(&c);
+    let host = after
+        .elements
+        .iter()
+        .find(|e| e.id == "host:x8j5y8w6k2bn")
+        .expect("the silent node keeps its host element's ID");
+    assert_eq!(host.label, "vm@x8j5y8");
+    let hosts = |g: &Graph| {
+        g.elements
+            .iter()
+            .filter(|e| e.kind == ElementKind::Host)
+            .count()
+    };
+    assert_eq!(hosts(&before), 3);
+    assert_eq!(hosts(&after), 3);
+    // Tunnels to it end at its host element, not at a bare address.
+    assert!(after
+        .edges
+        .iter()
+        .any(|e| e.kind == EdgeKind::Fdb && e.target == "host:x8j5y8w6k2bn"));
 }

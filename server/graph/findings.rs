@@ -14,6 +14,7 @@ pub(super) fn per_node(
     b: &mut Builder,
     snap: &NodeSnapshot,
     host: &str,
+    label: &str,
     names: &HashMap<NsIdentity, String>,
     sandboxes: &Sandboxes,
 ) {
@@ -126,10 +127,48 @@ pub(super) fn per_node(
             b.finding(
                 "ipvs-unavailable",
                 Severity::Error,
-                format!("{host} is in a swarm but its kernel has no IPVS: the routing mesh and service VIPs cannot work here"),
+                format!("{label} is in a swarm but its kernel has no IPVS: the routing mesh and service VIPs cannot work here"),
                 elements,
             );
         }
+    }
+}
+
+/// Nodes that share a hostname (drawn apart by their identity: say so, so nobody takes the
+/// labels' suffixes for a fault), and snapshots that claim one identity (cloned machines: drawn
+/// apart too, but their facts cannot be told apart by ID).
+pub(super) fn shared_names(b: &mut Builder) {
+    for shared in b.names.shared_hostnames() {
+        let labels: Vec<String> = shared
+            .nodes
+            .iter()
+            .map(|n| format!("{} ({} {})", n.label, n.id.kind.as_str(), n.id.value))
+            .collect();
+        b.finding(
+            "duplicate-hostname",
+            Severity::Warning,
+            format!(
+                "{} nodes report the hostname {}: {}; they are told apart by their identity, and labelled with its start",
+                shared.nodes.len(),
+                if shared.value.is_empty() { "(none)" } else { &shared.value },
+                labels.join(", ")
+            ),
+            shared.nodes.iter().map(|n| ids::host(&n.key)).collect(),
+        );
+    }
+    for shared in b.names.shared_identities() {
+        let labels: Vec<&str> = shared.nodes.iter().map(|n| n.label.as_str()).collect();
+        b.finding(
+            "duplicate-node-identity",
+            Severity::Error,
+            format!(
+                "{} snapshots claim the same identity {} (cloned machines, or one node given twice): drawn apart as {}, but which facts belong to which node cannot be checked",
+                shared.nodes.len(),
+                shared.value,
+                labels.join(", ")
+            ),
+            shared.nodes.iter().map(|n| ids::host(&n.key)).collect(),
+        );
     }
 }
 

@@ -7,6 +7,7 @@ mod findings;
 pub mod ids;
 mod index;
 pub mod model;
+pub mod nodes;
 pub mod veth;
 
 #[cfg(test)]
@@ -18,3 +19,4 @@ mod cluster_tests;
 pub use build::{build, namespace_names};
 pub use cluster::build_cluster;
 pub use model::*;
+pub use nodes::{NodeLookupError, NodeName, NodeNames};

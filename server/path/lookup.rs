@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
-use crate::graph::{ids, Graph};
+use crate::graph::{ids, ElementKind, Graph, NodeNames};
 use crate::snapshot::{
     Container, ContainerEndpoint, Link, Namespace, NamespaceRole, Network, NodeSnapshot,
     NsIdentity, Route, Service,
@@ -16,6 +16,7 @@ use super::rules::{in_prefix, parse_prefix};
 pub struct Ctx<'a> {
     /// The nodes, in the order given.
     pub nodes: Vec<NodeView<'a>>,
+    names: NodeNames,
     elements: HashSet<&'a str>,
     edges: HashMap<(&'a str, &'a str), &'a str>,
     fdb_edges: HashMap<(&'a str, String), &'a str>,
@@ -25,8 +26,10 @@ pub struct Ctx<'a> {
 pub struct NodeView<'a> {
     /// The snapshot.
     pub snap: &'a NodeSnapshot,
-    /// The host name elements are keyed by.
+    /// What the node is called in words: its hostname, told apart where nodes share one.
     pub host: &'a str,
+    /// The host part of its element IDs (its identity's short form).
+    pub key: &'a str,
     names: HashMap<NsIdentity, String>,
 }
 
@@ -42,7 +45,24 @@ pub struct Found<'a> {
 impl<'a> Ctx<'a> {
     /// Index the snapshots and the graph.
     pub fn new(snapshots: &'a [NodeSnapshot], graph: &'a Graph) -> Self {
-        let nodes = snapshots.iter().map(NodeView::new).collect();
+        let refs: Vec<&NodeSnapshot> = snapshots.iter().collect();
+        let names = NodeNames::new(&refs);
+        // Key and label as the graph drew the host, borrowed from it.
+        let hosts: HashMap<&str, &'a str> = graph
+            .elements
+            .iter()
+            .filter(|e| e.kind == ElementKind::Host)
+            .filter_map(|e| Some((e.id.strip_prefix("host:")?, e.label.as_str())))
+            .collect();
+        let nodes = snapshots
+            .iter()
+            .map(|s| {
+                let (key, host) = hosts
+                    .get_key_value(names.key(s))
+                    .map_or(("unknown", "unknown"), |(k, l)| (*k, *l));
+                NodeView::new(s, key, host)
+            })
+            .collect();
         let elements = graph.elements.iter().map(|e| e.id.as_str()).collect();
         let mut edges = HashMap::new();
         let mut fdb_edges = HashMap::new();
@@ -56,6 +76,7 @@ impl<'a> Ctx<'a> {
         }
         Ctx {
             nodes,
+            names,
             elements,
             edges,
             fdb_edges,
@@ -82,9 +103,14 @@ impl<'a> Ctx<'a> {
             .map(|s| (*s).to_owned())
     }
 
-    /// The node with this host name.
-    pub fn node_index(&self, host: &str) -> Option<usize> {
-        self.nodes.iter().position(|n| n.host == host)
+    /// The node a question names (label, node ID or a unique prefix of it, unique hostname);
+    /// Err says why in words.
+    pub fn node_index(&self, query: &str) -> Result<usize, String> {
+        let name = self.names.resolve(query).map_err(|e| e.to_string())?;
+        self.nodes
+            .iter()
+            .position(|n| n.key == name.key)
+            .ok_or_else(|| format!("no node {query:?} in these snapshots"))
     }
 
     /// The host name of the swarm node at underlay address `addr`, from any engine's view.
@@ -99,7 +125,7 @@ impl<'a> Ctx<'a> {
         for n in &self.nodes {
             if let Some(e) = &n.snap.engine {
                 if let Some(sn) = e.nodes.iter().find(|sn| sn.addr == addr) {
-                    // Prefer the name we know its snapshot by.
+                    // Prefer the name we know its snapshot by (hostnames can be shared).
                     let by_id = self.nodes.iter().find(|m| {
                         m.snap
                             .engine
@@ -236,15 +262,11 @@ impl<'a> Ctx<'a> {
 }
 
 impl<'a> NodeView<'a> {
-    fn new(snap: &'a NodeSnapshot) -> Self {
-        let host = if snap.node.hostname.is_empty() {
-            "unknown"
-        } else {
-            snap.node.hostname.as_str()
-        };
+    fn new(snap: &'a NodeSnapshot, key: &'a str, host: &'a str) -> Self {
         NodeView {
             snap,
             host,
+            key,
             names: crate::graph::namespace_names(&snap.namespaces),
         }
     }
@@ -259,22 +281,22 @@ impl<'a> NodeView<'a> {
 
     /// The namespace's element ID.
     pub fn netns_id(&self, ns: &Namespace) -> String {
-        ids::netns(self.host, &self.ns_name(ns))
+        ids::netns(self.key, &self.ns_name(ns))
     }
 
     /// An interface's element ID.
     pub fn iface_id(&self, ns: &Namespace, link: &Link) -> String {
-        ids::interface(self.host, &self.ns_name(ns), &link.name)
+        ids::interface(self.key, &self.ns_name(ns), &link.name)
     }
 
     /// The host element's ID.
     pub fn host_id(&self) -> String {
-        ids::host(self.host)
+        ids::host(self.key)
     }
 
     /// A container's element ID.
     pub fn container_id(&self, c: &Container) -> String {
-        ids::container(self.host, &c.name)
+        ids::container(self.key, &c.name)
     }
 
     /// The host namespace.

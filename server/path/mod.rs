@@ -65,13 +65,9 @@ fn trace_port(
     }
     let nodes: Vec<usize> = match only {
         Some(name) => match ctx.node_index(name) {
-            Some(i) => vec![i],
-            None => {
-                let known: Vec<&str> = ctx.nodes.iter().map(|n| n.host).collect();
-                notes.push(format!(
-                    "no node named {name:?} in these snapshots (nodes: {})",
-                    known.join(", ")
-                ));
+            Ok(i) => vec![i],
+            Err(why) => {
+                notes.push(why);
                 return (paths, notes);
             }
         },

@@ -969,7 +969,7 @@ fn swarm_node(
     let e = n.engine();
     e.swarm = SwarmFacts {
         local_state: "active".into(),
-        node_id: format!("id-{host}"),
+        node_id: host.to_owned(),
         node_addr: underlay.into(),
         is_manager: manager,
         cluster_id: "c1".into(),
@@ -1056,6 +1056,7 @@ fn swarm_with(mutate: impl Fn(&mut NodeSnapshot)) -> ClusterSnapshot {
             .map(|s| ClusterNode {
                 name: s.node.hostname.clone(),
                 source: "test".into(),
+                identity: String::new(),
                 state: NodeState::Fresh,
                 error: String::new(),
                 snapshot_taken_at: None,
@@ -1403,4 +1404,50 @@ fn text_rendering_shows_hops_verdicts_and_evidence() {
     assert!(t.contains("[BLOCKED] filter FORWARD drops it"), "{t}");
     assert!(t.contains("        iptables host: -t filter -A FORWARD -i br-aaaaaaaaaaaa -o br-aaaaaaaaaaaa -j DROP\n"));
     assert!(t.contains("  => blocked"));
+}
+
+/// The seed's two-node swarm with both nodes reporting the hostname `ubuntu` (cloned VMs): they
+/// stay apart by their swarm node IDs (`swarm01`, `swarm02` here).
+fn swarm_named_ubuntu() -> ClusterSnapshot {
+    swarm_with(|s| s.node.hostname = "ubuntu".into())
+}
+
+#[test]
+fn paths_between_nodes_sharing_a_hostname_cross_from_one_to_the_other() {
+    let (a, g) = run_cluster(&between("webapp.1", "webapp.2"), &swarm_named_ubuntu());
+    let p = a
+        .paths
+        .iter()
+        .find(|p| p.id.ends_with("@my-overlay-network"))
+        .expect("overlay path");
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    assert_joined(p, &g);
+    let els: Vec<&str> = p.hops.iter().filter_map(|h| h.element.as_deref()).collect();
+    assert_eq!(els[4], "if:swarm02/1-bwii51jagl/vxlan1");
+    assert_eq!(els[5], "if:swarm01/1-bwii51jagl/vxlan1");
+    let nodes: Vec<&str> = p.hops.iter().map(|h| h.node.as_str()).collect();
+    assert!(
+        nodes.contains(&"ubuntu@swarm01") && nodes.contains(&"ubuntu@swarm02"),
+        "{nodes:?}"
+    );
+}
+
+#[test]
+fn a_shared_hostname_is_ambiguous_as_a_node_and_a_label_or_id_picks_one() {
+    let c = swarm_named_ubuntu();
+    let (a, _) = run_cluster(&port_q(8080, Some("ubuntu")), &c);
+    assert!(a.paths.is_empty());
+    assert!(
+        a.notes[0].contains("\"ubuntu\" names 2 nodes: ubuntu@swarm01, ubuntu@swarm02"),
+        "{:?}",
+        a.notes
+    );
+    for pick in ["ubuntu@swarm02", "swarm02"] {
+        let (a, _) = run_cluster(&port_q(8080, Some(pick)), &c);
+        assert!(!a.paths.is_empty(), "{pick}: {:?}", a.notes);
+        assert!(
+            a.paths.iter().all(|p| p.hops[0].node == "ubuntu@swarm02"),
+            "{pick}: every path starts on that node"
+        );
+    }
 }

@@ -41,6 +41,11 @@ pub struct ClusterNode {
     pub name: String,
     /// Where it was asked (`local` for the server's own node).
     pub source: String,
+    /// Its identity as recorded in snapshots (`swarm:<node ID>`, …) where known without a
+    /// snapshot (a manager's node list, or an earlier answer): what keys a node that is not
+    /// answering, so it keeps its element IDs.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub identity: String,
     /// Fresh, stale, unreachable or unauthorized.
     pub state: NodeState,
     /// Why it is not fresh, in words.
@@ -75,6 +80,7 @@ impl ClusterSnapshot {
                 .map(|s| ClusterNode {
                     name: s.node.hostname.clone(),
                     source: source.into(),
+                    identity: String::new(),
                     state: NodeState::Fresh,
                     error: String::new(),
                     snapshot_taken_at: Some(s.taken_at.clone()),
@@ -85,9 +91,11 @@ impl ClusterSnapshot {
         }
     }
 
-    /// Sort nodes by name and every snapshot into canonical order.
+    /// Sort nodes by name (then by where they were asked: names can be shared) and every
+    /// snapshot into canonical order.
     pub fn normalize(&mut self) {
-        self.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        self.nodes
+            .sort_by(|a, b| (&a.name, &a.source).cmp(&(&b.name, &b.source)));
         for n in &mut self.nodes {
             if let Some(s) = n.snapshot.as_mut() {
                 s.normalize();

@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod engine;
 pub mod firewall;
+pub mod identity;
 pub mod ipvs;
 pub mod kernel;
 pub mod source;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use cluster::*;
 pub use engine::*;
 pub use firewall::*;
+pub use identity::{IdentityKind, NodeId};
 pub use ipvs::*;
 pub use kernel::*;
 pub use source::*;
@@ -51,6 +53,15 @@ pub struct NodeIdentity {
     pub kernel: String,
     /// The dockmap version that collected.
     pub dockmap_version: String,
+    /// The node's identity as decided at collection (`swarm:<node ID>`, `engine:<engine ID>`,
+    /// `machine:<hash>`): what keys the node, never the hostname. Empty in snapshots from before
+    /// it was recorded; [`NodeId::of`] then derives it from the facts.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node_id: String,
+    /// An application-specific hash of `/etc/machine-id` (the raw ID is confidential); empty
+    /// where the machine has none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub machine_id: String,
 }
 
 impl NodeSnapshot {

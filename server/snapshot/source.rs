@@ -18,6 +18,8 @@ pub enum SourceKind {
     Nftables,
     /// IPVS over generic netlink inside one namespace.
     Ipvs,
+    /// Which node this is (swarm node ID, engine ID, machine ID).
+    Identity,
 }
 
 /// The outcome of reading one source.

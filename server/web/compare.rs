@@ -148,10 +148,11 @@ pub async fn page(State(state): State<AppState>, RawQuery(q): RawQuery) -> Respo
     let nodes = state
         .current()
         .map(|c| {
-            c.data
-                .snapshots
+            let refs: Vec<&crate::snapshot::NodeSnapshot> = c.data.snapshots.iter().collect();
+            crate::graph::NodeNames::new(&refs)
+                .all()
                 .iter()
-                .map(|s| s.node.hostname.clone())
+                .map(|n| n.label.clone())
                 .collect()
         })
         .unwrap_or_default();

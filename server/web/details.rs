@@ -288,6 +288,8 @@ fn rules_for(
     if !words.is_empty() {
         // Addresses are matched on every host: a DNAT on one node may point at a task on another.
         let _ = host;
+        let refs: Vec<&NodeSnapshot> = snapshots.iter().collect();
+        let nodes = crate::graph::NodeNames::new(&refs);
         for s in snapshots {
             for ns in &s.namespaces {
                 let Some(fw) = &ns.firewall else { continue };
@@ -297,7 +299,10 @@ fn rules_for(
                             if r.text.split_whitespace().any(|tok| names(tok, &words)) {
                                 out.insert(format!(
                                     "{} {} {family} {}: {}",
-                                    s.node.hostname, ns.name, t.name, r.text
+                                    nodes.label(s),
+                                    ns.name,
+                                    t.name,
+                                    r.text
                                 ));
                             }
                         }

@@ -90,8 +90,9 @@ pub struct Current {
     pub queries: Worker,
     /// Nodes of a cluster that did not answer fresh (stale, unreachable, unauthorized).
     pub node_problems: Vec<SourceReport>,
-    /// Every node's entry as gathered, without its snapshot (that is in `data`).
-    pub nodes: Vec<ClusterNode>,
+    /// Every node's entry as gathered, without its snapshot (that is in `data`, at the index
+    /// given: nodes can share a hostname, so only the position ties them).
+    pub nodes: Vec<(ClusterNode, Option<usize>)>,
 }
 
 impl Current {
@@ -100,14 +101,9 @@ impl Current {
         let nodes = self
             .nodes
             .iter()
-            .map(|n| {
+            .map(|(n, at)| {
                 let mut n = n.clone();
-                n.snapshot = self
-                    .data
-                    .snapshots
-                    .iter()
-                    .find(|s| s.node.hostname == n.name)
-                    .cloned();
+                n.snapshot = at.and_then(|i| self.data.snapshots.get(i)).cloned();
                 n
             })
             .collect();
@@ -261,7 +257,7 @@ impl AppState {
         &self,
         data: Data,
         single: bool,
-        nodes: Vec<ClusterNode>,
+        nodes: Vec<(ClusterNode, Option<usize>)>,
         node_problems: Vec<SourceReport>,
     ) {
         if let Ok(mut cur) = self.inner.current.write() {
@@ -413,7 +409,10 @@ impl AppState {
     /// Sources not read in full in `cur`, identical reports merged across nodes.
     pub fn sources_of(&self, c: &Current) -> Vec<SourceReport> {
         let mut sources: Vec<SourceReport> = c.node_problems.clone();
+        let refs: Vec<&NodeSnapshot> = c.data.snapshots.iter().collect();
+        let names = graph::NodeNames::new(&refs);
         for s in &c.data.snapshots {
+            let label = names.label(s).to_owned();
             for st in s.sources.iter().filter(|x| x.state != SourceState::Ok) {
                 let (source, state) = (token(&st.source), token(&st.state));
                 let same = sources.iter_mut().find(|r| {
@@ -423,9 +422,9 @@ impl AppState {
                         && r.message == st.message
                 });
                 match same {
-                    Some(r) => r.nodes.push(s.node.hostname.clone()),
+                    Some(r) => r.nodes.push(label.clone()),
                     None => sources.push(SourceReport {
-                        nodes: vec![s.node.hostname.clone()],
+                        nodes: vec![label.clone()],
                         source,
                         namespace: st.namespace.clone(),
                         state,
@@ -472,18 +471,23 @@ impl AppState {
 fn local_data(
     mut snapshots: Vec<NodeSnapshot>,
     source: &str,
-) -> (Data, Vec<ClusterNode>, Vec<SourceReport>) {
+) -> (Data, Vec<(ClusterNode, Option<usize>)>, Vec<SourceReport>) {
     let graph = derive(&mut snapshots);
     let nodes = snapshots
         .iter()
-        .map(|s| ClusterNode {
-            name: s.node.hostname.clone(),
-            source: source.into(),
-            state: NodeState::Fresh,
-            error: String::new(),
-            snapshot_taken_at: Some(s.taken_at.clone()),
-            age_s: None,
-            snapshot: None,
+        .enumerate()
+        .map(|(i, s)| {
+            let n = ClusterNode {
+                name: s.node.hostname.clone(),
+                source: source.into(),
+                identity: String::new(),
+                state: NodeState::Fresh,
+                error: String::new(),
+                snapshot_taken_at: Some(s.taken_at.clone()),
+                age_s: None,
+                snapshot: None,
+            };
+            (n, Some(i))
         })
         .collect();
     (Data { snapshots, graph }, nodes, Vec::new())
@@ -491,15 +495,20 @@ fn local_data(
 
 /// The data of a gathered (or saved) cluster: its graph carries the cross-node joins and node
 /// states; nodes that did not answer fresh become status-bar reports.
-fn cluster_data(mut cluster: ClusterSnapshot) -> (Data, Vec<ClusterNode>, Vec<SourceReport>) {
+fn cluster_data(
+    mut cluster: ClusterSnapshot,
+) -> (Data, Vec<(ClusterNode, Option<usize>)>, Vec<SourceReport>) {
     cluster.normalize();
     let graph = graph::build_cluster(&cluster);
+    let names = graph::NodeNames::of_cluster(&cluster);
     let problems = cluster
         .nodes
         .iter()
         .filter(|n| n.state != NodeState::Fresh)
         .map(|n| SourceReport {
-            nodes: vec![n.name.clone()],
+            nodes: vec![names
+                .entry(n)
+                .map_or_else(|| n.name.clone(), |x| x.label.clone())],
             source: "agent".into(),
             namespace: None,
             state: token(&n.state),
@@ -509,10 +518,11 @@ fn cluster_data(mut cluster: ClusterSnapshot) -> (Data, Vec<ClusterNode>, Vec<So
     let mut nodes = Vec::new();
     let mut snapshots = Vec::new();
     for mut n in cluster.nodes {
-        if let Some(s) = n.snapshot.take() {
+        let at = n.snapshot.take().map(|s| {
             snapshots.push(s);
-        }
-        nodes.push(n);
+            snapshots.len() - 1
+        });
+        nodes.push((n, at));
     }
     (Data { snapshots, graph }, nodes, problems)
 }
@@ -533,7 +543,7 @@ fn make_current(
     generation: u64,
     data: Data,
     single: bool,
-    nodes: Vec<ClusterNode>,
+    nodes: Vec<(ClusterNode, Option<usize>)>,
     node_problems: Vec<SourceReport>,
 ) -> Current {
     let taken_at = data
