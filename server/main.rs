@@ -34,7 +34,8 @@ struct Source {
     /// Do not contact the Docker engine: a kernel-only snapshot.
     #[arg(long)]
     no_engine: bool,
-    /// Call this node NAME instead of its hostname (nodes sharing one hostname, labs).
+    /// Label this node NAME instead of its hostname (the node is still keyed by its swarm node ID,
+    /// engine ID or machine ID).
     #[arg(long)]
     node_name: Option<String>,
 }
@@ -110,7 +111,8 @@ struct PathArgs {
     /// Protocol of --port.
     #[arg(long, value_enum, default_value_t = Protocol::Tcp)]
     protocol: Protocol,
-    /// Only this node (with --port).
+    /// Only this node (with --port): its node ID (or a unique prefix), a hostname no other node
+    /// has, or its label as the picture shows it (`ubuntu@s4czfr`).
     #[arg(long)]
     node: Option<String>,
     /// From this container (name, ID or ID prefix).

@@ -333,15 +333,15 @@ fn a_cluster_server_stays_fresh_across_refreshes_and_says_how_old_a_stale_node_i
     for round in 1..=3 {
         let cur = refresh(&state);
         assert_eq!(
-            (cur.nodes[0].name.as_str(), cur.nodes[0].state),
+            (cur.nodes[0].0.name.as_str(), cur.nodes[0].0.state),
             ("node-r", NodeState::Fresh),
             "refresh {round}: {}",
-            cur.nodes[0].error
+            cur.nodes[0].0.error
         );
     }
     agent_rt.shutdown_background();
     let cur = refresh(&state);
-    assert_eq!(cur.nodes[0].state, NodeState::Stale);
+    assert_eq!(cur.nodes[0].0.state, NodeState::Stale);
     let status = state.status();
     let report = status
         .sources

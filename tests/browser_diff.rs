@@ -53,7 +53,7 @@ fn case() -> (NodeSnapshot, NodeSnapshot, String, String) {
 /// The router over `live` = B, with A and B saved as `snap-a` and `snap-b`.
 fn app() -> (axum::Router, String, String, String) {
     let (a, b, gone, came) = case();
-    let host = b.node.hostname.clone();
+    let host = dockmap::graph::ids::host_key(&b);
     let state = AppState::fixed(vec![b.clone()]);
     state.set_saved(diffcase::store(vec![
         ("snap-a", cluster_of(vec![a])),

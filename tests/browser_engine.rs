@@ -38,9 +38,9 @@ fn real_engine_in_a_real_browser() {
             .elements
             .iter()
             .find(|e| e.kind == ElementKind::Host)
+            .and_then(|e| e.id.strip_prefix("host:"))
             .unwrap()
-            .label
-            .clone();
+            .to_owned();
         let ctr_a = format!("ctr:{host}/{}", a.name);
         let ctr_b = format!("ctr:{host}/{}", b.name);
         assert!(ix.get(&ctr_a).is_some() && ix.get(&ctr_b).is_some(), "containers not in the graph");

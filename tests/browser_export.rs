@@ -143,7 +143,7 @@ fn an_exported_file_works_from_disk_offline_and_pseudonyms_hide_the_real_names()
     engine::runtime().block_on(async {
         let state = engine::collected_state().await;
         let cur = state.current().unwrap();
-        let host = cur.data.snapshots[0].node.hostname.clone();
+        let host = dockmap::graph::ids::host_key(&cur.data.snapshots[0]);
         let ctr_id = format!("ctr:{host}/{}", ctr.name);
         let cluster = cur.cluster();
         let url = serve(router(state.clone())).await;

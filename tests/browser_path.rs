@@ -133,7 +133,7 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
             ..Default::default()
         })
         .await;
-        let h = snap.node.hostname.clone();
+        let h = dockmap::graph::ids::host_key(&snap);
         let rule = dnat_rule(&snap, &format!("{ip_web}:80"));
         let state = AppState::fixed(vec![snap]);
         let cur = state.current().unwrap();

@@ -43,6 +43,7 @@ async fn page(snaps: Vec<NodeSnapshot>) -> Option<(Browser, String)> {
 
 /// The first veth of node-00's host namespace, set down; its element id.
 fn put_a_veth_down(snaps: &mut [NodeSnapshot]) -> String {
+    let key = dockmap::graph::ids::host_key(&snaps[0]);
     let ns = snaps[0]
         .namespaces
         .iter_mut()
@@ -55,7 +56,7 @@ fn put_a_veth_down(snaps: &mut [NodeSnapshot]) -> String {
         .min_by(|a, b| a.name.cmp(&b.name))
         .expect("a veth on the host");
     link.oper_state = "down".into();
-    format!("if:{}/host/{}", snaps[0].node.hostname, link.name)
+    format!("if:{key}/host/{}", link.name)
 }
 
 const DRAWN: &str =

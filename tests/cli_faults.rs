@@ -237,7 +237,7 @@ fn snapshot_out_writes_the_file_and_graph_reads_it_as_dot() {
         "{}",
         &text[..text.len().min(200)]
     );
-    let host = format!("\"host:{}\"", written.node.hostname);
+    let host = format!("\"host:{}\"", dockmap::graph::ids::host_key(&written));
     assert!(
         text.contains(&host),
         "the host {host} is a node of the dot graph"

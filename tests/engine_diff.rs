@@ -83,7 +83,7 @@ fn a_container_started_and_one_removed_are_the_difference() {
     let kept = TestContainer::run(&engine::unique("kept"), &[]);
     let gone = TestContainer::run(&engine::unique("gone"), &[]);
     let a = snapshot();
-    let host = a.node.hostname.clone();
+    let host = dockmap::graph::ids::host_key(&a);
     let gone_name = gone.name.clone();
     drop(gone);
     let came = TestContainer::run(&engine::unique("came"), &[]);

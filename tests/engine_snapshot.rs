@@ -41,8 +41,9 @@ fn linked(g: &Graph, id: &str, kind: EdgeKind) -> Vec<String> {
         .collect()
 }
 
+/// The host part of the snapshot's element IDs.
 fn host(s: &NodeSnapshot) -> String {
-    s.node.hostname.clone()
+    dockmap::graph::ids::host_key(s)
 }
 
 /// The netns element a container's sandbox edge leads to.

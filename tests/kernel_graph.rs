@@ -101,7 +101,7 @@ fn graph_of_built_namespaces_is_exactly_what_was_built() {
         ..Default::default()
     }));
     let g = build(std::slice::from_ref(&s));
-    let h = &s.node.hostname;
+    let h = &dockmap::graph::ids::host_key(&s);
     let id = |ns: &str, dev: &str| format!("if:{h}/{ns}/{dev}");
 
     assert_eq!(pairs(&g, EdgeKind::VethPair, &[&hub, &a, &b]), {

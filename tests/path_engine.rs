@@ -105,7 +105,7 @@ fn paths_on_the_real_engine_quote_the_real_rules() {
     );
     assert_eq!(
         p.hops.last().unwrap().element.as_deref(),
-        Some(format!("ctr:{}/{}", snap.node.hostname, web.name).as_str())
+        Some(format!("ctr:{}/{}", dockmap::graph::ids::host_key(&snap), web.name).as_str())
     );
 
     // Egress: MASQUERADE, then the default route, if this machine has one.

@@ -338,24 +338,25 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
         .iter()
         .map(|h| h.element.as_deref().unwrap_or("-"))
         .collect();
-    let n = |rest: &str| format!("if:{NODE}/{rest}");
+    let key = dockmap::graph::ids::host_key(&s);
+    let n = |rest: &str| format!("if:{key}/{rest}");
     let want: Vec<String> = vec![
         n("host/up0"),
-        format!("netns:{NODE}/host"),
-        format!("netns:{NODE}/host"),
+        format!("netns:{key}/host"),
+        format!("netns:{key}/host"),
         n("host/docker_gwbridge"),
         n("host/docker_gwbridge"),
         n("host/vsbox"),
         n("ingress_sbox/eth1"),
-        format!("netns:{NODE}/ingress_sbox"),
-        format!("netns:{NODE}/ingress_sbox"),
+        format!("netns:{key}/ingress_sbox"),
+        format!("netns:{key}/ingress_sbox"),
         n("ingress_sbox/eth0"),
         n("1-ingr3kuba8y/veth0"),
         n("1-ingr3kuba8y/br0"),
         n("1-ingr3kuba8y/veth1"),
         n("meshtask0001/eth0"),
-        format!("ctr:{NODE}/web.1.meshtask"),
-        format!("ctr:{NODE}/web.1.meshtask"),
+        format!("ctr:{key}/web.1.meshtask"),
+        format!("ctr:{key}/web.1.meshtask"),
     ];
     assert_eq!(els, want, "{p:#?}");
 
@@ -385,7 +386,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     assert!(ipvs.evidence[1].text.starts_with("  -> 198.18.202.6:0"));
     assert_eq!(
         p.hops[6].edge.as_deref(),
-        Some(format!("veth-pair:if:{NODE}/host/vsbox->if:{NODE}/ingress_sbox/eth1").as_str())
+        Some(format!("veth-pair:if:{key}/host/vsbox->if:{key}/ingress_sbox/eth1").as_str())
     );
     assert_eq!(
         hop("nat PREROUTING in web.1.meshtask redirects").evidence[0].text,
@@ -416,12 +417,13 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     let mut s = collect(&host, &dir.dir);
     add_facts(&mut s, &task_file, &task_mac);
     let a = mesh_path(&s);
+    let key = dockmap::graph::ids::host_key(&s);
     let p = &a.paths[0];
     assert_eq!(p.outcome, Outcome::Broken, "{p:#?}");
     let last = p.hops.last().unwrap();
     assert_eq!(
         last.element.as_deref(),
-        Some(format!("netns:{NODE}/ingress_sbox").as_str())
+        Some(format!("netns:{key}/ingress_sbox").as_str())
     );
     assert!(
         matches!(&last.verdict, Verdict::Broken(w) if w.contains("no MARK rule for 8080/tcp")),

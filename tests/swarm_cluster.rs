@@ -316,6 +316,7 @@ fn serve_from_underlay(lab: &SwarmLab, agents: &[Agent], token: &str) -> Seen {
             took < SHORT_DEADLINE + SLACK,
             "a gather with a {SHORT_DEADLINE:?} deadline took {took:?}"
         );
+        let mut stale_key = String::new();
         for n in &during.nodes {
             if n.name == stopped_name {
                 assert_eq!(n.state, NodeState::Stale, "{:?}", names_states(&during));
@@ -325,12 +326,13 @@ fn serve_from_underlay(lab: &SwarmLab, agents: &[Agent], token: &str) -> Seen {
                     .as_ref()
                     .expect("a stale node keeps its snapshot");
                 assert_eq!(kept.node.hostname, stopped_name);
+                stale_key = dockmap::graph::ids::host_key(kept);
             } else {
                 assert_eq!(n.state, NodeState::Fresh, "{:?}", names_states(&during));
             }
         }
         let graph = build_cluster(&during);
-        let stale_host = format!("host:{stopped_name}");
+        let stale_host = format!("host:{stale_key}");
         let host = element(&graph, &stale_host);
         assert_eq!(host.attrs["node_state"], "stale");
         assert!(
@@ -838,8 +840,15 @@ fn browser_shows_the_nodes_and_a_tunnel(
         let url = browser::serve(dockmap::web::router(state)).await;
         let Some(b) = browser::Browser::start().await else { return };
         b.open(&url).await;
+        let hosts: Vec<String> = snaps
+            .iter()
+            .map(|s| format!("host:{}", dockmap::graph::ids::host_key(s)))
+            .collect();
         b.until(
-            "return ['host:node1','host:node2','host:node3'].every(id => document.querySelector(`#map [data-id=\"${CSS.escape(id)}\"]`))",
+            &format!(
+                "return {}.every(id => document.querySelector(`#map [data-id=\"${{CSS.escape(id)}}\"]`))",
+                serde_json::to_string(&hosts).unwrap()
+            ),
             30,
             "the three nodes to be drawn",
         )
@@ -885,7 +894,7 @@ fn agents_on_every_node_gather_into_one_swarm_graph() {
         .collect();
     let seen = serve_from_underlay(&lab, &agents, &token);
 
-    let graph = build_cluster(&seen.first);
+    let graph = swarm::by_node_names(&build_cluster(&seen.first), &lab);
     println!("cluster graph findings: {:?}", codes(&graph));
     check_graph(&graph, &lab);
     let auto_hosts: BTreeSet<String> = build_cluster(&seen.auto)

@@ -113,7 +113,7 @@ fn a_container_only_node1_runs_shows_as_left_only_beside_node2() {
         let listed = |key: &str| diffs.iter().find(|d| d["key"] == key).cloned();
         let d = listed(&ctr).unwrap_or_else(|| panic!("{ctr} not listed: {report}"));
         assert_eq!(d["presence"], "left");
-        assert_eq!(d["left_id"], json!(format!("ctr:node1/{name}")));
+        assert_eq!(d["left_id"], json!(format!("ctr:{}/{name}", lab.node(1).key())));
         assert_eq!(listed(&sandbox).expect("its sandbox listed")["presence"], "left");
         assert!(
             diffs.iter().any(|d| d["presence"] == "left"

@@ -40,6 +40,7 @@ fn cross_node_path_follows_the_real_fdb_entry() {
     cluster.normalize();
     let g = build_cluster(&cluster);
     let t0 = Instant::now();
+    let keys: Vec<String> = lab.nodes().iter().map(|n| n.key()).collect();
 
     let (a, b) = (task_on(&snaps[0]), task_on(&snaps[1]));
     let answer = trace(
@@ -57,8 +58,10 @@ fn cross_node_path_follows_the_real_fdb_entry() {
         .find(|p| p.id.ends_with(&format!("@{}", swarm::OVERLAY)))
         .unwrap_or_else(|| panic!("no path over {}: {answer:#?}", swarm::OVERLAY));
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
-    assert!(p.hops.first().unwrap().element.as_deref() == Some(&format!("ctr:node1/{a}")[..]));
-    assert!(p.hops.last().unwrap().element.as_deref() == Some(&format!("ctr:node2/{b}")[..]));
+    assert!(
+        p.hops.first().unwrap().element.as_deref() == Some(&format!("ctr:{}/{a}", keys[0])[..])
+    );
+    assert!(p.hops.last().unwrap().element.as_deref() == Some(&format!("ctr:{}/{b}", keys[1])[..]));
 
     // The FDB hop: on node1's vxlan0, the entry for b's MAC, sending to node2's underlay address.
     let at = p
@@ -87,7 +90,7 @@ fn cross_node_path_follows_the_real_fdb_entry() {
     assert_eq!(next.node, "node2");
     assert_eq!(
         next.element.as_deref(),
-        Some(format!("if:node2/{}/vxlan0", ev.namespace).as_str())
+        Some(format!("if:{}/{}/vxlan0", keys[1], ev.namespace).as_str())
     );
     let edge = g
         .edges
@@ -157,10 +160,11 @@ fn cross_node_path_follows_the_real_fdb_entry() {
     assert!(h
         .hops
         .iter()
-        .any(|x| x.element.as_deref() == Some("if:node2/host/docker_gwbridge")));
+        .any(|x| x.element.as_deref()
+            == Some(format!("if:{}/host/docker_gwbridge", keys[1]).as_str())));
     assert_eq!(
         h.hops.last().unwrap().element.as_deref(),
-        Some(&format!("ctr:node2/{b}")[..])
+        Some(&format!("ctr:{}/{b}", keys[1])[..])
     );
     println!(
         "swarm_path figures: trace between tasks over {} nodes: {traced:?} ({} hops); whole test {:?}",

@@ -52,3 +52,9 @@ pub fn edge(kind: &str, source: &str, target: &str, n: usize) -> String {
         format!("{kind}:{source}->{target}#{n}")
     }
 }
+
+/// The host part of a node's element IDs when no other node of its picture claims its identity
+/// (the short form of its swarm node ID, engine ID or machine ID; see [`super::NodeNames`]).
+pub fn host_key(snap: &crate::snapshot::NodeSnapshot) -> String {
+    crate::snapshot::NodeId::of(snap).short()
+}

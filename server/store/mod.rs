@@ -252,7 +252,17 @@ impl Store {
         } else {
             cluster.taken_at.clone()
         };
-        let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
+        // Labels, not bare names: nodes can share a hostname.
+        let names = crate::graph::NodeNames::of_cluster(&cluster);
+        let nodes: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|n| {
+                names
+                    .entry(n)
+                    .map_or_else(|| n.name.clone(), |x| x.label.clone())
+            })
+            .collect();
         let nodes_json = serde_json::to_string(&nodes).map_err(StoreError::Encode)?;
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -103,6 +103,14 @@ impl LabNode {
         self.underlay_addr
     }
 
+    /// The host part of this node's element IDs: the short form of its swarm node ID.
+    pub fn key(&self) -> String {
+        let id = self.docker(&["info", "--format", "{{.Swarm.NodeID}}"]);
+        dockmap::snapshot::NodeId::swarm(id.trim())
+            .unwrap_or_else(|| panic!("{} has no swarm node ID", self.name))
+            .short()
+    }
+
     /// Runs the docker CLI against this node; panics with its stderr if it fails.
     pub fn docker(&self, args: &[&str]) -> String {
         let out = Command::new("docker")
@@ -520,4 +528,47 @@ fn stdout_or_panic(what: &str, out: Output) -> String {
         );
     }
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The graph with every lab node's key (its swarm node ID's short form) replaced by its name
+/// (`node1`…) in element, edge and finding IDs, so assertions read in node names; first checks
+/// that every host element is keyed by one lab node's swarm node ID.
+#[allow(dead_code)]
+pub fn by_node_names(g: &dockmap::graph::Graph, lab: &SwarmLab) -> dockmap::graph::Graph {
+    let keys: Vec<(String, String)> = lab
+        .nodes()
+        .iter()
+        .map(|n| (n.key(), n.name().to_owned()))
+        .collect();
+    for e in g
+        .elements
+        .iter()
+        .filter(|e| e.kind == dockmap::graph::ElementKind::Host)
+    {
+        assert!(
+            keys.iter().any(|(k, _)| e.id == format!("host:{k}")),
+            "host {} ({}) is keyed by no lab node's swarm node ID: {keys:?}",
+            e.id,
+            e.label
+        );
+    }
+    let rename = |s: &str| {
+        keys.iter()
+            .fold(s.to_owned(), |s, (k, name)| s.replace(k.as_str(), name))
+    };
+    let mut g = g.clone();
+    for e in &mut g.elements {
+        e.id = rename(&e.id);
+        e.parent = e.parent.as_deref().map(rename);
+    }
+    for e in &mut g.edges {
+        e.id = rename(&e.id);
+        e.source = rename(&e.source);
+        e.target = rename(&e.target);
+    }
+    for f in &mut g.findings {
+        f.id = rename(&f.id);
+        f.elements = f.elements.iter().map(|x| rename(x)).collect();
+    }
+    g
 }
