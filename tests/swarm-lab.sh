@@ -18,6 +18,12 @@
 #               `dockmap serve` command to run here; uses $DOCKMAP_BIN, else target/{release,debug}/dockmap
 #   down        tear everything down (idempotent; safe after a failed or half-done `up` or `demo`)
 #
+# Environment:
+#   DMLAB_SAME_HOSTNAME=1 (for `up`)  every engine keeps this machine's hostname (no UTS namespace of
+#               its own), so all swarm nodes share one hostname, as cloned VMs do; default: nodeI
+#   DMLAB_KEEP=1 keep a failed `up` for a look; DMLAB_VERBOSE=1 time `down`'s steps;
+#   DMLAB_WAIT=S bound each wait (default 60)
+#
 # Needs root and: docker.io (dockerd, docker, containerd, runc), iproute2, iptables, busybox-static,
 # util-linux (nsenter, unshare, setsid).
 set -euo pipefail
@@ -150,25 +156,34 @@ make_node_netns() {
 }
 
 start_dockerd() {
-  local i=$1 ns=node$1
-  mkdir -p "$LAB_LIB/$ns" "$(node_exec_root "$i")"
+  local i=$1 ns=node$1 exec_root
+  exec_root=$(node_exec_root "$i")
+  mkdir -p "$LAB_LIB/$ns" "$exec_root"
+  # The exec root as a shared mount of its own, as /run is on a systemd host: a container that
+  # bind-mounts it with rslave propagation (the dockmap agent as a swarm service) then sees the
+  # sandboxes the engine mounts there later. A private parent (as / is in some build containers)
+  # makes the engine refuse such a mount: "is mounted on / but it is not a shared or slave mount".
+  mount --bind "$exec_root" "$exec_root"
+  mount --make-shared "$exec_root"
   # A config file of its own keeps /etc/docker/daemon.json (maybe another engine's) out, and a key
   # of its own gives each engine its own ID (all engines on a machine would otherwise share
   # /etc/docker/key.json, and so `docker info`'s ID).
   echo "{\"deprecated-key-path\": \"$LAB_LIB/$ns/key.json\"}" >"$LAB_RUN/$ns.json"
+  # Default: a UTS namespace of its own gives each engine its node name as hostname, which is what
+  # swarm shows as the node's name. DMLAB_SAME_HOSTNAME=1: every engine keeps this machine's.
+  local uts=(unshare --uts sh -c "hostname $ns && exec \"\$0\" \"\$@\"")
+  [[ -z ${DMLAB_SAME_HOSTNAME:-} ]] || uts=()
   # nsenter, not `ip netns exec`: the latter remounts /sys and dockerd then fails with "Devices
-  # cgroup isn't mounted". A UTS namespace of its own gives each engine its node name as hostname,
-  # which is what swarm shows as the node's name.
+  # cgroup isn't mounted".
   # DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: swarm tasks use the imported image without trying a pull.
-  DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid nsenter --net="/run/netns/$ns" \
-    unshare --uts sh -c "hostname $ns && exec dockerd \
-      --containerd=$CTRD_SOCK --containerd-namespace $ns --containerd-plugins-namespace $ns-p \
-      --config-file $LAB_RUN/$ns.json --data-root $LAB_LIB/$ns --exec-root $(node_exec_root "$i") \
-      -H unix://$(node_sock "$i") --pidfile $LAB_RUN/$ns.pid \
-      --bip 198.19.$((16 + i)).1/24 \
-      --default-address-pool base=198.19.$((64 + 8 * (i - 1))).0/21,size=24 \
-      --cgroup-parent /dockmap-lab-$ns \
-      --shutdown-timeout 2" \
+  DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid nsenter --net="/run/netns/$ns" "${uts[@]}" dockerd \
+    --containerd="$CTRD_SOCK" --containerd-namespace "$ns" --containerd-plugins-namespace "$ns-p" \
+    --config-file "$LAB_RUN/$ns.json" --data-root "$LAB_LIB/$ns" --exec-root "$exec_root" \
+    -H "unix://$(node_sock "$i")" --pidfile "$LAB_RUN/$ns.pid" \
+    --bip "198.19.$((16 + i)).1/24" \
+    --default-address-pool "base=198.19.$((64 + 8 * (i - 1))).0/21,size=24" \
+    --cgroup-parent "/dockmap-lab-$ns" \
+    --shutdown-timeout 2 \
     >"$LAB_RUN/$ns.log" 2>&1 </dev/null &
   wait_for "dockerd of $ns" dk "$i" version
 }
@@ -600,7 +615,12 @@ cmd_down() {
   # Orphans of a killed engine or containerd: nothing left to shut down gracefully for.
   kill_now $(lab_shim_pids) $(lab_cgroup_pids) $(lab_netns_pids)
   phase "leftover processes gone"
-  for m in $(lab_mounts); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  # Deepest first; more passes when one mount hid others (a bind over a directory with mounts below).
+  local pass
+  for pass in 1 2 3; do
+    [[ -n $(lab_mounts) ]] || break
+    for m in $(lab_mounts); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  done
   phase "unmounted"
   for i in $nodes; do ip netns del "node$i" 2>/dev/null || true; done
   ip netns del "$UL_NS" 2>/dev/null || true

@@ -73,7 +73,8 @@ pub struct LabNode {
 }
 
 impl LabNode {
-    /// Node name (`node1`...), also its engine's hostname and swarm node name.
+    /// Node name (`node1`...), also its engine's hostname and swarm node name (unless the lab was
+    /// brought up with `LabOptions::same_hostname`: then both are this machine's hostname).
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -173,6 +174,14 @@ impl LabNode {
     }
 }
 
+/// How to bring the lab up.
+#[derive(Debug, Clone, Default)]
+pub struct LabOptions {
+    /// Every engine keeps this machine's hostname (`DMLAB_SAME_HOSTNAME=1`): all swarm nodes
+    /// share one hostname, as cloned VMs do. Default: each engine is called after its node.
+    pub same_hostname: bool,
+}
+
 /// A running lab; dropping it tears the lab down.
 pub struct SwarmLab {
     nodes: Vec<LabNode>,
@@ -184,6 +193,11 @@ pub struct SwarmLab {
 impl SwarmLab {
     /// Brings up an `n`-node swarm (a previous lab is torn down first); panics if it cannot.
     pub fn up(n: usize) -> SwarmLab {
+        Self::up_with(n, &LabOptions::default())
+    }
+
+    /// `up` with options (e.g. nodes that all keep this machine's hostname).
+    pub fn up_with(n: usize, options: &LabOptions) -> SwarmLab {
         std::fs::create_dir_all("/run/lock").expect("create /run/lock");
         let lock = File::create(LOCK).expect("create lab lock file");
         // SAFETY: flock on a file descriptor we own; blocking until the previous lab is gone.
@@ -195,7 +209,13 @@ impl SwarmLab {
             torn_down: false,
             _lock: lock,
         };
-        script(&["up", &n.to_string()]);
+        let mut up = Command::new("bash");
+        up.arg(SCRIPT).arg("up").arg(n.to_string());
+        if options.same_hostname {
+            up.env("DMLAB_SAME_HOSTNAME", "1");
+        }
+        let out = up.output().expect("run swarm-lab.sh up");
+        stdout_or_panic("swarm-lab.sh up", out);
         lab.nodes = (1..=n).map(|i| node_env(&format!("node{i}"))).collect();
         lab
     }
