@@ -47,7 +47,16 @@ async fn open_side(state: &AppState, raw: &str) -> Result<compare::Side, Refusal
     tokio::task::spawn_blocking(move || compare::side(&cur.data.snapshots, &spec.node, &raw))
         .await
         .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| Refusal(StatusCode::NOT_FOUND, e.to_string()))
+        .map_err(|e| {
+            // A name several nodes share picks none: the question is wrong, not the node missing.
+            let status = match &e {
+                compare::CompareError::NoSuchNode(crate::graph::NodeLookupError::Ambiguous {
+                    ..
+                }) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::NOT_FOUND,
+            };
+            Refusal(status, e.to_string())
+        })
 }
 
 async fn comparison(state: &AppState, q: &str) -> Result<Comparison, Refusal> {

@@ -426,6 +426,35 @@ pub fn http_get_in(ns: &Path, addr: SocketAddrV4) -> std::io::Result<String> {
     .expect("http thread does not panic")
 }
 
+/// One HTTP/1.0 request to `addr`, sent from inside the namespace file `ns` (as a machine on that
+/// network would); (status, body). Err when nothing answers (yet).
+#[allow(dead_code)]
+pub fn http_in(
+    ns: &Path,
+    addr: SocketAddrV4,
+    method: &str,
+    path: &str,
+) -> std::io::Result<(u16, String)> {
+    let req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n");
+    let raw = run_in_netns(ns, move || -> std::io::Result<String> {
+        let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(20)))?;
+        s.write_all(req.as_bytes())?;
+        let mut body = String::new();
+        s.read_to_string(&mut body)?;
+        Ok(body)
+    })?;
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP response: {raw:?}")))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status: {head:?}")))?;
+    Ok((status, body.to_string()))
+}
+
 /// Runs `f` on a fresh thread that entered the network namespace file `ns` and returns its result;
 /// a panic in `f` goes on in the caller, with its message. No other thread changes namespace.
 pub fn run_in_netns<T, F>(ns: &Path, f: F) -> T
