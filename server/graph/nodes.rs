@@ -383,4 +383,24 @@ mod tests {
         assert_eq!(names.key(&a), "n1");
         assert_eq!(names.label(&a), "n1");
     }
+
+    #[test]
+    fn a_snapshot_saved_before_identities_were_recorded_is_keyed_by_its_engine_facts() {
+        // As dockmap wrote it before: no node_id, no machine_id.
+        let old = r#"{"schema": "dockmap.node-snapshot/1", "taken_at": "2026-11-26T01:00:00.000Z",
+            "duration_ms": 1, "node": {"hostname": "vm", "kernel": "6.1", "dockmap_version": "0.1.0"},
+            "sources": [], "namespaces": [],
+            "engine": {"id": "F4IH:BYFY:VOJD:MKRH", "name": "vm", "version": "20.10.24",
+              "api_version": "1.41", "root_dir": "/var/lib/docker",
+              "swarm": {"local_state": "active", "node_id": "s4czfr4551slwd73q7qt0941k",
+                        "is_manager": true},
+              "containers": [], "networks": [], "services": [], "tasks": [], "nodes": []}}"#;
+        let snap: NodeSnapshot = serde_json::from_str(old).expect("an old snapshot still reads");
+        let names = NodeNames::new(&[&snap]);
+        assert_eq!(names.key(&snap), "s4czfr4551sl");
+        assert_eq!(names.label(&snap), "vm");
+        let mut no_engine = snap.clone();
+        no_engine.engine = None;
+        assert_eq!(NodeNames::new(&[&no_engine]).key(&no_engine), "vm");
+    }
 }
