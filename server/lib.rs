@@ -11,6 +11,7 @@ pub mod compare;
 pub mod diff;
 pub mod graph;
 pub mod layout;
+pub mod live;
 pub mod path;
 pub mod render;
 pub mod share;

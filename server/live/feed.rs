@@ -1,0 +1,278 @@
+//! One node, live: collect when the kernel or the engine says something changed (debounced),
+//! publish a new generation only when the picture changed, and resync on a slow timer.
+//!
+//! Every publication is a whole collection, so what is shown live is exactly what a fresh
+//! `dockmap snapshot` shows; with the rule cache a collection of an unchanged host starts no
+//! process, and at rest (no events) nothing is collected at all but the slow resync.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
+
+use crate::collect::node::{self, NodeOptions};
+use crate::graph;
+use crate::snapshot::NodeSnapshot;
+
+use super::watch::{KernelWatch, Wake};
+
+/// After a wake-up, wait this long for the rest of a burst before collecting.
+const DEBOUNCE: Duration = Duration::from_millis(150);
+/// ...but never longer than this after the first wake-up: a steady stream still gets drawn.
+const MAX_DELAY: Duration = Duration::from_millis(1000);
+/// A full collection this often even without events: catches what sends none (legacy iptables
+/// rules, a missed notification).
+const RESYNC: Duration = Duration::from_secs(60);
+/// Without kernel notifications, poll this often instead.
+const POLL_WITHOUT_NOTIFICATIONS: Duration = Duration::from_secs(5);
+
+/// One published state of the node.
+#[derive(Debug)]
+pub struct Published {
+    /// Increases with every change of the picture (1 for the first collection).
+    pub generation: u64,
+    /// The snapshot.
+    pub snapshot: Arc<NodeSnapshot>,
+    /// The snapshot as JSON, serialized once for every reader.
+    pub json: Arc<Vec<u8>>,
+}
+
+/// Why the feed is not fully live, in words; empty when it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveStatus {
+    /// Why kernel changes are not followed (then it polls), if so.
+    pub kernel: String,
+    /// Why engine events are not followed, if so.
+    pub engine: String,
+    /// How many collections ran, and how many of them changed the picture.
+    pub collections: u64,
+    /// How many of them published a new generation.
+    pub published: u64,
+}
+
+impl LiveStatus {
+    /// `live`, or why not.
+    pub fn summary(&self) -> String {
+        let why: Vec<&str> = [self.kernel.as_str(), self.engine.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        if why.is_empty() {
+            "live".into()
+        } else {
+            format!("live, except: {}", why.join("; "))
+        }
+    }
+}
+
+/// A node followed live; clones share one feed.
+#[derive(Clone)]
+pub struct NodeFeed {
+    rx: watch::Receiver<Option<Arc<Published>>>,
+    poke: UnboundedSender<Wake>,
+    status: Arc<Mutex<LiveStatus>>,
+    engine_status: Arc<Mutex<String>>,
+}
+
+impl NodeFeed {
+    /// Start following this node on the current tokio runtime.
+    pub fn start(opts: NodeOptions) -> NodeFeed {
+        let (tx, rx) = watch::channel(None);
+        let (poke, wakes) = unbounded_channel();
+        let status = Arc::new(Mutex::new(LiveStatus::default()));
+        let engine_status = Arc::new(Mutex::new(String::new()));
+        if !opts.no_engine {
+            tokio::spawn(super::engine::follow(
+                opts.docker.clone(),
+                poke.clone(),
+                engine_status.clone(),
+            ));
+        }
+        tokio::spawn(run(opts, tx, poke.clone(), wakes, status.clone()));
+        NodeFeed {
+            rx,
+            poke,
+            status,
+            engine_status,
+        }
+    }
+
+    /// The latest publication, if any yet.
+    pub fn latest(&self) -> Option<Arc<Published>> {
+        self.rx.borrow().clone()
+    }
+
+    /// The first publication: waits for the first collection.
+    pub async fn first(&self) -> Option<Arc<Published>> {
+        let mut rx = self.rx.clone();
+        rx.wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|p| p.clone())
+    }
+
+    /// A receiver that sees every new generation.
+    pub fn subscribe(&self) -> watch::Receiver<Option<Arc<Published>>> {
+        self.rx.clone()
+    }
+
+    /// Collect again now (a user's refresh).
+    pub fn resync(&self) {
+        let _ = self.poke.send(Wake::Overflow);
+    }
+
+    /// Why the feed is not fully live.
+    pub fn status(&self) -> LiveStatus {
+        let mut s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        s.engine = self
+            .engine_status
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default();
+        s
+    }
+}
+
+async fn run(
+    opts: NodeOptions,
+    tx: watch::Sender<Option<Arc<Published>>>,
+    poke: UnboundedSender<Wake>,
+    mut wakes: UnboundedReceiver<Wake>,
+    status: Arc<Mutex<LiveStatus>>,
+) {
+    let kernel = match KernelWatch::start(poke) {
+        Ok(k) => Some(Arc::new(k)),
+        Err(e) => {
+            if let Ok(mut s) = status.lock() {
+                s.kernel = format!("kernel notifications unavailable ({e}): polling");
+            }
+            None
+        }
+    };
+    let idle = if kernel.is_some() {
+        RESYNC
+    } else {
+        POLL_WITHOUT_NOTIFICATIONS
+    };
+    let mut generation = 0;
+    let mut shown: Option<graph::Graph> = None;
+    loop {
+        let snap = node::collect(&opts).await;
+        if let Some(k) = &kernel {
+            let (k, s, dirs) = (k.clone(), snap.clone(), watch_dirs(&opts, &snap));
+            let problems = tokio::task::spawn_blocking(move || {
+                k.follow(&s, &dirs);
+                k.problems.lock().map(|p| p.clone()).unwrap_or_default()
+            })
+            .await
+            .unwrap_or_default();
+            if let Ok(mut st) = status.lock() {
+                st.kernel = if problems.is_empty() {
+                    String::new()
+                } else {
+                    format!("not watched: {}", problems.join(", "))
+                };
+            }
+        }
+        let g = graph::build(std::slice::from_ref(&snap));
+        let changed = shown
+            .as_ref()
+            .is_none_or(|old| super::changes::differ(old, &g));
+        if let Ok(mut st) = status.lock() {
+            st.collections += 1;
+            st.published += u64::from(changed);
+        }
+        if changed {
+            generation += 1;
+            let json = serde_json::to_vec(&snap).unwrap_or_default();
+            shown = Some(g);
+            let published = Published {
+                generation,
+                snapshot: Arc::new(snap),
+                json: Arc::new(json),
+            };
+            if tx.send(Some(Arc::new(published))).is_err() && tx.is_closed() {
+                return;
+            }
+        }
+        if !next_round(&mut wakes, idle).await {
+            return;
+        }
+    }
+}
+
+/// Wait for a wake-up (or the idle timer), then for the rest of its burst; false when nobody can
+/// wake the feed any more.
+async fn next_round(wakes: &mut UnboundedReceiver<Wake>, idle: Duration) -> bool {
+    match tokio::time::timeout(idle, wakes.recv()).await {
+        Ok(None) => return false,
+        Ok(Some(_)) | Err(_) => {}
+    }
+    let until = tokio::time::Instant::now() + MAX_DELAY;
+    loop {
+        let quiet = tokio::time::Instant::now() + DEBOUNCE;
+        match tokio::time::timeout_at(quiet.min(until), wakes.recv()).await {
+            Ok(Some(_)) if tokio::time::Instant::now() < until => continue,
+            Ok(None) => return false,
+            _ => return true,
+        }
+    }
+}
+
+/// Where new namespace files appear: the user's directories, else the engine's and `ip netns`'s.
+fn watch_dirs(opts: &NodeOptions, snap: &NodeSnapshot) -> Vec<PathBuf> {
+    if !opts.netns_dirs.is_empty() {
+        return opts.netns_dirs.clone();
+    }
+    let mut dirs = vec![PathBuf::from("/run/netns")];
+    if let Some(d) = snap.engine.as_ref().and_then(|e| e.netns_dir.as_deref()) {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_a_thousand_wake_ups_is_one_round() {
+        let (tx, mut rx) = unbounded_channel();
+        for _ in 0..1000 {
+            tx.send(Wake::Changed).unwrap();
+        }
+        assert!(next_round(&mut rx, RESYNC).await);
+        assert!(rx.is_empty(), "the whole burst was taken in by one round");
+        // Nothing more: the next round is the idle resync, not a redraw per event.
+        let started = tokio::time::Instant::now();
+        assert!(next_round(&mut rx, RESYNC).await);
+        assert!(started.elapsed() >= RESYNC);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_steady_stream_is_still_collected_within_the_maximum_delay() {
+        let (tx, mut rx) = unbounded_channel();
+        let sender = tokio::spawn(async move {
+            loop {
+                if tx.send(Wake::Changed).is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        let started = tokio::time::Instant::now();
+        assert!(next_round(&mut rx, RESYNC).await);
+        let took = started.elapsed();
+        assert!(took <= MAX_DELAY + Duration::from_millis(60), "{took:?}");
+        sender.abort();
+    }
+
+    #[tokio::test]
+    async fn a_closed_channel_ends_the_feed() {
+        let (tx, mut rx) = unbounded_channel::<Wake>();
+        drop(tx);
+        assert!(!next_round(&mut rx, RESYNC).await);
+    }
+}

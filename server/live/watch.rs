@@ -1,0 +1,325 @@
+//! Wake-ups when a node's kernel network state changes: rtnetlink and nf_tables multicast in
+//! every namespace of the last snapshot, and namespace files coming and going.
+//!
+//! Nothing here decodes: a wake-up only says "collect again". The collection that follows reads
+//! everything as it is, so a lost or misread notification can never make the picture wrong; at
+//! worst late (an overflow asks for a resync, and the feed resyncs on a slow timer as well).
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::collect::netns::{self, NsHandle};
+use crate::snapshot::{NamespaceRole, NodeSnapshot, NsIdentity};
+
+/// rtnetlink groups whose messages change the picture: links (MTU, state, master, new veths),
+/// addresses, routes, and neighbours, which carry the bridge FDB (AF_BRIDGE) too.
+const ROUTE_GROUPS: u32 = (libc::RTMGRP_LINK
+    | libc::RTMGRP_NEIGH
+    | libc::RTMGRP_IPV4_IFADDR
+    | libc::RTMGRP_IPV6_IFADDR
+    | libc::RTMGRP_IPV4_ROUTE
+    | libc::RTMGRP_IPV6_ROUTE) as u32;
+/// nf_tables announces every committed ruleset change (iptables-nft included) to this group.
+const NFNLGRP_NFTABLES: libc::c_int = 7;
+
+/// What the watcher tells its feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wake {
+    /// Something changed: collect again.
+    Changed,
+    /// Notifications were lost (the kernel's buffer overflowed): collect everything again.
+    Overflow,
+}
+
+/// Sockets of one watched namespace.
+struct Watched {
+    _route: OwnedFd,
+    _nft: Option<OwnedFd>,
+    fds: Vec<RawFd>,
+}
+
+/// The namespaces watched now, swapped whole when a snapshot names a different set.
+///
+/// Only the poll thread closes descriptors (dropping `retired` between two polls): a descriptor
+/// closed while polled could be reused by another socket of this process, whose messages the
+/// loop would then swallow.
+#[derive(Default)]
+struct Set {
+    by_ns: HashMap<NsIdentity, Watched>,
+    inotify: Option<OwnedFd>,
+    retired: Vec<Watched>,
+    retired_inotify: Vec<OwnedFd>,
+}
+
+/// Watches the kernel on a thread of its own; dropping it stops the thread.
+pub struct KernelWatch {
+    set: Arc<Mutex<Set>>,
+    /// Written to make the poll loop pick up a new set (or stop).
+    wake: OwnedFd,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Namespaces that could not be watched, in words (shown as the live status).
+    pub problems: Arc<Mutex<Vec<String>>>,
+}
+
+impl KernelWatch {
+    /// Start the poll thread; it sends on `tx` whenever a watched socket speaks.
+    pub fn start(tx: UnboundedSender<Wake>) -> io::Result<Self> {
+        // SAFETY: eventfd returns a new descriptor we own, or -1.
+        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: raw is a fresh descriptor nobody else owns.
+        let wake = unsafe { OwnedFd::from_raw_fd(raw) };
+        let set: Arc<Mutex<Set>> = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (set2, stop2, wake_fd) = (set.clone(), stop.clone(), wake.as_raw_fd());
+        std::thread::Builder::new()
+            .name("dockmap-watch".into())
+            .spawn(move || poll_loop(&set2, wake_fd, &stop2, &tx))?;
+        Ok(Self {
+            set,
+            wake,
+            stop,
+            problems: Arc::default(),
+        })
+    }
+
+    /// Watch the namespaces of this snapshot and the directories their files live in (a new
+    /// sandbox appears there before anything else says so). Opens sockets inside each namespace
+    /// on a fresh thread, so call it off the async workers.
+    pub fn follow(&self, snap: &NodeSnapshot, dirs: &[PathBuf]) {
+        let mut problems = Vec::new();
+        let mut next: HashMap<NsIdentity, Watched> = HashMap::new();
+        let mut old = self
+            .set
+            .lock()
+            .map(|mut s| std::mem::take(&mut s.by_ns))
+            .unwrap_or_default();
+        for ns in &snap.namespaces {
+            if let Some(w) = old.remove(&ns.id) {
+                next.insert(ns.id, w);
+                continue;
+            }
+            let opened = if ns.role == NamespaceRole::Host {
+                open_sockets()
+            } else {
+                match ns
+                    .paths
+                    .iter()
+                    .find_map(|p| NsHandle::open(Path::new(p), &ns.name).ok())
+                {
+                    Some(h) => netns::run_in(&h, open_sockets)
+                        .map_err(|e| io::Error::other(e.to_string()))
+                        .and_then(|r| r),
+                    // Gone since the snapshot: the next collection says so.
+                    None => continue,
+                }
+            };
+            match opened {
+                Ok(w) => {
+                    next.insert(ns.id, w);
+                }
+                Err(e) => problems.push(format!("{}: {e}", ns.name)),
+            }
+        }
+        let inotify = watch_dirs(dirs).map_err(|e| problems.push(format!("netns dirs: {e}")));
+        if let Ok(mut s) = self.set.lock() {
+            s.by_ns = next;
+            s.retired.extend(old.into_values());
+            if let Some(before) = std::mem::replace(&mut s.inotify, inotify.ok()) {
+                s.retired_inotify.push(before);
+            }
+        }
+        if let Ok(mut p) = self.problems.lock() {
+            *p = problems;
+        }
+        self.poke();
+    }
+
+    /// How many namespaces are watched.
+    pub fn watched(&self) -> usize {
+        self.set.lock().map(|s| s.by_ns.len()).unwrap_or(0)
+    }
+
+    fn poke(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a local to our own eventfd.
+        unsafe {
+            libc::write(
+                self.wake.as_raw_fd(),
+                std::ptr::from_ref(&one).cast(),
+                std::mem::size_of::<u64>(),
+            );
+        }
+    }
+}
+
+impl Drop for KernelWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.poke();
+    }
+}
+
+/// A route socket joined to [`ROUTE_GROUPS`] and, where the kernel has nf_tables, a netfilter
+/// socket joined to its group, both in the calling thread's namespace.
+fn open_sockets() -> io::Result<Watched> {
+    let route = netlink_socket(libc::NETLINK_ROUTE, ROUTE_GROUPS)?;
+    let nft = netlink_socket(libc::NETLINK_NETFILTER, 0).and_then(|fd| {
+        let group = NFNLGRP_NFTABLES;
+        // SAFETY: setsockopt with a c_int we own on a socket we own.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_NETLINK,
+                libc::NETLINK_ADD_MEMBERSHIP,
+                std::ptr::from_ref(&group).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(fd)
+    });
+    let mut fds = vec![route.as_raw_fd()];
+    let nft = nft.ok();
+    if let Some(n) = &nft {
+        fds.push(n.as_raw_fd());
+    }
+    Ok(Watched {
+        _route: route,
+        _nft: nft,
+        fds,
+    })
+}
+
+fn netlink_socket(protocol: libc::c_int, groups: u32) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); the result is checked and owned below.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            protocol,
+        )
+    };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: raw is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: a zeroed sockaddr_nl is valid; we set family and groups.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    addr.nl_groups = groups;
+    // SAFETY: bind with a sockaddr_nl of the right size.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            std::ptr::from_ref(&addr).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// An inotify descriptor watching each existing directory for files created or removed.
+fn watch_dirs(dirs: &[PathBuf]) -> io::Result<OwnedFd> {
+    // SAFETY: inotify_init1 returns a new descriptor or -1.
+    let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: raw is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    for d in dirs.iter().filter(|d| d.is_dir()) {
+        let Ok(c) = std::ffi::CString::new(d.as_os_str().as_encoded_bytes()) else {
+            continue;
+        };
+        let mask = libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO;
+        // SAFETY: a valid C string and our inotify descriptor.
+        unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), mask) };
+    }
+    Ok(fd)
+}
+
+fn poll_loop(
+    set: &Mutex<Set>,
+    wake: RawFd,
+    stop: &std::sync::atomic::AtomicBool,
+    tx: &UnboundedSender<Wake>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let mut fds: Vec<libc::pollfd> = vec![libc::pollfd {
+            fd: wake,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if let Ok(mut s) = set.lock() {
+            s.retired.clear();
+            s.retired_inotify.clear();
+            fds.extend(
+                s.by_ns
+                    .values()
+                    .flat_map(|w| w.fds.iter().copied())
+                    .chain(s.inotify.as_ref().map(AsRawFd::as_raw_fd))
+                    .map(|fd| libc::pollfd {
+                        fd,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    }),
+            );
+        }
+        // The set may be replaced while we poll: its old descriptors stay open (retired) until
+        // the next turn of this loop, and the swap pokes `wake` to end this poll.
+        // SAFETY: fds is a valid array of pollfd for the call's duration.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        let mut changed = false;
+        let mut overflow = false;
+        for p in fds.iter().filter(|p| p.revents != 0) {
+            // Drain everything queued: one wake-up per burst, however many messages.
+            loop {
+                // SAFETY: reads into our own buffer from a descriptor that is still open: only
+                // this thread closes them, and not before the next turn.
+                let r = unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) };
+                if r > 0 {
+                    if p.fd != wake {
+                        changed = true;
+                    }
+                    continue;
+                }
+                if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOBUFS) {
+                    overflow = true;
+                    continue;
+                }
+                break;
+            }
+        }
+        let sent = if overflow {
+            tx.send(Wake::Overflow)
+        } else if changed {
+            tx.send(Wake::Changed)
+        } else {
+            Ok(())
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
