@@ -37,6 +37,9 @@ struct Source {
     /// Call this node NAME instead of its hostname (nodes sharing one hostname, labs).
     #[arg(long)]
     node_name: Option<String>,
+    /// Keep parsed rules between runs of this boot in FILE; default /run/dockmap/firewall-cache.json.
+    #[arg(long, value_name = "FILE")]
+    rule_cache: Option<PathBuf>,
 }
 
 impl Source {
@@ -46,6 +49,7 @@ impl Source {
             netns_dirs: self.netns_dirs.clone(),
             no_engine: self.no_engine,
             node_name: self.node_name.clone(),
+            rule_cache: self.rule_cache.clone(),
         }
     }
 }
