@@ -38,6 +38,9 @@ struct Source {
     /// engine ID or machine ID).
     #[arg(long)]
     node_name: Option<String>,
+    /// Keep parsed rules between runs of this boot in FILE; default /run/dockmap/firewall-cache.json.
+    #[arg(long, value_name = "FILE")]
+    rule_cache: Option<PathBuf>,
 }
 
 impl Source {
@@ -47,6 +50,7 @@ impl Source {
             netns_dirs: self.netns_dirs.clone(),
             no_engine: self.no_engine,
             node_name: self.node_name.clone(),
+            rule_cache: self.rule_cache.clone(),
         }
     }
 }

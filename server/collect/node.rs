@@ -1,12 +1,13 @@
 //! One node's whole snapshot: runs every collector and keeps what each could see.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::snapshot::{
-    EngineFacts, Firewall, IpvsState, Namespace, NodeIdentity, NodeSnapshot, SourceKind,
-    SourceState, SourceStatus, NODE_SCHEMA,
+    EngineFacts, Firewall, IpvsState, Namespace, NodeIdentity, NodeSnapshot, NsIdentity,
+    SourceKind, SourceState, SourceStatus, NODE_SCHEMA,
 };
 
 use super::firewall::{self, RuleCache};
@@ -18,7 +19,7 @@ const IP_NETNS_DIR: &str = "/run/netns";
 /// Docker's default exec-root netns dir, tried only when the engine cannot tell us its own.
 const DEFAULT_DOCKER_NETNS_DIR: &str = "/run/docker/netns";
 /// Where parsed rules are kept between runs of one boot (tmpfs; private to root).
-const RULE_CACHE_FILE: &str = "/run/dockmap/firewall-cache.json";
+pub const RULE_CACHE_FILE: &str = "/run/dockmap/firewall-cache.json";
 /// How long the engine may take before the snapshot goes on without it.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(15);
 
@@ -33,6 +34,8 @@ pub struct NodeOptions {
     pub no_engine: bool,
     /// Name this node so instead of its kernel hostname (nodes that share one UTS namespace, labs).
     pub node_name: Option<String>,
+    /// Where parsed rules are kept between runs of one boot; `None`: [`RULE_CACHE_FILE`].
+    pub rule_cache: Option<PathBuf>,
 }
 
 /// Take a snapshot of this node. Never fails: what could not be seen is said in `sources`.
@@ -53,6 +56,11 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
         snap.node.hostname = name.clone();
     }
 
+    let cache_file = opts
+        .rule_cache
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(RULE_CACHE_FILE));
+    let cache = rule_cache(&cache_file);
     let first_dirs = initial_dirs(opts);
     let engine_side = async {
         if opts.no_engine {
@@ -71,6 +79,7 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
         }
     };
     let dirs = first_dirs.clone();
+    let first_cache = cache.clone();
     let kernel_side = async move {
         let (handles, problems) = blocking(move || {
             let mut d = Discovery::default();
@@ -82,10 +91,10 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
         })
         .await
         .unwrap_or_else(|why| (Vec::new(), vec![why]));
-        let (namespaces, sources) = read_namespaces(&handles).await;
-        (handles, problems, namespaces, sources)
+        let (namespaces, sources, read) = read_with(&handles, first_cache).await;
+        (handles, problems, namespaces, sources, read)
     };
-    let ((engine, engine_status), (handles, mut problems, mut namespaces, mut ns_sources)) =
+    let ((engine, engine_status), (handles, mut problems, mut namespaces, mut ns_sources, read)) =
         tokio::join!(engine_side, kernel_side);
     snap.sources.push(engine_status);
 
@@ -123,7 +132,7 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
     .unwrap_or_else(|why| (Vec::new(), vec![why]));
     problems.extend(more_problems);
     if handles.len() != known {
-        (namespaces, ns_sources) = read_namespaces(&handles).await;
+        (namespaces, ns_sources, _) = read_more(&handles, cache.clone(), read).await;
     } else {
         // Same namespaces: only their roles and paths may have been learnt from the engine.
         // By identity: a namespace that vanished while read is no longer in the list.
@@ -135,6 +144,7 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
             }
         }
     }
+    finish_round(&cache, cache_file).await;
     snap.sources.push(netns::discovery_status(&problems));
     snap.sources.append(&mut ns_sources);
     snap.namespaces = namespaces;
@@ -214,21 +224,65 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 /// A namespace deleted while it was read (its container stopped) is left out, with a status that
 /// says so: an empty namespace in the picture would be a false "unexplained namespace".
 pub async fn read_namespaces(handles: &[NsHandle]) -> (Vec<Namespace>, Vec<SourceStatus>) {
+    let cache = rule_cache(Path::new(RULE_CACHE_FILE));
+    let (namespaces, sources, _) = read_with(handles, cache.clone()).await;
+    finish_round(&cache, PathBuf::from(RULE_CACHE_FILE)).await;
+    (namespaces, sources)
+}
+
+/// Firewall and IPVS facts of the namespaces read so far in one collection, and how they were read.
+#[derive(Default)]
+struct ExtrasRead {
+    by_ns: HashMap<NsIdentity, NamespaceExtras>,
+    counts: Option<firewall::ReadCounts>,
+}
+
+/// [`read_namespaces`] with this rule cache, which it never sweeps: one collection may read in
+/// more than one batch, and only its end knows every namespace.
+async fn read_with(
+    handles: &[NsHandle],
+    cache: Arc<RuleCache>,
+) -> (Vec<Namespace>, Vec<SourceStatus>, ExtrasRead) {
+    read_more(handles, cache, ExtrasRead::default()).await
+}
+
+/// Read `handles` again as one set (links and nsids need every namespace at once), but the
+/// firewall and IPVS only of namespaces not already in `earlier`: within one collection a
+/// namespace's rules are read once, so no tool runs twice and the counts add up.
+async fn read_more(
+    handles: &[NsHandle],
+    cache: Arc<RuleCache>,
+    earlier: ExtrasRead,
+) -> (Vec<Namespace>, Vec<SourceStatus>, ExtrasRead) {
     let mut sources = Vec::new();
-    let clones: Vec<NsHandle> = handles.iter().filter_map(|h| h.try_clone().ok()).collect();
+    let todo: Vec<&NsHandle> = handles
+        .iter()
+        .filter(|h| !earlier.by_ns.contains_key(&h.id))
+        .collect();
+    let clones: Vec<NsHandle> = todo.iter().filter_map(|h| h.try_clone().ok()).collect();
+    let ids: Vec<NsIdentity> = todo.iter().map(|h| h.id).collect();
     let extras = async {
-        if clones.len() == handles.len() {
-            blocking(move || blocking_sources(&clones))
+        if clones.len() == ids.len() {
+            blocking(move || blocking_sources(&clones, &cache))
                 .await
                 .unwrap_or_default()
         } else {
-            Vec::new()
+            (Vec::new(), None)
         }
     };
-    let (kernel, mut per_ns) = tokio::join!(link::collect_all(handles), extras);
+    let (kernel, (new_extras, new_counts)) = tokio::join!(link::collect_all(handles), extras);
+    let mut read = earlier;
+    read.by_ns.extend(ids.into_iter().zip(new_extras));
+    read.counts = match (read.counts, new_counts) {
+        (Some(mut c), Some(more)) => {
+            c += more;
+            Some(c)
+        }
+        (c, more) => c.or(more),
+    };
 
     let mut out = Vec::with_capacity(handles.len());
-    for (i, (h, k)) in handles.iter().zip(kernel).enumerate() {
+    for (h, k) in handles.iter().zip(kernel) {
         let mut ns = Namespace {
             id: h.id,
             name: h.name.clone(),
@@ -268,43 +322,72 @@ pub async fn read_namespaces(handles: &[NsHandle]) -> (Vec<Namespace>, Vec<Sourc
                 ));
             }
         }
-        if let Some((fw, st, ipvs)) = per_ns.get_mut(i) {
-            ns.firewall = fw.take();
-            ns.ipvs = std::mem::take(ipvs);
-            sources.extend(st.drain(..).filter(|s| s.state == SourceState::Error));
+        if let Some((fw, st, ipvs)) = read.by_ns.get(&h.id) {
+            ns.firewall = fw.clone();
+            ns.ipvs = ipvs.clone();
+            sources.extend(st.iter().filter(|s| s.state == SourceState::Error).cloned());
         }
         out.push(ns);
     }
-    summarize(&mut sources, &out);
-    (out, sources)
+    summarize(&mut sources, &out, read.counts);
+    (out, sources, read)
 }
 
-/// Rules read earlier in this process, reused while a namespace's ruleset generation is unchanged
-/// (the agent and the server snapshot again and again; a one-shot CLI run gains nothing and loses nothing).
-static RULE_CACHE: OnceLock<RuleCache> = OnceLock::new();
+/// Rules read earlier, by cache file: loaded from it once per process, then reused while a
+/// namespace's ruleset generation is unchanged (the agent and the server snapshot again and again;
+/// a one-shot CLI run starts from what the last run of this boot saved).
+fn rule_cache(file: &Path) -> Arc<RuleCache> {
+    static CACHES: OnceLock<Mutex<HashMap<PathBuf, Arc<RuleCache>>>> = OnceLock::new();
+    let mut caches = CACHES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    caches
+        .entry(file.to_path_buf())
+        .or_insert_with(|| Arc::new(RuleCache::load(file)))
+        .clone()
+}
+
+/// The end of one collection: forget namespaces it did not see (they are gone), save if changed.
+async fn finish_round(cache: &Arc<RuleCache>, file: PathBuf) {
+    let cache = cache.clone();
+    let _ = blocking(move || {
+        cache.sweep();
+        // Only an optimisation: a cache that cannot be written costs the next run its spawns, nothing more.
+        let _ = cache.save(&file);
+    })
+    .await;
+}
 
 type NamespaceExtras = (Option<Firewall>, Vec<SourceStatus>, IpvsState);
 
 /// Firewall and IPVS for every namespace (blocking: tools run, sockets open inside namespaces).
-fn blocking_sources(handles: &[NsHandle]) -> Vec<NamespaceExtras> {
+fn blocking_sources(
+    handles: &[NsHandle],
+    cache: &RuleCache,
+) -> (Vec<NamespaceExtras>, Option<firewall::ReadCounts>) {
     let tools = firewall::Tools::from_env();
-    let cache = RULE_CACHE.get_or_init(|| RuleCache::load(Path::new(RULE_CACHE_FILE)));
-    let fw = firewall::collect_many(handles, &tools, Some(cache));
-    // Only an optimisation: a cache that cannot be written costs the next run its spawns, nothing more.
-    let _ = cache.save(Path::new(RULE_CACHE_FILE));
+    let (fw, counts) = firewall::read_many(handles, &tools, Some(cache));
     let ipvs = ipvs::collect_many(handles);
-    fw.into_iter()
+    let extras = fw
+        .into_iter()
         .zip(ipvs)
         .map(|((fw, mut st), (state, status))| {
             st.push(status);
             (fw, st, state)
         })
-        .collect()
+        .collect();
+    (extras, Some(counts))
 }
 
 /// One node-wide line per source kind, so a reader sees the whole at a glance: `ok` only when
-/// every namespace read was read in full, else how many failed and the first reason.
-fn summarize(sources: &mut Vec<SourceStatus>, namespaces: &[Namespace]) {
+/// every namespace read was read in full, else how many failed and the first reason. The
+/// firewall's line also says how its namespaces were read (with tools, from the rule cache, empty).
+fn summarize(
+    sources: &mut Vec<SourceStatus>,
+    namespaces: &[Namespace],
+    fw_counts: Option<firewall::ReadCounts>,
+) {
     let unavailable_ipvs = namespaces.iter().find_map(|n| match &n.ipvs {
         IpvsState::Unavailable { reason } => Some(reason.clone()),
         _ => None,
@@ -326,7 +409,7 @@ fn summarize(sources: &mut Vec<SourceStatus>, namespaces: &[Namespace]) {
             .iter()
             .filter(|s| s.source == kind && s.namespace.is_some() && s.state == SourceState::Error)
             .collect();
-        let line = match failed.first() {
+        let mut line = match failed.first() {
             None => SourceStatus::ok(kind, None),
             Some(first) => SourceStatus::error(
                 kind,
@@ -339,6 +422,14 @@ fn summarize(sources: &mut Vec<SourceStatus>, namespaces: &[Namespace]) {
                 ),
             ),
         };
+        if let (SourceKind::Iptables, Some(counts)) = (kind, fw_counts) {
+            let read = format!("firewall: read {counts}");
+            line.message = if line.message.is_empty() {
+                read
+            } else {
+                format!("{}; {read}", line.message)
+            };
+        }
         sources.push(line);
     }
 }

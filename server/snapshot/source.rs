@@ -44,7 +44,7 @@ pub struct SourceStatus {
     pub namespace: Option<String>,
     /// Ok, unavailable or error.
     pub state: SourceState,
-    /// What happened, in words; empty when ok.
+    /// What happened, in words; empty when ok, except node-wide lines that sum up a reading.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
 }

@@ -7,6 +7,11 @@
 //! the spawn of iptables-save can be skipped when both are unchanged.
 //! Only namespaces whose tables are all iptables-nft ones are kept: legacy
 //! tables have no generation, and native nftables JSON carries live counters.
+//!
+//! Entries are forgotten only by [`RuleCache::sweep`], which the owner of a
+//! whole collection calls once it knows every namespace: a collection may read
+//! its namespaces in more than one batch, and a batch must not evict the
+//! namespaces of another.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -23,7 +28,16 @@ const MAX_ENTRIES: usize = 16_384;
 /// Rules read earlier, by namespace cookie, with the generation they were read at.
 #[derive(Debug, Default)]
 pub struct RuleCache {
-    entries: Mutex<HashMap<u64, (u32, Firewall)>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<u64, (u32, Firewall)>,
+    /// Namespaces visited since the last sweep.
+    seen: HashSet<u64>,
+    /// Changed since loaded or saved: an unchanged cache is not written again.
+    dirty: bool,
 }
 
 impl RuleCache {
@@ -32,14 +46,15 @@ impl RuleCache {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, (u32, Firewall)>> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic elsewhere cannot leave an entry half-written: keep using it.
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The rules read at exactly this generation of this namespace, if kept.
     pub fn get(&self, generation: NftGeneration) -> Option<Firewall> {
         self.lock()
+            .entries
             .get(&generation.netns_cookie)
             .filter(|(genid, _)| *genid == generation.genid)
             .map(|(_, fw)| fw.clone())
@@ -47,24 +62,42 @@ impl RuleCache {
 
     /// Keep rules read at this generation (read before the tools ran).
     pub fn put(&self, generation: NftGeneration, firewall: &Firewall) {
-        let mut entries = self.lock();
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+        let mut inner = self.lock();
+        if inner.entries.len() >= MAX_ENTRIES {
+            inner.entries.clear();
         }
-        entries.insert(
+        inner.entries.insert(
             generation.netns_cookie,
             (generation.genid, firewall.clone()),
         );
+        inner.seen.insert(generation.netns_cookie);
+        inner.dirty = true;
     }
 
-    /// Forget every namespace whose cookie is not in `alive`.
-    pub fn retain(&self, alive: &HashSet<u64>) {
-        self.lock().retain(|cookie, _| alive.contains(cookie));
+    /// Note that this namespace still exists: [`RuleCache::sweep`] keeps its entry.
+    pub fn mark_seen(&self, netns_cookie: u64) {
+        self.lock().seen.insert(netns_cookie);
+    }
+
+    /// Forget every namespace not seen since the last sweep (they are gone), and start a new round.
+    ///
+    /// Call it once per whole collection, after every namespace of it was visited.
+    pub fn sweep(&self) {
+        let mut inner = self.lock();
+        let Inner {
+            entries,
+            seen,
+            dirty,
+        } = &mut *inner;
+        let before = entries.len();
+        entries.retain(|cookie, _| seen.contains(cookie));
+        *dirty |= entries.len() != before;
+        seen.clear();
     }
 
     /// How many namespaces are kept.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().entries.len()
     }
 
     /// Nothing kept.
@@ -81,13 +114,14 @@ impl RuleCache {
             .and_then(|b| serde_json::from_slice(&b).ok());
         match (saved, boot_id()) {
             (Some(saved), Some(boot)) if saved.boot_id == boot => Self {
-                entries: Mutex::new(
-                    saved
+                inner: Mutex::new(Inner {
+                    entries: saved
                         .entries
                         .into_iter()
                         .map(|(c, g, fw)| (c, (g, fw)))
                         .collect(),
-                ),
+                    ..Inner::default()
+                }),
             },
             _ => Self::default(),
         }
@@ -95,37 +129,57 @@ impl RuleCache {
 
     /// Save for the next run of this boot (a one-shot CLI run then skips unchanged namespaces too).
     ///
-    /// Written to a private temporary file and renamed, so a reader never sees half a file.
+    /// Nothing is written when nothing changed since the load or the last save (an agent polled
+    /// on an unchanged host writes nothing). Written to a private temporary file and renamed, so
+    /// a reader never sees half a file.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-
         let Some(boot_id) = boot_id() else {
             return Ok(());
         };
-        let entries = self
-            .lock()
-            .iter()
-            .map(|(c, (g, fw))| (*c, *g, fw.clone()))
-            .collect();
-        let bytes =
-            serde_json::to_vec(&Saved { boot_id, entries }).map_err(std::io::Error::other)?;
-        if let Some(dir) = path.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
+        let bytes = {
+            let mut inner = self.lock();
+            if !inner.dirty && path.exists() {
+                return Ok(());
+            }
+            let entries = inner
+                .entries
+                .iter()
+                .map(|(c, (g, fw))| (*c, *g, fw.clone()))
+                .collect();
+            let bytes =
+                serde_json::to_vec(&Saved { boot_id, entries }).map_err(std::io::Error::other)?;
+            inner.dirty = false;
+            bytes
+        };
+        let written = write_private(path, &bytes);
+        if written.is_err() {
+            // Try again at the next save.
+            self.lock().dirty = true;
         }
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&bytes)?;
-        std::fs::rename(&tmp, path)
+        written
     }
+}
+
+/// Write `bytes` to `path` through a private temporary file and a rename.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The cache as saved on disk.
@@ -157,6 +211,49 @@ mod tests {
             }],
             ..Default::default()
         }
+    }
+
+    fn gen(netns_cookie: u64) -> NftGeneration {
+        NftGeneration {
+            netns_cookie,
+            genid: 1,
+        }
+    }
+
+    #[test]
+    fn only_a_sweep_forgets_and_only_namespaces_unseen_in_its_round() {
+        let cache = RuleCache::new();
+        cache.put(gen(1), &fw());
+        cache.put(gen(2), &fw());
+        cache.sweep();
+        assert_eq!(cache.len(), 2, "both were read in the first round");
+        // A collection that reads namespace 1 in one batch and 2 in another keeps both.
+        cache.mark_seen(1);
+        cache.mark_seen(2);
+        cache.sweep();
+        assert_eq!(cache.len(), 2);
+        cache.mark_seen(1);
+        cache.sweep();
+        assert_eq!(cache.get(gen(1)), Some(fw()));
+        assert_eq!(cache.get(gen(2)), None, "namespace 2 is gone");
+    }
+
+    #[test]
+    fn an_unchanged_cache_is_not_written_again() {
+        let dir = std::env::temp_dir().join(format!("dockmap-cache-dirty-{}", std::process::id()));
+        let path = dir.join("cache.json");
+        let cache = RuleCache::new();
+        cache.put(gen(1), &fw());
+        cache.save(&path).unwrap();
+        std::fs::write(&path, b"marker").unwrap();
+        cache.mark_seen(1);
+        cache.sweep();
+        cache.save(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"marker");
+        cache.put(gen(2), &fw());
+        cache.save(&path).unwrap();
+        assert_eq!(RuleCache::load(&path).len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

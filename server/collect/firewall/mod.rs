@@ -12,7 +12,6 @@ pub mod probe;
 pub mod run;
 mod stage;
 
-use std::collections::HashSet;
 use std::sync::mpsc;
 use std::sync::Mutex;
 
@@ -27,6 +26,41 @@ pub use run::Tools;
 
 /// The firewall of one namespace and the statuses of its sources.
 pub type Collected = (Option<Firewall>, Vec<SourceStatus>);
+
+/// How the namespaces of one [`read_many`] were read: on an unchanged host a warm read runs no tool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadCounts {
+    /// Namespaces visited.
+    pub namespaces: usize,
+    /// Namespaces whose tools ran.
+    pub with_tools: usize,
+    /// Tool processes started (iptables-save, ip6tables-save, nft).
+    pub tool_runs: usize,
+    /// Namespaces served from the rule cache: ruleset unchanged since it was read.
+    pub cached: usize,
+    /// Namespaces proven to hold no tables.
+    pub empty: usize,
+}
+
+impl std::ops::AddAssign for ReadCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.namespaces += other.namespaces;
+        self.with_tools += other.with_tools;
+        self.tool_runs += other.tool_runs;
+        self.cached += other.cached;
+        self.empty += other.empty;
+    }
+}
+
+impl std::fmt::Display for ReadCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} namespaces: {} read with tools ({} tool runs), {} unchanged since read (cached rules), {} without tables",
+            self.namespaces, self.with_tools, self.tool_runs, self.cached, self.empty
+        )
+    }
+}
 
 /// What the Iptables status says when a namespace was proven to hold no tables.
 pub const NO_RULES: &str =
@@ -62,8 +96,8 @@ pub fn collect_probed(
     let spawn =
         |tool: &str, program: &std::path::Path, args: &[&str]| run::start(ns, tool, program, args);
     match begin(ns, probe, tools, cache, &spawn) {
-        Stage::Done(collected) => collected,
-        Stage::Started(pending) => finish(*pending, cache),
+        Stage::Cached(collected) | Stage::Empty(collected) => collected,
+        Stage::Started(pending) => finish(*pending, cache).0,
     }
 }
 
@@ -80,12 +114,27 @@ fn unreachable_namespace(ns: &str, why: &str) -> Collected {
 
 /// Read many namespaces at once, results in the order given.
 ///
+/// See [`read_many`], which also tells how each was read.
+pub fn collect_many(nss: &[NsHandle], tools: &Tools, cache: Option<&RuleCache>) -> Vec<Collected> {
+    read_many(nss, tools, cache).0
+}
+
+/// Read many namespaces at once, results in the order given, and count how they were read.
+///
+/// Every namespace visited is marked seen in `cache`; nothing is evicted here,
+/// since a collection may read its namespaces in several batches: its owner
+/// calls [`RuleCache::sweep`] once it has visited them all.
+///
 /// One std thread visits the namespaces in turn: it makes the table check and
 /// starts the tools of the namespaces that hold rules right there, so no
 /// thread is made per namespace and no fork copies this process. A few
 /// threads wait for the tools and parse; at most a few namespaces' tools run
 /// at any time. Blocking: call it from a std thread or `spawn_blocking`.
-pub fn collect_many(nss: &[NsHandle], tools: &Tools, cache: Option<&RuleCache>) -> Vec<Collected> {
+pub fn read_many(
+    nss: &[NsHandle],
+    tools: &Tools,
+    cache: Option<&RuleCache>,
+) -> (Vec<Collected>, ReadCounts) {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get() * 2)
         .clamp(2, 8);
@@ -94,6 +143,12 @@ pub fn collect_many(nss: &[NsHandle], tools: &Tools, cache: Option<&RuleCache>) 
         let mut all = results.lock().unwrap_or_else(|e| e.into_inner());
         all[i] = Some(collected);
     };
+    let counts = Mutex::new(ReadCounts {
+        namespaces: nss.len(),
+        ..ReadCounts::default()
+    });
+    let count =
+        |f: &dyn Fn(&mut ReadCounts)| f(&mut counts.lock().unwrap_or_else(|e| e.into_inner()));
     let (tx, rx) = mpsc::sync_channel::<(usize, Box<stage::Pending<'_>>)>(workers);
     let rx = Mutex::new(rx);
     let visited = std::thread::scope(|scope| {
@@ -101,23 +156,36 @@ pub fn collect_many(nss: &[NsHandle], tools: &Tools, cache: Option<&RuleCache>) 
             scope.spawn(|| loop {
                 let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                 let Ok((i, pending)) = next else { break };
-                store(i, finish(*pending, cache));
+                let (collected, spawned) = finish(*pending, cache);
+                count(&|c| {
+                    c.with_tools += 1;
+                    c.tool_runs += spawned;
+                });
+                store(i, collected);
             });
         }
         let visit = move || {
-            let mut cookies = HashSet::new();
             for (i, ns) in nss.iter().enumerate() {
                 if let Err(e) = netns::enter(ns.fd()) {
                     store(i, unreachable_namespace(&ns.name, &e.to_string()));
                     continue;
                 }
                 let probe = probe_current_thread();
-                cookies.extend(probe.generation.map(|g| g.netns_cookie));
+                if let (Some(cache), Some(generation)) = (cache, probe.generation) {
+                    cache.mark_seen(generation.netns_cookie);
+                }
                 let spawn = |tool: &str, program: &std::path::Path, args: &[&str]| {
                     run::start_here(tool, program, args, &ns.name)
                 };
                 match begin(ns, &probe, tools, cache, &spawn) {
-                    Stage::Done(collected) => store(i, collected),
+                    Stage::Cached(collected) => {
+                        count(&|c| c.cached += 1);
+                        store(i, collected);
+                    }
+                    Stage::Empty(collected) => {
+                        count(&|c| c.empty += 1);
+                        store(i, collected);
+                    }
                     Stage::Started(pending) => {
                         if tx.send((i, pending)).is_err() {
                             break;
@@ -125,7 +193,6 @@ pub fn collect_many(nss: &[NsHandle], tools: &Tools, cache: Option<&RuleCache>) 
                     }
                 }
             }
-            cookies
         };
         std::thread::Builder::new()
             .name("netns-firewall".to_owned())
@@ -136,17 +203,18 @@ pub fn collect_many(nss: &[NsHandle], tools: &Tools, cache: Option<&RuleCache>) 
                     .map_err(|_| "the visiting thread panicked".to_owned())
             })
     });
-    if let (Some(cache), Ok(alive)) = (cache, &visited) {
-        cache.retain(alive);
-    }
     let why = visited
         .err()
         .unwrap_or_else(|| "the collector thread failed".to_owned());
-    results
+    let collected = results
         .into_inner()
         .unwrap_or_else(|e| e.into_inner())
         .into_iter()
         .zip(nss)
         .map(|(r, ns)| r.unwrap_or_else(|| unreachable_namespace(&ns.name, &why)))
-        .collect()
+        .collect();
+    (
+        collected,
+        counts.into_inner().unwrap_or_else(|e| e.into_inner()),
+    )
 }

@@ -23,8 +23,10 @@ pub(super) type Spawn<'a> = dyn Fn(&str, &Path, &[&str]) -> Result<Running, Coll
 
 /// Where reading a namespace stands after [`begin`].
 pub(super) enum Stage<'a> {
-    /// Nothing to run: proven empty, or unchanged since the cached read.
-    Done(Collected),
+    /// Unchanged since the cached read: nothing run.
+    Cached(Collected),
+    /// Proven to hold no tables: nothing run.
+    Empty(Collected),
     /// Tools are running.
     Started(Box<Pending<'a>>),
 }
@@ -38,6 +40,8 @@ pub(super) struct Pending<'a> {
     native: NativePlan,
     nft: Option<Result<Running, CollectError>>,
     cache_as: Option<NftGeneration>,
+    /// Tool processes started so far.
+    spawned: usize,
 }
 
 /// Decide from the table check what to run, and start it.
@@ -54,7 +58,7 @@ pub(super) fn begin<'a>(
         .filter(|_| cache.is_some() && only_iptables_nft(probe));
     if let (Some(cache), Some(generation)) = (cache, cache_as) {
         if let Some(firewall) = cache.get(generation) {
-            return Stage::Done((
+            return Stage::Cached((
                 Some(firewall),
                 vec![SourceStatus::ok(SourceKind::Iptables, Some(ns))],
             ));
@@ -68,13 +72,13 @@ pub(super) fn begin<'a>(
     let native = plan_nftables(probe);
     if plans.is_empty() && matches!(native, NativePlan::None) {
         report.notes.push(NO_RULES.to_owned());
-        return Stage::Done((
+        return Stage::Empty((
             Some(Firewall::default()),
             vec![report.status(SourceKind::Iptables, ns)],
         ));
     }
     // Everything starts before anything is waited for: the tools run side by side.
-    let families = plans
+    let families: Vec<(FamilyPlan, Result<Running, CollectError>)> = plans
         .into_iter()
         .map(|plan| {
             let names: Vec<&str> = plan.candidates.iter().map(String::as_str).collect();
@@ -92,6 +96,12 @@ pub(super) fn begin<'a>(
             None => Err(CollectError::ToolMissing("nft".to_owned())),
         }),
     };
+    let spawned = families
+        .iter()
+        .map(|(_, started)| started)
+        .chain(nft.iter())
+        .filter(|started| started.is_ok())
+        .count();
     Stage::Started(Box::new(Pending {
         ns: handle,
         tools,
@@ -100,11 +110,12 @@ pub(super) fn begin<'a>(
         native,
         nft,
         cache_as,
+        spawned,
     }))
 }
 
-/// Wait for the tools of a namespace and parse what they printed.
-pub(super) fn finish(pending: Pending<'_>, cache: Option<&RuleCache>) -> Collected {
+/// Wait for the tools of a namespace and parse what they printed; also how many tools were started in all.
+pub(super) fn finish(pending: Pending<'_>, cache: Option<&RuleCache>) -> (Collected, usize) {
     let Pending {
         ns: handle,
         tools,
@@ -113,6 +124,7 @@ pub(super) fn finish(pending: Pending<'_>, cache: Option<&RuleCache>) -> Collect
         mut native,
         mut nft,
         cache_as,
+        mut spawned,
     } = pending;
     let ns = handle.name.as_str();
     let mut firewall = Firewall::default();
@@ -145,10 +157,12 @@ pub(super) fn finish(pending: Pending<'_>, cache: Option<&RuleCache>) -> Collect
             names.join(", ")
         ));
         if nft.is_none() {
-            nft = Some(match tools.find("nft") {
+            let started = match tools.find("nft") {
                 Some(path) => run::start(handle, "nft", &path, &["-j", "list", "ruleset"]),
                 None => Err(CollectError::ToolMissing("nft".to_owned())),
-            });
+            };
+            spawned += usize::from(started.is_ok());
+            nft = Some(started);
             native = NativePlan::Tables(incompatible.clone());
         }
     }
@@ -171,7 +185,7 @@ pub(super) fn finish(pending: Pending<'_>, cache: Option<&RuleCache>) -> Collect
             cache.put(generation, &firewall);
         }
     }
-    (read_any.then_some(firewall), statuses)
+    ((read_any.then_some(firewall), statuses), spawned)
 }
 
 /// Wait for a save tool and parse its output; failures go into the report.
