@@ -97,6 +97,7 @@
       const p = viewQuery(true);
       if (snapInQuery) p.set('snap', snapInQuery);
       for (const [k, v] of urlExtra) p.append(k, v);
+      if (paused) p.set('live', 'paused');
       p.append('v', [Math.round(tf.x), Math.round(tf.y), Number(tf.k.toFixed(4))].join(','));
       history.replaceState(null, '', '?' + p.toString());
     }, 150);
@@ -706,6 +707,8 @@
 
   function renderStatus(s) {
     statusText.classList.remove('error');
+    serverLive = s.live || '';
+    if (!SNAP && serverLive) showLive(...liveText());
     const running = s.state === 'collecting' || s.state === 'refreshing';
     progress.hidden = !running;
     if (running) {
@@ -764,6 +767,140 @@
     pollStatus();
   });
 
+  // ---- live: the picture follows the node as it changes -----------------------
+
+  /** Frozen by the Pause button (or `live=paused` in the URL): updates are listed, not drawn. */
+  let paused = new URLSearchParams(location.search).get('live') === 'paused';
+  /** The newest update not drawn yet (while paused, or while a drawing is under way). */
+  let queued = null;
+  let drawing = false;
+  let heldBack = 0;
+  /** What the server says of its own following (`live`, or what it cannot follow). */
+  let serverLive = '';
+  const MARK_MS = 4000;
+  const KEEP_LISTED = 100;
+  const pauseBtn = $('#pause');
+  const changesMenu = $('#changes');
+  const changesList = $('#changes-list');
+  const changesCount = $('#changes-count');
+  const liveState = $('#live-state');
+
+  function showLive(text, ok) {
+    liveState.textContent = text;
+    liveState.classList.toggle('on', ok);
+    liveState.classList.toggle('off', !ok);
+  }
+
+  function liveText() {
+    if (paused) return [`paused${heldBack ? ` · ${heldBack} updates held back` : ''}`, false];
+    return [serverLive || 'live', serverLive === '' || serverLive === 'live'];
+  }
+
+  /** Newest first: when, what, and a link that selects it (what went away has none). */
+  function listChanges(u) {
+    const when = new Date().toLocaleTimeString();
+    const add = [];
+    for (const c of u.changes) {
+      const li = el('li', '', c.change);
+      li.appendChild(el('time', when));
+      li.appendChild(el('span', `${c.change} ${c.kind} `, 'what'));
+      li.appendChild(c.change === 'removed' ? el('span', c.label) : link(c.id, c.label));
+      if (c.what) li.appendChild(el('span', ` ${c.what}`, 'muted'));
+      li.dataset.id = c.id;
+      add.push(li);
+    }
+    if (u.total > u.changes.length) add.push(el('li', `… and ${u.total - u.changes.length} more`, 'muted'));
+    changesList.prepend(...add);
+    while (changesList.children.length > KEEP_LISTED) changesList.lastChild.remove();
+    changesMenu.hidden = false;
+    changesCount.textContent = `(${changesList.children.length})`;
+  }
+
+  /** Mark what appeared or changed for a few seconds. */
+  function mark(u) {
+    for (const c of u.changes) {
+      if (c.change === 'removed') continue;
+      const g = nodesMap().get(c.id);
+      if (!g) continue;
+      const cls = 'live-' + c.change;
+      g.classList.add(cls);
+      setTimeout(() => g.classList.remove(cls), MARK_MS);
+    }
+  }
+
+  /** Draw the newest update in place: the view, the selection and the open panel stay. */
+  async function drawQueued() {
+    if (drawing) return;
+    drawing = true;
+    try {
+      while (queued && !paused) {
+        const u = queued;
+        queued = null;
+        if (u.generation <= generation && svg) continue;
+        generation = u.generation;
+        await reload(view.sel);
+        if (view.sel && !panel.hidden) showPanel(view.sel);
+        mark(u);
+        document.dispatchEvent(new CustomEvent('dockmap:live', { detail: { generation } }));
+      }
+    } finally {
+      drawing = false;
+    }
+  }
+
+  function onUpdate(u) {
+    listChanges(u);
+    // Several updates while paused or drawing: the newest one's drawing holds them all; its
+    // marks are its own (the list keeps the rest).
+    queued = u;
+    if (paused) heldBack += 1;
+    showLive(...liveText());
+    drawQueued();
+  }
+
+  function setPaused(on) {
+    paused = on;
+    pauseBtn.setAttribute('aria-pressed', String(on));
+    pauseBtn.textContent = on ? 'Resume' : 'Pause';
+    if (!on) heldBack = 0;
+    showLive(...liveText());
+    writeUrl();
+    if (!on) drawQueued();
+  }
+
+  function follow() {
+    pauseBtn.hidden = false;
+    setPaused(paused);
+    const es = new EventSource('/api/live');
+    es.addEventListener('update', (e) => {
+      let u;
+      try {
+        u = JSON.parse(e.data);
+      } catch (_) {
+        return;
+      }
+      onUpdate(u);
+    });
+    // Too far behind to list what changed: draw the newest state.
+    es.addEventListener('resync', () => pollStatus());
+    // On (re)connecting, an update sent before may have been missed: ask for the generation.
+    es.addEventListener('open', () => {
+      showLive(...liveText());
+      pollStatus();
+    });
+    es.addEventListener('error', () => showLive('not live: the server stream is lost, reconnecting', false));
+  }
+
+  pauseBtn.addEventListener('click', () => setPaused(!paused));
+  changesList.addEventListener('click', (ev) => {
+    const a = ev.target.closest('[data-goto]');
+    if (!a) return;
+    ev.preventDefault();
+    changesMenu.open = false;
+    goTo(a.dataset.goto);
+    showPanel(a.dataset.goto);
+  });
+
   // ---- start -------------------------------------------------------------------
 
   function start() {
@@ -794,7 +931,10 @@
     }
     // A saved snapshot never changes: only the live page follows collection.
     if (SNAP) $('#refresh').hidden = true;
-    else if (page.dataset.state === 'collecting' || page.dataset.state === 'refreshing' || !first) pollStatus();
+    else {
+      follow();
+      if (page.dataset.state === 'collecting' || page.dataset.state === 'refreshing' || !first) pollStatus();
+    }
     // For tests and the benchmark: bring an element to the middle of the stage.
     window.dockmap = {
       center, frame, select, standaloneSvg, pngBlob, apiUrl, showPanel, nodes: () => nodesMap(),

@@ -1,15 +1,13 @@
-//! The agent's snapshot: collected on demand, shared by requests that arrive together.
+//! The agent's snapshot: followed live (collected when the node changes, never per request), or
+//! read from a file.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use tokio::sync::Mutex;
+use tokio::sync::OnceCell;
 
-use crate::collect::node::{self, NodeOptions};
-
-/// Requests within this long of a collection get its result instead of a new one.
-const REUSE_FOR: Duration = Duration::from_secs(2);
+use crate::collect::node::NodeOptions;
+use crate::live::NodeFeed;
 
 /// Where the agent's snapshot comes from.
 #[derive(Debug, Clone)]
@@ -22,36 +20,45 @@ pub enum SnapshotSource {
 
 pub(super) struct SnapshotCache {
     source: SnapshotSource,
-    last: Mutex<Option<(Instant, Arc<Vec<u8>>)>>,
+    feed: OnceCell<NodeFeed>,
 }
 
 impl SnapshotCache {
     pub(super) fn new(source: SnapshotSource) -> Self {
         Self {
             source,
-            last: Mutex::new(None),
+            feed: OnceCell::new(),
         }
     }
 
-    /// The serialized snapshot; holding the lock while collecting makes concurrent callers share one collection.
-    pub(super) async fn get(&self) -> Result<Arc<Vec<u8>>, String> {
-        let mut last = self.last.lock().await;
-        if let Some((at, body)) = last.as_ref() {
-            if at.elapsed() < REUSE_FOR {
-                return Ok(body.clone());
-            }
+    /// The live feed (started on first use, on the caller's runtime); `None` for a file.
+    pub(super) async fn feed(&self) -> Option<&NodeFeed> {
+        match &self.source {
+            SnapshotSource::Live(opts) => Some(
+                self.feed
+                    .get_or_init(|| async { NodeFeed::start(opts.clone()) })
+                    .await,
+            ),
+            SnapshotSource::File(_) => None,
         }
-        let body = match &self.source {
-            SnapshotSource::Live(opts) => {
-                let snap = node::collect(opts).await;
-                serde_json::to_vec(&snap).map_err(|e| format!("serializing the snapshot: {e}"))?
-            }
+    }
+
+    /// The serialized snapshot and its generation: the feed's latest (the first request waits
+    /// for the first collection), or the file as it is now (generation 0).
+    pub(super) async fn get(&self) -> Result<(u64, Arc<Vec<u8>>), String> {
+        if let Some(feed) = self.feed().await {
+            let p = feed
+                .first()
+                .await
+                .ok_or("the collector stopped before its first snapshot")?;
+            return Ok((p.generation, p.json.clone()));
+        }
+        match &self.source {
             SnapshotSource::File(path) => tokio::fs::read(path)
                 .await
-                .map_err(|e| format!("reading {}: {e}", path.display()))?,
-        };
-        let body = Arc::new(body);
-        *last = Some((Instant::now(), body.clone()));
-        Ok(body)
+                .map(|b| (0, Arc::new(b)))
+                .map_err(|e| format!("reading {}: {e}", path.display())),
+            SnapshotSource::Live(_) => Err("no feed".into()),
+        }
     }
 }

@@ -3,15 +3,19 @@
 mod auth;
 mod cache;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use futures::StreamExt;
 
 use crate::collect::node::NodeOptions;
 
@@ -22,6 +26,13 @@ pub use cache::SnapshotSource;
 pub const SNAPSHOT_PATH: &str = "/v1/snapshot";
 /// Path of the health endpoint.
 pub const HEALTH_PATH: &str = "/v1/health";
+/// Path of the change stream (server-sent events: `snapshot` with the new generation, and a
+/// comment line at least every [`HEARTBEAT`], so a silent stream means a stalled agent).
+pub const EVENTS_PATH: &str = "/v1/events";
+/// How often the change stream says it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// Response header carrying the snapshot's generation.
+pub const GENERATION_HEADER: &str = "x-dockmap-generation";
 
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
@@ -98,31 +109,80 @@ pub fn router(token: Option<Token>, source: SnapshotSource) -> Router {
         token: token.map(Arc::new),
         cache: Arc::new(cache::SnapshotCache::new(source)),
     };
+    // Follow the node from the start, so the first request finds a snapshot ready.
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let cache = state.cache.clone();
+        tokio::spawn(async move {
+            cache.feed().await;
+        });
+    }
     Router::new()
         .route(SNAPSHOT_PATH, get(snapshot))
+        .route(EVENTS_PATH, get(events))
         .route(HEALTH_PATH, get(health))
         .with_state(state)
 }
 
+/// 401 unless the request carries the token (when one is set).
+fn refused(state: &AgentState, headers: &axum::http::HeaderMap) -> Option<Response> {
+    let token = state.token.as_ref()?;
+    (!token.accepts(headers)).then(|| {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "missing or wrong bearer token\n",
+        )
+            .into_response()
+    })
+}
+
+/// The latest snapshot: served from what the feed published, never collected per request.
 async fn snapshot(State(state): State<AgentState>, headers: axum::http::HeaderMap) -> Response {
-    if let Some(token) = &state.token {
-        if !token.accepts(&headers) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                "missing or wrong bearer token\n",
-            )
-                .into_response();
-        }
+    if let Some(no) = refused(&state, &headers) {
+        return no;
     }
     match state.cache.get().await {
-        Ok(body) => (
-            [(header::CONTENT_TYPE, "application/json")],
+        Ok((generation, body)) => (
+            [
+                (header::CONTENT_TYPE, "application/json".to_owned()),
+                (
+                    header::HeaderName::from_static(GENERATION_HEADER),
+                    generation.to_string(),
+                ),
+            ],
             body.as_ref().clone(),
         )
             .into_response(),
         Err(why) => (StatusCode::INTERNAL_SERVER_ERROR, why).into_response(),
     }
+}
+
+/// The change stream: one `snapshot` event per new generation (the current one first).
+async fn events(State(state): State<AgentState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(no) = refused(&state, &headers) {
+        return no;
+    }
+    let event = |generation: u64| -> Result<Event, Infallible> {
+        Ok(Event::default()
+            .event("snapshot")
+            .data(format!("{{\"generation\":{generation}}}")))
+    };
+    let keep_alive = KeepAlive::new().interval(HEARTBEAT).text("alive");
+    let Some(feed) = state.cache.feed().await else {
+        // A file never changes: its one generation, then heartbeats.
+        let stream = futures::stream::once(async move { event(0) }).chain(futures::stream::pending());
+        return Sse::new(stream).keep_alive(keep_alive).into_response();
+    };
+    let stream = futures::stream::unfold((feed.subscribe(), true), move |(mut rx, first)| async move {
+        if first {
+            rx.wait_for(Option::is_some).await.ok()?;
+        } else {
+            rx.changed().await.ok()?;
+        }
+        let generation = rx.borrow_and_update().as_ref().map_or(0, |p| p.generation);
+        Some((event(generation), (rx, false)))
+    });
+    Sse::new(stream).keep_alive(keep_alive).into_response()
 }
 
 /// Health says only that the agent runs, so it needs no token and reveals nothing.

@@ -92,6 +92,12 @@ impl NsHandle {
     }
 }
 
+/// A plain empty file that is no namespace: an unmounted namespace file a sandbox left behind.
+fn is_leftover(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0)
+        && File::open(path).is_ok_and(|f| !is_nsfs(&f))
+}
+
 fn is_nsfs(file: &File) -> bool {
     // SAFETY: fstatfs only writes into the zeroed struct we own.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
@@ -260,8 +266,13 @@ impl Discovery {
         names.sort();
         for name in names {
             let name = name.to_string_lossy().into_owned();
-            match NsHandle::open(&dir.join(&name), &name) {
+            let path = dir.join(&name);
+            match NsHandle::open(&path, &name) {
                 Ok(h) => self.add(h),
+                // An empty plain file is what a removed sandbox leaves until Docker's garbage
+                // collection deletes it (up to a minute): nothing to see, nothing wrong. A
+                // container that still names it is reported by `add_sandboxes`.
+                Err(_) if is_leftover(&path) => {}
                 Err(e) => self.problems.push(e.to_string()),
             }
         }
@@ -328,5 +339,18 @@ mod tests {
         assert_eq!(classify("1-abc123def"), NamespaceRole::Overlay);
         assert_eq!(classify("0f3e1a2b3c4d"), NamespaceRole::Other);
         assert_eq!(classify("host"), NamespaceRole::Host);
+    }
+
+    #[test]
+    fn a_file_a_removed_sandbox_left_is_skipped_and_anything_else_is_said() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("5a7a09a6b218"), b"").expect("leftover");
+        std::fs::write(dir.path().join("junk"), b"not a namespace").expect("junk");
+        let mut d = Discovery::default();
+        d.add_dir(dir.path());
+        let (found, problems) = d.finish();
+        assert!(found.is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("junk"), "{problems:?}");
     }
 }

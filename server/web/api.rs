@@ -128,6 +128,30 @@ pub async fn refresh(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// `GET /api/live`: server-sent events, one `update` per new generation of the live state (what
+/// changed: see [`super::state::LiveUpdate`]), with a comment line every few seconds so a page
+/// can tell a stalled stream from a quiet host. A page that falls behind by more than the
+/// buffer gets a `resync` event and redraws.
+pub async fn live(State(state): State<AppState>) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = state.updates();
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let event = match rx.recv().await {
+            Ok(u) => Event::default()
+                .event("update")
+                .json_data(&*u)
+                .unwrap_or_else(|_| Event::default().event("resync").data("{}")),
+            Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, std::convert::Infallible>(event), rx))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(5)))
+        .into_response()
+}
+
 /// `GET /api/snapshot`.
 pub async fn snapshot(
     State(state): State<AppState>,

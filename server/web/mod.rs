@@ -99,6 +99,7 @@ fn app(state: AppState, store: Option<store::StoreState>, allowed: AllowedHosts)
         .route("/scene.svg", get(api::scene_svg))
         .route("/api/status", get(api::status))
         .route("/api/refresh", post(api::refresh))
+        .route("/api/live", get(api::live))
         .route("/api/snapshot", get(api::snapshot))
         .route("/api/graph", get(api::graph))
         .route("/api/element", get(api::element))
@@ -157,10 +158,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
         Some(path) => AppState::from_file(path)?,
         None => {
             let s = match opts.cluster.clone().map(Gatherer::new).transpose()? {
-                Some(g) if g.uses_agents() => AppState::gathering(g),
-                _ => AppState::collecting(opts.node.clone()),
+                Some(g) if g.uses_agents() => {
+                    let s = AppState::gathering(g);
+                    s.refresh();
+                    s
+                }
+                // The local node is followed live: each change is drawn as it happens.
+                _ => AppState::live(opts.node.clone()),
             };
-            s.refresh();
             s
         }
     };

@@ -126,6 +126,10 @@ struct Progress {
 
 struct Shared {
     source: Source,
+    /// The local node followed live (`dockmap serve` without agents).
+    feed: Mutex<Option<crate::live::NodeFeed>>,
+    /// What changed with each new generation, for the pages following it (`/api/live`).
+    updates: tokio::sync::broadcast::Sender<Arc<LiveUpdate>>,
     current: RwLock<Option<Arc<Current>>>,
     progress: Mutex<Progress>,
     cache: RenderCache,
@@ -139,6 +143,22 @@ struct Shared {
 pub struct AppState {
     inner: Arc<Shared>,
 }
+
+/// What changed with one new generation of the live state, as `/api/live` sends it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveUpdate {
+    /// The new generation.
+    pub generation: u64,
+    /// When its snapshot was taken.
+    pub taken_at: String,
+    /// The element changes (at most [`CHANGES_LISTED`]; `total` says how many there were).
+    pub changes: Vec<crate::live::LiveChange>,
+    /// How many elements changed in all.
+    pub total: usize,
+}
+
+/// How many changes one update lists: a burst of hundreds is marked on the drawing, not listed.
+pub const CHANGES_LISTED: usize = 50;
 
 /// The status of the data, as `/api/status` reports it.
 #[derive(Debug, Clone, Serialize)]
@@ -161,6 +181,9 @@ pub struct StatusReport {
     pub elements: usize,
     /// Edge count.
     pub edges: usize,
+    /// `live`, `live, except: …` (what is not followed), or empty when the picture follows only
+    /// refreshes (a saved file, fixed data).
+    pub live: String,
 }
 
 /// One source that was not read in full, on one or more nodes (identical reports are merged).
@@ -183,6 +206,8 @@ impl AppState {
         Self {
             inner: Arc::new(Shared {
                 source,
+                feed: Mutex::new(None),
+                updates: tokio::sync::broadcast::channel(64).0,
                 current: RwLock::new(None),
                 progress: Mutex::new(Progress::default()),
                 cache: RenderCache::default(),
@@ -220,6 +245,38 @@ impl AppState {
     /// Collect this node live; nothing to show until the first collection (start it with [`AppState::refresh`]).
     pub fn collecting(opts: NodeOptions) -> Self {
         Self::new(Source::Collect(opts))
+    }
+
+    /// Follow this node live (kernel and engine notifications): each change of the picture is
+    /// installed as a new generation, and pages following `/api/live` hear what changed. Call
+    /// inside a tokio runtime.
+    pub fn live(opts: NodeOptions) -> Self {
+        let s = Self::new(Source::Collect(opts.clone()));
+        let feed = crate::live::NodeFeed::start(opts);
+        let mut rx = feed.subscribe();
+        if let Ok(mut f) = s.inner.feed.lock() {
+            *f = Some(feed);
+        }
+        let me = s.clone();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let published = rx.borrow_and_update().clone();
+                if let Some(p) = published {
+                    let me = me.clone();
+                    // Building the graph and its workers is CPU work: off the async workers.
+                    let _ = tokio::task::spawn_blocking(move || {
+                        me.install(vec![(*p.snapshot).clone()], true);
+                    })
+                    .await;
+                }
+            }
+        });
+        s
+    }
+
+    /// Pages following the live state hear each update here.
+    pub fn updates(&self) -> tokio::sync::broadcast::Receiver<Arc<LiveUpdate>> {
+        self.inner.updates.subscribe()
     }
 
     /// State that gathers the whole cluster through its agents on every refresh.
@@ -260,18 +317,37 @@ impl AppState {
         nodes: Vec<(ClusterNode, Option<usize>)>,
         node_problems: Vec<SourceReport>,
     ) {
+        let mut update = None;
         if let Ok(mut cur) = self.inner.current.write() {
             let generation = cur.as_ref().map_or(1, |c| c.generation + 1);
-            *cur = Some(Arc::new(make_current(
+            let next = Arc::new(make_current(
                 LIVE.into(),
                 generation,
                 data,
                 single,
                 nodes,
                 node_problems,
-            )));
+            ));
+            if let Some(before) = cur.as_ref() {
+                let (changes, total) = crate::live::changes::list(
+                    &before.data.graph,
+                    &next.data.graph,
+                    CHANGES_LISTED,
+                );
+                update = Some(LiveUpdate {
+                    generation,
+                    taken_at: next.taken_at.clone(),
+                    changes,
+                    total,
+                });
+            }
+            *cur = Some(next);
         }
         self.inner.cache.clear();
+        if let Some(u) = update {
+            // Nobody listening is fine.
+            let _ = self.inner.updates.send(Arc::new(u));
+        }
     }
 
     /// Let this server open saved snapshots by ID (permalinks, diffs, comparisons).
@@ -324,6 +400,10 @@ impl AppState {
 
     /// Start a new collection (or re-read) in the background; false when one is already running.
     pub fn refresh(&self) -> bool {
+        if let Some(feed) = self.inner.feed.lock().ok().and_then(|f| f.clone()) {
+            feed.resync();
+            return true;
+        }
         {
             let Ok(mut p) = self.inner.progress.lock() else {
                 return false;
@@ -463,6 +543,13 @@ impl AppState {
             sources,
             elements: cur.as_ref().map_or(0, |c| c.data.graph.elements.len()),
             edges: cur.as_ref().map_or(0, |c| c.data.graph.edges.len()),
+            live: self
+                .inner
+                .feed
+                .lock()
+                .ok()
+                .and_then(|f| f.as_ref().map(|f| f.status().summary()))
+                .unwrap_or_default(),
         }
     }
 }
