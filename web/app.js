@@ -708,7 +708,8 @@
   function renderStatus(s) {
     statusText.classList.remove('error');
     serverLive = s.live || '';
-    if (!SNAP && serverLive) showLive(...liveText());
+    pauseBtn.hidden = SNAP !== '' || serverLive === '';
+    if (!SNAP) showLive(...liveText());
     const running = s.state === 'collecting' || s.state === 'refreshing';
     progress.hidden = !running;
     if (running) {
@@ -775,6 +776,8 @@
   let queued = null;
   let drawing = false;
   let heldBack = 0;
+  /** Elements updates said were removed, since the last drawing (the selection may be one). */
+  const goneSince = new Set();
   /** What the server says of its own following (`live`, or what it cannot follow). */
   let serverLive = '';
   const MARK_MS = 4000;
@@ -787,13 +790,14 @@
 
   function showLive(text, ok) {
     liveState.textContent = text;
-    liveState.classList.toggle('on', ok);
-    liveState.classList.toggle('off', !ok);
+    liveState.classList.toggle('on', text !== '' && ok);
+    liveState.classList.toggle('off', text !== '' && !ok);
   }
 
+  /** What the status bar says: nothing where the server follows only refreshes (a saved file). */
   function liveText() {
     if (paused) return [`paused${heldBack ? ` · ${heldBack} updates held back` : ''}`, false];
-    return [serverLive || 'live', serverLive === '' || serverLive === 'live'];
+    return [serverLive, serverLive === 'live'];
   }
 
   /** Newest first: when, what, and a link that selects it (what went away has none). */
@@ -808,6 +812,8 @@
       if (c.what) li.appendChild(el('span', ` ${c.what}`, 'muted'));
       li.dataset.id = c.id;
       add.push(li);
+      if (c.change === 'removed') goneSince.add(c.id);
+      else goneSince.delete(c.id);
     }
     if (u.total > u.changes.length) add.push(el('li', `… and ${u.total - u.changes.length} more`, 'muted'));
     changesList.prepend(...add);
@@ -839,7 +845,12 @@
         if (u.generation <= generation && svg) continue;
         generation = u.generation;
         await reload(view.sel);
-        if (view.sel && !panel.hidden) showPanel(view.sel);
+        if (view.sel && !panel.hidden) {
+          // What went away has no details to ask for: the panel says so and keeps what it showed.
+          if (goneSince.has(view.sel)) panelBody.prepend(el('p', `Removed at ${new Date().toLocaleTimeString()}.`, 'error'));
+          else showPanel(view.sel);
+        }
+        goneSince.clear();
         mark(u);
         document.dispatchEvent(new CustomEvent('dockmap:live', { detail: { generation } }));
       }
@@ -869,7 +880,6 @@
   }
 
   function follow() {
-    pauseBtn.hidden = false;
     setPaused(paused);
     const es = new EventSource('/api/live');
     es.addEventListener('update', (e) => {

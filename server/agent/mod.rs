@@ -170,18 +170,22 @@ async fn events(State(state): State<AgentState>, headers: axum::http::HeaderMap)
     let keep_alive = KeepAlive::new().interval(HEARTBEAT).text("alive");
     let Some(feed) = state.cache.feed().await else {
         // A file never changes: its one generation, then heartbeats.
-        let stream = futures::stream::once(async move { event(0) }).chain(futures::stream::pending());
+        let stream =
+            futures::stream::once(async move { event(0) }).chain(futures::stream::pending());
         return Sse::new(stream).keep_alive(keep_alive).into_response();
     };
-    let stream = futures::stream::unfold((feed.subscribe(), true), move |(mut rx, first)| async move {
-        if first {
-            rx.wait_for(Option::is_some).await.ok()?;
-        } else {
-            rx.changed().await.ok()?;
-        }
-        let generation = rx.borrow_and_update().as_ref().map_or(0, |p| p.generation);
-        Some((event(generation), (rx, false)))
-    });
+    let stream = futures::stream::unfold(
+        (feed.subscribe(), true),
+        move |(mut rx, first)| async move {
+            if first {
+                rx.wait_for(Option::is_some).await.ok()?;
+            } else {
+                rx.changed().await.ok()?;
+            }
+            let generation = rx.borrow_and_update().as_ref().map_or(0, |p| p.generation);
+            Some((event(generation), (rx, false)))
+        },
+    );
     Sse::new(stream).keep_alive(keep_alive).into_response()
 }
 
