@@ -100,7 +100,7 @@ fn nodes_sharing_the_machines_hostname_are_three_nodes_through_agents_and_serve(
     std::fs::write(&token_file, "identity-token\n").expect("token");
 
     // An agent in every node, as a user starts it: no --node-name.
-    let _agents: Vec<Proc> = nodes
+    let agents: Vec<Proc> = nodes
         .iter()
         .map(|n| {
             let mut cmd = n.exec_command(BIN);
@@ -358,4 +358,67 @@ fn nodes_sharing_the_machines_hostname_are_three_nodes_through_agents_and_serve(
         ))
         .expect("compare answer");
     assert_eq!(status, 400, "a shared hostname is no side");
+
+    // Live, with no refresh asked from here on: a container started on node3 appears (its
+    // agent's change stream says so), a frozen agent's node goes stale within the deadline while
+    // the others stay fresh, and comes back when it thaws.
+    let graph_now = || server.get("/api/graph?hide=").map(|(_, g)| g);
+    let state_of = |g: &Value, key: &str| -> String {
+        strs(g, "elements")
+            .find(|e| e["id"] == format!("host:{key}").as_str())
+            .and_then(|e| e["attrs"]["node_state"].as_str())
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let late = format!("dmt-late-{}", std::process::id());
+    nodes[2].docker(&[
+        "run",
+        "-d",
+        "--name",
+        &late,
+        "--network",
+        "lab-attach",
+        "--label",
+        "dockmap-test",
+        "dockmap-lab/busybox:latest",
+        "sleep",
+        "600",
+    ]);
+    let late_id = format!("ctr:{}/{late}", keys[2]);
+    swarm::eventually(
+        "the late container, through node3's change stream",
+        30,
+        || {
+            let g = graph_now()?;
+            let found = strs(&g, "elements").any(|e| e["id"] == late_id.as_str());
+            found.then_some(())
+        },
+    );
+    let frozen = agents[1].0.id() as i32;
+    // SAFETY: kill with the pid of a child we hold unreaped.
+    assert_eq!(unsafe { libc::kill(frozen, libc::SIGSTOP) }, 0);
+    swarm::eventually("node2 to go stale while the others stay fresh", 40, || {
+        let g = graph_now()?;
+        (state_of(&g, &keys[1]) == "stale"
+            && state_of(&g, &keys[0]) == "fresh"
+            && state_of(&g, &keys[2]) == "fresh")
+            .then_some(())
+    });
+    let (_, status) = server.get("/api/status").expect("status");
+    assert!(
+        status["live"].as_str().unwrap_or("").contains("except"),
+        "the status says what is not live: {status}"
+    );
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(frozen, libc::SIGCONT) }, 0);
+    swarm::eventually("node2 to come back", 40, || {
+        let g = graph_now()?;
+        (state_of(&g, &keys[1]) == "fresh").then_some(())
+    });
+    nodes[2].docker(&["rm", "-f", &late]);
+    swarm::eventually("the late container gone", 30, || {
+        let g = graph_now()?;
+        let gone = !strs(&g, "elements").any(|e| e["id"] == late_id.as_str());
+        gone.then_some(())
+    });
 }

@@ -5,6 +5,7 @@
 
 mod discover;
 mod fetch;
+mod follow;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -158,11 +158,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
         Some(path) => AppState::from_file(path)?,
         None => {
             let s = match opts.cluster.clone().map(Gatherer::new).transpose()? {
-                Some(g) if g.uses_agents() => {
-                    let s = AppState::gathering(g);
-                    s.refresh();
-                    s
-                }
+                // Every agent's change stream is followed: each node is drawn as it changes.
+                Some(g) if g.uses_agents() => AppState::gathering_live(g),
                 // The local node is followed live: each change is drawn as it happens.
                 _ => AppState::live(opts.node.clone()),
             };

@@ -128,6 +128,8 @@ struct Shared {
     source: Source,
     /// The local node followed live (`dockmap serve` without agents).
     feed: Mutex<Option<crate::live::NodeFeed>>,
+    /// The agents' change streams are followed (`dockmap serve --agents`).
+    following: Mutex<bool>,
     /// What changed with each new generation, for the pages following it (`/api/live`).
     updates: tokio::sync::broadcast::Sender<Arc<LiveUpdate>>,
     current: RwLock<Option<Arc<Current>>>,
@@ -207,6 +209,7 @@ impl AppState {
             inner: Arc::new(Shared {
                 source,
                 feed: Mutex::new(None),
+                following: Mutex::new(false),
                 updates: tokio::sync::broadcast::channel(64).0,
                 current: RwLock::new(None),
                 progress: Mutex::new(Progress::default()),
@@ -277,6 +280,24 @@ impl AppState {
     /// Pages following the live state hear each update here.
     pub fn updates(&self) -> tokio::sync::broadcast::Receiver<Arc<LiveUpdate>> {
         self.inner.updates.subscribe()
+    }
+
+    /// State that follows the whole cluster through its agents' change streams: a node is
+    /// fetched when its agent says it changed, and shown stale when its stream goes silent.
+    /// Call inside a tokio runtime.
+    pub fn gathering_live(gatherer: Gatherer) -> Self {
+        let gatherer = Arc::new(gatherer);
+        let s = Self::new(Source::Cluster(gatherer.clone()));
+        let me = s.clone();
+        gatherer.follow(move |cluster| {
+            let me = me.clone();
+            // Building the graph and its workers is CPU work: off the async workers.
+            tokio::task::spawn_blocking(move || me.install_cluster(cluster));
+        });
+        if let Ok(mut f) = s.inner.following.lock() {
+            *f = true;
+        }
+        s
     }
 
     /// State that gathers the whole cluster through its agents on every refresh.
@@ -516,6 +537,30 @@ impl AppState {
         sources
     }
 
+    /// `live`, `live, except: …`, or empty where the picture follows only refreshes.
+    fn live_summary(&self, cur: Option<&Current>) -> String {
+        if let Some(feed) = self.inner.feed.lock().ok().and_then(|f| f.clone()) {
+            return feed.status().summary();
+        }
+        if !self.inner.following.lock().is_ok_and(|f| *f) {
+            return String::new();
+        }
+        let behind: Vec<String> = cur
+            .map(|c| {
+                c.nodes
+                    .iter()
+                    .filter(|(n, _)| n.state != NodeState::Fresh)
+                    .map(|(n, _)| n.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if behind.is_empty() {
+            "live".into()
+        } else {
+            format!("live, except: no stream from {}", behind.join(", "))
+        }
+    }
+
     /// The status for the status bar.
     pub fn status(&self) -> StatusReport {
         let p = self
@@ -543,13 +588,7 @@ impl AppState {
             sources,
             elements: cur.as_ref().map_or(0, |c| c.data.graph.elements.len()),
             edges: cur.as_ref().map_or(0, |c| c.data.graph.edges.len()),
-            live: self
-                .inner
-                .feed
-                .lock()
-                .ok()
-                .and_then(|f| f.as_ref().map(|f| f.status().summary()))
-                .unwrap_or_default(),
+            live: self.live_summary(cur.as_deref()),
         }
     }
 }

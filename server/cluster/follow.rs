@@ -1,0 +1,214 @@
+//! The cluster, live: each agent's change stream (`/v1/events`) is followed, and a node's
+//! snapshot is fetched only when its agent says it changed. An agent whose stream goes silent for
+//! longer than the deadline (it sends a heartbeat every 2 s) is shown stale at once, without
+//! holding up the others; it comes back when its stream does.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Mutex};
+
+use crate::agent::{Token, EVENTS_PATH};
+use crate::snapshot::{ClusterNode, ClusterSnapshot, CLUSTER_SCHEMA};
+
+use super::{discover, fetch, settle, AgentTarget, FetchError, Gatherer, DISCOVERY};
+
+/// How long to wait before connecting again to an agent whose stream ended.
+const RECONNECT: Duration = Duration::from_secs(1);
+/// How often `--agents auto` asks the manager for its node list again.
+const REDISCOVER: Duration = Duration::from_secs(30);
+/// How often an agent without a change stream is asked for its snapshot.
+const POLL_OLD_AGENT: Duration = Duration::from_secs(2);
+/// Changes of several nodes within this long become one new picture.
+const GATHER_BURST: Duration = Duration::from_millis(50);
+
+/// Every node's latest entry, by agent URL.
+type Entries = Arc<Mutex<BTreeMap<String, ClusterNode>>>;
+
+impl Gatherer {
+    /// Follow every agent's change stream until the process ends; `install` gets a new cluster
+    /// snapshot whenever a node changed, went stale or came back.
+    pub fn follow(self: Arc<Self>, install: impl Fn(ClusterSnapshot) + Send + Sync + 'static) {
+        let entries: Entries = Arc::default();
+        let (changed_tx, changed_rx) = mpsc::unbounded_channel::<()>();
+        tokio::spawn(assemble(entries.clone(), changed_rx, install));
+        tokio::spawn(async move {
+            let mut followed: BTreeMap<String, tokio::task::JoinHandle<()>> = BTreeMap::new();
+            loop {
+                let found =
+                    discover::targets(&self.opts.agents, &self.opts.local, self.opts.deadline)
+                        .await;
+                let targets = match found {
+                    Ok(t) => {
+                        entries.lock().await.remove(DISCOVERY);
+                        *self.last_targets.lock().await = t.clone();
+                        t
+                    }
+                    Err(why) => {
+                        entries.lock().await.insert(
+                            DISCOVERY.into(),
+                            ClusterNode {
+                                name: DISCOVERY.into(),
+                                source: "auto".into(),
+                                identity: String::new(),
+                                state: crate::snapshot::NodeState::Unreachable,
+                                error: why,
+                                snapshot_taken_at: None,
+                                age_s: None,
+                                snapshot: None,
+                            },
+                        );
+                        let _ = changed_tx.send(());
+                        self.last_targets.lock().await.clone()
+                    }
+                };
+                // Nodes that left the swarm are no longer followed (nor drawn).
+                let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
+                followed.retain(|url, task| {
+                    let keep = urls.contains(url);
+                    if !keep {
+                        task.abort();
+                    }
+                    keep
+                });
+                {
+                    let mut e = entries.lock().await;
+                    e.retain(|url, _| url == DISCOVERY || urls.contains(url));
+                }
+                for t in targets {
+                    if followed.contains_key(&t.url) {
+                        continue;
+                    }
+                    let task = tokio::spawn(self.clone().follow_one(
+                        t.clone(),
+                        entries.clone(),
+                        changed_tx.clone(),
+                    ));
+                    followed.insert(t.url.clone(), task);
+                }
+                if matches!(self.opts.agents, discover::AgentList::Urls(_)) {
+                    // A fixed list never changes: nothing more to discover.
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(REDISCOVER).await;
+            }
+        });
+    }
+
+    /// Follow one agent: fetch when it says it changed, mark it stale when it goes silent.
+    async fn follow_one(
+        self: Arc<Self>,
+        target: AgentTarget,
+        entries: Entries,
+        changed: mpsc::UnboundedSender<()>,
+    ) {
+        let token = self.opts.token.as_deref().and_then(Token::new);
+        loop {
+            let why = match self.stream(&target, token.as_ref()).await {
+                Ok(mut resp) => {
+                    let mut pending = String::new();
+                    loop {
+                        match tokio::time::timeout(self.opts.deadline, resp.chunk()).await {
+                            Ok(Ok(Some(chunk))) => {
+                                pending.push_str(&String::from_utf8_lossy(&chunk));
+                                let wants = pending.contains("event: snapshot");
+                                // Keep only an unfinished last line: events are small.
+                                pending = pending.rsplit('\n').next().unwrap_or("").to_owned();
+                                if wants {
+                                    let r = fetch::fetch(
+                                        &self.client,
+                                        &target,
+                                        token.as_ref(),
+                                        self.opts.deadline,
+                                    )
+                                    .await;
+                                    self.record(&target, r, &entries).await;
+                                    let _ = changed.send(());
+                                }
+                            }
+                            Ok(Err(e)) => {
+                                break FetchError::Unreachable(format!("change stream broke: {e}"))
+                            }
+                            Ok(Ok(None)) => {
+                                break FetchError::Unreachable("change stream ended".into())
+                            }
+                            Err(_) => break FetchError::Timeout(self.opts.deadline.as_secs_f64()),
+                        }
+                    }
+                }
+                // An agent from before change streams: ask it on a short cadence instead.
+                Err(FetchError::Status(404, _)) => {
+                    let r = fetch::fetch(&self.client, &target, token.as_ref(), self.opts.deadline)
+                        .await;
+                    self.record(&target, r, &entries).await;
+                    let _ = changed.send(());
+                    tokio::time::sleep(POLL_OLD_AGENT).await;
+                    continue;
+                }
+                Err(e) => e,
+            };
+            self.record(&target, Err(why), &entries).await;
+            let _ = changed.send(());
+            tokio::time::sleep(RECONNECT).await;
+        }
+    }
+
+    /// Open the agent's change stream.
+    async fn stream(
+        &self,
+        target: &AgentTarget,
+        token: Option<&Token>,
+    ) -> Result<reqwest::Response, FetchError> {
+        let url = format!("{}{EVENTS_PATH}", target.url.trim_end_matches('/'));
+        let mut req = self.client.get(&url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t.as_str());
+        }
+        let resp = tokio::time::timeout(self.opts.deadline, req.send())
+            .await
+            .map_err(|_| FetchError::Timeout(self.opts.deadline.as_secs_f64()))?
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+        match resp.status().as_u16() {
+            200 => Ok(resp),
+            s @ (401 | 403) => Err(FetchError::Unauthorized(s)),
+            s => Err(FetchError::Status(s, "no change stream".into())),
+        }
+    }
+
+    /// Settle a node's outcome as a gather does (stale with its last good snapshot on failure).
+    async fn record(
+        &self,
+        target: &AgentTarget,
+        result: Result<crate::snapshot::NodeSnapshot, FetchError>,
+        entries: &Entries,
+    ) {
+        let node = {
+            let mut kept = self.kept.lock().await;
+            settle(&mut kept, target.clone(), result)
+        };
+        entries.lock().await.insert(target.url.clone(), node);
+    }
+}
+
+/// Build and install a cluster snapshot after each burst of node changes.
+async fn assemble(
+    entries: Entries,
+    mut changed: mpsc::UnboundedReceiver<()>,
+    install: impl Fn(ClusterSnapshot) + Send + Sync + 'static,
+) {
+    while changed.recv().await.is_some() {
+        tokio::time::sleep(GATHER_BURST).await;
+        while changed.try_recv().is_ok() {}
+        let mut nodes: Vec<ClusterNode> = entries.lock().await.values().cloned().collect();
+        super::name_silent_nodes(&mut nodes);
+        let mut cluster = ClusterSnapshot {
+            schema: CLUSTER_SCHEMA.into(),
+            taken_at: crate::collect::node::rfc3339_now(),
+            duration_ms: 0,
+            nodes,
+        };
+        cluster.normalize();
+        install(cluster);
+    }
+}
