@@ -133,7 +133,9 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
             ..Default::default()
         })
         .await;
+        // `h` keys the element IDs; the node is named by its label (its hostname, alone here).
         let h = dockmap::graph::ids::host_key(&snap);
+        let label = snap.node.hostname.clone();
         let rule = dnat_rule(&snap, &format!("{ip_web}:80"));
         let state = AppState::fixed(vec![snap]);
         let cur = state.current().unwrap();
@@ -163,7 +165,7 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|p| p["port"] == port && p["node"] == h.as_str())
+            .find(|p| p["port"] == port && p["node"] == label.as_str())
             .unwrap_or_else(|| panic!("port {port} not listed: {ports:#}"));
         assert_eq!(listed["protocol"], "tcp");
         assert_eq!(listed["mode"], "bridge");
@@ -238,7 +240,7 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
         assert!(
             ends["ends"].as_array().unwrap().iter().any(|e| e["name"]
                 == web.name.as_str()
-                && e["node"] == h.as_str()
+                && e["node"] == label.as_str()
                 && e["ips"].as_array().unwrap().contains(&json!(ip_web))),
             "{ends:#}"
         );
@@ -279,7 +281,7 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
             .unwrap();
         let button = format!(
             "#path-ports button.pp-port[data-port=\"{port}\"][data-node=\"{}\"]",
-            h.replace('"', "\\\"")
+            label.replace('"', "\\\"")
         );
         br.until_with(
             "return !!document.querySelector(arguments[0])",
@@ -356,7 +358,7 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
             )
             .await;
         assert_eq!(mono, json!(true), "the rule is shown verbatim in monospace");
-        let want = format!("port:{port}/tcp@{h}");
+        let want = format!("port:{port}/tcp@{label}");
         br.until_with(
             "return new URLSearchParams(location.search).get('path') === arguments[0]",
             vec![json!(want)],

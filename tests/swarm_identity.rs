@@ -415,6 +415,70 @@ fn nodes_sharing_the_machines_hostname_are_three_nodes_through_agents_and_serve(
         let g = graph_now()?;
         (state_of(&g, &keys[1]) == "fresh").then_some(())
     });
+    // A service scaled: each new task appears, running a container on the node the swarm chose
+    // (tasks have no events: the manager's agent compares its task list every few seconds).
+    let svc = format!("dmt-live-{}", std::process::id());
+    nodes[0].docker(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        &svc,
+        "--replicas",
+        "1",
+        "--no-resolve-image",
+        "--label",
+        "dockmap-test",
+        "--stop-grace-period",
+        "1s",
+        "dockmap-lab/busybox:latest",
+        "sleep",
+        "600",
+    ]);
+    nodes[0].docker(&["service", "scale", "--detach", &format!("{svc}=3")]);
+    let placed_now = || -> BTreeMap<String, String> {
+        nodes[0]
+            .docker(&[
+                "service",
+                "ps",
+                &svc,
+                "--filter",
+                "desired-state=running",
+                "--no-trunc",
+                "--format",
+                "{{.ID}} {{.Node}} {{.CurrentState}}",
+            ])
+            .lines()
+            .filter(|l| l.contains("Running"))
+            .filter_map(|l| l.split_once(' '))
+            .map(|(t, rest)| (t.to_owned(), rest.to_owned()))
+            .collect()
+    };
+    swarm::eventually("three running tasks, each drawn on its node", 60, || {
+        let placed = placed_now();
+        if placed.len() != 3 {
+            return None;
+        }
+        let g = graph_now()?;
+        let all_drawn = placed.keys().all(|task| {
+            let tid = format!("task:{task}");
+            let node_id = strs(&g, "elements")
+                .find(|e| e["id"] == tid.as_str())
+                .and_then(|e| e["attrs"]["node_id"].as_str().map(str::to_owned));
+            let Some(key) = node_id.and_then(|id| node_key.get(&id).cloned()) else {
+                return false;
+            };
+            strs(&g, "edges").any(|e| {
+                e["kind"] == "runs"
+                    && e["source"] == tid.as_str()
+                    && e["target"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with(&format!("ctr:{key}/{svc}.")))
+            })
+        });
+        all_drawn.then_some(())
+    });
+    nodes[0].docker(&["service", "rm", &svc]);
     nodes[2].docker(&["rm", "-f", &late]);
     swarm::eventually("the late container gone", 30, || {
         let g = graph_now()?;

@@ -1,0 +1,134 @@
+//! How fast the live picture follows the node, and what following costs at rest.
+//!
+//!     sudo -E cargo bench --bench live
+//!
+//! Needs root and the test engine (tests/engine-up.sh). On the bench host (bench_host.rs: N
+//! containers, most on one user-defined network) it runs the server's live state in this process
+//! (`AppState::live`, as `dockmap serve` does) and, RUNS times, starts a container and removes it
+//! again with the docker CLI, timing from the CLI's return to the moment the live picture holds
+//! (then no longer holds) the container: p50 and p99. It also reports the size of each update as
+//! `/api/live` sends it, how many collections the feed ran and published, and this process's
+//! CPU time over a quiet minute (the cost of following an unchanged host: the slow resync only).
+//! Settings: DOCKMAP_BENCH_CONTAINERS (default 200), DOCKMAP_BENCH_RUNS (default 20),
+//! DOCKMAP_BENCH_SECONDS (the quiet time, default 60), DOCKMAP_BENCH_KEEP=1.
+//! Under `cargo test --all-targets` (no `--bench`) it only says how to run it.
+
+#[path = "bench_host.rs"]
+mod bench_host;
+#[path = "../support/engine.rs"]
+mod engine;
+
+use std::time::{Duration, Instant};
+
+use bench_host::{ensure_containers, env_usize, remove_all};
+use dockmap::collect::node::NodeOptions;
+use dockmap::web::AppState;
+
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the zeroed struct we own.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+fn pct(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn until(state: &AppState, id: &str, present: bool) -> Instant {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(cur) = state.current() {
+            if cur.data.graph.elements.iter().any(|e| e.id == id) == present {
+                return Instant::now();
+            }
+        }
+        assert!(Instant::now() < deadline, "{id} never {present}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("live: run it with `cargo bench --bench live` (needs root and the test engine)");
+        return;
+    }
+    assert!(unsafe { libc::geteuid() } == 0, "live needs root");
+    engine::ensure_image();
+    let n = env_usize("DOCKMAP_BENCH_CONTAINERS", 200);
+    let runs = env_usize("DOCKMAP_BENCH_RUNS", 20).max(2);
+    let quiet = env_usize("DOCKMAP_BENCH_SECONDS", 60);
+    ensure_containers(n);
+    let rt = engine::runtime();
+    rt.block_on(async {
+        let state = AppState::live(NodeOptions {
+            docker: Some(engine::docker_host()),
+            ..Default::default()
+        });
+        let mut updates = state.updates();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while state.current().is_none() {
+            assert!(Instant::now() < deadline, "no first picture");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let key = dockmap::graph::ids::host_key(&state.current().unwrap().data.snapshots[0]);
+        let elements = state.current().unwrap().data.graph.elements.len();
+        println!("live: {n} bench containers, {elements} elements in the picture");
+
+        let (mut shown, mut gone) = (Vec::new(), Vec::new());
+        for i in 0..runs {
+            let name = format!("dmbench-live-{}-{i}", std::process::id());
+            engine::docker(&[
+                "run", "-d", "--name", &name, "--label", "dockmap-bench",
+                "dockmap-test/busybox:latest", "sleep", "600",
+            ]);
+            let t0 = Instant::now();
+            let id = format!("ctr:{key}/{name}");
+            shown.push(until(&state, &id, true).await - t0);
+            engine::docker(&["rm", "-f", &name]);
+            let t1 = Instant::now();
+            gone.push(until(&state, &id, false).await - t1);
+        }
+        let mut sizes = Vec::new();
+        while let Ok(u) = updates.try_recv() {
+            sizes.push(serde_json::to_vec(&*u).map(|b| b.len()).unwrap_or(0));
+        }
+        sizes.sort_unstable();
+        println!(
+            "live: docker run returned → container in the live picture: p50 {}, p99 {} ({runs} runs); \
+             docker rm returned → gone: p50 {}, p99 {}",
+            ms(pct(&mut shown, 0.5)),
+            ms(pct(&mut shown, 0.99)),
+            ms(pct(&mut gone, 0.5)),
+            ms(pct(&mut gone, 0.99)),
+        );
+        if !sizes.is_empty() {
+            println!(
+                "live: {} updates to the page, /api/live event JSON median {} bytes, max {} bytes",
+                sizes.len(),
+                sizes[sizes.len() / 2],
+                sizes[sizes.len() - 1]
+            );
+        }
+        let c0 = cpu_seconds();
+        let g0 = state.status().generation;
+        tokio::time::sleep(Duration::from_secs(quiet as u64)).await;
+        let used = cpu_seconds() - c0;
+        println!(
+            "live: quiet host for {quiet} s: {:.2} s CPU in all ({:.2} s per minute), generations {} → {}",
+            used,
+            used * 60.0 / quiet.max(1) as f64,
+            g0,
+            state.status().generation
+        );
+    });
+    if !std::env::var("DOCKMAP_BENCH_KEEP").is_ok_and(|v| v == "1") {
+        remove_all();
+    }
+}
