@@ -206,9 +206,8 @@ async fn run(
 /// Wait for a wake-up (or the idle timer), then for the rest of its burst; false when nobody can
 /// wake the feed any more.
 async fn next_round(wakes: &mut UnboundedReceiver<Wake>, idle: Duration) -> bool {
-    match tokio::time::timeout(idle, wakes.recv()).await {
-        Ok(None) => return false,
-        Ok(Some(_)) | Err(_) => {}
+    if let Ok(None) = tokio::time::timeout(idle, wakes.recv()).await {
+        return false;
     }
     let until = tokio::time::Instant::now() + MAX_DELAY;
     loop {

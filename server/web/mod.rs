@@ -156,15 +156,12 @@ fn open_store(opts: &ServeOptions) -> Result<Arc<Store>, WebError> {
 pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
     let state = match &opts.open {
         Some(path) => AppState::from_file(path)?,
-        None => {
-            let s = match opts.cluster.clone().map(Gatherer::new).transpose()? {
-                // Every agent's change stream is followed: each node is drawn as it changes.
-                Some(g) if g.uses_agents() => AppState::gathering_live(g),
-                // The local node is followed live: each change is drawn as it happens.
-                _ => AppState::live(opts.node.clone()),
-            };
-            s
-        }
+        None => match opts.cluster.clone().map(Gatherer::new).transpose()? {
+            // Every agent's change stream is followed: each node is drawn as it changes.
+            Some(g) if g.uses_agents() => AppState::gathering_live(g),
+            // The local node is followed live: each change is drawn as it happens.
+            _ => AppState::live(opts.node.clone()),
+        },
     };
     let store = match open_store(&opts) {
         Ok(s) => Some(s),

@@ -35,6 +35,10 @@ enum Source {
     Cluster(Arc<Gatherer>),
 }
 
+/// A node's entry as gathered, and where its snapshot is among the state's snapshots (nodes can
+/// share a hostname, so only the position ties them).
+pub type NodeEntry = (ClusterNode, Option<usize>);
+
 /// Snapshots kept apart from the live one (the store), opened by ID for permalinks, diffs and
 /// comparisons.
 pub trait SavedSnapshots: Send + Sync {
@@ -92,7 +96,7 @@ pub struct Current {
     pub node_problems: Vec<SourceReport>,
     /// Every node's entry as gathered, without its snapshot (that is in `data`, at the index
     /// given: nodes can share a hostname, so only the position ties them).
-    pub nodes: Vec<(ClusterNode, Option<usize>)>,
+    pub nodes: Vec<NodeEntry>,
 }
 
 impl Current {
@@ -335,7 +339,7 @@ impl AppState {
         &self,
         data: Data,
         single: bool,
-        nodes: Vec<(ClusterNode, Option<usize>)>,
+        nodes: Vec<NodeEntry>,
         node_problems: Vec<SourceReport>,
     ) {
         let mut update = None;
@@ -597,7 +601,7 @@ impl AppState {
 fn local_data(
     mut snapshots: Vec<NodeSnapshot>,
     source: &str,
-) -> (Data, Vec<(ClusterNode, Option<usize>)>, Vec<SourceReport>) {
+) -> (Data, Vec<NodeEntry>, Vec<SourceReport>) {
     let graph = derive(&mut snapshots);
     let nodes = snapshots
         .iter()
@@ -621,9 +625,7 @@ fn local_data(
 
 /// The data of a gathered (or saved) cluster: its graph carries the cross-node joins and node
 /// states; nodes that did not answer fresh become status-bar reports.
-fn cluster_data(
-    mut cluster: ClusterSnapshot,
-) -> (Data, Vec<(ClusterNode, Option<usize>)>, Vec<SourceReport>) {
+fn cluster_data(mut cluster: ClusterSnapshot) -> (Data, Vec<NodeEntry>, Vec<SourceReport>) {
     cluster.normalize();
     let graph = graph::build_cluster(&cluster);
     let names = graph::NodeNames::of_cluster(&cluster);
@@ -669,7 +671,7 @@ fn make_current(
     generation: u64,
     data: Data,
     single: bool,
-    nodes: Vec<(ClusterNode, Option<usize>)>,
+    nodes: Vec<NodeEntry>,
     node_problems: Vec<SourceReport>,
 ) -> Current {
     let taken_at = data
