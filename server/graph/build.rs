@@ -466,6 +466,9 @@ fn host_attrs(snap: &NodeSnapshot) -> BTreeMap<String, Value> {
     if let Some(e) = &snap.engine {
         a.insert("engine_version".into(), json!(e.version));
         a.insert("engine_api".into(), json!(e.api_version));
+        if !e.firewall_backend.is_empty() {
+            a.insert("engine_firewall_backend".into(), json!(e.firewall_backend));
+        }
         a.insert("swarm_state".into(), json!(e.swarm.local_state));
         if !e.swarm.node_id.is_empty() {
             a.insert("swarm_node_id".into(), json!(e.swarm.node_id));
