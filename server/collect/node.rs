@@ -6,12 +6,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::snapshot::{
     EngineFacts, Firewall, IpvsState, Namespace, NodeIdentity, NodeSnapshot, SourceKind,
-    SourceState, SourceStatus, NODE_SCHEMA,
+    SourceState, SourceStatus, Xfrm, NODE_SCHEMA,
 };
 
 use super::firewall::{self, RuleCache};
 use super::netns::{self, Discovery, NsHandle};
-use super::{docker, identity as node_identity, ipvs, link, CollectError};
+use super::{docker, identity as node_identity, ipvs, link, xfrm, CollectError};
 
 /// Where the `ip netns` tool keeps named namespaces.
 const IP_NETNS_DIR: &str = "/run/netns";
@@ -268,9 +268,26 @@ pub async fn read_namespaces(handles: &[NsHandle]) -> (Vec<Namespace>, Vec<Sourc
                 ));
             }
         }
-        if let Some((fw, st, ipvs)) = per_ns.get_mut(i) {
+        if let Some((fw, st, ipvs, x)) = per_ns.get_mut(i) {
             ns.firewall = fw.take();
             ns.ipvs = std::mem::take(ipvs);
+            ns.xfrm = x.take();
+            // A kernel without NETLINK_XFRM is one fact about the node, said once.
+            if let Some(u) = st
+                .iter()
+                .find(|s| s.source == SourceKind::Xfrm && s.state == SourceState::Unavailable)
+            {
+                if !sources
+                    .iter()
+                    .any(|s| s.source == SourceKind::Xfrm && s.namespace.is_none())
+                {
+                    sources.push(SourceStatus::unavailable(
+                        SourceKind::Xfrm,
+                        None,
+                        u.message.clone(),
+                    ));
+                }
+            }
             sources.extend(st.drain(..).filter(|s| s.state == SourceState::Error));
         }
         out.push(ns);
@@ -283,7 +300,7 @@ pub async fn read_namespaces(handles: &[NsHandle]) -> (Vec<Namespace>, Vec<Sourc
 /// (the agent and the server snapshot again and again; a one-shot CLI run gains nothing and loses nothing).
 static RULE_CACHE: OnceLock<RuleCache> = OnceLock::new();
 
-type NamespaceExtras = (Option<Firewall>, Vec<SourceStatus>, IpvsState);
+type NamespaceExtras = (Option<Firewall>, Vec<SourceStatus>, IpvsState, Option<Xfrm>);
 
 /// Firewall and IPVS for every namespace (blocking: tools run, sockets open inside namespaces).
 fn blocking_sources(handles: &[NsHandle]) -> Vec<NamespaceExtras> {
@@ -293,11 +310,14 @@ fn blocking_sources(handles: &[NsHandle]) -> Vec<NamespaceExtras> {
     // Only an optimisation: a cache that cannot be written costs the next run its spawns, nothing more.
     let _ = cache.save(Path::new(RULE_CACHE_FILE));
     let ipvs = ipvs::collect_many(handles);
+    let xfrm = xfrm::collect_many(handles);
     fw.into_iter()
         .zip(ipvs)
-        .map(|((fw, mut st), (state, status))| {
+        .zip(xfrm)
+        .map(|(((fw, mut st), (state, status)), (x, x_status))| {
             st.push(status);
-            (fw, st, state)
+            st.push(x_status);
+            (fw, st, state, x)
         })
         .collect()
 }
@@ -315,7 +335,7 @@ fn summarize(sources: &mut Vec<SourceStatus>, namespaces: &[Namespace]) {
         sources.push(SourceStatus::ok(SourceKind::Ipvs, None));
     }
     let total = namespaces.len();
-    for kind in [SourceKind::Netlink, SourceKind::Iptables] {
+    for kind in [SourceKind::Netlink, SourceKind::Iptables, SourceKind::Xfrm] {
         if sources
             .iter()
             .any(|s| s.source == kind && s.namespace.is_none())
