@@ -199,3 +199,72 @@ fn a_namespace_without_ipsec_reads_as_empty_not_missing() {
     let x = read.expect("read");
     assert!(x.states.is_empty() && x.policies.is_empty());
 }
+
+#[test]
+fn the_rules_moby_writes_for_an_encrypted_vni_are_recognised_as_iptables_save_prints_them() {
+    if !require_root() {
+        return;
+    }
+    let mut lab = Lab::new();
+    let ns = lab.netns("g");
+    // moby encryption.go: filter INPUT drops VNI 4097's VXLAN without IPsec (u32 match, 20.10),
+    // mangle OUTPUT marks it (bpf match, 23+); VNI 4097 << 8 = 1048832.
+    let ipt = |args: &[&str]| {
+        let mut full = vec!["netns", "exec", ns.as_str(), "iptables"];
+        full.extend_from_slice(args);
+        netlab::run("ip", &full);
+    };
+    ipt(&[
+        "-I",
+        "INPUT",
+        "-m",
+        "policy",
+        "--dir",
+        "in",
+        "--pol",
+        "none",
+        "-p",
+        "udp",
+        "--dport",
+        "4789",
+        "-m",
+        "u32",
+        "--u32",
+        "0>>22&0x3C@12&0xFFFFFF00=1048832",
+        "-j",
+        "DROP",
+    ]);
+    ipt(&[
+        "-t",
+        "mangle",
+        "-A",
+        "OUTPUT",
+        "-p",
+        "udp",
+        "--dport",
+        "4789",
+        "-m",
+        "bpf",
+        "--bytecode",
+        "7,48 0 0 4294963200,7 0 0 0,32 0 0 4,116 0 0 8,21 1 0 4097,6 0 0 0,6 0 0 4294967295",
+        "-j",
+        "MARK",
+        "--set-mark",
+        "13681891",
+    ]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (namespaces, _) = rt.block_on(read_namespaces(&[lab.handle(&ns)]));
+    let fw = namespaces[0].firewall.as_ref().expect("rules read");
+    let guard = dockmap::graph::encryption::guard_rule(fw, 4097).expect("the drop rule");
+    assert!(
+        guard.contains("--pol none") && guard.contains("DROP"),
+        "{guard}"
+    );
+    assert!(dockmap::graph::encryption::mark_rule(fw, 4097).is_some());
+    // Another VNI is not guarded by them.
+    assert!(dockmap::graph::encryption::guard_rule(fw, 4098).is_none());
+    assert!(dockmap::graph::encryption::mark_rule(fw, 4098).is_none());
+}

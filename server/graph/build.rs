@@ -19,6 +19,7 @@ pub fn build(snapshots: &[NodeSnapshot]) -> Graph {
     let refs: Vec<&NodeSnapshot> = snapshots.iter().collect();
     let mut b = Builder::new(NodeNames::new(&refs));
     b.add_nodes(&refs);
+    super::encryption::encryption(&mut b, &refs);
     b.finish()
 }
 
