@@ -948,6 +948,7 @@ impl<'a> NodeBuilder<'a> {
                 internal: false,
                 attachable: net.scope == "swarm" && !net.ingress,
                 ingress: net.ingress,
+                ipv4_disabled: false,
                 enable_ipv6: false,
                 ipam: vec![IpamConfig {
                     subnet: subnet(net.base),
@@ -971,6 +972,7 @@ impl<'a> NodeBuilder<'a> {
             version: "20.10.24".into(),
             api_version: "1.41".into(),
             root_dir: "/var/lib/docker".into(),
+            firewall_backend: String::new(),
             netns_dir: Some("/var/run/docker/netns".into()),
             swarm: SwarmFacts {
                 local_state: "active".into(),

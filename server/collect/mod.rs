@@ -9,5 +9,6 @@ pub mod link;
 pub mod netns;
 pub mod node;
 pub mod sockopt;
+pub mod xfrm;
 
 pub use error::CollectError;

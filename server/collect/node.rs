@@ -7,12 +7,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::snapshot::{
     EngineFacts, Firewall, IpvsState, Namespace, NodeIdentity, NodeSnapshot, NsIdentity,
-    SourceKind, SourceState, SourceStatus, NODE_SCHEMA,
+    SourceKind, SourceState, SourceStatus, Xfrm, NODE_SCHEMA,
 };
 
 use super::firewall::{self, RuleCache};
 use super::netns::{self, Discovery, NsHandle};
-use super::{docker, identity as node_identity, ipvs, link, CollectError};
+use super::{docker, identity as node_identity, ipvs, link, xfrm, CollectError};
 
 /// Where the `ip netns` tool keeps named namespaces.
 const IP_NETNS_DIR: &str = "/run/netns";
@@ -322,9 +322,26 @@ async fn read_more(
                 ));
             }
         }
-        if let Some((fw, st, ipvs)) = read.by_ns.get(&h.id) {
+        if let Some((fw, st, ipvs, x)) = read.by_ns.get(&h.id) {
             ns.firewall = fw.clone();
             ns.ipvs = ipvs.clone();
+            ns.xfrm = x.clone();
+            // A kernel without NETLINK_XFRM is one fact about the node, said once.
+            if let Some(u) = st
+                .iter()
+                .find(|s| s.source == SourceKind::Xfrm && s.state == SourceState::Unavailable)
+            {
+                if !sources
+                    .iter()
+                    .any(|s| s.source == SourceKind::Xfrm && s.namespace.is_none())
+                {
+                    sources.push(SourceStatus::unavailable(
+                        SourceKind::Xfrm,
+                        None,
+                        u.message.clone(),
+                    ));
+                }
+            }
             sources.extend(st.iter().filter(|s| s.state == SourceState::Error).cloned());
         }
         out.push(ns);
@@ -359,7 +376,7 @@ async fn finish_round(cache: &Arc<RuleCache>, file: PathBuf) {
     .await;
 }
 
-type NamespaceExtras = (Option<Firewall>, Vec<SourceStatus>, IpvsState);
+type NamespaceExtras = (Option<Firewall>, Vec<SourceStatus>, IpvsState, Option<Xfrm>);
 
 /// Firewall and IPVS for every namespace (blocking: tools run, sockets open inside namespaces).
 fn blocking_sources(
@@ -369,12 +386,15 @@ fn blocking_sources(
     let tools = firewall::Tools::from_env();
     let (fw, counts) = firewall::read_many(handles, &tools, Some(cache));
     let ipvs = ipvs::collect_many(handles);
+    let xfrm = xfrm::collect_many(handles);
     let extras = fw
         .into_iter()
         .zip(ipvs)
-        .map(|((fw, mut st), (state, status))| {
+        .zip(xfrm)
+        .map(|(((fw, mut st), (state, status)), (x, x_status))| {
             st.push(status);
-            (fw, st, state)
+            st.push(x_status);
+            (fw, st, state, x)
         })
         .collect();
     (extras, Some(counts))
@@ -398,7 +418,7 @@ fn summarize(
         sources.push(SourceStatus::ok(SourceKind::Ipvs, None));
     }
     let total = namespaces.len();
-    for kind in [SourceKind::Netlink, SourceKind::Iptables] {
+    for kind in [SourceKind::Netlink, SourceKind::Iptables, SourceKind::Xfrm] {
         if sources
             .iter()
             .any(|s| s.source == kind && s.namespace.is_none())

@@ -281,6 +281,7 @@ fn node(ctrs: &[&Ctr]) -> NodeSnapshot {
         ipvs: IpvsState::Unavailable {
             reason: "no IPVS".into(),
         },
+        xfrm: None,
     };
     let overlay = Namespace {
         id: ns_id(4),

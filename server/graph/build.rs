@@ -19,6 +19,7 @@ pub fn build(snapshots: &[NodeSnapshot]) -> Graph {
     let refs: Vec<&NodeSnapshot> = snapshots.iter().collect();
     let mut b = Builder::new(NodeNames::new(&refs));
     b.add_nodes(&refs);
+    super::encryption::encryption(&mut b, &refs);
     b.finish()
 }
 
@@ -466,6 +467,9 @@ fn host_attrs(snap: &NodeSnapshot) -> BTreeMap<String, Value> {
     if let Some(e) = &snap.engine {
         a.insert("engine_version".into(), json!(e.version));
         a.insert("engine_api".into(), json!(e.api_version));
+        if !e.firewall_backend.is_empty() {
+            a.insert("engine_firewall_backend".into(), json!(e.firewall_backend));
+        }
         a.insert("swarm_state".into(), json!(e.swarm.local_state));
         if !e.swarm.node_id.is_empty() {
             a.insert("swarm_node_id".into(), json!(e.swarm.node_id));

@@ -25,6 +25,7 @@ pub fn build_cluster(cluster: &ClusterSnapshot) -> Graph {
     node_states(&mut b, cluster);
     let addrs = node_addresses(&b.names, cluster, &snaps);
     tunnels(&mut b, &snaps, &addrs);
+    super::encryption::encryption(&mut b, &snaps);
     missing_macs(&mut b, &snaps, &addrs);
     mtu(&mut b, &snaps);
     b.finish()

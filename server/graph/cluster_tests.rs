@@ -686,3 +686,213 @@ fn a_node_that_stops_answering_keeps_its_key_among_nodes_sharing_its_hostname() 
         .iter()
         .any(|e| e.kind == EdgeKind::Fdb && e.target == "host:x8j5y8w6k2bn"));
 }
+
+// Encrypted overlays: SAs per tunnel direction, the guard rules, and what is missing.
+
+const A: &str = "198.19.0.11";
+const B: &str = "198.19.0.12";
+
+fn sa(src: &str, dst: &str, spi: u32) -> XfrmSa {
+    XfrmSa {
+        src: src.into(),
+        dst: dst.into(),
+        proto: "esp".into(),
+        spi,
+        reqid: 0xD0C4E3,
+        mode: "transport".into(),
+        algorithms: vec!["aead rfc4106(gcm(aes))".into()],
+        mark: None,
+    }
+}
+
+/// The rules moby writes for VNI 4097 as iptables-save prints them (parsed into matches).
+fn guarded() -> Firewall {
+    let m = |name: &str, args: &[&str]| Match {
+        name: name.into(),
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+    };
+    let target = |name: &str| {
+        Some(Target {
+            name: name.into(),
+            ..Default::default()
+        })
+    };
+    Firewall {
+        ipv4: vec![
+            Table {
+                name: "filter".into(),
+                rules: vec![Rule {
+                    chain: "INPUT".into(),
+                    text: "-A INPUT -p udp -m policy --dir in --pol none -m udp --dport 4789 -m u32 --u32 \"0x0>>0x16&0x3c@0xc&0xffffff00=0x100100\" -j DROP".into(),
+                    protocol: Some("udp".into()),
+                    matches: vec![
+                        m("policy", &["--dir", "in", "--pol", "none"]),
+                        m("udp", &["--dport", "4789"]),
+                        m("u32", &["--u32", "0x0>>0x16&0x3c@0xc&0xffffff00=0x100100"]),
+                    ],
+                    target: target("DROP"),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            Table {
+                name: "mangle".into(),
+                rules: vec![Rule {
+                    chain: "OUTPUT".into(),
+                    text: "-A OUTPUT -p udp -m udp --dport 4789 -m bpf --bytecode \"7,48 0 0 4294963200,7 0 0 0,32 0 0 4,116 0 0 8,21 1 0 4097,6 0 0 0,6 0 0 4294967295\" -j MARK --set-xmark 0xd0c4e3/0xffffffff".into(),
+                    matches: vec![
+                        m("udp", &["--dport", "4789"]),
+                        m("bpf", &["--bytecode", "7,48 0 0 4294963200,7 0 0 0,32 0 0 4,116 0 0 8,21 1 0 4097,6 0 0 0,6 0 0 4294967295"]),
+                    ],
+                    target: target("MARK"),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    }
+}
+
+/// Two nodes of an encrypted overlay with FDB entries to each other, their host namespaces
+/// holding `xfrm_a` / `xfrm_b` and the guard rules.
+fn encrypted_pair(xfrm_a: Option<Vec<XfrmSa>>, xfrm_b: Option<Vec<XfrmSa>>) -> ClusterSnapshot {
+    let mut c = pair(&[("02:42:0a:00:00:04", B)], &[("02:42:0a:00:00:03", A)]);
+    for (n, states) in c.nodes.iter_mut().zip([xfrm_a, xfrm_b]) {
+        let s = n.snapshot.as_mut().expect("snapshot");
+        s.namespaces[0].xfrm = states.map(|states| Xfrm {
+            states,
+            policies: vec![],
+        });
+        s.namespaces[0].firewall = Some(guarded());
+        if let Some(e) = s.engine.as_mut() {
+            e.networks[0]
+                .options
+                .insert("encrypted".into(), String::new());
+        }
+    }
+    c
+}
+
+fn tunnel<'g>(g: &'g Graph, from: &str) -> &'g Edge {
+    g.edges
+        .iter()
+        .find(|e| e.kind == EdgeKind::Fdb && e.source.starts_with(&format!("if:{from}/")))
+        .expect("a tunnel")
+}
+
+fn codes(g: &Graph) -> Vec<&str> {
+    let mut c: Vec<&str> = g
+        .findings
+        .iter()
+        .map(|f| f.code.as_str())
+        .filter(|c| c.starts_with("ipsec") || c.starts_with("encrypted"))
+        .collect();
+    c.sort();
+    c
+}
+
+#[test]
+fn encrypted_tunnels_carry_each_directions_spis() {
+    let g = build_cluster(&encrypted_pair(
+        Some(vec![sa(A, B, 0x100), sa(B, A, 0x200)]),
+        Some(vec![sa(B, A, 0x200), sa(A, B, 0x100)]),
+    ));
+    let ab = tunnel(&g, "a");
+    assert_eq!(ab.attrs["encrypted"], true);
+    assert_eq!(ab.attrs["encrypted_network"], "appnet");
+    assert_eq!(ab.attrs["spi_out"], serde_json::json!(["0x00000100"]));
+    assert_eq!(ab.attrs["spi_in"], serde_json::json!(["0x00000200"]));
+    assert_eq!(ab.attrs["sa_out"], "0x00000100 198.19.0.11→198.19.0.12");
+    assert_eq!(
+        tunnel(&g, "b").attrs["spi_out"],
+        serde_json::json!(["0x00000200"])
+    );
+    assert!(codes(&g).is_empty(), "{:?}", g.findings);
+
+    // The same pair without the `encrypted` option: plain tunnels.
+    let plain = build_cluster(&pair(
+        &[("02:42:0a:00:00:04", B)],
+        &[("02:42:0a:00:00:03", A)],
+    ));
+    assert!(!tunnel(&plain, "a").attrs.contains_key("encrypted"));
+}
+
+#[test]
+fn a_direction_without_an_sa_is_an_error() {
+    // a has no SA for what b sends it.
+    let g = build_cluster(&encrypted_pair(
+        Some(vec![sa(A, B, 0x100)]),
+        Some(vec![sa(B, A, 0x200), sa(A, B, 0x100)]),
+    ));
+    assert_eq!(codes(&g), vec!["ipsec-sa-missing"]);
+    let f = g
+        .findings
+        .iter()
+        .find(|f| f.code == "ipsec-sa-missing")
+        .unwrap();
+    assert!(f.message.contains("b → a (inbound)"), "{}", f.message);
+}
+
+#[test]
+fn an_spi_the_peer_does_not_hold_is_an_error() {
+    // a sends with 0x100, but b only holds 0x999 from a (engines that derive SPIs differently).
+    let g = build_cluster(&encrypted_pair(
+        Some(vec![sa(A, B, 0x100), sa(B, A, 0x200)]),
+        Some(vec![sa(B, A, 0x200), sa(A, B, 0x999)]),
+    ));
+    let f: Vec<&Finding> = g
+        .findings
+        .iter()
+        .filter(|f| f.code == "ipsec-spi-mismatch")
+        .collect();
+    assert_eq!(f.len(), 1, "{:?}", g.findings);
+    let msgs: String = f.iter().map(|f| f.message.clone()).collect();
+    assert!(msgs.contains("a sends to b with SPI 0x00000100"), "{msgs}");
+    assert!(msgs.contains("0x00000999"), "{msgs}");
+}
+
+#[test]
+fn no_sa_at_all_is_the_kernel_without_esp_finding() {
+    let g = build_cluster(&encrypted_pair(Some(vec![]), Some(vec![])));
+    assert_eq!(codes(&g), vec!["ipsec-no-sa", "ipsec-no-sa"]);
+    assert!(g.findings[0].message.contains("CONFIG_INET_ESP"));
+    // Not read is not "missing": no finding, and the tunnel says so.
+    let g = build_cluster(&encrypted_pair(None, None));
+    assert!(codes(&g).is_empty(), "{:?}", g.findings);
+    assert_eq!(tunnel(&g, "a").attrs["ipsec"], "not read");
+}
+
+#[test]
+fn an_encrypted_vni_without_its_rules_is_a_finding() {
+    let mut c = encrypted_pair(
+        Some(vec![sa(A, B, 0x100), sa(B, A, 0x200)]),
+        Some(vec![sa(B, A, 0x200), sa(A, B, 0x100)]),
+    );
+    let s = c.nodes[0].snapshot.as_mut().unwrap();
+    s.namespaces[0].firewall = Some(Firewall::default());
+    let g = build_cluster(&c);
+    assert_eq!(
+        codes(&g),
+        vec!["encrypted-vxlan-unguarded", "encrypted-vxlan-unmarked"]
+    );
+    assert!(g
+        .findings
+        .iter()
+        .any(|f| f.elements.contains(&"host:a".to_owned())));
+
+    // 29.6+ nftables: the VNI in docker-overlay's set, with its drop and mark rules.
+    let s = c.nodes[0].snapshot.as_mut().unwrap();
+    s.namespaces[0].firewall = Some(Firewall {
+        nftables: Some(serde_json::json!({"nftables": [
+            {"table": {"family": "ip", "name": "docker-overlay"}},
+            {"set": {"family": "ip", "table": "docker-overlay", "name": "encrypted-vnis", "elem": [4097]}},
+            {"rule": {"family": "ip", "table": "docker-overlay", "chain": "enc-in",
+                      "expr": [{"match": {"op": "==", "left": {"meta": {"key": "secpath"}}, "right": false}}, {"drop": null}]}},
+            {"rule": {"family": "ip", "table": "docker-overlay", "chain": "enc-out",
+                      "expr": [{"mangle": {"key": {"meta": {"key": "mark"}}, "value": 13681891}}]}}
+        ]})),
+        ..Default::default()
+    });
+    assert!(codes(&build_cluster(&c)).is_empty());
+}

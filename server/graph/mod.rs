@@ -3,6 +3,7 @@
 pub mod build;
 pub mod cluster;
 pub mod dot;
+pub mod encryption;
 mod findings;
 pub mod ids;
 mod index;

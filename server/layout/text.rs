@@ -122,7 +122,9 @@ pub fn sub_label(ix: &GraphIndex, id: &str) -> String {
         ElementKind::Host => {
             let kernel = a.get("kernel").and_then(Value::as_str).unwrap_or("");
             let engine = a.get("engine_version").and_then(Value::as_str);
+            let api = a.get("engine_api").and_then(Value::as_str).unwrap_or("");
             match engine {
+                Some(v) if !api.is_empty() => format!("kernel {kernel} · engine {v} (API {api})"),
                 Some(v) => format!("kernel {kernel} · engine {v}"),
                 None => format!("kernel {kernel} · no engine"),
             }
@@ -205,5 +207,47 @@ mod tests {
         assert!(f.ends_with('…') && f.chars().count() < long.chars().count());
         // Multi-byte text is cut on character boundaries.
         assert!(fit(&"é".repeat(100), 100).ends_with('…'));
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+    use crate::graph::{Element, Graph};
+    use serde_json::json;
+
+    #[test]
+    fn a_host_says_its_engine_and_api_version() {
+        let host = |attrs: Vec<(&str, &str)>| Element {
+            id: "host:a".into(),
+            kind: ElementKind::Host,
+            label: "a".into(),
+            parent: None,
+            attrs: attrs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), json!(v)))
+                .collect(),
+        };
+        let g = Graph {
+            elements: vec![host(vec![
+                ("kernel", "6.1"),
+                ("engine_version", "29.0.0"),
+                ("engine_api", "1.52"),
+            ])],
+            ..Graph::default()
+        };
+        let ix = GraphIndex::new(&g);
+        assert_eq!(
+            sub_label(&ix, "host:a"),
+            "kernel 6.1 · engine 29.0.0 (API 1.52)"
+        );
+        let bare = Graph {
+            elements: vec![host(vec![("kernel", "6.1")])],
+            ..Graph::default()
+        };
+        assert_eq!(
+            sub_label(&GraphIndex::new(&bare), "host:a"),
+            "kernel 6.1 · no engine"
+        );
     }
 }

@@ -224,3 +224,24 @@ pub fn engine(what: String) -> Evidence {
         text: what,
     }
 }
+
+/// An IPsec SA as `ip xfrm state` heads it (no keys: the snapshot never holds them).
+pub fn xfrm_sa(ns_label: &str, sa: &crate::snapshot::XfrmSa) -> Evidence {
+    let mut text = format!(
+        "src {} dst {} proto {} spi {} reqid {} mode {}",
+        sa.src,
+        sa.dst,
+        sa.proto,
+        crate::graph::encryption::spi_text(sa.spi),
+        sa.reqid,
+        sa.mode
+    );
+    for a in &sa.algorithms {
+        text.push_str(&format!(" {a}"));
+    }
+    Evidence {
+        kind: "xfrm".into(),
+        namespace: ns_label.into(),
+        text,
+    }
+}

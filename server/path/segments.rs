@@ -3,6 +3,7 @@
 
 use std::net::Ipv4Addr;
 
+use crate::graph::encryption::{esp_sas, outbound_sa, spi_text, ENCRYPTED_OPTION};
 use crate::snapshot::{Container, ContainerEndpoint, Link, Namespace, Network, SourceKind};
 
 use super::facts;
@@ -300,7 +301,23 @@ pub fn across_overlay<'a>(
         ep.mac
     );
     match ctx.host_at(&under) {
-        Some(h) if h == dst_host => t.pass(nv.host, vx_el.clone(), text, ev),
+        Some(h) if h == dst_host => {
+            if !net.options.contains_key(ENCRYPTED_OPTION) {
+                t.pass(nv.host, vx_el.clone(), text, ev);
+            } else if !encrypted_hop(
+                t,
+                ctx,
+                from.node,
+                dst.node,
+                &under,
+                vx_el.clone(),
+                net,
+                text,
+                ev,
+            ) {
+                return;
+            }
+        }
         Some(h) => {
             let why = format!(
                 "the FDB sends {} to {under} ({h}), but {} runs on {dst_host}",
@@ -366,6 +383,66 @@ pub fn across_overlay<'a>(
         vec![],
     );
     enter_container(t, ctx, dst.node, rns, rbr, dst, dst_ip, arrives);
+}
+
+/// The tunnel hop of an encrypted overlay: which SA encrypts it, or why it cannot be sent or
+/// received encrypted. False when the path stops here.
+#[allow(clippy::too_many_arguments)]
+fn encrypted_hop(
+    t: &mut Trail<'_, '_>,
+    ctx: &Ctx<'_>,
+    node: usize,
+    dst_node: usize,
+    under: &str,
+    vx_el: Option<String>,
+    net: &Network,
+    text: String,
+    mut ev: Vec<super::model::Evidence>,
+) -> bool {
+    let nv = &ctx.nodes[node];
+    let rv = &ctx.nodes[dst_node];
+    let local = nv
+        .snap
+        .engine
+        .as_ref()
+        .map(|e| e.swarm.node_addr.as_str())
+        .unwrap_or("");
+    let stop = |t: &mut Trail<'_, '_>, ev, verdict: Verdict| {
+        t.hop(nv.host, vx_el.clone(), text.clone(), ev, verdict);
+        false
+    };
+    let Some(sas) = esp_sas(nv.snap, local, under) else {
+        let why = format!(
+            "{} is encrypted, but {}'s IPsec state was not read: whether this hop is encrypted cannot be told",
+            net.name, nv.host
+        );
+        return stop(t, ev, Verdict::Unknown(why));
+    };
+    let Some(sa) = outbound_sa(nv.snap, local, under).filter(|_| !sas.is_empty()) else {
+        let why = format!(
+            "{} is encrypted, but {} holds no IPsec SA to {under}: the VXLAN is not encrypted and {} drops it (no SA at all: a kernel without ESP)",
+            net.name, nv.host, rv.host
+        );
+        return stop(t, ev, Verdict::Broken(why));
+    };
+    ev.push(facts::xfrm_sa("host", sa));
+    let which = format!("SPI {} {}→{}", spi_text(sa.spi), sa.src, sa.dst);
+    if let Some(theirs) = esp_sas(rv.snap, local, under) {
+        if !theirs.iter().any(|s| s.spi == sa.spi) {
+            let why = format!(
+                "{} encrypts with {which}, but {} holds no SA with that SPI from it: the packet is dropped on arrival",
+                nv.host, rv.host
+            );
+            return stop(t, ev, Verdict::Broken(why));
+        }
+    }
+    t.pass(
+        nv.host,
+        vx_el,
+        format!("{text}, encrypted by IPsec ESP ({which})"),
+        ev,
+    );
+    true
 }
 
 /// The reason a namespace's IPVS cannot be used, if it cannot.

@@ -1451,3 +1451,104 @@ fn a_shared_hostname_is_ambiguous_as_a_node_and_a_label_or_id_picks_one() {
         );
     }
 }
+
+/// my-overlay-network made `--opt encrypted`, each node's host namespace holding `states`.
+fn encrypted_swarm(states: impl Fn(&str) -> Option<Vec<XfrmSa>>) -> ClusterSnapshot {
+    swarm_with(|s| {
+        let addr = s.engine.as_ref().unwrap().swarm.node_addr.clone();
+        if let Some(e) = s.engine.as_mut() {
+            for n in e
+                .networks
+                .iter_mut()
+                .filter(|n| n.name == "my-overlay-network")
+            {
+                n.options.insert("encrypted".into(), String::new());
+            }
+        }
+        let host = s
+            .namespaces
+            .iter_mut()
+            .find(|n| n.role == NamespaceRole::Host)
+            .unwrap();
+        host.xfrm = states(&addr).map(|states| Xfrm {
+            states,
+            policies: vec![],
+        });
+    })
+}
+
+fn esp(src: &str, dst: &str, spi: u32) -> XfrmSa {
+    XfrmSa {
+        src: src.into(),
+        dst: dst.into(),
+        proto: "esp".into(),
+        spi,
+        reqid: 0xD0C4E3,
+        mode: "transport".into(),
+        algorithms: vec!["aead rfc4106(gcm(aes))".into()],
+        mark: None,
+    }
+}
+
+fn overlay_path(c: &ClusterSnapshot) -> PacketPath {
+    let (a, _) = run_cluster(&between("webapp.1", "webapp.2"), c);
+    a.paths
+        .into_iter()
+        .find(|p| p.id.ends_with("@my-overlay-network"))
+        .unwrap()
+}
+
+const S2: &str = "172.17.1.65";
+const S1: &str = "172.17.1.142";
+
+#[test]
+fn an_encrypted_overlay_hop_names_its_sa() {
+    let both = |_: &str| Some(vec![esp(S2, S1, 0x1111), esp(S1, S2, 0x2222)]);
+    let p = overlay_path(&encrypted_swarm(both));
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    let hop = p
+        .hops
+        .iter()
+        .find(|h| h.evidence.iter().any(|e| e.kind == "xfrm"))
+        .expect("an encrypted hop");
+    assert!(
+        hop.text
+            .contains("encrypted by IPsec ESP (SPI 0x00001111 172.17.1.65→172.17.1.142)"),
+        "{}",
+        hop.text
+    );
+    assert!(texts(hop).contains(
+        &"src 172.17.1.65 dst 172.17.1.142 proto esp spi 0x00001111 reqid 13681891 mode transport aead rfc4106(gcm(aes))"
+    ));
+    // The plain overlay says nothing of IPsec.
+    let plain = overlay_path(&swarm());
+    assert!(plain.hops.iter().all(|h| !h.text.contains("IPsec")));
+}
+
+#[test]
+fn an_encrypted_overlay_without_sa_or_with_a_foreign_spi_is_broken() {
+    let p = overlay_path(&encrypted_swarm(|_| Some(vec![])));
+    assert_eq!(p.outcome, Outcome::Broken);
+    assert!(
+        matches!(&last(&p).verdict, Verdict::Broken(w) if w.contains("holds no IPsec SA to 172.17.1.142")),
+        "{:?}",
+        last(&p).verdict
+    );
+    // swarm02 sends with 0x1111; swarm01 holds only 0x9999 from it.
+    let p = overlay_path(&encrypted_swarm(|addr| {
+        Some(if addr == S2 {
+            vec![esp(S2, S1, 0x1111)]
+        } else {
+            vec![esp(S2, S1, 0x9999)]
+        })
+    }));
+    assert_eq!(p.outcome, Outcome::Broken);
+    assert!(
+        matches!(&last(&p).verdict, Verdict::Broken(w) if w.contains("no SA with that SPI")),
+        "{:?}",
+        last(&p).verdict
+    );
+    // Not read: cannot tell.
+    let p = overlay_path(&encrypted_swarm(|_| None));
+    assert_eq!(p.outcome, Outcome::Unknown);
+}

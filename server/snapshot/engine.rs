@@ -17,6 +17,10 @@ pub struct EngineFacts {
     pub api_version: String,
     /// The engine's data root (`DockerRootDir`).
     pub root_dir: String,
+    /// The firewall backend `/info` names (`iptables`, `nftables`, `iptables+firewalld`; API 1.49+);
+    /// empty for older engines, which only have iptables.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub firewall_backend: String,
     /// Where the engine keeps its sandbox files, as derived from the containers' `SandboxKey`s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns_dir: Option<String>,
@@ -149,7 +153,8 @@ pub struct ContainerEndpoint {
     /// IPv4 gateway.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub gateway: String,
-    /// Aliases on this network.
+    /// Aliases on this network, as given at creation: never the short container ID older
+    /// engines (API < 1.45) added.
     pub aliases: Vec<String>,
 }
 
@@ -170,6 +175,9 @@ pub struct Network {
     pub attachable: bool,
     /// The swarm routing-mesh network.
     pub ingress: bool,
+    /// IPv4 IPAM turned off (`EnableIPv4: false`, API 1.48+; engines before always had it on).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ipv4_disabled: bool,
     /// IPv6 enabled.
     pub enable_ipv6: bool,
     /// IPAM configurations.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Firewall, IpvsState};
+use super::{Firewall, IpvsState, Xfrm};
 
 /// A network namespace's identity: the (device, inode) of its nsfs file.
 #[derive(
@@ -64,6 +64,9 @@ pub struct Namespace {
     pub firewall: Option<Firewall>,
     /// IPVS services, or why there are none to read.
     pub ipvs: IpvsState,
+    /// IPsec SAs and policies, when read (never their keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xfrm: Option<Xfrm>,
 }
 
 impl Namespace {
@@ -106,6 +109,9 @@ impl Namespace {
             fw.normalize();
         }
         self.ipvs.normalize();
+        if let Some(x) = self.xfrm.as_mut() {
+            x.normalize();
+        }
     }
 
     /// The link with this ifindex.

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod ipvs;
 pub mod kernel;
 pub mod source;
+pub mod xfrm;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,7 @@ pub use identity::{IdentityKind, NodeId};
 pub use ipvs::*;
 pub use kernel::*;
 pub use source::*;
+pub use xfrm::*;
 
 /// Schema identifier written into every node snapshot; bump on incompatible change.
 pub const NODE_SCHEMA: &str = "dockmap.node-snapshot/1";

@@ -20,6 +20,8 @@ pub enum SourceKind {
     Ipvs,
     /// Which node this is (swarm node ID, engine ID, machine ID).
     Identity,
+    /// IPsec SAs and policies over NETLINK_XFRM inside one namespace.
+    Xfrm,
 }
 
 /// The outcome of reading one source.

@@ -27,8 +27,13 @@ pub(super) fn is_orchestration_label(key: &str) -> bool {
 
 /// One `docker inspect` answer, reduced to networking facts.
 pub(super) fn decode(v: &Value) -> Container {
+    let id = text(v, "/Id");
     Container {
-        id: text(v, "/Id"),
+        endpoints: entries(v, "/NetworkSettings/Networks")
+            .into_iter()
+            .map(|(name, e)| endpoint(name, e, &id))
+            .collect(),
+        id,
         name: text(v, "/Name").trim_start_matches('/').to_owned(),
         image: text(v, "/Config/Image"),
         state: text(v, "/State/Status"),
@@ -37,10 +42,6 @@ pub(super) fn decode(v: &Value) -> Container {
         sandbox_key: text(v, "/NetworkSettings/SandboxKey"),
         sandbox_id: text(v, "/NetworkSettings/SandboxID"),
         ports: ports(v),
-        endpoints: entries(v, "/NetworkSettings/Networks")
-            .into_iter()
-            .map(|(name, e)| endpoint(name, e))
-            .collect(),
         labels: string_map(v, "/Config/Labels", is_orchestration_label),
     }
 }
@@ -75,7 +76,17 @@ fn ports(v: &Value) -> Vec<PortBinding> {
     out
 }
 
-fn endpoint(network_name: &str, e: &Value) -> ContainerEndpoint {
+/// One entry of `NetworkSettings.Networks`: the only place API 1.52+ gives addresses (the
+/// top-level `IPAddress`, `Gateway`, `MacAddress`, `EndpointID` are gone), and the same in every
+/// older version.
+fn endpoint(network_name: &str, e: &Value, container_id: &str) -> ContainerEndpoint {
+    // API < 1.45 adds the short container ID to `Aliases`; 1.45+ lists only the aliases given (the
+    // ID moved to `DNSNames`). Dropping it makes one engine's facts the same under every version.
+    let short_id = container_id.get(..12).unwrap_or(container_id);
+    let aliases = strings(e, "/Aliases")
+        .into_iter()
+        .filter(|a| a != short_id)
+        .collect();
     ContainerEndpoint {
         network_name: network_name.to_owned(),
         network_id: text(e, "/NetworkID"),
@@ -87,7 +98,7 @@ fn endpoint(network_name: &str, e: &Value) -> ContainerEndpoint {
         ipv6: text(e, "/GlobalIPv6Address"),
         mac: text(e, "/MacAddress"),
         gateway: text(e, "/Gateway"),
-        aliases: strings(e, "/Aliases"),
+        aliases,
     }
 }
 
@@ -98,7 +109,7 @@ mod tests {
 
     fn inspect() -> Value {
         json!({
-            "Id": "c0ffee",
+            "Id": "c0ffee0123456789",
             "Name": "/web",
             "Config": {
                 "Image": "nginx:1",
@@ -114,7 +125,7 @@ mod tests {
                 "Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}], "53/udp": null, "bad/tcp": null},
                 "Networks": {"front": {
                     "NetworkID": "n1", "EndpointID": "e1", "IPAddress": "198.18.64.2", "IPPrefixLen": 24,
-                    "MacAddress": "02:42:c6:12:40:02", "Gateway": "198.18.64.1", "Aliases": ["web", "c0ffee"],
+                    "MacAddress": "02:42:c6:12:40:02", "Gateway": "198.18.64.1", "Aliases": ["web", "c0ffee012345"],
                     "GlobalIPv6Address": ""
                 }}
             }
@@ -124,7 +135,7 @@ mod tests {
     #[test]
     fn inspect_reduces_to_networking_facts() {
         let c = decode(&inspect());
-        assert_eq!(c.id, "c0ffee");
+        assert_eq!(c.id, "c0ffee0123456789");
         assert_eq!(c.name, "web");
         assert_eq!(c.image, "nginx:1");
         assert_eq!(c.state, "some-future-state");
@@ -140,7 +151,11 @@ mod tests {
         assert_eq!(e.ipv4_prefix_len, 24);
         assert_eq!(e.mac, "02:42:c6:12:40:02");
         assert_eq!(e.gateway, "198.18.64.1");
-        assert_eq!(e.aliases, vec!["web", "c0ffee"]);
+        assert_eq!(
+            e.aliases,
+            vec!["web"],
+            "the short-ID alias of API < 1.45 is dropped"
+        );
         assert_eq!(c.ports.len(), 3);
         assert!(c.ports.contains(&PortBinding {
             private_port: 53,

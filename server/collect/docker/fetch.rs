@@ -6,7 +6,7 @@
 //! container state) into an error for the whole list. bollard has no call for a
 //! raw GET, so one is made from the call that hands back a body untouched: on a
 //! clone of the client, a request modifier turns `export_container` of a name no
-//! container can have into a GET of `path`. bollard's socket, API version prefix
+//! container can have into a GET of `path` under the negotiated `/v1.xx`. bollard's socket
 //! and timeout stay in force. Should bollard ever build that request differently,
 //! the engine answers 404 for the impossible name: a clear error, never an export.
 
@@ -49,12 +49,16 @@ impl fmt::Display for Failure {
 /// `GET path` (with its query, e.g. `/containers/json?all=1`) and the answer as JSON.
 pub(super) async fn get(docker: &Docker, path: &str) -> Result<Value, Failure> {
     let carrier_path = format!("/containers/{CARRIER}/export");
-    let target = path.to_owned();
+    let v = docker.client_version();
+    // bollard 0.21 builds `/v1.xx/` and then drops it (it joins an absolute path), so every
+    // request would go unversioned: answered in whatever the engine's newest shape is, and an
+    // unversioned API is deprecated (moby's swagger.yaml). The negotiated version is put back here.
+    let target = format!("/v{}.{}{}", v.major_version, v.minor_version, path);
     let client = docker.clone().with_request_modifier(move |mut req| {
         let uri = req.uri().to_string();
         if let Some(at) = uri.find(&carrier_path) {
-            // Keep scheme, socket and `/v1.xx`; replace the carrier's path.
-            if let Ok(redirected) = format!("{}{}", &uri[..at], target).parse() {
+            // Keep scheme and socket (and no version bollard may have left); replace the path.
+            if let Ok(redirected) = format!("{}{}", strip_version(&uri[..at]), target).parse() {
                 *req.uri_mut() = redirected;
             }
         }
@@ -83,6 +87,23 @@ pub(super) async fn get(docker: &Docker, path: &str) -> Result<Value, Failure> {
     }
     serde_json::from_slice(&body)
         .map_err(|e| Failure::Other(format!("{path}: the engine's answer is not JSON: {e}")))
+}
+
+/// `unix://x/v1.41` -> `unix://x`: the prefix without a trailing version segment.
+fn strip_version(prefix: &str) -> &str {
+    match prefix.rsplit_once("/v") {
+        Some((head, v))
+            if v.split_once('.').is_some_and(|(a, b)| {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && a.bytes().all(|c| c.is_ascii_digit())
+                    && b.bytes().all(|c| c.is_ascii_digit())
+            }) =>
+        {
+            head
+        }
+        _ => prefix,
+    }
 }
 
 /// Percent-encodes one path segment (an ID or name taken from the engine).
@@ -192,6 +213,13 @@ mod tests {
         assert!(classify(BollardError::RequestTimeoutError)
             .to_string()
             .contains("no answer"));
+    }
+
+    #[test]
+    fn a_version_left_in_the_prefix_is_dropped() {
+        assert_eq!(strip_version("unix://abc/v1.41"), "unix://abc");
+        assert_eq!(strip_version("unix://abc"), "unix://abc");
+        assert_eq!(strip_version("http://h:2375/vx.1"), "http://h:2375/vx.1");
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub async fn collect(docker: &Docker) -> Result<EngineFacts, CollectError> {
         version: text(&version, "/Version"),
         api_version: text(&version, "/ApiVersion"),
         root_dir: text(&info, "/DockerRootDir"),
+        // API 1.49+; older engines leave it out.
+        firewall_backend: text(&info, "/FirewallBackend/Driver"),
         netns_dir: netns_dir(&containers),
         swarm,
         containers,

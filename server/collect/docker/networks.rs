@@ -31,6 +31,8 @@ pub(super) fn decode(v: &Value) -> Network {
         internal: flag(v, "/Internal"),
         attachable: flag(v, "/Attachable"),
         ingress: flag(v, "/Ingress"),
+        // Absent before API 1.48, when IPv4 could not be turned off.
+        ipv4_disabled: matches!(v.pointer("/EnableIPv4"), Some(Value::Bool(false))),
         enable_ipv6: flag(v, "/EnableIPv6"),
         ipam: array(v, "/IPAM/Config")
             .iter()
@@ -95,6 +97,9 @@ mod tests {
         assert_eq!(keys, vec!["c1", "lb-front"]);
         assert_eq!(n.endpoints[1].ipv4, "198.18.129.3/24");
         assert_eq!(n.peers[0].ip, "198.18.192.1");
+        assert!(!n.ipv4_disabled, "no EnableIPv4 (API < 1.48) means IPv4 on");
+        let v6_only = decode(&json!({"Id": "n2", "EnableIPv4": false, "EnableIPv6": true}));
+        assert!(v6_only.ipv4_disabled && v6_only.enable_ipv6);
         assert!(!serde_json::to_string(&n).unwrap().contains("hunter2"));
     }
 }
