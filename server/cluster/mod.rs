@@ -108,16 +108,9 @@ impl Gatherer {
             self.gather_agents(discovered).await
         } else {
             let snap = node::collect(&self.opts.local).await;
-            vec![ClusterNode {
-                name: snap.node.hostname.clone(),
-                source: "local".into(),
-                identity: String::new(),
-                state: NodeState::Fresh,
-                error: String::new(),
-                snapshot_taken_at: Some(snap.taken_at.clone()),
-                age_s: None,
-                snapshot: Some(snap),
-            }]
+            let mut n = ClusterNode::fresh(&snap, "local");
+            n.snapshot = Some(snap);
+            vec![n]
         };
         let mut cluster = ClusterSnapshot {
             schema: CLUSTER_SCHEMA.into(),

@@ -144,6 +144,18 @@ fn cluster(nodes: Vec<ClusterNode>) -> ClusterSnapshot {
     }
 }
 
+/// Every fdb edge as (from, to), sorted.
+fn fdb_edges(g: &Graph) -> Vec<(&str, &str)> {
+    let mut t: Vec<(&str, &str)> = g
+        .edges
+        .iter()
+        .filter(|e| e.kind == EdgeKind::Fdb)
+        .map(|e| (e.source.as_str(), e.target.as_str()))
+        .collect();
+    t.sort();
+    t
+}
+
 fn pair(fdb_a: &[(&str, &str)], fdb_b: &[(&str, &str)]) -> ClusterSnapshot {
     cluster(vec![
         fresh(node(
@@ -171,13 +183,7 @@ fn fdb_entries_become_tunnels_between_the_nodes_vxlan_interfaces() {
         &[("02:42:0a:00:00:04", "198.19.0.12")],
         &[("02:42:0a:00:00:03", "198.19.0.11")],
     ));
-    let mut tunnels: Vec<(&str, &str)> = g
-        .edges
-        .iter()
-        .filter(|e| e.kind == EdgeKind::Fdb)
-        .map(|e| (e.source.as_str(), e.target.as_str()))
-        .collect();
-    tunnels.sort();
+    let tunnels = fdb_edges(&g);
     assert_eq!(
         tunnels,
         vec![
@@ -602,13 +608,7 @@ fn nodes_sharing_a_hostname_are_three_hosts_with_tunnels_between_them() {
             ("host:x8j5y8w6k2bn", "vm@x8j5y8"),
         ]
     );
-    let mut tunnels: Vec<(&str, &str)> = g
-        .edges
-        .iter()
-        .filter(|e| e.kind == EdgeKind::Fdb)
-        .map(|e| (e.source.as_str(), e.target.as_str()))
-        .collect();
-    tunnels.sort();
+    let tunnels = fdb_edges(&g);
     assert_eq!(
         tunnels.len(),
         6,

@@ -62,6 +62,23 @@ pub struct ClusterNode {
     pub snapshot: Option<NodeSnapshot>,
 }
 
+impl ClusterNode {
+    /// The entry of a node whose snapshot was just read or collected (`source`: where from),
+    /// without the snapshot itself.
+    pub fn fresh(s: &NodeSnapshot, source: &str) -> ClusterNode {
+        ClusterNode {
+            name: s.node.hostname.clone(),
+            source: source.into(),
+            identity: String::new(),
+            state: NodeState::Fresh,
+            error: String::new(),
+            snapshot_taken_at: Some(s.taken_at.clone()),
+            age_s: None,
+            snapshot: None,
+        }
+    }
+}
+
 impl ClusterSnapshot {
     /// Node snapshots read or collected on one machine as a cluster whose every node answered
     /// (`source`: where they came from, e.g. `file`, `local`).
@@ -77,15 +94,10 @@ impl ClusterSnapshot {
             duration_ms: 0,
             nodes: nodes
                 .into_iter()
-                .map(|s| ClusterNode {
-                    name: s.node.hostname.clone(),
-                    source: source.into(),
-                    identity: String::new(),
-                    state: NodeState::Fresh,
-                    error: String::new(),
-                    snapshot_taken_at: Some(s.taken_at.clone()),
-                    age_s: None,
-                    snapshot: Some(s),
+                .map(|s| {
+                    let mut n = ClusterNode::fresh(&s, source);
+                    n.snapshot = Some(s);
+                    n
                 })
                 .collect(),
         }

@@ -606,19 +606,7 @@ fn local_data(
     let nodes = snapshots
         .iter()
         .enumerate()
-        .map(|(i, s)| {
-            let n = ClusterNode {
-                name: s.node.hostname.clone(),
-                source: source.into(),
-                identity: String::new(),
-                state: NodeState::Fresh,
-                error: String::new(),
-                snapshot_taken_at: Some(s.taken_at.clone()),
-                age_s: None,
-                snapshot: None,
-            };
-            (n, Some(i))
-        })
+        .map(|(i, s)| (ClusterNode::fresh(s, source), Some(i)))
         .collect();
     (Data { snapshots, graph }, nodes, Vec::new())
 }

@@ -28,20 +28,9 @@ use bench_host::{ensure_containers, env_usize, firewall_counts, remove_all};
 const POLL: Duration = Duration::from_secs(2);
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("agent_cpu: run it with `cargo bench --bench agent_cpu` (needs root and the test engine)");
+    if !bench_host::ready("agent_cpu") {
         return;
     }
-    assert!(
-        unsafe { libc::geteuid() } == 0,
-        "agent_cpu needs root (the agent enters namespaces)"
-    );
-    assert!(
-        engine::try_docker(&["version"]).is_ok(),
-        "no Docker engine at {}: start it with tests/engine-up.sh",
-        engine::docker_host()
-    );
-    engine::ensure_image();
     let n = env_usize("DOCKMAP_BENCH_CONTAINERS", 200);
     let seconds = env_usize("DOCKMAP_BENCH_SECONDS", 60).max(4);
     let keep = std::env::var("DOCKMAP_BENCH_KEEP").is_ok_and(|v| v == "1");

@@ -125,3 +125,25 @@ pub fn firewall_counts(snapshot: &serde_json::Value) -> Option<[usize; 5]> {
         .collect();
     numbers.try_into().ok()
 }
+
+/// Stop unless run as a bench (`--bench`), as root, with the test engine up and its image built.
+/// False: only say how to run it (under `cargo test --all-targets`).
+pub fn ready(name: &str) -> bool {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "{name}: run it with `cargo bench --bench {name}` (needs root and the test engine)"
+        );
+        return false;
+    }
+    assert!(
+        unsafe { libc::geteuid() } == 0,
+        "{name} needs root (it enters namespaces)"
+    );
+    assert!(
+        engine::try_docker(&["version"]).is_ok(),
+        "no Docker engine at {}: start it with tests/engine-up.sh",
+        engine::docker_host()
+    );
+    engine::ensure_image();
+    true
+}

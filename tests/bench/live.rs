@@ -55,12 +55,9 @@ async fn until(state: &AppState, id: &str, present: bool) -> Instant {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("live: run it with `cargo bench --bench live` (needs root and the test engine)");
+    if !bench_host::ready("live") {
         return;
     }
-    assert!(unsafe { libc::geteuid() } == 0, "live needs root");
-    engine::ensure_image();
     let n = env_usize("DOCKMAP_BENCH_CONTAINERS", 200);
     let runs = env_usize("DOCKMAP_BENCH_RUNS", 20).max(2);
     let quiet = env_usize("DOCKMAP_BENCH_SECONDS", 60);

@@ -33,20 +33,9 @@ use bench_host::{ensure_containers, env_usize, firewall_counts, remove_all};
 use serde_json::Value;
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("snapshot_vs_script: run it with `cargo bench --bench snapshot_vs_script` (needs root and the test engine)");
+    if !bench_host::ready("snapshot_vs_script") {
         return;
     }
-    assert!(
-        unsafe { libc::geteuid() } == 0,
-        "snapshot_vs_script needs root (it enters namespaces)"
-    );
-    assert!(
-        engine::try_docker(&["version"]).is_ok(),
-        "no Docker engine at {}: start it with tests/engine-up.sh",
-        engine::docker_host()
-    );
-    engine::ensure_image();
 
     let n = env_usize("DOCKMAP_BENCH_CONTAINERS", 200);
     let runs = env_usize("DOCKMAP_BENCH_RUNS", 5).max(1);
