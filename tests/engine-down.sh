@@ -32,12 +32,20 @@ stop_pid() {
     rm -f "$file"
 }
 
+stopped_engine=0
 if [[ -f $STATE_DIR/dockerd.pid ]]; then
     # Only when dockerd goes too: a swarm on an engine we did not start is someone else's.
     if [[ -f $STATE_DIR/created-swarm ]]; then
         docker swarm leave --force >/dev/null 2>&1 && say "left the swarm"
     fi
     stop_pid "$STATE_DIR/dockerd.pid" dockerd
+    stopped_engine=1
+fi
+# A stopped dockerd leaves its bridges behind: ours go with it (never another engine's).
+if ((stopped_engine)) && ! docker version >/dev/null 2>&1; then
+    for link in docker0 docker_gwbridge; do
+        ip link del "$link" 2>/dev/null && say "removed $link"
+    done
 fi
 rm -f "$STATE_DIR/created-swarm"
 stop_pid "$STATE_DIR/containerd.pid" containerd
