@@ -496,7 +496,20 @@ fn stack_file_deploys_agents_and_server_on_the_lab_and_removes_clean() {
     swarm::eventually("the server's published port to answer", 60, || {
         server.get_json("/api/status")
     });
-    let graph = server.graph_when("all three nodes fresh", 60, |g| g.all_fresh(&names));
+    // The agents follow their nodes live: the server's own container, started after node1's
+    // agent, is in node1's picture once that agent has seen it start (a second or so).
+    let server_ctr = |g: &Graph| {
+        g.elements("container").any(|c| {
+            c["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with(&format!("ctr:node1/{STACK}_server.1.")))
+        })
+    };
+    let graph = server.graph_when(
+        "all three nodes fresh, the server's container on node1",
+        60,
+        |g| g.all_fresh(&names) && server_ctr(g),
+    );
     let status = server.get_json("/api/status").expect("status");
     let agent_entries: Vec<&Value> = status["sources"]
         .as_array()
@@ -539,12 +552,7 @@ fn stack_file_deploys_agents_and_server_on_the_lab_and_removes_clean() {
         assert_eq!(on, all, "running tasks of {svc}");
     }
     // The server's task, on the manager.
-    assert!(
-        graph.elements("container").any(|c| c["id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with(&format!("ctr:node1/{STACK}_server.1.")))),
-        "the server's container on node1"
-    );
+    assert!(server_ctr(&graph), "the server's container on node1");
 
     // Sandboxes and tunnels: every node's ingress_sbox and lab-overlay namespace, and that
     // overlay's vxlan0 forwarding to each other node's.
