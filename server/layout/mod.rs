@@ -149,7 +149,7 @@ fn edges(
     f: &fold::Folding,
     rects: &FxMap<&str, Rect>,
 ) -> Vec<SceneEdge> {
-    let mut merged: BTreeMap<(EdgeKind, &str, &str), (String, usize)> = BTreeMap::new();
+    let mut merged: BTreeMap<(EdgeKind, &str, &str), (String, usize, bool)> = BTreeMap::new();
     for e in &g.edges {
         if !f.edge_shown(e.kind) {
             continue;
@@ -163,15 +163,16 @@ fn edges(
         }
         let slot = merged
             .entry((e.kind, s, t))
-            .or_insert_with(|| (e.id.clone(), 0));
+            .or_insert_with(|| (e.id.clone(), 0, false));
         if e.id < slot.0 {
             slot.0 = e.id.clone();
         }
         slot.1 += 1;
+        slot.2 |= e.attrs.get("encrypted") == Some(&serde_json::Value::Bool(true));
     }
     let mut out: Vec<SceneEdge> = merged
         .into_iter()
-        .filter_map(|((kind, s, t), (id, count))| {
+        .filter_map(|((kind, s, t), (id, count, encrypted))| {
             let (a, b) = (rects.get(s)?, rects.get(t)?);
             let (ha, hb) = (ix.host_of(s), ix.host_of(t));
             let path = match (ha, hb) {
@@ -190,6 +191,7 @@ fn edges(
                 source: s.to_owned(),
                 target: t.to_owned(),
                 count,
+                encrypted,
                 path,
             })
         })

@@ -86,6 +86,9 @@ pub struct SceneEdge {
     pub target: String,
     /// How many graph edges it stands for.
     pub count: usize,
+    /// An overlay tunnel of an encrypted network (IPsec): drawn apart from plain VXLAN.
+    #[serde(default)]
+    pub encrypted: bool,
     /// Cubic Bézier: start, control 1, control 2, end.
     pub path: [i32; 8],
 }

@@ -247,3 +247,33 @@ fn characters_xml_forbids_never_reach_the_svg() {
     assert!(svg.contains("ctl\u{FFFD}net\u{FFFD}[31m\u{FFFD}"));
     assert!(svg.contains("data-id=\"ctr:node-00/ctr\u{FFFD}\u{FFFD}\u{FFFD}x\""));
 }
+
+#[test]
+fn an_encrypted_overlay_tunnel_is_drawn_apart_from_plain_vxlan() {
+    let snaps = snapshots(&SyntheticOptions {
+        hosts: 2,
+        containers: 6,
+        hostile_names: false,
+    });
+    let mut g =
+        crate::graph::build_cluster(&crate::snapshot::ClusterSnapshot::of_nodes(snaps, "test"));
+    let fdb: Vec<usize> = g
+        .edges
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == graph::EdgeKind::Fdb)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(fdb.len() >= 2, "the synthetic swarm has tunnels");
+    g.edges[fdb[0]]
+        .attrs
+        .insert("encrypted".into(), serde_json::json!(true));
+    let svg = render::svg(&layout(&g, &View::from_query("open=*")).scene);
+    let drawn = |class: &str| svg.matches(class).count();
+    assert_eq!(
+        drawn("e k-fdb enc\""),
+        1,
+        "exactly the encrypted tunnel is marked"
+    );
+    assert!(drawn("e k-fdb\"") >= 1, "plain tunnels stay plain");
+}

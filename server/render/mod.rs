@@ -209,9 +209,10 @@ fn edge(out: &mut String, e: &SceneEdge) {
         2..=9 => " w2",
         _ => " w3",
     };
+    let enc = if e.encrypted { " enc" } else { "" };
     let _ = write!(
         out,
-        r#"<path class="e k-{}{weight}" data-s="{}" data-t="{}" data-n="{}" d="M{} {}C{} {} {} {} {} {}"/>"#,
+        r#"<path class="e k-{}{weight}{enc}" data-s="{}" data-t="{}" data-n="{}" d="M{} {}C{} {} {} {} {} {}"/>"#,
         edge_token(e.kind),
         escape(&e.source),
         escape(&e.target),
