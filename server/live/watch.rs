@@ -252,6 +252,34 @@ fn watch_dirs(dirs: &[PathBuf]) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Whether a batch of rtnetlink notifications can change the picture. Neighbour and FDB entries
+/// the kernel learns from traffic (any state but permanent or noarp) never count as a change (the
+/// diff's rule), and on a busy host they come and go all the time: they wake nothing. Anything
+/// else, or what cannot be parsed, does.
+fn counts(buf: &[u8]) -> bool {
+    const NLMSG_HDRLEN: usize = 16;
+    const NDMSG_STATE: usize = NLMSG_HDRLEN + 8;
+    let mut at = 0;
+    while at + NLMSG_HDRLEN <= buf.len() {
+        let len = u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
+        let kind = u16::from_ne_bytes([buf[at + 4], buf[at + 5]]);
+        if len < NLMSG_HDRLEN || at + len > buf.len() {
+            return true;
+        }
+        let neighbour = kind == libc::RTM_NEWNEIGH || kind == libc::RTM_DELNEIGH;
+        if !neighbour || len < NDMSG_STATE + 2 {
+            return true;
+        }
+        let state = u16::from_ne_bytes([buf[at + NDMSG_STATE], buf[at + NDMSG_STATE + 1]]);
+        if state & (libc::NUD_PERMANENT | libc::NUD_NOARP) != 0 {
+            return true;
+        }
+        // Messages are 4-byte aligned.
+        at += (len + 3) & !3;
+    }
+    at < buf.len()
+}
+
 fn poll_loop(
     set: &Mutex<Set>,
     wake: RawFd,
@@ -265,9 +293,11 @@ fn poll_loop(
             events: libc::POLLIN,
             revents: 0,
         }];
+        let mut route_fds: std::collections::HashSet<RawFd> = Default::default();
         if let Ok(mut s) = set.lock() {
             s.retired.clear();
             s.retired_inotify.clear();
+            route_fds.extend(s.by_ns.values().filter_map(|w| w.fds.first().copied()));
             fds.extend(
                 s.by_ns
                     .values()
@@ -299,7 +329,8 @@ fn poll_loop(
                 // this thread closes them, and not before the next turn.
                 let r = unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) };
                 if r > 0 {
-                    if p.fd != wake {
+                    let read = &buf[..r as usize];
+                    if p.fd != wake && (!route_fds.contains(&p.fd) || counts(read)) {
                         changed = true;
                     }
                     continue;
@@ -321,5 +352,49 @@ fn poll_loop(
         if sent.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counts;
+
+    /// One RTM_NEWNEIGH / RTM_NEWLINK message with this state (ndmsg layout from linux/neighbour.h).
+    fn msg(kind: u16, state: u16) -> Vec<u8> {
+        let mut m = vec![0u8; 16 + 12];
+        let len = m.len() as u32;
+        m[..4].copy_from_slice(&len.to_ne_bytes());
+        m[4..6].copy_from_slice(&kind.to_ne_bytes());
+        m[16] = libc::AF_BRIDGE as u8;
+        m[24..26].copy_from_slice(&state.to_ne_bytes());
+        m
+    }
+
+    #[test]
+    fn learned_neighbours_wake_nothing_and_everything_else_does() {
+        let learned = [
+            libc::NUD_REACHABLE,
+            libc::NUD_STALE,
+            libc::NUD_DELAY,
+            libc::NUD_FAILED,
+        ];
+        for st in learned {
+            assert!(!counts(&msg(libc::RTM_NEWNEIGH, st)), "state {st:#x}");
+            assert!(!counts(&msg(libc::RTM_DELNEIGH, st)), "state {st:#x}");
+        }
+        // Docker's static VXLAN FDB and ARP entries are permanent: they count.
+        assert!(counts(&msg(libc::RTM_NEWNEIGH, libc::NUD_PERMANENT)));
+        assert!(counts(&msg(libc::RTM_DELNEIGH, libc::NUD_NOARP)));
+        // A link message counts; so does a learned entry batched with it.
+        assert!(counts(&msg(libc::RTM_NEWLINK, 0)));
+        let mut batch = msg(libc::RTM_NEWNEIGH, libc::NUD_STALE);
+        batch.extend(msg(libc::RTM_NEWLINK, 0));
+        assert!(counts(&batch));
+        let mut quiet = msg(libc::RTM_NEWNEIGH, libc::NUD_STALE);
+        quiet.extend(msg(libc::RTM_DELNEIGH, libc::NUD_REACHABLE));
+        assert!(!counts(&quiet));
+        // What cannot be parsed wakes, rather than being missed.
+        assert!(counts(&[1, 2, 3]));
+        assert!(counts(&msg(libc::RTM_NEWNEIGH, libc::NUD_STALE)[..20]));
     }
 }

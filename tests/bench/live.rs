@@ -9,8 +9,11 @@
 //! (then no longer holds) the container: p50 and p99. It also reports the size of each update as
 //! `/api/live` sends it, how many collections the feed ran and published, and this process's
 //! CPU time over a quiet minute (the cost of following an unchanged host: the slow resync only).
+//! Then churn: one container started and one removed every second for DOCKMAP_BENCH_CHURN
+//! seconds (default 60): CPU per second of churn, updates and their sizes, and this process's
+//! resident memory before and after (flat means no growth).
 //! Settings: DOCKMAP_BENCH_CONTAINERS (default 200), DOCKMAP_BENCH_RUNS (default 20),
-//! DOCKMAP_BENCH_SECONDS (the quiet time, default 60), DOCKMAP_BENCH_KEEP=1.
+//! DOCKMAP_BENCH_SECONDS (the quiet time, default 60), DOCKMAP_BENCH_CHURN, DOCKMAP_BENCH_KEEP=1.
 //! Under `cargo test --all-targets` (no `--bench`) it only says how to run it.
 
 #[path = "bench_host.rs"]
@@ -30,6 +33,19 @@ fn cpu_seconds() -> f64 {
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
     let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     t(u.ru_utime) + t(u.ru_stime)
+}
+
+/// This process's resident memory, in MiB.
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
@@ -61,6 +77,7 @@ fn main() {
     let n = env_usize("DOCKMAP_BENCH_CONTAINERS", 200);
     let runs = env_usize("DOCKMAP_BENCH_RUNS", 20).max(2);
     let quiet = env_usize("DOCKMAP_BENCH_SECONDS", 60);
+    let churn = env_usize("DOCKMAP_BENCH_CHURN", 60);
     ensure_containers(n);
     let rt = engine::runtime();
     rt.block_on(async {
@@ -124,6 +141,46 @@ fn main() {
             g0,
             state.status().generation
         );
+
+        // Churn: one in, one out, every second; the oldest churned container goes first.
+        let mut updates = state.updates();
+        let (rss0, c0, g0) = (rss_mib(), cpu_seconds(), state.status().generation);
+        let started = Instant::now();
+        let mut alive: std::collections::VecDeque<String> = Default::default();
+        for i in 0..churn {
+            let name = format!("dmbench-churn-{}-{i}", std::process::id());
+            engine::docker(&[
+                "run", "-d", "--name", &name, "--label", "dockmap-bench",
+                "dockmap-test/busybox:latest", "sleep", "600",
+            ]);
+            alive.push_back(name);
+            if alive.len() > 1 {
+                if let Some(old) = alive.pop_front() {
+                    engine::docker(&["rm", "-f", &old]);
+                }
+            }
+            let next = started + Duration::from_secs(i as u64 + 1);
+            tokio::time::sleep(next.saturating_duration_since(Instant::now())).await;
+        }
+        let took = started.elapsed().as_secs_f64();
+        let used = cpu_seconds() - c0;
+        let mut sizes = Vec::new();
+        while let Ok(u) = updates.try_recv() {
+            sizes.push(serde_json::to_vec(&*u).map(|b| b.len()).unwrap_or(0));
+        }
+        sizes.sort_unstable();
+        println!(
+            "live: churn of {churn} s (one container in, one out, per second): {:.2} s CPU per second of churn              (the server's state: collections, graphs, layouts' caches), {} generations, {} page updates              (median {} bytes), resident memory {:.1} → {:.1} MiB",
+            used / took,
+            state.status().generation - g0,
+            sizes.len(),
+            sizes.get(sizes.len() / 2).copied().unwrap_or(0),
+            rss0,
+            rss_mib()
+        );
+        for name in alive {
+            engine::docker(&["rm", "-f", &name]);
+        }
     });
     if !std::env::var("DOCKMAP_BENCH_KEEP").is_ok_and(|v| v == "1") {
         remove_all();
