@@ -52,6 +52,9 @@ struct Watched {
 struct Set {
     by_ns: HashMap<NsIdentity, Watched>,
     inotify: Option<OwnedFd>,
+    /// File names of the watched namespaces: only their removal can change the picture (a file
+    /// Docker deletes a minute after `docker rm` is no namespace any more).
+    names: std::collections::HashSet<String>,
     retired: Vec<Watched>,
     retired_inotify: Vec<OwnedFd>,
 }
@@ -129,8 +132,16 @@ impl KernelWatch {
             }
         }
         let inotify = watch_dirs(dirs).map_err(|e| problems.push(format!("netns dirs: {e}")));
+        let names = snap
+            .namespaces
+            .iter()
+            .flat_map(|ns| &ns.paths)
+            .filter_map(|p| Path::new(p).file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
         if let Ok(mut s) = self.set.lock() {
             s.by_ns = next;
+            s.names = names;
             s.retired.extend(old.into_values());
             if let Some(before) = std::mem::replace(&mut s.inotify, inotify.ok()) {
                 s.retired_inotify.push(before);
@@ -280,6 +291,31 @@ fn counts(buf: &[u8]) -> bool {
     at < buf.len()
 }
 
+/// Whether a batch of inotify events on the namespace directories can change the picture: a file
+/// created or moved in (a new sandbox), or a watched namespace's file removed; not the removal of
+/// a file that was no namespace any more. What cannot be parsed counts.
+fn files_count(buf: &[u8], watched: &std::collections::HashSet<String>) -> bool {
+    const HEADER: usize = 16;
+    let mut at = 0;
+    while at + HEADER <= buf.len() {
+        let word = |o: usize| u32::from_ne_bytes([buf[o], buf[o + 1], buf[o + 2], buf[o + 3]]);
+        let mask = word(at + 4);
+        let len = word(at + 12) as usize;
+        let Some(raw) = buf.get(at + HEADER..at + HEADER + len) else {
+            return true;
+        };
+        let name = String::from_utf8_lossy(raw.split(|b| *b == 0).next().unwrap_or(&[]));
+        if mask & (libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_Q_OVERFLOW) != 0 {
+            return true;
+        }
+        if mask & (libc::IN_DELETE | libc::IN_MOVED_FROM) != 0 && watched.contains(name.as_ref()) {
+            return true;
+        }
+        at += HEADER + len;
+    }
+    at < buf.len()
+}
+
 fn poll_loop(
     set: &Mutex<Set>,
     wake: RawFd,
@@ -294,9 +330,13 @@ fn poll_loop(
             revents: 0,
         }];
         let mut route_fds: std::collections::HashSet<RawFd> = Default::default();
+        let mut inotify_fd = None;
+        let mut names = std::collections::HashSet::new();
         if let Ok(mut s) = set.lock() {
             s.retired.clear();
             s.retired_inotify.clear();
+            inotify_fd = s.inotify.as_ref().map(AsRawFd::as_raw_fd);
+            names = s.names.clone();
             route_fds.extend(s.by_ns.values().filter_map(|w| w.fds.first().copied()));
             fds.extend(
                 s.by_ns
@@ -330,7 +370,14 @@ fn poll_loop(
                 let r = unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) };
                 if r > 0 {
                     let read = &buf[..r as usize];
-                    if p.fd != wake && (!route_fds.contains(&p.fd) || counts(read)) {
+                    let counted = if route_fds.contains(&p.fd) {
+                        counts(read)
+                    } else if Some(p.fd) == inotify_fd {
+                        files_count(read, &names)
+                    } else {
+                        true
+                    };
+                    if p.fd != wake && counted {
                         changed = true;
                     }
                     continue;
@@ -357,7 +404,40 @@ fn poll_loop(
 
 #[cfg(test)]
 mod tests {
-    use super::counts;
+    use super::{counts, files_count};
+
+    fn event(mask: u32, name: &str) -> Vec<u8> {
+        let mut padded = name.as_bytes().to_vec();
+        padded.resize(16, 0);
+        let mut e = Vec::new();
+        e.extend(1i32.to_ne_bytes());
+        e.extend(mask.to_ne_bytes());
+        e.extend(0u32.to_ne_bytes());
+        e.extend((padded.len() as u32).to_ne_bytes());
+        e.extend(padded);
+        e
+    }
+
+    #[test]
+    fn a_new_file_or_a_watched_namespace_removed_wakes_a_leftover_removed_does_not() {
+        let watched: std::collections::HashSet<String> = ["5a7a09a6b218".to_owned()].into();
+        assert!(files_count(
+            &event(libc::IN_CREATE, "0f3e1a2b3c4d"),
+            &watched
+        ));
+        assert!(files_count(
+            &event(libc::IN_DELETE, "5a7a09a6b218"),
+            &watched
+        ));
+        assert!(!files_count(
+            &event(libc::IN_DELETE, "gone00000000"),
+            &watched
+        ));
+        let mut both = event(libc::IN_DELETE, "gone00000000");
+        both.extend(event(libc::IN_MOVED_FROM, "5a7a09a6b218"));
+        assert!(files_count(&both, &watched));
+        assert!(files_count(&[1, 2], &watched), "unparsable counts");
+    }
 
     /// One RTM_NEWNEIGH / RTM_NEWLINK message with this state (ndmsg layout from linux/neighbour.h).
     fn msg(kind: u16, state: u16) -> Vec<u8> {
