@@ -150,27 +150,11 @@ impl Server {
     /// The graph with each node's key (its swarm node ID's short form) replaced by its name, so
     /// `host:node1` reads as the lab calls it; a host keyed otherwise stays as it is and fails
     /// the checks.
-    fn named(&self, mut v: Value) -> Value {
-        let rename = |x: &mut Value| {
-            if let Some(s) = x.as_str() {
-                let renamed = self
-                    .keys
-                    .iter()
-                    .fold(s.to_owned(), |t, (k, name)| t.replace(k.as_str(), name));
-                *x = Value::String(renamed);
-            }
-        };
-        // IDs only: attributes such as a task's node_id keep the real swarm node ID.
-        for list in ["elements", "edges"] {
-            for item in v[list].as_array_mut().into_iter().flatten() {
-                for field in ["id", "parent", "source", "target"] {
-                    if let Some(x) = item.get_mut(field) {
-                        rename(x);
-                    }
-                }
-            }
+    fn named(&self, v: Value) -> Value {
+        match serde_json::from_value::<dockmap::graph::Graph>(v.clone()) {
+            Ok(g) => serde_json::to_value(swarm::rename_hosts(&g, &self.keys)).unwrap_or(v),
+            Err(_) => v,
         }
-        v
     }
 
     fn get_json(&self, path: &str) -> Option<Value> {

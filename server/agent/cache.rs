@@ -46,19 +46,19 @@ impl SnapshotCache {
     /// The serialized snapshot and its generation: the feed's latest (the first request waits
     /// for the first collection), or the file as it is now (generation 0).
     pub(super) async fn get(&self) -> Result<(u64, Arc<Vec<u8>>), String> {
-        if let Some(feed) = self.feed().await {
-            let p = feed
-                .first()
-                .await
-                .ok_or("the collector stopped before its first snapshot")?;
-            return Ok((p.generation, p.json.clone()));
-        }
-        match &self.source {
-            SnapshotSource::File(path) => tokio::fs::read(path)
+        match (&self.source, self.feed().await) {
+            (_, Some(feed)) => {
+                let p = feed
+                    .first()
+                    .await
+                    .ok_or("the collector stopped before its first snapshot")?;
+                Ok((p.generation, p.json.clone()))
+            }
+            (SnapshotSource::File(path), None) => tokio::fs::read(path)
                 .await
                 .map(|b| (0, Arc::new(b)))
                 .map_err(|e| format!("reading {}: {e}", path.display())),
-            SnapshotSource::Live(_) => Err("no feed".into()),
+            (SnapshotSource::Live(_), None) => Err("no feed".into()),
         }
     }
 }

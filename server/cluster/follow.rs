@@ -39,30 +39,19 @@ impl Gatherer {
                 let found =
                     discover::targets(&self.opts.agents, &self.opts.local, self.opts.deadline)
                         .await;
-                let targets = match found {
-                    Ok(t) => {
-                        entries.lock().await.remove(DISCOVERY);
-                        *self.last_targets.lock().await = t.clone();
-                        t
-                    }
-                    Err(why) => {
-                        entries.lock().await.insert(
-                            DISCOVERY.into(),
-                            ClusterNode {
-                                name: DISCOVERY.into(),
-                                source: "auto".into(),
-                                identity: String::new(),
-                                state: crate::snapshot::NodeState::Unreachable,
-                                error: why,
-                                snapshot_taken_at: None,
-                                age_s: None,
-                                snapshot: None,
-                            },
-                        );
+                let (targets, failed) = self.targets_or_last(found).await;
+                match failed {
+                    Some(entry) => {
+                        entries.lock().await.insert(DISCOVERY.into(), entry);
                         let _ = changed_tx.send(());
-                        self.last_targets.lock().await.clone()
                     }
-                };
+                    // Discovery works again: the picture drops its failure now, not at the next change.
+                    None => {
+                        if entries.lock().await.remove(DISCOVERY).is_some() {
+                            let _ = changed_tx.send(());
+                        }
+                    }
+                }
                 // Nodes that left the swarm are no longer followed (nor drawn).
                 let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
                 followed.retain(|url, task| {

@@ -131,26 +131,8 @@ impl Gatherer {
         &self,
         discovered: Result<Vec<AgentTarget>, String>,
     ) -> Vec<ClusterNode> {
-        let mut nodes = Vec::new();
-        let targets = match discovered {
-            Ok(targets) => {
-                *self.last_targets.lock().await = targets.clone();
-                targets
-            }
-            Err(why) => {
-                nodes.push(ClusterNode {
-                    name: DISCOVERY.into(),
-                    source: "auto".into(),
-                    identity: String::new(),
-                    state: NodeState::Unreachable,
-                    error: why,
-                    snapshot_taken_at: None,
-                    age_s: None,
-                    snapshot: None,
-                });
-                self.last_targets.lock().await.clone()
-            }
-        };
+        let (targets, failed) = self.targets_or_last(discovered).await;
+        let mut nodes: Vec<ClusterNode> = failed.into_iter().collect();
         let token = self.opts.token.as_deref().and_then(Token::new);
         let fetches = targets
             .iter()
@@ -162,6 +144,35 @@ impl Gatherer {
         }
         name_silent_nodes(&mut nodes);
         nodes
+    }
+}
+
+impl Gatherer {
+    /// The targets discovery found (kept as the last good list), or, when it failed, the last
+    /// good list and the entry that says why.
+    async fn targets_or_last(
+        &self,
+        discovered: Result<Vec<AgentTarget>, String>,
+    ) -> (Vec<AgentTarget>, Option<ClusterNode>) {
+        match discovered {
+            Ok(targets) => {
+                *self.last_targets.lock().await = targets.clone();
+                (targets, None)
+            }
+            Err(why) => {
+                let failed = ClusterNode {
+                    name: DISCOVERY.into(),
+                    source: "auto".into(),
+                    identity: String::new(),
+                    state: NodeState::Unreachable,
+                    error: why,
+                    snapshot_taken_at: None,
+                    age_s: None,
+                    snapshot: None,
+                };
+                (self.last_targets.lock().await.clone(), Some(failed))
+            }
+        }
     }
 }
 

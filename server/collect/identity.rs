@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::runfile::{boot_id, write_private};
 use crate::snapshot::{identity, EngineFacts, IdentityKind};
 
 /// Where identities learnt from engines are kept for the boot (tmpfs; private to root).
@@ -91,14 +92,8 @@ struct Remembered {
     identities: BTreeMap<String, String>,
 }
 
-fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default()
-}
-
 fn load(path: &Path) -> Remembered {
-    let boot = boot_id();
+    let boot = boot_id().unwrap_or_default();
     std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice::<Remembered>(&b).ok())
@@ -115,33 +110,13 @@ fn recall(path: &Path, key: &str) -> Option<String> {
 
 /// Best effort: a node that cannot write here only loses the fallback, never the snapshot.
 fn remember(path: &Path, key: &str, recorded: &str) {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let mut all = load(path);
     if all.boot_id.is_empty() || all.identities.get(key).map(String::as_str) == Some(recorded) {
         return;
     }
     all.identities.insert(key.to_owned(), recorded.to_owned());
-    let Ok(bytes) = serde_json::to_vec(&all) else {
-        return;
-    };
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir);
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes));
-    if written.is_ok() {
-        let _ = std::fs::rename(&tmp, path);
-    } else {
-        let _ = std::fs::remove_file(&tmp);
+    if let Ok(bytes) = serde_json::to_vec(&all) {
+        let _ = write_private(path, &bytes);
     }
 }
 

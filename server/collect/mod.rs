@@ -8,6 +8,7 @@ pub mod ipvs;
 pub mod link;
 pub mod netns;
 pub mod node;
+pub mod runfile;
 pub mod sockopt;
 pub mod xfrm;
 

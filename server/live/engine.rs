@@ -41,16 +41,14 @@ pub async fn follow(url: Option<String>, tx: UnboundedSender<Wake>, status: Arc<
     };
     loop {
         let u = url.clone();
-        let client = match tokio::task::spawn_blocking(move || docker::connect(u.as_deref())).await
-        {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                set(format!("engine events unavailable: {e}"));
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
-            Err(e) => {
-                set(format!("engine events unavailable: {e}"));
+        let connected = tokio::task::spawn_blocking(move || docker::connect(u.as_deref()))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.map_err(|e| e.to_string()));
+        let client = match connected {
+            Ok(c) => c,
+            Err(why) => {
+                set(format!("engine events unavailable: {why}"));
                 tokio::time::sleep(RETRY).await;
                 continue;
             }

@@ -46,7 +46,7 @@ pub struct LiveStatus {
     pub kernel: String,
     /// Why engine events are not followed, if so.
     pub engine: String,
-    /// How many collections ran, and how many of them changed the picture.
+    /// How many collections ran.
     pub collections: u64,
     /// How many of them published a new generation.
     pub published: u64,

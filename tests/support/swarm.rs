@@ -601,6 +601,13 @@ pub fn by_node_names(g: &dockmap::graph::Graph, lab: &SwarmLab) -> dockmap::grap
             e.label
         );
     }
+    rename_hosts(g, &keys)
+}
+
+/// The graph with each (key, name) pair's key replaced by the name in element, edge and finding
+/// IDs (never in attributes: a task's `node_id` keeps the real swarm node ID).
+#[allow(dead_code)]
+pub fn rename_hosts(g: &dockmap::graph::Graph, keys: &[(String, String)]) -> dockmap::graph::Graph {
     let rename = |s: &str| {
         keys.iter()
             .fold(s.to_owned(), |s, (k, name)| s.replace(k.as_str(), name))

@@ -20,6 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use super::probe::NftGeneration;
+use crate::collect::runfile::{boot_id, write_private};
 use crate::snapshot::Firewall;
 
 /// More namespaces than any node holds; past this the cache starts over.
@@ -160,41 +161,11 @@ impl RuleCache {
     }
 }
 
-/// Write `bytes` to `path` through a private temporary file and a rename.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
 /// The cache as saved on disk.
 #[derive(Serialize, Deserialize)]
 struct Saved {
     boot_id: String,
     entries: Vec<(u64, u32, Firewall)>,
-}
-
-/// This boot's id: what makes namespace cookies comparable between runs.
-fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
