@@ -189,6 +189,7 @@
    *  the picture where they are until the answer comes. */
   async function trace(q, again) {
     const mine = ++token;
+    if (!again) stopWatching('');
     asked = q;
     askedGen = dm.generation();
     // The messages sit in a `.paths` box too: a refresh then knows the panel is the path's.
@@ -322,6 +323,12 @@
     clear.type = 'button';
     clear.dataset.pathAct = 'clear';
     root.appendChild(clear);
+    const watchBtn = el('button', watching ? 'Stop watching' : 'Watch counters', 'act');
+    watchBtn.type = 'button';
+    watchBtn.dataset.pathAct = 'watch';
+    watchBtn.title = 'Show the kernel\'s packet counters of every hop as they change';
+    root.appendChild(watchBtn);
+    root.appendChild(el('p', '', 'pp-watch muted'));
     for (const note of d.notes || []) root.appendChild(el('p', note, 'pp-note'));
     if (d.filtered.length) {
       root.appendChild(
@@ -337,10 +344,12 @@
       head.appendChild(el('span', ` ${p.title}`));
       sec.appendChild(head);
       sec.appendChild(el('p', `${p.kind} · ${p.id}`, 'id'));
+      sec.appendChild(el('p', '', 'pp-stop'));
       const ol = el('ol', null, 'hops');
-      for (const h of p.hops) {
+      p.hops.forEach((h, hi) => {
         const v = h.verdict.verdict;
         const li = el('li', null, `hop v-${v}`);
+        li.dataset.hop = String(hi);
         if (h.element) {
           li.dataset.el = h.element;
           li.title = 'Centre it on the drawing';
@@ -358,15 +367,100 @@
           box.appendChild(el('pre', ev.text, 'ev-text'));
           li.appendChild(box);
         }
+        li.appendChild(el('div', '', 'hop-counters'));
         ol.appendChild(li);
-      }
+      });
       sec.appendChild(ol);
       root.appendChild(sec);
     });
     body.appendChild(root);
   }
 
+  // ---- watching the counters ---------------------------------------------------
+
+  /** The open counter stream, if any. */
+  let watching = null;
+
+  function stopWatching(why) {
+    if (watching) watching.close();
+    watching = null;
+    const btn = document.querySelector('#panel-body .paths [data-path-act="watch"]');
+    if (btn) btn.textContent = 'Watch counters';
+    const note = document.querySelector('#panel-body .paths .pp-watch');
+    if (note) note.textContent = why || '';
+  }
+
+  function counterWords(c) {
+    if (c.now.error) return `${c.label}: unreadable (${c.now.error})`;
+    const unit = c.kind === 'conntrack' && c.now.packets == null ? 'flows' : 'packets';
+    const total = c.kind === 'conntrack' ? c.now.entries : c.now.packets;
+    const since = c.since_start == null ? '' : ` ${c.since_start >= 0 ? '+' : ''}${c.since_start} ${unit}`;
+    const drops = c.now.dropped ? `, ${c.now.dropped} dropped` : '';
+    return `${c.label}:${since} (${total} in all${drops})`;
+  }
+
+  function showCounters(u) {
+    const root = document.querySelector('#panel-body .paths');
+    if (!root) return;
+    const byHop = new Map();
+    for (const c of u.hops) {
+      const k = `${c.path}/${c.hop}`;
+      if (!byHop.has(k)) byHop.set(k, []);
+      byHop.get(k).push(c);
+    }
+    for (const sec of root.querySelectorAll('section.pp')) {
+      const pi = sec.dataset.path;
+      for (const li of sec.querySelectorAll('li.hop')) {
+        const box = li.querySelector('.hop-counters');
+        if (!box) continue;
+        box.textContent = '';
+        const cs = byHop.get(`${pi}/${li.dataset.hop}`) || [];
+        for (const c of cs) {
+          const moved = (c.since_last || 0) > 0;
+          box.appendChild(el('div', counterWords(c), `ctr${moved ? ' moved' : ''}${c.now.error ? ' unread' : ''}`));
+        }
+      }
+      const stop = u.stops.find((s) => String(s.path) === pi);
+      const line = sec.querySelector('.pp-stop');
+      if (line) line.textContent = stop ? stop.text : '';
+    }
+    const note = root.querySelector('.pp-watch');
+    if (note) note.textContent = `Watching: counters read ${Math.round(u.t_ms / 1000)} s after the start. Interface counters count every packet through them, not only this path's.`;
+  }
+
+  function startWatching() {
+    if (!asked) return;
+    stopWatching('');
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(asked)) params.set(k, v);
+    const es = new EventSource(`/api/path/watch?${params}`);
+    watching = es;
+    const btn = document.querySelector('#panel-body .paths [data-path-act="watch"]');
+    if (btn) btn.textContent = 'Stop watching';
+    const note = document.querySelector('#panel-body .paths .pp-watch');
+    if (note) note.textContent = 'Reading counters…';
+    es.addEventListener('counters', (ev) => {
+      if (watching !== es) return;
+      showCounters(JSON.parse(ev.data));
+    });
+    es.addEventListener('end', (ev) => {
+      if (watching !== es) return;
+      stopWatching(JSON.parse(ev.data).why);
+    });
+    es.onerror = async () => {
+      if (watching !== es) return;
+      // A refused watch (a saved snapshot, nothing to count) closes at once: say why.
+      let why = 'the counter stream stopped';
+      try {
+        const r = await fetch(`/api/path/watch?${params}`, { method: 'HEAD' });
+        if (!r.ok) why = `cannot watch: HTTP ${r.status}`;
+      } catch (_) { /* keep the plain words */ }
+      if (watching === es) stopWatching(why);
+    };
+  }
+
   function clearPath() {
+    stopWatching('');
     token++;
     shown = null;
     asked = null;
@@ -393,6 +487,11 @@
     if (!ev.target.closest('.paths')) return;
     if (ev.target.closest('[data-path-act="clear"]')) {
       clearPath();
+      return;
+    }
+    if (ev.target.closest('[data-path-act="watch"]')) {
+      if (watching) stopWatching('');
+      else startWatching();
       return;
     }
     const hop = ev.target.closest('li.hop[data-el]');
@@ -425,5 +524,5 @@
   } else if (port) {
     trace(port);
   }
-  window.dockmapPaths = { trace, clear: clearPath, shown: () => shown };
+  window.dockmapPaths = { trace, clear: clearPath, shown: () => shown, watch: startWatching };
 })();

@@ -43,6 +43,12 @@ impl SnapshotCache {
         }
     }
 
+    /// The latest live snapshot; `None` when serving a file or before the first collection.
+    pub(super) async fn live_snapshot(&self) -> Option<Arc<crate::snapshot::NodeSnapshot>> {
+        let feed = self.feed().await?;
+        feed.first().await.map(|p| p.snapshot.clone())
+    }
+
     /// The serialized snapshot and its generation: the feed's latest (the first request waits
     /// for the first collection), or the file as it is now (generation 0).
     pub(super) async fn get(&self) -> Result<(u64, Arc<Vec<u8>>), String> {

@@ -24,6 +24,10 @@ pub use cache::SnapshotSource;
 
 /// Path of the snapshot endpoint.
 pub const SNAPSHOT_PATH: &str = "/v1/snapshot";
+/// Path of the counter endpoint (POST a list of probes, get one reading each).
+pub const COUNTERS_PATH: &str = "/v1/counters";
+/// Largest probe list accepted, in bytes.
+const MAX_COUNTERS_BODY: usize = 256 * 1024;
 /// Path of the health endpoint.
 pub const HEALTH_PATH: &str = "/v1/health";
 /// Path of the change stream (server-sent events: `snapshot` with the new generation, and a
@@ -119,6 +123,11 @@ pub fn router(token: Option<Token>, source: SnapshotSource) -> Router {
     Router::new()
         .route(SNAPSHOT_PATH, get(snapshot))
         .route(EVENTS_PATH, get(events))
+        .route(
+            COUNTERS_PATH,
+            axum::routing::post(counters)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_COUNTERS_BODY)),
+        )
         .route(HEALTH_PATH, get(health))
         .with_state(state)
 }
@@ -187,6 +196,55 @@ async fn events(State(state): State<AgentState>, headers: axum::http::HeaderMap)
         },
     );
     Sse::new(stream).keep_alive(keep_alive).into_response()
+}
+
+/// A probe list and the readings that answer it.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct CounterExchange {
+    /// What to read (the request).
+    #[serde(default)]
+    pub probes: Vec<crate::snapshot::counters::Probe>,
+    /// One reading per probe (the answer).
+    #[serde(default)]
+    pub readings: Vec<crate::snapshot::counters::Reading>,
+}
+
+/// Packet counters of the namespaces of the latest snapshot (a watched path's hops).
+async fn counters(
+    State(state): State<AgentState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(no) = refused(&state, &headers) {
+        return no;
+    }
+    let asked: CounterExchange = match serde_json::from_slice(&body) {
+        Ok(x) => x,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("not a probe list: {e}\n")).into_response()
+        }
+    };
+    let Some(snap) = state.cache.live_snapshot().await else {
+        return (
+            StatusCode::CONFLICT,
+            "this agent serves a saved snapshot or has none yet: no live counters\n",
+        )
+            .into_response();
+    };
+    let read = tokio::task::spawn_blocking(move || {
+        let names = crate::graph::namespace_names(&snap.namespaces);
+        let tools = crate::collect::firewall::Tools::from_env();
+        crate::collect::counters::read_node(&snap, &names, &asked.probes, &tools)
+    })
+    .await;
+    match read {
+        Ok(readings) => axum::Json(CounterExchange {
+            probes: Vec::new(),
+            readings,
+        })
+        .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 /// Health says only that the agent runs, so it needs no token and reveals nothing.

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::agent::{Token, SNAPSHOT_PATH};
+use crate::agent::{CounterExchange, Token, COUNTERS_PATH, SNAPSHOT_PATH};
+use crate::snapshot::counters::{Probe, Reading};
 use crate::snapshot::{NodeSnapshot, NODE_SCHEMA};
 
 use super::{AgentTarget, ClusterError};
@@ -103,6 +104,57 @@ async fn fetch_inner(
         )));
     }
     Ok(snap)
+}
+
+/// Readings are a few hundred bytes per probe.
+const MAX_COUNTERS_BYTES: usize = 1024 * 1024;
+
+/// Ask the agent at `url` to read `probes` (a watched path's counters on its node).
+pub(super) async fn counters(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&Token>,
+    deadline: Duration,
+    probes: &[Probe],
+) -> Result<Vec<Reading>, FetchError> {
+    let ask = async {
+        let url = format!("{}{COUNTERS_PATH}", url.trim_end_matches('/'));
+        let body = CounterExchange {
+            probes: probes.to_vec(),
+            readings: Vec::new(),
+        };
+        let mut req = client.post(&url).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t.as_str());
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| FetchError::Unreachable(error_chain(&e)))?;
+        let status = resp.status().as_u16();
+        if status == 401 || status == 403 {
+            return Err(FetchError::Unauthorized(status));
+        }
+        if status != 200 {
+            let text = resp.text().await.unwrap_or_default();
+            return Err(FetchError::Status(status, text.chars().take(200).collect()));
+        }
+        let bytes = read_capped(resp, MAX_COUNTERS_BYTES).await?;
+        let got: CounterExchange =
+            serde_json::from_slice(&bytes).map_err(|e| FetchError::Invalid(e.to_string()))?;
+        if got.readings.len() != probes.len() {
+            return Err(FetchError::Invalid(format!(
+                "{} readings for {} probes",
+                got.readings.len(),
+                probes.len()
+            )));
+        }
+        Ok(got.readings)
+    };
+    match tokio::time::timeout(deadline, ask).await {
+        Ok(r) => r,
+        Err(_) => Err(FetchError::Timeout(deadline.as_secs_f64())),
+    }
 }
 
 /// The body, read piece by piece and refused as soon as it is over `limit` bytes (or says it

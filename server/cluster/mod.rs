@@ -125,6 +125,18 @@ impl Gatherer {
 }
 
 impl Gatherer {
+    /// Read a watched path's counters on the node whose agent is at `url`, within a second or
+    /// the deadline, whichever is shorter (a watch reads every second).
+    pub async fn counters(
+        &self,
+        url: &str,
+        probes: &[crate::snapshot::counters::Probe],
+    ) -> Result<Vec<crate::snapshot::counters::Reading>, FetchError> {
+        let token = self.opts.token.as_deref().and_then(Token::new);
+        let deadline = self.opts.deadline.min(Duration::from_secs(1));
+        fetch::counters(&self.client, url, token.as_ref(), deadline, probes).await
+    }
+
     /// Fetch every target found (or, when discovery failed, every target of the last discovery
     /// that worked, with an entry saying why discovery failed).
     async fn gather_agents(

@@ -1,5 +1,6 @@
 //! Collection: read-only I/O that turns a node's kernel and engine state into a snapshot.
 
+pub mod counters;
 pub mod docker;
 pub mod error;
 pub mod firewall;

@@ -16,6 +16,7 @@ mod segments;
 pub mod text;
 mod trail;
 mod vip;
+pub mod watch;
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 //! the same state serialize to the same bytes.
 
 pub mod cluster;
+pub mod counters;
 pub mod engine;
 pub mod firewall;
 pub mod identity;

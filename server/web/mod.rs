@@ -20,6 +20,7 @@ pub mod search;
 pub mod share;
 pub mod state;
 pub mod store;
+pub mod watch;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -107,6 +108,7 @@ fn app(state: AppState, store: Option<store::StoreState>, allowed: AllowedHosts)
         .route("/api/ports", get(paths::ports))
         .route("/api/path", get(paths::path_handler))
         .route("/api/path/ends", get(paths::ends_handler))
+        .route("/api/path/watch", get(watch::watch_handler))
         .route("/s/{id}", get(pages::permalink))
         .route("/api/diff", get(diff::api_diff))
         .route("/diff/{a}/{b}", get(diff::page))

@@ -39,6 +39,17 @@ enum Source {
 /// share a hostname, so only the position ties them).
 pub type NodeEntry = (ClusterNode, Option<usize>);
 
+/// Where a watched path's counters are read.
+#[derive(Clone)]
+pub enum CounterReader {
+    /// On this host (the server collects its own node).
+    Local,
+    /// From each node's agent.
+    Agents(Arc<Gatherer>),
+    /// Nowhere, and why.
+    Nowhere(&'static str),
+}
+
 /// Snapshots kept apart from the live one (the store), opened by ID for permalinks, diffs and
 /// comparisons.
 pub trait SavedSnapshots: Send + Sync {
@@ -307,6 +318,18 @@ impl AppState {
     /// State that gathers the whole cluster through its agents on every refresh.
     pub fn gathering(gatherer: Gatherer) -> Self {
         Self::new(Source::Cluster(Arc::new(gatherer)))
+    }
+
+    /// Where the counters of a path on the live state are read.
+    pub fn counter_reader(&self) -> CounterReader {
+        match &self.inner.source {
+            Source::Collect(_) => CounterReader::Local,
+            Source::Cluster(g) if g.uses_agents() => CounterReader::Agents(g.clone()),
+            Source::Cluster(_) => CounterReader::Local,
+            Source::Fixed(..) | Source::File(_) => CounterReader::Nowhere(
+                "this server shows snapshot files: counters are read from running nodes (dockmap serve, or serve --agents)",
+            ),
+        }
     }
 
     /// The current state of the world, if any.
