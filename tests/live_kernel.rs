@@ -103,5 +103,27 @@ fn with_the_engine_down_the_kernel_is_still_followed_and_the_status_says_why() {
         lab.delete_netns(&c);
         until(&state, "the namespace gone", |g| !has(g, &c_id)).await;
         equals_fresh(&state, &opts, "after a namespace came and went").await;
+
+        // A flood: 300 veth pairs (over 1,200 netlink notifications) in one batch, and a
+        // namespace deleted while its notifications are still being read. The feed coalesces
+        // them into a few collections, not hundreds, and ends equal to a fresh collection.
+        let d = lab.netns("d");
+        let g0 = state.status().generation;
+        let script: String = (0..300)
+            .map(|i| format!("link add fa{i} type veth peer name fb{i}\nlink set fa{i} up\n"))
+            .collect();
+        netlab::run_batch("ip", Some(&a), &script);
+        lab.delete_netns(&d);
+        until(&state, "the flood's last veth", |g| {
+            has(g, &format!("if:{key}/{a}/fb299")) && !has(g, &format!("netns:{key}/{d}"))
+        })
+        .await;
+        equals_fresh(&state, &opts, "after a flood").await;
+        let generations = state.status().generation - g0;
+        assert!(
+            (1..=12).contains(&generations),
+            "a flood of notifications made {generations} collections"
+        );
+        println!("flood of 600 links: {generations} new generations");
     });
 }
