@@ -163,8 +163,11 @@ start_dockerd() {
   # bind-mounts it with rslave propagation (the dockmap agent as a swarm service) then sees the
   # sandboxes the engine mounts there later. A private parent (as / is in some build containers)
   # makes the engine refuse such a mount: "is mounted on / but it is not a shared or slave mount".
-  mount --bind "$exec_root" "$exec_root"
-  mount --make-shared "$exec_root"
+  # Bound once: an engine restarted (restart-engine) finds it in place, with its sandboxes below.
+  if ! mountpoint -q "$exec_root"; then
+    mount --bind "$exec_root" "$exec_root"
+    mount --make-shared "$exec_root"
+  fi
   # A config file of its own keeps /etc/docker/daemon.json (maybe another engine's) out, and a key
   # of its own gives each engine its own ID (all engines on a machine would otherwise share
   # /etc/docker/key.json, and so `docker info`'s ID).
@@ -631,8 +634,21 @@ cmd_down() {
   [[ -n $quiet ]] || log "down: done in $((SECONDS - t0))s"
 }
 
+# Stop one node's engine and start it again, as an operator's `systemctl restart docker` does:
+# its event stream ends, its containers stop, swarm tasks come back.
+cmd_restart_engine() {
+  local i=${1:-} pid
+  [[ $i =~ ^[0-9]+$ ]] || die "usage: $0 restart-engine NODE (a number)"
+  pid=$(pid_from "$LAB_RUN/node$i.pid")
+  [[ -n $pid ]] || die "node$i has no engine running"
+  kill_wait "$pid"
+  start_dockerd "$i"
+  log "node$i: engine restarted"
+}
+
 case ${1:-} in
 up) cmd_up "${2:-3}" ;;
+restart-engine) cmd_restart_engine "${2:-}" ;;
 deploy) cmd_deploy ;;
 status) cmd_status ;;
 env) cmd_env "${2:-}" ;;
@@ -643,7 +659,7 @@ exec)
 demo) cmd_demo "${2:-3}" ;;
 down) cmd_down ;;
 *)
-  echo "usage: $0 up [N] | deploy | status | env NODE | exec NODE COMMAND... | demo [N] | down" >&2
+  echo "usage: $0 up [N] | deploy | status | env NODE | exec NODE COMMAND... | restart-engine NODE | demo [N] | down" >&2
   exit 2
   ;;
 esac

@@ -485,4 +485,32 @@ fn nodes_sharing_the_machines_hostname_are_three_nodes_through_agents_and_serve(
         let gone = !strs(&g, "elements").any(|e| e["id"] == late_id.as_str());
         gone.then_some(())
     });
+
+    // node3's engine restarted under its agent: the event stream ends, the agent reconnects and
+    // collects again, so a container started after the restart appears (well before the feed's
+    // periodic resync would have found it).
+    lab.restart_engine(3);
+    let after = format!("dmt-after-{}", std::process::id());
+    nodes[2].docker(&[
+        "run",
+        "-d",
+        "--name",
+        &after,
+        "--label",
+        "dockmap-test",
+        "dockmap-lab/busybox:latest",
+        "sleep",
+        "600",
+    ]);
+    let after_id = format!("ctr:{}/{after}", keys[2]);
+    swarm::eventually(
+        "a container started after node3's engine restarted",
+        30,
+        || {
+            let g = graph_now()?;
+            let found = strs(&g, "elements").any(|e| e["id"] == after_id.as_str());
+            (found && state_of(&g, &keys[2]) == "fresh").then_some(())
+        },
+    );
+    nodes[2].docker(&["rm", "-f", &after]);
 }

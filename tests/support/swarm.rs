@@ -258,6 +258,11 @@ impl SwarmLab {
         read_pid(&format!("{LAB_RUN}/node{i}.pid"))
     }
 
+    /// Stops node `i`'s engine and starts it again (`swarm-lab.sh restart-engine`).
+    pub fn restart_engine(&self, i: usize) {
+        script(&["restart-engine", &i.to_string()]);
+    }
+
     /// Pid of the lab's containerd.
     pub fn containerd_pid(&self) -> Option<i32> {
         read_pid(&format!("{LAB_RUN}/containerd.pid"))
