@@ -303,11 +303,30 @@ impl AppState {
     pub fn gathering_live(gatherer: Gatherer) -> Self {
         let gatherer = Arc::new(gatherer);
         let s = Self::new(Source::Cluster(gatherer.clone()));
+        // One install at a time, the newest cluster first: installs started side by side piled
+        // up on a big swarm (each builds the whole graph) and could finish out of order.
+        let next: Arc<Mutex<Option<ClusterSnapshot>>> = Arc::default();
+        let ready = Arc::new(tokio::sync::Notify::new());
+        {
+            let (next, ready) = (next.clone(), ready.clone());
+            gatherer.follow(move |cluster| {
+                if let Ok(mut n) = next.lock() {
+                    *n = Some(cluster);
+                }
+                ready.notify_one();
+            });
+        }
         let me = s.clone();
-        gatherer.follow(move |cluster| {
-            let me = me.clone();
-            // Building the graph and its workers is CPU work: off the async workers.
-            tokio::task::spawn_blocking(move || me.install_cluster(cluster));
+        tokio::spawn(async move {
+            loop {
+                ready.notified().await;
+                let Some(cluster) = next.lock().ok().and_then(|mut n| n.take()) else {
+                    continue;
+                };
+                let me = me.clone();
+                // Building the graph and its workers is CPU work: off the async workers.
+                let _ = tokio::task::spawn_blocking(move || me.install_cluster(cluster)).await;
+            }
         });
         if let Ok(mut f) = s.inner.following.lock() {
             *f = true;

@@ -20,42 +20,15 @@
 mod bench_host;
 #[path = "../support/engine.rs"]
 mod engine;
+#[path = "measure.rs"]
+mod measure;
 
 use std::time::{Duration, Instant};
 
 use bench_host::{ensure_containers, env_usize, remove_all};
 use dockmap::collect::node::NodeOptions;
 use dockmap::web::AppState;
-
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage fills the zeroed struct we own.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    t(u.ru_utime) + t(u.ru_stime)
-}
-
-/// This process's resident memory, in MiB.
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn pct(v: &mut [Duration], p: f64) -> Duration {
-    v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
+use measure::{cpu_seconds, ms, pct, rss_mib};
 
 async fn until(state: &AppState, id: &str, present: bool) -> Instant {
     let deadline = Instant::now() + Duration::from_secs(60);
