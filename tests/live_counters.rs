@@ -233,6 +233,41 @@ fn a_watched_path_shows_where_packets_go_and_where_they_stop() {
         );
         drop(ev);
 
+        // Through an agent: a server following this host's agent reads the counters from it
+        // (POST /v1/counters), as `serve --agents` does on a swarm.
+        let agent_url = browser::serve(dockmap::agent::router(
+            None,
+            dockmap::agent::SnapshotSource::Live(NodeOptions {
+                docker: Some(engine::docker_host()),
+                ..Default::default()
+            }),
+        ))
+        .await;
+        let gatherer = dockmap::cluster::Gatherer::new(dockmap::cluster::ClusterOptions {
+            agents: dockmap::cluster::AgentList::Urls(vec![agent_url]),
+            ..Default::default()
+        })
+        .expect("gatherer");
+        let followed = AppState::gathering_live(gatherer);
+        let deadline = Instant::now() + WAIT;
+        while followed.current().is_none_or(|c| {
+            !c.data.graph.elements.iter().any(|e| e.id.ends_with(&format!("/{}", web.name)))
+        }) {
+            assert!(Instant::now() < deadline, "the agent's picture never showed the container");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let server_url = browser::serve(router(followed)).await;
+        let mut ev = Events::open(&format!("{server_url}/api/path/watch?port={port}&protocol=tcp")).await;
+        ev.until("the baseline, through the agent", |_| true).await;
+        let ns = client.clone();
+        let knocks = tokio::task::spawn_blocking(move || knock(&ns, target, 5));
+        ev.until("the DNAT rule's counter, read by the agent", |u| {
+            moved(u, "nat DOCKER -j DNAT").iter().any(|&n| n >= 5)
+        })
+        .await;
+        knocks.await.unwrap();
+        drop(ev);
+
         // The page: the path's panel watches the same counters and shows them at their hops.
         if let Some(b) = browser::Browser::start().await {
             b.open(&format!("{base_url}/?path=port:{port}/tcp")).await;
