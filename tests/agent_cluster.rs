@@ -356,3 +356,59 @@ fn a_cluster_server_stays_fresh_across_refreshes_and_says_how_old_a_stale_node_i
         report.message
     );
 }
+
+#[tokio::test]
+async fn snapshots_travel_gzipped_and_a_file_agent_has_no_live_counters() {
+    let dir = tempdir::Dir::new("agent-gzip");
+    let big = dockmap::synthetic::snapshots(&dockmap::synthetic::SyntheticOptions {
+        hosts: 1,
+        containers: 200,
+        hostile_names: false,
+    })
+    .remove(0);
+    let file = agents::write_node(dir.path(), "big", &big);
+    let addr = start_agent(None, file).await;
+    let url = format!("http://{addr}{}", agent::SNAPSHOT_PATH);
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let plain = raw.get(&url).send().await.unwrap().bytes().await.unwrap();
+    let zipped = raw
+        .get(&url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        zipped.headers().get("content-encoding").map(|v| v.to_str().unwrap()),
+        Some("gzip")
+    );
+    let zipped = zipped.bytes().await.unwrap();
+    println!("a 200-container snapshot: {} bytes, {} gzipped", plain.len(), zipped.len());
+    assert!(zipped.len() * 4 < plain.len(), "{} vs {}", zipped.len(), plain.len());
+
+    // The gatherer asks for gzip and reads the same snapshot.
+    let g = Gatherer::new(ClusterOptions {
+        agents: AgentList::Urls(vec![format!("http://{addr}")]),
+        ..Default::default()
+    })
+    .unwrap();
+    let c = g.gather().await;
+    let got = c.nodes[0].snapshot.as_ref().expect("a snapshot");
+    assert_eq!(got.namespaces.len(), big.namespaces.len());
+    assert_eq!(got, &big);
+
+    // Counters are read from a live node: an agent serving a file says so.
+    let counters = raw
+        .post(format!("http://{addr}{}", agent::COUNTERS_PATH))
+        .body(r#"{"probes":[{"namespace":"host","what":{"kind":"link","ifname":"lo"}}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(counters.status(), 409);
+    let bad = raw
+        .post(format!("http://{addr}{}", agent::COUNTERS_PATH))
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
