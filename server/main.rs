@@ -237,6 +237,21 @@ struct ServeArgs {
     /// always work, other names are refused against DNS rebinding.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_host: Vec<String>,
+    /// Ask for a token: FILE holds one a line, `read <token>` (view, search, paths, download)
+    /// or `write <token>` (also save, upload, delete, refresh); at least 16 characters each;
+    /// the file must not be readable by every user (chmod 600). Required to listen on an
+    /// address other than loopback, unless --no-auth.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_auth")]
+    tokens: Option<PathBuf>,
+    /// Listen on a non-loopback address without tokens: everyone who reaches it may see, save
+    /// and upload (only behind a proxy that checks who comes in).
+    #[arg(long)]
+    no_auth: bool,
+    /// The most the snapshot store may hold (compressed): bytes, or with K, M, G. Scheduled
+    /// snapshots are deleted oldest first to stay under it; a save or upload that cannot fit
+    /// is refused (507).
+    #[arg(long, value_parser = dockmap::store::upload::parse_size, default_value = "1GiB")]
+    store_max_bytes: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -327,6 +342,9 @@ async fn run(cli: Cli) -> Result<()> {
                 keep: a.keep,
                 upload_limit: a.upload_limit,
                 allow_hosts: a.allow_host,
+                tokens: a.tokens,
+                no_auth: a.no_auth,
+                store_max_bytes: a.store_max_bytes as u64,
             };
             dockmap::web::serve(opts).await?;
         }

@@ -51,8 +51,36 @@
         live.href = '/';
         live.textContent = 'live view';
         $('#status').append(tag, ' ', live);
+        if (document.body.dataset.share === '1') addShare();
       })
       .catch(() => { /* the picture is there; only its name is missing */ });
+  }
+
+  /** "Share link": a link that opens this snapshot only, read-only, for someone without a token. */
+  function addShare() {
+    const btn = document.createElement('button');
+    btn.type = 'button';
+    btn.id = 'share-link';
+    btn.textContent = 'Share link';
+    btn.title = 'A link that opens this snapshot only, read-only, without a token';
+    const out = document.createElement('input');
+    out.id = 'share-link-url';
+    out.readOnly = true;
+    out.hidden = true;
+    out.size = 40;
+    btn.addEventListener('click', async () => {
+      try {
+        const r = await fetch(`/api/snapshots/${encodeURIComponent(snap)}/link`, { cache: 'no-store' });
+        if (!r.ok) throw new Error(await reasonOf(r));
+        out.value = location.origin + (await r.json()).link;
+        out.hidden = false;
+        out.select();
+      } catch (e) {
+        out.hidden = false;
+        out.value = `No link: ${e.message}`;
+      }
+    });
+    $('#status').append(' ', btn, ' ', out);
   }
 
   // ---- the map page: save what is shown ----------------------------------------
@@ -112,6 +140,26 @@
         show(out, `Refused: ${e.message}`, false);
       } finally {
         go.disabled = false;
+      }
+    });
+  }
+  // ---- the list page: delete a snapshot (write access) ------------------------------
+  const table = $('#snapshots');
+  if (table) {
+    table.addEventListener('click', async (ev) => {
+      const btn = ev.target.closest('button.delete');
+      if (!btn) return;
+      const row = btn.closest('tr');
+      const id = row.dataset.id;
+      if (!confirm(`Delete snapshot ${id.slice(0, 12)}… from the store? Its links stop working.`)) return;
+      btn.disabled = true;
+      try {
+        const r = await fetch(`/api/snapshots/${encodeURIComponent(id)}`, { method: 'DELETE' });
+        if (!r.ok) throw new Error(await reasonOf(r));
+        row.remove();
+      } catch (e) {
+        btn.disabled = false;
+        btn.textContent = `not deleted: ${e.message}`;
       }
     });
   }

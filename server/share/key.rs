@@ -73,6 +73,11 @@ impl PseudonymKey {
         Ok(Self(b))
     }
 
+    /// A random key, or when the kernel gives no randomness one from the clock and the pid.
+    pub fn fresh() -> Self {
+        Self::random().unwrap_or_else(|_| Self::weak())
+    }
+
     /// A key from the clock and the pid, when the kernel gives no randomness (never a constant).
     fn weak() -> Self {
         use sha2::{Digest, Sha256};
@@ -90,7 +95,13 @@ impl PseudonymKey {
 
     /// The key kept in `dir` (created with a random key, mode 0600, when absent).
     pub fn load_or_create(dir: &Path) -> Result<Self, KeyError> {
-        let path = dir.join(KEY_FILE);
+        Self::load_or_create_named(dir, KEY_FILE)
+    }
+
+    /// A 32-byte secret kept as 64 hex digits in `dir/name` (created at random, mode 0600,
+    /// when absent): the pseudonym key, and the server's other secrets.
+    pub fn load_or_create_named(dir: &Path, name: &str) -> Result<Self, KeyError> {
+        let path = dir.join(name);
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::from_hex(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -149,7 +160,7 @@ pub fn shared() -> &'static PseudonymKey {
         };
         loaded.unwrap_or_else(|e| {
             eprintln!("dockmap: {e}; pseudonyms are stable only until this server stops");
-            PseudonymKey::random().unwrap_or_else(|_| PseudonymKey::weak())
+            PseudonymKey::fresh()
         })
     })
 }

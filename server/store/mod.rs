@@ -31,6 +31,9 @@ pub use upload::{SnapshotFile, UploadError, DEFAULT_UPLOAD_LIMIT};
 /// The database's file name inside the data directory.
 pub const DB_FILE: &str = "dockmap.sqlite";
 
+/// The most bytes the store holds unless told (`--store-max-bytes`): 1 GiB.
+pub const DEFAULT_STORE_MAX: u64 = 1 << 30;
+
 /// The longest label kept, in characters.
 pub const MAX_LABEL: usize = 200;
 
@@ -89,6 +92,24 @@ pub enum StoreError {
     /// The lock around the connection was poisoned by a panic.
     #[error("the snapshot store is unusable after an earlier panic")]
     Poisoned,
+    /// A save that does not fit under `--store-max-bytes`, even with every scheduled snapshot
+    /// deleted; nothing was stored or deleted.
+    #[error(
+        "no room in the snapshot store: this snapshot takes {needed} bytes (compressed), \
+         {used} of the {max} bytes allowed (--store-max-bytes) are in use, and deleting every \
+         scheduled snapshot would free only {freeable}; delete saved snapshots (the list page) \
+         or raise --store-max-bytes"
+    )]
+    Full {
+        /// The new snapshot's stored size.
+        needed: u64,
+        /// Bytes stored now.
+        used: u64,
+        /// The limit.
+        max: u64,
+        /// What deleting every scheduled snapshot would free.
+        freeable: u64,
+    },
     /// Compressing or decompressing a blob failed.
     #[error("saved snapshot {id}: {source}")]
     Pack {
@@ -170,10 +191,20 @@ pub struct Saved {
     pub created: bool,
 }
 
+impl StoreError {
+    /// Whether the file system is full (SQLite's SQLITE_FULL): nothing was stored, and the
+    /// store works again once there is room.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Db(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DiskFull)
+    }
+}
+
 /// The store: one SQLite file in a data directory.
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    max_bytes: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -199,7 +230,19 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             path,
+            max_bytes: DEFAULT_STORE_MAX,
         })
+    }
+
+    /// The same store holding at most `max` bytes of snapshots (compressed, as stored).
+    pub fn with_max_bytes(mut self, max: u64) -> Store {
+        self.max_bytes = max;
+        self
+    }
+
+    /// Bytes of snapshots stored (compressed), what `--store-max-bytes` bounds.
+    pub fn used_bytes(&self) -> Result<u64, StoreError> {
+        Ok(retention::used_bytes(&*self.conn()?)?)
     }
 
     /// The database file.
@@ -279,6 +322,8 @@ impl Store {
                     id: id.clone(),
                     source,
                 })?;
+                // Refused here, the transaction rolls back: nothing stored, nothing pruned.
+                retention::make_room(&tx, packed.len() as u64, self.max_bytes)?;
                 tx.execute(
                     "INSERT OR REPLACE INTO blobs (id, bytes) VALUES (?1, ?2)",
                     params![id, packed],

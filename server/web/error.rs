@@ -39,6 +39,9 @@ pub enum WebError {
     /// The snapshot store could not be opened.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The access settings are unusable (a bad token file, an open non-loopback address).
+    #[error(transparent)]
+    Access(#[from] super::access::AccessError),
     /// No data directory was given and none can be named (no HOME).
     #[error("no data directory for saved snapshots: give one with --data-dir")]
     NoDataDir,

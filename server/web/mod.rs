@@ -4,6 +4,7 @@
 //! interactive picture of it. Layout and SVG are made here; the browser only
 //! draws and interacts (web/app.js, no third-party code).
 
+pub mod access;
 pub mod api;
 pub mod assets;
 pub mod cache;
@@ -31,13 +32,14 @@ use std::time::Duration;
 use crate::cluster::{ClusterOptions, Gatherer};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::collect::node::NodeOptions;
 use crate::store::Store;
+
+use access::{Access, Guard, LinkKey, Need, Routes, Scope, Table, TokenSet};
 
 pub use error::WebError;
 pub use origin::AllowedHosts;
@@ -67,6 +69,12 @@ pub struct ServeOptions {
     pub upload_limit: usize,
     /// Host names answered besides IP literals and `localhost` (`--allow-host`).
     pub allow_hosts: Vec<String>,
+    /// The token file (`--tokens`): read and write tokens; `None`: every route open.
+    pub tokens: Option<PathBuf>,
+    /// Serve a non-loopback address without tokens (`--no-auth`: a proxy checks who comes in).
+    pub no_auth: bool,
+    /// The most bytes the store may hold (`--store-max-bytes`).
+    pub store_max_bytes: u64,
 }
 
 /// How many scheduled snapshots `--snapshot-every` keeps unless told (a day at 10 minutes).
@@ -74,7 +82,7 @@ pub const DEFAULT_KEEP: usize = 144;
 
 /// All routes, with compression and the security headers (no store: saving is refused).
 pub fn router(state: AppState) -> Router {
-    app(state, None, AllowedHosts::default())
+    app(state, None, AllowedHosts::default(), open_access()).0
 }
 
 /// All routes, the store's too; the store also opens permalinks.
@@ -88,42 +96,80 @@ pub fn router_allowing(
     store: Option<store::StoreState>,
     allowed: AllowedHosts,
 ) -> Router {
+    secured(state, store, allowed, open_access()).0
+}
+
+/// Every route open (no tokens), links under a secret of this run.
+fn open_access() -> Arc<Access> {
+    Arc::new(Access::open(LinkKey::ephemeral()))
+}
+
+/// The whole server under these access settings, and the table of every route's rule (the
+/// access check's, and what tests enumerate).
+pub fn secured(
+    state: AppState,
+    store: Option<store::StoreState>,
+    allowed: AllowedHosts,
+    access: Arc<Access>,
+) -> (Router, Arc<Guard>) {
     if let Some(s) = &store {
         state.set_saved(s.store.clone());
     }
-    app(state, store, allowed)
+    app(state, store, allowed, access)
 }
 
-fn app(state: AppState, store: Option<store::StoreState>, allowed: AllowedHosts) -> Router {
-    let mut r = Router::new()
-        .route("/", get(pages::index))
-        .route("/scene.svg", get(api::scene_svg))
-        .route("/api/status", get(api::status))
-        .route("/api/refresh", post(api::refresh))
-        .route("/api/live", get(api::live))
-        .route("/api/snapshot", get(api::snapshot))
-        .route("/api/graph", get(api::graph))
-        .route("/api/element", get(api::element))
-        .route("/api/search", get(api::search_handler))
-        .route("/api/ports", get(paths::ports))
-        .route("/api/path", get(paths::path_handler))
-        .route("/api/path/ends", get(paths::ends_handler))
-        .route("/api/path/watch", get(watch::watch_handler))
-        .route("/s/{id}", get(pages::permalink))
-        .route("/api/diff", get(diff::api_diff))
-        .route("/diff/{a}/{b}", get(diff::page))
-        .route("/diff/{a}/{b}/scene.svg", get(diff::scene))
-        .route("/compare", get(compare::page))
-        .route("/api/compare", get(compare::api))
-        .route("/export.html", get(share::export_html))
-        .route("/export.json", get(share::export_json))
-        .route("/static/{*file}", get(assets::asset))
-        .route("/favicon.ico", get(assets::favicon))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() })
-        .with_state(state);
+fn app(
+    state: AppState,
+    store: Option<store::StoreState>,
+    allowed: AllowedHosts,
+    access: Arc<Access>,
+) -> (Router, Arc<Guard>) {
+    use Scope::{Server, SnapPath, SnapQuery};
+    let snap = Need::Read(SnapQuery);
+    let all = Need::Read(Server);
+    let (r, mut rules) = Routes::new()
+        .page("/", snap, pages::index)
+        .get("/scene.svg", snap, api::scene_svg)
+        .get("/api/status", all, api::status)
+        .post("/api/refresh", Need::Write, api::refresh)
+        .get("/api/live", all, api::live)
+        .get("/api/snapshot", snap, api::snapshot)
+        .get("/api/graph", snap, api::graph)
+        .get("/api/element", snap, api::element)
+        .get("/api/search", snap, api::search_handler)
+        .get("/api/ports", snap, paths::ports)
+        .get("/api/path", snap, paths::path_handler)
+        .get("/api/path/ends", snap, paths::ends_handler)
+        .get("/api/path/watch", all, watch::watch_handler)
+        .page("/s/{id}", Need::Read(SnapPath), pages::permalink)
+        .get("/api/diff", all, diff::api_diff)
+        .page("/diff/{a}/{b}", all, diff::page)
+        .get("/diff/{a}/{b}/scene.svg", all, diff::scene)
+        .page("/compare", all, compare::page)
+        .get("/api/compare", all, compare::api)
+        .get("/export.html", snap, share::export_html)
+        .get("/export.json", snap, share::export_json)
+        .get("/static/{*file}", Need::Public, assets::asset)
+        .get("/favicon.ico", Need::Public, assets::favicon)
+        .page("/login", Need::Public, access::login::page)
+        .post("/login", Need::Public, access::login::login)
+        .post("/logout", Need::Public, access::login::logout)
+        .finish(state);
+    let mut r = r.fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() });
     if let Some(s) = store {
-        r = r.merge(store::routes(s));
+        let (sr, srules) = store::routes(s);
+        r = r.merge(sr);
+        rules.extend(srules);
     }
+    let guard = Arc::new(Guard {
+        access,
+        table: Table::new(rules),
+    });
+    // Routing first (the access check needs the matched route), then Host/Origin, then access.
+    let r = r.layer(axum::middleware::from_fn_with_state(
+        guard.clone(),
+        access::guard,
+    ));
     // Inside the header layers, so a refusal carries the security headers too.
     let r = r.layer(axum::middleware::from_fn_with_state(
         Arc::new(allowed),
@@ -133,7 +179,29 @@ fn app(state: AppState, store: Option<store::StoreState>, allowed: AllowedHosts)
     for (name, value) in headers::security_headers() {
         r = r.layer(SetResponseHeaderLayer::overriding(name, value));
     }
-    r
+    (r, guard)
+}
+
+/// The access settings `serve` was given: tokens from their file, links from the data
+/// directory's secret (or one for this run); refused on a non-loopback address without either
+/// tokens or `--no-auth`.
+pub fn access_for(
+    opts: &ServeOptions,
+    data_dir: Option<&std::path::Path>,
+) -> Result<Access, WebError> {
+    access::check_listen(opts.listen, opts.tokens.is_some(), opts.no_auth)?;
+    let links = match data_dir.map(LinkKey::load_or_create) {
+        Some(Ok(k)) => k,
+        Some(Err(e)) => {
+            eprintln!("dockmap: {e}; snapshot links work only until this server stops");
+            LinkKey::ephemeral()
+        }
+        None => LinkKey::ephemeral(),
+    };
+    Ok(match &opts.tokens {
+        Some(path) => Access::with_tokens(TokenSet::from_file(path)?, links),
+        None => Access::open(links),
+    })
 }
 
 /// Open the store where asked, or in the default place.
@@ -143,7 +211,7 @@ fn open_store(opts: &ServeOptions) -> Result<Arc<Store>, WebError> {
         .clone()
         .or_else(crate::store::default_data_dir)
         .ok_or(WebError::NoDataDir)?;
-    let store = Store::open(&dir)?;
+    let store = Store::open(&dir)?.with_max_bytes(opts.store_max_bytes);
     eprintln!("dockmap: snapshots are kept in {}", store.path().display());
     // Pseudonymized downloads use the key kept beside the snapshots, so they stay stable
     // across restarts of this server.
@@ -156,6 +224,8 @@ fn open_store(opts: &ServeOptions) -> Result<Arc<Store>, WebError> {
 
 /// Serve until Ctrl-C: collect (or read the saved file) in the background and answer meanwhile.
 pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
+    // Before anything is collected: an open server on a shared address is refused at once.
+    access::check_listen(opts.listen, opts.tokens.is_some(), opts.no_auth)?;
     let state = match &opts.open {
         Some(path) => AppState::from_file(path)?,
         None => match opts.cluster.clone().map(Gatherer::new).transpose()? {
@@ -185,7 +255,24 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
             upload_limit: opts.upload_limit,
         }
     });
-    let routes = router_allowing(state, store, AllowedHosts::new(&opts.allow_hosts));
+    let dir = store
+        .as_ref()
+        .and_then(|s| s.store.path().parent().map(std::path::Path::to_path_buf));
+    let access = Arc::new(access_for(&opts, dir.as_deref())?);
+    if access.enforced() {
+        eprintln!(
+            "dockmap: tokens from {} are asked for",
+            opts.tokens
+                .as_deref()
+                .map_or_else(String::new, |p| p.display().to_string())
+        );
+    } else if !opts.listen.ip().is_loopback() {
+        eprintln!(
+            "dockmap: --no-auth: every route is open to whoever reaches {}",
+            opts.listen
+        );
+    }
+    let (routes, _) = secured(state, store, AllowedHosts::new(&opts.allow_hosts), access);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| WebError::Bind {

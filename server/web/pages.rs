@@ -2,13 +2,14 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::layout::view::HIDE_TOKENS;
 use crate::layout::View;
 
+use super::access::Grant;
 use super::api::{param, rendered};
 use super::state::AppState;
 
@@ -84,24 +85,36 @@ pub struct IndexPage {
     pub sources: Vec<SourceLine>,
     /// Filter checkboxes.
     pub toggles: Vec<Toggle>,
+    /// A saved snapshot shown to someone who may hand out its link (not to a link's holder).
+    pub share: bool,
 }
 
 /// `GET /` (the live state, or the saved snapshot a `snap` parameter names).
-pub async fn index(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+pub async fn index(
+    State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let snap = q.as_deref().and_then(|q| param(q, "snap"));
-    page(state, snap, q).await
+    page(state, snap, q, sharer(grant)).await
+}
+
+/// Whether the viewer may hand out snapshot links (anyone who reads the whole server).
+fn sharer(grant: Option<Extension<Grant>>) -> bool {
+    grant.is_none_or(|Extension(g)| g.reads_all())
 }
 
 /// `GET /s/{id}`: the permalink of a saved snapshot, the same page over that snapshot.
 pub async fn permalink(
     State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    page(state, Some(id), q).await
+    page(state, Some(id), q, sharer(grant)).await
 }
 
-async fn page(state: AppState, snap: Option<String>, q: Option<String>) -> Response {
+async fn page(state: AppState, snap: Option<String>, q: Option<String>, sharer: bool) -> Response {
     let view = View::from_query(q.as_deref().unwrap_or(""));
     let mut status = state.status();
     let shown = match &snap {
@@ -168,6 +181,7 @@ async fn page(state: AppState, snap: Option<String>, q: Option<String>) -> Respo
         })
         .collect();
     let page = IndexPage {
+        share: sharer && snap.is_some(),
         svg,
         generation: status.generation,
         hide: hide.join(","),

@@ -5,16 +5,17 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::store::{Kind, Saved, SnapshotMeta, Store, UploadError, UploadFailure};
+use crate::store::{Kind, Saved, SnapshotMeta, Store, StoreError, UploadError, UploadFailure};
+
+use super::access::{Access, Grant, Need, Routes, Rule, Scope};
 
 use super::api::{no_snapshot, param};
 use super::assets::version;
@@ -35,15 +36,20 @@ pub struct StoreState {
     pub upload_limit: usize,
 }
 
-/// The store's routes, with their state applied (merged into the main router).
-pub fn routes(state: StoreState) -> Router {
-    Router::new()
-        .route("/api/snapshots", post(save).get(list))
-        .route("/api/snapshots/upload", post(upload))
-        .route("/api/snapshots/{id}", get(download))
-        .route("/api/snapshots/{id}/meta", get(meta))
-        .route("/snapshots", get(list_page))
-        .with_state(state)
+/// The store's routes, with their state applied (merged into the main router), and their rules.
+pub fn routes(state: StoreState) -> (Router, Vec<Rule>) {
+    let this = Need::Read(Scope::SnapPath);
+    let all = Need::Read(Scope::Server);
+    Routes::new()
+        .post("/api/snapshots", Need::Write, save)
+        .get("/api/snapshots", all, list)
+        .post("/api/snapshots/upload", Need::Write, upload)
+        .get("/api/snapshots/{id}", this, download)
+        .delete("/api/snapshots/{id}", Need::Write, remove)
+        .get("/api/snapshots/{id}/meta", this, meta)
+        .get("/api/snapshots/{id}/link", all, link)
+        .page("/snapshots", all, list_page)
+        .finish(state)
 }
 
 fn error(status: StatusCode, reason: &str, msg: &str) -> Response {
@@ -52,6 +58,23 @@ fn error(status: StatusCode, reason: &str, msg: &str) -> Response {
 
 fn store_failed(e: impl std::fmt::Display) -> Response {
     error(StatusCode::INTERNAL_SERVER_ERROR, "store", &e.to_string())
+}
+
+/// A store failure: 507 when it is out of room (the quota, or the disk), else 500.
+fn store_error(e: &StoreError) -> Response {
+    match e {
+        StoreError::Full { .. } => error(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "store-full",
+            &e.to_string(),
+        ),
+        e if e.is_disk_full() => error(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "disk-full",
+            &e.to_string(),
+        ),
+        e => store_failed(e),
+    }
 }
 
 /// The answer to a save or an upload: 201 when new, 200 when the content was stored already.
@@ -141,6 +164,48 @@ pub async fn save(State(s): State<StoreState>, headers: HeaderMap, body: Body) -
             .await;
     match done {
         Ok(Ok(x)) => saved(x),
+        Ok(Err(e)) => store_error(&e),
+        Err(e) => store_failed(e),
+    }
+}
+
+/// `DELETE /api/snapshots/{id}`: 200 `{"deleted": id}`, 404 when there is none.
+pub async fn remove(State(s): State<StoreState>, Path(id): Path<String>) -> Response {
+    let store = s.store.clone();
+    let key = id.clone();
+    match tokio::task::spawn_blocking(move || store.delete(&key)).await {
+        Ok(Ok(true)) => Json(json!({ "deleted": id })).into_response(),
+        Ok(Ok(false)) => error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("no saved snapshot {id:?}"),
+        ),
+        Ok(Err(e)) => store_error(&e),
+        Err(e) => store_failed(e),
+    }
+}
+
+/// `GET /api/snapshots/{id}/link`: `{"link": "/s/ID?key=…"}`, the capability link that opens
+/// this snapshot only, read-only (404 for an unknown ID).
+pub async fn link(
+    State(s): State<StoreState>,
+    Extension(access): Extension<Arc<Access>>,
+    Path(id): Path<String>,
+) -> Response {
+    let store = s.store.clone();
+    let key = id.clone();
+    match tokio::task::spawn_blocking(move || store.meta(&key)).await {
+        Ok(Ok(Some(_))) => {
+            let mut r = Json(json!({ "link": access.link(&id) })).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Ok(Ok(None)) => error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("no saved snapshot {id:?}"),
+        ),
         Ok(Err(e)) => store_failed(e),
         Err(e) => store_failed(e),
     }
@@ -247,7 +312,7 @@ pub async fn upload(
     match tokio::task::spawn_blocking(move || store.upload(&bytes, limit, &label)).await {
         Ok(Ok(x)) => saved(x),
         Ok(Err(UploadFailure::Refused(e))) => refused(&e),
-        Ok(Err(UploadFailure::Store(e))) => store_failed(e),
+        Ok(Err(UploadFailure::Store(e))) => store_error(&e),
         Err(e) => store_failed(e),
     }
 }
@@ -307,10 +372,12 @@ pub struct ListPage {
     pub store_css_v: String,
     /// Asset versions.
     pub favicon_v: String,
+    /// Whether the viewer may upload and delete (the page offers it).
+    pub can_write: bool,
 }
 
 /// `GET /snapshots`: the list page, with the upload form.
-pub async fn list_page(State(s): State<StoreState>) -> Response {
+pub async fn list_page(State(s): State<StoreState>, grant: Option<Extension<Grant>>) -> Response {
     let store = s.store.clone();
     let (rows, error) = match tokio::task::spawn_blocking(move || store.list()).await {
         Ok(Ok(list)) => (list.into_iter().map(Row::from).collect(), String::new()),
@@ -326,6 +393,7 @@ pub async fn list_page(State(s): State<StoreState>) -> Response {
         store_js_v: version("store.js"),
         store_css_v: version("store.css"),
         favicon_v: version("favicon.svg"),
+        can_write: grant.is_none_or(|Extension(g)| g.can_write()),
     };
     let mut r = page.into_response();
     r.headers_mut()

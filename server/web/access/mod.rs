@@ -1,0 +1,458 @@
+//! Who may do what on `dockmap serve`: tokens from a file (`--tokens FILE`, read or write), a
+//! login that starts a server-side session (HttpOnly, SameSite=Strict cookie), `Authorization:
+//! Bearer` for scripts, and capability links that open one saved snapshot read-only.
+//!
+//! Every route is added through [`routes::Routes`] with the [`Need`] it has, and [`guard`] runs
+//! in front of all of them: a route the table does not name is refused, so none slips by. With
+//! no tokens (loopback, or `--no-auth`) everything is open, as before.
+
+pub mod links;
+pub mod login;
+pub mod routes;
+pub mod sessions;
+pub mod tokens;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+pub use links::LinkKey;
+pub use routes::Routes;
+pub use sessions::Sessions;
+pub use tokens::{Level, TokenSet};
+
+/// The login session's cookie.
+pub const SESSION_COOKIE: &str = "dockmap_session";
+/// The cookie of a session opened by a snapshot's link (it opens only those snapshots).
+pub const SHARE_COOKIE: &str = "dockmap_share";
+
+/// Why access could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The token file is unreadable, malformed or too open.
+    #[error("token file {path}: {why}")]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never the token itself).
+        why: String,
+    },
+    /// A non-loopback address without any access setting.
+    #[error(
+        "refusing to listen on {addr} with no access control: anyone who reaches it could see \
+         every node's wiring, save and upload. Give `--tokens FILE` (lines `read <token>` or \
+         `write <token>`, the file mode 600; see \"Running a team server safely\" in the README), \
+         or `--no-auth` if a proxy in front of this server already checks who comes in"
+    )]
+    Open {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+}
+
+/// Whether serving on `addr` is allowed with these settings: loopback always is; any other
+/// address only with tokens or the explicit `--no-auth`.
+pub fn check_listen(addr: SocketAddr, tokens: bool, no_auth: bool) -> Result<(), AccessError> {
+    if addr.ip().is_loopback() || tokens || no_auth {
+        Ok(())
+    } else {
+        Err(AccessError::Open { addr })
+    }
+}
+
+/// Which snapshot a route is about, for a snapshot's link to open it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole server (the live state, lists, comparisons): never opened by a link.
+    Server,
+    /// The saved snapshot its `snap=` parameter names (the live one without it).
+    SnapQuery,
+    /// The saved snapshot its `{id}` path segment names.
+    SnapPath,
+}
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Anyone (the login page, static assets).
+    Public,
+    /// A read or write token; a snapshot's link where the scope names that snapshot.
+    Read(Scope),
+    /// A write token.
+    Write,
+}
+
+/// One route of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Its method (GET also answers HEAD).
+    pub method: Method,
+    /// Its path as the router writes it (`/s/{id}`).
+    pub path: &'static str,
+    /// What it needs.
+    pub need: Need,
+    /// An HTML page: a refusal for want of a login shows the login page.
+    pub page: bool,
+}
+
+impl Rule {
+    /// The saved snapshot a request to this route is about, if its scope names one.
+    fn snapshot(&self, uri_path: &str, query: &str) -> Option<String> {
+        match self.need {
+            Need::Read(Scope::SnapQuery) => crate::web::api::param(query, "snap"),
+            Need::Read(Scope::SnapPath) => {
+                let at = self.path.split('/').position(|s| s == "{id}")?;
+                uri_path.split('/').nth(at).map(str::to_owned)
+            }
+            _ => None,
+        }
+        .filter(|s| !s.is_empty())
+    }
+}
+
+/// Every route's rule.
+#[derive(Debug, Default)]
+pub struct Table {
+    rules: Vec<Rule>,
+}
+
+enum Lookup<'a> {
+    Found(&'a Rule),
+    /// The path is routed, not with this method: the router answers 405.
+    OtherMethod,
+    /// A route the table does not know (added around [`Routes`]): refused.
+    Unknown,
+}
+
+impl Table {
+    /// The table of these rules.
+    pub fn new(rules: Vec<Rule>) -> Self {
+        Self { rules }
+    }
+
+    /// Every rule, in the order the routes were added.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    fn find(&self, method: &Method, path: &str) -> Lookup<'_> {
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        match self
+            .rules
+            .iter()
+            .find(|r| r.path == path && r.method == method)
+        {
+            Some(r) => Lookup::Found(r),
+            None if self.rules.iter().any(|r| r.path == path) => Lookup::OtherMethod,
+            None => Lookup::Unknown,
+        }
+    }
+}
+
+/// What a request may do, as the handlers see it (a request extension).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// No tokens configured: everything.
+    Open,
+    /// A write token.
+    Write,
+    /// A read token.
+    Read,
+    /// Snapshots' links: these saved snapshots, read-only.
+    Snapshots(BTreeSet<String>),
+    /// Nothing presented (public routes only).
+    None,
+}
+
+impl Grant {
+    /// May save, upload, delete, refresh.
+    pub fn can_write(&self) -> bool {
+        matches!(self, Grant::Open | Grant::Write)
+    }
+
+    /// May read everything (not only some snapshots).
+    pub fn reads_all(&self) -> bool {
+        matches!(self, Grant::Open | Grant::Write | Grant::Read)
+    }
+}
+
+impl From<Level> for Grant {
+    fn from(l: Level) -> Grant {
+        match l {
+            Level::Read => Grant::Read,
+            Level::Write => Grant::Write,
+        }
+    }
+}
+
+/// The server's access settings and sessions.
+#[derive(Debug)]
+pub struct Access {
+    tokens: Option<TokenSet>,
+    logins: Sessions,
+    shares: Sessions,
+    links: LinkKey,
+}
+
+impl Access {
+    /// No tokens: every route open (loopback, or `--no-auth`); links still work.
+    pub fn open(links: LinkKey) -> Self {
+        Self {
+            tokens: None,
+            logins: Sessions::default(),
+            shares: Sessions::default(),
+            links,
+        }
+    }
+
+    /// Only holders of these tokens (and of a snapshot's link, for that snapshot).
+    pub fn with_tokens(tokens: TokenSet, links: LinkKey) -> Self {
+        Self {
+            tokens: Some(tokens),
+            ..Self::open(links)
+        }
+    }
+
+    /// Whether tokens are asked for.
+    pub fn enforced(&self) -> bool {
+        self.tokens.is_some()
+    }
+
+    /// The capability link that opens saved snapshot `id` read-only.
+    pub fn link(&self, id: &str) -> String {
+        format!("/s/{id}?key={}", self.links.key_for(id))
+    }
+
+    /// Log in with a token: its level and a new session's ID.
+    pub fn login(&self, token: &str) -> Option<(Level, String)> {
+        let level = self.tokens.as_ref()?.check(token.as_bytes())?;
+        let id = self.logins.start(level.into())?;
+        Some((level, id))
+    }
+
+    /// End a login session.
+    pub fn logout(&self, session: &str) {
+        self.logins.end(session);
+    }
+
+    /// Who is asking: a bearer token, else a login session; `None` when neither.
+    fn identify(&self, headers: &HeaderMap) -> Result<Option<Grant>, Refusal> {
+        let Some(tokens) = &self.tokens else {
+            return Ok(Some(Grant::Open));
+        };
+        if let Some(v) = headers.get(header::AUTHORIZATION) {
+            let given = v.as_bytes().strip_prefix(b"Bearer ").ok_or_else(|| {
+                Refusal::unauthenticated("the Authorization header must be `Bearer <token>`")
+            })?;
+            return match tokens.check(given) {
+                Some(level) => Ok(Some(level.into())),
+                None => Err(Refusal::unauthenticated(
+                    "the bearer token is not one this server accepts",
+                )),
+            };
+        }
+        Ok(cookie(headers, SESSION_COOKIE).and_then(|id| self.logins.grant(id)))
+    }
+
+    /// Decide a request to `rule`.
+    pub fn decide(
+        &self,
+        rule: &Rule,
+        headers: &HeaderMap,
+        uri_path: &str,
+        query: &str,
+    ) -> Result<Admitted, Refusal> {
+        let mut grant = self.identify(headers)?;
+        let mut share_cookie = None;
+        let snap = rule.snapshot(uri_path, query);
+        if !grant.as_ref().is_some_and(Grant::reads_all) {
+            if let (Some(key), Some(id)) = (crate::web::api::param(query, "key"), &snap) {
+                if !self.links.opens(id, &key) {
+                    return Err(Refusal::forbidden(&format!(
+                        "this link's key does not open snapshot {id}"
+                    )));
+                }
+                grant = Some(Grant::Snapshots([id.clone()].into_iter().collect()));
+                if rule.page {
+                    share_cookie = self.remember_share(headers, id);
+                }
+            } else if let Some(g) = cookie(headers, SHARE_COOKIE).and_then(|s| self.shares.grant(s))
+            {
+                grant = Some(g);
+            }
+        }
+        let admitted = |grant| {
+            Ok(Admitted {
+                grant,
+                share_cookie: share_cookie.clone(),
+            })
+        };
+        match (rule.need, grant) {
+            (Need::Public, g) => admitted(g.unwrap_or(Grant::None)),
+            (_, None) => Err(Refusal::unauthenticated(
+                "log in with a token (the login page, or `Authorization: Bearer <token>`)",
+            )),
+            (Need::Read(_), Some(g)) if g.reads_all() => admitted(g),
+            (Need::Write, Some(g)) if g.can_write() => admitted(g),
+            (Need::Write, Some(Grant::Read)) => Err(Refusal::forbidden(
+                "a read token may look, not change: this needs a write token",
+            )),
+            (Need::Read(_), Some(Grant::Snapshots(set)))
+                if snap.as_ref().is_some_and(|s| set.contains(s)) =>
+            {
+                admitted(Grant::Snapshots(set))
+            }
+            (_, Some(_)) => Err(Refusal::forbidden(
+                "a snapshot's link opens only that snapshot, read-only",
+            )),
+        }
+    }
+
+    /// Add `snap` to the share session the request carries, or start one: the value of the
+    /// cookie to set, if a new one is needed.
+    fn remember_share(&self, headers: &HeaderMap, snap: &str) -> Option<String> {
+        if let Some(s) = cookie(headers, SHARE_COOKIE) {
+            if self.shares.add_snapshot(s, snap) {
+                return None;
+            }
+        }
+        let id = self
+            .shares
+            .start(Grant::Snapshots([snap.to_owned()].into_iter().collect()))?;
+        Some(session_cookie(SHARE_COOKIE, &id))
+    }
+}
+
+/// `NAME=ID; Path=/; HttpOnly; SameSite=Strict; Max-Age=…` (the session's life).
+pub fn session_cookie(name: &str, id: &str) -> String {
+    format!(
+        "{name}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        sessions::SESSION_TTL.as_secs()
+    )
+}
+
+/// The value of a cookie the request carries.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A request let through.
+#[derive(Debug)]
+pub struct Admitted {
+    /// What it may do.
+    pub grant: Grant,
+    /// A share session's cookie to set (a snapshot's link opened as a page).
+    pub share_cookie: Option<String>,
+}
+
+/// A request refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// 401 (no or a wrong credential) or 403 (one that does not reach this far).
+    pub status: StatusCode,
+    /// Why, in words.
+    pub why: String,
+}
+
+impl Refusal {
+    fn unauthenticated(why: &str) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            why: why.to_owned(),
+        }
+    }
+
+    fn forbidden(why: &str) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            why: why.to_owned(),
+        }
+    }
+}
+
+/// The access check's state: the settings and the route table.
+#[derive(Debug)]
+pub struct Guard {
+    /// Settings and sessions.
+    pub access: Arc<Access>,
+    /// Every route's rule.
+    pub table: Table,
+}
+
+/// The middleware in front of every route.
+pub async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: Next) -> Response {
+    // No matched path: the fallback, which answers 404 and nothing else.
+    let Some(path) = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+    else {
+        return next.run(req).await;
+    };
+    let rule = match g.table.find(req.method(), &path) {
+        Lookup::Found(r) => r,
+        Lookup::OtherMethod => return next.run(req).await,
+        Lookup::Unknown => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("dockmap: the route {path} has no access rule; it is refused\n"),
+            )
+                .into_response()
+        }
+    };
+    let query = req.uri().query().unwrap_or("").to_owned();
+    match g
+        .access
+        .decide(rule, req.headers(), req.uri().path(), &query)
+    {
+        Ok(a) => {
+            req.extensions_mut().insert(a.grant);
+            req.extensions_mut().insert(g.access.clone());
+            let mut r = next.run(req).await;
+            if let Some(c) = a.share_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                r.headers_mut().append(header::SET_COOKIE, c);
+            }
+            r
+        }
+        Err(refusal) => refuse(&refusal, rule.page, req.uri()),
+    }
+}
+
+fn refuse(r: &Refusal, page: bool, uri: &axum::http::Uri) -> Response {
+    if page && r.status == StatusCode::UNAUTHORIZED {
+        let next = uri.path_and_query().map_or("/", |p| p.as_str());
+        return login::page_response(r.status, next, &r.why);
+    }
+    let reason = if r.status == StatusCode::UNAUTHORIZED {
+        "unauthenticated"
+    } else {
+        "forbidden"
+    };
+    let mut resp = (r.status, Json(json!({ "error": r.why, "reason": reason }))).into_response();
+    if r.status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"dockmap\""),
+        );
+    }
+    resp
+}
