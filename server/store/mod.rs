@@ -307,6 +307,8 @@ impl Store {
             })
             .collect();
         let nodes_json = serde_json::to_string(&nodes).map_err(StoreError::Encode)?;
+        // Everything needed is taken from it: the model is not held while the bytes are packed.
+        drop(cluster);
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let existing: Option<String> = tx
@@ -379,6 +381,19 @@ impl Store {
     /// Check an uploaded file and, only if it is sound, save it (kind `uploaded`).
     pub fn upload(&self, bytes: &[u8], limit: usize, label: &str) -> Result<Saved, UploadFailure> {
         let file = upload::parse(bytes, limit)?;
+        Ok(self.save(file.into_cluster("upload"), Kind::Uploaded, label)?)
+    }
+
+    /// [`Store::upload`], letting go of the file's bytes once they are read into the model (a
+    /// big upload is not held twice while it is stored).
+    pub fn upload_owned(
+        &self,
+        bytes: Vec<u8>,
+        limit: usize,
+        label: &str,
+    ) -> Result<Saved, UploadFailure> {
+        let file = upload::parse(&bytes, limit)?;
+        drop(bytes);
         Ok(self.save(file.into_cluster("upload"), Kind::Uploaded, label)?)
     }
 

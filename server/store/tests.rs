@@ -346,3 +346,58 @@ fn blobs_are_kept_compressed_and_come_back_as_the_json_saved() {
     );
     assert_eq!(content_id(&json), saved.meta.id);
 }
+
+/// Saved at distinct times, so each is its own content.
+fn at(i: usize) -> ClusterSnapshot {
+    cluster(&format!("2026-02-{:02}T00:00:00Z", i + 1))
+}
+
+#[test]
+fn under_the_byte_limit_scheduled_ones_go_oldest_first_and_what_cannot_fit_is_refused() {
+    let (_d, s) = store();
+    // Measure one stored snapshot, then allow a little over three.
+    let first = s.save_scheduled(at(0), 100).unwrap();
+    let one = s.used_bytes().unwrap();
+    assert!(one > 0);
+    let s = s.with_max_bytes(one * 3 + one / 2);
+    let mut ids = vec![first.meta.id];
+    for i in 1..6 {
+        ids.push(s.save_scheduled(at(i), 100).unwrap().meta.id);
+        assert!(
+            s.used_bytes().unwrap() <= one * 3 + one / 2,
+            "over the limit after {i}"
+        );
+    }
+    let kept: Vec<String> = s.list().unwrap().into_iter().map(|m| m.id).collect();
+    // The newest three stay, newest first; the oldest went.
+    assert_eq!(kept, vec![ids[5].clone(), ids[4].clone(), ids[3].clone()]);
+    // A manual save makes room by deleting the oldest scheduled one, never a manual one.
+    let m1 = s.save(at(10), Kind::Manual, "keep").unwrap();
+    let m2 = s.save(at(11), Kind::Manual, "keep too").unwrap();
+    let m3 = s.save(at(12), Kind::Uploaded, "and this").unwrap();
+    let kinds: Vec<Kind> = s.list().unwrap().into_iter().map(|m| m.kind).collect();
+    assert_eq!(kinds, vec![Kind::Uploaded, Kind::Manual, Kind::Manual]);
+    // Now only manual and uploaded ones are left: a fourth cannot fit, is refused with the
+    // reason, and nothing is stored or deleted.
+    let before = everything(&s);
+    let e = s.save(at(13), Kind::Manual, "no room").unwrap_err();
+    assert!(matches!(e, StoreError::Full { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("--store-max-bytes") && msg.contains("delete"),
+        "{msg}"
+    );
+    assert_eq!(everything(&s), before);
+    // Scheduled ones cannot push them out either.
+    assert!(matches!(
+        s.save_scheduled(at(14), 100).unwrap_err(),
+        StoreError::Full { .. }
+    ));
+    assert_eq!(everything(&s), before);
+    // Stored content saved again needs no room.
+    assert!(!s.save(at(10), Kind::Manual, "").unwrap().created);
+    // Deleting one makes room again.
+    assert!(s.delete(&m2.meta.id).unwrap());
+    assert!(s.save(at(13), Kind::Manual, "now").unwrap().created);
+    assert!(s.meta(&m1.meta.id).unwrap().is_some() && s.meta(&m3.meta.id).unwrap().is_some());
+}

@@ -1,6 +1,7 @@
 //! Checking a snapshot file before anything is stored: well-formed JSON, a schema this build
 //! reads, and content that fits the model. Also what `dockmap serve --open FILE` reads.
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::snapshot::{ClusterSnapshot, NodeSnapshot, CLUSTER_SCHEMA, NODE_SCHEMA};
@@ -116,30 +117,25 @@ pub fn read_cluster_file(path: &std::path::Path) -> Result<ClusterSnapshot, Stri
 }
 
 /// Check and read a snapshot file (a node snapshot, an array of them, or a cluster snapshot).
+///
+/// Read straight into the model (no JSON tree in between): a 60 MiB file once took ten times
+/// its size as a `serde_json::Value` before it was even checked.
 pub fn parse(bytes: &[u8], limit: usize) -> Result<SnapshotFile, UploadError> {
     if bytes.len() > limit {
         return Err(UploadError::TooLarge { limit });
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(UploadError::Empty);
-    }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        if e.is_eof() {
-            UploadError::Truncated(e.to_string())
-        } else {
-            UploadError::NotJson(e.to_string())
-        }
-    })?;
-    match value {
-        Value::Array(items) => {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => Err(UploadError::Empty),
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_slice(bytes).map_err(not_json)?;
             if items.is_empty() {
                 return Err(UploadError::NotSnapshot("an empty array".into()));
             }
             let nodes = items
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| {
-                    node(v).map_err(|e| match e {
+                .map(|(i, raw)| {
+                    item(raw).map_err(|e| match e {
                         UploadError::Model { schema, message } => UploadError::Model {
                             schema,
                             message: format!("item {i}: {message}"),
@@ -150,48 +146,81 @@ pub fn parse(bytes: &[u8], limit: usize) -> Result<SnapshotFile, UploadError> {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(SnapshotFile::Nodes(nodes))
         }
-        Value::Object(ref o) => match o.get("schema").and_then(Value::as_str) {
-            Some(NODE_SCHEMA) => Ok(SnapshotFile::Node(Box::new(node(value)?))),
-            Some(CLUSTER_SCHEMA) => cluster(value).map(SnapshotFile::Cluster),
-            Some(other) => Err(UploadError::Schema {
-                found: other.to_owned(),
-            }),
-            None => Err(UploadError::NotSnapshot(
-                "an object without a \"schema\" field".into(),
-            )),
-        },
-        other => Err(UploadError::NotSnapshot(format!(
-            "a JSON {}, not an object or an array",
-            kind_of(&other)
-        ))),
+        Some(b'{') => {
+            let probe: Probe = serde_json::from_slice(bytes).map_err(not_json)?;
+            match probe.schema() {
+                Some(NODE_SCHEMA) => serde_json::from_slice(bytes)
+                    .map(|n| SnapshotFile::Node(Box::new(n)))
+                    .map_err(model(NODE_SCHEMA)),
+                Some(CLUSTER_SCHEMA) => serde_json::from_slice(bytes)
+                    .map_err(model(CLUSTER_SCHEMA))
+                    .and_then(cluster)
+                    .map(SnapshotFile::Cluster),
+                Some(other) => Err(UploadError::Schema {
+                    found: other.to_owned(),
+                }),
+                None => Err(UploadError::NotSnapshot(
+                    "an object without a \"schema\" field".into(),
+                )),
+            }
+        }
+        Some(_) => {
+            let v: Value = serde_json::from_slice(bytes).map_err(not_json)?;
+            Err(UploadError::NotSnapshot(format!(
+                "a JSON {}, not an object or an array",
+                kind_of(&v)
+            )))
+        }
     }
 }
 
-fn node(v: Value) -> Result<NodeSnapshot, UploadError> {
-    match v.get("schema").and_then(Value::as_str) {
-        Some(NODE_SCHEMA) => {}
-        Some(other) => {
-            return Err(UploadError::Schema {
-                found: other.to_owned(),
-            })
-        }
-        None => {
-            return Err(UploadError::NotSnapshot(
-                "an array item without a \"schema\" field".into(),
-            ))
-        }
-    }
-    serde_json::from_value(v).map_err(|e| UploadError::Model {
-        schema: NODE_SCHEMA,
-        message: e.to_string(),
-    })
+/// Only the `schema` field of an object; everything else is skipped without being kept.
+#[derive(serde::Deserialize)]
+struct Probe {
+    #[serde(default)]
+    schema: Option<Value>,
 }
 
-fn cluster(v: Value) -> Result<ClusterSnapshot, UploadError> {
-    let c: ClusterSnapshot = serde_json::from_value(v).map_err(|e| UploadError::Model {
-        schema: CLUSTER_SCHEMA,
+impl Probe {
+    fn schema(&self) -> Option<&str> {
+        self.schema.as_ref().and_then(Value::as_str)
+    }
+}
+
+/// Ill-formed JSON: truncated when it ends early, else not JSON; JSON of the wrong shape for
+/// the probe (not an object where one was expected) is no snapshot.
+fn not_json(e: serde_json::Error) -> UploadError {
+    match e.classify() {
+        serde_json::error::Category::Eof => UploadError::Truncated(e.to_string()),
+        serde_json::error::Category::Data => UploadError::NotSnapshot(e.to_string()),
+        _ => UploadError::NotJson(e.to_string()),
+    }
+}
+
+fn model(schema: &'static str) -> impl Fn(serde_json::Error) -> UploadError {
+    move |e| UploadError::Model {
+        schema,
         message: e.to_string(),
-    })?;
+    }
+}
+
+/// One node snapshot of an array.
+fn item(raw: &RawValue) -> Result<NodeSnapshot, UploadError> {
+    let probe: Probe = serde_json::from_str(raw.get())
+        .map_err(|_| UploadError::NotSnapshot("an array item without a \"schema\" field".into()))?;
+    match probe.schema() {
+        Some(NODE_SCHEMA) => serde_json::from_str(raw.get()).map_err(model(NODE_SCHEMA)),
+        Some(other) => Err(UploadError::Schema {
+            found: other.to_owned(),
+        }),
+        None => Err(UploadError::NotSnapshot(
+            "an array item without a \"schema\" field".into(),
+        )),
+    }
+}
+
+/// A cluster snapshot whose every node is of the schema this build reads.
+fn cluster(c: ClusterSnapshot) -> Result<ClusterSnapshot, UploadError> {
     if let Some(bad) = c
         .nodes
         .iter()

@@ -100,8 +100,25 @@ struct SaveBody {
     label: String,
 }
 
-/// Read a whole body, refusing it as soon as it passes `limit` bytes.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, Response> {
+/// How many uploads are read and checked at once. Each may take several times its size in
+/// memory while it is parsed and stored; the others wait before their bodies are read, held
+/// back by TCP (their bytes stay in the sender's and the kernel's buffers, not here), so twenty
+/// uploads at once cost about what two do.
+const UPLOADS_AT_ONCE: usize = 2;
+
+static UPLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(UPLOADS_AT_ONCE);
+
+/// How long a body may pause before the upload is dropped (a stalled sender holds a slot).
+const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Read a whole body, refusing it as soon as it passes `limit` bytes; with `json`, also as
+/// soon as its first byte shows it is no JSON object or array.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    json: bool,
+) -> Result<Vec<u8>, Response> {
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -117,8 +134,21 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<
         return Err(too_large());
     }
     let mut stream = body.into_data_stream();
-    let mut out = Vec::new();
-    while let Some(chunk) = stream.next().await {
+    // Sized once from the declared length: growing by doubling would hold two copies at the end.
+    let mut out = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    let mut looked = false;
+    loop {
+        let next = match tokio::time::timeout(BODY_IDLE, stream.next()).await {
+            Ok(n) => n,
+            Err(_) => {
+                return Err(error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body",
+                    &format!("the upload stalled for {} s", BODY_IDLE.as_secs()),
+                ))
+            }
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| {
             error(
                 StatusCode::BAD_REQUEST,
@@ -131,13 +161,26 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<
             return Err(too_large());
         }
         out.extend_from_slice(&chunk);
+        if json && !looked {
+            if let Some(b) = out.iter().find(|b| !b.is_ascii_whitespace()) {
+                looked = true;
+                if !matches!(b, b'{' | b'[') {
+                    let e = if b"-0123456789\"tfn".contains(b) {
+                        UploadError::NotSnapshot("a JSON scalar, not an object or an array".into())
+                    } else {
+                        UploadError::NotJson(format!("it starts with {:?}", char::from(*b)))
+                    };
+                    return Err(refused(&e));
+                }
+            }
+        }
     }
     Ok(out)
 }
 
 /// `POST /api/snapshots`: save the live state (`{"label": "…"}`, optional).
 pub async fn save(State(s): State<StoreState>, headers: HeaderMap, body: Body) -> Response {
-    let bytes = match read_body(&headers, body, SAVE_BODY_LIMIT).await {
+    let bytes = match read_body(&headers, body, SAVE_BODY_LIMIT, false).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -300,7 +343,11 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let bytes = match read_body(&headers, body, s.upload_limit).await {
+    // Before the body is read: a waiting upload holds no memory here.
+    let Ok(_slot) = UPLOADS.acquire().await else {
+        return store_failed("the upload queue is closed");
+    };
+    let bytes = match read_body(&headers, body, s.upload_limit, true).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -309,7 +356,7 @@ pub async fn upload(
         .and_then(|q| param(q, "label"))
         .unwrap_or_default();
     let (store, limit) = (s.store.clone(), s.upload_limit);
-    match tokio::task::spawn_blocking(move || store.upload(&bytes, limit, &label)).await {
+    match tokio::task::spawn_blocking(move || store.upload_owned(bytes, limit, &label)).await {
         Ok(Ok(x)) => saved(x),
         Ok(Err(UploadFailure::Refused(e))) => refused(&e),
         Ok(Err(UploadFailure::Store(e))) => store_error(&e),
