@@ -57,6 +57,17 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
             found,
         });
     }
+    // An existing store whose tables cannot be walked is damaged: found here, before anything
+    // is written to it, so the server can go on without it and leave the file as it was.
+    // (Counting walks the tables' pages but not the snapshots' bytes: cheap on a big store.)
+    if found >= 1 {
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM snapshots) + (SELECT count(*) FROM blobs)",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(at)?;
+    }
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(at)?;

@@ -192,6 +192,20 @@ pub struct Saved {
 }
 
 impl StoreError {
+    /// Whether the file is damaged (not a database, or SQLite found it corrupt): the server
+    /// can go on without it, and the file must be left as it is for the user to look at.
+    pub fn is_damaged(&self) -> bool {
+        let code = match self {
+            StoreError::Open { reason, .. } => reason.sqlite_error_code(),
+            StoreError::Db(e) => e.sqlite_error_code(),
+            _ => None,
+        };
+        matches!(
+            code,
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+        )
+    }
+
     /// Whether the file system is full (SQLite's SQLITE_FULL): nothing was stored, and the
     /// store works again once there is room.
     pub fn is_disk_full(&self) -> bool {

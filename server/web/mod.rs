@@ -237,6 +237,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
     };
     let store = match open_store(&opts) {
         Ok(s) => Some(s),
+        // A damaged file must not take the live picture down with it; it is left as it is.
+        Err(WebError::Store(e)) if e.is_damaged() => {
+            eprintln!(
+                "dockmap: {e}: the snapshot store is damaged; saving and saved snapshots are off \
+                 until it is moved aside (it is left untouched); the live picture is served"
+            );
+            None
+        }
         // Asked for (a directory given, or a schedule): the user must hear it failed.
         Err(e) if opts.data_dir.is_some() || opts.snapshot_every.is_some() => return Err(e),
         // Only the default place failed: the picture is still worth serving.

@@ -20,6 +20,8 @@ pub struct Server {
     pub base: String,
     /// Everything it wrote on stderr so far is sent here, line by line.
     pub stderr: mpsc::Receiver<String>,
+    /// What it said before it listened (up to the "serving on" line).
+    pub said: Vec<String>,
 }
 
 impl Server {
@@ -48,10 +50,12 @@ impl Server {
             child,
             base: String::new(),
             stderr: rx,
+            said: Vec::new(),
         };
         loop {
             match server.stderr.recv_timeout(Duration::from_secs(60)) {
                 Ok(line) => {
+                    server.said.push(line.clone());
                     if let Some(rest) = line.split("serving on ").nth(1) {
                         server.base = rest.trim().trim_end_matches('/').to_owned();
                         return server;

@@ -1,0 +1,266 @@
+//! Agents that misbehave on the wire, on loopback: one that sends its headers and then a byte a
+//! second, one whose connection dies in the middle of the body (what the kernel does to the
+//! socket of a killed agent: a FIN, or a reset when it dies with data unread), one answering a
+//! snapshot of another schema, one answering a gzip bomb. Each is bounded by the deadline and
+//! costs only its own node (stale when it answered before); the good agent stays fresh.
+
+#[path = "support/agents.rs"]
+mod agents;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dockmap::agent::{self, SnapshotSource};
+use dockmap::cluster::{AgentList, ClusterOptions, Gatherer};
+use dockmap::snapshot::{ClusterSnapshot, NodeState};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const DEADLINE: Duration = Duration::from_secs(2);
+
+/// How the fake agent answers.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Fault {
+    /// Headers promising 100 kB, then one byte a second.
+    Trickle,
+    /// Headers and half the body, then the connection closed (FIN).
+    DiesMidBody,
+    /// The same, closed with a reset (SO_LINGER 0).
+    ResetMidBody,
+    /// A well-formed snapshot of a schema this build does not read.
+    WrongSchema,
+    /// `Content-Encoding: gzip` over 256 MiB of zeros (256 kB on the wire).
+    GzipBomb,
+}
+
+/// A peer that answers well (a real snapshot) until `fail` is set, then with its fault; the
+/// request heads it saw are kept.
+struct Fake {
+    addr: SocketAddr,
+    fail: Arc<AtomicBool>,
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+async fn fake(fault: Fault, good: Vec<u8>) -> Fake {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fail = Arc::new(AtomicBool::new(false));
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let bomb = Arc::new(if fault == Fault::GzipBomb {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            z.write_all(&zeros).unwrap();
+        }
+        z.finish().unwrap()
+    } else {
+        Vec::new()
+    });
+    let (f, h) = (fail.clone(), heads.clone());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let (failing, good, bomb, heads) = (
+                f.load(Ordering::SeqCst),
+                good.clone(),
+                bomb.clone(),
+                h.clone(),
+            );
+            tokio::spawn(async move {
+                let mut req = vec![0u8; 8192];
+                let n = sock.read(&mut req).await.unwrap_or(0);
+                heads
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&req[..n]).to_lowercase());
+                if !failing {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        good.len()
+                    );
+                    let _ = sock.write_all(head.as_bytes()).await;
+                    let _ = sock.write_all(&good).await;
+                    return;
+                }
+                match fault {
+                    Fault::Trickle => {
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+                            .await;
+                        for _ in 0..100_000 {
+                            if sock.write_all(b" ").await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                    Fault::DiesMidBody | Fault::ResetMidBody => {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                            good.len()
+                        );
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        let _ = sock.write_all(&good[..good.len() / 2]).await;
+                        let _ = sock.flush().await;
+                        if fault == Fault::ResetMidBody {
+                            // A zero linger resets at once: the drop never blocks.
+                            #[allow(deprecated)]
+                            let _ = sock.set_linger(Some(Duration::ZERO));
+                        }
+                        drop(sock);
+                    }
+                    Fault::WrongSchema => {
+                        let text = String::from_utf8(good)
+                            .unwrap()
+                            .replace("dockmap.node-snapshot/1", "dockmap.node-snapshot/99");
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            text.len()
+                        );
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        let _ = sock.write_all(text.as_bytes()).await;
+                    }
+                    Fault::GzipBomb => {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            bomb.len()
+                        );
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        let _ = sock.write_all(&bomb).await;
+                    }
+                }
+            });
+        }
+    });
+    Fake { addr, fail, heads }
+}
+
+/// A real agent serving a file, and a gatherer of it and the fake; one gather per call.
+struct Lab {
+    gatherer: Gatherer,
+    good: SocketAddr,
+    fake: Fake,
+    _dir: tempfile::TempDir,
+}
+
+async fn lab(fault: Fault) -> Lab {
+    let dir = tempfile::Builder::new()
+        .prefix("dmt-agentfault-")
+        .tempdir()
+        .unwrap();
+    let file = agents::write_node(dir.path(), "node-good", &agents::empty_node("node-good"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let good = listener.local_addr().unwrap();
+    let app = agent::router(None, SnapshotSource::File(file));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let bad_snap = serde_json::to_vec(&agents::empty_node("node-bad")).unwrap();
+    let fake = fake(fault, bad_snap).await;
+    let gatherer = Gatherer::new(ClusterOptions {
+        agents: AgentList::Urls(vec![
+            format!("http://{good}"),
+            format!("http://{}", fake.addr),
+        ]),
+        deadline: DEADLINE,
+        ..Default::default()
+    })
+    .unwrap();
+    Lab {
+        gatherer,
+        good,
+        fake,
+        _dir: dir,
+    }
+}
+
+fn node<'a>(c: &'a ClusterSnapshot, addr: &SocketAddr) -> &'a dockmap::snapshot::ClusterNode {
+    c.nodes
+        .iter()
+        .find(|n| n.source.contains(&addr.to_string()))
+        .unwrap_or_else(|| panic!("no node from {addr}: {:?}", c.nodes))
+}
+
+/// Gather once with the fake answering well, once failing: the second gather, its time, and
+/// the fake's node in it.
+async fn fails_after_a_good_answer(fault: Fault) -> (ClusterSnapshot, Duration, Lab) {
+    let l = lab(fault).await;
+    let first = l.gatherer.gather().await;
+    assert_eq!(
+        node(&first, &l.fake.addr).state,
+        NodeState::Fresh,
+        "{fault:?}: the fake's good answer"
+    );
+    l.fake.fail.store(true, Ordering::SeqCst);
+    let t = Instant::now();
+    let second = l.gatherer.gather().await;
+    let took = t.elapsed();
+    // The good agent never waits for the bad one's fault.
+    assert_eq!(node(&second, &l.good).state, NodeState::Fresh, "{fault:?}");
+    assert!(
+        took < DEADLINE + Duration::from_secs(5),
+        "{fault:?}: the gather took {took:?}"
+    );
+    let bad = node(&second, &l.fake.addr);
+    assert_eq!(bad.state, NodeState::Stale, "{fault:?}: {}", bad.error);
+    assert_eq!(
+        bad.snapshot.as_ref().map(|s| s.node.hostname.as_str()),
+        Some("node-bad"),
+        "{fault:?}: the last good snapshot is kept"
+    );
+    (second, took, l)
+}
+
+#[tokio::test]
+async fn an_agent_that_trickles_its_body_is_cut_off_at_the_deadline() {
+    let (c, took, l) = fails_after_a_good_answer(Fault::Trickle).await;
+    let bad = node(&c, &l.fake.addr);
+    assert!(bad.error.contains("no answer within 2 s"), "{}", bad.error);
+    assert!(took >= DEADLINE, "it waited the deadline out: {took:?}");
+}
+
+#[tokio::test]
+async fn an_agent_whose_connection_dies_mid_body_is_stale_with_the_reason() {
+    for fault in [Fault::DiesMidBody, Fault::ResetMidBody] {
+        let (c, took, l) = fails_after_a_good_answer(fault).await;
+        let bad = node(&c, &l.fake.addr);
+        assert!(
+            bad.error.contains("unreachable"),
+            "{fault:?}: {}",
+            bad.error
+        );
+        // Not a wait for the deadline: the broken connection is seen at once.
+        assert!(took < DEADLINE, "{fault:?}: {took:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_agent_answering_another_schema_is_refused_by_name() {
+    let (c, _, l) = fails_after_a_good_answer(Fault::WrongSchema).await;
+    let bad = node(&c, &l.fake.addr);
+    assert!(
+        bad.error.contains("invalid snapshot") && bad.error.contains("dockmap.node-snapshot/99"),
+        "{}",
+        bad.error
+    );
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_is_never_inflated() {
+    let (c, took, l) = fails_after_a_good_answer(Fault::GzipBomb).await;
+    // The gatherer does not ask for compressed answers, so it never inflates one: the 256 kB
+    // are read as they are and refused as no JSON, at once.
+    for head in l.fake.heads.lock().unwrap().iter() {
+        let accepts = head
+            .lines()
+            .find(|h| h.starts_with("accept-encoding:"))
+            .unwrap_or("");
+        assert!(
+            !accepts.contains("gzip"),
+            "the gatherer asks for gzip: {head}"
+        );
+    }
+    let bad = node(&c, &l.fake.addr);
+    assert!(bad.error.contains("invalid snapshot"), "{}", bad.error);
+    assert!(!bad.error.contains("limit"), "{}", bad.error);
+    assert!(took < DEADLINE, "{took:?}");
+}
