@@ -247,3 +247,106 @@ fn snapshot_out_writes_the_file_and_graph_reads_it_as_dot() {
         "interfaces are drawn"
     );
 }
+
+#[test]
+fn with_iptables_save_hanging_in_one_namespace_it_is_killed_and_the_rest_arrives() {
+    if !netlab::require_root() {
+        return;
+    }
+    let mut lab = netlab::Lab::new();
+    let hang = lab.netns("hang");
+    let fine = lab.netns("fine");
+    for ns in [&hang, &fine] {
+        netlab::run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                ns,
+                "iptables",
+                "-A",
+                "INPUT",
+                "-s",
+                "198.18.9.9",
+                "-j",
+                "DROP",
+            ],
+        );
+    }
+    // Every name dockmap may run for IPv4 is, first on PATH, a wrapper: in the one namespace
+    // it never finishes (exec: the killed pid is the sleeper itself), elsewhere the real tool.
+    let bin = tempfile::Builder::new()
+        .prefix("dmt-hang-")
+        .tempdir()
+        .unwrap();
+    for name in ["iptables-nft-save", "iptables-save", "iptables-legacy-save"] {
+        let p = bin.path().join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\nif [ \"$(ip netns identify)\" = \"{hang}\" ]; then exec sleep 600; fi\nexec /usr/sbin/{name} \"$@\"\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let started = std::time::Instant::now();
+    let out = Command::new(BIN)
+        .args([
+            "snapshot",
+            "--no-engine",
+            "--netns-dir",
+            "/run/netns",
+            "--rule-cache",
+        ])
+        .arg(bin.path().join("cache.json"))
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let s = json(&out);
+    // Bounded by the tool's 30 s limit, not by the sleeper's 600 s.
+    assert!(took < std::time::Duration::from_secs(120), "took {took:?}");
+    // A namespace read in full has no status of its own; one that failed says why.
+    let status = |ns: &str| {
+        s.sources
+            .iter()
+            .find(|x| x.source == SourceKind::Iptables && x.namespace.as_deref() == Some(ns))
+            .cloned()
+    };
+    let h =
+        status(&hang).unwrap_or_else(|| panic!("no iptables status for {hang}: {:#?}", s.sources));
+    assert_eq!(h.state, SourceState::Error, "{h:?}");
+    assert!(h.message.contains("killed"), "{}", h.message);
+    let rules_of = |ns: &str| -> Vec<String> {
+        s.namespaces
+            .iter()
+            .find(|n| n.name == ns)
+            .unwrap_or_else(|| panic!("{ns} not in the snapshot"))
+            .firewall
+            .as_ref()
+            .map(|f| {
+                f.ipv4
+                    .iter()
+                    .flat_map(|t| t.rules.iter().map(|r| r.text.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(status(&fine).is_none(), "{:?}", status(&fine));
+    assert!(
+        rules_of(&fine).iter().any(|r| r.contains("198.18.9.9")),
+        "the other namespace's rules arrived: {:?}",
+        rules_of(&fine)
+    );
+    let mine = s.namespaces.iter().find(|n| n.name == hang).unwrap();
+    assert!(
+        mine.links.iter().any(|l| l.name == "lo"),
+        "its links arrived"
+    );
+}
