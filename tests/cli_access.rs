@@ -2,6 +2,9 @@
 //! no root is needed), refusing an open non-loopback address, a token file anyone may read, and
 //! with tokens asking for them without ever printing one.
 
+#[path = "support/store.rs"]
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -151,8 +154,7 @@ async fn with_tokens_it_asks_for_them_and_never_prints_one() {
     let mut said = Vec::new();
     let port = port(&rx, &mut said);
     let base = format!("http://127.0.0.1:{port}");
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = reqwest::Client::builder().no_proxy().build().unwrap();
+    let c = support::client();
     assert_eq!(
         c.get(format!("{base}/api/status"))
             .send()
@@ -231,8 +233,7 @@ async fn no_auth_serves_a_shared_address_open_and_says_so() {
     let (_p, rx) = serve(dir.path(), &["--listen", "0.0.0.0:0", "--no-auth"]);
     let mut said = Vec::new();
     let port = port(&rx, &mut said);
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = reqwest::Client::builder().no_proxy().build().unwrap();
+    let c = support::client();
     let r = c
         .get(format!("http://127.0.0.1:{port}/api/status"))
         .send()

@@ -94,21 +94,7 @@ fn with_iptables_save_missing_it_says_so_and_keeps_the_rest() {
     }
     let mut lab = netlab::Lab::new();
     let ns = lab.netns("fw");
-    netlab::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &ns,
-            "iptables",
-            "-A",
-            "INPUT",
-            "-s",
-            "198.18.9.9",
-            "-j",
-            "DROP",
-        ],
-    );
+    drop_from_198_18_9_9(&ns);
     // A private mount namespace where the sbin directories are empty: the tools are really absent.
     // dockmap's rule cache is emptied there too: another run (a parallel test) may already have
     // cached this namespace's unchanged rules, and then rightly would not need the tools.
@@ -172,6 +158,25 @@ fn with_a_hung_engine_it_gives_up_on_it_and_keeps_the_kernel() {
 /// `dockmap snapshot` against an engine socket that fails: the output and the engine's status
 /// message, once it is checked that the engine part is missing, said to be an
 /// error, and that the kernel's picture is still there.
+/// One iptables rule in `ns`, so its firewall is read with the tools.
+fn drop_from_198_18_9_9(ns: &str) {
+    netlab::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            ns,
+            "iptables",
+            "-A",
+            "INPUT",
+            "-s",
+            "198.18.9.9",
+            "-j",
+            "DROP",
+        ],
+    );
+}
+
 fn snapshot_without_engine(sock: &std::path::Path) -> (Output, String) {
     let out = Command::new(BIN)
         .args([
@@ -257,21 +262,7 @@ fn with_iptables_save_hanging_in_one_namespace_it_is_killed_and_the_rest_arrives
     let hang = lab.netns("hang");
     let fine = lab.netns("fine");
     for ns in [&hang, &fine] {
-        netlab::run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                ns,
-                "iptables",
-                "-A",
-                "INPUT",
-                "-s",
-                "198.18.9.9",
-                "-j",
-                "DROP",
-            ],
-        );
+        drop_from_198_18_9_9(ns);
     }
     // Every name dockmap may run for IPv4 is, first on PATH, a wrapper: in the one namespace
     // it never finishes (exec: the killed pid is the sleeper itself), elsewhere the real tool.

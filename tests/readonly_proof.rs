@@ -368,37 +368,28 @@ impl Drop for Traced {
     }
 }
 
-fn http_get(port: u16, path: &str) -> u16 {
+/// One request over a fresh connection: its status (0 when there is no answer) and its text.
+fn http(method: &str, port: u16, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return 0;
+        return (0, String::new());
     };
     s.set_read_timeout(Some(Duration::from_secs(120))).ok();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     if s.write_all(req.as_bytes()).is_err() {
-        return 0;
+        return (0, String::new());
     }
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf)
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let code = text
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
-}
-
-fn http_post(port: u16, path: &str) -> u16 {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let req = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf)
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    (code, text)
 }
 
 fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
@@ -569,19 +560,16 @@ fn snapshot_serve_refresh_and_agent_answer_change_nothing() {
             .unwrap(),
         );
         wait_for("serve answers", 120, || {
-            http_get(port, "/api/status") == 200
+            http("GET", port, "/api/status").0 == 200
         });
-        assert_eq!(http_post(port, "/api/refresh"), 202);
+        assert_eq!(http("POST", port, "/api/refresh").0, 202);
         std::thread::sleep(Duration::from_secs(1));
         wait_for("the refresh ends", 120, || {
-            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-            use std::io::{Read, Write};
-            let _ = s.write_all(format!("GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").as_bytes());
-            let mut b = String::new();
-            let _ = s.read_to_string(&mut b);
-            b.contains("\"state\":\"ready\"")
+            http("GET", port, "/api/status")
+                .1
+                .contains("\"state\":\"ready\"")
         });
-        assert_eq!(http_get(port, "/api/graph"), 200);
+        assert_eq!(http("GET", port, "/api/graph").0, 200);
     });
 
     // 3. An agent's answer.
@@ -609,7 +597,7 @@ fn snapshot_serve_refresh_and_agent_answer_change_nothing() {
             .unwrap(),
         );
         wait_for("the agent answers", 120, || {
-            http_get(port, "/v1/snapshot") == 200
+            http("GET", port, "/v1/snapshot").0 == 200
         });
     });
 

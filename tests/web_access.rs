@@ -7,10 +7,11 @@
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/store.rs"]
+mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use dockmap::snapshot::ClusterSnapshot;
 use dockmap::store::{Kind, Store};
@@ -23,25 +24,7 @@ const READ: &str = "read-token-0123456789abcdef";
 const WRITE: &str = "write-token-0123456789abcdef";
 
 fn cluster(hosts: usize, containers: usize, taken_at: &str) -> ClusterSnapshot {
-    let mut v = snapshots(&SyntheticOptions {
-        hosts,
-        containers,
-        hostile_names: false,
-    });
-    for s in &mut v {
-        s.taken_at = taken_at.into();
-    }
-    ClusterSnapshot::of_nodes(v, "file")
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap()
+    ClusterSnapshot::of_nodes(support::synthetic(hosts, containers, taken_at), "file")
 }
 
 /// A server with tokens, a store holding THIS and OTHER, and its route table.
@@ -349,7 +332,7 @@ async fn send(
 #[tokio::test]
 async fn every_route_answers_each_credential_as_its_table_says() {
     let f = fixture().await;
-    let c = client();
+    let c = support::client();
     let table = cases();
 
     // The table and the router name the same routes, no more, no fewer.
@@ -452,7 +435,7 @@ async fn every_route_answers_each_credential_as_its_table_says() {
 #[tokio::test]
 async fn a_login_sets_a_private_session_cookie_that_logout_ends() {
     let f = fixture().await;
-    let c = client();
+    let c = support::client();
     let status = |cookie: Option<String>| {
         let c = c.clone();
         let url = format!("{}/api/status", f.base);
@@ -528,7 +511,7 @@ async fn a_login_sets_a_private_session_cookie_that_logout_ends() {
 #[tokio::test]
 async fn the_host_allow_list_and_origin_check_still_hold_with_tokens() {
     let f = fixture().await;
-    let c = client();
+    let c = support::client();
     // A write token does not let another origin's page change anything.
     let r = c
         .post(format!("{}/api/refresh", f.base))
@@ -553,7 +536,7 @@ async fn the_host_allow_list_and_origin_check_still_hold_with_tokens() {
 #[tokio::test]
 async fn a_shared_page_offers_its_link_to_token_holders_only() {
     let f = fixture().await;
-    let c = client();
+    let c = support::client();
     let page = |who: Vec<(&'static str, String)>| {
         let c = c.clone();
         let url = format!("{}/s/{}", f.base, f.this);

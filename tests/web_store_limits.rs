@@ -4,6 +4,8 @@
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/store.rs"]
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,25 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dockmap::store::{Kind, Store};
-use dockmap::synthetic::{snapshots, SyntheticOptions};
 use dockmap::web::store::StoreState;
 use dockmap::web::{router_with_store, AppState};
 
 fn nodes(containers: usize, taken_at: &str) -> Vec<dockmap::snapshot::NodeSnapshot> {
-    let mut v = snapshots(&SyntheticOptions {
-        hosts: 1,
-        containers,
-        hostile_names: false,
-    });
-    for s in &mut v {
-        s.taken_at = taken_at.into();
-    }
-    v
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().no_proxy().build().unwrap()
+    support::synthetic(1, containers, taken_at)
 }
 
 /// A server whose store holds one manual snapshot and room for about one more.
@@ -75,7 +63,7 @@ async fn a_full_store_refuses_with_507_stores_nothing_and_a_delete_makes_room() 
         .tempdir()
         .unwrap();
     let (base, store) = server(dir.path()).await;
-    let c = client();
+    let c = support::client();
     // The live state fits once.
     let r = c
         .post(format!("{base}/api/snapshots"))
