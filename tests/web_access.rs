@@ -403,6 +403,13 @@ async fn every_route_answers_each_credential_as_its_table_says() {
                 }
             } else if got == 403 {
                 let body = r.text().await.unwrap();
+                if case.method == "GET" && body.contains("<html") {
+                    assert!(
+                        body.contains("id=\"login\""),
+                        "{}: a refused page offers the login",
+                        case.request
+                    );
+                }
                 assert!(
                     body.contains("link") || body.contains("write token"),
                     "{}: 403 without a reason: {body}",

@@ -438,7 +438,8 @@ pub async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: Next) ->
 }
 
 fn refuse(r: &Refusal, page: bool, uri: &axum::http::Uri) -> Response {
-    if page && r.status == StatusCode::UNAUTHORIZED {
+    // A page shows the login page with the reason: who holds only a link may have a token too.
+    if page {
         let next = uri.path_and_query().map_or("/", |p| p.as_str());
         return login::page_response(r.status, next, &r.why);
     }
