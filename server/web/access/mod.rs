@@ -457,3 +457,145 @@ fn refuse(r: &Refusal, page: bool, uri: &axum::http::Uri) -> Response {
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    const R: &str = "rrrrrrrrrrrrrrrrrrrr";
+    const W: &str = "wwwwwwwwwwwwwwwwwwww";
+
+    fn access() -> Access {
+        Access::with_tokens(
+            TokenSet::parse(&format!("read {R}\nwrite {W}\n")).unwrap(),
+            LinkKey::from_bytes([1; 32]),
+        )
+    }
+
+    fn rule(need: Need) -> Rule {
+        Rule {
+            method: Method::GET,
+            path: "/s/{id}",
+            need,
+            page: true,
+        }
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn a_wrong_bearer_never_falls_back_and_a_token_outranks_a_link() {
+        let a = access();
+        let snap = rule(Need::Read(Scope::SnapPath));
+        let key = a.links.key_for("abc");
+        // A good key in the query, but a wrong bearer token: refused, not let in by the key.
+        let e = a
+            .decide(
+                &snap,
+                &headers(&[("authorization", "Bearer nope-nope-nope-nope")]),
+                "/s/abc",
+                &format!("key={key}"),
+            )
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+        let e = a
+            .decide(
+                &snap,
+                &headers(&[("authorization", &format!("Basic {R}"))]),
+                "/s/abc",
+                "",
+            )
+            .unwrap_err();
+        assert!(e.why.contains("Bearer"), "{}", e.why);
+        // A reader with a link in the query stays a reader (no share session is started).
+        let ok = a
+            .decide(
+                &snap,
+                &headers(&[("authorization", &format!("Bearer {R}"))]),
+                "/s/abc",
+                &format!("key={key}"),
+            )
+            .unwrap();
+        assert_eq!(ok.grant, Grant::Read);
+        assert!(ok.share_cookie.is_none());
+        // The key alone opens it, as that snapshot only, and starts a share session.
+        let ok = a
+            .decide(&snap, &HeaderMap::new(), "/s/abc", &format!("key={key}"))
+            .unwrap();
+        assert_eq!(
+            ok.grant,
+            Grant::Snapshots(["abc".to_owned()].into_iter().collect())
+        );
+        assert!(ok
+            .share_cookie
+            .as_deref()
+            .is_some_and(|c| c.starts_with("dockmap_share=")));
+        // Not another snapshot's path, and never a write.
+        let e = a
+            .decide(&snap, &HeaderMap::new(), "/s/abd", &format!("key={key}"))
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        let e = a
+            .decide(
+                &rule(Need::Write),
+                &headers(&[("authorization", &format!("Bearer {R}"))]),
+                "/x",
+                "",
+            )
+            .unwrap_err();
+        assert!(e.why.contains("write token"), "{}", e.why);
+        assert!(a
+            .decide(
+                &rule(Need::Write),
+                &headers(&[("authorization", &format!("Bearer {W}"))]),
+                "/x",
+                ""
+            )
+            .is_ok());
+        // Without tokens, everything is open.
+        let open = Access::open(LinkKey::from_bytes([1; 32]));
+        assert_eq!(
+            open.decide(&rule(Need::Write), &HeaderMap::new(), "/x", "")
+                .unwrap()
+                .grant,
+            Grant::Open
+        );
+    }
+
+    #[tokio::test]
+    async fn a_route_the_table_does_not_name_is_refused() {
+        let guard = Arc::new(Guard {
+            access: Arc::new(Access::open(LinkKey::from_bytes([1; 32]))),
+            table: Table::new(vec![rule(Need::Public)]),
+        });
+        // Added around the builder: no rule. Even an open server refuses it.
+        let app = Router::new()
+            .route("/s/{id}", get(|| async { "listed" }))
+            .route("/sneaky", get(|| async { "unlisted" }))
+            .layer(axum::middleware::from_fn_with_state(guard, super::guard));
+        let ask = |p: &'static str| {
+            let app = app.clone();
+            async move {
+                app.oneshot(axum::http::Request::get(p).body(Body::empty()).unwrap())
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        assert_eq!(ask("/s/x").await, StatusCode::OK);
+        assert_eq!(ask("/sneaky").await, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
