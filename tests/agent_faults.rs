@@ -1,7 +1,7 @@
 //! Agents that misbehave on the wire, on loopback: one that sends its headers and then a byte a
-//! second, one whose connection dies in the middle of the body (what the kernel does to the
-//! socket of a killed agent: a FIN, or a reset when it dies with data unread), one answering a
-//! snapshot of another schema, one answering a gzip bomb. Each is bounded by the deadline and
+//! second, a real `dockmap agent` SIGKILLed in the middle of its body, a connection that dies
+//! mid-body with a FIN or a reset, one answering a snapshot of another schema, one answering a
+//! gzip bomb. Each is bounded by the deadline and
 //! costs only its own node (stale when it answered before); the good agent stays fresh.
 
 #[path = "support/agents.rs"]
@@ -263,4 +263,122 @@ async fn a_gzip_bomb_is_never_inflated() {
     assert!(bad.error.contains("invalid snapshot"), "{}", bad.error);
     assert!(!bad.error.contains("limit"), "{}", bad.error);
     assert!(took < DEADLINE, "{took:?}");
+}
+
+/// Between the gatherer and a real agent, both ways: the first answer (`first` bytes) passes
+/// whole; 1 MiB into the next one the agent is SIGKILLed, and what the kernel still delivers of
+/// its socket is passed on, then the end. Counted over all connections (the gatherer may keep
+/// one open between gathers).
+async fn killing_relay(
+    upstream: String,
+    first: usize,
+    agent: Arc<Mutex<agents::FileAgent>>,
+) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let passed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((down, _)) = listener.accept().await {
+            let Ok(up) = tokio::net::TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            let (mut down_r, mut down_w) = down.into_split();
+            let (mut up_r, mut up_w) = up.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut down_r, &mut up_w).await;
+            });
+            let (passed, agent) = (passed.clone(), agent.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let got = match up_r.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(g) => g,
+                    };
+                    if down_w.write_all(&buf[..got]).await.is_err() {
+                        break;
+                    }
+                    let now = passed.fetch_add(got, Ordering::SeqCst) + got;
+                    if now > first && now - got <= first + (1 << 20) {
+                        if now > first + (1 << 20) {
+                            agent.lock().unwrap().kill();
+                        } else {
+                            // Slowly, so the agent is still writing when it dies.
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_killed_mid_body_costs_only_its_node() {
+    let dir = tempfile::Builder::new()
+        .prefix("dmt-agentkill-")
+        .tempdir()
+        .unwrap();
+    // Big enough (tens of MB) that the kernel's buffers hold only a part of it when it dies.
+    let mut big = dockmap::synthetic::snapshots(&dockmap::synthetic::SyntheticOptions {
+        hosts: 1,
+        containers: 8000,
+        hostile_names: false,
+    })
+    .remove(0);
+    big.node.hostname = "node-killed".into();
+    let file = agents::write_node(dir.path(), "big", &big);
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(size > 16 << 20, "the answer is {size} bytes");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "agent-kill-token\n").unwrap();
+    let agent = agents::FileAgent::start(&file, &token, &dir.path().join("agent.log"));
+    let upstream = agent.url.trim_start_matches("http://").to_owned();
+    let agent = Arc::new(Mutex::new(agent));
+    let good_file = agents::write_node(dir.path(), "node-good", &agents::empty_node("node-good"));
+    let good = agents::FileAgent::start(&good_file, &token, &dir.path().join("good.log"));
+    // The first answer: the file's bytes and a header.
+    let relay = killing_relay(upstream.clone(), size as usize + 200, agent.clone()).await;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(&upstream).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = Duration::from_secs(30);
+    let g = Gatherer::new(ClusterOptions {
+        agents: AgentList::Urls(vec![good.url.clone(), format!("http://{relay}")]),
+        deadline,
+        token: Some("agent-kill-token".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let first = g.gather().await;
+    assert_eq!(
+        node(&first, &relay).state,
+        NodeState::Fresh,
+        "{:?}",
+        node(&first, &relay).error
+    );
+    let t = Instant::now();
+    let second = g.gather().await;
+    let took = t.elapsed();
+    let bad = node(&second, &relay);
+    assert_eq!(bad.state, NodeState::Stale, "{}", bad.error);
+    assert!(bad.error.contains("unreachable"), "{}", bad.error);
+    assert!(
+        took < deadline,
+        "seen when the connection ended, not at the deadline: {took:?}"
+    );
+    assert_eq!(
+        bad.snapshot.as_ref().map(|s| s.node.hostname.as_str()),
+        Some("node-killed")
+    );
+    let fresh = second
+        .nodes
+        .iter()
+        .find(|n| n.source.contains(good.url.trim_start_matches("http://")))
+        .unwrap();
+    assert_eq!(fresh.state, NodeState::Fresh);
 }

@@ -79,6 +79,12 @@ impl FileAgent {
         }
     }
 
+    /// SIGKILL it (no chance to finish what it is sending) and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// What the agent printed so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
