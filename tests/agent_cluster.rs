@@ -378,12 +378,24 @@ async fn snapshots_travel_gzipped_and_a_file_agent_has_no_live_counters() {
         .await
         .unwrap();
     assert_eq!(
-        zipped.headers().get("content-encoding").map(|v| v.to_str().unwrap()),
+        zipped
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap()),
         Some("gzip")
     );
     let zipped = zipped.bytes().await.unwrap();
-    println!("a 200-container snapshot: {} bytes, {} gzipped", plain.len(), zipped.len());
-    assert!(zipped.len() * 4 < plain.len(), "{} vs {}", zipped.len(), plain.len());
+    println!(
+        "a 200-container snapshot: {} bytes, {} gzipped",
+        plain.len(),
+        zipped.len()
+    );
+    assert!(
+        zipped.len() * 4 < plain.len(),
+        "{} vs {}",
+        zipped.len(),
+        plain.len()
+    );
 
     // The gatherer asks for gzip and reads the same snapshot.
     let g = Gatherer::new(ClusterOptions {

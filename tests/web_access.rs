@@ -191,6 +191,14 @@ fn cases() -> Vec<Case> {
             true,
             SNAP,
         ),
+        // Live counters only: never opened by a snapshot's link (409: a fixed state has none).
+        case(
+            "GET",
+            "/api/path/watch",
+            "/api/path/watch?port=80",
+            false,
+            [401, 409, 409, 403, 403],
+        ),
         case("GET", "/s/{id}", "/s/THIS", true, SNAP),
         case("GET", "/api/diff", "/api/diff?a=THIS&b=OTHER", false, ALL),
         case("GET", "/diff/{a}/{b}", "/diff/THIS/OTHER", false, ALL),
