@@ -18,6 +18,8 @@
 
 #[path = "bench_host.rs"]
 mod bench_host;
+#[path = "../support/browser.rs"]
+mod browser;
 #[path = "../support/engine.rs"]
 mod engine;
 #[path = "measure.rs"]
@@ -29,6 +31,36 @@ use bench_host::{ensure_containers, env_usize, remove_all};
 use dockmap::collect::node::NodeOptions;
 use dockmap::web::AppState;
 use measure::{cpu_seconds, ms, pct, rss_mib};
+
+/// Records in the page when each live update arrives (its own stream of `/api/live`) and when the
+/// page has drawn it (`dockmap:live`).
+const PAGE_RECORDER: &str = r#"
+window.__live = { updates: [], drawn: [] };
+const es = new EventSource('/api/live');
+es.addEventListener('update', (e) => window.__live.updates.push([JSON.parse(e.data).generation, performance.now()]));
+document.addEventListener('dockmap:live', (e) => window.__live.drawn.push([e.detail.generation, performance.now()]));
+return true;
+"#;
+
+/// Clicks a drawn container and resolves with the milliseconds until its panel is filled and
+/// painted (null when none is drawn or it takes over 5 s).
+const SELECT_ONE: &str = r#"
+const ids = [...document.querySelectorAll('#map .n[data-id^="ctr:"]')].map((g) => g.dataset.id);
+if (!ids.length) return null;
+const id = ids[Math.floor(Math.random() * ids.length)];
+return new Promise((resolve) => {
+  const t0 = performance.now();
+  const on = (e) => {
+    if (e.detail.id !== id) return;
+    document.removeEventListener('dockmap:panel', on);
+    requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+  };
+  document.addEventListener('dockmap:panel', on);
+  setTimeout(() => resolve(null), 5000);
+  const g = document.querySelector(`#map .n[data-id="${CSS.escape(id)}"]`);
+  g.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+});
+"#;
 
 async fn until(state: &AppState, id: &str, present: bool) -> Instant {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -115,6 +147,18 @@ fn main() {
             state.status().generation
         );
 
+        // The page during churn (when chromium is here): it records when each update arrives
+        // and when it is drawn, and is asked to select a container every few seconds.
+        let url = browser::serve(dockmap::web::router(state.clone())).await;
+        let page = browser::Browser::start().await;
+        if let Some(b) = &page {
+            b.open(&url).await;
+            b.js(PAGE_RECORDER).await;
+        }
+        let mut selections: Vec<Duration> = Vec::new();
+        // Resident memory at the end of each minute of churn: flat, or growing?
+        let mut minutes: Vec<f64> = Vec::new();
+
         // Churn: one in, one out, every second; the oldest churned container goes first.
         let mut updates = state.updates();
         let (rss0, c0, g0) = (rss_mib(), cpu_seconds(), state.status().generation);
@@ -130,6 +174,14 @@ fn main() {
             if alive.len() > 1 {
                 if let Some(old) = alive.pop_front() {
                     engine::docker(&["rm", "-f", &old]);
+                }
+            }
+            if i % 60 == 59 {
+                minutes.push(rss_mib());
+            }
+            if let (Some(b), 1) = (&page, i % 3) {
+                if let Some(ms) = b.js(SELECT_ONE).await.as_f64() {
+                    selections.push(Duration::from_secs_f64(ms / 1000.0));
                 }
             }
             let next = started + Duration::from_secs(i as u64 + 1);
@@ -151,6 +203,43 @@ fn main() {
             rss0,
             rss_mib()
         );
+        if !minutes.is_empty() {
+            let list: Vec<String> = minutes.iter().map(|m| format!("{m:.0}")).collect();
+            println!("live: resident memory (MiB) at the end of each minute of churn: {}", list.join(", "));
+        }
+        if let Some(b) = page {
+            let rec = b.js("return window.__live").await;
+            let drawn: std::collections::HashMap<u64, f64> = rec["drawn"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| Some((d[0].as_u64()?, d[1].as_f64()?)))
+                .collect();
+            let arrived: Vec<(u64, f64)> = rec["updates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| Some((d[0].as_u64()?, d[1].as_f64()?)))
+                .collect();
+            let mut redraw: Vec<Duration> = arrived
+                .iter()
+                .filter_map(|(g, t)| drawn.get(g).map(|d| Duration::from_secs_f64((d - t).max(0.0) / 1000.0)))
+                .collect();
+            println!(
+                "live: the page during churn: {} updates arrived, {} drawn (the rest folded into a later drawing); \
+                 update → redrawn in place p50 {}, p99 {}; selecting a container (click → its panel filled) \
+                 p50 {}, p99 {}, max {} ({} selections)",
+                arrived.len(),
+                redraw.len(),
+                ms(pct(&mut redraw, 0.5)),
+                ms(pct(&mut redraw, 0.99)),
+                ms(pct(&mut selections, 0.5)),
+                ms(pct(&mut selections, 0.99)),
+                ms(selections.last().copied().unwrap_or_default()),
+                selections.len()
+            );
+            b.close().await;
+        }
         for name in alive {
             engine::docker(&["rm", "-f", &name]);
         }
