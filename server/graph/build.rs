@@ -12,7 +12,7 @@ use crate::snapshot::{
 use super::index::{NsIndex, Sandboxes};
 use super::model::*;
 use super::nodes::NodeNames;
-use super::{findings, ids, veth};
+use super::{findings, ids, kernel_findings, veth};
 
 /// Derive the graph of one or more node snapshots (one per host).
 pub fn build(snapshots: &[NodeSnapshot]) -> Graph {
@@ -164,6 +164,7 @@ impl Builder {
             );
         }
         findings::per_node(self, snap, host, &label, &ns_names, &sandboxes);
+        kernel_findings::per_node(self, snap, host, &label, &ns_names);
     }
 
     fn add_links(&mut self, host: &str, ns_name: &str, ns_element: &str, ns: &Namespace) {

@@ -13,6 +13,7 @@ pub mod model;
 mod ports;
 pub mod rules;
 mod segments;
+mod switches;
 pub mod text;
 mod trail;
 mod vip;

@@ -1552,3 +1552,234 @@ fn an_encrypted_overlay_without_sa_or_with_a_foreign_spi_is_broken() {
     let p = overlay_path(&encrypted_swarm(|_| None));
     assert_eq!(p.outcome, Outcome::Unknown);
 }
+
+/// Records these sysctls in namespace `ns` of `s` (the rest of `all` and docker0 left off).
+fn switches(s: &mut NodeSnapshot, ns: usize, set: &[(&str, &str)], absent: &[&str]) {
+    let sc = s.namespaces[ns]
+        .sysctls
+        .get_or_insert_with(Sysctls::default);
+    for (k, v) in set {
+        sc.values.insert((*k).into(), (*v).into());
+    }
+    sc.absent.extend(absent.iter().map(|a| a.to_string()));
+}
+
+fn web_on_loopback(s: &mut NodeSnapshot) {
+    let web = s
+        .engine
+        .as_mut()
+        .unwrap()
+        .containers
+        .iter_mut()
+        .find(|c| c.name == "web")
+        .unwrap();
+    web.ports = vec![PortBinding {
+        private_port: 80,
+        protocol: "tcp".into(),
+        host_ip: Some("127.0.0.1".into()),
+        host_port: Some(8080),
+    }];
+}
+
+#[test]
+fn forwarding_off_blocks_published_ports_and_egress_with_the_sysctl() {
+    let mut s = docker_host(HOST_RULES);
+    switches(&mut s, HOST, &[("net.ipv4.ip_forward", "0")], &[]);
+    for q in [port_q(8080, None), between("web", "internet")] {
+        let (a, _) = run(&q, std::slice::from_ref(&s));
+        let p = &a.paths[0];
+        assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
+        assert_eq!(texts(last(p)), vec!["net.ipv4.ip_forward = 0"]);
+        assert!(last(p).text.contains("forwards nothing"));
+    }
+    // Bridged traffic needs no forwarding.
+    let (a, _) = run(&between("web", "198.18.0.1"), std::slice::from_ref(&s));
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered);
+    let g = build(std::slice::from_ref(&s));
+    assert!(g.findings.iter().any(|f| f.code == "forwarding-off"));
+    switches(&mut s, HOST, &[("net.ipv4.ip_forward", "1")], &[]);
+    let (a, g) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered);
+    assert!(!g.findings.iter().any(|f| f.code == "forwarding-off"));
+}
+
+#[test]
+fn icc_off_is_not_enforced_without_bridge_netfilter() {
+    let nf = "net.bridge.bridge-nf-call-iptables";
+    for (set, absent) in [(vec![(nf, "0")], vec![]), (vec![], vec![nf])] {
+        let mut s = docker_host(HOST_RULES);
+        switches(&mut s, HOST, &set, &absent);
+        let (a, _) = run(&between("a1", "a2"), &[s]);
+        let p = &a.paths[0];
+        assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+        let h = p
+            .hops
+            .iter()
+            .find(|h| h.text.contains("without iptables"))
+            .unwrap();
+        assert!(h.text.contains("enable_icc=false"), "{}", h.text);
+        assert!(texts(h)
+            .contains(&"-t filter -A FORWARD -i br-aaaaaaaaaaaa -o br-aaaaaaaaaaaa -j DROP"));
+    }
+    let mut s = docker_host(HOST_RULES);
+    switches(&mut s, HOST, &[(nf, "1")], &[]);
+    let (a, _) = run(&between("a1", "a2"), &[s]);
+    assert_eq!(a.paths[0].outcome, Outcome::Blocked);
+}
+
+#[test]
+fn strict_reverse_path_filtering_drops_what_would_route_back_elsewhere() {
+    let mut s = docker_host(HOST_RULES);
+    switches(
+        &mut s,
+        HOST,
+        &[("net.ipv4.conf.docker0.rp_filter", "1")],
+        &[],
+    );
+    let (a, _) = run(&between("web", "internet"), std::slice::from_ref(&s));
+    assert_eq!(
+        a.paths[0].outcome,
+        Outcome::Delivered,
+        "the route back is docker0"
+    );
+    // Without its subnet route, the way back to 198.18.0.2 is the default route by eth0.
+    s.namespaces[HOST]
+        .routes
+        .retain(|r| r.destination != "198.18.0.0");
+    let (a, _) = run(&between("web", "internet"), std::slice::from_ref(&s));
+    let h = last(&a.paths[0]);
+    assert!(
+        matches!(&h.verdict, Verdict::Blocked(w) if w.contains("strict reverse-path")),
+        "{h:#?}"
+    );
+    assert!(texts(h).contains(&"net.ipv4.conf.docker0.rp_filter = 1"));
+    // Loose mode takes any route back.
+    switches(
+        &mut s,
+        HOST,
+        &[("net.ipv4.conf.docker0.rp_filter", "2")],
+        &[],
+    );
+    let (a, _) = run(&between("web", "internet"), &[s]);
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered);
+}
+
+#[test]
+fn loopback_port_says_whether_anything_listens() {
+    let mut s = docker_host(HOST_RULES);
+    web_on_loopback(&mut s);
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    assert_eq!(a.paths[0].outcome, Outcome::Unknown, "sockets not read");
+    s.namespaces[HOST].listeners = Some(vec![]);
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let h = last(&a.paths[0]);
+    assert!(
+        matches!(&h.verdict, Verdict::Broken(w) if w.contains("nothing listens on 127.0.0.1:8080")),
+        "{h:#?}"
+    );
+    assert!(
+        a.notes.iter().any(|n| n.contains("nothing listens there")),
+        "{:?}",
+        a.notes
+    );
+    s.namespaces[HOST].listeners = Some(vec![Listener {
+        protocol: "tcp".into(),
+        family: 4,
+        address: "127.0.0.1".into(),
+        port: 8080,
+        process: Some("docker-proxy".into()),
+    }]);
+    let (a, g) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    let proxy = p
+        .hops
+        .iter()
+        .find(|h| h.text.contains("docker-proxy listens"))
+        .unwrap();
+    assert!(texts(proxy).contains(&"tcp LISTEN 127.0.0.1:8080 users:((\"docker-proxy\"))"));
+    assert_eq!(last(p).element.as_deref(), Some("ctr:h1/web"));
+    assert!(p.hops.iter().any(|h| h.text.starts_with("filter OUTPUT")));
+    assert_joined(p, &g);
+    assert!(
+        a.notes
+            .iter()
+            .any(|n| n.contains("docker-proxy listens there")),
+        "{:?}",
+        a.notes
+    );
+}
+
+#[test]
+fn loopback_dnat_without_the_proxy_needs_route_localnet() {
+    // Docker without the userland proxy: OUTPUT jumps to DOCKER for loopback too.
+    let rules = HOST_RULES.replace(
+        "-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER",
+        "-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER",
+    );
+    let mut s = docker_host(&rules);
+    web_on_loopback(&mut s);
+    switches(
+        &mut s,
+        HOST,
+        &[
+            ("net.ipv4.conf.all.route_localnet", "0"),
+            ("net.ipv4.conf.docker0.route_localnet", "0"),
+        ],
+        &[],
+    );
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let h = last(&a.paths[0]);
+    assert!(
+        matches!(&h.verdict, Verdict::Blocked(w) if w.contains("route_localnet")),
+        "{h:#?}"
+    );
+    assert!(texts(h).contains(&"net.ipv4.conf.docker0.route_localnet = 0"));
+    switches(
+        &mut s,
+        HOST,
+        &[("net.ipv4.conf.docker0.route_localnet", "1")],
+        &[],
+    );
+    let (a, _) = run(&port_q(8080, None), &[s]);
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered, "{:#?}", a.paths[0]);
+}
+
+#[test]
+fn a_network_overlapping_a_host_route_is_a_finding() {
+    let mut s = docker_host(HOST_RULES);
+    let g = build(std::slice::from_ref(&s));
+    assert!(
+        !g.findings.iter().any(|f| f.code == "subnet-collision"),
+        "{:#?}",
+        g.findings
+    );
+    // A VPN route over netb's subnet.
+    let eth0 = s.namespaces[HOST]
+        .links
+        .iter()
+        .find(|l| l.name == "eth0")
+        .unwrap()
+        .ifindex;
+    s.namespaces[HOST].routes.push(Route {
+        family: 4,
+        table: 254,
+        destination: "198.18.2.128".into(),
+        prefix_len: 25,
+        oif: Some(eth0),
+        route_type: "unicast".into(),
+        ..Route::default()
+    });
+    let g = build(&[s]);
+    let f = g
+        .findings
+        .iter()
+        .find(|f| f.code == "subnet-collision")
+        .unwrap();
+    assert!(
+        f.message.contains("netb") && f.message.contains("route 198.18.2.128/25 dev eth0"),
+        "{}",
+        f.message
+    );
+    assert!(f.elements.contains(&"if:h1/host/eth0".to_string()));
+}
