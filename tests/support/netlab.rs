@@ -244,3 +244,71 @@ impl Drop for Lab {
         }
     }
 }
+
+/// A directory of namespace files with Docker's names, bind-mounted from a lab's; unmounted on drop.
+pub struct NetnsDir {
+    /// The directory (`/run/dmt<pid>-<tag>`).
+    pub dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+impl NetnsDir {
+    /// An empty directory unique to this process and `tag`.
+    pub fn new(tag: &str) -> Self {
+        let dir = PathBuf::from(format!("/run/dmt{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        NetnsDir {
+            dir,
+            files: Vec::new(),
+        }
+    }
+
+    /// File the lab namespace `full` as `name`.
+    pub fn add(&mut self, name: &str, full: &str) -> PathBuf {
+        let file = self.dir.join(name);
+        std::fs::write(&file, b"").unwrap();
+        self.files.push(file.clone());
+        let src = format!("/run/netns/{full}");
+        run("mount", &["--bind", &src, file.to_str().unwrap()]);
+        file
+    }
+}
+
+impl Drop for NetnsDir {
+    fn drop(&mut self) {
+        for f in &self.files {
+            let _ = Command::new("umount").arg(f).stderr(Stdio::null()).status();
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// The real collector (`bin snapshot --no-engine`), run inside lab namespace `host_ns` so that it
+/// is the node's host, reading the namespaces filed in `dir`.
+pub fn collect_in(
+    bin: &str,
+    host_ns: &str,
+    node: &str,
+    dir: &std::path::Path,
+) -> dockmap::snapshot::NodeSnapshot {
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{host_ns}"))
+        .arg(bin)
+        .args([
+            "snapshot",
+            "--no-engine",
+            "--node-name",
+            node,
+            "--netns-dir",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
