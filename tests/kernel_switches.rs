@@ -3,11 +3,10 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::io::Write;
+use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use dockmap::collect::netns::{run_in, NsHandle};
 use dockmap::collect::{sockdiag, sysctl};
@@ -230,11 +229,7 @@ fn port_lab() -> PortLab {
     restore(&host, PORT_RULES);
     let hctr = lab.handle(&ctr);
     let server = run_in(&hctr, || TcpListener::bind("198.18.211.2:80").unwrap()).unwrap();
-    let serve = std::thread::spawn(move || {
-        for mut s in server.incoming().flatten() {
-            let _ = s.write_all(b"ok");
-        }
-    });
+    let serve = netlab::answer_ok(server);
     let mut dir = NetnsDir::new(&format!("{host}-files"));
     let ctr_file = dir.add("pctr", &ctr);
     PortLab {
@@ -250,83 +245,25 @@ fn port_lab() -> PortLab {
 
 /// Whether a client in `cli` gets the server's answer through 198.18.210.5:8080.
 fn connects(cli: &NsHandle) -> bool {
-    connects_to(cli, "198.18.210.5:8080")
+    netlab::connects_to(cli, "198.18.210.5:8080")
 }
 
-/// Whether a client in `ns` gets the server's answer at `to`.
-fn connects_to(ns: &NsHandle, to: &'static str) -> bool {
-    run_in(ns, move || {
-        let to: SocketAddr = to.parse().unwrap();
-        let Ok(mut s) = TcpStream::connect_timeout(&to, Duration::from_millis(1500)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_millis(1500)));
-        let mut b = [0u8; 2];
-        s.read_exact(&mut b).is_ok() && &b == b"ok"
-    })
-    .unwrap()
+/// What the engine would add: `web` on docker0 (198.18.211.2), its port 8080 published on `host_ip`.
+fn with_web(mut s: NodeSnapshot, sandbox: &Path, host_ip: &str) -> NodeSnapshot {
+    s.engine = Some(netlab::web_engine(&netlab::Web {
+        sandbox,
+        network: "bridge",
+        bridge: None,
+        subnet: "198.18.211.0/24",
+        ip: "198.18.211.2",
+        host_ip,
+    }));
+    s
 }
 
 /// The real collector, run inside the stand-in host, with the container's namespace filed.
 fn collect(pl: &PortLab) -> NodeSnapshot {
     netlab::collect_in(BIN, &pl.host, "swnode", &pl.dir.dir)
-}
-
-/// What the engine would add: `web` on docker0, its port 8080 published on `host_ip`.
-fn with_web(mut s: NodeSnapshot, pl: &PortLab, host_ip: &str) -> NodeSnapshot {
-    s.engine = Some(EngineFacts {
-        name: "swnode".into(),
-        networks: vec![Network {
-            id: "bridge0000000000".into(),
-            name: "bridge".into(),
-            driver: "bridge".into(),
-            scope: "local".into(),
-            ipam: vec![IpamConfig {
-                subnet: "198.18.211.0/24".into(),
-                gateway: "198.18.211.1".into(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        containers: vec![Container {
-            id: "feed".repeat(16),
-            name: "web".into(),
-            state: "running".into(),
-            sandbox_key: pl.ctr_file.display().to_string(),
-            ports: vec![PortBinding {
-                private_port: 80,
-                protocol: "tcp".into(),
-                host_ip: Some(host_ip.into()),
-                host_port: Some(8080),
-            }],
-            endpoints: vec![ContainerEndpoint {
-                network_name: "bridge".into(),
-                network_id: "bridge0000000000".into(),
-                endpoint_id: "ep0".into(),
-                ipv4: "198.18.211.2".into(),
-                ipv4_prefix_len: 24,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    });
-    s
-}
-
-fn port_path(s: &NodeSnapshot) -> dockmap::path::PacketPath {
-    let g = build(std::slice::from_ref(s));
-    let a = trace(
-        &Question::Port {
-            port: 8080,
-            protocol: "tcp".into(),
-            node: None,
-        },
-        std::slice::from_ref(s),
-        &g,
-    );
-    assert_eq!(a.paths.len(), 1, "{a:#?}");
-    a.paths[0].clone()
 }
 
 #[test]
@@ -340,7 +277,7 @@ fn forwarding_decides_a_published_port_as_real_traffic_does() {
         connects(&pl.cli),
         "forwarding on: the DNAT reaches the server"
     );
-    let p = port_path(&collect(&pl));
+    let p = netlab::port_path(8080, &collect(&pl));
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
 
     set(&pl.host, "net.ipv4.ip_forward", "0");
@@ -355,7 +292,7 @@ fn forwarding_decides_a_published_port_as_real_traffic_does() {
             .get("net.ipv4.ip_forward"),
         Some("0")
     );
-    let p = port_path(&s);
+    let p = netlab::port_path(8080, &s);
     assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
     let h = p.hops.last().unwrap();
     assert!(matches!(&h.verdict, Verdict::Blocked(w) if w.contains("net.ipv4.ip_forward = 0")));
@@ -394,13 +331,13 @@ fn loopback_published_port_without_the_proxy_needs_route_localnet() {
     set(&pl.host, "net.ipv4.conf.all.route_localnet", "0");
     for on in ["0", "1"] {
         set(&pl.host, "net.ipv4.conf.docker0.route_localnet", on);
-        let real = connects_to(&pl.hhost, "127.0.0.1:8080");
+        let real = netlab::connects_to(&pl.hhost, "127.0.0.1:8080");
         assert_eq!(
             real,
             on == "1",
             "route_localnet={on}: the kernel routes 127.0.0.1 out of docker0 only when on"
         );
-        let p = port_path(&with_web(collect(&pl), &pl, "127.0.0.1"));
+        let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.ctr_file, "127.0.0.1"));
         let h = p.hops.last().unwrap();
         if on == "1" {
             assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
@@ -435,10 +372,10 @@ fn loopback_published_port_with_the_proxy_says_who_listens() {
     );
     restore(&pl.host, &rules);
     assert!(
-        !connects_to(&pl.hhost, "127.0.0.1:8080"),
+        !netlab::connects_to(&pl.hhost, "127.0.0.1:8080"),
         "nothing listens yet"
     );
-    let p = port_path(&with_web(collect(&pl), &pl, "127.0.0.1"));
+    let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.ctr_file, "127.0.0.1"));
     assert_eq!(p.outcome, Outcome::Broken, "{p:#?}");
     assert!(p
         .hops
@@ -448,7 +385,7 @@ fn loopback_published_port_with_the_proxy_says_who_listens() {
         .contains("nothing listens on 127.0.0.1:8080/tcp"));
     // A stand-in for docker-proxy: this process listening on 127.0.0.1:8080 in the host.
     let proxy = run_in(&pl.hhost, || TcpListener::bind("127.0.0.1:8080").unwrap()).unwrap();
-    let p = port_path(&with_web(collect(&pl), &pl, "127.0.0.1"));
+    let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.ctr_file, "127.0.0.1"));
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
     let me = my_comm();
     let hop = p
@@ -496,9 +433,9 @@ fn icc_off_holds_only_while_bridge_netfilter_is_on() {
     );
     for nf in ["1", "0"] {
         set(&pl.host, "net.bridge.bridge-nf-call-iptables", nf);
-        let real = connects_to(&hpeer, "198.18.211.2:80");
+        let real = netlab::connects_to(&hpeer, "198.18.211.2:80");
         assert_eq!(real, nf == "0", "bridge-nf-call-iptables={nf}");
-        let mut s = with_web(collect(&pl), &pl, "0.0.0.0");
+        let mut s = with_web(collect(&pl), &pl.ctr_file, "0.0.0.0");
         let e = s.engine.as_mut().unwrap();
         e.networks[0].options.insert(
             "com.docker.network.bridge.enable_icc".into(),

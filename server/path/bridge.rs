@@ -8,6 +8,7 @@ use crate::snapshot::{Link, Namespace, PortBinding, SourceKind};
 use super::facts;
 use super::lookup::{Ctx, Found, NodeView};
 use super::model::{PacketPath, Verdict};
+use super::native;
 use super::rules::{walk, Decision, Packet};
 use super::segments::{enter_container, enter_ns};
 use super::switches::{listener_evidence, listeners_for, localnet_stop};
@@ -249,6 +250,8 @@ pub fn trace<'a>(
                 a.addr.map(|x| x.to_string()).unwrap_or_else(|| "the host".into())
             )),
         };
+        let hook = if a.local { "output" } else { "prerouting" };
+        let verdict = native::soften(nv, hns, hook, verdict, &mut ev);
         t.hop(nv.host, ns_el, verdict.reason().to_owned(), ev, verdict);
         let to = expected.unwrap_or("?");
         return t.finish(id_of(to), "bridge-port", title_to(to, "no DNAT"));

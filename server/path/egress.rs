@@ -8,6 +8,7 @@ use crate::snapshot::SourceKind;
 use super::facts;
 use super::lookup::{Ctx, Found};
 use super::model::{PacketPath, Verdict};
+use super::native;
 use super::rules::{walk, Decision, Packet};
 use super::segments::{cross_veth_to_bridge, namespace_of};
 use super::trail::{rule_evidence, Trail};
@@ -212,13 +213,9 @@ pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<Ipv4Addr>) -> PacketPa
                 src.map(|s| s.to_string()).unwrap_or_else(|| "its address".into()),
                 out.name
             );
-            t.hop(
-                nv.host,
-                ns_el,
-                why.clone(),
-                rule_evidence(&hlabel, &w),
-                Verdict::Broken(why),
-            );
+            let mut ev = rule_evidence(&hlabel, &w);
+            let verdict = native::soften(nv, hns, "postrouting", Verdict::Broken(why), &mut ev);
+            t.hop(nv.host, ns_el, verdict.reason().to_owned(), ev, verdict);
             return t.finish(id, "egress", title);
         }
     }

@@ -10,6 +10,7 @@ pub mod facts;
 mod lookup;
 mod mesh;
 pub mod model;
+mod native;
 mod ports;
 pub mod rules;
 mod segments;

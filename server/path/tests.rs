@@ -1783,3 +1783,50 @@ fn a_network_overlapping_a_host_route_is_a_finding() {
     );
     assert!(f.elements.contains(&"if:h1/host/eth0".to_string()));
 }
+
+/// `nft -j list ruleset` of Docker 29's table, trimmed to its base chains (moby
+/// integration/network/bridge/nftablesdoc/generated/usernet-portmap.md).
+fn docker29_native() -> serde_json::Value {
+    serde_json::json!({"nftables": [
+        {"metainfo": {"version": "1.0.6"}},
+        {"table": {"family": "ip", "name": "docker-bridges", "handle": 1}},
+        {"chain": {"family": "ip", "table": "docker-bridges", "name": "filter-FORWARD", "handle": 1,
+                   "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
+        {"chain": {"family": "ip", "table": "docker-bridges", "name": "nat-PREROUTING", "handle": 2,
+                   "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}},
+        {"chain": {"family": "ip", "table": "docker-bridges", "name": "nat-POSTROUTING", "handle": 3,
+                   "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}},
+        {"chain": {"family": "ip", "table": "docker-bridges", "name": "nat-prerouting-and-output", "handle": 4}}
+    ]})
+}
+
+#[test]
+fn native_nftables_make_hops_unknown_never_broken() {
+    // Docker 29 with --firewall-backend=nftables: no iptables rules at all.
+    let mut s = docker_host("*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n");
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    assert_eq!(
+        a.paths[0].outcome,
+        Outcome::Broken,
+        "without native tables: no DNAT"
+    );
+    s.namespaces[HOST].firewall.as_mut().unwrap().nftables = Some(docker29_native());
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let h = last(&a.paths[0]);
+    assert!(
+        matches!(&h.verdict, Verdict::Unknown(w) if w.contains("native nftables rules not interpreted") && w.contains("ip docker-bridges")),
+        "{h:#?}"
+    );
+    assert!(texts(h).contains(&"table ip docker-bridges { chain nat-PREROUTING { type nat hook prerouting priority -100; policy accept; } }"));
+    let (a, _) = run(&between("web", "internet"), std::slice::from_ref(&s));
+    let h = last(&a.paths[0]);
+    assert!(
+        matches!(&h.verdict, Verdict::Unknown(w) if w.contains("forward hook")),
+        "{h:#?}"
+    );
+    // A drop by the iptables rules that were read stands: a drop anywhere ends the packet.
+    let mut s = docker_host(HOST_RULES);
+    s.namespaces[HOST].firewall.as_mut().unwrap().nftables = Some(docker29_native());
+    let (a, _) = run(&between("a1", "b1"), &[s]);
+    assert_eq!(a.paths[0].outcome, Outcome::Blocked);
+}

@@ -7,6 +7,7 @@ use crate::snapshot::{Link, Namespace, Rule, SourceKind};
 use super::facts;
 use super::lookup::{Ctx, NodeView};
 use super::model::{Evidence, Hop, Outcome, PacketPath, Verdict};
+use super::native;
 use super::rules::{walk, Decision, Packet, Walk};
 use super::switches::{forward_gate, Gate};
 
@@ -266,6 +267,12 @@ impl<'c, 'a> Trail<'c, 'a> {
             (Verdict::Pass, Some(d)) | (Verdict::Blocked(_), Some(d)) => Verdict::Unknown(d),
             (v, _) => v,
         };
+        let verdict = native::soften(nv, ns, &chain.to_lowercase(), verdict, &mut ev);
+        if let Verdict::Unknown(why) = &verdict {
+            if !text.contains(why.as_str()) && why.starts_with("native") {
+                text = format!("{text}; {why}");
+            }
+        }
         self.hop(nv.host, element, text, ev, verdict);
     }
 }
