@@ -1,8 +1,7 @@
 //! Docker 29's nftables firewall backend: the `ip docker-bridges` layouts moby's own tests
 //! generate (tests/fixtures/nftablesdoc/, each naming its source file) loaded with `nft -f` into
 //! a stand-in host with a real bridge, a container namespace and a client. Real traffic shows what
-//! each layout does; the paths must never call a port the rules forward *broken*: until native
-//! rules are interpreted, the hops they decide are *unknown*, naming the table.
+//! each layout does, and the path traced through the native rules must say the same, quoting them.
 
 mod support;
 
@@ -11,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use dockmap::collect::netns::{run_in, NsHandle};
 use dockmap::graph::build;
-use dockmap::path::{trace, Outcome, Question};
+use dockmap::path::{trace, Outcome, PacketPath, Question};
 use dockmap::snapshot::NodeSnapshot;
 use support::netlab::{self, Lab, NetnsDir, Web};
 
@@ -22,6 +21,8 @@ struct NftLab {
     host: String,
     cli: NsHandle,
     hhost: NsHandle,
+    hctr: NsHandle,
+    _outside: std::thread::JoinHandle<()>,
     ctr_file: PathBuf,
     _server: std::thread::JoinHandle<()>,
     dir: NetnsDir,
@@ -90,9 +91,16 @@ fn nft_lab() -> NftLab {
         std::net::TcpListener::bind("198.18.220.2:80").unwrap()
     })
     .unwrap();
+    // A server outside, for egress.
+    let outside = run_in(&lab.handle(&cli), || {
+        std::net::TcpListener::bind("198.18.221.9:80").unwrap()
+    })
+    .unwrap();
     let mut dir = NetnsDir::new(&format!("{host}-files"));
     let ctr_file = dir.add("nctr", &ctr);
     NftLab {
+        hctr: lab.handle(&ctr),
+        _outside: netlab::answer_ok(outside),
         cli: lab.handle(&cli),
         hhost: lab.handle(&host),
         host,
@@ -122,11 +130,15 @@ fn load(nl: &NftLab, name: &str) {
 }
 
 fn snapshot(nl: &NftLab, host_ip: &str) -> NodeSnapshot {
+    snapshot_on(nl, host_ip, "bridge1")
+}
+
+fn snapshot_on(nl: &NftLab, host_ip: &str, bridge: &str) -> NodeSnapshot {
     let mut s = netlab::collect_in(BIN, &nl.host, "nftnode", &nl.dir.dir);
     s.engine = Some(netlab::web_engine(&Web {
         sandbox: &nl.ctr_file,
-        network: "bridge1",
-        bridge: Some("bridge1"),
+        network: bridge,
+        bridge: Some(bridge),
         subnet: "198.18.220.0/24",
         ip: "198.18.220.2",
         host_ip,
@@ -134,89 +146,112 @@ fn snapshot(nl: &NftLab, host_ip: &str) -> NodeSnapshot {
     s
 }
 
-/// The port path: unknown at the hop native rules decide, quoting the table, never broken.
-fn assert_unknown_by_native(s: &NodeSnapshot, layout: &str) {
-    let p = netlab::port_path(8080, s);
-    assert_eq!(p.outcome, Outcome::Unknown, "{layout}: {p:#?}");
-    let h = p.hops.last().unwrap();
-    assert!(
-        h.verdict
-            .reason()
-            .contains("native nftables rules not interpreted")
-            && h.verdict.reason().contains("ip docker-bridges"),
-        "{layout}: {h:#?}"
-    );
-    assert!(
-        h.evidence
-            .iter()
-            .any(|e| e.kind == "nftables" && e.text.starts_with("table ip docker-bridges { chain ")),
-        "{layout}: {h:#?}"
-    );
-}
-
-#[test]
-fn docker29_layouts_are_unknown_never_broken() {
-    if !netlab::require_root() {
-        return;
-    }
-    let nl = nft_lab();
-    // nat gateway mode: the port is forwarded, direct access to the container is dropped.
-    for layout in ["usernet-portmap", "usernet-portmap-noicc"] {
-        load(&nl, layout);
-        assert!(
-            netlab::connects_to(&nl.cli, "198.18.221.5:8080"),
-            "{layout}: DNAT works"
-        );
-        assert!(
-            !netlab::connects_to(&nl.cli, "198.18.220.2:80"),
-            "{layout}: DROP DIRECT ACCESS"
-        );
-        assert_unknown_by_native(&snapshot(&nl, "0.0.0.0"), layout);
-    }
-    // nat-unprotected: forwarded, and the container's address open from outside too.
-    load(&nl, "usernet-portmap-natunprot");
-    assert!(netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
-    assert!(netlab::connects_to(&nl.cli, "198.18.220.2:80"));
-    assert_unknown_by_native(&snapshot(&nl, "0.0.0.0"), "usernet-portmap-natunprot");
-    // routed: no DNAT on the host's address; the container's own address is the way in.
-    load(&nl, "usernet-portmap-routed");
-    assert!(!netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
-    assert!(netlab::connects_to(&nl.cli, "198.18.220.2:80"));
-    assert_unknown_by_native(&snapshot(&nl, "0.0.0.0"), "usernet-portmap-routed");
-    // Published on 127.0.0.1 (route_localnet as Docker sets it).
-    load(&nl, "usernet-portmap-lo");
-    netlab::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &nl.host,
-            "sysctl",
-            "-qw",
-            "net.ipv4.conf.bridge1.route_localnet=1",
-        ],
-    );
-    assert!(
-        !netlab::connects_to(&nl.cli, "198.18.221.5:8080"),
-        "loopback only"
-    );
-    // nat-OUTPUT leaves 127.0.0.0/8 to docker-proxy, which does not run here.
-    assert!(!netlab::connects_to(&nl.hhost, "127.0.0.1:8080"));
-    let s = snapshot(&nl, "127.0.0.1");
-    let p = netlab::port_path(8080, &s);
-    assert_ne!(p.outcome, Outcome::Broken, "{p:#?}");
-    // Internal network: no way out; egress must not be called delivered past native rules.
-    load(&nl, "usernet-internal");
-    let s = snapshot(&nl, "0.0.0.0");
-    let g = build(std::slice::from_ref(&s));
+fn egress(s: &NodeSnapshot) -> PacketPath {
+    let g = build(std::slice::from_ref(s));
     let a = trace(
         &Question::Between {
             from: "web".into(),
             to: "internet".into(),
         },
-        std::slice::from_ref(&s),
+        std::slice::from_ref(s),
         &g,
     );
-    assert_eq!(a.paths[0].outcome, Outcome::Unknown, "{:#?}", a.paths[0]);
+    a.paths[0].clone()
+}
+
+fn quotes(p: &PacketPath, text: &str) -> bool {
+    p.hops.iter().any(|h| {
+        h.evidence
+            .iter()
+            .any(|e| e.kind == "nftables" && e.text.ends_with(text))
+    })
+}
+
+#[test]
+fn docker29_layouts_traced_as_real_traffic_goes() {
+    if !netlab::require_root() {
+        return;
+    }
+    let nl = nft_lab();
+    // nat gateway mode: the port is forwarded, direct access to the container is dropped.
+    for layout in [
+        "usernet-portmap",
+        "usernet-portmap-noicc",
+        "usernet-portmap-natunprot",
+    ] {
+        load(&nl, layout);
+        assert!(
+            netlab::connects_to(&nl.cli, "198.18.221.5:8080"),
+            "{layout}: DNAT works"
+        );
+        assert_eq!(
+            netlab::connects_to(&nl.cli, "198.18.220.2:80"),
+            layout.ends_with("natunprot"),
+            "{layout}: DROP DIRECT ACCESS only in nat mode"
+        );
+        assert!(
+            netlab::connects_to(&nl.hctr, "198.18.221.9:80"),
+            "{layout}: egress"
+        );
+        let s = snapshot(&nl, "0.0.0.0");
+        let p = netlab::port_path(8080, &s);
+        assert_eq!(p.outcome, Outcome::Delivered, "{layout}: {p:#?}");
+        assert!(
+            quotes(
+                &p,
+                "tcp dport 8080 counter dnat to 198.18.220.2:80 comment \"DNAT\""
+            ),
+            "{layout}: {p:#?}"
+        );
+        let e = egress(&s);
+        assert_eq!(e.outcome, Outcome::Delivered, "{layout}: {e:#?}");
+        assert!(
+            quotes(&e, "counter masquerade comment \"MASQUERADE\""),
+            "{layout}: {e:#?}"
+        );
+    }
+    // routed: no DNAT on the host's address; the container's own address is the way in.
+    load(&nl, "usernet-portmap-routed");
+    assert!(!netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
+    assert!(netlab::connects_to(&nl.cli, "198.18.220.2:80"));
+    let p = netlab::port_path(8080, &snapshot(&nl, "0.0.0.0"));
+    assert_eq!(p.outcome, Outcome::Broken, "{p:#?}");
+    assert!(p.hops.last().unwrap().text.contains("no DNAT"), "{p:#?}");
+    // Published on 127.0.0.1: nat-OUTPUT leaves 127.0.0.0/8 to docker-proxy, which does not
+    // run here, and a remote client is dropped in raw-PREROUTING.
+    load(&nl, "usernet-portmap-lo");
+    assert!(!netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
+    assert!(!netlab::connects_to(&nl.hhost, "127.0.0.1:8080"));
+    let p = netlab::port_path(8080, &snapshot(&nl, "127.0.0.1"));
+    assert_eq!(p.outcome, Outcome::Broken, "{p:#?}");
+    assert!(
+        p.hops
+            .last()
+            .unwrap()
+            .text
+            .contains("nothing listens on 127.0.0.1:8080"),
+        "{p:#?}"
+    );
+    // Internal network (its bridge is bridgeICC in moby's layout): no way out.
+    for args in [
+        &["link", "set", "bridge1", "down"][..],
+        &["link", "set", "bridge1", "name", "bridgeICC"],
+        &["link", "set", "bridgeICC", "up"],
+    ] {
+        nl.lab.ip(Some(&nl.host), args);
+    }
+    load(&nl, "usernet-internal");
+    assert!(!netlab::connects_to(&nl.hctr, "198.18.221.9:80"));
+    let e = egress(&snapshot_on(&nl, "0.0.0.0", "bridgeICC"));
+    assert_eq!(e.outcome, Outcome::Blocked, "{e:#?}");
+    assert!(
+        e.hops
+            .last()
+            .unwrap()
+            .verdict
+            .reason()
+            .contains("INTERNAL NETWORK EGRESS"),
+        "{e:#?}"
+    );
     drop(nl.lab);
 }

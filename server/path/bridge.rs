@@ -8,7 +8,7 @@ use crate::snapshot::{Link, Namespace, PortBinding, SourceKind};
 use super::facts;
 use super::lookup::{Ctx, Found, NodeView};
 use super::model::{PacketPath, Verdict};
-use super::native;
+use super::native::{self, Native};
 use super::rules::{walk, Decision, Packet};
 use super::segments::{enter_container, enter_ns};
 use super::switches::{listener_evidence, listeners_for, localnet_stop};
@@ -183,11 +183,47 @@ pub fn trace<'a>(
     let ns_el = ctx.element(nv.netns_id(hns));
     let pkt = inbound_packet(nv.local_v4(hns), &a, port, proto);
     let chain = if a.local { "OUTPUT" } else { "PREROUTING" };
+    // After the DNAT (iptables' or native): on to the container.
+    let from_loopback = a.local && a.addr.is_some_and(|x| x.is_loopback());
+    let onward = |t, ns_el, to| {
+        deliver(
+            t,
+            ctx,
+            node,
+            hns,
+            ns_el,
+            &pkt,
+            to,
+            (port, proto),
+            from_loopback,
+        )
+    };
     let w = walk(hns.firewall.as_ref(), "nat", chain, &pkt);
     let mut ev = rule_evidence(&label, &w);
     let dnat = w.dnat();
     let title_to = |to: &str, x: &str| format!("{}:{port}/{proto} → {to} ({x})", nv.host);
     let Some(dnat) = dnat else {
+        // Docker 29's nftables backend DNATs in its own table.
+        let hook = if a.local { "output" } else { "prerouting" };
+        let native_dnat = match native::at_hook(nv, hns, hook, &pkt) {
+            Native::Nat(kind, Some(to), more) if kind == "dnat" => Some((to, more)),
+            _ => None,
+        };
+        if let Some((to, more)) = native_dnat {
+            ev.extend(more);
+            let Some((x, y)) = parse_to(&to, port) else {
+                let why = format!("cannot read the native DNAT destination {to:?}");
+                t.hop(nv.host, ns_el, why.clone(), ev, Verdict::Unknown(why));
+                return t.finish(id_of("?"), "bridge-port", title_to("?", &to));
+            };
+            t.pass(
+                nv.host,
+                ns_el.clone(),
+                format!("DNAT to {x}:{y} (native nftables, {hook} hook)"),
+                ev,
+            );
+            return onward(t, ns_el, (x, y));
+        }
         let verdict = match &w.decision {
             Decision::NotRead => Verdict::Unknown(format!(
                 "the host's iptables rules were not read ({})",
@@ -250,8 +286,7 @@ pub fn trace<'a>(
                 a.addr.map(|x| x.to_string()).unwrap_or_else(|| "the host".into())
             )),
         };
-        let hook = if a.local { "output" } else { "prerouting" };
-        let verdict = native::soften(nv, hns, hook, verdict, &mut ev);
+        let verdict = native::join(nv, hns, hook, &pkt, verdict, &mut ev);
         t.hop(nv.host, ns_el, verdict.reason().to_owned(), ev, verdict);
         let to = expected.unwrap_or("?");
         return t.finish(id_of(to), "bridge-port", title_to(to, "no DNAT"));
@@ -268,18 +303,7 @@ pub fn trace<'a>(
         format!("DNAT to {x}:{y} (nat {})", dnat.chain),
         ev,
     );
-    let from_loopback = a.local && a.addr.is_some_and(|x| x.is_loopback());
-    deliver(
-        t,
-        ctx,
-        node,
-        hns,
-        ns_el,
-        &pkt,
-        (x, y),
-        (port, proto),
-        from_loopback,
-    )
+    onward(t, ns_el, (x, y))
 }
 
 /// From the host namespace, after the DNAT (or the userland proxy) chose `x:y`: the route to the

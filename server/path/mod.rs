@@ -11,6 +11,7 @@ mod lookup;
 mod mesh;
 pub mod model;
 mod native;
+mod nft;
 mod ports;
 pub mod rules;
 mod segments;

@@ -1,98 +1,97 @@
-//! Native nftables tables (Docker 29's `ip docker-bridges`, firewalld, ufw on nft) that the path
-//! walker does not interpret yet: where one has a base chain on the hook a hop is judged at, a
-//! hop that would pass or find nothing becomes *unknown*, never *broken*.
-
-use serde_json::Value;
+//! Native nftables tables (Docker 29's `ip docker-bridges`, firewalld, ufw on nft) on a path:
+//! the hook's base chains walked by [`super::nft`], their verdict joined to what the iptables
+//! rules said. What the walker cannot interpret makes the hop *unknown*, never *broken*.
 
 use crate::snapshot::Namespace;
 
 use super::lookup::NodeView;
 use super::model::{Evidence, Verdict};
+use super::nft::{walk_hook, NftDecision};
+use super::rules::Packet;
 
-/// A native base chain: family, table, chain, its header as `nft list ruleset` prints it.
-struct BaseChain {
-    family: String,
-    table: String,
-    text: String,
+/// What the native chains of one hook do with the packet.
+pub enum Native {
+    /// No native base chain on this hook (or no native ruleset read).
+    Nothing,
+    /// They let it pass; the rules that did.
+    Pass(Vec<Evidence>),
+    /// A rule (or policy) drops it: why, the rules.
+    Blocked(String, Vec<Evidence>),
+    /// A NAT statement: its name (`dnat`, `masquerade`, ...), where to, the rules.
+    Nat(String, Option<String>, Vec<Evidence>),
+    /// Not interpreted: why, the rules seen so far.
+    Unknown(String, Vec<Evidence>),
 }
 
-/// The native base chains of `ns` that IPv4 packets meet on `hook` (`prerouting`, `forward`, ...),
-/// of any type: a `filter` chain on a nat hook may drop as well.
-fn base_chains(ns: &Namespace, hook: &str) -> Vec<BaseChain> {
-    let Some(items) = ns
-        .firewall
-        .as_ref()
-        .and_then(|f| f.nftables.as_ref())
-        .and_then(|v| v.get("nftables"))
-        .and_then(Value::as_array)
-    else {
-        return Vec::new();
+/// Walk `pkt` through the native base chains of `ns` on `hook`.
+pub fn at_hook(nv: &NodeView<'_>, ns: &Namespace, hook: &str, pkt: &Packet) -> Native {
+    let Some(rs) = ns.firewall.as_ref().and_then(|f| f.nftables.as_ref()) else {
+        return Native::Nothing;
     };
-    items
-        .iter()
-        .filter_map(|i| i.get("chain"))
-        .filter(|c| c.get("hook").and_then(Value::as_str) == Some(hook))
-        .filter(|c| matches!(c.get("family").and_then(Value::as_str), Some("ip" | "inet")))
-        .map(|c| {
-            let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-            let prio = c
-                .get("prio")
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "?".into());
-            let policy = c
-                .get("policy")
-                .and_then(Value::as_str)
-                .map(|p| format!(" policy {p};"))
-                .unwrap_or_default();
-            BaseChain {
-                family: s("family"),
-                table: s("table"),
-                text: format!(
-                    "table {} {} {{ chain {} {{ type {} hook {hook} priority {prio};{policy} }} }}",
-                    s("family"),
-                    s("table"),
-                    s("name"),
-                    s("type")
-                ),
+    let label = nv.ns_name(ns);
+    let w = walk_hook(rs, hook, pkt);
+    let quote = |t: &str| Evidence {
+        kind: "nftables".into(),
+        namespace: label.clone(),
+        text: t.to_owned(),
+    };
+    let mut ev: Vec<Evidence> = w.matched.iter().map(|t| quote(t)).collect();
+    match w.decision {
+        NftDecision::NoChains => Native::Nothing,
+        NftDecision::Pass => Native::Pass(ev),
+        NftDecision::Drop(r) => {
+            if !w.matched.contains(&r) {
+                ev.push(quote(&r));
             }
-        })
-        .collect()
+            Native::Blocked(
+                format!("native nftables drop it on the {hook} hook of {label}: `{r}`"),
+                ev,
+            )
+        }
+        NftDecision::Nat { kind, to, .. } => Native::Nat(kind, to, ev),
+        NftDecision::Unknown(why) => Native::Unknown(
+            format!("native nftables rules not interpreted on the {hook} hook of {label}: {why}"),
+            ev,
+        ),
+    }
 }
 
-/// `verdict` as it stands once native base chains on `hook` are taken into account: a pass or a
-/// missing rule becomes unknown (those chains may drop, DNAT or masquerade), quoting the chains
-/// in `ev`; a block by the rules that were read stands (a drop anywhere ends the packet).
-pub fn soften(
+/// `verdict` (from the iptables rules) joined to the native chains on `hook`: a pass must pass
+/// them too; a block stands (a drop anywhere ends the packet); a verdict of "no rule does it"
+/// (`missing`) stands only if the native chains have no NAT for it either, else they decide.
+pub fn join(
     nv: &NodeView<'_>,
     ns: &Namespace,
     hook: &str,
+    pkt: &Packet,
     verdict: Verdict,
     ev: &mut Vec<Evidence>,
 ) -> Verdict {
     if matches!(verdict, Verdict::Blocked(_) | Verdict::Unknown(_)) {
         return verdict;
     }
-    let chains = base_chains(ns, hook);
-    if chains.is_empty() {
-        return verdict;
+    match at_hook(nv, ns, hook, pkt) {
+        Native::Nothing => verdict,
+        Native::Pass(more) => {
+            ev.extend(more);
+            verdict
+        }
+        Native::Blocked(why, more) => {
+            ev.extend(more);
+            Verdict::Blocked(why)
+        }
+        Native::Nat(kind, _, more) => {
+            ev.extend(more);
+            match verdict {
+                Verdict::Broken(why) => Verdict::Unknown(format!(
+                    "{why} as far as iptables goes, but native nftables {kind} it: not followed here"
+                )),
+                v => v,
+            }
+        }
+        Native::Unknown(why, more) => {
+            ev.extend(more);
+            Verdict::Unknown(why)
+        }
     }
-    let label = nv.ns_name(ns);
-    let mut tables: Vec<String> = chains
-        .iter()
-        .map(|c| format!("{} {}", c.family, c.table))
-        .collect();
-    tables.dedup();
-    ev.extend(chains.into_iter().map(|c| Evidence {
-        kind: "nftables".into(),
-        namespace: label.clone(),
-        text: c.text,
-    }));
-    let before = match &verdict {
-        Verdict::Pass => String::new(),
-        v => format!(" ({} as far as iptables goes)", v.reason()),
-    };
-    Verdict::Unknown(format!(
-        "native nftables rules not interpreted: table {} has a base chain on the {hook} hook of {label}{before}",
-        tables.join(", table ")
-    ))
 }

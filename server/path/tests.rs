@@ -1784,26 +1784,24 @@ fn a_network_overlapping_a_host_route_is_a_finding() {
     assert!(f.elements.contains(&"if:h1/host/eth0".to_string()));
 }
 
-/// `nft -j list ruleset` of Docker 29's table, trimmed to its base chains (moby
-/// integration/network/bridge/nftablesdoc/generated/usernet-portmap.md).
+/// Docker 29's `ip docker-bridges` for a port published by a container on `bridge1`
+/// (tests/fixtures/nftablesdoc/usernet-portmap.json, recorded from moby's generated layout),
+/// moved onto this fixture's docker0 and web (198.18.0.2).
 fn docker29_native() -> serde_json::Value {
-    serde_json::json!({"nftables": [
-        {"metainfo": {"version": "1.0.6"}},
-        {"table": {"family": "ip", "name": "docker-bridges", "handle": 1}},
-        {"chain": {"family": "ip", "table": "docker-bridges", "name": "filter-FORWARD", "handle": 1,
-                   "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
-        {"chain": {"family": "ip", "table": "docker-bridges", "name": "nat-PREROUTING", "handle": 2,
-                   "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}},
-        {"chain": {"family": "ip", "table": "docker-bridges", "name": "nat-POSTROUTING", "handle": 3,
-                   "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}},
-        {"chain": {"family": "ip", "table": "docker-bridges", "name": "nat-prerouting-and-output", "handle": 4}}
-    ]})
+    let text = include_str!("../../tests/fixtures/nftablesdoc/usernet-portmap.json")
+        .replace("docker0", "docker9")
+        .replace("bridge1", "docker0")
+        .replace("198.18.220.", "198.18.0.");
+    serde_json::from_str(&text).unwrap()
 }
 
+/// Docker 29 with --firewall-backend=nftables: no iptables rules at all.
+const NO_IPTABLES: &str =
+    "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n";
+
 #[test]
-fn native_nftables_make_hops_unknown_never_broken() {
-    // Docker 29 with --firewall-backend=nftables: no iptables rules at all.
-    let mut s = docker_host("*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n");
+fn docker29_native_rules_are_traced() {
+    let mut s = docker_host(NO_IPTABLES);
     let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
     assert_eq!(
         a.paths[0].outcome,
@@ -1811,17 +1809,45 @@ fn native_nftables_make_hops_unknown_never_broken() {
         "without native tables: no DNAT"
     );
     s.namespaces[HOST].firewall.as_mut().unwrap().nftables = Some(docker29_native());
+    let (a, g) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    let dnat = p
+        .hops
+        .iter()
+        .find(|h| h.text.starts_with("DNAT to 198.18.0.2:80 (native nftables"))
+        .unwrap();
+    assert!(texts(dnat).contains(&"ip docker-bridges nat-prerouting-and-output: iifname != \"docker0\" tcp dport 8080 counter dnat to 198.18.0.2:80 comment \"DNAT\""), "{dnat:#?}");
+    let fwd = p
+        .hops
+        .iter()
+        .find(|h| h.text.contains("native nftables chains let it through"))
+        .unwrap();
+    assert!(texts(fwd).contains(&"ip docker-bridges filter-forward-in__docker0: ip daddr 198.18.0.2 tcp dport 80 counter accept"));
+    assert_joined(p, &g);
+    let (a, _) = run(&between("web", "internet"), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    assert!(p
+        .hops
+        .iter()
+        .any(|h| h.text.contains("MASQUERADE") && h.text.contains("native nftables")));
+}
+
+#[test]
+fn native_rules_not_interpreted_make_hops_unknown_never_broken() {
+    let mut s = docker_host(NO_IPTABLES);
+    let mut rs = docker29_native();
+    // First in its chain, before the jump that leads to the DNAT.
+    rs["nftables"].as_array_mut().unwrap().insert(1, serde_json::json!({"rule": {
+        "family": "ip", "table": "docker-bridges", "chain": "nat-PREROUTING",
+        "expr": [{"match": {"op": "==", "left": {"socket": {"key": "transparent"}}, "right": 1}}, {"drop": null}]}}),
+    );
+    s.namespaces[HOST].firewall.as_mut().unwrap().nftables = Some(rs);
     let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
     let h = last(&a.paths[0]);
     assert!(
-        matches!(&h.verdict, Verdict::Unknown(w) if w.contains("native nftables rules not interpreted") && w.contains("ip docker-bridges")),
-        "{h:#?}"
-    );
-    assert!(texts(h).contains(&"table ip docker-bridges { chain nat-PREROUTING { type nat hook prerouting priority -100; policy accept; } }"));
-    let (a, _) = run(&between("web", "internet"), std::slice::from_ref(&s));
-    let h = last(&a.paths[0]);
-    assert!(
-        matches!(&h.verdict, Verdict::Unknown(w) if w.contains("forward hook")),
+        matches!(&h.verdict, Verdict::Unknown(w) if w.contains("native nftables rules not interpreted")),
         "{h:#?}"
     );
     // A drop by the iptables rules that were read stands: a drop anywhere ends the packet.

@@ -267,11 +267,13 @@ impl<'c, 'a> Trail<'c, 'a> {
             (Verdict::Pass, Some(d)) | (Verdict::Blocked(_), Some(d)) => Verdict::Unknown(d),
             (v, _) => v,
         };
-        let verdict = native::soften(nv, ns, &chain.to_lowercase(), verdict, &mut ev);
-        if let Verdict::Unknown(why) = &verdict {
-            if !text.contains(why.as_str()) && why.starts_with("native") {
-                text = format!("{text}; {why}");
-            }
+        let passed = verdict == Verdict::Pass;
+        let before = ev.len();
+        let verdict = native::join(nv, ns, &chain.to_lowercase(), pkt, verdict, &mut ev);
+        if passed && verdict != Verdict::Pass {
+            text = verdict.reason().to_owned();
+        } else if verdict == Verdict::Pass && ev.len() > before {
+            text.push_str(", and the native nftables chains let it through");
         }
         self.hop(nv.host, element, text, ev, verdict);
     }
