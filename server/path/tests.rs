@@ -1856,3 +1856,32 @@ fn native_rules_not_interpreted_make_hops_unknown_never_broken() {
     let (a, _) = run(&between("a1", "b1"), &[s]);
     assert_eq!(a.paths[0].outcome, Outcome::Blocked);
 }
+
+#[test]
+fn mixed_hosts_are_traced_through_iptables_and_native_tables() {
+    // Docker's iptables(-nft) rules plus a firewalld-like native inet table on the forward hook.
+    let fw = |verdict: &str| {
+        serde_json::json!({"nftables": [
+            {"table": {"family": "inet", "name": "firewalld", "handle": 9}},
+            {"chain": {"family": "inet", "table": "firewalld", "name": "filter_FORWARD", "handle": 1,
+                       "type": "filter", "hook": "forward", "prio": 10, "policy": "accept"}},
+            {"rule": {"family": "inet", "table": "firewalld", "chain": "filter_FORWARD", "handle": 2,
+                      "comment": "zone policy", "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},
+                           "right": {"prefix": {"addr": "198.18.0.0", "len": 24}}}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 80}},
+                {verdict: null}]}}
+        ]})
+    };
+    let mut s = docker_host(HOST_RULES);
+    s.namespaces[HOST].firewall.as_mut().unwrap().nftables = Some(fw("drop"));
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
+    let h = last(p);
+    assert!(texts(h).contains(&"-t filter -A DOCKER -d 198.18.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT"), "iptables accepted it first: {h:#?}");
+    assert!(texts(h).contains(&"inet firewalld filter_FORWARD: ip daddr 198.18.0.0/24 tcp dport 80 drop comment \"zone policy\""), "{h:#?}");
+    s.namespaces[HOST].firewall.as_mut().unwrap().nftables = Some(fw("accept"));
+    let (a, _) = run(&port_q(8080, None), &[s]);
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered);
+}
