@@ -690,6 +690,19 @@ fn network_attrs(host: &str, net: &Network) -> BTreeMap<String, Value> {
     a.insert("subnets".into(), json!(subnets));
     a.insert("gateways".into(), json!(gateways));
     a.insert("options".into(), json!(net.options));
+    if net.driver == "bridge" {
+        // What decides direct access from outside (Docker 28+); unset means nat.
+        for (fam, on) in [("ipv4", !net.ipv4_disabled), ("ipv6", net.enable_ipv6)] {
+            if on {
+                let mode = net
+                    .options
+                    .get(&format!("com.docker.network.bridge.gateway_mode_{fam}"))
+                    .map(String::as_str)
+                    .unwrap_or("nat");
+                a.insert(format!("gateway_mode_{fam}"), json!(mode));
+            }
+        }
+    }
     if let Some(vni) = net
         .options
         .get("com.docker.network.driver.overlay.vxlanid_list")

@@ -1885,3 +1885,113 @@ fn mixed_hosts_are_traced_through_iptables_and_native_tables() {
     let (a, _) = run(&port_q(8080, None), &[s]);
     assert_eq!(a.paths[0].outcome, Outcome::Delivered);
 }
+
+/// A Docker 28 host with moby's generated iptables layout `name` (tests/fixtures/iptablesdoc/):
+/// uplink up0 198.18.221.5/24, web 198.18.220.2 on bridge1 (gateway mode `mode`) publishing 8080→80.
+fn docker28_host(name: &str, mode: Option<&str>) -> NodeSnapshot {
+    let rules = match name {
+        "usernet-portmap" => {
+            include_str!("../../tests/fixtures/iptablesdoc/usernet-portmap.iptables-save")
+        }
+        "usernet-portmap-routed" => {
+            include_str!("../../tests/fixtures/iptablesdoc/usernet-portmap-routed.iptables-save")
+        }
+        _ => {
+            include_str!("../../tests/fixtures/iptablesdoc/usernet-portmap-natunprot.iptables-save")
+        }
+    };
+    let mut n = Node::new("h28", "198.18.221.5/24");
+    let mut opts = vec![("com.docker.network.bridge.name", "bridge1")];
+    if let Some(m) = mode {
+        opts.push(("com.docker.network.bridge.gateway_mode_ipv4", m));
+    }
+    n.network(BR_A, "bridge1", "bridge", "198.18.220.0/24", &opts);
+    let b1 = n.bridge(HOST, "bridge1", Some("198.18.220.1/24"));
+    n.container(
+        "web",
+        &[(
+            "eth0",
+            "198.18.220.2/24",
+            HOST,
+            b1,
+            BR_A,
+            "02:42:c6:12:dc:02",
+        )],
+    );
+    n.rules(HOST, rules);
+    let eth0 = n.snap.namespaces[HOST]
+        .links
+        .iter()
+        .find(|l| l.name == "eth0")
+        .unwrap()
+        .ifindex;
+    n.snap.namespaces[HOST]
+        .links
+        .iter_mut()
+        .find(|l| l.ifindex == eth0)
+        .unwrap()
+        .name = "up0".into();
+    n.done()
+}
+
+#[test]
+fn direct_access_is_dropped_in_raw_with_the_option_that_changes_it() {
+    let s = docker28_host("usernet-portmap", None);
+    let (a, g) = run(&between("198.18.221.9", "web:80"), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(
+        (p.kind.as_str(), p.outcome),
+        ("direct", Outcome::Blocked),
+        "{p:#?}"
+    );
+    let h = last(p);
+    assert_eq!(
+        texts(h),
+        vec!["-t raw -A PREROUTING -d 198.18.220.2/32 ! -i bridge1 -j DROP"]
+    );
+    let why = h.verdict.reason();
+    assert!(
+        why.contains("DROP DIRECT ACCESS")
+            && why.contains("gateway_mode_ipv4=nat-unprotected")
+            && why.contains("trusted_host_interfaces=up0"),
+        "{why}"
+    );
+    assert_eq!(p.hops[0].element.as_deref(), Some("if:h28/host/up0"));
+    assert_joined(p, &g);
+    // From a host interface, the same.
+    let (a, _) = run(&between("up0", "web"), std::slice::from_ref(&s));
+    assert_eq!(a.paths[0].outcome, Outcome::Blocked);
+}
+
+#[test]
+fn direct_access_in_nat_unprotected_and_routed_modes() {
+    // nat-unprotected: no raw drop, DOCKER accepts everything to bridge1.
+    let s = docker28_host("usernet-portmap-natunprot", Some("nat-unprotected"));
+    let (a, _) = run(&between("198.18.221.9", "web:80"), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    assert!(p
+        .hops
+        .iter()
+        .any(|h| h.text.contains("gateway mode nat-unprotected of bridge1")));
+    assert_eq!(last(p).element.as_deref(), Some("ctr:h28/web"));
+    // routed: the published port is open, another port is dropped by DOCKER, naming the option.
+    let s = docker28_host("usernet-portmap-routed", Some("routed"));
+    let (a, _) = run(&between("198.18.221.9", "web:80"), std::slice::from_ref(&s));
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered, "{:#?}", a.paths[0]);
+    let (a, g) = run(&between("198.18.221.9", "web:81"), std::slice::from_ref(&s));
+    let net = g
+        .elements
+        .iter()
+        .find(|e| e.kind == crate::graph::ElementKind::Network && e.label == "bridge1")
+        .unwrap();
+    assert_eq!(
+        net.attrs["gateway_mode_ipv4"], "routed",
+        "shown on the network's panel"
+    );
+    let h = last(&a.paths[0]);
+    assert!(
+        matches!(&h.verdict, Verdict::Blocked(w) if w.contains("-A DOCKER ! -i bridge1 -o bridge1 -j DROP") && w.contains("gateway mode routed")),
+        "{h:#?}"
+    );
+}
