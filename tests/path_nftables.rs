@@ -2,6 +2,8 @@
 //! generate (tests/fixtures/nftablesdoc/, each naming its source file) loaded with `nft -f` into
 //! a stand-in host with a real bridge, a container namespace and a client. Real traffic shows what
 //! each layout does, and the path traced through the native rules must say the same, quoting them.
+//! The same lab checks direct access to the container's address on moby's Docker 28 iptables
+//! layouts (tests/fixtures/iptablesdoc/): nat, nat-unprotected and routed gateway modes.
 
 mod support;
 
@@ -253,5 +255,80 @@ fn docker29_layouts_traced_as_real_traffic_goes() {
             .contains("INTERNAL NETWORK EGRESS"),
         "{e:#?}"
     );
+    drop(nl.lab);
+}
+
+/// Replace the host's rules by moby's Docker 28 iptables layout `name` (tests/fixtures/iptablesdoc/).
+fn load_iptables(nl: &NftLab, name: &str) {
+    let host = nl.host.as_str();
+    netlab::run("ip", &["netns", "exec", host, "nft", "flush", "ruleset"]);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/fixtures/iptablesdoc/{name}.iptables-save"));
+    let rules = std::fs::read(path).unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", host, "iptables-restore"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&rules).unwrap();
+    assert!(child.wait().unwrap().success(), "iptables-restore {name}");
+}
+
+fn direct(s: &NodeSnapshot, from: &str, to: &str) -> PacketPath {
+    let g = build(std::slice::from_ref(s));
+    let a = trace(
+        &Question::Between {
+            from: from.into(),
+            to: to.into(),
+        },
+        std::slice::from_ref(s),
+        &g,
+    );
+    assert_eq!(a.paths.len(), 1, "{a:#?}");
+    a.paths[0].clone()
+}
+
+#[test]
+fn docker28_direct_access_traced_as_real_traffic_goes() {
+    if !netlab::require_root() {
+        return;
+    }
+    let nl = nft_lab();
+    // nat mode: raw PREROUTING drops what comes from outside to the container's address.
+    load_iptables(&nl, "usernet-portmap");
+    assert!(
+        netlab::connects_to(&nl.cli, "198.18.221.5:8080"),
+        "the published port works"
+    );
+    assert!(
+        !netlab::connects_to(&nl.cli, "198.18.220.2:80"),
+        "direct access is dropped"
+    );
+    let s = snapshot(&nl, "0.0.0.0");
+    let p = direct(&s, "198.18.221.9", "web:80");
+    assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
+    let h = p.hops.last().unwrap();
+    assert!(
+        h.evidence
+            .iter()
+            .any(|e| e.text == "-t raw -A PREROUTING -d 198.18.220.2/32 ! -i bridge1 -j DROP"),
+        "{h:#?}"
+    );
+    assert!(h
+        .verdict
+        .reason()
+        .contains("gateway_mode_ipv4=nat-unprotected"));
+    assert_eq!(direct(&s, "up0", "web:80").outcome, Outcome::Blocked);
+    // nat-unprotected: the container's address is open from outside.
+    load_iptables(&nl, "usernet-portmap-natunprot");
+    assert!(netlab::connects_to(&nl.cli, "198.18.220.2:80"));
+    let p = direct(&snapshot(&nl, "0.0.0.0"), "198.18.221.9", "web:80");
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    // routed: the published port is open on the container's address.
+    load_iptables(&nl, "usernet-portmap-routed");
+    assert!(netlab::connects_to(&nl.cli, "198.18.220.2:80"));
+    let p = direct(&snapshot(&nl, "0.0.0.0"), "198.18.221.9", "web:80");
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
     drop(nl.lab);
 }
