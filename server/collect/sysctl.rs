@@ -52,7 +52,7 @@ fn name_of(rel: &str) -> String {
 fn put(out: &mut Sysctls, root: &Path, rel: &str) -> io::Result<()> {
     match fs::read_to_string(root.join(rel)) {
         Ok(v) => {
-            out.values.insert(name_of(rel), v.trim().to_owned());
+            out.set(&name_of(rel), v.trim());
             Ok(())
         }
         // An interface that went away between the listing and the read is no switch any more.

@@ -1559,7 +1559,7 @@ fn switches(s: &mut NodeSnapshot, ns: usize, set: &[(&str, &str)], absent: &[&st
         .sysctls
         .get_or_insert_with(Sysctls::default);
     for (k, v) in set {
-        sc.values.insert((*k).into(), (*v).into());
+        sc.set(k, v);
     }
     sc.absent.extend(absent.iter().map(|a| a.to_string()));
 }
