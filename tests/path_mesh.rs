@@ -9,56 +9,19 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use dockmap::graph::build;
 use dockmap::path::{trace, Outcome, PathAnswer, Question, Verdict};
 use dockmap::snapshot::*;
-use support::netlab::{self, Lab};
+use support::netlab::{self, Lab, NetnsDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
 const NODE: &str = "meshnode";
 const INGRESS_ID: &str = "ingr3kuba8yq3c27p2vwo7hcm";
 const MARK_RULE: &str =
     "-A PREROUTING -p tcp -m tcp --dport 8080 -j MARK --set-xmark 0x102/0xffffffff";
-
-/// A directory of namespace files with Docker's names, bind-mounted from the lab's; unmounted on drop.
-struct NetnsDir {
-    dir: PathBuf,
-    files: Vec<PathBuf>,
-}
-
-impl NetnsDir {
-    fn new() -> Self {
-        let dir = PathBuf::from(format!("/run/dmt{}-meshns", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        NetnsDir {
-            dir,
-            files: Vec::new(),
-        }
-    }
-
-    /// File the lab namespace `full` as `name`.
-    fn add(&mut self, name: &str, full: &str) -> PathBuf {
-        let file = self.dir.join(name);
-        std::fs::write(&file, b"").unwrap();
-        self.files.push(file.clone());
-        let src = format!("/run/netns/{full}");
-        netlab::run("mount", &["--bind", &src, file.to_str().unwrap()]);
-        file
-    }
-}
-
-impl Drop for NetnsDir {
-    fn drop(&mut self) {
-        for f in &self.files {
-            let _ = Command::new("umount").arg(f).stderr(Stdio::null()).status();
-            let _ = std::fs::remove_file(f);
-        }
-        let _ = std::fs::remove_dir(&self.dir);
-    }
-}
 
 fn in_ns(ns: &str, cmd: &[&str]) -> String {
     let mut args = vec!["netns", "exec", ns];
@@ -84,25 +47,7 @@ fn restore(ns: &str, rules: &str) {
 
 /// The real collector, run inside the stand-in host namespace so that it is this node's host.
 fn collect(host_ns: &str, dir: &Path) -> NodeSnapshot {
-    let out = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{host_ns}"))
-        .arg(BIN)
-        .args([
-            "snapshot",
-            "--no-engine",
-            "--node-name",
-            NODE,
-            "--netns-dir",
-        ])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    netlab::collect_in(BIN, host_ns, NODE, dir)
 }
 
 /// What the engine and IPVS would add: the ingress network, the service, its task; FWM 258.
@@ -228,7 +173,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     let sbox = lab.netns("sbox");
     let ing = lab.netns("ing");
     let task = lab.netns("task");
-    let mut dir = NetnsDir::new();
+    let mut dir = NetnsDir::new("meshns");
     dir.add("ingress_sbox", &sbox);
     dir.add("1-ingr3kuba8y", &ing);
     let task_file = dir.add("meshtask0001", &task);

@@ -8,9 +8,13 @@ pub mod identity;
 pub mod ipvs;
 pub mod link;
 pub mod netns;
+pub mod nldump;
 pub mod node;
 pub mod runfile;
+pub mod sockdiag;
 pub mod sockopt;
+pub mod switches;
+pub mod sysctl;
 pub mod xfrm;
 
 pub use error::CollectError;

@@ -133,6 +133,32 @@ pub fn enter(fd: RawFd) -> std::io::Result<()> {
     }
 }
 
+/// Visit `nss` in turn on one fresh thread named `thread`, which enters each before calling `f`
+/// (with the error when it could not); `failed` stands in for every namespace when that thread
+/// cannot run. Results in the order given.
+pub fn visit_each<T: Send>(
+    nss: &[NsHandle],
+    thread: &str,
+    f: impl Fn(&NsHandle, std::io::Result<()>) -> T + Sync,
+    failed: impl Fn(&NsHandle, &str) -> T,
+) -> Vec<T> {
+    let visited = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name(thread.to_owned())
+            .spawn_scoped(scope, || {
+                nss.iter()
+                    .map(|ns| f(ns, enter(ns.fd())))
+                    .collect::<Vec<T>>()
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|h| {
+                h.join()
+                    .map_err(|_| format!("the {thread} thread panicked"))
+            })
+    });
+    visited.unwrap_or_else(|e| nss.iter().map(|ns| failed(ns, &e)).collect())
+}
+
 /// Run `f` on a fresh thread that has entered `ns`; the thread ends with `f`.
 pub fn run_in<T, F>(ns: &NsHandle, f: F) -> Result<T, CollectError>
 where

@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::snapshot::{
-    EngineFacts, Firewall, IpvsState, Namespace, NodeIdentity, NodeSnapshot, NsIdentity,
-    SourceKind, SourceState, SourceStatus, Xfrm, NODE_SCHEMA,
+    EngineFacts, Firewall, IpvsState, Listener, Namespace, NodeIdentity, NodeSnapshot, NsIdentity,
+    SourceKind, SourceState, SourceStatus, Sysctls, Xfrm, NODE_SCHEMA,
 };
 
 use super::firewall::{self, RuleCache};
 use super::netns::{self, Discovery, NsHandle};
-use super::{docker, identity as node_identity, ipvs, link, xfrm, CollectError};
+use super::{docker, identity as node_identity, ipvs, link, switches, xfrm, CollectError};
 
 /// Where the `ip netns` tool keeps named namespaces.
 const IP_NETNS_DIR: &str = "/run/netns";
@@ -322,10 +322,13 @@ async fn read_more(
                 ));
             }
         }
-        if let Some((fw, st, ipvs, x)) = read.by_ns.get(&h.id) {
-            ns.firewall = fw.clone();
-            ns.ipvs = ipvs.clone();
-            ns.xfrm = x.clone();
+        if let Some(ex) = read.by_ns.get(&h.id) {
+            let st = &ex.statuses;
+            ns.firewall = ex.firewall.clone();
+            ns.ipvs = ex.ipvs.clone();
+            ns.xfrm = ex.xfrm.clone();
+            ns.sysctls = ex.sysctls.clone();
+            ns.listeners = ex.listeners.clone();
             // A kernel without NETLINK_XFRM is one fact about the node, said once.
             if let Some(u) = st
                 .iter()
@@ -376,7 +379,16 @@ async fn finish_round(cache: &Arc<RuleCache>, file: PathBuf) {
     .await;
 }
 
-type NamespaceExtras = (Option<Firewall>, Vec<SourceStatus>, IpvsState, Option<Xfrm>);
+/// What the blocking sources read in one namespace.
+#[derive(Default)]
+struct NamespaceExtras {
+    firewall: Option<Firewall>,
+    statuses: Vec<SourceStatus>,
+    ipvs: IpvsState,
+    xfrm: Option<Xfrm>,
+    sysctls: Option<Sysctls>,
+    listeners: Option<Vec<Listener>>,
+}
 
 /// Firewall and IPVS for every namespace (blocking: tools run, sockets open inside namespaces).
 fn blocking_sources(
@@ -387,15 +399,27 @@ fn blocking_sources(
     let (fw, counts) = firewall::read_many(handles, &tools, Some(cache));
     let ipvs = ipvs::collect_many(handles);
     let xfrm = xfrm::collect_many(handles);
+    let switches = switches::collect_many(handles);
     let extras = fw
         .into_iter()
         .zip(ipvs)
         .zip(xfrm)
-        .map(|(((fw, mut st), (state, status)), (x, x_status))| {
-            st.push(status);
-            st.push(x_status);
-            (fw, st, state, x)
-        })
+        .zip(switches)
+        .map(
+            |((((fw, mut st), (state, status)), (x, x_status)), (sysctls, listeners, sw_st))| {
+                st.push(status);
+                st.push(x_status);
+                st.extend(sw_st);
+                NamespaceExtras {
+                    firewall: fw,
+                    statuses: st,
+                    ipvs: state,
+                    xfrm: x,
+                    sysctls,
+                    listeners,
+                }
+            },
+        )
         .collect();
     (extras, Some(counts))
 }

@@ -282,6 +282,8 @@ fn node(ctrs: &[&Ctr]) -> NodeSnapshot {
             reason: "no IPVS".into(),
         },
         xfrm: None,
+        sysctls: None,
+        listeners: None,
     };
     let overlay = Namespace {
         id: ns_id(4),

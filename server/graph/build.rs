@@ -12,7 +12,7 @@ use crate::snapshot::{
 use super::index::{NsIndex, Sandboxes};
 use super::model::*;
 use super::nodes::NodeNames;
-use super::{findings, ids, veth};
+use super::{findings, ids, kernel_findings, veth};
 
 /// Derive the graph of one or more node snapshots (one per host).
 pub fn build(snapshots: &[NodeSnapshot]) -> Graph {
@@ -164,6 +164,7 @@ impl Builder {
             );
         }
         findings::per_node(self, snap, host, &label, &ns_names, &sandboxes);
+        kernel_findings::per_node(self, snap, host, &label, &ns_names);
     }
 
     fn add_links(&mut self, host: &str, ns_name: &str, ns_element: &str, ns: &Namespace) {
@@ -689,6 +690,19 @@ fn network_attrs(host: &str, net: &Network) -> BTreeMap<String, Value> {
     a.insert("subnets".into(), json!(subnets));
     a.insert("gateways".into(), json!(gateways));
     a.insert("options".into(), json!(net.options));
+    if net.driver == "bridge" {
+        // What decides direct access from outside (Docker 28+); unset means nat.
+        for (fam, on) in [("ipv4", !net.ipv4_disabled), ("ipv6", net.enable_ipv6)] {
+            if on {
+                let mode = net
+                    .options
+                    .get(&format!("com.docker.network.bridge.gateway_mode_{fam}"))
+                    .map(String::as_str)
+                    .unwrap_or("nat");
+                a.insert(format!("gateway_mode_{fam}"), json!(mode));
+            }
+        }
+    }
     if let Some(vni) = net
         .options
         .get("com.docker.network.driver.overlay.vxlanid_list")

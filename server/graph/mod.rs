@@ -7,6 +7,7 @@ pub mod encryption;
 mod findings;
 pub mod ids;
 mod index;
+mod kernel_findings;
 pub mod model;
 pub mod nodes;
 pub mod veth;

@@ -8,8 +8,10 @@ use crate::snapshot::{Link, Namespace, PortBinding, SourceKind};
 use super::facts;
 use super::lookup::{Ctx, Found, NodeView};
 use super::model::{PacketPath, Verdict};
+use super::native::{self, Native};
 use super::rules::{walk, Decision, Packet};
 use super::segments::{enter_container, enter_ns};
+use super::switches::{listener_evidence, listeners_for, localnet_stop};
 use super::trail::{rule_evidence, Trail};
 
 /// The host's way out and its address: the default route's interface and its first IPv4 address.
@@ -181,11 +183,47 @@ pub fn trace<'a>(
     let ns_el = ctx.element(nv.netns_id(hns));
     let pkt = inbound_packet(nv.local_v4(hns), &a, port, proto);
     let chain = if a.local { "OUTPUT" } else { "PREROUTING" };
+    // After the DNAT (iptables' or native): on to the container.
+    let from_loopback = a.local && a.addr.is_some_and(|x| x.is_loopback());
+    let onward = |t, ns_el, to| {
+        deliver(
+            t,
+            ctx,
+            node,
+            hns,
+            ns_el,
+            &pkt,
+            to,
+            (port, proto),
+            from_loopback,
+        )
+    };
     let w = walk(hns.firewall.as_ref(), "nat", chain, &pkt);
     let mut ev = rule_evidence(&label, &w);
     let dnat = w.dnat();
     let title_to = |to: &str, x: &str| format!("{}:{port}/{proto} → {to} ({x})", nv.host);
     let Some(dnat) = dnat else {
+        // Docker 29's nftables backend DNATs in its own table.
+        let hook = if a.local { "output" } else { "prerouting" };
+        let native_dnat = match native::at_hook(nv, hns, hook, &pkt) {
+            Native::Nat(kind, Some(to), more) if kind == "dnat" => Some((to, more)),
+            _ => None,
+        };
+        if let Some((to, more)) = native_dnat {
+            ev.extend(more);
+            let Some((x, y)) = parse_to(&to, port) else {
+                let why = format!("cannot read the native DNAT destination {to:?}");
+                t.hop(nv.host, ns_el, why.clone(), ev, Verdict::Unknown(why));
+                return t.finish(id_of("?"), "bridge-port", title_to("?", &to));
+            };
+            t.pass(
+                nv.host,
+                ns_el.clone(),
+                format!("DNAT to {x}:{y} (native nftables, {hook} hook)"),
+                ev,
+            );
+            return onward(t, ns_el, (x, y));
+        }
         let verdict = match &w.decision {
             Decision::NotRead => Verdict::Unknown(format!(
                 "the host's iptables rules were not read ({})",
@@ -194,19 +232,50 @@ pub fn trace<'a>(
             _ if w.doubt().is_some() => Verdict::Unknown(w.doubt().unwrap_or_default()),
             _ if a.local => {
                 // Docker's OUTPUT rule leaves loopback out: the userland proxy is what answers.
-                if let Some(r) = hns.firewall.as_ref().and_then(|fw| {
+                let out_rule = hns.firewall.as_ref().and_then(|fw| {
                     fw.ipv4
                         .iter()
                         .filter(|t| t.name == "nat")
                         .flat_map(|t| t.rules.iter())
                         .find(|r| r.chain == "OUTPUT" && r.destination.as_deref() == Some("!127.0.0.0/8"))
-                }) {
+                });
+                if let Some(r) = out_rule {
                     ev.push(facts::rule(&label, "nat", r));
                 }
-                Verdict::Unknown(format!(
-                    "nat OUTPUT has no DNAT for {}:{port}: Docker's rule leaves out 127.0.0.0/8, so only the userland proxy (docker-proxy) can answer, and the snapshot cannot show whether it runs",
-                    a.addr.map(|x| x.to_string()).unwrap_or_default()
-                ))
+                let bound = a.addr.unwrap_or(Ipv4Addr::LOCALHOST);
+                match listeners_for(hns, bound, port, proto) {
+                    Some(ls) if !ls.is_empty() => {
+                        ev.extend(ls.iter().map(|l| listener_evidence(&label, l)));
+                        let who = ls
+                            .iter()
+                            .find_map(|l| l.process.clone())
+                            .unwrap_or_else(|| "a process dockmap could not name".into());
+                        let relay = binding.and_then(|(f, b)| {
+                            let ip = f.container.endpoints.iter().find_map(|e| e.ipv4.parse::<Ipv4Addr>().ok())?;
+                            Some((f, ip, b.private_port))
+                        });
+                        let Some((_, x, y)) = relay else {
+                            let why = format!("{who} listens on {bound}:{port}/{proto}, but which container it relays to cannot be told without the engine's facts");
+                            t.hop(nv.host, ns_el, why.clone(), ev, Verdict::Unknown(why));
+                            let to = expected.unwrap_or("?");
+                            return t.finish(id_of(to), "bridge-port", title_to(to, "userland proxy"));
+                        };
+                        t.pass(
+                            nv.host,
+                            ns_el.clone(),
+                            format!("nat OUTPUT has no DNAT for {bound}:{port}: {who} listens there and opens its own connection to {x}:{y}"),
+                            ev,
+                        );
+                        let relayed = Packet { in_if: None, ..pkt.clone() };
+                        return deliver(t, ctx, node, hns, ns_el, &relayed, (x, y), (port, proto), false);
+                    }
+                    Some(_) => Verdict::Broken(format!(
+                        "nothing listens on {bound}:{port}/{proto} and nat OUTPUT has no DNAT for it: connections are refused (no userland proxy runs for this port)"
+                    )),
+                    None => Verdict::Unknown(format!(
+                        "nat OUTPUT has no DNAT for {bound}:{port}: Docker's rule leaves out 127.0.0.0/8, so only the userland proxy (docker-proxy) can answer, and the host's listening sockets were not read"
+                    )),
+                }
             }
             Decision::Rule(r) => Verdict::Broken(format!(
                 "nat {chain} ends at `{}`, not at a DNAT to a container",
@@ -217,6 +286,7 @@ pub fn trace<'a>(
                 a.addr.map(|x| x.to_string()).unwrap_or_else(|| "the host".into())
             )),
         };
+        let verdict = native::join(nv, hns, hook, &pkt, verdict, &mut ev);
         t.hop(nv.host, ns_el, verdict.reason().to_owned(), ev, verdict);
         let to = expected.unwrap_or("?");
         return t.finish(id_of(to), "bridge-port", title_to(to, "no DNAT"));
@@ -233,6 +303,27 @@ pub fn trace<'a>(
         format!("DNAT to {x}:{y} (nat {})", dnat.chain),
         ev,
     );
+    onward(t, ns_el, (x, y))
+}
+
+/// From the host namespace, after the DNAT (or the userland proxy) chose `x:y`: the route to the
+/// bridge, filter FORWARD (OUTPUT for local clients), the veth, the container holding `x`.
+#[allow(clippy::too_many_arguments)]
+fn deliver<'a>(
+    mut t: Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    node: usize,
+    hns: &'a Namespace,
+    ns_el: Option<String>,
+    pkt: &Packet,
+    (x, y): (Ipv4Addr, u16),
+    (port, proto): (u16, &str),
+    from_loopback: bool,
+) -> PacketPath {
+    let nv = &ctx.nodes[node];
+    let id_of = |to: &str| format!("port:{port}/{proto}@{}->{to}", nv.host);
+    let title_to = |to: &str, x: &str| format!("{}:{port}/{proto} → {to} ({x})", nv.host);
+    let local = pkt.in_if.is_none();
     // Swarm tasks do not list their docker_gwbridge endpoint (host-mode ports DNAT to it): the
     // sandbox's own addresses say whose it is.
     let found = ctx
@@ -258,6 +349,12 @@ pub fn trace<'a>(
     let Some((br, br_el)) = t.route_out(nv, hns, ns_el, x) else {
         return t.finish(id, "bridge-port", title);
     };
+    if from_loopback {
+        if let Some((why, ev)) = localnet_stop(nv, hns, &br.name) {
+            t.hop(nv.host, br_el, why.clone(), ev, Verdict::Blocked(why));
+            return t.finish(id, "bridge-port", title);
+        }
+    }
     let fwd = Packet {
         dst: Some(x),
         dport: Some(y),
@@ -269,7 +366,7 @@ pub fn trace<'a>(
     t.filter(
         nv,
         hns,
-        if a.local { "OUTPUT" } else { "FORWARD" },
+        if local { "OUTPUT" } else { "FORWARD" },
         &fwd,
         br_el,
     );
@@ -338,8 +435,22 @@ pub fn local_note(ctx: &Ctx<'_>, node: usize, port: u16, proto: &str) -> Option<
         .filter(|t| t.name == "nat")
         .flat_map(|t| t.rules.iter())
         .find(|r| r.chain == "OUTPUT" && r.destination.as_deref() == Some("!127.0.0.0/8"))?;
+    let who = match listeners_for(hns, Ipv4Addr::LOCALHOST, port, proto) {
+        None => "the userland proxy (docker-proxy) answers there, if the engine runs it (the host's listening sockets were not read)".to_owned(),
+        Some(ls) if ls.is_empty() => "nothing listens there, so connections to it are refused".to_owned(),
+        Some(ls) => format!(
+            "{} listens there ({}) and relays to the container",
+            ls.iter()
+                .find_map(|l| l.process.clone())
+                .unwrap_or_else(|| "a process dockmap could not name".into()),
+            ls.iter()
+                .map(|l| listener_evidence("", l).text)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     Some(format!(
-        "On {} itself, 127.0.0.1:{port}/{proto} gets no DNAT (`-t nat {}` leaves out 127.0.0.0/8): the userland proxy (docker-proxy) answers there, if the engine runs it. Local clients of the host's own addresses go through nat OUTPUT to the same DNAT as outside clients.",
+        "On {} itself, 127.0.0.1:{port}/{proto} gets no DNAT (`-t nat {}` leaves out 127.0.0.0/8): {who}. Local clients of the host's own addresses go through nat OUTPUT to the same DNAT as outside clients.",
         nv.host, rule.text
     ))
 }

@@ -8,6 +8,7 @@ use crate::snapshot::SourceKind;
 use super::facts;
 use super::lookup::{Ctx, Found};
 use super::model::{PacketPath, Verdict};
+use super::native::{self, Native};
 use super::rules::{walk, Decision, Packet};
 use super::segments::{cross_veth_to_bridge, namespace_of};
 use super::trail::{rule_evidence, Trail};
@@ -196,30 +197,46 @@ pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<Ipv4Addr>) -> PacketPa
             return t.finish(id, "egress", title);
         }
         _ => {
-            let off = c
-                .endpoints
-                .iter()
-                .filter_map(|e| ctx.network(&e.network_id))
-                .find(|n| {
-                    n.options
-                        .get("com.docker.network.bridge.enable_ip_masquerade")
-                        .is_some_and(|v| v == "false")
-                })
-                .map(|n| format!(" (network {} was made with com.docker.network.bridge.enable_ip_masquerade=false)", n.name))
-                .unwrap_or_default();
-            let why = format!(
-                "no MASQUERADE or SNAT rule in nat POSTROUTING for {} leaving by {}: replies could not find their way back{off}",
-                src.map(|s| s.to_string()).unwrap_or_else(|| "its address".into()),
-                out.name
-            );
-            t.hop(
-                nv.host,
-                ns_el,
-                why.clone(),
-                rule_evidence(&hlabel, &w),
-                Verdict::Broken(why),
-            );
-            return t.finish(id, "egress", title);
+            // Docker 29's nftables backend masquerades in its own table; it sees the input
+            // interface, which iptables' POSTROUTING may not name.
+            let mut ev = rule_evidence(&hlabel, &w);
+            match native::at_hook(nv, hns, "postrouting", &pkt) {
+                Native::Nat(kind, to, more) if kind == "masquerade" || kind == "snat" => {
+                    ev.extend(more);
+                    let how = match (kind.as_str(), to) {
+                        ("snat", Some(to)) => format!("SNAT to {to}"),
+                        _ => format!("MASQUERADE behind {}'s address", out.name),
+                    };
+                    t.pass(
+                        nv.host,
+                        ns_el,
+                        format!("nat POSTROUTING: {how} (native nftables)"),
+                        ev,
+                    );
+                }
+                _ => {
+                    let off = c
+                        .endpoints
+                        .iter()
+                        .filter_map(|e| ctx.network(&e.network_id))
+                        .find(|n| {
+                            n.options
+                                .get("com.docker.network.bridge.enable_ip_masquerade")
+                                .is_some_and(|v| v == "false")
+                        })
+                        .map(|n| format!(" (network {} was made with com.docker.network.bridge.enable_ip_masquerade=false)", n.name))
+                        .unwrap_or_default();
+                    let why = format!(
+                        "no MASQUERADE or SNAT rule in nat POSTROUTING for {} leaving by {}: replies could not find their way back{off}",
+                        src.map(|s| s.to_string()).unwrap_or_else(|| "its address".into()),
+                        out.name
+                    );
+                    let verdict =
+                        native::join(nv, hns, "postrouting", &pkt, Verdict::Broken(why), &mut ev);
+                    t.hop(nv.host, ns_el, verdict.reason().to_owned(), ev, verdict);
+                    return t.finish(id, "egress", title);
+                }
+            }
         }
     }
     t.pass(

@@ -4,15 +4,19 @@
 //! and quotes the fact (rule, route, FDB entry, IPVS service) that makes it.
 
 mod bridge;
+mod direct;
 mod eastwest;
 mod egress;
 pub mod facts;
 mod lookup;
 mod mesh;
 pub mod model;
+mod native;
+mod nft;
 mod ports;
 pub mod rules;
 mod segments;
+mod switches;
 pub mod text;
 mod trail;
 mod vip;
@@ -42,6 +46,9 @@ pub fn trace(question: &Question, snapshots: &[NodeSnapshot], graph: &Graph) -> 
             protocol,
             node,
         } => trace_port(&ctx, *port, &protocol.to_lowercase(), node.as_deref()),
+        Question::Between { from, to } if direct::applies(&ctx, from) => {
+            direct::trace(&ctx, from, to)
+        }
         Question::Between { from, to } => eastwest::between(&ctx, from, to),
     };
     PathAnswer {

@@ -1552,3 +1552,446 @@ fn an_encrypted_overlay_without_sa_or_with_a_foreign_spi_is_broken() {
     let p = overlay_path(&encrypted_swarm(|_| None));
     assert_eq!(p.outcome, Outcome::Unknown);
 }
+
+/// Records these sysctls in namespace `ns` of `s` (the rest of `all` and docker0 left off).
+fn switches(s: &mut NodeSnapshot, ns: usize, set: &[(&str, &str)], absent: &[&str]) {
+    let sc = s.namespaces[ns]
+        .sysctls
+        .get_or_insert_with(Sysctls::default);
+    for (k, v) in set {
+        sc.set(k, v);
+    }
+    sc.absent.extend(absent.iter().map(|a| a.to_string()));
+}
+
+fn web_on_loopback(s: &mut NodeSnapshot) {
+    let web = s
+        .engine
+        .as_mut()
+        .unwrap()
+        .containers
+        .iter_mut()
+        .find(|c| c.name == "web")
+        .unwrap();
+    web.ports = vec![PortBinding {
+        private_port: 80,
+        protocol: "tcp".into(),
+        host_ip: Some("127.0.0.1".into()),
+        host_port: Some(8080),
+    }];
+}
+
+#[test]
+fn forwarding_off_blocks_published_ports_and_egress_with_the_sysctl() {
+    let mut s = docker_host(HOST_RULES);
+    switches(&mut s, HOST, &[("net.ipv4.ip_forward", "0")], &[]);
+    for q in [port_q(8080, None), between("web", "internet")] {
+        let (a, _) = run(&q, std::slice::from_ref(&s));
+        let p = &a.paths[0];
+        assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
+        assert_eq!(texts(last(p)), vec!["net.ipv4.ip_forward = 0"]);
+        assert!(last(p).text.contains("forwards nothing"));
+    }
+    // Bridged traffic needs no forwarding.
+    let (a, _) = run(&between("web", "198.18.0.1"), std::slice::from_ref(&s));
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered);
+    let g = build(std::slice::from_ref(&s));
+    assert!(g.findings.iter().any(|f| f.code == "forwarding-off"));
+    switches(&mut s, HOST, &[("net.ipv4.ip_forward", "1")], &[]);
+    let (a, g) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered);
+    assert!(!g.findings.iter().any(|f| f.code == "forwarding-off"));
+}
+
+#[test]
+fn icc_off_is_not_enforced_without_bridge_netfilter() {
+    let nf = "net.bridge.bridge-nf-call-iptables";
+    for (set, absent) in [(vec![(nf, "0")], vec![]), (vec![], vec![nf])] {
+        let mut s = docker_host(HOST_RULES);
+        switches(&mut s, HOST, &set, &absent);
+        let (a, _) = run(&between("a1", "a2"), &[s]);
+        let p = &a.paths[0];
+        assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+        let h = p
+            .hops
+            .iter()
+            .find(|h| h.text.contains("without iptables"))
+            .unwrap();
+        assert!(h.text.contains("enable_icc=false"), "{}", h.text);
+        assert!(texts(h)
+            .contains(&"-t filter -A FORWARD -i br-aaaaaaaaaaaa -o br-aaaaaaaaaaaa -j DROP"));
+    }
+    let mut s = docker_host(HOST_RULES);
+    switches(&mut s, HOST, &[(nf, "1")], &[]);
+    let (a, _) = run(&between("a1", "a2"), &[s]);
+    assert_eq!(a.paths[0].outcome, Outcome::Blocked);
+}
+
+#[test]
+fn strict_reverse_path_filtering_drops_what_would_route_back_elsewhere() {
+    let mut s = docker_host(HOST_RULES);
+    switches(
+        &mut s,
+        HOST,
+        &[("net.ipv4.conf.docker0.rp_filter", "1")],
+        &[],
+    );
+    let (a, _) = run(&between("web", "internet"), std::slice::from_ref(&s));
+    assert_eq!(
+        a.paths[0].outcome,
+        Outcome::Delivered,
+        "the route back is docker0"
+    );
+    // Without its subnet route, the way back to 198.18.0.2 is the default route by eth0.
+    s.namespaces[HOST]
+        .routes
+        .retain(|r| r.destination != "198.18.0.0");
+    let (a, _) = run(&between("web", "internet"), std::slice::from_ref(&s));
+    let h = last(&a.paths[0]);
+    assert!(
+        matches!(&h.verdict, Verdict::Blocked(w) if w.contains("strict reverse-path")),
+        "{h:#?}"
+    );
+    assert!(texts(h).contains(&"net.ipv4.conf.docker0.rp_filter = 1"));
+    // Loose mode takes any route back.
+    switches(
+        &mut s,
+        HOST,
+        &[("net.ipv4.conf.docker0.rp_filter", "2")],
+        &[],
+    );
+    let (a, _) = run(&between("web", "internet"), &[s]);
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered);
+}
+
+#[test]
+fn loopback_port_says_whether_anything_listens() {
+    let mut s = docker_host(HOST_RULES);
+    web_on_loopback(&mut s);
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    assert_eq!(a.paths[0].outcome, Outcome::Unknown, "sockets not read");
+    s.namespaces[HOST].listeners = Some(vec![]);
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let h = last(&a.paths[0]);
+    assert!(
+        matches!(&h.verdict, Verdict::Broken(w) if w.contains("nothing listens on 127.0.0.1:8080")),
+        "{h:#?}"
+    );
+    assert!(
+        a.notes.iter().any(|n| n.contains("nothing listens there")),
+        "{:?}",
+        a.notes
+    );
+    s.namespaces[HOST].listeners = Some(vec![Listener {
+        protocol: "tcp".into(),
+        family: 4,
+        address: "127.0.0.1".into(),
+        port: 8080,
+        process: Some("docker-proxy".into()),
+    }]);
+    let (a, g) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    let proxy = p
+        .hops
+        .iter()
+        .find(|h| h.text.contains("docker-proxy listens"))
+        .unwrap();
+    assert!(texts(proxy).contains(&"tcp LISTEN 127.0.0.1:8080 users:((\"docker-proxy\"))"));
+    assert_eq!(last(p).element.as_deref(), Some("ctr:h1/web"));
+    assert!(p.hops.iter().any(|h| h.text.starts_with("filter OUTPUT")));
+    assert_joined(p, &g);
+    assert!(
+        a.notes
+            .iter()
+            .any(|n| n.contains("docker-proxy listens there")),
+        "{:?}",
+        a.notes
+    );
+}
+
+#[test]
+fn loopback_dnat_without_the_proxy_needs_route_localnet() {
+    // Docker without the userland proxy: OUTPUT jumps to DOCKER for loopback too.
+    let rules = HOST_RULES.replace(
+        "-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER",
+        "-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER",
+    );
+    let mut s = docker_host(&rules);
+    web_on_loopback(&mut s);
+    switches(
+        &mut s,
+        HOST,
+        &[
+            ("net.ipv4.conf.all.route_localnet", "0"),
+            ("net.ipv4.conf.docker0.route_localnet", "0"),
+        ],
+        &[],
+    );
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let h = last(&a.paths[0]);
+    assert!(
+        matches!(&h.verdict, Verdict::Blocked(w) if w.contains("route_localnet")),
+        "{h:#?}"
+    );
+    assert!(texts(h).contains(&"net.ipv4.conf.docker0.route_localnet = 0"));
+    switches(
+        &mut s,
+        HOST,
+        &[("net.ipv4.conf.docker0.route_localnet", "1")],
+        &[],
+    );
+    let (a, _) = run(&port_q(8080, None), &[s]);
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered, "{:#?}", a.paths[0]);
+}
+
+#[test]
+fn a_network_overlapping_a_host_route_is_a_finding() {
+    let mut s = docker_host(HOST_RULES);
+    let g = build(std::slice::from_ref(&s));
+    assert!(
+        !g.findings.iter().any(|f| f.code == "subnet-collision"),
+        "{:#?}",
+        g.findings
+    );
+    // A VPN route over netb's subnet.
+    let eth0 = s.namespaces[HOST]
+        .links
+        .iter()
+        .find(|l| l.name == "eth0")
+        .unwrap()
+        .ifindex;
+    s.namespaces[HOST].routes.push(Route {
+        family: 4,
+        table: 254,
+        destination: "198.18.2.128".into(),
+        prefix_len: 25,
+        oif: Some(eth0),
+        route_type: "unicast".into(),
+        ..Route::default()
+    });
+    let g = build(&[s]);
+    let f = g
+        .findings
+        .iter()
+        .find(|f| f.code == "subnet-collision")
+        .unwrap();
+    assert!(
+        f.message.contains("netb") && f.message.contains("route 198.18.2.128/25 dev eth0"),
+        "{}",
+        f.message
+    );
+    assert!(f.elements.contains(&"if:h1/host/eth0".to_string()));
+}
+
+/// Docker 29's `ip docker-bridges` for a port published by a container on `bridge1`
+/// (tests/fixtures/nftablesdoc/usernet-portmap.json, recorded from moby's generated layout),
+/// moved onto this fixture's docker0 and web (198.18.0.2).
+fn docker29_native() -> serde_json::Value {
+    let text = include_str!("../../tests/fixtures/nftablesdoc/usernet-portmap.json")
+        .replace("docker0", "docker9")
+        .replace("bridge1", "docker0")
+        .replace("198.18.220.", "198.18.0.");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Docker 29 with --firewall-backend=nftables: no iptables rules at all.
+const NO_IPTABLES: &str =
+    "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n";
+
+#[test]
+fn docker29_native_rules_are_traced() {
+    let mut s = docker_host(NO_IPTABLES);
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    assert_eq!(
+        a.paths[0].outcome,
+        Outcome::Broken,
+        "without native tables: no DNAT"
+    );
+    s.namespaces[HOST].firewall.as_mut().unwrap().nftables = Some(docker29_native());
+    let (a, g) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    let dnat = p
+        .hops
+        .iter()
+        .find(|h| h.text.starts_with("DNAT to 198.18.0.2:80 (native nftables"))
+        .unwrap();
+    assert!(texts(dnat).contains(&"ip docker-bridges nat-prerouting-and-output: iifname != \"docker0\" tcp dport 8080 counter dnat to 198.18.0.2:80 comment \"DNAT\""), "{dnat:#?}");
+    let fwd = p
+        .hops
+        .iter()
+        .find(|h| h.text.contains("native nftables chains let it through"))
+        .unwrap();
+    assert!(texts(fwd).contains(&"ip docker-bridges filter-forward-in__docker0: ip daddr 198.18.0.2 tcp dport 80 counter accept"));
+    assert_joined(p, &g);
+    let (a, _) = run(&between("web", "internet"), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    assert!(p
+        .hops
+        .iter()
+        .any(|h| h.text.contains("MASQUERADE") && h.text.contains("native nftables")));
+}
+
+#[test]
+fn native_rules_not_interpreted_make_hops_unknown_never_broken() {
+    let mut s = docker_host(NO_IPTABLES);
+    let mut rs = docker29_native();
+    // First in its chain, before the jump that leads to the DNAT.
+    rs["nftables"].as_array_mut().unwrap().insert(1, serde_json::json!({"rule": {
+        "family": "ip", "table": "docker-bridges", "chain": "nat-PREROUTING",
+        "expr": [{"match": {"op": "==", "left": {"socket": {"key": "transparent"}}, "right": 1}}, {"drop": null}]}}),
+    );
+    s.namespaces[HOST].firewall.as_mut().unwrap().nftables = Some(rs);
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let h = last(&a.paths[0]);
+    assert!(
+        matches!(&h.verdict, Verdict::Unknown(w) if w.contains("native nftables rules not interpreted")),
+        "{h:#?}"
+    );
+    // A drop by the iptables rules that were read stands: a drop anywhere ends the packet.
+    let mut s = docker_host(HOST_RULES);
+    s.namespaces[HOST].firewall.as_mut().unwrap().nftables = Some(docker29_native());
+    let (a, _) = run(&between("a1", "b1"), &[s]);
+    assert_eq!(a.paths[0].outcome, Outcome::Blocked);
+}
+
+#[test]
+fn mixed_hosts_are_traced_through_iptables_and_native_tables() {
+    // Docker's iptables(-nft) rules plus a firewalld-like native inet table on the forward hook.
+    let fw = |verdict: &str| {
+        serde_json::json!({"nftables": [
+            {"table": {"family": "inet", "name": "firewalld", "handle": 9}},
+            {"chain": {"family": "inet", "table": "firewalld", "name": "filter_FORWARD", "handle": 1,
+                       "type": "filter", "hook": "forward", "prio": 10, "policy": "accept"}},
+            {"rule": {"family": "inet", "table": "firewalld", "chain": "filter_FORWARD", "handle": 2,
+                      "comment": "zone policy", "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},
+                           "right": {"prefix": {"addr": "198.18.0.0", "len": 24}}}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 80}},
+                {verdict: null}]}}
+        ]})
+    };
+    let mut s = docker_host(HOST_RULES);
+    s.namespaces[HOST].firewall.as_mut().unwrap().nftables = Some(fw("drop"));
+    let (a, _) = run(&port_q(8080, None), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
+    let h = last(p);
+    assert!(texts(h).contains(&"-t filter -A DOCKER -d 198.18.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT"), "iptables accepted it first: {h:#?}");
+    assert!(texts(h).contains(&"inet firewalld filter_FORWARD: ip daddr 198.18.0.0/24 tcp dport 80 drop comment \"zone policy\""), "{h:#?}");
+    s.namespaces[HOST].firewall.as_mut().unwrap().nftables = Some(fw("accept"));
+    let (a, _) = run(&port_q(8080, None), &[s]);
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered);
+}
+
+/// A Docker 28 host with moby's generated iptables layout `name` (tests/fixtures/iptablesdoc/):
+/// uplink up0 198.18.221.5/24, web 198.18.220.2 on bridge1 (gateway mode `mode`) publishing 8080→80.
+fn docker28_host(name: &str, mode: Option<&str>) -> NodeSnapshot {
+    let rules = match name {
+        "usernet-portmap" => {
+            include_str!("../../tests/fixtures/iptablesdoc/usernet-portmap.iptables-save")
+        }
+        "usernet-portmap-routed" => {
+            include_str!("../../tests/fixtures/iptablesdoc/usernet-portmap-routed.iptables-save")
+        }
+        _ => {
+            include_str!("../../tests/fixtures/iptablesdoc/usernet-portmap-natunprot.iptables-save")
+        }
+    };
+    let mut n = Node::new("h28", "198.18.221.5/24");
+    let mut opts = vec![("com.docker.network.bridge.name", "bridge1")];
+    if let Some(m) = mode {
+        opts.push(("com.docker.network.bridge.gateway_mode_ipv4", m));
+    }
+    n.network(BR_A, "bridge1", "bridge", "198.18.220.0/24", &opts);
+    let b1 = n.bridge(HOST, "bridge1", Some("198.18.220.1/24"));
+    n.container(
+        "web",
+        &[(
+            "eth0",
+            "198.18.220.2/24",
+            HOST,
+            b1,
+            BR_A,
+            "02:42:c6:12:dc:02",
+        )],
+    );
+    n.rules(HOST, rules);
+    let eth0 = n.snap.namespaces[HOST]
+        .links
+        .iter()
+        .find(|l| l.name == "eth0")
+        .unwrap()
+        .ifindex;
+    n.snap.namespaces[HOST]
+        .links
+        .iter_mut()
+        .find(|l| l.ifindex == eth0)
+        .unwrap()
+        .name = "up0".into();
+    n.done()
+}
+
+#[test]
+fn direct_access_is_dropped_in_raw_with_the_option_that_changes_it() {
+    let s = docker28_host("usernet-portmap", None);
+    let (a, g) = run(&between("198.18.221.9", "web:80"), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(
+        (p.kind.as_str(), p.outcome),
+        ("direct", Outcome::Blocked),
+        "{p:#?}"
+    );
+    let h = last(p);
+    assert_eq!(
+        texts(h),
+        vec!["-t raw -A PREROUTING -d 198.18.220.2/32 ! -i bridge1 -j DROP"]
+    );
+    let why = h.verdict.reason();
+    assert!(
+        why.contains("DROP DIRECT ACCESS")
+            && why.contains("gateway_mode_ipv4=nat-unprotected")
+            && why.contains("trusted_host_interfaces=up0"),
+        "{why}"
+    );
+    assert_eq!(p.hops[0].element.as_deref(), Some("if:h28/host/up0"));
+    assert_joined(p, &g);
+    // From a host interface, the same.
+    let (a, _) = run(&between("up0", "web"), std::slice::from_ref(&s));
+    assert_eq!(a.paths[0].outcome, Outcome::Blocked);
+}
+
+#[test]
+fn direct_access_in_nat_unprotected_and_routed_modes() {
+    // nat-unprotected: no raw drop, DOCKER accepts everything to bridge1.
+    let s = docker28_host("usernet-portmap-natunprot", Some("nat-unprotected"));
+    let (a, _) = run(&between("198.18.221.9", "web:80"), std::slice::from_ref(&s));
+    let p = &a.paths[0];
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    assert!(p
+        .hops
+        .iter()
+        .any(|h| h.text.contains("gateway mode nat-unprotected of bridge1")));
+    assert_eq!(last(p).element.as_deref(), Some("ctr:h28/web"));
+    // routed: the published port is open, another port is dropped by DOCKER, naming the option.
+    let s = docker28_host("usernet-portmap-routed", Some("routed"));
+    let (a, _) = run(&between("198.18.221.9", "web:80"), std::slice::from_ref(&s));
+    assert_eq!(a.paths[0].outcome, Outcome::Delivered, "{:#?}", a.paths[0]);
+    let (a, g) = run(&between("198.18.221.9", "web:81"), std::slice::from_ref(&s));
+    let net = g
+        .elements
+        .iter()
+        .find(|e| e.kind == crate::graph::ElementKind::Network && e.label == "bridge1")
+        .unwrap();
+    assert_eq!(
+        net.attrs["gateway_mode_ipv4"], "routed",
+        "shown on the network's panel"
+    );
+    let h = last(&a.paths[0]);
+    assert!(
+        matches!(&h.verdict, Verdict::Blocked(w) if w.contains("-A DOCKER ! -i bridge1 -o bridge1 -j DROP") && w.contains("gateway mode routed")),
+        "{h:#?}"
+    );
+}

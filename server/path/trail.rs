@@ -7,7 +7,9 @@ use crate::snapshot::{Link, Namespace, Rule, SourceKind};
 use super::facts;
 use super::lookup::{Ctx, NodeView};
 use super::model::{Evidence, Hop, Outcome, PacketPath, Verdict};
+use super::native;
 use super::rules::{walk, Decision, Packet, Walk};
+use super::switches::{forward_gate, Gate};
 
 /// A path under construction.
 #[derive(Clone)]
@@ -193,6 +195,26 @@ impl<'c, 'a> Trail<'c, 'a> {
     ) {
         let label = nv.ns_name(ns);
         let w = walk(ns.firewall.as_ref(), "filter", chain, pkt);
+        if chain == "FORWARD" {
+            match forward_gate(nv, ns, pkt) {
+                Gate::Rules => {}
+                Gate::Stop(text, ev, verdict) => {
+                    return self.hop(nv.host, element, text, ev, verdict)
+                }
+                Gate::Bridged(mut text, mut ev) => {
+                    if let Decision::Rule(r) = &w.decision {
+                        if r.target
+                            .as_ref()
+                            .is_some_and(|t| t.name == "DROP" || t.name == "REJECT")
+                        {
+                            text.push_str(&format!(": `{}` does not apply (with enable_icc=false this lets containers of the network talk)", r.text));
+                            ev.push(facts::rule(&label, "filter", r));
+                        }
+                    }
+                    return self.pass(nv.host, element, text, ev);
+                }
+            }
+        }
         let mut ev = rule_evidence(&label, &w);
         let (text, verdict) = match &w.decision {
             Decision::Rule(r) => {
@@ -245,6 +267,14 @@ impl<'c, 'a> Trail<'c, 'a> {
             (Verdict::Pass, Some(d)) | (Verdict::Blocked(_), Some(d)) => Verdict::Unknown(d),
             (v, _) => v,
         };
+        let passed = verdict == Verdict::Pass;
+        let before = ev.len();
+        let verdict = native::join(nv, ns, &chain.to_lowercase(), pkt, verdict, &mut ev);
+        if passed && verdict != Verdict::Pass {
+            text = verdict.reason().to_owned();
+        } else if verdict == Verdict::Pass && ev.len() > before {
+            text.push_str(", and the native nftables chains let it through");
+        }
         self.hop(nv.host, element, text, ev, verdict);
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Firewall, IpvsState, Xfrm};
+use super::{normalize_listeners, Firewall, IpvsState, Listener, Sysctls, Xfrm};
 
 /// A network namespace's identity: the (device, inode) of its nsfs file.
 #[derive(
@@ -67,6 +67,12 @@ pub struct Namespace {
     /// IPsec SAs and policies, when read (never their keys).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xfrm: Option<Xfrm>,
+    /// The sysctls that decide paths (forwarding, bridge netfilter, rp_filter, route_localnet), when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sysctls: Option<Sysctls>,
+    /// Listening sockets (sock_diag), when read: the host namespace's only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listeners: Option<Vec<Listener>>,
 }
 
 impl Namespace {
@@ -111,6 +117,12 @@ impl Namespace {
         self.ipvs.normalize();
         if let Some(x) = self.xfrm.as_mut() {
             x.normalize();
+        }
+        if let Some(s) = self.sysctls.as_mut() {
+            s.normalize();
+        }
+        if let Some(l) = self.listeners.as_mut() {
+            normalize_listeners(l);
         }
     }
 

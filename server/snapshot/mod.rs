@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ipvs;
 pub mod kernel;
 pub mod source;
+pub mod switches;
 pub mod xfrm;
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,7 @@ pub use identity::{IdentityKind, NodeId};
 pub use ipvs::*;
 pub use kernel::*;
 pub use source::*;
+pub use switches::*;
 pub use xfrm::*;
 
 /// Schema identifier written into every node snapshot; bump on incompatible change.

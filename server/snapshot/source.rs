@@ -22,6 +22,10 @@ pub enum SourceKind {
     Identity,
     /// IPsec SAs and policies over NETLINK_XFRM inside one namespace.
     Xfrm,
+    /// Sysctls under /proc/sys/net read inside one namespace.
+    Sysctl,
+    /// Listening sockets over NETLINK_SOCK_DIAG (the host namespace).
+    Sockets,
 }
 
 /// The outcome of reading one source.

@@ -79,7 +79,9 @@ pub fn question(q: &str) -> Result<Question, String> {
         (None, Some(_), None) => Err(
             "from= needs to= (a container, a service, an IP address or internet)".into(),
         ),
-        (None, None, Some(_)) => Err("to= needs from= (the container the packet leaves)".into()),
+        (None, None, Some(_)) => Err(
+            "to= needs from= (the container the packet leaves, or an address or host interface outside)".into(),
+        ),
         (None, None, None) => Err(
             "missing port= (a published port, with protocol= and node=) or from= and to= (two ends)"
                 .into(),

@@ -244,3 +244,174 @@ impl Drop for Lab {
         }
     }
 }
+
+/// A directory of namespace files with Docker's names, bind-mounted from a lab's; unmounted on drop.
+pub struct NetnsDir {
+    /// The directory (`/run/dmt<pid>-<tag>`).
+    pub dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+impl NetnsDir {
+    /// An empty directory unique to this process and `tag`.
+    pub fn new(tag: &str) -> Self {
+        let dir = PathBuf::from(format!("/run/dmt{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        NetnsDir {
+            dir,
+            files: Vec::new(),
+        }
+    }
+
+    /// File the lab namespace `full` as `name`.
+    pub fn add(&mut self, name: &str, full: &str) -> PathBuf {
+        let file = self.dir.join(name);
+        std::fs::write(&file, b"").unwrap();
+        self.files.push(file.clone());
+        let src = format!("/run/netns/{full}");
+        run("mount", &["--bind", &src, file.to_str().unwrap()]);
+        file
+    }
+}
+
+impl Drop for NetnsDir {
+    fn drop(&mut self) {
+        for f in &self.files {
+            let _ = Command::new("umount").arg(f).stderr(Stdio::null()).status();
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// The real collector (`bin snapshot --no-engine`), run inside lab namespace `host_ns` so that it
+/// is the node's host, reading the namespaces filed in `dir`.
+pub fn collect_in(
+    bin: &str,
+    host_ns: &str,
+    node: &str,
+    dir: &std::path::Path,
+) -> dockmap::snapshot::NodeSnapshot {
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{host_ns}"))
+        .arg(bin)
+        .args([
+            "snapshot",
+            "--no-engine",
+            "--node-name",
+            node,
+            "--netns-dir",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Whether a client in `ns` gets the answer `ok` from `to` (a server made by [`answer_ok`]).
+pub fn connects_to(ns: &NsHandle, to: &'static str) -> bool {
+    use std::io::Read;
+    dockmap::collect::netns::run_in(ns, move || {
+        let to: std::net::SocketAddr = to.parse().unwrap();
+        let timeout = std::time::Duration::from_millis(1500);
+        let Ok(mut s) = std::net::TcpStream::connect_timeout(&to, timeout) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(timeout));
+        let mut b = [0u8; 2];
+        s.read_exact(&mut b).is_ok() && &b == b"ok"
+    })
+    .unwrap()
+}
+
+/// Answer `ok` to every connection to `server` (bound in a lab namespace), on a thread.
+pub fn answer_ok(server: std::net::TcpListener) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for mut s in server.incoming().flatten() {
+            let _ = s.write_all(b"ok");
+        }
+    })
+}
+
+/// A container `web` as the engine would report it: on one bridge network, port 8080 → 80.
+pub struct Web<'a> {
+    /// Its namespace file (the engine's SandboxKey).
+    pub sandbox: &'a std::path::Path,
+    /// The network's name.
+    pub network: &'a str,
+    /// The network's `com.docker.network.bridge.name`, if set.
+    pub bridge: Option<&'a str>,
+    /// The network's subnet.
+    pub subnet: &'a str,
+    /// web's address on it.
+    pub ip: &'a str,
+    /// The host address port 8080 is published on.
+    pub host_ip: &'a str,
+}
+
+/// The engine facts of [`Web`].
+pub fn web_engine(w: &Web<'_>) -> dockmap::snapshot::EngineFacts {
+    use dockmap::snapshot::*;
+    let net_id = format!("{:0<16}", w.network);
+    EngineFacts {
+        name: "labnode".into(),
+        networks: vec![Network {
+            id: net_id.clone(),
+            name: w.network.into(),
+            driver: "bridge".into(),
+            scope: "local".into(),
+            ipam: vec![IpamConfig {
+                subnet: w.subnet.into(),
+                ..Default::default()
+            }],
+            options: w
+                .bridge
+                .map(|b| [("com.docker.network.bridge.name".to_owned(), b.to_owned())].into())
+                .unwrap_or_default(),
+            ..Default::default()
+        }],
+        containers: vec![Container {
+            id: "feed".repeat(16),
+            name: "web".into(),
+            state: "running".into(),
+            sandbox_key: w.sandbox.display().to_string(),
+            ports: vec![PortBinding {
+                private_port: 80,
+                protocol: "tcp".into(),
+                host_ip: Some(w.host_ip.into()),
+                host_port: Some(8080),
+            }],
+            endpoints: vec![ContainerEndpoint {
+                network_name: w.network.into(),
+                network_id: net_id,
+                endpoint_id: "ep0".into(),
+                ipv4: w.ip.into(),
+                ipv4_prefix_len: 24,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// The one path of published port `port`/tcp in snapshot `s`.
+pub fn port_path(port: u16, s: &dockmap::snapshot::NodeSnapshot) -> dockmap::path::PacketPath {
+    let g = dockmap::graph::build(std::slice::from_ref(s));
+    let a = dockmap::path::trace(
+        &dockmap::path::Question::Port {
+            port,
+            protocol: "tcp".into(),
+            node: None,
+        },
+        std::slice::from_ref(s),
+        &g,
+    );
+    assert_eq!(a.paths.len(), 1, "{a:#?}");
+    a.paths[0].clone()
+}

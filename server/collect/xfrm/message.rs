@@ -73,13 +73,7 @@ pub enum XfrmDecodeError {
 
 /// A dump request: a bare netlink header (the kernel parses no payload for XFRM dumps).
 pub fn dump_request(message_type: u16, seq: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(NLMSG_HDRLEN);
-    out.extend_from_slice(&(NLMSG_HDRLEN as u32).to_ne_bytes());
-    out.extend_from_slice(&message_type.to_ne_bytes());
-    out.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    out.extend_from_slice(&seq.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes());
-    out
+    crate::collect::nldump::header(message_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
 }
 
 fn need(b: &[u8], n: usize, what: &'static str) -> Result<(), XfrmDecodeError> {

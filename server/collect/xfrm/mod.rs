@@ -8,9 +8,10 @@ pub mod message;
 use std::io;
 use std::time::Duration;
 
-use netlink_sys::{protocols::NETLINK_XFRM, Socket, SocketAddr};
+use netlink_sys::{protocols::NETLINK_XFRM, Socket};
 
 use crate::collect::netns::{self, NsHandle};
+use crate::collect::nldump::{self, DumpError};
 use crate::collect::sockopt::set_recv_timeout;
 use crate::snapshot::{SourceKind, SourceStatus, Xfrm};
 
@@ -21,11 +22,6 @@ use message::{
 
 /// A kernel that never answers must not hang a snapshot.
 const RECV_TIMEOUT: Duration = Duration::from_secs(5);
-const NLMSG_NOOP: u16 = 1;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-/// The dump changed while it was read (linux/netlink.h).
-const NLM_F_DUMP_INTR: u16 = 0x10;
 
 /// Why xfrm could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -167,52 +163,20 @@ fn dump(
     seq: u32,
     what: &'static str,
 ) -> Result<Vec<Vec<u8>>, XfrmError> {
-    socket.send_to(&dump_request(request, seq), &SocketAddr::new(0, 0), 0)?;
-    let mut out = Vec::new();
-    loop {
-        let (buf, _) = socket.recv_from_full()?;
-        let mut rest: &[u8] = &buf;
-        while rest.len() >= 16 {
-            let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            if len < 16 || len > rest.len() {
-                return Err(XfrmError::Decode {
-                    request: what,
-                    source: XfrmDecodeError::Short {
-                        what: "netlink message",
-                        got: rest.len(),
-                        need: len.max(16),
-                    },
-                });
-            }
-            let msg = &rest[..len];
-            rest = &rest[((len + 3) & !3).min(rest.len())..];
-            let kind = u16::from_ne_bytes([msg[4], msg[5]]);
-            let flags = u16::from_ne_bytes([msg[6], msg[7]]);
-            let msg_seq = u32::from_ne_bytes([msg[8], msg[9], msg[10], msg[11]]);
-            if msg_seq != seq {
-                continue;
-            }
-            if flags & NLM_F_DUMP_INTR != 0 {
-                return Err(XfrmError::Interrupted(what));
-            }
-            match kind {
-                NLMSG_DONE => return Ok(out),
-                NLMSG_NOOP => {}
-                NLMSG_ERROR => {
-                    let code = msg
-                        .get(16..20)
-                        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                        .unwrap_or(-libc::EIO);
-                    if code != 0 {
-                        return Err(XfrmError::Kernel {
-                            request: what,
-                            source: io::Error::from_raw_os_error(-code),
-                        });
-                    }
-                }
-                k if k == answer => out.push(msg.to_vec()),
-                _ => {}
-            }
-        }
-    }
+    nldump::dump(socket, &dump_request(request, seq), seq, answer).map_err(|e| match e {
+        DumpError::Io(e) => XfrmError::Io(e),
+        DumpError::Kernel(source) => XfrmError::Kernel {
+            request: what,
+            source,
+        },
+        DumpError::Short { got, need } => XfrmError::Decode {
+            request: what,
+            source: XfrmDecodeError::Short {
+                what: "netlink message",
+                got,
+                need,
+            },
+        },
+        DumpError::Interrupted => XfrmError::Interrupted(what),
+    })
 }

@@ -1,0 +1,255 @@
+//! From outside the host straight to a container's own address (`--from ADDRESS|HOST-INTERFACE
+//! --to CONTAINER[:PORT]`): the raw table before nat (Docker 28's `DROP DIRECT ACCESS`), the
+//! route, filter FORWARD, the container. A block names the rule and the network option that
+//! would change it (the gateway mode, trusted host interfaces).
+
+use std::net::Ipv4Addr;
+
+use crate::snapshot::{Link, Network, SourceKind};
+
+use super::lookup::{Ctx, Found, NodeView};
+use super::model::{PacketPath, Verdict};
+use super::native::{self, Native};
+use super::rules::{walk, Decision, Packet};
+use super::segments::enter_container;
+use super::trail::{rule_evidence, Trail};
+
+/// Where the client is: an address, or a host interface its packets arrive on.
+enum Client<'a> {
+    Address(Ipv4Addr),
+    Interface(&'a str),
+}
+
+/// Whether `from` names a client outside the containers (an IPv4 address, or an interface of a
+/// node's host namespace) rather than a container.
+pub fn applies(ctx: &Ctx<'_>, from: &str) -> bool {
+    let from = from.trim();
+    if ctx.find_container(from).is_ok() {
+        return false;
+    }
+    from.parse::<Ipv4Addr>().is_ok()
+        || ctx
+            .nodes
+            .iter()
+            .filter_map(|nv| nv.host_ns())
+            .any(|h| h.links.iter().any(|l| l.name == from))
+}
+
+/// The gateway mode of a bridge network for IPv4 (`nat` when the option is not set).
+pub fn gateway_mode(net: &Network) -> &str {
+    net.options
+        .get("com.docker.network.bridge.gateway_mode_ipv4")
+        .map(String::as_str)
+        .unwrap_or("nat")
+}
+
+/// Trace `from` (an address or host interface) to `to` (`CONTAINER[:PORT]`).
+pub fn trace(ctx: &Ctx<'_>, from: &str, to: &str) -> (Vec<PacketPath>, Vec<String>) {
+    let from = from.trim();
+    let (name, port) = match to.trim().rsplit_once(':') {
+        Some((n, p)) if p.parse::<u16>().is_ok() => (n, p.parse::<u16>().ok()),
+        _ => (to.trim(), None),
+    };
+    let f = match ctx.find_container(name) {
+        Ok(f) => f,
+        Err(why) => return (Vec::new(), vec![why]),
+    };
+    let client = match from.parse::<Ipv4Addr>() {
+        Ok(a) => Client::Address(a),
+        Err(_) => Client::Interface(from),
+    };
+    let mut paths = Vec::new();
+    let mut notes = Vec::new();
+    for ep in &f.container.endpoints {
+        let (Ok(x), Some(net)) = (ep.ipv4.parse::<Ipv4Addr>(), ctx.network(&ep.network_id)) else {
+            continue;
+        };
+        if net.driver != "bridge" {
+            notes.push(format!(
+                "{} on {} ({}) is not reached through the host's routing: only bridge networks are traced from outside",
+                f.container.name, net.name, net.driver
+            ));
+            continue;
+        }
+        paths.push(one(ctx, f, &client, from, x, port, net));
+    }
+    if paths.is_empty() && notes.is_empty() {
+        notes.push(format!(
+            "{} has no IPv4 address on a bridge network",
+            f.container.name
+        ));
+    }
+    (paths, notes)
+}
+
+/// The option that would let outside clients in, in words.
+fn remedy(net: &Network, in_if: Option<&str>) -> String {
+    let trusted = in_if
+        .map(|i| {
+            format!("; or trust {i} with -o com.docker.network.bridge.trusted_host_interfaces={i}")
+        })
+        .unwrap_or_default();
+    format!(
+        "network {} has gateway mode {} for IPv4: create it with -o com.docker.network.bridge.gateway_mode_ipv4=nat-unprotected (or routed) to allow direct access{trusted}; or start the daemon with --allow-direct-routing",
+        net.name,
+        gateway_mode(net)
+    )
+}
+
+fn one(
+    ctx: &Ctx<'_>,
+    f: Found<'_>,
+    client: &Client<'_>,
+    from: &str,
+    x: Ipv4Addr,
+    port: Option<u16>,
+    net: &Network,
+) -> PacketPath {
+    let nv = &ctx.nodes[f.node];
+    let target = match port {
+        Some(p) => format!("{x}:{p}"),
+        None => x.to_string(),
+    };
+    let id = format!("direct:{from}->{}/{}:{target}", nv.host, f.container.name);
+    let title = format!("{from} → {} ({target}) on {}", f.container.name, nv.host);
+    let mut t = Trail::new(ctx);
+    let Some(hns) = nv.host_ns() else {
+        let why = "the host namespace is not in the snapshot".to_owned();
+        t.hop(
+            nv.host,
+            ctx.element(nv.host_id()),
+            why.clone(),
+            vec![],
+            Verdict::Unknown(why),
+        );
+        return t.finish(id, "direct", title);
+    };
+    let (src, link): (Option<Ipv4Addr>, Option<&Link>) = match client {
+        Client::Address(a) => (
+            Some(*a),
+            nv.route(hns, Some(*a))
+                .and_then(|r| r.oif)
+                .and_then(|i| hns.link(i)),
+        ),
+        Client::Interface(name) => (None, hns.links.iter().find(|l| l.name == *name)),
+    };
+    let Some(link) = link else {
+        let why = format!(
+            "{} has no interface a client at {from} would arrive on",
+            nv.host
+        );
+        t.hop(
+            nv.host,
+            ctx.element(nv.host_id()),
+            why.clone(),
+            vec![],
+            Verdict::Broken(why),
+        );
+        return t.finish(id, "direct", title);
+    };
+    let in_el = ctx.element(nv.iface_id(hns, link));
+    t.pass(
+        nv.host,
+        in_el.clone(),
+        format!(
+            "a client at {from} sends to {target}, arriving on {}",
+            link.name
+        ),
+        vec![],
+    );
+    let pkt = Packet {
+        src,
+        dst: Some(x),
+        proto: port.map(|_| "tcp".to_owned()),
+        dport: port,
+        in_if: Some(link.name.clone()),
+        local: nv.local_v4(hns),
+        ..Packet::default()
+    };
+    if !raw_prerouting(&mut t, nv, hns, &pkt, net, in_el) {
+        return t.finish(id, "direct", title);
+    }
+    let ns_el = ctx.element(nv.netns_id(hns));
+    let Some((br, br_el)) = t.route_out(nv, hns, ns_el, x) else {
+        return t.finish(id, "direct", title);
+    };
+    let fwd = Packet {
+        out_if: Some(br.name.clone()),
+        ..pkt
+    };
+    t.filter(nv, hns, "FORWARD", &fwd, br_el);
+    if let Some(h) = t.hops.last_mut() {
+        if let Verdict::Blocked(why) = &h.verdict {
+            let why = format!("{why} — {}", remedy(net, Some(link.name.as_str())));
+            h.text = why.clone();
+            h.verdict = Verdict::Blocked(why);
+        }
+    }
+    if t.stopped() {
+        return t.finish(id, "direct", title);
+    }
+    enter_container(&mut t, ctx, f.node, hns, br, f, x, &format!("on {target}"));
+    t.finish(id, "direct", title)
+}
+
+/// raw PREROUTING (iptables, then the native chains of the prerouting hook): false when it stops.
+fn raw_prerouting<'a>(
+    t: &mut Trail<'_, 'a>,
+    nv: &NodeView<'a>,
+    hns: &'a crate::snapshot::Namespace,
+    pkt: &Packet,
+    net: &Network,
+    el: Option<String>,
+) -> bool {
+    let label = nv.ns_name(hns);
+    let w = walk(hns.firewall.as_ref(), "raw", "PREROUTING", pkt);
+    let mut ev = rule_evidence(&label, &w);
+    let in_if = pkt.in_if.as_deref();
+    let verdict = match &w.decision {
+        Decision::NotRead => Verdict::Unknown(format!(
+            "the host's iptables rules were not read ({})",
+            nv.why_not_read(hns, SourceKind::Iptables)
+        )),
+        Decision::Rule(r) if r.target.as_ref().is_some_and(|t| t.name == "DROP") => {
+            Verdict::Blocked(format!(
+                "raw PREROUTING drops it before nat: `{}` (Docker's DROP DIRECT ACCESS) — {}",
+                r.text,
+                remedy(net, in_if)
+            ))
+        }
+        _ => match w.doubt() {
+            Some(d) => Verdict::Unknown(d),
+            None => Verdict::Pass,
+        },
+    };
+    let verdict = match verdict {
+        Verdict::Pass => match native::at_hook(nv, hns, "prerouting", pkt) {
+            Native::Blocked(why, more) => {
+                ev.extend(more);
+                Verdict::Blocked(format!("{why} — {}", remedy(net, in_if)))
+            }
+            Native::Unknown(why, more) => {
+                ev.extend(more);
+                Verdict::Unknown(why)
+            }
+            Native::Pass(more) | Native::Nat(_, _, more) => {
+                ev.extend(more);
+                Verdict::Pass
+            }
+            Native::Nothing => Verdict::Pass,
+        },
+        v => v,
+    };
+    let text = match &verdict {
+        Verdict::Pass => format!(
+            "raw PREROUTING lets it through to {} (gateway mode {} of {})",
+            pkt.dst.map(|d| d.to_string()).unwrap_or_default(),
+            gateway_mode(net),
+            net.name
+        ),
+        v => v.reason().to_owned(),
+    };
+    let stop = verdict != Verdict::Pass;
+    t.hop(nv.host, el, text, ev, verdict);
+    !stop
+}

@@ -1,0 +1,471 @@
+//! The kernel's switches, read in test namespaces where each is set both ways, and the paths
+//! they decide checked against real traffic (198.18.0.0/15 only).
+
+mod support;
+
+use std::io::Write;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use dockmap::collect::netns::{run_in, NsHandle};
+use dockmap::collect::{sockdiag, sysctl};
+use dockmap::graph::build;
+use dockmap::path::{trace, Outcome, Question, Verdict};
+use dockmap::snapshot::*;
+use support::netlab::{self, Lab, NetnsDir};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
+
+fn set(ns: &str, key: &str, value: &str) {
+    netlab::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            ns,
+            "sysctl",
+            "-qw",
+            &format!("{key}={value}"),
+        ],
+    );
+}
+
+fn switches_of(h: &NsHandle) -> Sysctls {
+    run_in(h, || sysctl::read(Path::new(sysctl::PROC_SYS_NET)))
+        .unwrap()
+        .unwrap()
+}
+
+fn listeners_of(h: &NsHandle) -> Vec<Listener> {
+    run_in(h, || sockdiag::read_current_thread(Path::new("/proc")))
+        .unwrap()
+        .unwrap()
+}
+
+fn my_comm() -> String {
+    std::fs::read_to_string("/proc/self/comm")
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn switches_are_read_per_namespace_both_ways() {
+    if !netlab::require_root() {
+        return;
+    }
+    let mut lab = Lab::new();
+    let a = lab.netns("swa");
+    let b = lab.netns("swb");
+    lab.veth(Some(&a), "v0", Some(&b), "v0");
+    let (ha, hb) = (lab.handle(&a), lab.handle(&b));
+    let bridge_nf = Path::new("/proc/sys/net/bridge").exists();
+    for (on, off) in [("1", "0"), ("0", "1")] {
+        set(&a, "net.ipv4.ip_forward", on);
+        set(&b, "net.ipv4.ip_forward", off);
+        set(
+            &a,
+            "net.ipv4.conf.v0.rp_filter",
+            if on == "1" { "1" } else { "2" },
+        );
+        set(&a, "net.ipv4.conf.v0.route_localnet", on);
+        set(&a, "net.ipv4.conf.all.route_localnet", "0");
+        if bridge_nf {
+            set(&a, "net.bridge.bridge-nf-call-iptables", on);
+            set(&b, "net.bridge.bridge-nf-call-iptables", off);
+        }
+        let (sa, sb) = (switches_of(&ha), switches_of(&hb));
+        assert_eq!(sa.get("net.ipv4.ip_forward"), Some(on));
+        assert_eq!(sb.get("net.ipv4.ip_forward"), Some(off), "per namespace");
+        assert_eq!(
+            sa.get("net.ipv4.conf.v0.rp_filter"),
+            Some(if on == "1" { "1" } else { "2" })
+        );
+        assert_eq!(sa.get("net.ipv4.conf.v0.route_localnet"), Some(on));
+        assert_eq!(sa.get("net.ipv4.conf.all.route_localnet"), Some("0"));
+        assert!(sa.get("net.ipv4.conf.lo.rp_filter").is_some());
+        assert!(sa.get("net.ipv6.conf.all.forwarding").is_some());
+        if bridge_nf {
+            assert_eq!(sa.get("net.bridge.bridge-nf-call-iptables"), Some(on));
+            assert_eq!(sb.get("net.bridge.bridge-nf-call-iptables"), Some(off));
+        } else {
+            assert!(sa.is_absent("net.bridge.bridge-nf-call-iptables"));
+        }
+    }
+}
+
+#[test]
+fn listeners_are_found_with_their_process_and_gone_when_closed() {
+    if !netlab::require_root() {
+        return;
+    }
+    let mut lab = Lab::new();
+    let a = lab.netns("lsa");
+    let h = lab.handle(&a);
+    assert!(
+        listeners_of(&h).is_empty(),
+        "a fresh namespace listens nowhere"
+    );
+    // Sockets stay in the namespace they were made in.
+    let (tcp, udp) = run_in(&h, || {
+        (
+            TcpListener::bind("127.0.0.1:47123").unwrap(),
+            UdpSocket::bind("0.0.0.0:47124").unwrap(),
+        )
+    })
+    .unwrap();
+    let seen = listeners_of(&h);
+    let me = my_comm();
+    let t = seen
+        .iter()
+        .find(|l| l.protocol == "tcp" && l.port == 47123)
+        .expect("the TCP listener");
+    assert_eq!((t.family, t.address.as_str()), (4, "127.0.0.1"));
+    assert_eq!(t.process.as_deref(), Some(me.as_str()));
+    let u = seen
+        .iter()
+        .find(|l| l.protocol == "udp" && l.port == 47124)
+        .expect("the UDP socket");
+    assert_eq!(u.address, "0.0.0.0");
+    // The host namespace's sockets are not this one's.
+    let host = NsHandle::host().unwrap();
+    assert!(!listeners_of(&host).iter().any(|l| l.port == 47123
+        && l.address == "127.0.0.1"
+        && l.process.as_deref() == Some(me.as_str())));
+    drop((tcp, udp));
+    let after = listeners_of(&h);
+    assert!(after.is_empty(), "{after:?}");
+}
+
+/// A stand-in host `host` with an uplink to `cli` (198.18.210.0/24) and a bridge `docker0`
+/// (198.18.211.0/24) with a container namespace `ctr` on it, the DNAT of port 8080 as Docker
+/// writes it, a server in `ctr` on 198.18.211.2:80.
+struct PortLab {
+    lab: Lab,
+    host: String,
+    hhost: NsHandle,
+    cli: NsHandle,
+    ctr_file: PathBuf,
+    _server: std::thread::JoinHandle<()>,
+    // Dropped last: unmounted after the namespaces are gone from the lab's list.
+    dir: NetnsDir,
+}
+
+fn restore(ns: &str, rules: &str) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "iptables-restore"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(rules.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "iptables-restore in {ns}");
+}
+
+const PORT_RULES: &str = "*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 198.18.211.2:80
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+COMMIT
+";
+
+fn port_lab() -> PortLab {
+    let mut lab = Lab::new();
+    let host = lab.netns("phost");
+    let cli = lab.netns("pcli");
+    let ctr = lab.netns("pctr");
+    lab.veth(Some(&host), "up0", Some(&cli), "eth0");
+    lab.ip(
+        Some(&host),
+        &["addr", "add", "198.18.210.5/24", "dev", "up0"],
+    );
+    lab.ip(
+        Some(&cli),
+        &["addr", "add", "198.18.210.9/24", "dev", "eth0"],
+    );
+    lab.ip(
+        Some(&host),
+        &[
+            "route",
+            "add",
+            "default",
+            "via",
+            "198.18.210.9",
+            "dev",
+            "up0",
+        ],
+    );
+    lab.ip(Some(&host), &["link", "add", "docker0", "type", "bridge"]);
+    lab.ip(
+        Some(&host),
+        &["addr", "add", "198.18.211.1/24", "dev", "docker0"],
+    );
+    lab.ip(Some(&host), &["link", "set", "docker0", "up"]);
+    lab.veth(Some(&host), "vethc0", Some(&ctr), "eth0");
+    lab.ip(Some(&host), &["link", "set", "vethc0", "master", "docker0"]);
+    lab.ip(
+        Some(&ctr),
+        &["addr", "add", "198.18.211.2/24", "dev", "eth0"],
+    );
+    lab.ip(
+        Some(&ctr),
+        &["route", "add", "default", "via", "198.18.211.1"],
+    );
+    restore(&host, PORT_RULES);
+    let hctr = lab.handle(&ctr);
+    let server = run_in(&hctr, || TcpListener::bind("198.18.211.2:80").unwrap()).unwrap();
+    let serve = netlab::answer_ok(server);
+    let mut dir = NetnsDir::new(&format!("{host}-files"));
+    let ctr_file = dir.add("pctr", &ctr);
+    PortLab {
+        hhost: lab.handle(&host),
+        cli: lab.handle(&cli),
+        lab,
+        host,
+        ctr_file,
+        _server: serve,
+        dir,
+    }
+}
+
+/// Whether a client in `cli` gets the server's answer through 198.18.210.5:8080.
+fn connects(cli: &NsHandle) -> bool {
+    netlab::connects_to(cli, "198.18.210.5:8080")
+}
+
+/// What the engine would add: `web` on docker0 (198.18.211.2), its port 8080 published on `host_ip`.
+fn with_web(mut s: NodeSnapshot, sandbox: &Path, host_ip: &str) -> NodeSnapshot {
+    s.engine = Some(netlab::web_engine(&netlab::Web {
+        sandbox,
+        network: "bridge",
+        bridge: None,
+        subnet: "198.18.211.0/24",
+        ip: "198.18.211.2",
+        host_ip,
+    }));
+    s
+}
+
+/// The real collector, run inside the stand-in host, with the container's namespace filed.
+fn collect(pl: &PortLab) -> NodeSnapshot {
+    netlab::collect_in(BIN, &pl.host, "swnode", &pl.dir.dir)
+}
+
+#[test]
+fn forwarding_decides_a_published_port_as_real_traffic_does() {
+    if !netlab::require_root() {
+        return;
+    }
+    let pl = port_lab();
+    set(&pl.host, "net.ipv4.ip_forward", "1");
+    assert!(
+        connects(&pl.cli),
+        "forwarding on: the DNAT reaches the server"
+    );
+    let p = netlab::port_path(8080, &collect(&pl));
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+
+    set(&pl.host, "net.ipv4.ip_forward", "0");
+    assert!(!connects(&pl.cli), "forwarding off: nothing gets through");
+    let s = collect(&pl);
+    assert_eq!(
+        s.host_namespace()
+            .unwrap()
+            .sysctls
+            .as_ref()
+            .unwrap()
+            .get("net.ipv4.ip_forward"),
+        Some("0")
+    );
+    let p = netlab::port_path(8080, &s);
+    assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
+    let h = p.hops.last().unwrap();
+    assert!(matches!(&h.verdict, Verdict::Blocked(w) if w.contains("net.ipv4.ip_forward = 0")));
+    assert_eq!(h.evidence[0].kind, "sysctl");
+    assert_eq!(h.evidence[0].text, "net.ipv4.ip_forward = 0");
+    drop(pl.lab);
+}
+
+/// Docker without the userland proxy: loopback is DNATed in nat OUTPUT too, and masqueraded.
+const NO_PROXY_RULES: &str = "*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 198.18.211.2:80
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+COMMIT
+";
+
+#[test]
+fn loopback_published_port_without_the_proxy_needs_route_localnet() {
+    if !netlab::require_root() {
+        return;
+    }
+    let pl = port_lab();
+    restore(&pl.host, NO_PROXY_RULES);
+    set(&pl.host, "net.ipv4.conf.all.route_localnet", "0");
+    for on in ["0", "1"] {
+        set(&pl.host, "net.ipv4.conf.docker0.route_localnet", on);
+        let real = netlab::connects_to(&pl.hhost, "127.0.0.1:8080");
+        assert_eq!(
+            real,
+            on == "1",
+            "route_localnet={on}: the kernel routes 127.0.0.1 out of docker0 only when on"
+        );
+        let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.ctr_file, "127.0.0.1"));
+        let h = p.hops.last().unwrap();
+        if on == "1" {
+            assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+            // The host part of IDs is the node's key (its hashed machine ID here), not its name.
+            assert!(
+                h.element
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("ctr:") && e.ends_with("/web")),
+                "{h:#?}"
+            );
+        } else {
+            assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
+            assert!(
+                h.evidence
+                    .iter()
+                    .any(|e| e.text == "net.ipv4.conf.docker0.route_localnet = 0"),
+                "{h:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn loopback_published_port_with_the_proxy_says_who_listens() {
+    if !netlab::require_root() {
+        return;
+    }
+    let pl = port_lab();
+    let rules = PORT_RULES.replace(
+        "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+        "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER",
+    );
+    restore(&pl.host, &rules);
+    assert!(
+        !netlab::connects_to(&pl.hhost, "127.0.0.1:8080"),
+        "nothing listens yet"
+    );
+    let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.ctr_file, "127.0.0.1"));
+    assert_eq!(p.outcome, Outcome::Broken, "{p:#?}");
+    assert!(p
+        .hops
+        .last()
+        .unwrap()
+        .text
+        .contains("nothing listens on 127.0.0.1:8080/tcp"));
+    // A stand-in for docker-proxy: this process listening on 127.0.0.1:8080 in the host.
+    let proxy = run_in(&pl.hhost, || TcpListener::bind("127.0.0.1:8080").unwrap()).unwrap();
+    let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.ctr_file, "127.0.0.1"));
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    let me = my_comm();
+    let hop = p
+        .hops
+        .iter()
+        .find(|h| h.text.contains(&format!("{me} listens there")))
+        .unwrap_or_else(|| panic!("{p:#?}"));
+    assert!(hop
+        .evidence
+        .iter()
+        .any(|e| e.kind == "socket"
+            && e.text == format!("tcp LISTEN 127.0.0.1:8080 users:((\"{me}\"))")));
+    drop(proxy);
+}
+
+#[test]
+fn icc_off_holds_only_while_bridge_netfilter_is_on() {
+    if !netlab::require_root() {
+        return;
+    }
+    if !Path::new("/proc/sys/net/bridge").exists() {
+        eprintln!("skipped: br_netfilter is not loaded on this host");
+        return;
+    }
+    let mut pl = port_lab();
+    // A second container on docker0, and Docker's icc=false rule.
+    let peer = pl.lab.netns("ppeer");
+    pl.lab.veth(Some(&pl.host), "vethc1", Some(&peer), "eth0");
+    pl.lab.ip(
+        Some(&pl.host),
+        &["link", "set", "vethc1", "master", "docker0"],
+    );
+    pl.lab.ip(
+        Some(&peer),
+        &["addr", "add", "198.18.211.3/24", "dev", "eth0"],
+    );
+    let peer_file = pl.dir.add("ppeer", &peer);
+    let hpeer = pl.lab.handle(&peer);
+    restore(
+        &pl.host,
+        &PORT_RULES.replace(
+            ":FORWARD ACCEPT [0:0]\n",
+            ":FORWARD ACCEPT [0:0]\n-A FORWARD -i docker0 -o docker0 -j DROP\n",
+        ),
+    );
+    for nf in ["1", "0"] {
+        set(&pl.host, "net.bridge.bridge-nf-call-iptables", nf);
+        let real = netlab::connects_to(&hpeer, "198.18.211.2:80");
+        assert_eq!(real, nf == "0", "bridge-nf-call-iptables={nf}");
+        let mut s = with_web(collect(&pl), &pl.ctr_file, "0.0.0.0");
+        let e = s.engine.as_mut().unwrap();
+        e.networks[0].options.insert(
+            "com.docker.network.bridge.enable_icc".into(),
+            "false".into(),
+        );
+        let mut c = e.containers[0].clone();
+        c.name = "peer".into();
+        c.id = "beef".repeat(16);
+        c.ports.clear();
+        c.sandbox_key = peer_file.display().to_string();
+        c.endpoints[0].ipv4 = "198.18.211.3".into();
+        e.containers.push(c);
+        let g = build(std::slice::from_ref(&s));
+        let a = trace(
+            &Question::Between {
+                from: "peer".into(),
+                to: "web".into(),
+            },
+            std::slice::from_ref(&s),
+            &g,
+        );
+        let p = &a.paths[0];
+        if nf == "1" {
+            assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
+        } else {
+            assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+            assert!(p.hops.iter().any(|h| h.text.contains("enable_icc=false")
+                && h.evidence
+                    .iter()
+                    .any(|e| e.text == "net.bridge.bridge-nf-call-iptables = 0")));
+        }
+    }
+}

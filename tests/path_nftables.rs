@@ -1,0 +1,334 @@
+//! Docker 29's nftables firewall backend: the `ip docker-bridges` layouts moby's own tests
+//! generate (tests/fixtures/nftablesdoc/, each naming its source file) loaded with `nft -f` into
+//! a stand-in host with a real bridge, a container namespace and a client. Real traffic shows what
+//! each layout does, and the path traced through the native rules must say the same, quoting them.
+//! The same lab checks direct access to the container's address on moby's Docker 28 iptables
+//! layouts (tests/fixtures/iptablesdoc/): nat, nat-unprotected and routed gateway modes.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use dockmap::collect::netns::{run_in, NsHandle};
+use dockmap::graph::build;
+use dockmap::path::{trace, Outcome, PacketPath, Question};
+use dockmap::snapshot::NodeSnapshot;
+use support::netlab::{self, Lab, NetnsDir, Web};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
+
+struct NftLab {
+    lab: Lab,
+    host: String,
+    cli: NsHandle,
+    hhost: NsHandle,
+    hctr: NsHandle,
+    _outside: std::thread::JoinHandle<()>,
+    ctr_file: PathBuf,
+    _server: std::thread::JoinHandle<()>,
+    dir: NetnsDir,
+}
+
+/// Host 198.18.221.5 on up0 (client 198.18.221.9), bridge1 198.18.220.1/24 with the container
+/// 198.18.220.2 serving port 80; forwarding on; no iptables rules at all.
+fn nft_lab() -> NftLab {
+    let mut lab = Lab::new();
+    let host = lab.netns("nhost");
+    let cli = lab.netns("ncli");
+    let ctr = lab.netns("nctr");
+    lab.veth(Some(&host), "up0", Some(&cli), "eth0");
+    lab.ip(
+        Some(&host),
+        &["addr", "add", "198.18.221.5/24", "dev", "up0"],
+    );
+    lab.ip(
+        Some(&cli),
+        &["addr", "add", "198.18.221.9/24", "dev", "eth0"],
+    );
+    lab.ip(
+        Some(&cli),
+        &["route", "add", "198.18.220.0/24", "via", "198.18.221.5"],
+    );
+    lab.ip(
+        Some(&host),
+        &[
+            "route",
+            "add",
+            "default",
+            "via",
+            "198.18.221.9",
+            "dev",
+            "up0",
+        ],
+    );
+    lab.ip(Some(&host), &["link", "add", "bridge1", "type", "bridge"]);
+    lab.ip(
+        Some(&host),
+        &["addr", "add", "198.18.220.1/24", "dev", "bridge1"],
+    );
+    lab.ip(Some(&host), &["link", "set", "bridge1", "up"]);
+    lab.veth(Some(&host), "vethn0", Some(&ctr), "eth0");
+    lab.ip(Some(&host), &["link", "set", "vethn0", "master", "bridge1"]);
+    lab.ip(
+        Some(&ctr),
+        &["addr", "add", "198.18.220.2/24", "dev", "eth0"],
+    );
+    lab.ip(
+        Some(&ctr),
+        &["route", "add", "default", "via", "198.18.220.1"],
+    );
+    netlab::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &host,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ],
+    );
+    let server = run_in(&lab.handle(&ctr), || {
+        std::net::TcpListener::bind("198.18.220.2:80").unwrap()
+    })
+    .unwrap();
+    // A server outside, for egress.
+    let outside = run_in(&lab.handle(&cli), || {
+        std::net::TcpListener::bind("198.18.221.9:80").unwrap()
+    })
+    .unwrap();
+    let mut dir = NetnsDir::new(&format!("{host}-files"));
+    let ctr_file = dir.add("nctr", &ctr);
+    NftLab {
+        hctr: lab.handle(&ctr),
+        _outside: netlab::answer_ok(outside),
+        cli: lab.handle(&cli),
+        hhost: lab.handle(&host),
+        host,
+        lab,
+        ctr_file,
+        _server: netlab::answer_ok(server),
+        dir,
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/nftablesdoc/{name}.nft"))
+}
+
+/// Replace the host's ruleset with the fixture, as Docker 29 would have written it.
+fn load(nl: &NftLab, name: &str) {
+    let host = nl.host.as_str();
+    netlab::run("ip", &["netns", "exec", host, "nft", "flush", "ruleset"]);
+    let ok = Command::new("ip")
+        .args(["netns", "exec", host, "nft", "-f"])
+        .arg(fixture(name))
+        .stderr(Stdio::inherit())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "nft -f {name}");
+}
+
+fn snapshot(nl: &NftLab, host_ip: &str) -> NodeSnapshot {
+    snapshot_on(nl, host_ip, "bridge1")
+}
+
+fn snapshot_on(nl: &NftLab, host_ip: &str, bridge: &str) -> NodeSnapshot {
+    let mut s = netlab::collect_in(BIN, &nl.host, "nftnode", &nl.dir.dir);
+    s.engine = Some(netlab::web_engine(&Web {
+        sandbox: &nl.ctr_file,
+        network: bridge,
+        bridge: Some(bridge),
+        subnet: "198.18.220.0/24",
+        ip: "198.18.220.2",
+        host_ip,
+    }));
+    s
+}
+
+fn egress(s: &NodeSnapshot) -> PacketPath {
+    let g = build(std::slice::from_ref(s));
+    let a = trace(
+        &Question::Between {
+            from: "web".into(),
+            to: "internet".into(),
+        },
+        std::slice::from_ref(s),
+        &g,
+    );
+    a.paths[0].clone()
+}
+
+fn quotes(p: &PacketPath, text: &str) -> bool {
+    p.hops.iter().any(|h| {
+        h.evidence
+            .iter()
+            .any(|e| e.kind == "nftables" && e.text.ends_with(text))
+    })
+}
+
+#[test]
+fn docker29_layouts_traced_as_real_traffic_goes() {
+    if !netlab::require_root() {
+        return;
+    }
+    let nl = nft_lab();
+    // nat gateway mode: the port is forwarded, direct access to the container is dropped.
+    for layout in [
+        "usernet-portmap",
+        "usernet-portmap-noicc",
+        "usernet-portmap-natunprot",
+    ] {
+        load(&nl, layout);
+        assert!(
+            netlab::connects_to(&nl.cli, "198.18.221.5:8080"),
+            "{layout}: DNAT works"
+        );
+        assert_eq!(
+            netlab::connects_to(&nl.cli, "198.18.220.2:80"),
+            layout.ends_with("natunprot"),
+            "{layout}: DROP DIRECT ACCESS only in nat mode"
+        );
+        assert!(
+            netlab::connects_to(&nl.hctr, "198.18.221.9:80"),
+            "{layout}: egress"
+        );
+        let s = snapshot(&nl, "0.0.0.0");
+        let p = netlab::port_path(8080, &s);
+        assert_eq!(p.outcome, Outcome::Delivered, "{layout}: {p:#?}");
+        assert!(
+            quotes(
+                &p,
+                "tcp dport 8080 counter dnat to 198.18.220.2:80 comment \"DNAT\""
+            ),
+            "{layout}: {p:#?}"
+        );
+        let e = egress(&s);
+        assert_eq!(e.outcome, Outcome::Delivered, "{layout}: {e:#?}");
+        assert!(
+            quotes(&e, "counter masquerade comment \"MASQUERADE\""),
+            "{layout}: {e:#?}"
+        );
+    }
+    // routed: no DNAT on the host's address; the container's own address is the way in.
+    load(&nl, "usernet-portmap-routed");
+    assert!(!netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
+    assert!(netlab::connects_to(&nl.cli, "198.18.220.2:80"));
+    let p = netlab::port_path(8080, &snapshot(&nl, "0.0.0.0"));
+    assert_eq!(p.outcome, Outcome::Broken, "{p:#?}");
+    assert!(p.hops.last().unwrap().text.contains("no DNAT"), "{p:#?}");
+    // Published on 127.0.0.1: nat-OUTPUT leaves 127.0.0.0/8 to docker-proxy, which does not
+    // run here, and a remote client is dropped in raw-PREROUTING.
+    load(&nl, "usernet-portmap-lo");
+    assert!(!netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
+    assert!(!netlab::connects_to(&nl.hhost, "127.0.0.1:8080"));
+    let p = netlab::port_path(8080, &snapshot(&nl, "127.0.0.1"));
+    assert_eq!(p.outcome, Outcome::Broken, "{p:#?}");
+    assert!(
+        p.hops
+            .last()
+            .unwrap()
+            .text
+            .contains("nothing listens on 127.0.0.1:8080"),
+        "{p:#?}"
+    );
+    // Internal network (its bridge is bridgeICC in moby's layout): no way out.
+    for args in [
+        &["link", "set", "bridge1", "down"][..],
+        &["link", "set", "bridge1", "name", "bridgeICC"],
+        &["link", "set", "bridgeICC", "up"],
+    ] {
+        nl.lab.ip(Some(&nl.host), args);
+    }
+    load(&nl, "usernet-internal");
+    assert!(!netlab::connects_to(&nl.hctr, "198.18.221.9:80"));
+    let e = egress(&snapshot_on(&nl, "0.0.0.0", "bridgeICC"));
+    assert_eq!(e.outcome, Outcome::Blocked, "{e:#?}");
+    assert!(
+        e.hops
+            .last()
+            .unwrap()
+            .verdict
+            .reason()
+            .contains("INTERNAL NETWORK EGRESS"),
+        "{e:#?}"
+    );
+    drop(nl.lab);
+}
+
+/// Replace the host's rules by moby's Docker 28 iptables layout `name` (tests/fixtures/iptablesdoc/).
+fn load_iptables(nl: &NftLab, name: &str) {
+    let host = nl.host.as_str();
+    netlab::run("ip", &["netns", "exec", host, "nft", "flush", "ruleset"]);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/fixtures/iptablesdoc/{name}.iptables-save"));
+    let rules = std::fs::read(path).unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", host, "iptables-restore"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&rules).unwrap();
+    assert!(child.wait().unwrap().success(), "iptables-restore {name}");
+}
+
+fn direct(s: &NodeSnapshot, from: &str, to: &str) -> PacketPath {
+    let g = build(std::slice::from_ref(s));
+    let a = trace(
+        &Question::Between {
+            from: from.into(),
+            to: to.into(),
+        },
+        std::slice::from_ref(s),
+        &g,
+    );
+    assert_eq!(a.paths.len(), 1, "{a:#?}");
+    a.paths[0].clone()
+}
+
+#[test]
+fn docker28_direct_access_traced_as_real_traffic_goes() {
+    if !netlab::require_root() {
+        return;
+    }
+    let nl = nft_lab();
+    // nat mode: raw PREROUTING drops what comes from outside to the container's address.
+    load_iptables(&nl, "usernet-portmap");
+    assert!(
+        netlab::connects_to(&nl.cli, "198.18.221.5:8080"),
+        "the published port works"
+    );
+    assert!(
+        !netlab::connects_to(&nl.cli, "198.18.220.2:80"),
+        "direct access is dropped"
+    );
+    let s = snapshot(&nl, "0.0.0.0");
+    let p = direct(&s, "198.18.221.9", "web:80");
+    assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
+    let h = p.hops.last().unwrap();
+    assert!(
+        h.evidence
+            .iter()
+            .any(|e| e.text == "-t raw -A PREROUTING -d 198.18.220.2/32 ! -i bridge1 -j DROP"),
+        "{h:#?}"
+    );
+    assert!(h
+        .verdict
+        .reason()
+        .contains("gateway_mode_ipv4=nat-unprotected"));
+    assert_eq!(direct(&s, "up0", "web:80").outcome, Outcome::Blocked);
+    // nat-unprotected: the container's address is open from outside.
+    load_iptables(&nl, "usernet-portmap-natunprot");
+    assert!(netlab::connects_to(&nl.cli, "198.18.220.2:80"));
+    let p = direct(&snapshot(&nl, "0.0.0.0"), "198.18.221.9", "web:80");
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    // routed: the published port is open on the container's address.
+    load_iptables(&nl, "usernet-portmap-routed");
+    assert!(netlab::connects_to(&nl.cli, "198.18.220.2:80"));
+    let p = direct(&snapshot(&nl, "0.0.0.0"), "198.18.221.9", "web:80");
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    drop(nl.lab);
+}
