@@ -93,7 +93,7 @@ fn main() {
         .expect("gatherer");
         let state = AppState::gathering_live(gatherer);
         let t0 = Instant::now();
-        while !state.current().is_some_and(|c| c.data.snapshots.len() == n) {
+        while state.current().is_none_or(|c| c.data.snapshots.len() != n) {
             assert!(t0.elapsed() < Duration::from_secs(60), "the lab's agents never all answered");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
