@@ -19,12 +19,32 @@ use std::time::{Duration, Instant};
 
 use dockmap::cluster::{AgentList, ClusterOptions, Gatherer};
 use dockmap::web::AppState;
-use measure::{ms, pct};
+use measure::{cpu_seconds, ms, pct, rss_mib, rss_mib_of};
 
 const TOKEN_FILE: &str = "/run/dockmap-lab/agent-token";
 const NODES_FILE: &str = "/run/dockmap-lab/nodes";
 /// Node 2's engine (tests/swarm-lab.sh node_sock).
 const NODE2: &str = "unix:///run/docker-node2.sock";
+/// Node 2's agent (tests/swarm-lab.sh start_agent).
+const AGENT2_PID: &str = "/run/dockmap-lab/agent-node2.pid";
+
+/// CPU seconds process `pid` used so far (utime + stime of /proc/PID/stat).
+fn cpu_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after its ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // utime and stime are fields 14 and 15 of the line: 12th and 13th after the ')' (the
+    // state letter does not parse as a number, so 11 and 12 here).
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    match (f.get(10), f.get(11)) {
+        (Some(u), Some(s)) => (u + s) / ticks,
+        _ => 0.0,
+    }
+}
 
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker")
@@ -106,6 +126,37 @@ fn main() {
             docker(&["rm", "-f", &name]);
             let t = Instant::now();
             gone.push(until(&state, &format!("/{name}"), false).await - t);
+        }
+        let churn: u64 = std::env::var("DOCKMAP_BENCH_CHURN").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+        let agent = std::fs::read_to_string(AGENT2_PID).unwrap_or_default().trim().to_owned();
+        let (agent_cpu0, cpu0) = (cpu_of(&agent), cpu_seconds());
+        let mut minutes: Vec<String> = vec![format!("{:.0}/{:.0}", rss_mib_of(&agent), rss_mib())];
+        let started = Instant::now();
+        let mut previous: Option<String> = None;
+        for i in 0..churn {
+            let name = format!("dmbench-labchurn-{}-{i}", std::process::id());
+            docker(&["run", "-d", "--name", &name, "--label", "dockmap-test", "dockmap-lab/busybox:latest", "sleep", "600"]);
+            if let Some(old) = previous.replace(name) {
+                docker(&["rm", "-f", &old]);
+            }
+            if i % 60 == 59 {
+                minutes.push(format!("{:.0}/{:.0}", rss_mib_of(&agent), rss_mib()));
+            }
+            let next = started + Duration::from_secs(i + 1);
+            tokio::time::sleep(next.saturating_duration_since(Instant::now())).await;
+        }
+        if let Some(old) = previous {
+            docker(&["rm", "-f", &old]);
+        }
+        let took = started.elapsed().as_secs_f64();
+        if churn > 0 {
+            println!(
+                "live_lab: churn on node2 for {churn} s (one container in, one out, per second): node2's agent {:.2} s CPU \
+                 per second of churn, the server {:.2}; resident memory agent/server (MiB) at the start and each minute: {}",
+                (cpu_of(&agent) - agent_cpu0) / took,
+                (cpu_seconds() - cpu0) / took,
+                minutes.join(", ")
+            );
         }
         println!(
             "live_lab: through node2's agent ({n} agents): docker run returned → container in the server's picture \
