@@ -82,6 +82,21 @@ async fn fetch_inner(
     if let Some(t) = token {
         req = req.bearer_auth(t.as_str());
     }
+    let resp = answered(req).await?;
+    let bytes = read_capped(resp, limit).await?;
+    let snap: NodeSnapshot =
+        serde_json::from_slice(&bytes).map_err(|e| FetchError::Invalid(e.to_string()))?;
+    if snap.schema != NODE_SCHEMA {
+        return Err(FetchError::Invalid(format!(
+            "schema {:?}, expected {NODE_SCHEMA:?}",
+            snap.schema
+        )));
+    }
+    Ok(snap)
+}
+
+/// Send a request to an agent; its response when it says 200, else why not.
+async fn answered(req: reqwest::RequestBuilder) -> Result<reqwest::Response, FetchError> {
     let resp = req
         .send()
         .await
@@ -94,16 +109,7 @@ async fn fetch_inner(
         let text = resp.text().await.unwrap_or_default();
         return Err(FetchError::Status(status, text.chars().take(200).collect()));
     }
-    let bytes = read_capped(resp, limit).await?;
-    let snap: NodeSnapshot =
-        serde_json::from_slice(&bytes).map_err(|e| FetchError::Invalid(e.to_string()))?;
-    if snap.schema != NODE_SCHEMA {
-        return Err(FetchError::Invalid(format!(
-            "schema {:?}, expected {NODE_SCHEMA:?}",
-            snap.schema
-        )));
-    }
-    Ok(snap)
+    Ok(resp)
 }
 
 /// Readings are a few hundred bytes per probe.
@@ -127,18 +133,7 @@ pub(super) async fn counters(
         if let Some(t) = token {
             req = req.bearer_auth(t.as_str());
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| FetchError::Unreachable(error_chain(&e)))?;
-        let status = resp.status().as_u16();
-        if status == 401 || status == 403 {
-            return Err(FetchError::Unauthorized(status));
-        }
-        if status != 200 {
-            let text = resp.text().await.unwrap_or_default();
-            return Err(FetchError::Status(status, text.chars().take(200).collect()));
-        }
+        let resp = answered(req).await?;
         let bytes = read_capped(resp, MAX_COUNTERS_BYTES).await?;
         let got: CounterExchange =
             serde_json::from_slice(&bytes).map_err(|e| FetchError::Invalid(e.to_string()))?;

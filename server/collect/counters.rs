@@ -106,20 +106,12 @@ pub fn read_namespace(
                 family,
                 table,
                 rule,
-            } => match saved.get(family) {
-                Some(Ok(c)) => c.rule(table, rule),
-                Some(Err(e)) => Reading::failed(e.clone()),
-                None => Reading::failed("not read"),
-            },
+            } => from_saved(saved.get(family), |c| c.rule(table, rule)),
             ProbeKind::Policy {
                 family,
                 table,
                 chain,
-            } => match saved.get(family) {
-                Some(Ok(c)) => c.policy(table, chain),
-                Some(Err(e)) => Reading::failed(e.clone()),
-                None => Reading::failed("not read"),
-            },
+            } => from_saved(saved.get(family), |c| c.policy(table, chain)),
             ProbeKind::Conntrack {
                 protocol,
                 dport,
@@ -133,6 +125,18 @@ pub fn read_namespace(
             },
         })
         .collect()
+}
+
+/// A reading out of one family's `iptables-save -c`, or why that could not be run.
+fn from_saved(
+    saved: Option<&Result<SavedCounters, String>>,
+    read: impl FnOnce(&SavedCounters) -> Reading,
+) -> Reading {
+    match saved {
+        Some(Ok(c)) => read(c),
+        Some(Err(e)) => Reading::failed(e.clone()),
+        None => Reading::failed("not read"),
+    }
 }
 
 fn open(ns: &Namespace) -> Result<NsHandle, String> {
