@@ -9,13 +9,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
 use dockmap::graph::build;
 use dockmap::path::{trace, Outcome, PathAnswer, Question, Verdict};
 use dockmap::snapshot::*;
-use support::netlab::{self, Lab};
+use support::netlab::{self, restore, Lab, NetnsDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
 const NODE: &str = "meshnode";
@@ -23,63 +23,10 @@ const INGRESS_ID: &str = "ingr3kuba8yq3c27p2vwo7hcm";
 const MARK_RULE: &str =
     "-A PREROUTING -p tcp -m tcp --dport 8080 -j MARK --set-xmark 0x102/0xffffffff";
 
-/// A directory of namespace files with Docker's names, bind-mounted from the lab's; unmounted on drop.
-struct NetnsDir {
-    dir: PathBuf,
-    files: Vec<PathBuf>,
-}
-
-impl NetnsDir {
-    fn new() -> Self {
-        let dir = PathBuf::from(format!("/run/dmt{}-meshns", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        NetnsDir {
-            dir,
-            files: Vec::new(),
-        }
-    }
-
-    /// File the lab namespace `full` as `name`.
-    fn add(&mut self, name: &str, full: &str) -> PathBuf {
-        let file = self.dir.join(name);
-        std::fs::write(&file, b"").unwrap();
-        self.files.push(file.clone());
-        let src = format!("/run/netns/{full}");
-        netlab::run("mount", &["--bind", &src, file.to_str().unwrap()]);
-        file
-    }
-}
-
-impl Drop for NetnsDir {
-    fn drop(&mut self) {
-        for f in &self.files {
-            let _ = Command::new("umount").arg(f).stderr(Stdio::null()).status();
-            let _ = std::fs::remove_file(f);
-        }
-        let _ = std::fs::remove_dir(&self.dir);
-    }
-}
-
 fn in_ns(ns: &str, cmd: &[&str]) -> String {
     let mut args = vec!["netns", "exec", ns];
     args.extend_from_slice(cmd);
     netlab::run("ip", &args)
-}
-
-fn restore(ns: &str, rules: &str) {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "iptables-restore"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(rules.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "iptables-restore in {ns}");
 }
 
 /// The real collector, run inside the stand-in host namespace so that it is this node's host.
@@ -228,7 +175,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     let sbox = lab.netns("sbox");
     let ing = lab.netns("ing");
     let task = lab.netns("task");
-    let mut dir = NetnsDir::new();
+    let mut dir = NetnsDir::new("meshns");
     dir.add("ingress_sbox", &sbox);
     dir.add("1-ingr3kuba8y", &ing);
     let task_file = dir.add("meshtask0001", &task);

@@ -70,9 +70,10 @@ sweep_leftovers() {
     [[ -z $ids ]] || docker rm -f -v $ids >/dev/null 2>&1 || true
     ids=$(docker network ls -q --filter label=dockmap-test)
     [[ -z $ids ]] || docker network rm $ids >/dev/null 2>&1 || true
-    # path_mesh bind-mounts lab namespaces under Docker's names; a killed run leaves them mounted.
+    # path_mesh and path_walk bind-mount lab namespaces under Docker's names; a killed run leaves
+    # them mounted.
     local d f
-    for d in /run/dmt*-meshns; do
+    for d in /run/dmt*-meshns /run/dmt*-walkns; do
         [[ -d $d ]] || continue
         for f in "$d"/*; do umount "$f" 2>/dev/null || true; done
         rm -rf "$d"

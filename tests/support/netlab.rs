@@ -72,6 +72,62 @@ pub fn run_batch(cmd: &str, ns: Option<&str>, script: &str) {
     }
 }
 
+/// Load `rules` with `iptables-restore` inside namespace `ns`, panicking on failure.
+pub fn restore(ns: &str, rules: &str) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "iptables-restore"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(rules.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "iptables-restore in {ns}");
+}
+
+/// A directory of namespace files with the names a test gives them, bind-mounted from lab
+/// namespaces (a collector scans only these); unmounted on drop.
+pub struct NetnsDir {
+    /// The directory.
+    pub dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+impl NetnsDir {
+    /// An empty directory unique to this process and `tag`.
+    pub fn new(tag: &str) -> Self {
+        let dir = PathBuf::from(format!("/run/dmt{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        NetnsDir {
+            dir,
+            files: Vec::new(),
+        }
+    }
+
+    /// File the lab namespace `full` as `name`.
+    pub fn add(&mut self, name: &str, full: &str) -> PathBuf {
+        let file = self.dir.join(name);
+        std::fs::write(&file, b"").unwrap();
+        self.files.push(file.clone());
+        let src = format!("/run/netns/{full}");
+        run("mount", &["--bind", &src, file.to_str().unwrap()]);
+        file
+    }
+}
+
+impl Drop for NetnsDir {
+    fn drop(&mut self) {
+        for f in &self.files {
+            let _ = Command::new("umount").arg(f).stderr(Stdio::null()).status();
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
 /// A set of namespaces and host links that disappears with it.
 pub struct Lab {
     prefix: String,
