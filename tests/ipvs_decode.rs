@@ -262,7 +262,8 @@ fn docker_fwmark_service_with_two_destinations() {
     assert_eq!(service.timeout, 0);
     assert!(service.destinations.is_empty());
 
-    let messages = split_datagram(&seed("two_destinations", &datagram)).unwrap();
+    let datagram = seed("two_destinations", &datagram);
+    let messages = split_datagram(&datagram).unwrap();
     assert_eq!(messages.len(), 2);
     let dests: Vec<_> = messages
         .iter()

@@ -14,7 +14,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let keep = [("ip".to_owned(), "filter".to_owned())];
-    drop_iptables_tables(&mut ruleset, flags & 1 == 1, flags & 2 == 2, &keep[..(flags as usize >> 2) & 1]);
+    drop_iptables_tables(
+        &mut ruleset,
+        flags & 1 == 1,
+        flags & 2 == 2,
+        &keep[..(flags as usize >> 2) & 1],
+    );
     let mut snaps = dockmap_fuzz::small().to_vec();
     let Some(host) = snaps[0]
         .namespaces

@@ -10,6 +10,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let cluster = file.into_cluster("upload");
     let _ = dockmap::graph::build_cluster(&cluster);
-    let snaps: Vec<_> = cluster.nodes.into_iter().filter_map(|n| n.snapshot).collect();
+    let snaps: Vec<_> = cluster
+        .nodes
+        .into_iter()
+        .filter_map(|n| n.snapshot)
+        .collect();
     dockmap_fuzz::pipeline(snaps, Some(dockmap_fuzz::small()));
 });

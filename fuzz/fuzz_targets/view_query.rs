@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let v = View::from_query(q);
     let again = View::from_query(&v.to_query());
-    assert_eq!(again.to_query(), v.to_query(), "a view written back reads the same");
+    assert_eq!(
+        again.to_query(),
+        v.to_query(),
+        "a view written back reads the same"
+    );
     let l = layout(graph(), &v);
     let _ = dockmap::render::svg(&l.scene);
 });
