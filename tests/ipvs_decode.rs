@@ -251,7 +251,7 @@ fn docker_fwmark_service_with_two_destinations() {
         docker_destination([198, 18, 1, 4], 5, 0),
     ]
     .concat();
-    let (service, key) = decode_service(&docker_fwmark_service()).unwrap();
+    let (service, key) = decode_service(&seed("fwmark_service", &docker_fwmark_service())).unwrap();
     assert_eq!(service.family, 4);
     assert_eq!(service.fwmark, Some(0x100));
     assert_eq!(service.protocol, None);
@@ -262,6 +262,7 @@ fn docker_fwmark_service_with_two_destinations() {
     assert_eq!(service.timeout, 0);
     assert!(service.destinations.is_empty());
 
+    let datagram = seed("two_destinations", &datagram);
     let messages = split_datagram(&datagram).unwrap();
     assert_eq!(messages.len(), 2);
     let dests: Vec<_> = messages
@@ -338,13 +339,13 @@ fn tcp_address_service() {
 
 #[test]
 fn ipv6_service_and_destination() {
-    let (service, key) = decode_service(&udp6_service()).unwrap();
+    let (service, key) = decode_service(&seed("udp6_service", &udp6_service())).unwrap();
     assert_eq!(service.family, 6);
     assert_eq!(service.protocol.as_deref(), Some("udp"));
     assert_eq!(service.address.as_deref(), Some("2001:2::10"));
     assert_eq!(service.port, Some(53));
     assert_eq!(service.scheduler, "sh");
-    let dest = decode_destination(&udp6_destination(), key.af).unwrap();
+    let dest = decode_destination(&seed("udp6_destination", &udp6_destination()), key.af).unwrap();
     assert_eq!(dest.address, "2001:2::20");
     assert_eq!(dest.port, 5353);
     assert_eq!(dest.forward, "route");
@@ -492,4 +493,15 @@ proptest! {
         let _ = decode_destination(&msg, AF_INET6);
         let _ = split_datagram(&msg);
     }
+}
+
+/// With DOCKMAP_FUZZ_SEEDS set, keep `bytes` there as a seed of the fuzz target's corpus
+/// (`fuzz/seed.sh` runs these tests so): the recorded shapes are where fuzzing starts.
+fn seed(name: &str, bytes: &[u8]) -> Vec<u8> {
+    if let Some(dir) = std::env::var_os("DOCKMAP_FUZZ_SEEDS") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    bytes.to_vec()
 }

@@ -10,12 +10,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use dockmap::graph::build;
 use dockmap::path::{trace, Outcome, PathAnswer, Question, Verdict};
 use dockmap::snapshot::*;
-use support::netlab::{self, Lab, NetnsDir};
+use support::netlab::{self, restore, Lab, NetnsDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
 const NODE: &str = "meshnode";
@@ -27,22 +26,6 @@ fn in_ns(ns: &str, cmd: &[&str]) -> String {
     let mut args = vec!["netns", "exec", ns];
     args.extend_from_slice(cmd);
     netlab::run("ip", &args)
-}
-
-fn restore(ns: &str, rules: &str) {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "iptables-restore"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(rules.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "iptables-restore in {ns}");
 }
 
 /// The real collector, run inside the stand-in host namespace so that it is this node's host.

@@ -9,7 +9,8 @@
 # 3. sweeps objects left by an earlier run that was killed (label dockmap-test);
 # 4. runs `cargo test` (library, binaries, integration and doc tests); bench targets are only
 #    compiled (`cargo test --benches --no-run`): benches never run in CI;
-# 5. stops what step 2 started (tests/engine-down.sh), also when the tests fail or the run is interrupted.
+# 5. runs every fuzz target in fuzz/ for 20 s (fuzz/run.sh; needs nightly and cargo-fuzz, else skipped);
+# 6. stops what step 2 started (tests/engine-down.sh), also when the tests fail or the run is interrupted.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -70,9 +71,10 @@ sweep_leftovers() {
     [[ -z $ids ]] || docker rm -f -v $ids >/dev/null 2>&1 || true
     ids=$(docker network ls -q --filter label=dockmap-test)
     [[ -z $ids ]] || docker network rm $ids >/dev/null 2>&1 || true
-    # path_mesh bind-mounts lab namespaces under Docker's names; a killed run leaves them mounted.
+    # path_mesh and path_walk bind-mount lab namespaces under Docker's names; a killed run leaves
+    # them mounted.
     local d f
-    for d in /run/dmt*-meshns; do
+    for d in /run/dmt*-meshns /run/dmt*-walkns; do
         [[ -d $d ]] || continue
         for f in "$d"/*; do umount "$f" 2>/dev/null || true; done
         rm -rf "$d"
@@ -114,3 +116,9 @@ cargo test --benches --no-run
 say "cargo test $*"
 cargo test "$@"
 say "tests passed in ${SECONDS}s"
+# Keeps the fuzz targets building and alive: 20 s each (skipped, saying why, without nightly or
+# cargo-fuzz). Their build has its own target directory, outside the repository.
+SECONDS=0
+DOCKMAP_FUZZ_TARGET_DIR="${DOCKMAP_FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-$PWD/target}/fuzz}" \
+    bash fuzz/run.sh 20
+say "fuzz targets ran in ${SECONDS}s"

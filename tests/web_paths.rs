@@ -170,3 +170,130 @@ async fn ports_and_paths_of_a_folded_cluster() {
         published.len()
     );
 }
+
+/// Host nat POSTROUTING first jumps into chains that jump, toggle one bit of the mark and jump
+/// again, 24 deep: 2^24 packet states, which no walk finishes within a question's budget.
+fn slow_postrouting(snaps: &mut [dockmap::snapshot::NodeSnapshot]) {
+    let mut text = String::from("*nat\n:POSTROUTING ACCEPT [0:0]\n");
+    for i in 0..=24 {
+        text.push_str(&format!(":SLOW{i} - [0:0]\n"));
+    }
+    text.push_str("-A POSTROUTING -j SLOW0\n");
+    for i in 0..24 {
+        text.push_str(&format!(
+            "-A SLOW{i} -j SLOW{n}\n-A SLOW{i} -j MARK --set-xmark 0x{b:x}/0x0\n-A SLOW{i} -j SLOW{n}\n",
+            n = i + 1,
+            b = 1u32 << i
+        ));
+    }
+    text.push_str("COMMIT\n");
+    let slow = dockmap::collect::firewall::parse_iptables_save(&text)
+        .unwrap()
+        .remove(0);
+    let host = snaps[0]
+        .namespaces
+        .iter_mut()
+        .find(|n| n.role == dockmap::snapshot::NamespaceRole::Host)
+        .unwrap();
+    let nat = host
+        .firewall
+        .as_mut()
+        .unwrap()
+        .ipv4
+        .iter_mut()
+        .find(|t| t.name == "nat")
+        .unwrap();
+    nat.chains
+        .extend(slow.chains.into_iter().filter(|c| c.policy.is_none()));
+    let mut rules = slow.rules;
+    rules.append(&mut nat.rules);
+    nat.rules = rules;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_question_is_answered_while_slow_ones_on_the_same_snapshot_run() {
+    let mut snaps = snapshots(&SyntheticOptions {
+        hosts: 1,
+        containers: 30,
+        hostile_names: false,
+    });
+    // Which containers' way out goes through nat POSTROUTING, and a published port, asked of
+    // the snapshot before it gets the slow chains.
+    let fast_state = AppState::fixed(snaps.clone());
+    let cur = fast_state.current().unwrap();
+    let (data, names): (_, Vec<String>) = (
+        &cur.data,
+        cur.data
+            .snapshots
+            .iter()
+            .flat_map(|s| s.engine.iter().flat_map(|e| &e.containers))
+            .map(|c| c.name.clone())
+            .collect(),
+    );
+    let egress: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            let q = dockmap::path::Question::Between {
+                from: (*n).clone(),
+                to: "internet".into(),
+            };
+            dockmap::path::trace(&q, &data.snapshots, &data.graph)
+                .paths
+                .iter()
+                .any(|p| p.hops.iter().any(|h| h.text.starts_with("nat POSTROUTING")))
+        })
+        .take(4)
+        .collect();
+    assert_eq!(
+        egress.len(),
+        4,
+        "containers that leave through nat POSTROUTING"
+    );
+    let port = data
+        .snapshots
+        .iter()
+        .flat_map(|s| s.engine.iter().flat_map(|e| &e.containers))
+        .find_map(|c| c.ports.iter().find_map(|p| p.host_port))
+        .expect("a published port");
+
+    slow_postrouting(&mut snaps);
+    let base = serve(router(AppState::fixed(snaps))).await;
+    let slow: Vec<_> = egress
+        .iter()
+        .map(|n| {
+            let (b, q) = (
+                base.clone(),
+                format!("/api/path?from={}&to=internet", enc(n)),
+            );
+            tokio::spawn(async move { get(&b, &q, &[]).await })
+        })
+        .collect();
+    // Let the slow questions reach the server first (sequencing only: nothing is timed).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let r = get(&base, &format!("/api/path?port={port}&protocol=tcp"), &[]).await;
+    let running = slow.iter().filter(|h| !h.is_finished()).count();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let a = r.json();
+    assert!(
+        !a["paths"].as_array().unwrap().is_empty(),
+        "the quick question has its answer: {a:#}"
+    );
+    assert!(
+        running > 0,
+        "the quick answer came only after every slow question had finished"
+    );
+    // The slow ones end too: unknown, with the reason, never a hang.
+    for h in slow {
+        let r = h.await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let a = r.json();
+        let p = &a["paths"][0];
+        assert_eq!(p["outcome"], "unknown", "{a:#}");
+        let last = p["hops"].as_array().unwrap().last().unwrap();
+        let why = last["text"].as_str().unwrap();
+        assert!(
+            why.starts_with("nat POSTROUTING on") && why.contains("rule evaluations"),
+            "{why}"
+        );
+    }
+}

@@ -112,7 +112,7 @@ fn dockers_esp_sa_keeps_its_identity_and_loses_its_key() {
         &algo("rfc4106(gcm(aes))", Some(64), &KEY),
     ));
     body.extend(attr(XFRMA_LTIME_VAL, &[0u8; 32]));
-    let sa = decode_sa(&message(XFRM_MSG_NEWSA, &body)).expect("decodes");
+    let sa = decode_sa(&seed("sa1", &message(XFRM_MSG_NEWSA, &body))).expect("decodes");
     assert_eq!(sa.src, "198.18.192.1");
     assert_eq!(sa.dst, "198.18.192.2");
     assert_eq!(sa.proto, "esp");
@@ -149,7 +149,7 @@ fn a_v6_sa_with_cipher_and_truncated_auth_names_both_once() {
         XFRMA_MARK,
         &[&7u32.to_ne_bytes()[..], &0xffu32.to_ne_bytes()[..]].concat(),
     ));
-    let sa = decode_sa(&message(XFRM_MSG_NEWSA, &body)).expect("decodes");
+    let sa = decode_sa(&seed("sa2", &message(XFRM_MSG_NEWSA, &body))).expect("decodes");
     assert_eq!(sa.src, "2001:2::1");
     assert_eq!(sa.dst, "2001:2::2");
     assert_eq!(sa.spi, 0x101);
@@ -196,7 +196,7 @@ fn dockers_out_policy_with_template_and_mark() {
         XFRMA_MARK,
         &[&DOCKER.to_ne_bytes()[..], &u32::MAX.to_ne_bytes()[..]].concat(),
     ));
-    let p = decode_policy(&message(XFRM_MSG_NEWPOLICY, &b)).expect("decodes");
+    let p = decode_policy(&seed("policy", &message(XFRM_MSG_NEWPOLICY, &b))).expect("decodes");
     assert_eq!(p.dir, "out");
     assert_eq!(p.src, "198.18.192.1/32");
     assert_eq!(p.dst, "198.18.192.2/32");
@@ -227,4 +227,15 @@ fn a_truncated_sa_is_an_error_not_a_panic() {
     full.extend_from_slice(&[200, 0, 18, 0, 1, 2, 3, 4]);
     m = message(XFRM_MSG_NEWSA, &full);
     assert!(decode_sa(&m).is_err());
+}
+
+/// With DOCKMAP_FUZZ_SEEDS set, keep `bytes` there as a seed of the fuzz target's corpus
+/// (`fuzz/seed.sh` runs these tests so): the recorded shapes are where fuzzing starts.
+fn seed(name: &str, bytes: &[u8]) -> Vec<u8> {
+    if let Some(dir) = std::env::var_os("DOCKMAP_FUZZ_SEEDS") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    bytes.to_vec()
 }

@@ -84,8 +84,13 @@ async fn fetch_inner(
     }
     let resp = answered(req).await?;
     let bytes = read_capped(resp, limit).await?;
+    decode_answer(&bytes)
+}
+
+/// An agent's answer body as a node snapshot of this version's schema.
+pub fn decode_answer(bytes: &[u8]) -> Result<NodeSnapshot, FetchError> {
     let snap: NodeSnapshot =
-        serde_json::from_slice(&bytes).map_err(|e| FetchError::Invalid(e.to_string()))?;
+        serde_json::from_slice(bytes).map_err(|e| FetchError::Invalid(e.to_string()))?;
     if snap.schema != NODE_SCHEMA {
         return Err(FetchError::Invalid(format!(
             "schema {:?}, expected {NODE_SCHEMA:?}",

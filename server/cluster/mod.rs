@@ -19,7 +19,7 @@ use crate::snapshot::{
 };
 
 pub use discover::{node_address, AgentList, AgentTarget};
-pub use fetch::FetchError;
+pub use fetch::{decode_answer, FetchError};
 
 /// How the server gathers the cluster.
 #[derive(Debug, Clone)]

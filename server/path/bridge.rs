@@ -198,7 +198,7 @@ pub fn trace<'a>(
             from_loopback,
         )
     };
-    let w = walk(hns.firewall.as_ref(), "nat", chain, &pkt);
+    let w = walk(hns.firewall.as_ref(), "nat", chain, &pkt, &ctx.budget);
     let mut ev = rule_evidence(&label, &w);
     let dnat = w.dnat();
     let title_to = |to: &str, x: &str| format!("{}:{port}/{proto} → {to} ({x})", nv.host);
@@ -229,6 +229,7 @@ pub fn trace<'a>(
                 "the host's iptables rules were not read ({})",
                 nv.why_not_read(hns, SourceKind::Iptables)
             )),
+            Decision::Unknown(why) => Verdict::Unknown(format!("nat {chain} on {}: {why}", nv.host)),
             _ if w.doubt().is_some() => Verdict::Unknown(w.doubt().unwrap_or_default()),
             _ if a.local => {
                 // Docker's OUTPUT rule leaves loopback out: the userland proxy is what answers.
@@ -425,8 +426,10 @@ pub fn local_note(ctx: &Ctx<'_>, node: usize, port: u16, proto: &str) -> Option<
         "nat",
         "OUTPUT",
         &inbound_packet(nv.local_v4(hns), &lo, port, proto),
+        &ctx.budget,
     );
-    if w.target() == Some("DNAT") {
+    // A walk that gave up says nothing about loopback clients either.
+    if w.target() == Some("DNAT") || w.gave_up().is_some() {
         return None;
     }
     let rule = fw

@@ -166,7 +166,7 @@ fn one(
         local: nv.local_v4(hns),
         ..Packet::default()
     };
-    if !raw_prerouting(&mut t, nv, hns, &pkt, net, in_el) {
+    if !raw_prerouting(&mut t, &ctx.budget, nv, hns, &pkt, net, in_el) {
         return t.finish(id, "direct", title);
     }
     let ns_el = ctx.element(nv.netns_id(hns));
@@ -195,6 +195,7 @@ fn one(
 /// raw PREROUTING (iptables, then the native chains of the prerouting hook): false when it stops.
 fn raw_prerouting<'a>(
     t: &mut Trail<'_, 'a>,
+    budget: &super::rules::Budget,
     nv: &NodeView<'a>,
     hns: &'a crate::snapshot::Namespace,
     pkt: &Packet,
@@ -202,7 +203,7 @@ fn raw_prerouting<'a>(
     el: Option<String>,
 ) -> bool {
     let label = nv.ns_name(hns);
-    let w = walk(hns.firewall.as_ref(), "raw", "PREROUTING", pkt);
+    let w = walk(hns.firewall.as_ref(), "raw", "PREROUTING", pkt, budget);
     let mut ev = rule_evidence(&label, &w);
     let in_if = pkt.in_if.as_deref();
     let verdict = match &w.decision {
@@ -210,6 +211,7 @@ fn raw_prerouting<'a>(
             "the host's iptables rules were not read ({})",
             nv.why_not_read(hns, SourceKind::Iptables)
         )),
+        Decision::Unknown(why) => Verdict::Unknown(format!("raw PREROUTING: {why}")),
         Decision::Rule(r) if r.target.as_ref().is_some_and(|t| t.name == "DROP") => {
             Verdict::Blocked(format!(
                 "raw PREROUTING drops it before nat: `{}` (Docker's DROP DIRECT ACCESS) — {}",

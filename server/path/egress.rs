@@ -166,7 +166,13 @@ pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<Ipv4Addr>) -> PacketPa
         in_if: None,
         ..pkt.clone()
     };
-    let w = walk(hns.firewall.as_ref(), "nat", "POSTROUTING", &post);
+    let w = walk(
+        hns.firewall.as_ref(),
+        "nat",
+        "POSTROUTING",
+        &post,
+        &ctx.budget,
+    );
     let ns_el = ctx.element(nv.netns_id(hns));
     match (&w.decision, w.target()) {
         (Decision::Rule(r), Some("MASQUERADE" | "SNAT")) => {
@@ -187,6 +193,17 @@ pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<Ipv4Addr>) -> PacketPa
                 format!("nat POSTROUTING: {how}"),
                 rule_evidence(&hlabel, &w),
             );
+        }
+        (Decision::Unknown(why), _) => {
+            let why = format!("nat POSTROUTING on {}: {why}", nv.host);
+            t.hop(
+                nv.host,
+                ns_el,
+                why.clone(),
+                rule_evidence(&hlabel, &w),
+                Verdict::Unknown(why),
+            );
+            return t.finish(id, "egress", title);
         }
         (Decision::NotRead, _) => {
             let why = format!(

@@ -10,7 +10,7 @@ use crate::snapshot::{
     NsIdentity, Route, Service,
 };
 
-use super::rules::{in_prefix, parse_prefix};
+use super::rules::{in_prefix, parse_prefix, Budget};
 
 /// Everything a derivation looks things up in.
 pub struct Ctx<'a> {
@@ -20,6 +20,8 @@ pub struct Ctx<'a> {
     elements: HashSet<&'a str>,
     edges: HashMap<(&'a str, &'a str), &'a str>,
     fdb_edges: HashMap<(&'a str, String), &'a str>,
+    /// What the question's rule walks may still spend (one question never holds a worker long).
+    pub budget: Budget,
 }
 
 /// One node's snapshot with its namespaces named as the graph names them.
@@ -80,6 +82,7 @@ impl<'a> Ctx<'a> {
             elements,
             edges,
             fdb_edges,
+            budget: Budget::default(),
         }
     }
 

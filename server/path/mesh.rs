@@ -53,7 +53,13 @@ pub fn trace<'a>(ctx: &Ctx<'a>, node: usize, svc: &Service, sp: &ServicePort) ->
     let label = nv.ns_name(hns);
     let ns_el = ctx.element(nv.netns_id(hns));
     let pkt = inbound_packet(nv.local_v4(hns), &a, port, &proto);
-    let w = walk(hns.firewall.as_ref(), "nat", "PREROUTING", &pkt);
+    let w = walk(
+        hns.firewall.as_ref(),
+        "nat",
+        "PREROUTING",
+        &pkt,
+        &ctx.budget,
+    );
     let mut ev = rule_evidence(&label, &w);
     let dnat = w.dnat();
     let Some(dnat) = dnat else {
@@ -62,6 +68,7 @@ pub fn trace<'a>(ctx: &Ctx<'a>, node: usize, svc: &Service, sp: &ServicePort) ->
                 "the host's iptables rules were not read ({})",
                 nv.why_not_read(hns, SourceKind::Iptables)
             )),
+            Decision::Unknown(why) => Verdict::Unknown(format!("nat PREROUTING on {}: {why}", nv.host)),
             _ => Verdict::Broken(format!(
                 "no DNAT for {port}/{proto} in nat PREROUTING (DOCKER-INGRESS): the routing mesh is not programmed on {}{}",
                 nv.host,
@@ -138,8 +145,22 @@ pub fn trace<'a>(ctx: &Ctx<'a>, node: usize, svc: &Service, sp: &ServicePort) ->
         local: nv.local_v4(sbox),
         ..Packet::default()
     };
-    let mw = walk(sbox.firewall.as_ref(), "mangle", "PREROUTING", &mpkt);
+    let mw = walk(
+        sbox.firewall.as_ref(),
+        "mangle",
+        "PREROUTING",
+        &mpkt,
+        &ctx.budget,
+    );
     let mark = match (mw.mark, mw.mark_rule) {
+        _ if matches!(mw.decision, Decision::Unknown(_)) => {
+            let why = format!(
+                "ingress_sbox's mangle PREROUTING: {}",
+                mw.gave_up().unwrap_or_default()
+            );
+            t.hop(nv.host, sb_el, why.clone(), vec![], Verdict::Unknown(why));
+            return vec![t.finish(id(&svc.name), "mesh", stop_title)];
+        }
         (m, Some(r)) if m != 0 => {
             t.pass(
                 nv.host,
@@ -338,7 +359,13 @@ fn redirect<'a>(
         local: nv.local_v4(cns),
         ..Packet::default()
     };
-    let w = walk(cns.firewall.as_ref(), "nat", "PREROUTING", &pkt);
+    let w = walk(
+        cns.firewall.as_ref(),
+        "nat",
+        "PREROUTING",
+        &pkt,
+        &ctx.budget,
+    );
     let label = nv.ns_name(cns);
     let el = ctx.element(nv.container_id(c));
     match (&w.decision, w.target()) {
@@ -356,6 +383,16 @@ fn redirect<'a>(
                     c.name
                 ),
                 rule_evidence(&label, &w),
+            );
+        }
+        (Decision::Unknown(why), _) => {
+            let why = format!("{}'s nat PREROUTING: {why}", c.name);
+            t.hop(
+                nv.host,
+                el,
+                why.clone(),
+                rule_evidence(&label, &w),
+                Verdict::Unknown(why),
             );
         }
         (Decision::NotRead, _) if published != target => {

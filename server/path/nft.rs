@@ -54,7 +54,10 @@ pub fn walk_hook(ruleset: &Value, hook: &str, pkt: &Packet) -> NftWalk {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[]);
-    let rs = Ruleset { items };
+    let rs = Ruleset {
+        items,
+        spent: std::cell::Cell::new(0),
+    };
     let mut bases: Vec<&Value> = items
         .iter()
         .filter_map(|i| i.get("chain"))
@@ -122,7 +125,13 @@ enum Flow {
 
 struct Ruleset<'v> {
     items: &'v [Value],
+    /// Rules evaluated so far in this walk: chains that jump several times to the next would
+    /// otherwise cost the product of their jumps (a snapshot anyone can upload may hold them).
+    spent: std::cell::Cell<usize>,
 }
+
+/// Most rule evaluations one walk of a native ruleset may spend before it says *unknown*.
+const MAX_RULE_EVALUATIONS: usize = 20_000;
 
 fn s<'v>(v: &'v Value, k: &str) -> &'v str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
@@ -179,6 +188,12 @@ impl<'v> Ruleset<'v> {
             return Flow::Unknown(format!("chains nest deeper than {MAX_DEPTH} at {chain}"));
         }
         for r in self.rules(family, table, chain) {
+            self.spent.set(self.spent.get() + 1);
+            if self.spent.get() > MAX_RULE_EVALUATIONS {
+                return Flow::Unknown(format!(
+                    "the native ruleset needs more than {MAX_RULE_EVALUATIONS} rule evaluations for this packet (chains that jump to each other many times): not followed to the end"
+                ));
+            }
             let text = format!("{family} {table} {chain}: {}", render(r));
             let exprs: &[Value] = r
                 .get("expr")
@@ -721,6 +736,7 @@ fn render_expr(e: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// `nft -j list ruleset` after `nft -f tests/fixtures/nftablesdoc/<name>.nft` (moby's
     /// generated Docker 29 layouts, see that directory's header lines), recorded on nft 1.0.6.
@@ -779,6 +795,34 @@ mod tests {
         // A port nobody published gets no DNAT.
         let w = walk_hook(&rs, "prerouting", &from_outside(HOST, 9090, None));
         assert_eq!(w.decision, NftDecision::Pass);
+    }
+
+    /// A base chain on the forward hook and 30 chains, each jumping three times to the next: the
+    /// product of the jumps (3^30) would never finish; the walk says *unknown* instead.
+    #[test]
+    fn chains_that_fan_out_end_unknown_instead_of_hanging() {
+        let mut items = vec![
+            json!({"table": {"family": "ip", "name": "t"}}),
+            json!({"chain": {"family": "ip", "table": "t", "name": "c0", "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}}),
+        ];
+        for i in 1..=30 {
+            items.push(json!({"chain": {"family": "ip", "table": "t", "name": format!("c{i}")}}));
+        }
+        for i in 0..30 {
+            for _ in 0..3 {
+                items.push(
+                    json!({"rule": {"family": "ip", "table": "t", "chain": format!("c{i}"),
+                    "expr": [{"jump": {"target": format!("c{}", i + 1)}}]}}),
+                );
+            }
+        }
+        let rs = json!({ "nftables": items });
+        let w = walk_hook(&rs, "forward", &from_outside(C1, 80, Some("bridge1")));
+        assert!(
+            matches!(&w.decision, NftDecision::Unknown(why) if why.contains("rule evaluations")),
+            "{:?}",
+            w.decision
+        );
     }
 
     #[test]

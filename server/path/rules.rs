@@ -4,7 +4,13 @@
 //! `addrtype` LOCAL, `conntrack`/`state` (a new connection), `mark`, `comment`; targets ACCEPT, DROP,
 //! REJECT, RETURN, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, jumps and gotos to user chains, policies.
 //! A rule with anything else is not guessed at: it is skipped and reported as uncertain.
+//!
+//! Only the mark changes during a walk, so each chain's outcome for a mark is computed once and
+//! remembered: chains that jump several times to the next cost their rules, not the product of
+//! their jumps. A loop (which the kernel refuses to load), nesting past [`MAX_DEPTH`] or a
+//! question's spent [`Budget`] ends the walk as [`Decision::Unknown`], never as a guess.
 
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 use crate::snapshot::{Firewall, Rule, Table};
@@ -43,6 +49,9 @@ pub enum Decision<'a> {
     NoTable,
     /// The namespace's rules were not read.
     NotRead,
+    /// The walk could not be finished (a loop, too deep, or more work than a question may
+    /// spend): why. Never a guess at the outcome.
+    Unknown(String),
 }
 
 /// The result of a walk.
@@ -79,6 +88,14 @@ impl<'a> Walk<'a> {
     pub fn target(&self) -> Option<&str> {
         match &self.decision {
             Decision::Rule(r) => r.target.as_ref().map(|t| t.name.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Why the walk could not be finished, if it could not.
+    pub fn gave_up(&self) -> Option<&str> {
+        match &self.decision {
+            Decision::Unknown(why) => Some(why),
             _ => None,
         }
     }
@@ -149,10 +166,66 @@ const TERMINAL: [&str; 9] = [
 const CONTINUE: [&str; 7] = [
     "LOG", "NFLOG", "TRACE", "CHECKSUM", "TCPMSS", "CT", "NOTRACK",
 ];
-const MAX_DEPTH: usize = 40;
+/// Nested jumps followed before a walk gives up (the nf_tables jump stack holds 16).
+pub const MAX_DEPTH: usize = 64;
 
-/// Walk `pkt` through built-in `chain` of `table` in `fw`.
-pub fn walk<'a>(fw: Option<&'a Firewall>, table: &str, chain: &str, pkt: &Packet) -> Walk<'a> {
+/// Chain outcomes a walk remembers (far more than a real rule set's chains times its marks).
+const MAX_MEMO: usize = 1 << 16;
+
+/// Rule evaluations one path question may spend on walking chains, beyond the rules it holds.
+pub const QUESTION_BUDGET: u64 = 2_000_000;
+
+/// The work a path question may still spend walking chains, shared by all its walks.
+///
+/// Each rule evaluated costs one. A rule set whose walk would cost more (marks that double the
+/// packet states at every jump) ends in [`Decision::Unknown`] instead of holding the worker.
+#[derive(Debug)]
+pub struct Budget {
+    left: std::cell::Cell<u64>,
+    total: u64,
+}
+
+impl Budget {
+    /// A budget of `n` rule evaluations.
+    pub fn new(n: u64) -> Self {
+        Self {
+            left: std::cell::Cell::new(n),
+            total: n,
+        }
+    }
+
+    /// Take one evaluation; `false` when none is left.
+    fn spend(&self) -> bool {
+        let left = self.left.get();
+        if left == 0 {
+            return false;
+        }
+        self.left.set(left - 1);
+        true
+    }
+
+    fn why(&self) -> String {
+        format!(
+            "walking the rules took more than the {} rule evaluations a path question may spend (marks or jumps that multiply the packet's states): cannot tell how this chain ends",
+            self.total
+        )
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self::new(QUESTION_BUDGET)
+    }
+}
+
+/// Walk `pkt` through built-in `chain` of `table` in `fw`, spending from `budget`.
+pub fn walk<'a>(
+    fw: Option<&'a Firewall>,
+    table: &str,
+    chain: &str,
+    pkt: &Packet,
+    budget: &Budget,
+) -> Walk<'a> {
     let mut w = Walk {
         table: table.to_owned(),
         chain: chain.to_owned(),
@@ -168,96 +241,244 @@ pub fn walk<'a>(fw: Option<&'a Firewall>, table: &str, chain: &str, pkt: &Packet
         w.decision = Decision::NoTable;
         return w;
     };
-    let mut pkt = pkt.clone();
-    w.decision = match run(t, chain, &mut pkt, &mut w, 0) {
-        Flow::Terminal(r) => Decision::Rule(r),
-        Flow::Return | Flow::End => Decision::Policy(
-            t.chains
-                .iter()
-                .find(|c| c.name == chain)
-                .and_then(|c| c.policy.clone())
-                .unwrap_or_else(|| "ACCEPT".to_owned()),
-        ),
+    let ix = Chains::new(t);
+    let mut walker = Walker {
+        ix: &ix,
+        memo: HashMap::new(),
+        active: Vec::new(),
+        pkt: pkt.clone(),
+        budget,
+        mark_now: pkt.mark,
+        trace: Trace::default(),
     };
-    w.mark = pkt.mark;
+    let root = ix.by_chain.get_key_value(chain).map(|(k, _)| *k);
+    let result = match root {
+        Some(root) => walker.run(root, pkt.mark, 0).map(|o| (o.flow, o.mark)),
+        None => Ok((Flow::End, pkt.mark)),
+    };
+    let (decision, mark) = match result {
+        Ok((Flow::Terminal(r), m)) => (Decision::Rule(r), m),
+        Ok((Flow::Return | Flow::End, m)) => (
+            Decision::Policy(
+                t.chains
+                    .iter()
+                    .find(|c| c.name == chain)
+                    .and_then(|c| c.policy.clone())
+                    .unwrap_or_else(|| "ACCEPT".to_owned()),
+            ),
+            m,
+        ),
+        Err(why) => (Decision::Unknown(why), walker.mark_now),
+    };
+    let trace = walker.trace;
+    w.decision = decision;
+    w.mark = mark;
+    w.mark_rule = trace.mark_rule;
+    w.matched = trace.matched;
+    w.uncertain = trace.uncertain;
+    w.conditional = trace.conditional;
     w
 }
 
+#[derive(Clone, Copy)]
 enum Flow<'a> {
     Terminal(&'a Rule),
     Return,
     End,
 }
 
-fn run<'a>(
-    t: &'a Table,
-    chain: &str,
-    pkt: &mut Packet,
-    w: &mut Walk<'a>,
-    depth: usize,
-) -> Flow<'a> {
-    if depth > MAX_DEPTH {
-        return Flow::End;
+/// How a chain ended for a packet with a given mark: computed once per walk.
+#[derive(Clone, Copy)]
+struct Outcome<'a> {
+    flow: Flow<'a>,
+    mark: u32,
+    /// The last rule that set the mark within the chain (and the chains it jumped to).
+    mark_rule: Option<&'a Rule>,
+}
+
+/// What a walk saw, each rule listed once, in the order first seen.
+#[derive(Default)]
+struct Trace<'a> {
+    matched: Vec<&'a Rule>,
+    uncertain: Vec<(&'a Rule, String)>,
+    conditional: Vec<&'a Rule>,
+    mark_rule: Option<&'a Rule>,
+    seen: HashSet<(u8, *const Rule)>,
+}
+
+impl<'a> Trace<'a> {
+    fn first(&mut self, list: u8, r: &'a Rule) -> bool {
+        self.seen.insert((list, r as *const Rule))
     }
-    for r in t.rules.iter().filter(|r| r.chain == chain) {
-        match conditions(r, pkt) {
-            Cond::No => continue,
-            Cond::Unknown(why) => {
-                w.uncertain.push((r, why));
-                continue;
-            }
-            Cond::Depends => {
-                w.conditional.push(r);
-                continue;
-            }
-            Cond::Yes => {}
+
+    fn matched(&mut self, r: &'a Rule) {
+        if self.first(0, r) {
+            self.matched.push(r);
         }
-        let Some(target) = &r.target else { continue };
-        let name = target.name.as_str();
-        if TERMINAL.contains(&name) {
-            w.matched.push(r);
-            return Flow::Terminal(r);
+    }
+
+    fn uncertain(&mut self, r: &'a Rule, why: String) {
+        if self.first(1, r) {
+            self.uncertain.push((r, why));
         }
-        if name == "RETURN" {
-            w.matched.push(r);
-            return Flow::Return;
+    }
+
+    fn conditional(&mut self, r: &'a Rule) {
+        if self.first(2, r) {
+            self.conditional.push(r);
         }
-        if name == "MARK" {
-            match target.set_mark.as_deref().and_then(parse_mark) {
-                Some((v, m)) => {
-                    let xor = target.args.iter().any(|a| a == "--set-xmark");
-                    pkt.mark = if xor {
-                        (pkt.mark & !m) ^ v
-                    } else {
-                        (pkt.mark & !m) | v
-                    };
-                    w.matched.push(r);
-                    w.mark_rule = Some(r);
-                }
-                None => w
-                    .uncertain
-                    .push((r, "a MARK target dockmap cannot read".to_owned())),
-            }
-            continue;
+    }
+}
+
+/// A table's rules by chain and its user chains, indexed once per walk.
+struct Chains<'a> {
+    by_chain: HashMap<&'a str, Vec<&'a Rule>>,
+    user: HashSet<&'a str>,
+}
+
+impl<'a> Chains<'a> {
+    fn new(t: &'a Table) -> Self {
+        let mut by_chain: HashMap<&'a str, Vec<&'a Rule>> = HashMap::new();
+        for r in &t.rules {
+            by_chain.entry(r.chain.as_str()).or_default().push(r);
         }
-        if CONTINUE.contains(&name) {
-            continue;
-        }
-        if t.chains
+        let user = t
+            .chains
             .iter()
-            .any(|c| c.name == name && c.policy.is_none())
-        {
-            w.matched.push(r);
-            match run(t, name, pkt, w, depth + 1) {
-                Flow::Terminal(x) => return Flow::Terminal(x),
-                Flow::Return | Flow::End if target.goto => return Flow::Return,
+            .filter(|c| c.policy.is_none())
+            .map(|c| c.name.as_str())
+            .collect();
+        Chains { by_chain, user }
+    }
+}
+
+/// One walk's state: each (chain, mark)'s outcome once computed, the chains being walked (a
+/// jump back into one is a loop), and what was seen.
+struct Walker<'a, 'c> {
+    ix: &'c Chains<'a>,
+    memo: HashMap<(&'a str, u32), Outcome<'a>>,
+    active: Vec<&'a str>,
+    pkt: Packet,
+    budget: &'c Budget,
+    /// The packet's mark where the walk is (what it was when a walk gives up).
+    mark_now: u32,
+    trace: Trace<'a>,
+}
+
+impl<'a, 'c> Walker<'a, 'c> {
+    /// The outcome of `chain` for a packet marked `mark`: computed once, then remembered (the
+    /// other fields of the packet never change during a walk).
+    fn run(&mut self, chain: &'a str, mark: u32, depth: usize) -> Result<Outcome<'a>, String> {
+        if let Some(o) = self.memo.get(&(chain, mark)) {
+            return Ok(*o);
+        }
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "the rules jump more than {MAX_DEPTH} chains deep (at chain {chain}): cannot tell how they end"
+            ));
+        }
+        self.active.push(chain);
+        let outer = self.trace.mark_rule.take();
+        let result = self.chain_rules(chain, mark, depth);
+        self.active.pop();
+        let inner = self.trace.mark_rule;
+        self.trace.mark_rule = inner.or(outer);
+        let (flow, after) = result?;
+        let o = Outcome {
+            flow,
+            mark: after,
+            mark_rule: inner,
+        };
+        // Memory stays bounded when marks multiply the states; past this only the time grows,
+        // and the budget bounds that.
+        if self.memo.len() < MAX_MEMO {
+            self.memo.insert((chain, mark), o);
+        }
+        Ok(o)
+    }
+
+    fn chain_rules(
+        &mut self,
+        chain: &'a str,
+        mut mark: u32,
+        depth: usize,
+    ) -> Result<(Flow<'a>, u32), String> {
+        let ix = self.ix;
+        let rules = ix.by_chain.get(chain).map_or(&[][..], Vec::as_slice);
+        for &r in rules {
+            self.mark_now = mark;
+            if !self.budget.spend() {
+                return Err(self.budget.why());
+            }
+            self.pkt.mark = mark;
+            match conditions(r, &self.pkt) {
+                Cond::No => continue,
+                Cond::Unknown(why) => {
+                    self.trace.uncertain(r, why);
+                    continue;
+                }
+                Cond::Depends => {
+                    self.trace.conditional(r);
+                    continue;
+                }
+                Cond::Yes => {}
+            }
+            let Some(target) = &r.target else { continue };
+            let name = target.name.as_str();
+            if TERMINAL.contains(&name) {
+                self.trace.matched(r);
+                return Ok((Flow::Terminal(r), mark));
+            }
+            if name == "RETURN" {
+                self.trace.matched(r);
+                return Ok((Flow::Return, mark));
+            }
+            if name == "MARK" {
+                match target.set_mark.as_deref().and_then(parse_mark) {
+                    Some((v, m)) => {
+                        let xor = target.args.iter().any(|a| a == "--set-xmark");
+                        mark = if xor {
+                            (mark & !m) ^ v
+                        } else {
+                            (mark & !m) | v
+                        };
+                        self.trace.matched(r);
+                        self.trace.mark_rule = Some(r);
+                    }
+                    None => self
+                        .trace
+                        .uncertain(r, "a MARK target dockmap cannot read".to_owned()),
+                }
+                continue;
+            }
+            if CONTINUE.contains(&name) {
+                continue;
+            }
+            let Some(&callee) = ix.user.get(name) else {
+                self.trace
+                    .uncertain(r, format!("target {name} is not interpreted"));
+                continue;
+            };
+            self.trace.matched(r);
+            if self.active.contains(&callee) {
+                return Err(format!(
+                    "`{}` jumps back into chain {callee}, which the packet is already in: a loop the kernel refuses to load, so these are not rules a kernel holds",
+                    r.text
+                ));
+            }
+            let o = self.run(callee, mark, depth + 1)?;
+            if o.mark_rule.is_some() {
+                self.trace.mark_rule = o.mark_rule;
+            }
+            mark = o.mark;
+            match o.flow {
+                Flow::Terminal(x) => return Ok((Flow::Terminal(x), mark)),
+                Flow::Return | Flow::End if target.goto => return Ok((Flow::Return, mark)),
                 _ => continue,
             }
         }
-        w.uncertain
-            .push((r, format!("target {name} is not interpreted")));
+        Ok((Flow::End, mark))
     }
-    Flow::End
 }
 
 /// `0x102/0xffffffff` or `0x102` → (value, mask).
@@ -464,6 +685,11 @@ mod tests {
     use super::*;
     use crate::collect::firewall::parse_iptables_save;
 
+    /// A walk with a question's whole budget.
+    fn walk<'a>(fw: Option<&'a Firewall>, table: &str, chain: &str, pkt: &Packet) -> Walk<'a> {
+        super::walk(fw, table, chain, pkt, &Budget::default())
+    }
+
     fn fw(text: &str) -> Firewall {
         Firewall {
             ipv4: parse_iptables_save(text).unwrap(),
@@ -587,5 +813,129 @@ mod tests {
         let w = walk(Some(&f), "filter", "FORWARD", &p);
         assert_eq!(w.decision, Decision::Policy("ACCEPT".into()));
         assert_eq!(w.conditional.len(), 1);
+    }
+
+    /// A filter table whose FORWARD jumps to C0, and each Ci jumps `fan` times to C(i+1);
+    /// the last chain toggles the mark's lowest bit and drops port 22.
+    fn fan_out(chains: usize, fan: usize) -> String {
+        let mut s = String::from("*filter\n:FORWARD ACCEPT [0:0]\n");
+        for i in 0..chains {
+            s.push_str(&format!(":C{i} - [0:0]\n"));
+        }
+        s.push_str("-A FORWARD -j C0\n");
+        for i in 0..chains - 1 {
+            for _ in 0..fan {
+                s.push_str(&format!("-A C{i} -j C{}\n", i + 1));
+            }
+        }
+        let last = chains - 1;
+        s.push_str(&format!(
+            "-A C{last} -j MARK --set-xmark 0x1/0x0\n-A C{last} -p tcp -m tcp --dport 22 -j DROP\nCOMMIT\n"
+        ));
+        s
+    }
+
+    #[test]
+    fn chains_jumping_several_times_to_the_next_are_walked_once_per_mark() {
+        // 5^9 visits of the last chain for the kernel; each (chain, mark) once here.
+        let f = fw(&fan_out(10, 5));
+        let mut p = to_host(80, Some("eth0"), "198.19.0.9");
+        p.out_if = Some("br0".into());
+        let budget = Budget::new(10_000);
+        let w = super::walk(Some(&f), "filter", "FORWARD", &p, &budget);
+        assert_eq!(w.decision, Decision::Policy("ACCEPT".into()));
+        // Every visit toggles the bit: 5^9 visits leave it set, as the kernel would.
+        assert_eq!(w.mark, (5u32.pow(9) % 2));
+        assert_eq!(
+            w.mark_rule.unwrap().text,
+            "-A C9 -j MARK --set-xmark 0x1/0x0"
+        );
+        let once: HashSet<*const Rule> = w.matched.iter().map(|r| *r as *const Rule).collect();
+        assert_eq!(once.len(), w.matched.len(), "each rule listed once");
+        assert!(w.matched.len() <= f.ipv4[0].rules.len());
+        assert!(budget.left.get() > 9_000, "{} left", budget.left.get());
+        p.dport = Some(22);
+        let w = walk(Some(&f), "filter", "FORWARD", &p);
+        assert_eq!(w.target(), Some("DROP"));
+    }
+
+    #[test]
+    fn a_chain_jumping_to_itself_twice_is_an_unknown_loop() {
+        let f = fw("*filter\n:FORWARD ACCEPT [0:0]\n:X - [0:0]\n-A FORWARD -j X\n-A X -j X\n-A X -j X\nCOMMIT\n");
+        let p = to_host(80, Some("eth0"), "198.19.0.9");
+        let w = walk(Some(&f), "filter", "FORWARD", &p);
+        let why = w.gave_up().unwrap_or_else(|| panic!("{:?}", w.decision));
+        assert!(why.contains("`-A X -j X` jumps back into chain X"), "{why}");
+        assert!(why.contains("loop"), "{why}");
+        // The same through a goto and through another chain.
+        let f = fw("*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A PREROUTING -j A\n-A A -g B\n-A B -j A\nCOMMIT\n");
+        let w = walk(Some(&f), "nat", "PREROUTING", &p);
+        assert!(w.gave_up().unwrap().contains("chain A"), "{:?}", w.decision);
+    }
+
+    #[test]
+    fn marks_that_double_the_states_at_each_jump_spend_the_budget_and_end_unknown() {
+        // Ci: jump, toggle bit i, jump again: 2^i marks reach C(i+1), so memos cannot help.
+        let mut s = String::from("*mangle\n:PREROUTING ACCEPT [0:0]\n");
+        for i in 0..=24 {
+            s.push_str(&format!(":C{i} - [0:0]\n"));
+        }
+        s.push_str("-A PREROUTING -j C0\n");
+        for i in 0..24 {
+            s.push_str(&format!(
+                "-A C{i} -j C{n}\n-A C{i} -j MARK --set-xmark 0x{b:x}/0x0\n-A C{i} -j C{n}\n",
+                n = i + 1,
+                b = 1u32 << i
+            ));
+        }
+        s.push_str("-A C24 -j LOG\nCOMMIT\n");
+        let f = fw(&s);
+        let p = to_host(80, Some("eth0"), "198.19.0.9");
+        let budget = Budget::new(50_000);
+        let w = super::walk(Some(&f), "mangle", "PREROUTING", &p, &budget);
+        let why = w.gave_up().unwrap_or_else(|| panic!("{:?}", w.decision));
+        assert!(why.contains("50000 rule evaluations"), "{why}");
+        assert_eq!(budget.left.get(), 0);
+        // The budget is the question's: a later walk in the same question gives up at once.
+        let g = fw(NAT);
+        let w = super::walk(
+            Some(&g),
+            "nat",
+            "PREROUTING",
+            &to_host(8080, Some("eth0"), "198.19.0.5"),
+            &budget,
+        );
+        assert!(w.gave_up().is_some());
+        // With budget to spare the same question is answered.
+        let w = super::walk(
+            Some(&g),
+            "nat",
+            "PREROUTING",
+            &to_host(8080, Some("eth0"), "198.19.0.5"),
+            &Budget::new(100),
+        );
+        assert_eq!(w.target(), Some("DNAT"));
+    }
+
+    #[test]
+    fn jumps_deeper_than_the_limit_end_unknown_not_at_the_policy() {
+        let n = MAX_DEPTH + 2;
+        let mut s = String::from("*filter\n:FORWARD ACCEPT [0:0]\n");
+        for i in 0..n {
+            s.push_str(&format!(":D{i} - [0:0]\n"));
+        }
+        s.push_str("-A FORWARD -j D0\n");
+        for i in 0..n - 1 {
+            s.push_str(&format!("-A D{i} -j D{}\n", i + 1));
+        }
+        s.push_str(&format!("-A D{} -j DROP\nCOMMIT\n", n - 1));
+        let f = fw(&s);
+        let w = walk(
+            Some(&f),
+            "filter",
+            "FORWARD",
+            &to_host(80, None, "198.19.0.9"),
+        );
+        assert!(w.gave_up().unwrap().contains("deep"), "{:?}", w.decision);
     }
 }

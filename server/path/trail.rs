@@ -194,7 +194,7 @@ impl<'c, 'a> Trail<'c, 'a> {
         element: Option<String>,
     ) {
         let label = nv.ns_name(ns);
-        let w = walk(ns.firewall.as_ref(), "filter", chain, pkt);
+        let w = walk(ns.firewall.as_ref(), "filter", chain, pkt, &self.ctx.budget);
         if chain == "FORWARD" {
             match forward_gate(nv, ns, pkt) {
                 Gate::Rules => {}
@@ -241,6 +241,10 @@ impl<'c, 'a> Trail<'c, 'a> {
                 format!("no filter table in {label}: nothing filters {chain}"),
                 Verdict::Pass,
             ),
+            Decision::Unknown(why) => {
+                let why = format!("filter {chain} in {label}: {why}");
+                (why.clone(), Verdict::Unknown(why))
+            }
             Decision::NotRead => {
                 let why = format!(
                     "the iptables rules of {label} were not read ({})",

@@ -87,8 +87,18 @@ pub fn trace<'a>(
             local: nv.local_v4(cns),
             ..Packet::default()
         };
-        let w = walk(cns.firewall.as_ref(), "mangle", "OUTPUT", &pkt);
+        let w = walk(cns.firewall.as_ref(), "mangle", "OUTPUT", &pkt, &ctx.budget);
         let mark = match (w.mark, w.mark_rule) {
+            _ if w.gave_up().is_some() => {
+                let why = format!(
+                    "{}'s mangle OUTPUT: {}",
+                    c.name,
+                    w.gave_up().unwrap_or_default()
+                );
+                t.hop(nv.host, ns_el, why.clone(), vec![], Verdict::Unknown(why));
+                paths.push(t.finish(id(&svc.name), "vip", title(&svc.name)));
+                continue;
+            }
             (m, Some(r)) if m != 0 => {
                 t.pass(
                     nv.host,

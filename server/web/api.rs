@@ -37,7 +37,8 @@ pub fn bad(msg: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
 }
 
-fn internal(msg: String) -> Response {
+/// A 500 answer saying `msg`.
+pub fn internal(msg: String) -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         Json(json!({ "error": msg })),

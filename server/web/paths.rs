@@ -1,11 +1,13 @@
 //! Packet paths in the JSON API: `/api/ports`, `/api/path` and `/api/path/ends`.
 //!
 //! The derivation is [`crate::path`]; this module reads the question from the query string,
-//! runs it on the snapshot's query worker (a big cluster's paths take milliseconds, never on an
-//! async thread), and adds what the page needs to draw the answer: the folded elements to open so
+//! traces it on a blocking thread (a big cluster's paths take milliseconds, never on an async
+//! thread; a rule set that takes long to walk never holds up the snapshot's other questions), and
+//! adds what the page needs to draw the answer: the folded elements to open so
 //! every hop is drawn, and the two ends of every hop's edge.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -19,7 +21,9 @@ use crate::layout::fx::{FxMap, FxSet};
 use crate::layout::{GraphIndex, Policy, View};
 use crate::path::{self, PathAnswer, PublishedPort, Question, PATH_SCHEMA};
 
-use super::api::{bad, json_query, param, pick, tag_of};
+use super::api::{bad, internal, json_query, param, pick, tag_of};
+use super::headers::not_modified;
+use super::worker::Data;
 
 /// Longest `from`/`to`/`node` value accepted (names and IDs are far shorter).
 const MAX_NAME: usize = 256;
@@ -330,12 +334,32 @@ pub async fn path_handler(
     let view = View::from_query(&qs);
     let key = serde_json::to_string(&question).unwrap_or_default();
     let tag = tag_of(&cur, &format!("path?{key}&{}", view.to_query()));
+    if let Some(r) = not_modified(&req, &tag) {
+        return r;
+    }
     let generation = cur.generation;
+    let answer = match traced(cur.data.clone(), question).await {
+        Ok(a) => a,
+        Err(why) => return internal(why),
+    };
     json_query(cur, &req, tag, move |d, ix| {
-        let answer = path::trace(&question, &d.snapshots, &d.graph);
         serde_json::to_vec(&drawn(answer, generation, &d.graph, ix, &view))
     })
     .await
+}
+
+/// Path questions traced at once (each is bounded by its rule budget, [`path::rules::Budget`]).
+const PARALLEL_TRACES: usize = 8;
+
+static TRACES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PARALLEL_TRACES);
+
+/// Trace `question` on a blocking thread of its own, not on the snapshot's query worker: a
+/// question whose rules take long to walk never holds up the next one.
+async fn traced(data: Arc<Data>, question: Question) -> Result<PathAnswer, String> {
+    let _permit = TRACES.acquire().await.map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || path::trace(&question, &data.snapshots, &data.graph))
+        .await
+        .map_err(|e| format!("the path question failed: {e}"))
 }
 
 /// `GET /api/path/ends`: the containers and services the pickers offer.

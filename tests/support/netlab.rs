@@ -72,6 +72,22 @@ pub fn run_batch(cmd: &str, ns: Option<&str>, script: &str) {
     }
 }
 
+/// Load `rules` with `iptables-restore` inside namespace `ns`, panicking on failure.
+pub fn restore(ns: &str, rules: &str) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "iptables-restore"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(rules.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "iptables-restore in {ns}");
+}
+
 /// A set of namespaces and host links that disappears with it.
 pub struct Lab {
     prefix: String,

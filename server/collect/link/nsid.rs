@@ -168,13 +168,18 @@ async fn query(conn: &RtConn, b: &NsHandle) -> Result<Option<i32>, crate::collec
     // NETNSA_FD is resolved in our process's fd table while the kernel handles the request.
     msg.attributes = vec![NsidAttribute::Fd(b.fd() as u32)];
     let answer = conn.get(RouteNetlinkMessage::GetNsId(msg)).await?;
-    Ok(answer.messages.iter().find_map(|m| match m {
+    Ok(nsid_answer(&answer.messages))
+}
+
+/// The id an RTM_GETNSID answer gives (none when the namespace has none there).
+pub fn nsid_answer(messages: &[RouteNetlinkMessage]) -> Option<i32> {
+    messages.iter().find_map(|m| match m {
         RouteNetlinkMessage::NewNsId(n) => n.attributes.iter().find_map(|a| match a {
             NsidAttribute::Id(id) if *id >= 0 => Some(*id),
             _ => None,
         }),
         _ => None,
-    }))
+    })
 }
 
 #[cfg(test)]
