@@ -103,7 +103,11 @@ pub async fn collect_reusing(opts: &NodeOptions, reuse: EngineReuse) -> (NodeSna
             }
             Ok((e, n)) => {
                 let why = format!("read in part: {}", e.problems.join("; "));
-                (Some(e), SourceStatus::error(SourceKind::Engine, None, why), n)
+                (
+                    Some(e),
+                    SourceStatus::error(SourceKind::Engine, None, why),
+                    n,
+                )
             }
             Err(why) => (None, SourceStatus::error(SourceKind::Engine, None, why), 0),
         }
@@ -124,8 +128,10 @@ pub async fn collect_reusing(opts: &NodeOptions, reuse: EngineReuse) -> (NodeSna
         let (namespaces, sources, read) = read_with(&handles, first_cache).await;
         (handles, problems, namespaces, sources, read)
     };
-    let ((engine, engine_status, inspected), (handles, mut problems, mut namespaces, mut ns_sources, read)) =
-        tokio::join!(engine_side, kernel_side);
+    let (
+        (engine, engine_status, inspected),
+        (handles, mut problems, mut namespaces, mut ns_sources, read),
+    ) = tokio::join!(engine_side, kernel_side);
     snap.sources.push(engine_status);
 
     // What the engine names beyond the directories already read.

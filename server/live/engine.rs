@@ -24,7 +24,14 @@ fn relevant(kind: &str, action: &str) -> bool {
     match kind {
         "container" => matches!(
             action,
-            "create" | "start" | "restart" | "die" | "destroy" | "rename" | "update" | "pause"
+            "create"
+                | "start"
+                | "restart"
+                | "die"
+                | "destroy"
+                | "rename"
+                | "update"
+                | "pause"
                 | "unpause"
         ),
         "network" | "service" | "node" => true,
@@ -199,10 +206,16 @@ mod tests {
             Wake::Engine(Some("c1".into()))
         );
         assert_eq!(
-            wake_for("network", actor("n1", &[("container", "c2"), ("type", "bridge")])),
+            wake_for(
+                "network",
+                actor("n1", &[("container", "c2"), ("type", "bridge")])
+            ),
             Wake::Engine(Some("c2".into()))
         );
-        assert_eq!(wake_for("network", actor("n1", &[("type", "bridge")])), Wake::Engine(None));
+        assert_eq!(
+            wake_for("network", actor("n1", &[("type", "bridge")])),
+            Wake::Engine(None)
+        );
         assert_eq!(wake_for("service", actor("s1", &[])), Wake::Engine(None));
         assert_eq!(wake_for("node", None), Wake::Engine(None));
         // A container event that names no container: everything is read again.

@@ -292,7 +292,11 @@ mod tests {
         tx.send(Wake::Engine(Some("c1".into()))).unwrap();
         let woke = next_round(&mut rx, RESYNC).await.expect("a round");
         assert!(rx.is_empty(), "the whole burst was taken in by one round");
-        assert_eq!(woke.len(), 1001, "every wake-up of the burst decides what is read");
+        assert_eq!(
+            woke.len(),
+            1001,
+            "every wake-up of the burst decides what is read"
+        );
         // Nothing more: the next round is the idle resync (no wake-ups: read everything), not a
         // redraw per event.
         let started = tokio::time::Instant::now();

@@ -250,7 +250,10 @@ mod tests {
         let mut more = entry.clone();
         more["NetworkSettings"]["Networks"]["back"] = json!({"EndpointID": "e3"});
         assert!(!unchanged(&more, &before, &none), "one more network");
-        assert!(!unchanged(&json!({"Id": "c0ffee0123456789"}), &before, &none), "an odd entry");
+        assert!(
+            !unchanged(&json!({"Id": "c0ffee0123456789"}), &before, &none),
+            "an odd entry"
+        );
     }
 
     #[test]
