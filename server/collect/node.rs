@@ -1,6 +1,6 @@
 //! One node's whole snapshot: runs every collector and keeps what each could see.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -38,13 +38,32 @@ pub struct NodeOptions {
     pub rule_cache: Option<PathBuf>,
 }
 
+/// What a collection may take over from an earlier one instead of asking the engine again (the
+/// live feed decides, from what woke it; the kernel is always read whole).
+#[derive(Debug, Clone, Default)]
+pub enum EngineReuse {
+    /// Ask the engine for everything.
+    #[default]
+    Nothing,
+    /// No engine event since these facts were read: keep them whole, ask the engine nothing.
+    All(EngineFacts),
+    /// Events named these containers since the facts were read: the engine is asked again for
+    /// everything but the inspects of the containers no event named (see `docker::collect_reusing`).
+    Containers(EngineFacts, BTreeSet<String>),
+}
+
 /// Take a snapshot of this node. Never fails: what could not be seen is said in `sources`.
+pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
+    collect_reusing(opts, EngineReuse::Nothing).await.0
+}
+
+/// [`collect`], taking over engine facts as `reuse` says; also how many containers it inspected.
 ///
 /// The engine and the kernel are read at the same time: the kernel side starts with the
 /// namespace directories known up front, and the engine's answer then adds what it names
 /// beyond them (its own netns directory, sandboxes elsewhere). Only when it does are the
 /// namespaces read again as one set, so every nsid can be resolved across all of them.
-pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
+pub async fn collect_reusing(opts: &NodeOptions, reuse: EngineReuse) -> (NodeSnapshot, usize) {
     let started = Instant::now();
     let mut snap = NodeSnapshot {
         schema: NODE_SCHEMA.to_owned(),
@@ -62,20 +81,35 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
         .unwrap_or_else(|| PathBuf::from(RULE_CACHE_FILE));
     let cache = rule_cache(&cache_file);
     let first_dirs = initial_dirs(opts);
-    let engine_side = async {
+    let engine_side = async move {
         if opts.no_engine {
             return (
                 None,
                 SourceStatus::unavailable(SourceKind::Engine, None, "not asked (--no-engine)"),
+                0,
             );
         }
-        match collect_engine(opts.docker.as_deref()).await {
-            Ok(e) if e.problems.is_empty() => (Some(e), SourceStatus::ok(SourceKind::Engine, None)),
-            Ok(e) => {
-                let why = format!("read in part: {}", e.problems.join("; "));
-                (Some(e), SourceStatus::error(SourceKind::Engine, None, why))
+        let earlier = match reuse {
+            EngineReuse::Nothing => None,
+            EngineReuse::All(facts) => {
+                return (Some(facts), SourceStatus::ok(SourceKind::Engine, None), 0)
             }
-            Err(why) => (None, SourceStatus::error(SourceKind::Engine, None, why)),
+            EngineReuse::Containers(facts, named) => Some((facts, named)),
+        };
+        let earlier = earlier.as_ref().map(|(f, n)| (f, n));
+        match collect_engine(opts.docker.as_deref(), earlier).await {
+            Ok((e, n)) if e.problems.is_empty() => {
+                (Some(e), SourceStatus::ok(SourceKind::Engine, None), n)
+            }
+            Ok((e, n)) => {
+                let why = format!("read in part: {}", e.problems.join("; "));
+                (
+                    Some(e),
+                    SourceStatus::error(SourceKind::Engine, None, why),
+                    n,
+                )
+            }
+            Err(why) => (None, SourceStatus::error(SourceKind::Engine, None, why), 0),
         }
     };
     let dirs = first_dirs.clone();
@@ -94,8 +128,10 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
         let (namespaces, sources, read) = read_with(&handles, first_cache).await;
         (handles, problems, namespaces, sources, read)
     };
-    let ((engine, engine_status), (handles, mut problems, mut namespaces, mut ns_sources, read)) =
-        tokio::join!(engine_side, kernel_side);
+    let (
+        (engine, engine_status, inspected),
+        (handles, mut problems, mut namespaces, mut ns_sources, read),
+    ) = tokio::join!(engine_side, kernel_side);
     snap.sources.push(engine_status);
 
     // What the engine names beyond the directories already read.
@@ -163,7 +199,7 @@ pub async fn collect(opts: &NodeOptions) -> NodeSnapshot {
     snap.engine = engine;
     snap.duration_ms = started.elapsed().as_millis() as u64;
     snap.normalize();
-    snap
+    (snap, inspected)
 }
 
 /// The engine as asked: `--docker`, else `DOCKER_HOST`, else the local socket.
@@ -182,14 +218,17 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(|e| format!("collector thread failed: {e}"))
 }
 
-async fn collect_engine(url: Option<&str>) -> Result<EngineFacts, String> {
+async fn collect_engine(
+    url: Option<&str>,
+    earlier: Option<(&EngineFacts, &BTreeSet<String>)>,
+) -> Result<(EngineFacts, usize), String> {
     // The ping blocks (plain socket calls): off the async workers, so a hung engine cannot hold
     // up the kernel side that runs beside it.
     let url = url.map(str::to_owned);
     let client = blocking(move || docker::connect(url.as_deref()))
         .await?
         .map_err(|e| e.to_string())?;
-    match tokio::time::timeout(ENGINE_DEADLINE, docker::collect(&client)).await {
+    match tokio::time::timeout(ENGINE_DEADLINE, docker::collect_reusing(&client, earlier)).await {
         Ok(Ok(facts)) => Ok(facts),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!(

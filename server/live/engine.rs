@@ -24,10 +24,35 @@ fn relevant(kind: &str, action: &str) -> bool {
     match kind {
         "container" => matches!(
             action,
-            "create" | "start" | "restart" | "die" | "destroy" | "rename" | "update"
+            "create"
+                | "start"
+                | "restart"
+                | "die"
+                | "destroy"
+                | "rename"
+                | "update"
+                | "pause"
+                | "unpause"
         ),
         "network" | "service" | "node" => true,
         _ => false,
+    }
+}
+
+/// What an event tells the feed: the container it concerns, so only that one is inspected again
+/// (a container event's actor, a network connect/disconnect's `container` attribute); a
+/// container event naming none asks for everything.
+fn wake_for(kind: &str, actor: Option<bollard::models::EventActor>) -> Wake {
+    let actor = actor.unwrap_or_default();
+    let named = match kind {
+        "container" => actor.id,
+        "network" => actor.attributes.and_then(|a| a.get("container").cloned()),
+        _ => None,
+    }
+    .filter(|id| !id.is_empty());
+    match (kind, named) {
+        ("container", None) => Wake::Overflow,
+        (_, named) => Wake::Engine(named),
     }
 }
 
@@ -66,6 +91,10 @@ pub async fn follow(url: Option<String>, tx: UnboundedSender<Wake>, status: Arc<
             return;
         }
         set(format!("engine events unavailable: {why}"));
+        // Events may have been missed: the feed must not take over engine facts from before.
+        if tx.send(Wake::Overflow).is_err() {
+            return;
+        }
         tokio::time::sleep(RETRY).await;
     }
 }
@@ -89,7 +118,7 @@ async fn events(client: &bollard::Docker, tx: &UnboundedSender<Wake>) -> String 
                 let action = ev.action.unwrap_or_default();
                 // Actions may carry a suffix (`health_status: healthy`): the verb decides.
                 let verb = action.split([':', ' ']).next().unwrap_or("");
-                if relevant(&kind, verb) && tx.send(Wake::Changed).is_err() {
+                if relevant(&kind, verb) && tx.send(wake_for(&kind, ev.actor)).is_err() {
                     return "stopped".into();
                 }
             }
@@ -144,7 +173,9 @@ async fn tasks(client: &bollard::Docker, tx: &UnboundedSender<Wake>) -> String {
                 )
             })
             .collect();
-        if last.as_ref().is_some_and(|l| *l != now) && tx.send(Wake::Changed).is_err() {
+        // The first list counts as a change too: tasks may have moved between the collection
+        // that followed the (re)connection and this first look.
+        if last.as_ref() != Some(&now) && tx.send(Wake::Engine(None)).is_err() {
             return "stopped".into();
         }
         last = Some(now);
@@ -153,7 +184,44 @@ async fn tasks(client: &bollard::Docker, tx: &UnboundedSender<Wake>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::relevant;
+    use super::{relevant, wake_for, Wake};
+    use bollard::models::EventActor;
+    use std::collections::HashMap;
+
+    #[test]
+    fn an_event_names_the_container_it_concerns() {
+        let actor = |id: &str, attrs: &[(&str, &str)]| {
+            Some(EventActor {
+                id: Some(id.into()),
+                attributes: Some(
+                    attrs
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect::<HashMap<_, _>>(),
+                ),
+            })
+        };
+        assert_eq!(
+            wake_for("container", actor("c1", &[("name", "web")])),
+            Wake::Engine(Some("c1".into()))
+        );
+        assert_eq!(
+            wake_for(
+                "network",
+                actor("n1", &[("container", "c2"), ("type", "bridge")])
+            ),
+            Wake::Engine(Some("c2".into()))
+        );
+        assert_eq!(
+            wake_for("network", actor("n1", &[("type", "bridge")])),
+            Wake::Engine(None)
+        );
+        assert_eq!(wake_for("service", actor("s1", &[])), Wake::Engine(None));
+        assert_eq!(wake_for("node", None), Wake::Engine(None));
+        // A container event that names no container: everything is read again.
+        assert_eq!(wake_for("container", None), Wake::Overflow);
+        assert_eq!(wake_for("container", actor("", &[])), Wake::Overflow);
+    }
 
     #[test]
     fn wiring_events_wake_and_busy_noise_does_not() {

@@ -1,9 +1,12 @@
 //! One node, live: collect when the kernel or the engine says something changed (debounced),
 //! publish a new generation only when the picture changed, and resync on a slow timer.
 //!
-//! Every publication is a whole collection, so what is shown live is exactly what a fresh
-//! `dockmap snapshot` shows; with the rule cache a collection of an unchanged host starts no
-//! process, and at rest (no events) nothing is collected at all but the slow resync.
+//! Every publication is a collection of the whole node, so what is shown live is what a fresh
+//! `dockmap snapshot` shows; what woke the round decides what the engine is asked again
+//! ([`Reread`]): nothing after kernel-only changes, only the named containers' inspects after
+//! engine events, everything on start, resync, lost notifications and a lost event stream. With
+//! the rule cache a collection of an unchanged host starts no process, and at rest (no events)
+//! nothing is collected at all but the slow resync.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -12,18 +15,19 @@ use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 
-use crate::collect::node::{self, NodeOptions};
+use crate::collect::node::{self, EngineReuse, NodeOptions};
 use crate::graph;
-use crate::snapshot::NodeSnapshot;
+use crate::snapshot::{EngineFacts, NodeSnapshot};
 
+use super::reread::Reread;
 use super::watch::{KernelWatch, Wake};
 
 /// After a wake-up, wait this long for the rest of a burst before collecting.
 const DEBOUNCE: Duration = Duration::from_millis(150);
 /// ...but never longer than this after the first wake-up: a steady stream still gets drawn.
 const MAX_DELAY: Duration = Duration::from_millis(1000);
-/// A full collection this often even without events: catches what sends none (legacy iptables
-/// rules, a missed notification).
+/// A full collection this often, with or without events: catches what sends none (legacy
+/// iptables rules, a missed notification).
 const RESYNC: Duration = Duration::from_secs(60);
 /// Without kernel notifications, poll this often instead.
 const POLL_WITHOUT_NOTIFICATIONS: Duration = Duration::from_secs(5);
@@ -50,6 +54,10 @@ pub struct LiveStatus {
     pub collections: u64,
     /// How many of them published a new generation.
     pub published: u64,
+    /// How many of them asked the engine for everything (no facts taken over).
+    pub full: u64,
+    /// How many containers the collections inspected, in all.
+    pub inspected: u64,
 }
 
 impl LiveStatus {
@@ -90,7 +98,14 @@ impl NodeFeed {
                 engine_status.clone(),
             ));
         }
-        tokio::spawn(run(opts, tx, poke.clone(), wakes, status.clone()));
+        tokio::spawn(run(
+            opts,
+            tx,
+            poke.clone(),
+            wakes,
+            status.clone(),
+            engine_status.clone(),
+        ));
         NodeFeed {
             rx,
             poke,
@@ -141,6 +156,7 @@ async fn run(
     poke: UnboundedSender<Wake>,
     mut wakes: UnboundedReceiver<Wake>,
     status: Arc<Mutex<LiveStatus>>,
+    engine_status: Arc<Mutex<String>>,
 ) {
     let kernel = match KernelWatch::start(poke) {
         Ok(k) => Some(Arc::new(k)),
@@ -158,8 +174,28 @@ async fn run(
     };
     let mut generation = 0;
     let mut shown: Option<graph::Graph> = None;
+    let mut reread = Reread::Everything;
+    let mut last_engine: Option<EngineFacts> = None;
+    let mut last_full = tokio::time::Instant::now();
     loop {
-        let snap = node::collect(&opts).await;
+        // Facts are taken over only while the engine's events are followed (a lost stream also
+        // wakes with Overflow), and never past the resync period, however busy the node.
+        let followed = engine_status.lock().map(|s| s.is_empty()).unwrap_or(false);
+        let due = last_full.elapsed() >= idle;
+        let reuse = match (reread, last_engine.take()) {
+            (Reread::Kernel, Some(e)) if followed && !due => EngineReuse::All(e),
+            (Reread::Engine(named), Some(e)) if followed && !due => {
+                EngineReuse::Containers(e, named)
+            }
+            _ => EngineReuse::Nothing,
+        };
+        let full = matches!(reuse, EngineReuse::Nothing);
+        if full {
+            last_full = tokio::time::Instant::now();
+        }
+        let (snap, inspected) = node::collect_reusing(&opts, reuse).await;
+        // Only facts read in full are taken over; after a partial read the next round asks again.
+        last_engine = snap.engine.clone().filter(|e| e.problems.is_empty());
         if let Some(k) = &kernel {
             let (k, s, dirs) = (k.clone(), snap.clone(), watch_dirs(&opts, &snap));
             let problems = tokio::task::spawn_blocking(move || {
@@ -183,6 +219,8 @@ async fn run(
         if let Ok(mut st) = status.lock() {
             st.collections += 1;
             st.published += u64::from(changed);
+            st.full += u64::from(full);
+            st.inspected += inspected as u64;
         }
         if changed {
             generation += 1;
@@ -197,25 +235,34 @@ async fn run(
                 return;
             }
         }
-        if !next_round(&mut wakes, idle).await {
-            return;
+        match next_round(&mut wakes, idle).await {
+            Some(woke) => reread = Reread::of(&woke),
+            None => return,
         }
     }
 }
 
-/// Wait for a wake-up (or the idle timer), then for the rest of its burst; false when nobody can
-/// wake the feed any more.
-async fn next_round(wakes: &mut UnboundedReceiver<Wake>, idle: Duration) -> bool {
-    if let Ok(None) = tokio::time::timeout(idle, wakes.recv()).await {
-        return false;
+/// Wait for a wake-up (or the idle timer), then for the rest of its burst; the wake-ups taken in
+/// (none: the idle timer), or None when nobody can wake the feed any more.
+async fn next_round(wakes: &mut UnboundedReceiver<Wake>, idle: Duration) -> Option<Vec<Wake>> {
+    let mut woke = Vec::new();
+    match tokio::time::timeout(idle, wakes.recv()).await {
+        Ok(None) => return None,
+        Ok(Some(w)) => woke.push(w),
+        Err(_) => return Some(woke),
     }
     let until = tokio::time::Instant::now() + MAX_DELAY;
     loop {
         let quiet = tokio::time::Instant::now() + DEBOUNCE;
         match tokio::time::timeout_at(quiet.min(until), wakes.recv()).await {
-            Ok(Some(_)) if tokio::time::Instant::now() < until => continue,
-            Ok(None) => return false,
-            _ => return true,
+            Ok(Some(w)) => {
+                woke.push(w);
+                if tokio::time::Instant::now() >= until {
+                    return Some(woke);
+                }
+            }
+            Ok(None) => return None,
+            Err(_) => return Some(woke),
         }
     }
 }
@@ -240,13 +287,20 @@ mod tests {
     async fn a_burst_of_a_thousand_wake_ups_is_one_round() {
         let (tx, mut rx) = unbounded_channel();
         for _ in 0..1000 {
-            tx.send(Wake::Changed).unwrap();
+            tx.send(Wake::Kernel).unwrap();
         }
-        assert!(next_round(&mut rx, RESYNC).await);
+        tx.send(Wake::Engine(Some("c1".into()))).unwrap();
+        let woke = next_round(&mut rx, RESYNC).await.expect("a round");
         assert!(rx.is_empty(), "the whole burst was taken in by one round");
-        // Nothing more: the next round is the idle resync, not a redraw per event.
+        assert_eq!(
+            woke.len(),
+            1001,
+            "every wake-up of the burst decides what is read"
+        );
+        // Nothing more: the next round is the idle resync (no wake-ups: read everything), not a
+        // redraw per event.
         let started = tokio::time::Instant::now();
-        assert!(next_round(&mut rx, RESYNC).await);
+        assert_eq!(next_round(&mut rx, RESYNC).await, Some(Vec::new()));
         assert!(started.elapsed() >= RESYNC);
     }
 
@@ -255,14 +309,14 @@ mod tests {
         let (tx, mut rx) = unbounded_channel();
         let sender = tokio::spawn(async move {
             loop {
-                if tx.send(Wake::Changed).is_err() {
+                if tx.send(Wake::Kernel).is_err() {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         });
         let started = tokio::time::Instant::now();
-        assert!(next_round(&mut rx, RESYNC).await);
+        assert!(next_round(&mut rx, RESYNC).await.is_some());
         let took = started.elapsed();
         assert!(took <= MAX_DELAY + Duration::from_millis(60), "{took:?}");
         sender.abort();
@@ -272,6 +326,6 @@ mod tests {
     async fn a_closed_channel_ends_the_feed() {
         let (tx, mut rx) = unbounded_channel::<Wake>();
         drop(tx);
-        assert!(!next_round(&mut rx, RESYNC).await);
+        assert!(next_round(&mut rx, RESYNC).await.is_none());
     }
 }

@@ -27,12 +27,17 @@ const ROUTE_GROUPS: u32 = (libc::RTMGRP_LINK
 /// nf_tables announces every committed ruleset change (iptables-nft included) to this group.
 const NFNLGRP_NFTABLES: libc::c_int = 7;
 
-/// What the watcher tells its feed.
+/// What woke the feed: the watcher's and the engine follower's word for what may have changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wake {
-    /// Something changed: collect again.
-    Changed,
-    /// Notifications were lost (the kernel's buffer overflowed): collect everything again.
+    /// The kernel changed (a link, address, route, neighbour, rule or namespace file): no engine
+    /// event came with it.
+    Kernel,
+    /// An engine event, with the container it concerns when it names one (a container event's
+    /// actor, a network connect/disconnect's `container` attribute).
+    Engine(Option<String>),
+    /// Notifications were lost (the kernel's buffer overflowed, the engine's stream was lost
+    /// or came back) or a refresh was asked: collect everything again.
     Overflow,
 }
 
@@ -392,7 +397,7 @@ fn poll_loop(
         let sent = if overflow {
             tx.send(Wake::Overflow)
         } else if changed {
-            tx.send(Wake::Changed)
+            tx.send(Wake::Kernel)
         } else {
             Ok(())
         };

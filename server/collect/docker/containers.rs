@@ -1,23 +1,67 @@
 //! Containers: list all, inspect each (concurrently, bounded), keep only networking facts.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use bollard::Docker;
 use serde_json::Value;
 
 use crate::snapshot::{Container, ContainerEndpoint, PortBinding};
 
-use super::fetch::list_and_inspect;
+use super::fetch::{list_and_inspect, Listed};
 use super::json::{array, entries, int, string_map, strings, text};
 
-/// Every container the engine knows, running or not, and what could not be read.
-pub(super) async fn collect(docker: &Docker) -> (Vec<Container>, Vec<String>) {
+/// Containers read by an earlier collection, and the IDs of those events named since.
+pub(super) struct Earlier<'a> {
+    /// The earlier collection's containers.
+    pub containers: &'a [Container],
+    /// Containers an event named since: inspected again whatever their list entry says.
+    pub changed: &'a BTreeSet<String>,
+}
+
+/// Every container the engine knows, running or not, and what could not be read. With
+/// `earlier`, a container no event named whose list entry agrees with its earlier inspect is
+/// taken over instead of inspected again; the list itself is always read, so containers that
+/// appeared or went away are always seen.
+pub(super) async fn collect(docker: &Docker, earlier: Option<Earlier<'_>>) -> Listed<Container> {
+    let by_id: HashMap<&str, &Container> = earlier
+        .as_ref()
+        .map(|e| e.containers.iter().map(|c| (c.id.as_str(), c)).collect())
+        .unwrap_or_default();
     list_and_inspect(
         docker,
         "container",
         "/containers/json?all=1",
         |id| format!("/containers/{id}/json"),
         decode,
+        |entry| {
+            let e = earlier.as_ref()?;
+            let before = by_id.get(text(entry, "/Id").as_str())?;
+            unchanged(entry, before, e.changed).then(|| (*before).clone())
+        },
     )
     .await
+}
+
+/// Whether a list entry agrees with the earlier inspect of its container: not named by an
+/// event, and the same state, name and endpoints (a second line of defence against a missed
+/// event; any doubt means inspecting again).
+fn unchanged(entry: &Value, before: &Container, changed: &BTreeSet<String>) -> bool {
+    if changed.contains(&before.id) {
+        return false;
+    }
+    let named = strings(entry, "/Names")
+        .iter()
+        .any(|n| n.strip_prefix('/') == Some(before.name.as_str()));
+    let endpoints: BTreeMap<&str, String> = entries(entry, "/NetworkSettings/Networks")
+        .into_iter()
+        .map(|(net, e)| (net, text(e, "/EndpointID")))
+        .collect();
+    let earlier: BTreeMap<&str, String> = before
+        .endpoints
+        .iter()
+        .map(|e| (e.network_name.as_str(), e.endpoint_id.clone()))
+        .collect();
+    named && text(entry, "/State") == before.state && endpoints == earlier
 }
 
 /// Only orchestration labels: other labels may carry secrets.
@@ -183,6 +227,33 @@ mod tests {
         for secret in ["hunter2", "hunter3", "hunter4", "SECRET", "nginx --"] {
             assert!(!json.contains(secret), "{secret} leaked: {json}");
         }
+    }
+
+    #[test]
+    fn a_list_entry_is_taken_over_only_when_it_agrees_and_no_event_named_it() {
+        let before = decode(&inspect());
+        let entry = json!({"Id": "c0ffee0123456789", "Names": ["/web"], "State": "some-future-state",
+            "NetworkSettings": {"Networks": {"front": {"EndpointID": "e1"}}}});
+        let none = BTreeSet::new();
+        assert!(unchanged(&entry, &before, &none));
+        let named: BTreeSet<String> = ["c0ffee0123456789".to_owned()].into();
+        assert!(!unchanged(&entry, &before, &named), "an event named it");
+        let mut stopped = entry.clone();
+        stopped["State"] = json!("exited");
+        assert!(!unchanged(&stopped, &before, &none), "state changed");
+        let mut renamed = entry.clone();
+        renamed["Names"] = json!(["/web2"]);
+        assert!(!unchanged(&renamed, &before, &none), "renamed");
+        let mut reconnected = entry.clone();
+        reconnected["NetworkSettings"]["Networks"]["front"]["EndpointID"] = json!("e2");
+        assert!(!unchanged(&reconnected, &before, &none), "new endpoint");
+        let mut more = entry.clone();
+        more["NetworkSettings"]["Networks"]["back"] = json!({"EndpointID": "e3"});
+        assert!(!unchanged(&more, &before, &none), "one more network");
+        assert!(
+            !unchanged(&json!({"Id": "c0ffee0123456789"}), &before, &none),
+            "an odd entry"
+        );
     }
 
     #[test]

@@ -142,7 +142,18 @@ pub(super) fn classify(e: BollardError) -> Failure {
     }
 }
 
-/// List objects, then inspect each (concurrently, bounded) and decode it.
+/// What [`list_and_inspect`] read: the objects, what could not be read, how many were inspected.
+pub(super) struct Listed<T> {
+    /// The objects listed (inspected or kept), in no particular order.
+    pub items: Vec<T>,
+    /// What could not be read, in words.
+    pub problems: Vec<String>,
+    /// How many inspect requests were made.
+    pub inspected: usize,
+}
+
+/// List objects, then inspect each (concurrently, bounded) and decode it; an object for which
+/// `keep` gives its earlier answer (decided from its list entry) is not inspected again.
 ///
 /// An object removed between the list and its inspect is a race, not an error: it is
 /// skipped. Anything else that fails is said in the returned problems; the rest is kept.
@@ -152,7 +163,8 @@ pub(super) async fn list_and_inspect<T>(
     list_path: &str,
     inspect_path: impl Fn(&str) -> String,
     decode: impl Fn(&serde_json::Value) -> T,
-) -> (Vec<T>, Vec<String>) {
+    keep: impl Fn(&serde_json::Value) -> Option<T>,
+) -> Listed<T> {
     use futures::stream::{self, StreamExt};
 
     let mut problems = Vec::new();
@@ -160,14 +172,26 @@ pub(super) async fn list_and_inspect<T>(
         Ok(list) => list,
         Err(why) => {
             problems.push(format!("{what}s could not be listed: {why}"));
-            return (Vec::new(), problems);
+            return Listed {
+                items: Vec::new(),
+                problems,
+                inspected: 0,
+            };
         }
     };
-    let ids: Vec<String> = super::json::array(&list, "")
-        .iter()
-        .map(|o| super::json::text(o, "/Id"))
-        .filter(|id| !id.is_empty())
-        .collect();
+    let mut out = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    for o in super::json::array(&list, "") {
+        let id = super::json::text(o, "/Id");
+        if id.is_empty() {
+            continue;
+        }
+        match keep(o) {
+            Some(earlier) => out.push(earlier),
+            None => ids.push(id),
+        }
+    }
+    let inspected = ids.len();
     let inspect_path = &inspect_path;
     let answers: Vec<(String, Result<serde_json::Value, Failure>)> = stream::iter(ids)
         .map(|id| async move {
@@ -177,7 +201,6 @@ pub(super) async fn list_and_inspect<T>(
         .buffer_unordered(super::CONCURRENCY)
         .collect()
         .await;
-    let mut out = Vec::with_capacity(answers.len());
     for (id, answer) in answers {
         match answer {
             Ok(v) => out.push(decode(&v)),
@@ -185,7 +208,11 @@ pub(super) async fn list_and_inspect<T>(
             Err(why) => problems.push(format!("{what} {id} could not be inspected: {why}")),
         }
     }
-    (out, problems)
+    Listed {
+        items: out,
+        problems,
+        inspected,
+    }
 }
 
 #[cfg(test)]

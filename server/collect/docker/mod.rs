@@ -13,7 +13,7 @@ mod json;
 mod networks;
 mod swarm;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use bollard::Docker;
@@ -33,17 +33,33 @@ const CONCURRENCY: usize = 16;
 ///
 /// Fails only when the engine does not answer at all; parts it cannot read are listed in `problems`.
 pub async fn collect(docker: &Docker) -> Result<EngineFacts, CollectError> {
+    collect_reusing(docker, None).await.map(|(facts, _)| facts)
+}
+
+/// [`collect`], but with `earlier` (facts read before, and the containers events named since)
+/// a container no event named whose list entry still agrees is taken over instead of inspected;
+/// everything else (version, info, the lists, networks, swarm) is read again. Also says how
+/// many containers were inspected.
+pub async fn collect_reusing(
+    docker: &Docker,
+    earlier: Option<(&EngineFacts, &BTreeSet<String>)>,
+) -> Result<(EngineFacts, usize), CollectError> {
     let unreachable = |why| CollectError::Engine(format!("the engine did not answer: {why}"));
     let (version, info) = futures::join!(get(docker, "/version"), get(docker, "/info"));
     let version = version.map_err(unreachable)?;
     let info = info.map_err(unreachable)?;
 
     let swarm = swarm::facts(&info);
-    let ((containers, mut problems), (networks, p2), (control, p3)) = futures::join!(
-        containers::collect(docker),
+    let earlier = earlier.map(|(facts, changed)| containers::Earlier {
+        containers: &facts.containers,
+        changed,
+    });
+    let (listed, (networks, p2), (control, p3)) = futures::join!(
+        containers::collect(docker, earlier),
         networks::collect(docker),
         swarm::control(docker, swarm.is_manager),
     );
+    let (containers, mut problems, inspected) = (listed.items, listed.problems, listed.inspected);
     problems.extend(p2);
     problems.extend(p3);
 
@@ -65,7 +81,7 @@ pub async fn collect(docker: &Docker) -> Result<EngineFacts, CollectError> {
         problems,
     };
     facts.normalize();
-    Ok(facts)
+    Ok((facts, inspected))
 }
 
 /// The directory holding the sandboxes' namespace files: the parent most `SandboxKey`s share.

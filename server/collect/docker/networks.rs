@@ -11,14 +11,16 @@ use super::json::{array, entries, flag, string_map, text};
 /// Every network with its endpoints, and what could not be read.
 pub(super) async fn collect(docker: &Docker) -> (Vec<Network>, Vec<String>) {
     // The list leaves `Containers` empty: only an inspect names the endpoints.
-    list_and_inspect(
+    let listed = list_and_inspect(
         docker,
         "network",
         "/networks",
         |id| format!("/networks/{id}"),
         decode,
+        |_| None,
     )
-    .await
+    .await;
+    (listed.items, listed.problems)
 }
 
 /// One `docker network inspect` answer.
