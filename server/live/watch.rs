@@ -366,6 +366,7 @@ fn poll_loop(
             return;
         }
         let mut changed = false;
+        let mut files = false;
         let mut overflow = false;
         for p in fds.iter().filter(|p| p.revents != 0) {
             // Drain everything queued: one wake-up per burst, however many messages.
@@ -384,6 +385,7 @@ fn poll_loop(
                     };
                     if p.fd != wake && counted {
                         changed = true;
+                        files |= Some(p.fd) == inotify_fd;
                     }
                     continue;
                 }
@@ -396,6 +398,11 @@ fn poll_loop(
         }
         let sent = if overflow {
             tx.send(Wake::Overflow)
+        } else if files {
+            // A namespace file came or went: a container's sandbox, whose engine event may come
+            // later. The engine's container list is read with it, so the picture never shows a
+            // new sandbox without the container the engine already knows.
+            tx.send(Wake::Engine(None))
         } else if changed {
             tx.send(Wake::Kernel)
         } else {
