@@ -178,8 +178,14 @@ fn numeric_type_reads(proto: &str, t: u32) -> bool {
         "NETLINK_ROUTE" => t >= 16 && t % 4 == 2,
         // XFRM_MSG_GETSA, GETPOLICY, GETAE, GETSADINFO, GETSPDINFO.
         "NETLINK_XFRM" => matches!(t, 0x12 | 0x15 | 0x1f | 0x23 | 0x25),
-        // nf_tables: GETTABLE, GETCHAIN, GETRULE, GETSET, GETSETELEM, GETGEN, GETOBJ, GETFLOWTABLE.
-        "NETLINK_NETFILTER" => matches!(t & 0xff, 1 | 4 | 7 | 10 | 13 | 16 | 19 | 23),
+        // The subsystem is the high byte. nf_tables (10): GETTABLE, GETCHAIN, GETRULE, GETSET,
+        // GETSETELEM, GETGEN, GETOBJ, GETFLOWTABLE; nft_compat (11): NFNL_MSG_COMPAT_GET, which
+        // iptables-nft-save sends to learn an extension's revision (`tcp`, `DNAT`...).
+        "NETLINK_NETFILTER" => match (t >> 8, t & 0xff) {
+            (10, m) => matches!(m, 1 | 4 | 7 | 10 | 13 | 16 | 19 | 23),
+            (11, 0) => true,
+            _ => false,
+        },
         // Generic netlink (the IPVS family) carries its command in the payload: not judged here.
         "NETLINK_GENERIC" => true,
         _ => false,
