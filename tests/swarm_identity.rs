@@ -126,6 +126,8 @@ fn nodes_sharing_the_machines_hostname_are_three_nodes_through_agents_and_serve(
         .arg(BIN)
         .args(["serve", "--agents", &urls.join(","), "--listen"])
         .arg(SERVE_ADDR.to_string())
+        // The lab's underlay is reachable from this test's namespaces only.
+        .arg("--no-auth")
         .arg("--token-file")
         .arg(&token_file)
         .arg("--data-dir")
