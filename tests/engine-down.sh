@@ -38,12 +38,17 @@ if [[ -f $STATE_DIR/dockerd.pid ]]; then
     if [[ -f $STATE_DIR/created-swarm ]]; then
         docker swarm leave --force >/dev/null 2>&1 && say "left the swarm"
     fi
+    # Its user-defined bridge networks' links (br-<id>, or the name an option gives), learned
+    # while it still answers: a stopped dockerd leaves them behind like docker0.
+    bridges=$(docker network ls -q --filter driver=bridge 2>/dev/null |
+        xargs -r docker network inspect -f '{{.Id}} {{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null |
+        awk '{ print ($2 != "" && $2 != "<no" ? $2 : "br-" substr($1, 1, 12)) }')
     stop_pid "$STATE_DIR/dockerd.pid" dockerd
     stopped_engine=1
 fi
 # A stopped dockerd leaves its bridges behind: ours go with it (never another engine's).
 if ((stopped_engine)) && ! docker version >/dev/null 2>&1; then
-    for link in docker0 docker_gwbridge; do
+    for link in docker0 docker_gwbridge ${bridges:-}; do
         ip link del "$link" 2>/dev/null && say "removed $link"
     done
 fi
