@@ -3,17 +3,15 @@
 
 mod support;
 
-use std::io::Write;
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use dockmap::collect::netns::{run_in, NsHandle};
 use dockmap::collect::{sockdiag, sysctl};
 use dockmap::graph::build;
 use dockmap::path::{trace, Outcome, Question, Verdict};
 use dockmap::snapshot::*;
-use support::netlab::{self, Lab, NetnsDir};
+use support::netlab::{self, restore, Lab, NetnsDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
 
@@ -150,21 +148,6 @@ struct PortLab {
     _server: std::thread::JoinHandle<()>,
     // Dropped last: unmounted after the namespaces are gone from the lab's list.
     dir: NetnsDir,
-}
-
-fn restore(ns: &str, rules: &str) {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "iptables-restore"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(rules.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "iptables-restore in {ns}");
 }
 
 const PORT_RULES: &str = "*nat
