@@ -26,7 +26,7 @@ head -c 64 /dev/urandom >$C/snapshot_pipeline/random1
 head -c 32 /dev/urandom >$C/snapshot_pipeline/random2
 
 cargo_test() {
-    DOCKMAP_FUZZ_SEEDS="$PWD/$C/$1" cargo test -q --manifest-path ../Cargo.toml --test "$2" >/dev/null
+    DOCKMAP_FUZZ_SEEDS="$PWD/$C/$1" cargo test -q --manifest-path ../Cargo.toml --test it "$2::" >/dev/null
 }
 cargo_test ipvs ipvs_decode
 cargo_test xfrm xfrm_decode

@@ -1,7 +1,6 @@
 //! Agents and the cluster gatherer over real HTTP on loopback (no root needed).
 
-#[path = "support/agents.rs"]
-mod agents;
+use crate::support::agents;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -4,8 +4,7 @@
 //! gzip bomb (inflated only up to the snapshot size cap). Each is bounded by the deadline and
 //! costs only its own node (stale when it answered before); the good agent stays fresh.
 
-#[path = "support/agents.rs"]
-mod agents;
+use crate::support::agents;
 
 use std::io::Write;
 use std::net::SocketAddr;

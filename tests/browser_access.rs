@@ -3,10 +3,8 @@
 //! in a fresh browser that link draws the snapshot and opens nothing else; a writer deletes a
 //! snapshot from the list page.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/store.rs"]
-mod support;
+use crate::support::browser;
+use crate::support::store as support;
 
 use std::sync::Arc;
 

@@ -2,10 +2,8 @@
 //! (an in-memory store installed with `AppState::set_saved`) between which one container went,
 //! one came and an MTU changed; and `/api/diff` over HTTP.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/diffcase.rs"]
-mod diffcase;
+use crate::support::browser;
+use crate::support::diffcase;
 
 use browser::{request, serve, Browser};
 use dockmap::diff::cluster_of;

@@ -3,10 +3,8 @@
 //! peer; search by IP selects it; a network named with HTML stays text; a selection's URL
 //! reopens it. Needs root, a Docker engine (tests/engine-up.sh) and chromium + chromedriver.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/engine.rs"]
-mod engine;
+use crate::support::browser;
+use crate::support::engine;
 
 use browser::{serve, Browser};
 use dockmap::graph::ElementKind;

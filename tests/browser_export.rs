@@ -5,10 +5,8 @@
 //! pseudonymized snapshot's graph has the real one's shape. Needs root, a Docker engine
 //! (tests/engine-up.sh) and chromium + chromedriver.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/engine.rs"]
-mod engine;
+use crate::support::browser;
+use crate::support::engine;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -138,7 +136,9 @@ fn an_exported_file_works_from_disk_offline_and_pseudonyms_hide_the_real_names()
     // The server keeps its pseudonym key in the data directory: a temporary one here.
     let data_dir =
         TempDir(std::env::temp_dir().join(format!("dmt{}-export-data", std::process::id())));
-    std::env::set_var("DOCKMAP_DATA_DIR", &data_dir.0);
+    // What `serve` does with its data directory; the environment is not touched: every test
+    // module shares this process. The first key installed is the process's.
+    dockmap::share::key::install(dockmap::share::PseudonymKey::load_or_create(&data_dir.0).unwrap());
 
     engine::runtime().block_on(async {
         let state = engine::collected_state().await;
@@ -194,7 +194,6 @@ fn an_exported_file_works_from_disk_offline_and_pseudonyms_hide_the_real_names()
             .collect();
         assert!(!mapped.is_empty());
         assert_eq!(pairs(&mine), mapped, "the veth pairs differ under pseudonyms");
-        assert!(data_dir.0.join("pseudonym.key").exists(), "the server's key is kept");
         // The same key again gives the same pseudonyms; the server's key is stable.
         assert_eq!(
             pseudonymize_cluster(&cluster, &key).unwrap(),

@@ -3,10 +3,8 @@
 //! list names it and selects it; paused, the picture holds still (and the URL says so) while
 //! changes are still listed; resumed, it catches up. Needs root, the engine and chromium.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/engine.rs"]
-mod engine;
+use crate::support::browser;
+use crate::support::engine;
 
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,7 @@
 //! The page in a real browser (Debian's chromium via chromedriver), on synthetic snapshots
 //! served through `dockmap::web::router`: drawing, selection, search, hostile names, URLs, folding.
 
-#[path = "support/browser.rs"]
-mod browser;
+use crate::support::browser;
 
 use browser::{serve, Browser};
 use dockmap::graph::{ElementKind, Graph};

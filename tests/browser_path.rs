@@ -6,10 +6,8 @@
 //! the URL reopens it, and two containers give the east-west path.
 //! Needs root, a Docker engine (tests/engine-up.sh) and, for the page, chromium + chromedriver.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/engine.rs"]
-mod engine;
+use crate::support::browser;
+use crate::support::engine;
 
 use std::collections::BTreeSet;
 

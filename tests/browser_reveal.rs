@@ -3,8 +3,7 @@
 //! drawn as the container, so a search for that veth, or the panel's "veth peer" link, must
 //! unfold the container for the veth itself to be drawn and highlighted.
 
-#[path = "support/browser.rs"]
-mod browser;
+use crate::support::browser;
 
 use browser::{serve, Browser};
 use dockmap::graph::{ElementKind, Graph};

@@ -2,10 +2,8 @@
 //! a fresh browser, upload through the list page, bad uploads refused over HTTP, scheduled
 //! snapshots with retention (the real `dockmap serve`).
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/store.rs"]
-mod support;
+use crate::support::browser;
+use crate::support::store as support;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

@@ -1,7 +1,6 @@
 //! The page's tools in a real browser: export (SVG, PNG), keyboard pan/zoom/fit, refresh, theme.
 
-#[path = "support/browser.rs"]
-mod browser;
+use crate::support::browser;
 
 use browser::{serve, Browser};
 use dockmap::synthetic::{snapshots, SyntheticOptions};

@@ -3,8 +3,7 @@
 //! bar's failed sources, folded services, the legend, filtered search hits, a saved snapshot's
 //! URL and the whole label of a cut name.
 
-#[path = "support/browser.rs"]
-mod browser;
+use crate::support::browser;
 
 use std::sync::Arc;
 

@@ -2,8 +2,7 @@
 //! no root is needed), refusing an open non-loopback address, a token file anyone may read, and
 //! with tokens asking for them without ever printing one.
 
-#[path = "support/store.rs"]
-mod support;
+use crate::support::store as support;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;

@@ -1,8 +1,7 @@
 //! The `dockmap agent` and `dockmap serve --agents` commands as a user runs them, on loopback
 //! (agents serve saved snapshot files, so no root is needed).
 
-#[path = "support/agents.rs"]
-mod agents;
+use crate::support::agents;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

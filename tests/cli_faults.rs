@@ -1,6 +1,6 @@
 //! The CLI under faults: not root, engine down, iptables-save missing. Runs the real binary.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Output};
 

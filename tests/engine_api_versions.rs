@@ -3,8 +3,7 @@
 //! version negotiation runs as it does against a real engine, and every version gives the same
 //! engine facts, graph and paths.
 
-#[path = "support/fake_engine.rs"]
-mod fake_engine;
+use crate::support::fake_engine;
 
 use dockmap::collect::node::{collect, NodeOptions};
 use dockmap::graph::{build, Graph};

@@ -6,8 +6,7 @@
 //! Other tests may start and stop containers on the same engine meanwhile: the assertions look
 //! only at this test's containers (named `dmt-<pid>-…`).
 
-#[path = "support/engine.rs"]
-mod engine;
+use crate::support::engine;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -3,8 +3,7 @@
 //! Facts are checked against sources other than the collector where there is one:
 //! the kernel (`ip` inside the sandbox), the namespace file itself, the CLI.
 
-#[path = "support/engine.rs"]
-mod engine;
+use crate::support::engine;
 
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;

@@ -5,8 +5,7 @@
 //! counting shims, which log the namespace they ran in and start the real tool: an exec count that
 //! does not depend on what dockmap says about itself, checked against its own status line.
 
-#[path = "support/engine.rs"]
-mod engine;
+use crate::support::engine;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

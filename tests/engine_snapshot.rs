@@ -1,7 +1,6 @@
 //! The whole node snapshot and its graph on the real engine: every join checked against the kernel.
 
-#[path = "support/engine.rs"]
-mod engine;
+use crate::support::engine;
 
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, Ordering};

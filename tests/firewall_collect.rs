@@ -1,6 +1,6 @@
 //! Packet-filter collection on real namespaces with real rules (needs root).
 
-mod firewall_support;
+use crate::firewall_support;
 
 use std::os::unix::fs::PermissionsExt;
 

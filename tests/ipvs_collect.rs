@@ -1,6 +1,6 @@
 //! IPVS collection on a real namespace of this kernel (needs root).
 
-mod firewall_support;
+use crate::firewall_support;
 
 use std::os::fd::AsRawFd;
 

@@ -1,7 +1,7 @@
 //! Real kernel fixtures through the whole pipeline: node snapshot, then graph. The graph must
 //! report exactly the veth pairs, bridge ports, VXLAN FDB entries and rules the test built.
 
-mod support;
+use crate::support;
 
 use dockmap::collect::node::{collect, NodeOptions};
 use dockmap::graph::{build, EdgeKind, Graph};

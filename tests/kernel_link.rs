@@ -2,7 +2,7 @@
 //! that are not 0), an STP bridge with ports, a VXLAN device with static FDB
 //! entries, addresses, routes, a neighbour; and a namespace deleted just before collection.
 
-mod support;
+use crate::support;
 
 use dockmap::collect::link::{collect_all, KernelFacts};
 use dockmap::collect::netns::NsHandle;

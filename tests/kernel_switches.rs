@@ -1,7 +1,7 @@
 //! The kernel's switches, read in test namespaces where each is set both ways, and the paths
 //! they decide checked against real traffic (198.18.0.0/15 only).
 
-mod support;
+use crate::support;
 
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};

@@ -1,8 +1,7 @@
 //! xfrm policies made by the test in its own namespaces (this kernel accepts policies but has no
 //! ESP for states), read back through the collector over NETLINK_XFRM.
 
-#[path = "support/netlab.rs"]
-mod netlab;
+use crate::support::netlab;
 
 use std::process::Command;
 

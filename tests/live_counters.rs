@@ -4,12 +4,9 @@
 //! in DOCKER-USER, that rule counts them, the container's interface does not, and the stream says
 //! that packets stop there.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/engine.rs"]
-mod engine;
-#[path = "support/netlab.rs"]
-mod netlab;
+use crate::support::browser;
+use crate::support::engine;
+use crate::support::netlab;
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;

@@ -3,8 +3,7 @@
 //! change the live picture equals a fresh full collection (counters and times aside). The server
 //! is never asked to refresh: only the kernel's and the engine's notifications move it.
 
-#[path = "support/engine.rs"]
-mod engine;
+use crate::support::engine;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -2,8 +2,7 @@
 //! kernel still is. In namespaces this test makes, a veth pair, an MTU, a new namespace and a
 //! deleted one each reach the live picture by themselves, which then equals a fresh collection.
 
-#[path = "support/netlab.rs"]
-mod netlab;
+use crate::support::netlab;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -3,10 +3,8 @@
 //! MTU changed in a test namespace none at all. (That each such picture equals a fresh full
 //! collection is `live_engine`'s and `live_kernel`'s part.)
 
-#[path = "support/engine.rs"]
-mod engine;
-#[path = "support/netlab.rs"]
-mod netlab;
+use crate::support::engine;
+use crate::support::netlab;
 
 use std::time::{Duration, Instant};
 

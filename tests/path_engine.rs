@@ -3,8 +3,7 @@
 //! Every fact the derived paths quote must be what the kernel really holds: the DNAT and DROP
 //! rules are compared with lines of the real `iptables-save` output.
 
-#[path = "support/engine.rs"]
-mod engine;
+use crate::support::engine;
 
 use std::process::Command;
 

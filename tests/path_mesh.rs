@@ -7,7 +7,7 @@
 //! stand-in, so that it is the host), the engine and IPVS facts are added, and the path is checked
 //! hop by hop; then the MARK rule is removed and the path must stop there.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

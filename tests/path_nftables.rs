@@ -5,7 +5,7 @@
 //! The same lab checks direct access to the container's address on moby's Docker 28 iptables
 //! layouts (tests/fixtures/iptablesdoc/): nat, nat-unprotected and routed gateway modes.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

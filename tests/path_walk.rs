@@ -7,7 +7,7 @@
 //! chains deep (8^7 visits of the last chain for every packet), before Docker-like DNAT and ACCEPT
 //! rules decide.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -14,12 +14,9 @@
 //!   opened for writing is in /run/dockmap (the documented rule cache), the
 //!   data directory given to `serve`, or /dev/null.
 
-#[path = "support/agents.rs"]
-mod agents;
-#[path = "support/engine.rs"]
-mod engine;
-#[path = "support/netlab.rs"]
-mod netlab;
+use crate::support::agents;
+use crate::support::engine;
+use crate::support::netlab;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

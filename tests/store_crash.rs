@@ -3,8 +3,7 @@
 //! save; afterwards the file passes SQLite's integrity check and every snapshot saved before
 //! is listed and downloads byte for byte as it did.
 
-#[path = "support/store.rs"]
-mod support;
+use crate::support::store as support;
 
 use std::time::{Duration, Instant};
 

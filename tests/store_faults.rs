@@ -2,10 +2,8 @@
 //! full in the middle of a save (a small tmpfs this test mounts and removes), and a damaged
 //! SQLite file (the server starts, says so, serves the live picture, leaves the file alone).
 
-#[path = "support/netlab.rs"]
-mod netlab;
-#[path = "support/store.rs"]
-mod support;
+use crate::support::netlab;
+use crate::support::store as support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

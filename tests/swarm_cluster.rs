@@ -8,14 +8,11 @@
 //! current-thread runtime: the nodes' underlay addresses are reachable only from there, and so the
 //! test changes nothing in the root namespace (no veth or route that a killed run could leave).
 
-#[path = "support/swarm.rs"]
-mod swarm;
+use crate::support::swarm;
 
-#[path = "support/browser.rs"]
-mod browser;
+use crate::support::browser;
 
-#[path = "support/agents.rs"]
-mod agents;
+use crate::support::agents;
 
 use agents::{write_node, FileAgent};
 use std::collections::{BTreeMap, BTreeSet};

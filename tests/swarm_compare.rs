@@ -3,11 +3,9 @@
 //! the same place on the right; the overlay network both nodes carry sits at the same place in
 //! both panes; one pan or zoom moves both. Needs root, docker.io, chromium + chromedriver.
 
-#[path = "support/swarm.rs"]
-mod swarm;
+use crate::support::swarm;
 
-#[path = "support/browser.rs"]
-mod browser;
+use crate::support::browser;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -5,8 +5,7 @@
 //! `duplicate-hostname` finding, and paths and compare naming a node by label or ID. Needs root
 //! and docker.io.
 
-#[path = "support/swarm.rs"]
-mod swarm;
+use crate::support::swarm;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};

@@ -2,8 +2,7 @@
 //! them, overlays carried by VXLAN between the nodes' underlay addresses; and teardown leaves
 //! nothing behind, also after the engines and containerd were killed. Needs root and docker.io.
 
-#[path = "support/swarm.rs"]
-mod swarm;
+use crate::support::swarm;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddrV4;

@@ -2,8 +2,7 @@
 //! node by the real binary, the cluster built, and the path between two tasks of the sample
 //! service on different nodes checked against the kernel's own `bridge fdb show`.
 
-#[path = "support/swarm.rs"]
-mod swarm;
+use crate::support::swarm;
 
 use std::time::Instant;
 

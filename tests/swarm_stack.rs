@@ -10,8 +10,7 @@
 //! variables take swarm templates, expanded by each node's engine (`{{.Node.Hostname}}` is nodeI in
 //! the lab), so the repo file is deployed unchanged.
 
-#[path = "support/swarm.rs"]
-mod swarm;
+use crate::support::swarm;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;

@@ -5,10 +5,8 @@
 //! table names exactly the routes the router has (its access table is built with the router),
 //! so a new route cannot slip by untested.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/store.rs"]
-mod support;
+use crate::support::browser;
+use crate::support::store as support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -1,7 +1,6 @@
 //! The HTTP side of `dockmap serve`, without a browser: routes, JSON shapes, headers, escaping.
 
-#[path = "support/browser.rs"]
-mod browser;
+use crate::support::browser;
 
 use std::io::Read;
 

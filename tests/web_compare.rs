@@ -2,8 +2,7 @@
 //! snapshots (an in-test store over a HashMap), and `dockmap export` on a saved file. Synthetic
 //! snapshots: no root, no engine.
 
-#[path = "support/browser.rs"]
-mod browser;
+use crate::support::browser;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -128,7 +127,9 @@ async fn the_same_node_before_and_now_shows_what_went() {
 async fn exports_of_a_saved_snapshot_are_downloads() {
     let (url, gone) = server().await;
     let data = TempDir(std::env::temp_dir().join(format!("dmt{}-webcmp-data", std::process::id())));
-    std::env::set_var("DOCKMAP_DATA_DIR", &data.0);
+    // What `serve` does with its data directory; the environment is not touched: every test
+    // module shares this process. The first key installed is the process's.
+    dockmap::share::key::install(dockmap::share::PseudonymKey::load_or_create(&data.0).unwrap());
     let (saved, live, anon, json) = tokio::task::spawn_blocking(move || {
         (
             get(&url, "/export.html?snap=before&open=*"),
@@ -155,7 +156,6 @@ async fn exports_of_a_saved_snapshot_are_downloads() {
         !a.contains(&gone) && !a.contains("node-00"),
         "pseudonymized JSON names originals"
     );
-    assert!(data.0.join("pseudonym.key").exists());
 }
 
 #[test]

@@ -2,8 +2,7 @@
 //! enough that hosts start folded: every published port listed, a port's path answered with
 //! what to unfold to draw it, bad questions refused with a message, ETags per view.
 
-#[path = "support/browser.rs"]
-mod browser;
+use crate::support::browser;
 
 use std::collections::BTreeSet;
 use std::time::Instant;

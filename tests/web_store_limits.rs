@@ -2,10 +2,8 @@
 //! refused with 507 and store nothing, a delete makes room, and an upload that is no JSON is
 //! refused while it streams, before its body has arrived.
 
-#[path = "support/browser.rs"]
-mod browser;
-#[path = "support/store.rs"]
-mod support;
+use crate::support::browser;
+use crate::support::store as support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

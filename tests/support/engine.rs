@@ -1,7 +1,7 @@
 //! Engine fixtures for integration tests: the test engine, the busybox image, and
 //! networks, containers and services that are removed when their guard drops (also on panic).
 //!
-//! Use from a test file with `#[path = "support/engine.rs"] mod engine;`.
+//! Use from a test module with `use crate::support::engine;`.
 //! Everything is driven through the `docker` CLI on `DOCKER_HOST` (tests/engine-up.sh
 //! starts the engine and builds the image). Every object is labelled
 //! `dockmap-test=<pid>` so that tests/run-all.sh can sweep leftovers of a killed run.

@@ -1,6 +1,6 @@
 //! A real N-node Docker swarm on this machine for integration tests: drives tests/swarm-lab.sh.
 //!
-//! Use it from a test with `#[path = "support/swarm.rs"] mod swarm;`. `SwarmLab::up(n)` brings the
+//! Use it from a test module with `use crate::support::swarm;`. `SwarmLab::up(n)` brings the
 //! lab up (tearing down any earlier one first) and its `Drop` tears it down, also when the test
 //! panics. Only one lab can exist on a machine: `up` holds an exclusive lock on
 //! /run/lock/dockmap-swarm-lab.lock for the lab's whole life, so tests that use it wait for each other.
