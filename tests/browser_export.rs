@@ -138,7 +138,9 @@ fn an_exported_file_works_from_disk_offline_and_pseudonyms_hide_the_real_names()
         TempDir(std::env::temp_dir().join(format!("dmt{}-export-data", std::process::id())));
     // What `serve` does with its data directory; the environment is not touched: every test
     // module shares this process. The first key installed is the process's.
-    dockmap::share::key::install(dockmap::share::PseudonymKey::load_or_create(&data_dir.0).unwrap());
+    dockmap::share::key::install(
+        dockmap::share::PseudonymKey::load_or_create(&data_dir.0).unwrap(),
+    );
 
     engine::runtime().block_on(async {
         let state = engine::collected_state().await;
