@@ -1,5 +1,6 @@
 //! Agents and the cluster gatherer over real HTTP on loopback (no root needed).
 
+use crate::support;
 use crate::support::agents;
 
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use dockmap::cluster::{AgentList, ClusterOptions, Gatherer};
 use dockmap::snapshot::{NodeSnapshot, NodeState};
 use dockmap::web::AppState;
 
-fn snapshot_file(dir: &tempdir::Dir, host: &str) -> PathBuf {
+fn snapshot_file(dir: &tempfile::TempDir, host: &str) -> PathBuf {
     agents::write_node(dir.path(), host, &agents::empty_node(host))
 }
 
@@ -37,29 +38,9 @@ async fn start_silent() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     (addr, task)
 }
 
-mod tempdir {
-    /// A temporary directory removed on drop.
-    pub struct Dir(std::path::PathBuf);
-    impl Dir {
-        pub fn new(tag: &str) -> Self {
-            let p = std::env::temp_dir().join(format!("dockmap-{tag}-{}", std::process::id()));
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-        pub fn path(&self) -> &std::path::Path {
-            &self.0
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 #[tokio::test]
 async fn agent_serves_only_with_the_right_token() {
-    let dir = tempdir::Dir::new("agent-token");
+    let dir = support::temp_dir("agent-token");
     let addr = start_agent(Some("right-token"), snapshot_file(&dir, "n1")).await;
     let client = reqwest::Client::new();
     let url = format!("http://{addr}{}", agent::SNAPSHOT_PATH);
@@ -103,7 +84,7 @@ fn agent_refuses_to_start_without_a_token_unless_told() {
     ));
     opts.insecure_no_auth = true;
     assert!(matches!(agent::load_token(&opts), Ok(None)));
-    let dir = tempdir::Dir::new("agent-empty-token");
+    let dir = support::temp_dir("agent-empty-token");
     let empty = dir.path().join("token");
     std::fs::write(&empty, "  \n").unwrap();
     opts.token_file = Some(empty);
@@ -115,7 +96,7 @@ fn agent_refuses_to_start_without_a_token_unless_told() {
 
 #[tokio::test]
 async fn a_silent_agent_is_unreachable_within_the_deadline_and_others_stay_fresh() {
-    let dir = tempdir::Dir::new("cluster-silent");
+    let dir = support::temp_dir("cluster-silent");
     let a = start_agent(Some("t"), snapshot_file(&dir, "node-a")).await;
     let b = start_agent(Some("t"), snapshot_file(&dir, "node-b")).await;
     let (silent, _task) = start_silent().await;
@@ -172,7 +153,7 @@ async fn a_silent_agent_is_unreachable_within_the_deadline_and_others_stay_fresh
 
 #[tokio::test]
 async fn a_node_that_stops_answering_keeps_its_last_snapshot_as_stale() {
-    let dir = tempdir::Dir::new("cluster-stale");
+    let dir = support::temp_dir("cluster-stale");
     let file = snapshot_file(&dir, "node-s");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -205,7 +186,7 @@ async fn a_node_that_stops_answering_keeps_its_last_snapshot_as_stale() {
 /// The real binary serving HTTPS with a self-signed certificate; the gatherer trusts it through its CA file.
 #[tokio::test]
 async fn agent_serves_tls_to_a_gatherer_that_trusts_its_certificate() {
-    let dir = tempdir::Dir::new("agent-tls");
+    let dir = support::temp_dir("agent-tls");
     let p = |name: &str| dir.path().join(name);
     let (ca, cert, key) = (p("ca.pem"), p("cert.pem"), p("key.pem"));
     std::fs::write(p("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
@@ -305,7 +286,7 @@ async fn agent_serves_tls_to_a_gatherer_that_trusts_its_certificate() {
 /// its picture is.
 #[test]
 fn a_cluster_server_stays_fresh_across_refreshes_and_says_how_old_a_stale_node_is() {
-    let dir = tempdir::Dir::new("cluster-refresh");
+    let dir = support::temp_dir("cluster-refresh");
     let file = snapshot_file(&dir, "node-r");
     // The agent has a runtime of its own, alive across the server's refreshes until stopped.
     let agent_rt = tokio::runtime::Builder::new_multi_thread()
@@ -358,7 +339,7 @@ fn a_cluster_server_stays_fresh_across_refreshes_and_says_how_old_a_stale_node_i
 
 #[tokio::test]
 async fn snapshots_travel_gzipped_and_a_file_agent_has_no_live_counters() {
-    let dir = tempdir::Dir::new("agent-gzip");
+    let dir = support::temp_dir("agent-gzip");
     let big = dockmap::synthetic::snapshots(&dockmap::synthetic::SyntheticOptions {
         hosts: 1,
         containers: 200,

@@ -5,6 +5,7 @@
 //! pseudonymized snapshot's graph has the real one's shape. Needs root, a Docker engine
 //! (tests/engine-up.sh) and chromium + chromedriver.
 
+use crate::support;
 use crate::support::browser;
 use crate::support::engine;
 
@@ -54,15 +55,6 @@ struct TempFile(PathBuf);
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -134,12 +126,11 @@ fn an_exported_file_works_from_disk_offline_and_pseudonyms_hide_the_real_names()
     let ip = ctr.inspect("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}");
     assert!(!ip.is_empty());
     // The server keeps its pseudonym key in the data directory: a temporary one here.
-    let data_dir =
-        TempDir(std::env::temp_dir().join(format!("dmt{}-export-data", std::process::id())));
+    let data_dir = support::temp_dir("export-data");
     // What `serve` does with its data directory; the environment is not touched: every test
     // module shares this process. The first key installed is the process's.
     dockmap::share::key::install(
-        dockmap::share::PseudonymKey::load_or_create(&data_dir.0).unwrap(),
+        dockmap::share::PseudonymKey::load_or_create(data_dir.path()).unwrap(),
     );
 
     engine::runtime().block_on(async {

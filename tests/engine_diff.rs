@@ -6,10 +6,10 @@
 //! Other tests may start and stop containers on the same engine meanwhile: the assertions look
 //! only at this test's containers (named `dmt-<pid>-…`).
 
+use crate::support;
 use crate::support::engine;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
 
 use dockmap::collect::node::{collect, NodeOptions};
@@ -63,15 +63,6 @@ fn ids_of(d: &Diff, change: Change) -> BTreeSet<String> {
         .filter(|e| e.change == change)
         .map(|e| e.id.clone())
         .collect()
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]
@@ -147,9 +138,8 @@ fn a_container_started_and_one_removed_are_the_difference() {
     );
 
     // The CLI on the two files.
-    let dir = TempDir(std::env::temp_dir().join(format!("dmt{}-diff", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let (fa, fb) = (dir.0.join("a.json"), dir.0.join("b.json"));
+    let dir = support::temp_dir("diff");
+    let (fa, fb) = (dir.path().join("a.json"), dir.path().join("b.json"));
     std::fs::write(&fa, serde_json::to_vec(&a).unwrap()).unwrap();
     std::fs::write(&fb, serde_json::to_vec(&b).unwrap()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_dockmap"))

@@ -5,6 +5,7 @@
 //! counting shims, which log the namespace they ran in and start the real tool: an exec count that
 //! does not depend on what dockmap says about itself, checked against its own status line.
 
+use crate::support;
 use crate::support::engine;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,14 +29,6 @@ const TOOLS: [&str; 7] = [
     "nft",
 ];
 const NEW_RULE: &str = "-A INPUT -s 198.18.7.7/32 -j DROP";
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A directory of shims that log "<tool> <netns inode>" to `log` and exec the real tool.
 fn counting_shims(dir: &Path, log: &Path) {
@@ -169,13 +162,13 @@ fn a_warm_collection_runs_no_tool_and_a_changed_namespace_alone_is_read_again() 
     if !engine::available() {
         return;
     }
-    let tmp = TempDir(std::env::temp_dir().join(engine::unique("rulecache")));
+    let tmp = support::temp_dir("rulecache");
     let host = Host {
-        dir: tmp.0.clone(),
-        shims: tmp.0.join("shims"),
-        log: tmp.0.join("execs.log"),
-        cache: tmp.0.join("firewall-cache.json"),
-        elsewhere: tmp.0.join("no-namespaces-here"),
+        dir: tmp.path().to_path_buf(),
+        shims: tmp.path().join("shims"),
+        log: tmp.path().join("execs.log"),
+        cache: tmp.path().join("firewall-cache.json"),
+        elsewhere: tmp.path().join("no-namespaces-here"),
     };
     std::fs::create_dir_all(&host.elsewhere).expect("empty netns dir");
     counting_shims(&host.shims, &host.log);

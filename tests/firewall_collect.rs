@@ -1,76 +1,20 @@
 //! Packet-filter collection on real namespaces with real rules (needs root).
 
-use crate::firewall_support;
+use crate::support;
+use crate::support::firewall as firewall_support;
 
 use std::os::unix::fs::PermissionsExt;
 
 use dockmap::collect::firewall::{self, Tools, NO_RULES};
 use dockmap::snapshot::{Firewall, Rule, SourceKind, SourceState, Table};
-use firewall_support::{have_root, TempDir, TestNs};
+use firewall_support::{have_root, TestNs};
 
 /// Docker's rules on a host with one published port (8080 -> 198.18.0.2:80),
 /// plus the mangle MARK that ingress_sbox uses for the routing mesh.
-const DOCKER_LIKE: &str = r#"*nat
-:PREROUTING ACCEPT [0:0]
-:INPUT ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:POSTROUTING ACCEPT [0:0]
-:DOCKER - [0:0]
--A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
--A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
--A POSTROUTING -s 198.18.0.0/24 ! -o dmtbr0 -j MASQUERADE
--A POSTROUTING -s 198.18.0.2/32 -d 198.18.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE
--A POSTROUTING -s 198.18.1.0/24 -o dmtout0 -j SNAT --to-source 198.18.1.1
--A DOCKER -i dmtbr0 -j RETURN
--A DOCKER ! -i dmtbr0 -p tcp -m tcp --dport 8080 -m comment --comment "published port 8080" -j DNAT --to-destination 198.18.0.2:80
-COMMIT
-*filter
-:INPUT ACCEPT [0:0]
-:FORWARD DROP [0:0]
-:OUTPUT ACCEPT [0:0]
-:DOCKER - [0:0]
-:DOCKER-ISOLATION-STAGE-1 - [0:0]
-:DOCKER-ISOLATION-STAGE-2 - [0:0]
-:DOCKER-USER - [0:0]
--A FORWARD -j DOCKER-USER
--A FORWARD -j DOCKER-ISOLATION-STAGE-1
--A FORWARD -o dmtbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A FORWARD -o dmtbr0 -j DOCKER
--A FORWARD -i dmtbr0 ! -o dmtbr0 -j ACCEPT
--A DOCKER -d 198.18.0.2/32 ! -i dmtbr0 -o dmtbr0 -p tcp -m tcp --dport 80 -j ACCEPT
--A DOCKER-ISOLATION-STAGE-1 -i dmtbr0 ! -o dmtbr0 -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-1 -j RETURN
--A DOCKER-ISOLATION-STAGE-2 -o dmtbr0 -j DROP
--A DOCKER-ISOLATION-STAGE-2 -j RETURN
--A DOCKER-USER -j RETURN
-COMMIT
-*mangle
-:PREROUTING ACCEPT [0:0]
-:INPUT ACCEPT [0:0]
-:FORWARD ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:POSTROUTING ACCEPT [0:0]
--A PREROUTING -p tcp -m tcp --dport 8080 -j MARK --set-xmark 0x100/0xffffffff
--A OUTPUT -d 198.18.0.10/32 -j MARK --set-xmark 0x100/0xffffffff
-COMMIT
-"#;
+const DOCKER_LIKE: &str = include_str!("fixtures/docker_like.iptables-restore.txt");
 
 /// The nat rules Docker puts inside a container on a user-defined network (embedded DNS).
-const EMBEDDED_DNS: &str = r#"*nat
-:PREROUTING ACCEPT [0:0]
-:INPUT ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:POSTROUTING ACCEPT [0:0]
-:DOCKER_OUTPUT - [0:0]
-:DOCKER_POSTROUTING - [0:0]
--A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT
--A POSTROUTING -d 127.0.0.11/32 -j DOCKER_POSTROUTING
--A DOCKER_OUTPUT -d 127.0.0.11/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination 127.0.0.11:41327
--A DOCKER_OUTPUT -d 127.0.0.11/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.11:36418
--A DOCKER_POSTROUTING -s 127.0.0.11/32 -p tcp -m tcp --sport 41327 -j SNAT --to-source :53
--A DOCKER_POSTROUTING -s 127.0.0.11/32 -p udp -m udp --sport 36418 -j SNAT --to-source :53
-COMMIT
-"#;
+const EMBEDDED_DNS: &str = include_str!("fixtures/embedded_dns.iptables-restore.txt");
 
 fn table<'a>(tables: &'a [Table], name: &str) -> &'a Table {
     tables
@@ -211,8 +155,8 @@ fn empty_namespace_is_proven_empty_without_running_anything() {
     }
     let ns = TestNs::new();
     // No tool can be found: any attempt to run one would be an error status.
-    let nowhere = TempDir::new("notools");
-    let tools = Tools::in_dirs(vec![nowhere.0.clone()]);
+    let nowhere = support::temp_dir("notools");
+    let tools = Tools::in_dirs(vec![nowhere.path().to_path_buf()]);
     let (fw, statuses) = firewall::collect_with(&ns.handle(), &tools);
     assert_eq!(fw, Some(Firewall::default()));
     assert_eq!(statuses.len(), 1);
@@ -279,8 +223,8 @@ fn missing_iptables_save_is_reported_not_fatal() {
     }
     let ns = TestNs::new();
     ns.exec_stdin(&["iptables-restore"], EMBEDDED_DNS);
-    let nowhere = TempDir::new("notools");
-    let tools = Tools::in_dirs(vec![nowhere.0.clone()]);
+    let nowhere = support::temp_dir("notools");
+    let tools = Tools::in_dirs(vec![nowhere.path().to_path_buf()]);
     let (fw, statuses) = firewall::collect_with(&ns.handle(), &tools);
     assert_eq!(fw, None, "nothing could be read");
     assert_eq!(statuses[0].source, SourceKind::Iptables);
@@ -299,15 +243,18 @@ fn a_failing_tool_reports_its_stderr() {
     }
     let ns = TestNs::new();
     ns.exec_stdin(&["iptables-restore"], EMBEDDED_DNS);
-    let dir = TempDir::new("badtool");
-    let script = dir.0.join("iptables-save");
+    let dir = support::temp_dir("badtool");
+    let script = dir.path().join("iptables-save");
     std::fs::write(
         &script,
         "#!/bin/sh\necho 'dmt: cannot read the rule set' >&2\nexit 3\n",
     )
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (fw, statuses) = firewall::collect_with(&ns.handle(), &Tools::in_dirs(vec![dir.0.clone()]));
+    let (fw, statuses) = firewall::collect_with(
+        &ns.handle(),
+        &Tools::in_dirs(vec![dir.path().to_path_buf()]),
+    );
     assert_eq!(fw, None);
     assert_eq!(statuses[0].state, SourceState::Error);
     assert!(
@@ -446,8 +393,8 @@ fn cache_reuses_unchanged_rules_and_rereads_changed_ones() {
     );
 
     // Unchanged: served from the cache, so even without any tool the rules are there.
-    let nowhere = TempDir::new("notools");
-    let no_tools = Tools::in_dirs(vec![nowhere.0.clone()]);
+    let nowhere = support::temp_dir("notools");
+    let no_tools = Tools::in_dirs(vec![nowhere.path().to_path_buf()]);
     let again = firewall::collect_many(&handles, &no_tools, Some(&cache));
     assert_eq!(again[0].0, first[0].0);
     assert_eq!(again[1].0, first[1].0);
@@ -558,8 +505,8 @@ fn one_thread_visiting_many_namespaces_sees_each_ones_legacy_tables() {
     legacy.exec(&["iptables-legacy", "-t", "nat", "-N", "DMTLEGACY"]);
     let empty_b = TestNs::new();
     let handles = vec![empty_a.handle(), legacy.handle(), empty_b.handle()];
-    let nowhere = TempDir::new("notools");
-    let no_tools = Tools::in_dirs(vec![nowhere.0.clone()]);
+    let nowhere = support::temp_dir("notools");
+    let no_tools = Tools::in_dirs(vec![nowhere.path().to_path_buf()]);
     let results = firewall::collect_many(&handles, &no_tools, None);
     assert_eq!(results[0].1[0].message, NO_RULES);
     assert!(

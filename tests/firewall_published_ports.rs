@@ -1,7 +1,7 @@
 //! A host with more than a thousand published ports: rules really installed in a namespace,
 //! really printed by iptables-save, parsed (needs root; time is measured in the bench, not here).
 
-use crate::firewall_support;
+use crate::support::firewall as firewall_support;
 
 use dockmap::collect::firewall;
 use dockmap::snapshot::SourceState;

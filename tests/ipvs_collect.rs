@@ -1,6 +1,6 @@
 //! IPVS collection on a real namespace of this kernel (needs root).
 
-use crate::firewall_support;
+use crate::support::firewall as firewall_support;
 
 use std::os::fd::AsRawFd;
 

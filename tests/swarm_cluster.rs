@@ -8,6 +8,7 @@
 //! current-thread runtime: the nodes' underlay addresses are reachable only from there, and so the
 //! test changes nothing in the root namespace (no veth or route that a killed run could leave).
 
+use crate::support;
 use crate::support::swarm;
 
 use crate::support::browser;
@@ -40,24 +41,6 @@ const DEADLINE: Duration = Duration::from_secs(10);
 /// The agents' cache lives 2 s; waiting longer makes the next request collect anew.
 const AGENT_CACHE_EXPIRED: Duration = Duration::from_millis(2100);
 const RUNS: usize = 5;
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("dmt{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A running `dockmap agent`; dropping it kills it, also when it is stopped.
 struct Agent {
@@ -872,7 +855,7 @@ fn agents_on_every_node_gather_into_one_swarm_graph() {
     let started = Instant::now();
     let lab = SwarmLab::up(3);
     lab.deploy();
-    let dir = TempDir::new("swarm-cluster");
+    let dir = support::temp_dir("swarm-cluster");
     let token = format!(
         "dmt{}-{}",
         std::process::id(),
@@ -881,13 +864,13 @@ fn agents_on_every_node_gather_into_one_swarm_graph() {
             .unwrap()
             .as_nanos()
     );
-    let token_file = dir.0.join("token");
+    let token_file = dir.path().join("token");
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
 
     let agents: Vec<Agent> = lab
         .nodes()
         .iter()
-        .map(|n| start_node_agent(n, &token_file, &dir.0))
+        .map(|n| start_node_agent(n, &token_file, dir.path()))
         .collect();
     let seen = serve_from_underlay(&lab, &agents, &token);
 
@@ -904,7 +887,7 @@ fn agents_on_every_node_gather_into_one_swarm_graph() {
     drop(agents);
 
     let snaps = seen.first.snapshots();
-    browser_shows_the_nodes_and_a_tunnel(&snaps, &dir.0, &token_file, &token);
+    browser_shows_the_nodes_and_a_tunnel(&snaps, dir.path(), &token_file, &token);
 
     let t = &seen.timings;
     println!(

@@ -7,7 +7,6 @@ use crate::support::swarm;
 
 use crate::support::browser;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use dockmap::snapshot::NodeSnapshot;
@@ -19,15 +18,6 @@ use swarm::SwarmLab;
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
 /// The image the lab imported into every engine.
 const LAB_IMAGE: &str = "dockmap-lab/busybox:latest";
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn q(id: &str) -> String {
     // For `[data-id="…"]` selectors in the page's own CSS.escape.
@@ -56,9 +46,6 @@ fn a_container_only_node1_runs_shows_as_left_only_beside_node2() {
         "sleep",
         "3600",
     ]);
-    let dir =
-        TempDir(std::env::temp_dir().join(format!("dmt{}-swarm-compare", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
     let snaps: Vec<NodeSnapshot> = lab.nodes().iter().map(|n| n.snapshot(BIN)).collect();
     // The container's MAC on the overlay, as node1's engine reports it.
     let mac = snaps[0]

@@ -10,6 +10,7 @@
 //! variables take swarm templates, expanded by each node's engine (`{{.Node.Hostname}}` is nodeI in
 //! the lab), so the repo file is deployed unchanged.
 
+use crate::support;
 use crate::support::swarm;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -119,15 +120,6 @@ impl Drop for StackGuard {
             let _ = docker_at(h, &["volume", "rm", "-f", &format!("{STACK}_data")], &[]);
             let _ = docker_at(h, &["image", "rm", "-f", IMAGE], &[]);
         }
-    }
-}
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -369,10 +361,9 @@ fn stack_file_deploys_agents_and_server_on_the_lab_and_removes_clean() {
     let guard = StackGuard {
         hosts: nodes.iter().map(|n| n.docker_host().to_string()).collect(),
     };
-    let tmp = TempDir(std::env::temp_dir().join(format!("dmstack{}", std::process::id())));
-    std::fs::create_dir_all(&tmp.0).expect("temp dir");
-    let token_file = tmp.0.join("token");
-    let tar = tmp.0.join("dockmap.tar");
+    let tmp = support::temp_dir("stack");
+    let token_file = tmp.path().join("token");
+    let tar = tmp.path().join("dockmap.tar");
 
     // The image: build-image.sh from the test's binary into node1's engine, saved as a tar that
     // the other nodes load, as on a swarm without a registry. It writes the token file too.

@@ -3,7 +3,6 @@
 //! file, which was most of a cold CI build. Tests of all modules run in parallel threads of one
 //! process: nothing here may change process-wide state (environment, working directory).
 
-mod firewall_support;
 mod support;
 
 mod agent_cluster;

@@ -2,6 +2,7 @@
 //! snapshots (an in-test store over a HashMap), and `dockmap export` on a saved file. Synthetic
 //! snapshots: no root, no engine.
 
+use crate::support;
 use crate::support::browser;
 
 use std::collections::HashMap;
@@ -23,14 +24,6 @@ struct Store(HashMap<String, ClusterSnapshot>);
 impl SavedSnapshots for Store {
     fn load(&self, id: &str) -> Result<Option<ClusterSnapshot>, String> {
         Ok(self.0.get(id).cloned())
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -126,10 +119,12 @@ async fn the_same_node_before_and_now_shows_what_went() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_of_a_saved_snapshot_are_downloads() {
     let (url, gone) = server().await;
-    let data = TempDir(std::env::temp_dir().join(format!("dmt{}-webcmp-data", std::process::id())));
+    let data = support::temp_dir("webcmp-data");
     // What `serve` does with its data directory; the environment is not touched: every test
     // module shares this process. The first key installed is the process's.
-    dockmap::share::key::install(dockmap::share::PseudonymKey::load_or_create(&data.0).unwrap());
+    dockmap::share::key::install(
+        dockmap::share::PseudonymKey::load_or_create(data.path()).unwrap(),
+    );
     let (saved, live, anon, json) = tokio::task::spawn_blocking(move || {
         (
             get(&url, "/export.html?snap=before&open=*"),
@@ -160,12 +155,11 @@ async fn exports_of_a_saved_snapshot_are_downloads() {
 
 #[test]
 fn dockmap_export_writes_a_file_from_a_saved_snapshot() {
-    let dir = TempDir(std::env::temp_dir().join(format!("dmt{}-cli-export", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = support::temp_dir("cli-export");
     let snaps = swarm();
-    let input = dir.0.join("in.json");
+    let input = dir.path().join("in.json");
     std::fs::write(&input, serde_json::to_vec(&snaps).unwrap()).unwrap();
-    let out = dir.0.join("out.html");
+    let out = dir.path().join("out.html");
     let key = "ab".repeat(32);
     let run = |out: &PathBuf| {
         let s = std::process::Command::new(BIN)
@@ -194,7 +188,7 @@ fn dockmap_export_writes_a_file_from_a_saved_snapshot() {
         }
     }
     // The same key: the same file.
-    assert_eq!(run(&dir.0.join("again.html")), html);
+    assert_eq!(run(&dir.path().join("again.html")), html);
     // Nothing asked: a clear refusal.
     let s = std::process::Command::new(BIN)
         .args(["export", "--snapshot"])

@@ -4,8 +4,10 @@
 //! ≥1,000-published-port host, the empty-namespace check, and 200 namespaces against
 //! the nsenter + iptables-save shell loop people write by hand.
 
-#[path = "../firewall_support/mod.rs"]
+#[path = "../support/firewall.rs"]
 mod firewall_support;
+#[path = "../support/netlab.rs"]
+mod netlab;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,13 +21,8 @@ use firewall_support::{published_ports_ruleset, TestNs};
 const PORTS: usize = 1200;
 const NAMESPACES: usize = 200;
 
-const EMBEDDED_DNS: &str = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n\
-:DOCKER_OUTPUT - [0:0]\n:DOCKER_POSTROUTING - [0:0]\n\
--A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT\n-A POSTROUTING -d 127.0.0.11/32 -j DOCKER_POSTROUTING\n\
--A DOCKER_OUTPUT -d 127.0.0.11/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination 127.0.0.11:41327\n\
--A DOCKER_OUTPUT -d 127.0.0.11/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.11:36418\n\
--A DOCKER_POSTROUTING -s 127.0.0.11/32 -p tcp -m tcp --sport 41327 -j SNAT --to-source :53\n\
--A DOCKER_POSTROUTING -s 127.0.0.11/32 -p udp -m udp --sport 36418 -j SNAT --to-source :53\nCOMMIT\n";
+/// The nat rules Docker puts inside a container on a user-defined network (embedded DNS).
+const EMBEDDED_DNS: &str = include_str!("../fixtures/embedded_dns.iptables-restore.txt");
 
 fn time<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, Duration) {
     let mut samples: Vec<Duration> = (0..n)

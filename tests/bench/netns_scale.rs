@@ -12,8 +12,8 @@
 //! Knobs: DOCKMAP_BENCH_ROUNDS (collect_all rounds, default 3, the best counts),
 //! DOCKMAP_BENCH_ONLY_OURS (set: skip the slow by-hand runs, for profiling).
 
-#[path = "../support/mod.rs"]
-mod support;
+#[path = "../support/netlab.rs"]
+mod netlab;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use dockmap::collect::link::collect_all;
 use dockmap::collect::netns::NsHandle;
-use support::netlab::{require_root, run_batch, Lab};
+use netlab::{require_root, run_batch, Lab};
 
 fn main() {
     if !require_root() {

@@ -1,4 +1,5 @@
 //! Shared by the firewall and IPVS tests and the bench: root check and throwaway namespaces.
+//! Its parent module must hold `netlab` (tests/support/mod.rs does; the bench declares it).
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -8,11 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dockmap::collect::netns::NsHandle;
 
-#[path = "../support/netlab.rs"]
-mod netlab;
-
 /// True when running as root. Otherwise: panic under CI, else say "skipped" (netlab's one check).
-pub use netlab::require_root as have_root;
+pub use super::netlab::require_root as have_root;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -93,25 +91,6 @@ pub fn run(program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A temporary directory, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A fresh empty directory.
-    pub fn new(tag: &str) -> Self {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("dmt{}{tag}{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// iptables-restore input for a Docker-like host with `ports` published ports:
