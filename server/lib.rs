@@ -4,6 +4,8 @@
 //! [`snapshot::NodeSnapshot`] (plain data), [`graph`] derives elements, edges
 //! and findings from it (pure functions), and [`web`] serves pages and JSON.
 
+#![warn(missing_docs)]
+
 pub mod agent;
 pub mod cluster;
 pub mod collect;

@@ -4,13 +4,15 @@
 #     bash tests/run-all.sh [extra cargo test arguments]
 #
 # 1. installs what the tests need (apt-get update + install, only when something is missing);
-# 2. starts containerd + dockerd unless an engine already answers (tests/engine-up.sh), every address
+# 2. checks the code's form: `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings` (the
+#    library also warns on missing docs), before anything is started;
+# 3. starts containerd + dockerd unless an engine already answers (tests/engine-up.sh), every address
 #    inside 198.18.0.0/15, with a single-node swarm and the busybox test image;
-# 3. sweeps objects left by an earlier run that was killed (label dockmap-test);
-# 4. runs `cargo test` (library, binaries, integration and doc tests); bench targets are only
+# 4. sweeps objects left by an earlier run that was killed (label dockmap-test);
+# 5. runs `cargo test` (library, binaries, integration and doc tests); bench targets are only
 #    compiled (`cargo test --benches --no-run`): benches never run in CI;
-# 5. runs every fuzz target in fuzz/ for 20 s (fuzz/run.sh; needs nightly and cargo-fuzz, else skipped);
-# 6. stops what step 2 started (tests/engine-down.sh), also when the tests fail or the run is interrupted.
+# 6. runs every fuzz target in fuzz/ for 20 s (fuzz/run.sh; needs nightly and cargo-fuzz, else skipped);
+# 7. stops what step 3 started (tests/engine-down.sh), also when the tests fail or the run is interrupted.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -95,8 +97,25 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# rustfmt and clippy come with rustup's default profile; a minimal toolchain gets them here.
+lint() {
+    local c
+    for c in rustfmt clippy; do
+        if ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1 && command -v rustup >/dev/null; then
+            rustup component add "$c"
+        fi
+    done
+    SECONDS=0
+    say "cargo fmt --check"
+    cargo fmt --check
+    say "cargo clippy --all-targets -- -D warnings"
+    cargo clippy --quiet --all-targets -- -D warnings
+    say "form checked in ${SECONDS}s"
+}
+
 install_packages
 find_cargo
+lint
 
 # A state directory of this run's own: engine-down.sh then stops only what this run started.
 DOCKMAP_ENGINE_STATE=$(mktemp -d /run/dockmap-run-all.XXXXXX)
