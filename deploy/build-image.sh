@@ -13,8 +13,11 @@
 # 4. with --save, also writes the image as a tar for `docker load -i FILE.tar` on the other nodes.
 #
 # The default tag is dockmap:<the version in Cargo.toml>, the image deploy/dockmap-stack.yml runs.
-# Also writes a fresh random token (mode 0600) to $DOCKMAP_TOKEN_FILE (default deploy/dockmap-token)
-# when that file does not exist: the stack file makes it the agents' and the server's docker secret.
+# Also writes, when they do not exist (mode 0600): a fresh random token to $DOCKMAP_TOKEN_FILE (default
+# deploy/dockmap-token), which the stack file makes the agents' and the server's docker secret; and
+# the page's tokens to $DOCKMAP_TOKENS_FILE (default deploy/dockmap-tokens; `serve --tokens` format:
+# one `read` and one `write` token), the server's second secret: give people the read token to look,
+# the write token to save and upload.
 #
 # Needs: docker (CLI), ldd, tar; cargo unless DOCKMAP_BIN is set; the tools above installed here
 # (Debian: apt-get install iptables nftables).
@@ -182,11 +185,22 @@ if [[ -n $save ]]; then
     say "saved to $save (load it on every node: docker load -i $save)"
 fi
 
+random_token() { head -c 32 /dev/urandom | base64 | tr -d '\n=/+'; }
+
 token=${DOCKMAP_TOKEN_FILE:-$repo/deploy/dockmap-token}
 if [[ ! -e $token ]]; then
     (
         umask 077
-        head -c 32 /dev/urandom | base64 | tr -d '\n=' >"$token"
+        random_token >"$token"
     )
-    say "wrote a fresh token to $token (the stack's secret; keep it private)"
+    say "wrote a fresh token to $token (the agents' secret; keep it private)"
+fi
+tokens=${DOCKMAP_TOKENS_FILE:-$repo/deploy/dockmap-tokens}
+if [[ ! -e $tokens ]]; then
+    (
+        umask 077
+        printf '# dockmap serve --tokens: who may open the page (read) and save or upload (write).\n' >"$tokens"
+        printf 'read %s\nwrite %s\n' "$(random_token)" "$(random_token)" >>"$tokens"
+    )
+    say "wrote the page's read and write tokens to $tokens (the server's secret)"
 fi

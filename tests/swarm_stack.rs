@@ -130,12 +130,24 @@ struct Server {
     addr: SocketAddrV4,
     /// (key, node name) of every lab node: graphs are read in node names.
     keys: Vec<(String, String)>,
+    /// The write token of the stack's tokens secret: the test refreshes.
+    token: String,
 }
 
 impl Server {
-    /// One HTTP/1.0 request; (status, body). Err when nothing answers (yet).
+    /// One HTTP/1.0 request with the write token; (status, body). Err when nothing answers (yet).
     fn request(&self, method: &str, path: &str) -> std::io::Result<(u16, String)> {
-        swarm::http_in(&self.underlay, self.addr, method, path)
+        self.request_as(method, path, Some(&self.token))
+    }
+
+    /// One HTTP/1.0 request with the given token, or none.
+    fn request_as(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+    ) -> std::io::Result<(u16, String)> {
+        swarm::http_in_as(&self.underlay, self.addr, method, path, token)
     }
 
     /// The graph with each node's key (its swarm node ID's short form) replaced by its name, so
@@ -363,6 +375,7 @@ fn stack_file_deploys_agents_and_server_on_the_lab_and_removes_clean() {
     };
     let tmp = support::temp_dir("stack");
     let token_file = tmp.path().join("token");
+    let tokens_file = tmp.path().join("tokens");
     let tar = tmp.path().join("dockmap.tar");
 
     // The image: build-image.sh from the test's binary into node1's engine, saved as a tar that
@@ -374,6 +387,7 @@ fn stack_file_deploys_agents_and_server_on_the_lab_and_removes_clean() {
         .env("DOCKMAP_BIN", BIN)
         .env("DOCKER_HOST", manager.docker_host())
         .env("DOCKMAP_TOKEN_FILE", &token_file)
+        .env("DOCKMAP_TOKENS_FILE", &tokens_file)
         .output()
         .expect("run build-image.sh");
     assert!(
@@ -383,6 +397,17 @@ fn stack_file_deploys_agents_and_server_on_the_lab_and_removes_clean() {
     );
     let token = std::fs::read_to_string(&token_file).expect("build-image.sh wrote the token");
     assert!(token.trim().len() >= 32, "a real token: {token:?}");
+    // The page's tokens: one read, one write, each long and different from the agents' token.
+    let tokens = std::fs::read_to_string(&tokens_file).expect("build-image.sh wrote the tokens");
+    let token_of = |level: &str| -> String {
+        tokens
+            .lines()
+            .find_map(|l| l.strip_prefix(level)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("a {level} token in {tokens:?}"))
+            .to_owned()
+    };
+    let (read_token, write_token) = (token_of("read"), token_of("write"));
+    assert!(read_token.len() >= 32 && write_token.len() >= 32 && read_token != write_token);
     for node in &nodes[1..] {
         docker(node, &["load", "-i", &tar.to_string_lossy()]);
     }
@@ -410,6 +435,10 @@ fn stack_file_deploys_agents_and_server_on_the_lab_and_removes_clean() {
         (
             "DOCKMAP_TOKEN_FILE",
             token_file.to_str().expect("utf-8 path"),
+        ),
+        (
+            "DOCKMAP_TOKENS_FILE",
+            tokens_file.to_str().expect("utf-8 path"),
         ),
         (
             "DOCKMAP_DOCKER_SOCKET",
@@ -466,10 +495,30 @@ fn stack_file_deploys_agents_and_server_on_the_lab_and_removes_clean() {
             .iter()
             .map(|n| (n.key(), n.name().to_owned()))
             .collect(),
+        token: write_token.clone(),
     };
     swarm::eventually("the server's published port to answer", 60, || {
         server.get_json("/api/status")
     });
+    // The published page is shut to those without a token of the secret: the API answers 401
+    // without one or with the agents' token, and a read token may look but not refresh.
+    for (token, what) in [
+        (None, "no token"),
+        (Some(token.trim()), "the agents' token"),
+    ] {
+        let (status, body) = server
+            .request_as("GET", "/api/status", token)
+            .expect("answers");
+        assert_eq!(status, 401, "{what}: {body}");
+    }
+    let (status, body) = server
+        .request_as("GET", "/api/status", Some(&read_token))
+        .expect("answers");
+    assert_eq!(status, 200, "read token: {body}");
+    let (status, body) = server
+        .request_as("POST", "/api/refresh", Some(&read_token))
+        .expect("answers");
+    assert_eq!(status, 403, "a read token may not refresh: {body}");
     // The agents follow their nodes live: the server's own container, started after node1's
     // agent, is in node1's picture once that agent has seen it start (a second or so).
     let server_ctr = |g: &Graph| {

@@ -433,14 +433,26 @@ pub fn http_get_in(ns: &Path, addr: SocketAddrV4) -> std::io::Result<String> {
 
 /// One HTTP/1.0 request to `addr`, sent from inside the namespace file `ns` (as a machine on that
 /// network would); (status, body). Err when nothing answers (yet).
-#[allow(dead_code)]
 pub fn http_in(
     ns: &Path,
     addr: SocketAddrV4,
     method: &str,
     path: &str,
 ) -> std::io::Result<(u16, String)> {
-    let req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n");
+    http_in_as(ns, addr, method, path, None)
+}
+
+/// [`http_in`] with `Authorization: Bearer <token>` when a token is given.
+pub fn http_in_as(
+    ns: &Path,
+    addr: SocketAddrV4,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let auth = bearer.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let req =
+        format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\n\r\n");
     let raw = run_in_netns(ns, move || -> std::io::Result<String> {
         let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2))?;
         s.set_read_timeout(Some(Duration::from_secs(20)))?;
