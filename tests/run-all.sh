@@ -9,8 +9,8 @@
 # 3. starts containerd + dockerd unless an engine already answers (tests/engine-up.sh), every address
 #    inside 198.18.0.0/15, with a single-node swarm and the busybox test image;
 # 4. sweeps objects left by an earlier run that was killed (label dockmap-test);
-# 5. runs `cargo test` (library, binaries, integration and doc tests); bench targets are only
-#    compiled (`cargo test --benches --no-run`): benches never run in CI;
+# 5. runs `cargo test` (library, binaries, integration and doc tests); benches never run in CI, and
+#    step 2's clippy --all-targets already type-checks them (linking 13 bench binaries cost minutes);
 # 6. runs every fuzz target in fuzz/ for 20 s (fuzz/run.sh; needs nightly and cargo-fuzz, else skipped);
 # 7. stops what step 3 started (tests/engine-down.sh), also when the tests fail or the run is interrupted.
 set -euo pipefail
@@ -130,8 +130,6 @@ export CI="${CI:-1}"
 sweep_leftovers
 
 SECONDS=0
-say "cargo test --benches --no-run"
-cargo test --benches --no-run
 say "cargo test $*"
 cargo test "$@"
 say "tests passed in ${SECONDS}s"
