@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod assets;
 pub mod cluster;
 pub mod collect;
 pub mod compare;
@@ -15,6 +16,7 @@ pub mod graph;
 pub mod layout;
 pub mod live;
 pub mod path;
+pub mod query;
 pub mod render;
 pub mod share;
 pub mod snapshot;

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use browser::{request, serve};
 use dockmap::share::export::cluster_of;
 use dockmap::snapshot::{ClusterSnapshot, NodeSnapshot};
+use dockmap::store::SavedSnapshots;
 use dockmap::synthetic::{snapshots, SyntheticOptions};
-use dockmap::web::state::SavedSnapshots;
 use dockmap::web::{router, AppState};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");

@@ -193,7 +193,7 @@ async fn assemble(
         super::name_silent_nodes(&mut nodes);
         let mut cluster = ClusterSnapshot {
             schema: CLUSTER_SCHEMA.into(),
-            taken_at: crate::collect::node::rfc3339_now(),
+            taken_at: crate::snapshot::time::rfc3339_now(),
             duration_ms: 0,
             nodes,
         };

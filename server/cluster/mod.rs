@@ -101,7 +101,7 @@ impl Gatherer {
     /// Gather every node once.
     pub async fn gather(&self) -> ClusterSnapshot {
         let started = Instant::now();
-        let taken_at = node::rfc3339_now();
+        let taken_at = crate::snapshot::time::rfc3339_now();
         let nodes = if self.uses_agents() {
             let discovered =
                 discover::targets(&self.opts.agents, &self.opts.local, self.opts.deadline).await;

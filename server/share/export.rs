@@ -9,12 +9,12 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::assets;
 use crate::graph::{self, Graph};
 use crate::layout::{self, GraphIndex, View};
+use crate::query::details;
 use crate::render::{self, escape};
 use crate::snapshot::{ClusterSnapshot, NodeSnapshot};
-use crate::web::assets;
-use crate::web::details::details;
 
 use super::key::PseudonymKey;
 use super::pseudonym::{PseudonymError, Pseudonymizer};

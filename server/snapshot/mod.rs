@@ -13,6 +13,7 @@ pub mod ipvs;
 pub mod kernel;
 pub mod source;
 pub mod switches;
+pub mod time;
 pub mod xfrm;
 
 use serde::{Deserialize, Serialize};

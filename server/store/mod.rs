@@ -21,12 +21,18 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::ClusterSnapshot;
-use crate::web::state::SavedSnapshots;
 
 pub use content::{content_id, is_id};
 pub use dirs::default_data_dir;
 pub use every::parse_every;
 pub use upload::{SnapshotFile, UploadError, DEFAULT_UPLOAD_LIMIT};
+
+/// Snapshots kept apart from the live one, opened by ID (permalinks, diffs, comparisons): the
+/// store, or whatever a test keeps them in.
+pub trait SavedSnapshots: Send + Sync {
+    /// The cluster snapshot saved as `id`; `Ok(None)` when there is none.
+    fn load(&self, id: &str) -> Result<Option<ClusterSnapshot>, String>;
+}
 
 /// The database's file name inside the data directory.
 pub const DB_FILE: &str = "dockmap.sqlite";
@@ -349,7 +355,7 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![
                         id,
-                        crate::collect::node::rfc3339_now(),
+                        crate::snapshot::time::rfc3339_now(),
                         taken_at,
                         label,
                         kind.as_str(),

@@ -11,11 +11,10 @@ use serde_json::json;
 
 use crate::graph::{Edge, Element, Finding, GRAPH_SCHEMA};
 use crate::layout::{Scene, View};
+use crate::query::{details, search};
 
 use super::cache::Rendered;
-use super::details::details;
 use super::headers::{etag, fresh, not_modified};
-use super::search::search;
 use super::state::{AppState, Current};
 
 /// 503 while there is nothing to show yet.

@@ -17,6 +17,7 @@ use crate::snapshot::{
     ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, SourceState, CLUSTER_SCHEMA,
 };
 use crate::store::upload::{self, SnapshotFile};
+use crate::store::SavedSnapshots;
 
 use super::cache::RenderCache;
 use super::error::WebError;
@@ -48,13 +49,6 @@ pub enum CounterReader {
     Agents(Arc<Gatherer>),
     /// Nowhere, and why.
     Nowhere(&'static str),
-}
-
-/// Snapshots kept apart from the live one (the store), opened by ID for permalinks, diffs and
-/// comparisons.
-pub trait SavedSnapshots: Send + Sync {
-    /// The cluster snapshot saved as `id`; `Ok(None)` when there is none.
-    fn load(&self, id: &str) -> Result<Option<ClusterSnapshot>, String>;
 }
 
 /// Why a saved snapshot cannot be shown.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use dockmap::snapshot::{ClusterSnapshot, NodeSnapshot};
-use dockmap::web::state::SavedSnapshots;
+use dockmap::store::SavedSnapshots;
 
 /// Saved snapshots held in memory, by ID.
 pub struct MapStore(pub HashMap<String, ClusterSnapshot>);
