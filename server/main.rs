@@ -11,6 +11,7 @@ use dockmap::cluster::{AgentList, ClusterOptions};
 use dockmap::collect::node::{self, NodeOptions};
 use dockmap::graph;
 use dockmap::path;
+use dockmap::snapshot::file::{self, SnapshotFile};
 use dockmap::snapshot::NodeSnapshot;
 use dockmap::web::ServeOptions;
 
@@ -69,7 +70,8 @@ enum Command {
     Graph {
         #[command(flatten)]
         source: Source,
-        /// Read a saved snapshot instead of collecting (no root needed).
+        /// Read a saved snapshot instead of collecting (no root needed): a node snapshot, a JSON
+        /// array of them, or a cluster snapshot, gzipped or not.
         #[arg(long)]
         from: Option<PathBuf>,
         /// Output format.
@@ -298,14 +300,15 @@ async fn run(cli: Cli) -> Result<()> {
             from,
             format,
         } => {
-            let snap = match from {
-                Some(path) => read_snapshot(&path)?,
+            let g = match from.map(|path| file::read(&path)).transpose()? {
+                Some(SnapshotFile::Node(snap)) => graph::build(std::slice::from_ref(&*snap)),
+                Some(other) => graph::build_cluster(&other.into_cluster("file")),
                 None => {
                     require_root("graph")?;
-                    node::collect(&source.options()).await
+                    let snap = node::collect(&source.options()).await;
+                    graph::build(std::slice::from_ref(&snap))
                 }
             };
-            let g = graph::build(std::slice::from_ref(&snap));
             let text = match format {
                 Format::Json => serde_json::to_string_pretty(&g)? + "\n",
                 Format::Dot => graph::dot::to_dot(&g),
@@ -371,7 +374,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Agent(a) => {
             let source = match &a.serve_file {
                 Some(path) => {
-                    read_snapshot(path)?;
+                    file::read_node(path)?;
+                    // Served as its bytes are: gatherers read JSON.
+                    if file::is_gzipped(path)? {
+                        bail!(
+                            "{}: the agent serves the file as it is; give it uncompressed",
+                            path.display()
+                        );
+                    }
                     SnapshotSource::File(path.clone())
                 }
                 None => {
@@ -538,25 +548,10 @@ fn path_question(a: &PathArgs) -> Result<path::Question> {
 
 /// A node snapshot, a JSON array of them, or a cluster snapshot, with its graph.
 fn read_any_snapshot(path: &std::path::Path) -> Result<(Vec<NodeSnapshot>, graph::Graph)> {
-    let cluster = dockmap::store::upload::read_cluster_file(path).map_err(anyhow::Error::msg)?;
+    let cluster = file::read_cluster(path)?;
     let g = graph::build_cluster(&cluster);
     let snaps = cluster.snapshots().into_iter().cloned().collect();
     Ok((snaps, g))
-}
-
-fn read_snapshot(path: &std::path::Path) -> Result<NodeSnapshot> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let snap: NodeSnapshot = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a dockmap node snapshot", path.display()))?;
-    if snap.schema != dockmap::snapshot::NODE_SCHEMA {
-        bail!(
-            "{} has schema {:?}; this dockmap reads {:?}",
-            path.display(),
-            snap.schema,
-            dockmap::snapshot::NODE_SCHEMA
-        );
-    }
-    Ok(snap)
 }
 
 fn write_out(path: Option<&std::path::Path>, bytes: &[u8]) -> Result<()> {

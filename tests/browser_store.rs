@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use browser::{serve, Browser};
+use dockmap::snapshot::file::SnapshotFile;
 use dockmap::snapshot::{NodeState, CLUSTER_SCHEMA};
-use dockmap::store::{SnapshotFile, Store};
+use dockmap::store::Store;
 use dockmap::web::store::StoreState;
 use dockmap::web::{router_with_store, AppState};
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(file) = dockmap::store::upload::parse(data, dockmap::store::DEFAULT_UPLOAD_LIMIT) else {
+    let Ok(file) = dockmap::snapshot::file::parse(data, dockmap::store::DEFAULT_UPLOAD_LIMIT) else {
         return;
     };
     let cluster = file.into_cluster("upload");

@@ -32,13 +32,8 @@ pub enum ExportError {
     #[error("asset {0} is missing from this build")]
     Asset(&'static str),
     /// A snapshot file could not be read.
-    #[error("reading {path}: {message}")]
-    Read {
-        /// The file.
-        path: String,
-        /// What went wrong.
-        message: String,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::snapshot::file::ReadError),
 }
 
 /// The viewer scripts inlined into every export, in order: the pan/zoom and details panel the
@@ -86,10 +81,7 @@ pub fn cluster_of(snaps: Vec<NodeSnapshot>, source: &str) -> ClusterSnapshot {
 
 /// Read a snapshot file: a node snapshot, a JSON array of them, or a cluster snapshot.
 pub fn read_snapshot_file(path: &Path) -> Result<ClusterSnapshot, ExportError> {
-    crate::store::upload::read_cluster_file(path).map_err(|message| ExportError::Read {
-        path: path.display().to_string(),
-        message,
-    })
+    Ok(crate::snapshot::file::read_cluster(path)?)
 }
 
 /// Pseudonymize a cluster snapshot, and the element IDs a view names, with one key.

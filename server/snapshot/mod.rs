@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod counters;
 pub mod engine;
+pub mod file;
 pub mod firewall;
 pub mod identity;
 pub mod ipvs;

@@ -20,12 +20,13 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use crate::snapshot::file::{self, FileError};
 use crate::snapshot::ClusterSnapshot;
 
 pub use content::{content_id, is_id};
 pub use dirs::default_data_dir;
 pub use every::parse_every;
-pub use upload::{SnapshotFile, UploadError, DEFAULT_UPLOAD_LIMIT};
+pub use upload::DEFAULT_UPLOAD_LIMIT;
 
 /// Snapshots kept apart from the live one, opened by ID (permalinks, diffs, comparisons): the
 /// store, or whatever a test keeps them in.
@@ -131,7 +132,7 @@ pub enum StoreError {
 pub enum UploadFailure {
     /// The file was refused (nothing stored).
     #[error(transparent)]
-    Refused(#[from] UploadError),
+    Refused(#[from] FileError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -400,7 +401,7 @@ impl Store {
 
     /// Check an uploaded file and, only if it is sound, save it (kind `uploaded`).
     pub fn upload(&self, bytes: &[u8], limit: usize, label: &str) -> Result<Saved, UploadFailure> {
-        let file = upload::parse(bytes, limit)?;
+        let file = file::parse(bytes, limit)?;
         Ok(self.save(file.into_cluster("upload"), Kind::Uploaded, label)?)
     }
 
@@ -412,7 +413,7 @@ impl Store {
         limit: usize,
         label: &str,
     ) -> Result<Saved, UploadFailure> {
-        let file = upload::parse(&bytes, limit)?;
+        let file = file::parse(&bytes, limit)?;
         drop(bytes);
         Ok(self.save(file.into_cluster("upload"), Kind::Uploaded, label)?)
     }

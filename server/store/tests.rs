@@ -1,6 +1,7 @@
 //! The store on a temporary directory: content addressing, labels, order, retention, uploads.
 
 use super::*;
+use crate::snapshot::file::SnapshotFile;
 use crate::snapshot::{NodeSnapshot, CLUSTER_SCHEMA};
 use crate::synthetic::{snapshots, SyntheticOptions};
 

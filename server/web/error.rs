@@ -1,7 +1,6 @@
 //! Errors of the web server.
 
 use std::io;
-use std::path::PathBuf;
 
 /// Why the server could not start or go on.
 #[derive(Debug, thiserror::Error)]
@@ -17,25 +16,12 @@ pub enum WebError {
     /// Serving stopped with an I/O error.
     #[error("server: {0}")]
     Serve(io::Error),
-    /// A saved snapshot could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        source: io::Error,
-    },
+    /// The snapshot file to serve could not be read.
+    #[error(transparent)]
+    File(#[from] crate::snapshot::file::ReadError),
     /// The cluster gatherer could not be set up (bad CA certificate, HTTP client).
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
-    /// A saved snapshot is not one this build understands.
-    #[error("{path} is not a dockmap snapshot file (a node snapshot, a JSON array of them, or a cluster snapshot): {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What the parser said.
-        message: String,
-    },
     /// The snapshot store could not be opened.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

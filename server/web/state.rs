@@ -13,10 +13,10 @@ use serde::Serialize;
 use crate::cluster::Gatherer;
 use crate::collect::node::{self, NodeOptions};
 use crate::graph::{self, Graph};
+use crate::snapshot::file::{self, SnapshotFile};
 use crate::snapshot::{
     ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, SourceState, CLUSTER_SCHEMA,
 };
-use crate::store::upload::{self, SnapshotFile};
 use crate::store::SavedSnapshots;
 
 use super::cache::RenderCache;
@@ -240,7 +240,7 @@ impl AppState {
     /// Serve a saved snapshot file (a node snapshot, a JSON array of them, or a cluster
     /// snapshot); read it now.
     pub fn from_file(path: &Path) -> Result<Self, WebError> {
-        let file = read_file(path)?;
+        let file = file::read(path)?;
         let s = Self::new(Source::File(path.to_owned()));
         s.install_file(file);
         Ok(s)
@@ -488,7 +488,7 @@ impl AppState {
     fn run_refresh(&self) {
         let outcome: Result<(Vec<NodeSnapshot>, bool), String> = match &self.inner.source {
             Source::Fixed(snaps, single) => Ok(((**snaps).clone(), *single)),
-            Source::File(path) => match read_file(path) {
+            Source::File(path) => match file::read(path) {
                 Ok(file) => {
                     self.install_file(file);
                     self.finish(None);
@@ -735,17 +735,4 @@ fn token<T: Serialize>(v: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
-}
-
-/// Read a snapshot file: a node snapshot, a JSON array of them, or a cluster snapshot (checked
-/// as an upload is, without a size limit: the file is the user's own).
-fn read_file(path: &Path) -> Result<SnapshotFile, WebError> {
-    let bytes = std::fs::read(path).map_err(|e| WebError::Read {
-        path: path.to_owned(),
-        source: e,
-    })?;
-    upload::parse(&bytes, usize::MAX).map_err(|e| WebError::Parse {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })
 }

@@ -13,7 +13,8 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::store::{Kind, Saved, SnapshotMeta, Store, StoreError, UploadError, UploadFailure};
+use crate::snapshot::file::FileError;
+use crate::store::{Kind, Saved, SnapshotMeta, Store, StoreError, UploadFailure};
 
 use super::access::{Access, Grant, Need, Routes, Rule, Scope};
 
@@ -123,7 +124,7 @@ async fn read_body(
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
-            &UploadError::TooLarge { limit }.to_string(),
+            &FileError::TooLarge { limit }.to_string(),
         )
     };
     let declared = headers
@@ -166,9 +167,9 @@ async fn read_body(
                 looked = true;
                 if !matches!(b, b'{' | b'[') {
                     let e = if b"-0123456789\"tfn".contains(b) {
-                        UploadError::NotSnapshot("a JSON scalar, not an object or an array".into())
+                        FileError::NotSnapshot("a JSON scalar, not an object or an array".into())
                     } else {
-                        UploadError::NotJson(format!("it starts with {:?}", char::from(*b)))
+                        FileError::NotJson(format!("it starts with {:?}", char::from(*b)))
                     };
                     return Err(refused(&e));
                 }
@@ -322,13 +323,13 @@ pub async fn meta(State(s): State<StoreState>, Path(id): Path<String>) -> Respon
 }
 
 /// The status of a refused upload.
-fn refused(e: &UploadError) -> Response {
+fn refused(e: &FileError) -> Response {
     let status = match e {
-        UploadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        UploadError::Empty | UploadError::Truncated(_) | UploadError::NotJson(_) => {
+        FileError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        FileError::Empty | FileError::Gzip(_) | FileError::Truncated(_) | FileError::NotJson(_) => {
             StatusCode::BAD_REQUEST
         }
-        UploadError::NotSnapshot(_) | UploadError::Schema { .. } | UploadError::Model { .. } => {
+        FileError::NotSnapshot(_) | FileError::Schema { .. } | FileError::Model { .. } => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
     };

@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use dockmap::store::{upload, Kind, SnapshotFile, Store, DEFAULT_UPLOAD_LIMIT};
+use dockmap::snapshot::file::{self, SnapshotFile};
+use dockmap::store::{Kind, Store, DEFAULT_UPLOAD_LIMIT};
 use dockmap::synthetic::{snapshots, SyntheticOptions};
 
 fn best<T>(n: usize, mut f: impl FnMut(usize) -> T) -> Duration {
@@ -58,7 +59,7 @@ fn main() {
         let meta = store.list().unwrap().remove(0);
         let load = best(5, |_| store.get(&meta.id).unwrap());
         let bytes = store.bytes(&meta.id).unwrap().unwrap();
-        let check = best(5, |_| upload::parse(&bytes, DEFAULT_UPLOAD_LIMIT).unwrap());
+        let check = best(5, |_| file::parse(&bytes, DEFAULT_UPLOAD_LIMIT).unwrap());
         // The database and its write-ahead log (not yet checkpointed into it).
         let mut wal = store.path().as_os_str().to_owned();
         wal.push("-wal");
