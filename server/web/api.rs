@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::graph::{Edge, Element, Finding, GRAPH_SCHEMA};
@@ -14,60 +14,10 @@ use crate::layout::{Scene, View};
 use crate::query::{details, search};
 
 use super::cache::Rendered;
+use super::error::ApiError;
+use super::extract::{Query, Snap};
 use super::headers::{etag, fresh, not_modified};
 use super::state::{AppState, Current};
-
-/// 503 while there is nothing to show yet.
-pub fn no_snapshot(state: &AppState) -> Response {
-    let s = state.status();
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({
-            "error": "no snapshot yet",
-            "state": s.state,
-            "detail": s.error,
-        })),
-    )
-        .into_response()
-}
-
-/// 400 with the reason in words.
-pub fn bad(msg: &str) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
-}
-
-/// A 500 answer saying `msg`.
-pub fn internal(msg: String) -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({ "error": msg })),
-    )
-        .into_response()
-}
-
-/// One named parameter of a query string.
-pub fn param(q: &str, name: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).unwrap_or_default();
-    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
-}
-
-/// The state a request is about: the live one, or the saved snapshot its `snap` parameter names;
-/// or the answer to give at once (nothing to show yet, no such snapshot).
-#[allow(clippy::result_large_err)]
-pub async fn pick(state: &AppState, query: Option<&str>) -> Result<Arc<Current>, Response> {
-    let snap = query.and_then(|q| param(q, "snap"));
-    open(state, snap.as_deref()).await
-}
-
-/// The live state (`None`) or the saved snapshot `id`; or the answer to give at once.
-#[allow(clippy::result_large_err)]
-pub async fn open(state: &AppState, id: Option<&str>) -> Result<Arc<Current>, Response> {
-    match state.current_for(id).await {
-        Ok(Some(cur)) => Ok(cur),
-        Ok(None) => Err(no_snapshot(state)),
-        Err(e) => Err((e.status(), Json(json!({ "error": e.to_string() }))).into_response()),
-    }
-}
 
 /// An ETag for `what` of this state: saved snapshots and live generations never share one.
 pub fn tag_of(cur: &Current, what: &str) -> String {
@@ -76,7 +26,12 @@ pub fn tag_of(cur: &Current, what: &str) -> String {
 
 /// Answer a JSON question about `cur` on its query worker (the graph index lives there), with
 /// the ETag `tag` and a 304 when the client already holds that answer.
-pub async fn json_query<F>(cur: Arc<Current>, req: &HeaderMap, tag: String, f: F) -> Response
+pub async fn json_query<F>(
+    cur: Arc<Current>,
+    req: &HeaderMap,
+    tag: String,
+    f: F,
+) -> Result<Response, ApiError>
 where
     F: for<'a> FnOnce(
             &'a super::worker::Data,
@@ -86,13 +41,10 @@ where
         + 'static,
 {
     if let Some(r) = not_modified(req, &tag) {
-        return r;
+        return Ok(r);
     }
-    match cur.queries.run("query", f).await {
-        Ok(Ok(b)) => fresh("application/json", &tag, b),
-        Ok(Err(e)) => internal(e.to_string()),
-        Err(e) => internal(e.to_string()),
-    }
+    let body = cur.queries.run("query", f).await??;
+    Ok(fresh("application/json", &tag, body))
 }
 
 /// Lay out and render a view on the layout worker (big graphs take tens of milliseconds).
@@ -100,12 +52,12 @@ pub async fn rendered(
     state: &AppState,
     cur: Arc<Current>,
     view: View,
-) -> Result<Arc<Rendered>, Response> {
+) -> Result<Arc<Rendered>, ApiError> {
     state
         .cache()
         .get_or_render(&cur, &view)
         .await
-        .map_err(|e| internal(e.to_string()))
+        .map_err(ApiError::internal)
 }
 
 /// `GET /api/status`.
@@ -153,30 +105,18 @@ pub async fn live(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /api/snapshot`.
-pub async fn snapshot(
-    State(state): State<AppState>,
-    RawQuery(q): RawQuery,
-    req: HeaderMap,
-) -> Response {
-    let cur = match pick(&state, q.as_deref()).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn snapshot(Snap(cur): Snap, req: HeaderMap) -> Result<Response, ApiError> {
     let tag = tag_of(&cur, "snapshot");
     if let Some(r) = not_modified(&req, &tag) {
-        return r;
+        return Ok(r);
     }
     let c = cur.clone();
     let body = tokio::task::spawn_blocking(move || match (c.single, c.data.snapshots.first()) {
         (true, Some(only)) => serde_json::to_vec(only),
         _ => serde_json::to_vec(&c.data.snapshots),
     })
-    .await;
-    match body {
-        Ok(Ok(b)) => fresh("application/json", &tag, b),
-        Ok(Err(e)) => internal(e.to_string()),
-        Err(e) => internal(e.to_string()),
-    }
+    .await??;
+    Ok(fresh("application/json", &tag, body))
 }
 
 #[derive(Serialize)]
@@ -192,38 +132,23 @@ struct GraphResponse<'a> {
     layout: &'a Scene,
 }
 
-/// The current snapshot, the view the query asks for, and its ETag; or the answer to give
-/// at once (no snapshot yet, or the client's copy is still good).
-#[allow(clippy::result_large_err)]
-async fn viewed(
-    state: &AppState,
-    query: Option<&str>,
-    req: &HeaderMap,
-    what: &str,
-) -> Result<(Arc<Current>, View, String), Response> {
-    let cur = pick(state, query).await?;
-    let view = View::from_query(query.unwrap_or(""));
-    let tag = tag_of(&cur, &format!("{what}?{}", view.to_query()));
-    match not_modified(req, &tag) {
-        Some(r) => Err(r),
-        None => Ok((cur, view, tag)),
-    }
+/// The ETag of `what` drawn under `view` from `cur`.
+fn view_tag(cur: &Current, view: &View, what: &str) -> String {
+    tag_of(cur, &format!("{what}?{}", view.to_query()))
 }
 
 /// `GET /api/graph`.
 pub async fn graph(
     State(state): State<AppState>,
-    RawQuery(q): RawQuery,
+    Snap(cur): Snap,
+    view: View,
     req: HeaderMap,
-) -> Response {
-    let (cur, view, tag) = match viewed(&state, q.as_deref(), &req, "graph").await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let r = match rendered(&state, cur.clone(), view).await {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
+) -> Result<Response, ApiError> {
+    let tag = view_tag(&cur, &view, "graph");
+    if let Some(r) = not_modified(&req, &tag) {
+        return Ok(r);
+    }
+    let r = rendered(&state, cur.clone(), view).await?;
     let body = tokio::task::spawn_blocking(move || {
         serde_json::to_vec(&GraphResponse {
             schema: GRAPH_SCHEMA,
@@ -237,105 +162,91 @@ pub async fn graph(
             layout: &r.layout.scene,
         })
     })
-    .await;
-    match body {
-        Ok(Ok(b)) => fresh("application/json", &tag, b),
-        Ok(Err(e)) => internal(e.to_string()),
-        Err(e) => internal(e.to_string()),
-    }
+    .await??;
+    Ok(fresh("application/json", &tag, body))
 }
 
 /// `GET /scene.svg`.
 pub async fn scene_svg(
     State(state): State<AppState>,
-    RawQuery(q): RawQuery,
+    Snap(cur): Snap,
+    view: View,
     req: HeaderMap,
-) -> Response {
-    let (cur, view, tag) = match viewed(&state, q.as_deref(), &req, "svg").await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match rendered(&state, cur.clone(), view).await {
-        Ok(r) => {
-            let mut resp = fresh("image/svg+xml; charset=utf-8", &tag, r.svg.clone());
-            // The view the server resolved (with the selection's ancestors opened), for the page to keep.
-            if let Ok(v) = axum::http::HeaderValue::from_str(&r.layout.view.to_query()) {
-                resp.headers_mut().insert("x-dockmap-view", v);
-            }
-            if let Ok(v) = axum::http::HeaderValue::from_str(&r.layout.hide.join(",")) {
-                resp.headers_mut().insert("x-dockmap-hide", v);
-            }
-            if let Ok(v) = axum::http::HeaderValue::from_str(&cur.generation.to_string()) {
-                resp.headers_mut().insert("x-dockmap-generation", v);
-            }
-            resp
-        }
-        Err(e) => e,
+) -> Result<Response, ApiError> {
+    let tag = view_tag(&cur, &view, "svg");
+    if let Some(r) = not_modified(&req, &tag) {
+        return Ok(r);
     }
+    let r = rendered(&state, cur.clone(), view).await?;
+    let mut resp = fresh("image/svg+xml; charset=utf-8", &tag, r.svg.clone());
+    // The view the server resolved (with the selection's ancestors opened), for the page to keep.
+    if let Ok(v) = axum::http::HeaderValue::from_str(&r.layout.view.to_query()) {
+        resp.headers_mut().insert("x-dockmap-view", v);
+    }
+    if let Ok(v) = axum::http::HeaderValue::from_str(&r.layout.hide.join(",")) {
+        resp.headers_mut().insert("x-dockmap-hide", v);
+    }
+    if let Ok(v) = axum::http::HeaderValue::from_str(&cur.generation.to_string()) {
+        resp.headers_mut().insert("x-dockmap-generation", v);
+    }
+    Ok(resp)
+}
+
+/// The parameters of `/api/element`.
+#[derive(Deserialize)]
+pub struct ElementParams {
+    /// The element's ID.
+    id: Option<String>,
 }
 
 /// `GET /api/element?id=`.
 pub async fn element(
-    State(state): State<AppState>,
-    RawQuery(q): RawQuery,
+    Snap(cur): Snap,
+    Query(p): Query<ElementParams>,
     req: HeaderMap,
-) -> Response {
-    let cur = match pick(&state, q.as_deref()).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let Some(id) = param(q.as_deref().unwrap_or(""), "id") else {
-        return bad("missing id");
-    };
+) -> Result<Response, ApiError> {
+    let id = p.id.ok_or_else(|| ApiError::bad("missing id"))?;
     let tag = tag_of(&cur, &format!("element?{id}"));
     if let Some(r) = not_modified(&req, &tag) {
-        return r;
+        return Ok(r);
     }
-    let out = cur
+    let body = cur
         .queries
         .run("query", move |d, ix| {
             details(&d.graph, ix, &d.snapshots, &id).map(|x| serde_json::to_vec(&x))
         })
-        .await;
-    match out {
-        Ok(Some(Ok(b))) => fresh("application/json", &tag, b),
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error": "no such element" })),
-        )
-            .into_response(),
-        Ok(Some(Err(e))) => internal(e.to_string()),
-        Err(e) => internal(e.to_string()),
-    }
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such element"))??;
+    Ok(fresh("application/json", &tag, body))
+}
+
+/// The parameters of `/api/search` (besides the view's).
+#[derive(Deserialize)]
+pub struct SearchParams {
+    /// What to look for.
+    #[serde(default)]
+    q: String,
 }
 
 /// `GET /api/search?q=` (plus the view's parameters, to say what to unfold).
-pub async fn search_handler(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let cur = match pick(&state, q.as_deref()).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let qs = q.unwrap_or_default();
-    let needle = param(&qs, "q").unwrap_or_default();
-    let view = View::from_query(&qs);
-    let out = cur
+pub async fn search_handler(
+    Snap(cur): Snap,
+    view: View,
+    Query(p): Query<SearchParams>,
+) -> Result<Response, ApiError> {
+    let needle = p.q;
+    let body = cur
         .queries
         .run("query", move |d, ix| {
             serde_json::to_vec(
                 &json!({ "q": needle, "hits": search(&d.graph, ix, &view, &needle) }),
             )
         })
-        .await;
-    match out {
-        Ok(Ok(b)) => {
-            let mut r = Response::new(axum::body::Body::from(b));
-            r.headers_mut().insert(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            );
-            r
-        }
-        Ok(Err(e)) => internal(e.to_string()),
-        Err(e) => internal(e.to_string()),
-    }
+        .await??;
+    let mut r = Response::new(axum::body::Body::from(body));
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
 }

@@ -3,50 +3,47 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
+use serde::Deserialize;
 
 use crate::compare::{self, panes, Comparison, Presence, SideSpec};
 use crate::layout::View;
 
-use super::api::param;
 use super::assets::version;
+use super::error::ApiError;
+use super::extract::Query;
 use super::state::AppState;
 
-/// Why a comparison cannot be shown, with its HTTP status.
-struct Refusal(StatusCode, String);
-
-impl Refusal {
-    fn json(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
-    }
+/// The two sides of a comparison, as asked: `NODE` (live) or `ID:NODE` (a saved snapshot).
+#[derive(Debug, Default, Deserialize)]
+pub struct CompareParams {
+    /// The left side.
+    left: Option<String>,
+    /// The right side.
+    right: Option<String>,
 }
 
 /// Open one side: its snapshot (live or saved) and its node.
-async fn open_side(state: &AppState, raw: &str) -> Result<compare::Side, Refusal> {
+async fn open_side(state: &AppState, raw: &str) -> Result<compare::Side, ApiError> {
     let spec = SideSpec::parse(raw).ok_or_else(|| {
-        Refusal(
-            StatusCode::BAD_REQUEST,
-            format!("{raw:?} is not a side: give NODE (live) or ID:NODE (a saved snapshot)"),
-        )
+        ApiError::bad(format!(
+            "{raw:?} is not a side: give NODE (live) or ID:NODE (a saved snapshot)"
+        ))
     })?;
-    let cur = match state.current_for(spec.snapshot.as_deref()).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return Err(Refusal(
+    let cur = match state.current_for(spec.snapshot.as_deref()).await? {
+        Some(c) => c,
+        None => {
+            return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "no snapshot yet".into(),
+                "no snapshot yet",
             ))
         }
-        Err(e) => return Err(Refusal(e.status(), e.to_string())),
     };
     let raw = raw.to_owned();
     tokio::task::spawn_blocking(move || compare::side(&cur.data.snapshots, &spec.node, &raw))
-        .await
-        .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .await?
         .map_err(|e| {
             // A name several nodes share picks none: the question is wrong, not the node missing.
             let status = match &e {
@@ -55,40 +52,34 @@ async fn open_side(state: &AppState, raw: &str) -> Result<compare::Side, Refusal
                 }) => StatusCode::BAD_REQUEST,
                 _ => StatusCode::NOT_FOUND,
             };
-            Refusal(status, e.to_string())
+            ApiError::new(status, e.to_string())
         })
 }
 
-async fn comparison(state: &AppState, q: &str) -> Result<Comparison, Refusal> {
-    let (Some(l), Some(r)) = (param(q, "left"), param(q, "right")) else {
-        return Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            "give both sides: ?left=NODE&right=NODE (ID:NODE for a saved snapshot)".into(),
+async fn comparison(state: &AppState, p: &CompareParams) -> Result<Comparison, ApiError> {
+    let (Some(l), Some(r)) = (&p.left, &p.right) else {
+        return Err(ApiError::bad(
+            "give both sides: ?left=NODE&right=NODE (ID:NODE for a saved snapshot)",
         ));
     };
-    let left = open_side(state, &l).await?;
-    let right = open_side(state, &r).await?;
-    tokio::task::spawn_blocking(move || compare::compare(left, right))
-        .await
-        .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    let left = open_side(state, l).await?;
+    let right = open_side(state, r).await?;
+    Ok(tokio::task::spawn_blocking(move || compare::compare(left, right)).await?)
 }
 
 /// `GET /api/compare?left=SIDE&right=SIDE`.
-pub async fn api(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    match comparison(&state, q.as_deref().unwrap_or("")).await {
-        Ok(c) => match serde_json::to_vec(&c.report()) {
-            Ok(b) => {
-                let mut r = Response::new(axum::body::Body::from(b));
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                r
-            }
-            Err(e) => Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).json(),
-        },
-        Err(r) => r.json(),
-    }
+pub async fn api(
+    State(state): State<AppState>,
+    Query(p): Query<CompareParams>,
+) -> Result<Response, ApiError> {
+    let c = comparison(&state, &p).await?;
+    let body = serde_json::to_vec(&c.report())?;
+    let mut r = Response::new(axum::body::Body::from(body));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
 }
 
 /// One listed difference, as the page shows it.
@@ -150,10 +141,18 @@ pub struct ComparePage {
 }
 
 /// `GET /compare?left=SIDE&right=SIDE[&<view>]`.
-pub async fn page(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let qs = q.unwrap_or_default();
-    let left = param(&qs, "left").unwrap_or_default();
-    let right = param(&qs, "right").unwrap_or_default();
+pub async fn page(
+    State(state): State<AppState>,
+    params: Result<Query<CompareParams>, ApiError>,
+    view: View,
+) -> Response {
+    // A query that cannot be read is said on the page, as a side that cannot be shown is.
+    let (params, refused) = match params {
+        Ok(Query(p)) => (p, None),
+        Err(e) => (CompareParams::default(), Some(e)),
+    };
+    let left = params.left.clone().unwrap_or_default();
+    let right = params.right.clone().unwrap_or_default();
     let nodes = state
         .current()
         .map(|c| {
@@ -186,12 +185,14 @@ pub async fn page(State(state): State<AppState>, RawQuery(q): RawQuery) -> Respo
         panzoom_js_v: version("panzoom.js"),
     };
     let mut status = StatusCode::OK;
-    if left.is_empty() || right.is_empty() {
+    if let Some(e) = refused {
+        status = e.status();
+        p.error = e.message().to_owned();
+    } else if left.is_empty() || right.is_empty() {
         p.error = "Pick two nodes: NODE for the live state, ID:NODE for a saved snapshot.".into();
     } else {
-        match comparison(&state, &qs).await {
+        match comparison(&state, &params).await {
             Ok(c) => {
-                let view = View::from_query(&qs);
                 let drawn = tokio::task::spawn_blocking(move || {
                     let panes = panes::panes(&c, &view);
                     (c, panes)
@@ -205,9 +206,9 @@ pub async fn page(State(state): State<AppState>, RawQuery(q): RawQuery) -> Respo
                     }
                 }
             }
-            Err(Refusal(s, msg)) => {
-                status = s;
-                p.error = msg;
+            Err(e) => {
+                status = e.status();
+                p.error = e.message().to_owned();
             }
         }
     }

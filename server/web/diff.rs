@@ -10,20 +10,20 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
+use serde::Deserialize;
 
 use crate::diff::{self, draw, text, Diff, Side};
 use crate::graph::Graph;
 use crate::layout::{GraphIndex, View};
 
-use super::api::{param, pick};
 use super::assets::version;
+use super::error::ApiError;
+use super::extract::{Query, Snap};
 use super::headers::{etag, fresh, not_modified};
-use super::state::{AppState, Current, LIVE};
+use super::state::{AppState, LIVE};
 use super::worker::Data;
 
 /// A diff and the graph it is drawn over.
@@ -45,18 +45,11 @@ fn cache() -> &'static Mutex<Vec<Entry>> {
     CACHE.get_or_init(|| Mutex::new(Vec::new()))
 }
 
-/// One side by ID (`live` or a saved snapshot), or the answer to give at once.
-#[allow(clippy::result_large_err)]
-async fn open(state: &AppState, id: &str) -> Result<Arc<Current>, Response> {
-    let q = serde_urlencoded::to_string([("snap", id)]).unwrap_or_default();
-    pick(state, Some(&q)).await
-}
-
-/// Both sides, their diff, and an ETag naming exactly these two states.
-#[allow(clippy::result_large_err)]
-async fn compared(state: &AppState, a: &str, b: &str) -> Result<(Arc<Compared>, String), Response> {
-    let ca = open(state, a).await?;
-    let cb = open(state, b).await?;
+/// Both sides (each `live` or a saved snapshot's ID), their diff, and an ETag naming exactly
+/// these two states.
+async fn compared(state: &AppState, a: &str, b: &str) -> Result<(Arc<Compared>, String), ApiError> {
+    let ca = Snap::open(state, Some(a)).await?;
+    let cb = Snap::open(state, Some(b)).await?;
     let tag = etag(
         0,
         &format!(
@@ -80,8 +73,7 @@ async fn compared(state: &AppState, a: &str, b: &str) -> Result<(Arc<Compared>, 
         let union = draw::union(&sa.graph, &sb.graph);
         Arc::new(Compared { diff: d, union })
     })
-    .await
-    .map_err(|e| internal(e.to_string()))?;
+    .await?;
     if let Ok(mut c) = cache().lock() {
         if c.len() >= KEEP {
             c.remove(0);
@@ -91,72 +83,57 @@ async fn compared(state: &AppState, a: &str, b: &str) -> Result<(Arc<Compared>, 
     Ok((built, tag))
 }
 
-fn internal(msg: String) -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({ "error": msg })),
-    )
-        .into_response()
+/// The two sides of `/api/diff`.
+#[derive(Deserialize)]
+pub struct DiffParams {
+    /// Side A: a saved snapshot's ID or `live`.
+    a: Option<String>,
+    /// Side B.
+    b: Option<String>,
 }
 
 /// `GET /api/diff?a=<id>&b=<id>`: the diff of two snapshots (`live` allowed for either side).
 pub async fn api_diff(
     State(state): State<AppState>,
-    RawQuery(q): RawQuery,
+    Query(p): Query<DiffParams>,
     req: HeaderMap,
-) -> Response {
-    let q = q.unwrap_or_default();
-    let (Some(a), Some(b)) = (param(&q, "a"), param(&q, "b")) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "give both sides: /api/diff?a=<id>&b=<id> (an ID or live)" })),
-        )
-            .into_response();
+) -> Result<Response, ApiError> {
+    let (Some(a), Some(b)) = (p.a, p.b) else {
+        return Err(ApiError::bad(
+            "give both sides: /api/diff?a=<id>&b=<id> (an ID or live)",
+        ));
     };
-    let (c, tag) = match compared(&state, &a, &b).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (c, tag) = compared(&state, &a, &b).await?;
     if let Some(r) = not_modified(&req, &tag) {
-        return r;
+        return Ok(r);
     }
-    match tokio::task::spawn_blocking(move || serde_json::to_vec(&c.diff)).await {
-        Ok(Ok(body)) => fresh("application/json", &tag, body),
-        Ok(Err(e)) => internal(e.to_string()),
-        Err(e) => internal(e.to_string()),
-    }
+    let body = tokio::task::spawn_blocking(move || serde_json::to_vec(&c.diff)).await??;
+    Ok(fresh("application/json", &tag, body))
 }
 
 /// Draw the union under a view (on a blocking thread: big graphs take tens of milliseconds).
-async fn drawn(c: Arc<Compared>, view: View) -> Result<draw::Drawn, Response> {
-    tokio::task::spawn_blocking(move || {
+async fn drawn(c: Arc<Compared>, view: View) -> Result<draw::Drawn, ApiError> {
+    Ok(tokio::task::spawn_blocking(move || {
         let ix = GraphIndex::new(&c.union);
         draw::draw(&c.diff, &c.union, &ix, &view)
     })
-    .await
-    .map_err(|e| internal(e.to_string()))
+    .await?)
 }
 
 /// `GET /diff/{a}/{b}/scene.svg?<view>`: the drawing alone, for the page to redraw.
 pub async fn scene(
     State(state): State<AppState>,
     Path((a, b)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    view: View,
     req: HeaderMap,
-) -> Response {
-    let (c, tag) = match compared(&state, &a, &b).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let view = View::from_query(q.as_deref().unwrap_or(""));
+) -> Result<Response, ApiError> {
+    let (c, tag) = compared(&state, &a, &b).await?;
     let tag = etag(0, &format!("{tag}:svg?{}", view.to_query()));
     if let Some(r) = not_modified(&req, &tag) {
-        return r;
+        return Ok(r);
     }
-    match drawn(c, view).await {
-        Ok(d) => fresh("image/svg+xml; charset=utf-8", &tag, d.svg),
-        Err(r) => r,
-    }
+    let d = drawn(c, view).await?;
+    Ok(fresh("image/svg+xml; charset=utf-8", &tag, d.svg))
 }
 
 /// The diff page.
@@ -227,17 +204,10 @@ fn side_text(id: &str, s: &diff::SideSummary) -> String {
 pub async fn page(
     State(state): State<AppState>,
     Path((a, b)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-) -> Response {
-    let (c, _) = match compared(&state, &a, &b).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let view = View::from_query(q.as_deref().unwrap_or(""));
-    let d = match drawn(c.clone(), view.clone()).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    view: View,
+) -> Result<Response, ApiError> {
+    let (c, _) = compared(&state, &a, &b).await?;
+    let d = drawn(c.clone(), view.clone()).await?;
     let page = DiffPage {
         svg: d.svg,
         a_href: href(&a),
@@ -277,5 +247,5 @@ pub async fn page(
     let mut r = page.into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    r
+    Ok(r)
 }

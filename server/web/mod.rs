@@ -11,6 +11,7 @@ pub mod cache;
 pub mod compare;
 pub mod diff;
 pub mod error;
+pub mod extract;
 pub mod headers;
 pub mod origin;
 pub mod pages;
@@ -39,7 +40,7 @@ use crate::store::Store;
 
 use access::{Access, Guard, LinkKey, Need, Routes, Scope, Table, TokenSet};
 
-pub use error::WebError;
+pub use error::{ApiError, WebError};
 pub use origin::AllowedHosts;
 pub use state::AppState;
 

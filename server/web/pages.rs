@@ -2,7 +2,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Extension, Path, RawQuery, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
@@ -10,7 +10,9 @@ use crate::layout::view::HIDE_TOKENS;
 use crate::layout::View;
 
 use super::access::Grant;
-use super::api::{param, rendered};
+use super::api::rendered;
+use super::error::ApiError;
+use super::extract::{Query, Snap, SnapParam};
 use super::state::AppState;
 
 /// What the filter menu calls each token.
@@ -93,10 +95,10 @@ pub struct IndexPage {
 pub async fn index(
     State(state): State<AppState>,
     grant: Option<Extension<Grant>>,
-    RawQuery(q): RawQuery,
-) -> Response {
-    let snap = q.as_deref().and_then(|q| param(q, "snap"));
-    page(state, snap, q, sharer(grant)).await
+    Query(p): Query<SnapParam>,
+    view: View,
+) -> Result<Response, ApiError> {
+    page(state, p.snap, view, sharer(grant)).await
 }
 
 /// Whether the viewer may hand out snapshot links (anyone who reads the whole server).
@@ -109,37 +111,39 @@ pub async fn permalink(
     State(state): State<AppState>,
     grant: Option<Extension<Grant>>,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Response {
-    page(state, Some(id), q, sharer(grant)).await
+    view: View,
+) -> Result<Response, ApiError> {
+    page(state, Some(id), view, sharer(grant)).await
 }
 
-async fn page(state: AppState, snap: Option<String>, q: Option<String>, sharer: bool) -> Response {
-    let view = View::from_query(q.as_deref().unwrap_or(""));
+async fn page(
+    state: AppState,
+    snap: Option<String>,
+    view: View,
+    sharer: bool,
+) -> Result<Response, ApiError> {
     let mut status = state.status();
     let shown = match &snap {
-        Some(id) => match super::api::open(&state, Some(id)).await {
-            Ok(cur) => {
-                status.taken_at = cur.taken_at.clone();
-                status.elements = cur.data.graph.elements.len();
-                status.edges = cur.data.graph.edges.len();
-                status.sources = state.sources_of(&cur);
-                status.state = "ready";
-                Some(cur)
-            }
-            Err(r) => return r,
-        },
+        Some(id) => {
+            let cur = Snap::open(&state, Some(id)).await?;
+            status.taken_at = cur.taken_at.clone();
+            status.elements = cur.data.graph.elements.len();
+            status.edges = cur.data.graph.edges.len();
+            status.sources = state.sources_of(&cur);
+            status.state = "ready";
+            Some(cur)
+        }
         None => state.current(),
     };
     let (svg, hide, view_q) = match shown {
-        Some(cur) => match rendered(&state, cur, view.clone()).await {
-            Ok(r) => (
+        Some(cur) => {
+            let r = rendered(&state, cur, view.clone()).await?;
+            (
                 r.svg.clone(),
                 r.layout.hide.clone(),
                 r.layout.view.to_query(),
-            ),
-            Err(e) => return e,
-        },
+            )
+        }
         None => (String::new(), Vec::new(), view.to_query()),
     };
     let status_text = match status.state {
@@ -195,5 +199,5 @@ async fn page(state: AppState, snap: Option<String>, q: Option<String>, sharer: 
     let mut r = page.into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    r
+    Ok(r)
 }

@@ -9,10 +9,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::graph::{Edge, ElementKind, Graph};
@@ -21,7 +22,9 @@ use crate::layout::fx::{FxMap, FxSet};
 use crate::layout::{GraphIndex, Policy, View};
 use crate::path::{self, PathAnswer, PublishedPort, Question, PATH_SCHEMA};
 
-use super::api::{bad, internal, json_query, param, pick, tag_of};
+use super::api::{json_query, tag_of};
+use super::error::ApiError;
+use super::extract::{Query, Snap};
 use super::headers::not_modified;
 use super::worker::Data;
 
@@ -31,9 +34,20 @@ const MAX_NAME: usize = 256;
 /// Protocols a port can be published with.
 const PROTOCOLS: &[&str] = &["tcp", "udp", "sctp"];
 
+/// The parameters of a path question as the query string gives them, checked into a
+/// [`Question`] by [`PathParams::question`] (each refusal names the parameter).
+#[derive(Debug, Default, Deserialize)]
+pub struct PathParams {
+    port: Option<String>,
+    protocol: Option<String>,
+    node: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
 /// A parameter that must not be blank when present.
-fn named(q: &str, name: &str) -> Result<Option<String>, String> {
-    match param(q, name) {
+fn named(value: Option<String>, name: &str) -> Result<Option<String>, String> {
+    match value {
         None => Ok(None),
         Some(v) => {
             let v = v.trim().to_owned();
@@ -48,48 +62,62 @@ fn named(q: &str, name: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// The question a query string asks: `port=&protocol=[&node=]` or `from=&to=`.
-pub fn question(q: &str) -> Result<Question, String> {
-    let port = param(q, "port");
-    let from = named(q, "from")?;
-    let to = named(q, "to")?;
-    match (port, from, to) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            Err("ask either port= (a published port) or from= and to= (two ends), not both".into())
-        }
-        (Some(p), None, None) => {
-            let port = match p.trim().parse::<u16>() {
-                Ok(n) if n > 0 => n,
-                _ => return Err(format!("port= must be a number from 1 to 65535, not {p:?}")),
-            };
-            let protocol = param(q, "protocol")
-                .map(|p| p.trim().to_ascii_lowercase())
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "tcp".into());
-            if !PROTOCOLS.contains(&protocol.as_str()) {
-                return Err(format!(
-                    "protocol= must be one of {}, not {protocol:?}",
-                    PROTOCOLS.join(", ")
-                ));
+impl PathParams {
+    /// The question they ask: `port=&protocol=[&node=]` or `from=&to=`.
+    pub fn question(self) -> Result<Question, String> {
+        let from = named(self.from, "from")?;
+        let to = named(self.to, "to")?;
+        match (self.port, from, to) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(
+                "ask either port= (a published port) or from= and to= (two ends), not both".into(),
+            ),
+            (Some(p), None, None) => {
+                let port = match p.trim().parse::<u16>() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(format!("port= must be a number from 1 to 65535, not {p:?}")),
+                };
+                let protocol = self
+                    .protocol
+                    .map(|p| p.trim().to_ascii_lowercase())
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| "tcp".into());
+                if !PROTOCOLS.contains(&protocol.as_str()) {
+                    return Err(format!(
+                        "protocol= must be one of {}, not {protocol:?}",
+                        PROTOCOLS.join(", ")
+                    ));
+                }
+                let node = named(self.node, "node")?;
+                Ok(Question::Port {
+                    port,
+                    protocol,
+                    node,
+                })
             }
-            let node = named(q, "node")?;
-            Ok(Question::Port {
-                port,
-                protocol,
-                node,
-            })
+            (None, Some(from), Some(to)) => Ok(Question::Between { from, to }),
+            (None, Some(_), None) => Err(
+                "from= needs to= (a container, a service, an IP address or internet)".into(),
+            ),
+            (None, None, Some(_)) => Err(
+                "to= needs from= (the container the packet leaves, or an address or host interface outside)".into(),
+            ),
+            (None, None, None) => Err(
+                "missing port= (a published port, with protocol= and node=) or from= and to= (two ends)"
+                    .into(),
+            ),
         }
-        (None, Some(from), Some(to)) => Ok(Question::Between { from, to }),
-        (None, Some(_), None) => Err(
-            "from= needs to= (a container, a service, an IP address or internet)".into(),
-        ),
-        (None, None, Some(_)) => Err(
-            "to= needs from= (the container the packet leaves, or an address or host interface outside)".into(),
-        ),
-        (None, None, None) => Err(
-            "missing port= (a published port, with protocol= and node=) or from= and to= (two ends)"
-                .into(),
-        ),
+    }
+}
+
+/// The path question a request asks, or a 400 saying why it asks none.
+pub struct Asked(pub Question);
+
+impl<S: Send + Sync> FromRequestParts<S> for Asked {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(p) = Query::<PathParams>::from_request_parts(parts, state).await?;
+        p.question().map(Asked).map_err(ApiError::bad)
     }
 }
 
@@ -299,15 +327,7 @@ pub fn ends(g: &Graph, ix: &GraphIndex) -> Vec<End> {
 }
 
 /// `GET /api/ports`: every published port of every node.
-pub async fn ports(
-    State(state): State<super::AppState>,
-    RawQuery(q): RawQuery,
-    req: HeaderMap,
-) -> Response {
-    let cur = match pick(&state, q.as_deref()).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn ports(Snap(cur): Snap, req: HeaderMap) -> Result<Response, ApiError> {
     let tag = tag_of(&cur, "ports");
     json_query(cur, &req, tag, |d, _| {
         let ports: Vec<PublishedPort> = path::published_ports(&d.snapshots, &d.graph);
@@ -318,30 +338,19 @@ pub async fn ports(
 
 /// `GET /api/path?port=&protocol=[&node=]` or `?from=&to=` (plus the view's parameters).
 pub async fn path_handler(
-    State(state): State<super::AppState>,
-    RawQuery(q): RawQuery,
+    // The question first: a wrong one is refused before any snapshot is opened.
+    Asked(question): Asked,
+    Snap(cur): Snap,
+    view: View,
     req: HeaderMap,
-) -> Response {
-    let qs = q.unwrap_or_default();
-    let question = match question(&qs) {
-        Ok(x) => x,
-        Err(msg) => return bad(&msg),
-    };
-    let cur = match pick(&state, Some(&qs)).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let view = View::from_query(&qs);
+) -> Result<Response, ApiError> {
     let key = serde_json::to_string(&question).unwrap_or_default();
     let tag = tag_of(&cur, &format!("path?{key}&{}", view.to_query()));
     if let Some(r) = not_modified(&req, &tag) {
-        return r;
+        return Ok(r);
     }
     let generation = cur.generation;
-    let answer = match traced(cur.data.clone(), question).await {
-        Ok(a) => a,
-        Err(why) => return internal(why),
-    };
+    let answer = traced(cur.data.clone(), question).await?;
     json_query(cur, &req, tag, move |d, ix| {
         serde_json::to_vec(&drawn(answer, generation, &d.graph, ix, &view))
     })
@@ -355,23 +364,15 @@ static TRACES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PARALL
 
 /// Trace `question` on a blocking thread of its own, not on the snapshot's query worker: a
 /// question whose rules take long to walk never holds up the next one.
-async fn traced(data: Arc<Data>, question: Question) -> Result<PathAnswer, String> {
-    let _permit = TRACES.acquire().await.map_err(|e| e.to_string())?;
+async fn traced(data: Arc<Data>, question: Question) -> Result<PathAnswer, ApiError> {
+    let _permit = TRACES.acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(move || path::trace(&question, &data.snapshots, &data.graph))
         .await
-        .map_err(|e| format!("the path question failed: {e}"))
+        .map_err(|e| ApiError::internal(format!("the path question failed: {e}")))
 }
 
 /// `GET /api/path/ends`: the containers and services the pickers offer.
-pub async fn ends_handler(
-    State(state): State<super::AppState>,
-    RawQuery(q): RawQuery,
-    req: HeaderMap,
-) -> Response {
-    let cur = match pick(&state, q.as_deref()).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn ends_handler(Snap(cur): Snap, req: HeaderMap) -> Result<Response, ApiError> {
     let tag = tag_of(&cur, "path-ends");
     json_query(cur, &req, tag, |d, ix| {
         serde_json::to_vec(&json!({ "ends": ends(&d.graph, ix) }))
@@ -384,6 +385,13 @@ mod tests {
     use super::*;
     use crate::path::{Evidence, Hop, Outcome, PacketPath, Verdict};
     use crate::synthetic::{snapshots, SyntheticOptions};
+
+    /// The question a query string asks, as [`Asked`] reads it.
+    fn question(q: &str) -> Result<Question, String> {
+        serde_urlencoded::from_str::<PathParams>(q)
+            .map_err(|e| e.to_string())?
+            .question()
+    }
 
     #[test]
     fn a_port_question_defaults_to_tcp_and_every_node() {

@@ -1,25 +1,15 @@
 //! Downloads to share: the view as one self-contained HTML file, the snapshot as JSON; either
 //! pseudonymized on request (`pseudonymize=1`).
 
-use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use serde::Deserialize;
 
 use crate::layout::View;
 use crate::share::{export, key, pseudonymize_cluster};
 
-use super::api::{param, pick};
-use super::state::AppState;
-
-fn internal(msg: String) -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({ "error": msg })),
-    )
-        .into_response()
-}
+use super::error::ApiError;
+use super::extract::{Query, Snap};
 
 /// `dockmap-<time>[-pseudonymized].<ext>`, with only safe characters.
 fn file_name(taken_at: &str, anon: bool, ext: &str) -> String {
@@ -43,62 +33,62 @@ fn download(body: Vec<u8>, content_type: &'static str, name: &str) -> Response {
     r
 }
 
-fn wants_pseudonyms(q: &str) -> bool {
-    matches!(
-        param(q, "pseudonymize").as_deref(),
-        Some("1") | Some("true") | Some("yes")
-    )
+/// The parameter of both downloads (besides `snap=` and the view's).
+#[derive(Deserialize)]
+pub struct ShareParams {
+    /// `1`, `true` or `yes`: pseudonymized.
+    pseudonymize: Option<String>,
+}
+
+impl ShareParams {
+    fn pseudonyms(&self) -> bool {
+        matches!(self.pseudonymize.as_deref(), Some("1" | "true" | "yes"))
+    }
 }
 
 /// `GET /export.html?<view>[&snap=ID][&pseudonymize=1]`: the view as one HTML file (a download).
-pub async fn export_html(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let cur = match pick(&state, q.as_deref()).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let qs = q.unwrap_or_default();
-    let view = View::from_query(&qs);
-    let anon = wants_pseudonyms(&qs);
+pub async fn export_html(
+    Snap(cur): Snap,
+    view: View,
+    Query(p): Query<ShareParams>,
+) -> Result<Response, ApiError> {
+    let anon = p.pseudonyms();
     let cluster = cur.cluster();
-    let made = tokio::task::spawn_blocking(move || {
+    let e = tokio::task::spawn_blocking(move || {
         let k = anon.then(key::shared);
         export::export_html(&cluster, &view, k)
     })
-    .await;
-    match made {
-        Ok(Ok(e)) => download(
-            e.html.into_bytes(),
-            "text/html; charset=utf-8",
-            &file_name(&e.taken_at, anon, "html"),
-        ),
-        Ok(Err(e)) => internal(e.to_string()),
-        Err(e) => internal(e.to_string()),
-    }
+    .await?
+    .map_err(ApiError::internal)?;
+    Ok(download(
+        e.html.into_bytes(),
+        "text/html; charset=utf-8",
+        &file_name(&e.taken_at, anon, "html"),
+    ))
 }
 
 /// `GET /export.json[?snap=ID][&pseudonymize=1]`: the cluster snapshot shown, as a download.
-pub async fn export_json(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let cur = match pick(&state, q.as_deref()).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let anon = wants_pseudonyms(q.as_deref().unwrap_or(""));
+pub async fn export_json(
+    Snap(cur): Snap,
+    Query(p): Query<ShareParams>,
+) -> Result<Response, ApiError> {
+    let anon = p.pseudonyms();
     let cluster = cur.cluster();
     let taken_at = cluster.taken_at.clone();
-    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let c = if anon {
-            pseudonymize_cluster(&cluster, key::shared()).map_err(|e| e.to_string())?
+            pseudonymize_cluster(&cluster, key::shared()).map_err(ApiError::internal)?
         } else {
             cluster
         };
-        serde_json::to_vec(&c).map_err(|e| e.to_string())
+        Ok(serde_json::to_vec(&c)?)
     })
-    .await;
-    match made {
-        Ok(Ok(b)) => download(b, "application/json", &file_name(&taken_at, anon, "json")),
-        Ok(Err(e)) => internal(e),
-        Err(e) => internal(e.to_string()),
-    }
+    .await??;
+    Ok(download(
+        body,
+        "application/json",
+        &file_name(&taken_at, anon, "json"),
+    ))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Body;
-use axum::extract::{Extension, Path, RawQuery, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -14,12 +14,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::snapshot::file::FileError;
-use crate::store::{Kind, Saved, SnapshotMeta, Store, StoreError, UploadFailure};
+use crate::store::{Kind, Saved, SnapshotMeta, Store, UploadFailure};
 
 use super::access::{Access, Grant, Need, Routes, Rule, Scope};
 
-use super::api::{no_snapshot, param};
 use super::assets::version;
+use super::error::ApiError;
+use super::extract::Query;
 use super::pages::nodes_text;
 use super::state::AppState;
 
@@ -53,29 +54,21 @@ pub fn routes(state: StoreState) -> (Router, Vec<Rule>) {
         .finish(state)
 }
 
-fn error(status: StatusCode, reason: &str, msg: &str) -> Response {
-    (status, Json(json!({ "error": msg, "reason": reason }))).into_response()
+fn error(status: StatusCode, reason: &'static str, msg: impl Into<String>) -> ApiError {
+    ApiError::new(status, msg).with_reason(reason)
 }
 
-fn store_failed(e: impl std::fmt::Display) -> Response {
-    error(StatusCode::INTERNAL_SERVER_ERROR, "store", &e.to_string())
+/// The store's thread failed (a panic, a closed queue): 500.
+fn store_failed(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e).with_reason("store")
 }
 
-/// A store failure: 507 when it is out of room (the quota, or the disk), else 500.
-fn store_error(e: &StoreError) -> Response {
-    match e {
-        StoreError::Full { .. } => error(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "store-full",
-            &e.to_string(),
-        ),
-        e if e.is_disk_full() => error(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "disk-full",
-            &e.to_string(),
-        ),
-        e => store_failed(e),
-    }
+fn no_such(id: &str) -> ApiError {
+    error(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!("no saved snapshot {id:?}"),
+    )
 }
 
 /// The answer to a save or an upload: 201 when new, 200 when the content was stored already.
@@ -119,12 +112,12 @@ async fn read_body(
     body: Body,
     limit: usize,
     json: bool,
-) -> Result<Vec<u8>, Response> {
+) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
-            &FileError::TooLarge { limit }.to_string(),
+            FileError::TooLarge { limit }.to_string(),
         )
     };
     let declared = headers
@@ -145,7 +138,7 @@ async fn read_body(
                 return Err(error(
                     StatusCode::REQUEST_TIMEOUT,
                     "body",
-                    &format!("the upload stalled for {} s", BODY_IDLE.as_secs()),
+                    format!("the upload stalled for {} s", BODY_IDLE.as_secs()),
                 ))
             }
         };
@@ -154,7 +147,7 @@ async fn read_body(
             error(
                 StatusCode::BAD_REQUEST,
                 "body",
-                &format!("the upload broke off: {e}"),
+                format!("the upload broke off: {e}"),
             )
         })?;
         // Counted as it arrives: an oversized body is refused without being held whole.
@@ -171,7 +164,7 @@ async fn read_body(
                     } else {
                         FileError::NotJson(format!("it starts with {:?}", char::from(*b)))
                     };
-                    return Err(refused(&e));
+                    return Err(e.into());
                 }
             }
         }
@@ -180,53 +173,60 @@ async fn read_body(
 }
 
 /// `POST /api/snapshots`: save the live state (`{"label": "…"}`, optional).
-pub async fn save(State(s): State<StoreState>, headers: HeaderMap, body: Body) -> Response {
-    let bytes = match read_body(&headers, body, SAVE_BODY_LIMIT, false).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+pub async fn save(
+    State(s): State<StoreState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(&headers, body, SAVE_BODY_LIMIT, false).await?;
     let req: SaveBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         SaveBody::default()
     } else {
-        match serde_json::from_slice(&bytes) {
-            Ok(b) => b,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "body",
-                    &format!("expected {{\"label\": \"…\"}}: {e}"),
-                )
-            }
-        }
+        serde_json::from_slice(&bytes).map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "body",
+                format!("expected {{\"label\": \"…\"}}: {e}"),
+            )
+        })?
     };
-    let Some(cur) = s.app.current() else {
-        return no_snapshot(&s.app);
-    };
+    let cur = s
+        .app
+        .current()
+        .ok_or_else(|| ApiError::no_snapshot(&s.app.status()))?;
     let store = s.store.clone();
-    let done =
+    let x =
         tokio::task::spawn_blocking(move || store.save(cur.cluster(), Kind::Manual, &req.label))
-            .await;
-    match done {
-        Ok(Ok(x)) => saved(x),
-        Ok(Err(e)) => store_error(&e),
-        Err(e) => store_failed(e),
-    }
+            .await
+            .map_err(store_failed)??;
+    Ok(saved(x))
 }
 
 /// `DELETE /api/snapshots/{id}`: 200 `{"deleted": id}`, 404 when there is none.
-pub async fn remove(State(s): State<StoreState>, Path(id): Path<String>) -> Response {
+pub async fn remove(
+    State(s): State<StoreState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let store = s.store.clone();
     let key = id.clone();
-    match tokio::task::spawn_blocking(move || store.delete(&key)).await {
-        Ok(Ok(true)) => Json(json!({ "deleted": id })).into_response(),
-        Ok(Ok(false)) => error(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            &format!("no saved snapshot {id:?}"),
-        ),
-        Ok(Err(e)) => store_error(&e),
-        Err(e) => store_failed(e),
+    let deleted = tokio::task::spawn_blocking(move || store.delete(&key))
+        .await
+        .map_err(store_failed)??;
+    if !deleted {
+        return Err(no_such(&id));
     }
+    Ok(Json(json!({ "deleted": id })).into_response())
+}
+
+/// The metadata of saved snapshot `id`, or 404.
+async fn meta_of(s: &StoreState, id: &str) -> Result<SnapshotMeta, ApiError> {
+    let store = s.store.clone();
+    let key = id.to_owned();
+    tokio::task::spawn_blocking(move || store.meta(&key))
+        .await
+        .map_err(store_failed)?
+        .map_err(store_failed)?
+        .ok_or_else(|| no_such(id))
 }
 
 /// `GET /api/snapshots/{id}/link`: `{"link": "/s/ID?key=…"}`, the capability link that opens
@@ -235,57 +235,39 @@ pub async fn link(
     State(s): State<StoreState>,
     Extension(access): Extension<Arc<Access>>,
     Path(id): Path<String>,
-) -> Response {
-    let store = s.store.clone();
-    let key = id.clone();
-    match tokio::task::spawn_blocking(move || store.meta(&key)).await {
-        Ok(Ok(Some(_))) => {
-            let mut r = Json(json!({ "link": access.link(&id) })).into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Ok(Ok(None)) => error(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            &format!("no saved snapshot {id:?}"),
-        ),
-        Ok(Err(e)) => store_failed(e),
-        Err(e) => store_failed(e),
-    }
+) -> Result<Response, ApiError> {
+    meta_of(&s, &id).await?;
+    let mut r = Json(json!({ "link": access.link(&id) })).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
 }
 
 /// `GET /api/snapshots`: every saved snapshot, newest first.
-pub async fn list(State(s): State<StoreState>) -> Response {
+pub async fn list(State(s): State<StoreState>) -> Result<Response, ApiError> {
     let store = s.store.clone();
-    match tokio::task::spawn_blocking(move || store.list()).await {
-        Ok(Ok(list)) => {
-            let mut r = Json(json!({ "snapshots": list })).into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Ok(Err(e)) => store_failed(e),
-        Err(e) => store_failed(e),
-    }
+    let list = tokio::task::spawn_blocking(move || store.list())
+        .await
+        .map_err(store_failed)?
+        .map_err(store_failed)?;
+    let mut r = Json(json!({ "snapshots": list })).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
 }
 
 /// `GET /api/snapshots/{id}`: the stored JSON, as a download.
-pub async fn download(State(s): State<StoreState>, Path(id): Path<String>) -> Response {
+pub async fn download(
+    State(s): State<StoreState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let store = s.store.clone();
     let key = id.clone();
-    let bytes = match tokio::task::spawn_blocking(move || store.bytes(&key)).await {
-        Ok(Ok(Some(b))) => b,
-        Ok(Ok(None)) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                &format!("no saved snapshot {id:?}"),
-            )
-        }
-        Ok(Err(e)) => return store_failed(e),
-        Err(e) => return store_failed(e),
-    };
+    let bytes = tokio::task::spawn_blocking(move || store.bytes(&key))
+        .await
+        .map_err(store_failed)?
+        .map_err(store_failed)?
+        .ok_or_else(|| no_such(&id))?;
     let mut r = Response::new(Body::from(bytes));
     let h = r.headers_mut();
     h.insert(
@@ -303,65 +285,47 @@ pub async fn download(State(s): State<StoreState>, Path(id): Path<String>) -> Re
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"dockmap-{id}.json\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    r
+    Ok(r)
 }
 
 /// `GET /api/snapshots/{id}/meta`: one snapshot's metadata (the permalink page names it).
-pub async fn meta(State(s): State<StoreState>, Path(id): Path<String>) -> Response {
-    let store = s.store.clone();
-    let key = id.clone();
-    match tokio::task::spawn_blocking(move || store.meta(&key)).await {
-        Ok(Ok(Some(m))) => Json(m).into_response(),
-        Ok(Ok(None)) => error(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            &format!("no saved snapshot {id:?}"),
-        ),
-        Ok(Err(e)) => store_failed(e),
-        Err(e) => store_failed(e),
-    }
+pub async fn meta(
+    State(s): State<StoreState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(meta_of(&s, &id).await?).into_response())
 }
 
-/// The status of a refused upload.
-fn refused(e: &FileError) -> Response {
-    let status = match e {
-        FileError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        FileError::Empty | FileError::Gzip(_) | FileError::Truncated(_) | FileError::NotJson(_) => {
-            StatusCode::BAD_REQUEST
-        }
-        FileError::NotSnapshot(_) | FileError::Schema { .. } | FileError::Model { .. } => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-    };
-    error(status, e.reason(), &e.to_string())
+/// The parameters of an upload.
+#[derive(Deserialize)]
+pub struct UploadParams {
+    /// The label to save it under.
+    #[serde(default)]
+    label: String,
 }
 
 /// `POST /api/snapshots/upload?label=…`: a node snapshot, an array of them, or a cluster
 /// snapshot as the body; checked whole before anything is stored.
 pub async fn upload(
     State(s): State<StoreState>,
-    RawQuery(q): RawQuery,
+    Query(p): Query<UploadParams>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
+) -> Result<Response, ApiError> {
     // Before the body is read: a waiting upload holds no memory here.
-    let Ok(_slot) = UPLOADS.acquire().await else {
-        return store_failed("the upload queue is closed");
-    };
-    let bytes = match read_body(&headers, body, s.upload_limit, true).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let label = q
-        .as_deref()
-        .and_then(|q| param(q, "label"))
-        .unwrap_or_default();
+    let _slot = UPLOADS
+        .acquire()
+        .await
+        .map_err(|_| store_failed("the upload queue is closed"))?;
+    let bytes = read_body(&headers, body, s.upload_limit, true).await?;
     let (store, limit) = (s.store.clone(), s.upload_limit);
-    match tokio::task::spawn_blocking(move || store.upload_owned(bytes, limit, &label)).await {
-        Ok(Ok(x)) => saved(x),
-        Ok(Err(UploadFailure::Refused(e))) => refused(&e),
-        Ok(Err(UploadFailure::Store(e))) => store_error(&e),
-        Err(e) => store_failed(e),
+    let done = tokio::task::spawn_blocking(move || store.upload_owned(bytes, limit, &p.label))
+        .await
+        .map_err(store_failed)?;
+    match done {
+        Ok(x) => Ok(saved(x)),
+        Err(UploadFailure::Refused(e)) => Err(e.into()),
+        Err(UploadFailure::Store(e)) => Err(e.into()),
     }
 }
 

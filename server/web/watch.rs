@@ -9,15 +9,14 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
 
-use super::api::{bad, param};
-use super::paths::question;
+use super::error::ApiError;
+use super::extract::{Query, SnapParam};
+use super::paths::Asked;
 use super::state::{CounterReader, Current};
 use super::AppState;
 use crate::path::watch::{plan, Watch};
@@ -28,50 +27,42 @@ const EVERY: Duration = Duration::from_secs(1);
 /// How long one watch runs.
 pub const MAX_WATCH: Duration = Duration::from_secs(600);
 
-fn refuse(status: StatusCode, msg: &str) -> Response {
-    (status, Json(json!({ "error": msg }))).into_response()
-}
-
 /// `GET /api/path/watch?port=&protocol=[&node=]` or `?from=&to=`: server-sent events, `counters`
 /// every second (the first one is the baseline), `end` when the watch stops.
-pub async fn watch_handler(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let qs = q.unwrap_or_default();
-    if param(&qs, "snap").is_some() {
-        return refuse(
+pub async fn watch_handler(
+    State(state): State<AppState>,
+    Query(snap): Query<SnapParam>,
+    asked: Result<Asked, ApiError>,
+) -> Result<Response, ApiError> {
+    if snap.snap.is_some() {
+        return Err(ApiError::new(
             StatusCode::CONFLICT,
             "a saved snapshot has no live counters: watch a path on the live picture",
-        );
+        ));
     }
-    let question = match question(&qs) {
-        Ok(x) => x,
-        Err(msg) => return bad(&msg),
-    };
+    let Asked(question) = asked?;
     let reader = state.counter_reader();
     if let CounterReader::Nowhere(why) = reader {
-        return refuse(StatusCode::CONFLICT, why);
+        return Err(ApiError::new(StatusCode::CONFLICT, why));
     }
-    let Some(cur) = state.current() else {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "no snapshot yet");
-    };
+    let cur = state
+        .current()
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no snapshot yet"))?;
     let data = cur.data.clone();
-    let planned = cur
+    let watch = cur
         .queries
         .run("watch", move |_, _| {
             let answer = crate::path::trace(&question, &data.snapshots, &data.graph);
             plan(&answer, &data.snapshots)
         })
-        .await;
-    let watch = match planned {
-        Ok(w) => Arc::new(w),
-        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
+        .await?;
     if watch.is_empty() {
-        return refuse(
+        return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "no hop of this path has a counter to watch (no interface or rule of a node that is read)",
-        );
+        ));
     }
-    stream(cur, reader, watch)
+    Ok(stream(cur, reader, Arc::new(watch)))
 }
 
 struct Round {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Extension, Form, RawQuery};
+use axum::extract::{Extension, Form};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{cookie, session_cookie, Access, Level, SESSION_COOKIE};
-use crate::web::api::param;
+use crate::web::extract::Query;
 
 /// The login page.
 #[derive(Template, WebTemplate)]
@@ -50,12 +50,19 @@ pub fn page_response(status: StatusCode, next: &str, message: &str) -> Response 
     r
 }
 
+/// The parameter of the login page.
+#[derive(Deserialize)]
+pub struct PageParams {
+    /// Where to go after logging in.
+    #[serde(default)]
+    next: String,
+}
+
 /// `GET /login[?next=/path]`.
-pub async fn page(Extension(access): Extension<Arc<Access>>, RawQuery(q): RawQuery) -> Response {
-    let next = q
-        .as_deref()
-        .and_then(|q| param(q, "next"))
-        .unwrap_or_default();
+pub async fn page(
+    Extension(access): Extension<Arc<Access>>,
+    Query(PageParams { next }): Query<PageParams>,
+) -> Response {
     let mut r = page_response(StatusCode::OK, &next, "");
     if !access.enforced() {
         let page = LoginPage {

@@ -107,7 +107,7 @@ impl Rule {
     /// The saved snapshot a request to this route is about, if its scope names one.
     fn snapshot(&self, uri_path: &str, query: &str) -> Option<String> {
         match self.need {
-            Need::Read(Scope::SnapQuery) => crate::web::api::param(query, "snap"),
+            Need::Read(Scope::SnapQuery) => LinkParams::of(query).snap,
             Need::Read(Scope::SnapPath) => {
                 let at = self.path.split('/').position(|s| s == "{id}")?;
                 uri_path.split('/').nth(at).map(str::to_owned)
@@ -115,6 +115,22 @@ impl Rule {
             _ => None,
         }
         .filter(|s| !s.is_empty())
+    }
+}
+
+/// The parameters that name a snapshot and open it by link.
+#[derive(Debug, Default, serde::Deserialize)]
+struct LinkParams {
+    snap: Option<String>,
+    key: Option<String>,
+}
+
+impl LinkParams {
+    /// Read as the handlers' [`crate::web::extract::Query`] reads them. A query they refuse (a
+    /// parameter given twice) names no snapshot and no key here, so it opens nothing by a link;
+    /// a token holder hears the reason from the handler.
+    fn of(query: &str) -> Self {
+        serde_urlencoded::from_str(query).unwrap_or_default()
     }
 }
 
@@ -278,7 +294,7 @@ impl Access {
         let mut share_cookie = None;
         let snap = rule.snapshot(uri_path, query);
         if !grant.as_ref().is_some_and(Grant::reads_all) {
-            if let (Some(key), Some(id)) = (crate::web::api::param(query, "key"), &snap) {
+            if let (Some(key), Some(id)) = (LinkParams::of(query).key, &snap) {
                 if !self.links.opens(id, &key) {
                     return Err(Refusal::forbidden(&format!(
                         "this link's key does not open snapshot {id}"
@@ -573,6 +589,36 @@ mod tests {
                 .grant,
             Grant::Open
         );
+    }
+
+    #[test]
+    fn a_link_opens_a_snap_query_only_when_it_names_one_snapshot() {
+        let a = access();
+        let q = Rule {
+            path: "/api/graph",
+            page: false,
+            ..rule(Need::Read(Scope::SnapQuery))
+        };
+        let key = a.links.key_for("abc");
+        assert!(a
+            .decide(
+                &q,
+                &HeaderMap::new(),
+                "/api/graph",
+                &format!("snap=abc&key={key}")
+            )
+            .is_ok());
+        // Given twice, the handler refuses the query: the link must not let it through to
+        // whichever value a reader of it would pick.
+        for query in [
+            format!("snap=abc&snap=abd&key={key}"),
+            format!("snap=abd&snap=abc&key={key}"),
+        ] {
+            let e = a
+                .decide(&q, &HeaderMap::new(), "/api/graph", &query)
+                .unwrap_err();
+            assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{query}");
+        }
     }
 
     #[tokio::test]
