@@ -268,6 +268,52 @@ async fn a_saved_snapshot_file_is_served_and_a_bad_one_is_refused_clearly() {
     assert!(missing.contains("missing.json"), "{missing}");
 }
 
+#[tokio::test]
+async fn a_query_that_cannot_be_read_or_names_no_snapshot_is_refused_with_the_reason() {
+    let base = serve(router(AppState::fixed(synthetic(1, 2)))).await;
+    for (path, status, says) in [
+        // Given twice: neither value is picked silently.
+        ("/api/graph?snap=a&snap=b", 400, "`snap`"),
+        ("/api/element?id=a&id=b", 400, "`id`"),
+        ("/api/search?q=a&q=b", 400, "`q`"),
+        ("/api/path?from=a&from=b&to=c", 400, "`from`"),
+        // A value of the wrong form says which parameter and what it must be.
+        ("/api/path?port=http", 400, "port= must be a number"),
+        // No store: a saved snapshot cannot be opened, and the answer says so.
+        ("/api/graph?snap=abc", 404, "keeps no saved snapshots"),
+        ("/export.json?snap=abc", 404, "keeps no saved snapshots"),
+    ] {
+        let r = get(&base, path, &[]).await;
+        assert_eq!(r.status, status, "{path}");
+        let e = r.json();
+        let msg = e["error"].as_str().unwrap_or_default();
+        assert!(msg.contains(says), "{path}: {msg}");
+    }
+    // The view's own repeated keys are its form, not a fault.
+    assert_eq!(
+        get(&base, "/api/graph?open=a&open=b&hide=x&hide=y", &[])
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_gzipped_snapshot_file_is_served_as_the_plain_one() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.json.gz");
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(&serde_json::to_vec(&synthetic(2, 4)).unwrap())
+        .unwrap();
+    std::fs::write(&file, z.finish().unwrap()).unwrap();
+    let base = serve(router(AppState::from_file(&file).expect("a gzipped array"))).await;
+    let s = get(&base, "/api/status", &[]).await.json();
+    assert_eq!(s["state"], "ready");
+    let snaps = get(&base, "/api/snapshot", &[]).await.json();
+    assert_eq!(snaps.as_array().map(Vec::len), Some(2));
+}
+
 fn urlenc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {

@@ -19,20 +19,20 @@ pub const FILE_LIMIT: usize = 1 << 30;
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The file could not be read.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}: {reason}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not a source: said once).
+        reason: std::io::Error,
     },
     /// The file is not a snapshot this build reads.
-    #[error("{path}: {source}")]
+    #[error("{path}: {fault}")]
     Content {
         /// The file.
         path: PathBuf,
-        /// What is wrong with it.
-        source: FileError,
+        /// What is wrong with it (in the message, not a source: said once).
+        fault: FileError,
     },
     /// A snapshot, but not of the one node the command needs.
     #[error("{path} holds {found}; this needs one node snapshot ({NODE_SCHEMA:?})")]
@@ -51,13 +51,13 @@ pub fn read(path: &Path) -> Result<SnapshotFile, ReadError> {
 
 /// [`read`] with another size limit.
 pub fn read_limited(path: &Path, limit: usize) -> Result<SnapshotFile, ReadError> {
-    let io = |source| ReadError::Io {
+    let io = |reason| ReadError::Io {
         path: path.to_owned(),
-        source,
+        reason,
     };
-    let content = |source| ReadError::Content {
+    let content = |fault| ReadError::Content {
         path: path.to_owned(),
-        source,
+        fault,
     };
     let file = std::fs::File::open(path).map_err(io)?;
     // A file above the limit is refused before it is read.
@@ -97,9 +97,9 @@ pub fn is_gzipped(path: &Path) -> Result<bool, ReadError> {
     let mut head = Vec::with_capacity(GZIP_MAGIC.len());
     std::fs::File::open(path)
         .and_then(|f| f.take(GZIP_MAGIC.len() as u64).read_to_end(&mut head))
-        .map_err(|source| ReadError::Io {
+        .map_err(|reason| ReadError::Io {
             path: path.to_owned(),
-            source,
+            reason,
         })?;
     Ok(head.starts_with(&GZIP_MAGIC))
 }
