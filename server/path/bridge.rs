@@ -7,12 +7,12 @@ use crate::snapshot::{Link, Namespace, PortBinding, SourceKind};
 
 use super::facts;
 use super::lookup::{Ctx, Found, NodeView};
-use super::model::{PacketPath, Verdict};
+use super::model::{Evidence, PacketPath, Verdict};
 use super::native::{self, Native};
-use super::rules::{walk, Decision, Packet};
+use super::rules::{walk, Decision, Packet, Walk};
 use super::segments::{enter_container, enter_ns};
 use super::switches::{listener_evidence, listeners_for, localnet_stop};
-use super::trail::{rule_evidence, Trail};
+use super::trail::{rule_evidence, Stage, Trail};
 
 /// The host's way out and its address: the default route's interface and its first IPv4 address.
 pub fn uplink<'a>(nv: &NodeView<'a>, hns: &'a Namespace) -> (Option<&'a Link>, Option<Ipv4Addr>) {
@@ -158,51 +158,120 @@ pub fn trace<'a>(
     proto: &str,
     binding: Option<(Found<'a>, &PortBinding)>,
 ) -> PacketPath {
-    let nv = &ctx.nodes[node];
-    let expected = binding.map(|(f, _)| f.container.name.as_str());
-    let id_of = |to: &str| format!("port:{port}/{proto}@{}->{to}", nv.host);
+    let b = Bridge {
+        ctx,
+        node,
+        nv: &ctx.nodes[node],
+        port,
+        proto,
+        binding,
+    };
     let mut t = Trail::new(ctx);
-    let Some(hns) = nv.host_ns() else {
-        t.hop(
+    let to = b.expected();
+    t.name(b.id(to), format!("{}:{port}/{proto} → {to}", b.nv.host));
+    let _ended = b.stages(&mut t);
+    t.finish("bridge-port")
+}
+
+/// The packet after nat: where it goes and as what it leaves for there.
+struct Onward {
+    /// The address and port the DNAT (or the userland proxy) chose.
+    to: (Ipv4Addr, u16),
+    /// The packet as it meets the routing decision.
+    pkt: Packet,
+    /// Whether a client on the host sent it to a loopback address.
+    from_loopback: bool,
+}
+
+/// One bridge-mode published port on one node, traced stage by stage.
+struct Bridge<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    node: usize,
+    nv: &'c NodeView<'a>,
+    port: u16,
+    proto: &'c str,
+    binding: Option<(Found<'a>, &'c PortBinding)>,
+}
+
+impl<'a> Bridge<'_, 'a> {
+    /// The container the engine says the port is published by (`?` without engine facts).
+    fn expected(&self) -> &'a str {
+        self.binding
+            .map(|(f, _)| f.container.name.as_str())
+            .unwrap_or("?")
+    }
+
+    fn id(&self, to: &str) -> String {
+        format!("port:{}/{}@{}->{to}", self.port, self.proto, self.nv.host)
+    }
+
+    /// Name the path for where it goes (`to`) and how (`x`: an address, or why not).
+    fn name(&self, t: &mut Trail<'_, 'a>, to: &str, x: &str) {
+        let title = format!("{}:{}/{} → {to} ({x})", self.nv.host, self.port, self.proto);
+        t.name(self.id(to), title);
+    }
+
+    fn stages(&self, t: &mut Trail<'_, 'a>) -> Stage {
+        let (ctx, nv) = (self.ctx, self.nv);
+        let hns = t.host_ns(nv)?;
+        let a = arrival(nv, hns, self.binding.map(|(_, b)| b));
+        first_hop(t, ctx, nv, hns, &a, self.port, self.proto);
+        let pkt = inbound_packet(nv.local_v4(hns), &a, self.port, self.proto);
+        let onward = self.nat(t, hns, &a, pkt)?;
+        self.deliver(t, hns, onward)
+    }
+
+    /// nat PREROUTING (OUTPUT for local clients): the DNAT that chooses the container.
+    fn nat(
+        &self,
+        t: &mut Trail<'_, 'a>,
+        hns: &'a Namespace,
+        a: &Arrival<'a>,
+        pkt: Packet,
+    ) -> Stage<Onward> {
+        let (ctx, nv, port) = (self.ctx, self.nv, self.port);
+        let label = nv.ns_name(hns);
+        let ns_el = ctx.element(nv.netns_id(hns));
+        let chain = if a.local { "OUTPUT" } else { "PREROUTING" };
+        let from_loopback = a.local && a.addr.is_some_and(|x| x.is_loopback());
+        let w = walk(hns.firewall.as_ref(), "nat", chain, &pkt, &ctx.budget);
+        let mut ev = rule_evidence(&label, &w);
+        let Some(dnat) = w.dnat() else {
+            return self.no_dnat(t, hns, a, pkt, &w, ev);
+        };
+        let to = t.dnat_reached(nv.host, ns_el.clone(), chain, dnat, &mut ev);
+        let Some((x, y)) = parse_to(to, port) else {
+            self.name(t, "?", to);
+            let why = format!("cannot read the DNAT destination {to:?} of `{}`", dnat.text);
+            return t.unknown(nv.host, ns_el, why, ev);
+        };
+        t.pass(
             nv.host,
-            ctx.element(nv.host_id()),
-            "the host namespace is not in the snapshot",
-            vec![],
-            Verdict::Unknown("the host namespace was not read".into()),
-        );
-        let to = expected.unwrap_or("?");
-        return t.finish(
-            id_of(to),
-            "bridge-port",
-            format!("{}:{port}/{proto} → {to}", nv.host),
-        );
-    };
-    let a = arrival(nv, hns, binding.map(|(_, b)| b));
-    first_hop(&mut t, ctx, nv, hns, &a, port, proto);
-    let label = nv.ns_name(hns);
-    let ns_el = ctx.element(nv.netns_id(hns));
-    let pkt = inbound_packet(nv.local_v4(hns), &a, port, proto);
-    let chain = if a.local { "OUTPUT" } else { "PREROUTING" };
-    // After the DNAT (iptables' or native): on to the container.
-    let from_loopback = a.local && a.addr.is_some_and(|x| x.is_loopback());
-    let onward = |t, ns_el, to| {
-        deliver(
-            t,
-            ctx,
-            node,
-            hns,
             ns_el,
-            &pkt,
-            to,
-            (port, proto),
+            format!("DNAT to {x}:{y} (nat {})", dnat.chain),
+            ev,
+        );
+        Ok(Onward {
+            to: (x, y),
+            pkt,
             from_loopback,
-        )
-    };
-    let w = walk(hns.firewall.as_ref(), "nat", chain, &pkt, &ctx.budget);
-    let mut ev = rule_evidence(&label, &w);
-    let dnat = w.dnat();
-    let title_to = |to: &str, x: &str| format!("{}:{port}/{proto} → {to} ({x})", nv.host);
-    let Some(dnat) = dnat else {
+        })
+    }
+
+    /// No iptables DNAT: Docker 29's native one, the userland proxy for loopback clients, or the
+    /// hop that says why nothing forwards the port.
+    fn no_dnat(
+        &self,
+        t: &mut Trail<'_, 'a>,
+        hns: &'a Namespace,
+        a: &Arrival<'a>,
+        pkt: Packet,
+        w: &Walk<'_>,
+        mut ev: Vec<Evidence>,
+    ) -> Stage<Onward> {
+        let (nv, port, proto) = (self.nv, self.port, self.proto);
+        let ns_el = self.ctx.element(nv.netns_id(hns));
+        let chain = if a.local { "OUTPUT" } else { "PREROUTING" };
         // Docker 29's nftables backend DNATs in its own table.
         let hook = if a.local { "output" } else { "prerouting" };
         let native_dnat = match native::at_hook(nv, hns, hook, &pkt) {
@@ -212,17 +281,22 @@ pub fn trace<'a>(
         if let Some((to, more)) = native_dnat {
             ev.extend(more);
             let Some((x, y)) = parse_to(&to, port) else {
+                self.name(t, "?", &to);
                 let why = format!("cannot read the native DNAT destination {to:?}");
-                t.hop(nv.host, ns_el, why.clone(), ev, Verdict::Unknown(why));
-                return t.finish(id_of("?"), "bridge-port", title_to("?", &to));
+                return t.unknown(nv.host, ns_el, why, ev);
             };
             t.pass(
                 nv.host,
-                ns_el.clone(),
+                ns_el,
                 format!("DNAT to {x}:{y} (native nftables, {hook} hook)"),
                 ev,
             );
-            return onward(t, ns_el, (x, y));
+            let from_loopback = a.local && a.addr.is_some_and(|x| x.is_loopback());
+            return Ok(Onward {
+                to: (x, y),
+                pkt,
+                from_loopback,
+            });
         }
         let verdict = match &w.decision {
             Decision::NotRead => Verdict::Unknown(format!(
@@ -231,53 +305,10 @@ pub fn trace<'a>(
             )),
             Decision::Unknown(why) => Verdict::Unknown(format!("nat {chain} on {}: {why}", nv.host)),
             _ if w.doubt().is_some() => Verdict::Unknown(w.doubt().unwrap_or_default()),
-            _ if a.local => {
-                // Docker's OUTPUT rule leaves loopback out: the userland proxy is what answers.
-                let out_rule = hns.firewall.as_ref().and_then(|fw| {
-                    fw.ipv4
-                        .iter()
-                        .filter(|t| t.name == "nat")
-                        .flat_map(|t| t.rules.iter())
-                        .find(|r| r.chain == "OUTPUT" && r.destination.as_deref() == Some("!127.0.0.0/8"))
-                });
-                if let Some(r) = out_rule {
-                    ev.push(facts::rule(&label, "nat", r));
-                }
-                let bound = a.addr.unwrap_or(Ipv4Addr::LOCALHOST);
-                match listeners_for(hns, bound, port, proto) {
-                    Some(ls) if !ls.is_empty() => {
-                        ev.extend(ls.iter().map(|l| listener_evidence(&label, l)));
-                        let who = ls
-                            .iter()
-                            .find_map(|l| l.process.clone())
-                            .unwrap_or_else(|| "a process dockmap could not name".into());
-                        let relay = binding.and_then(|(f, b)| {
-                            let ip = f.container.endpoints.iter().find_map(|e| e.ipv4.parse::<Ipv4Addr>().ok())?;
-                            Some((f, ip, b.private_port))
-                        });
-                        let Some((_, x, y)) = relay else {
-                            let why = format!("{who} listens on {bound}:{port}/{proto}, but which container it relays to cannot be told without the engine's facts");
-                            t.hop(nv.host, ns_el, why.clone(), ev, Verdict::Unknown(why));
-                            let to = expected.unwrap_or("?");
-                            return t.finish(id_of(to), "bridge-port", title_to(to, "userland proxy"));
-                        };
-                        t.pass(
-                            nv.host,
-                            ns_el.clone(),
-                            format!("nat OUTPUT has no DNAT for {bound}:{port}: {who} listens there and opens its own connection to {x}:{y}"),
-                            ev,
-                        );
-                        let relayed = Packet { in_if: None, ..pkt.clone() };
-                        return deliver(t, ctx, node, hns, ns_el, &relayed, (x, y), (port, proto), false);
-                    }
-                    Some(_) => Verdict::Broken(format!(
-                        "nothing listens on {bound}:{port}/{proto} and nat OUTPUT has no DNAT for it: connections are refused (no userland proxy runs for this port)"
-                    )),
-                    None => Verdict::Unknown(format!(
-                        "nat OUTPUT has no DNAT for {bound}:{port}: Docker's rule leaves out 127.0.0.0/8, so only the userland proxy (docker-proxy) can answer, and the host's listening sockets were not read"
-                    )),
-                }
-            }
+            _ if a.local => match self.userland_proxy(t, hns, a, &pkt, &mut ev)? {
+                Ok(onward) => return Ok(onward),
+                Err(verdict) => verdict,
+            },
             Decision::Rule(r) => Verdict::Broken(format!(
                 "nat {chain} ends at `{}`, not at a DNAT to a container",
                 r.text
@@ -288,127 +319,170 @@ pub fn trace<'a>(
             )),
         };
         let verdict = native::join(nv, hns, hook, &pkt, verdict, &mut ev);
-        t.hop(nv.host, ns_el, verdict.reason().to_owned(), ev, verdict);
-        let to = expected.unwrap_or("?");
-        return t.finish(id_of(to), "bridge-port", title_to(to, "no DNAT"));
-    };
-    let to = t.dnat_reached(nv.host, ns_el.clone(), chain, dnat, &mut ev);
-    let Some((x, y)) = parse_to(to, port) else {
-        let why = format!("cannot read the DNAT destination {to:?} of `{}`", dnat.text);
-        t.hop(nv.host, ns_el, why.clone(), ev, Verdict::Unknown(why));
-        return t.finish(id_of("?"), "bridge-port", title_to("?", to));
-    };
-    t.pass(
-        nv.host,
-        ns_el.clone(),
-        format!("DNAT to {x}:{y} (nat {})", dnat.chain),
-        ev,
-    );
-    onward(t, ns_el, (x, y))
-}
+        self.name(t, self.expected(), "no DNAT");
+        t.stop(nv.host, ns_el, ev, verdict)
+    }
 
-/// From the host namespace, after the DNAT (or the userland proxy) chose `x:y`: the route to the
-/// bridge, filter FORWARD (OUTPUT for local clients), the veth, the container holding `x`.
-#[allow(clippy::too_many_arguments)]
-fn deliver<'a>(
-    mut t: Trail<'_, 'a>,
-    ctx: &Ctx<'a>,
-    node: usize,
-    hns: &'a Namespace,
-    ns_el: Option<String>,
-    pkt: &Packet,
-    (x, y): (Ipv4Addr, u16),
-    (port, proto): (u16, &str),
-    from_loopback: bool,
-) -> PacketPath {
-    let nv = &ctx.nodes[node];
-    let id_of = |to: &str| format!("port:{port}/{proto}@{}->{to}", nv.host);
-    let title_to = |to: &str, x: &str| format!("{}:{port}/{proto} → {to} ({x})", nv.host);
-    let local = pkt.in_if.is_none();
-    // Swarm tasks do not list their docker_gwbridge endpoint (host-mode ports DNAT to it): the
-    // sandbox's own addresses say whose it is.
-    let found = ctx
-        .containers()
-        .filter(|f| f.node == node)
-        .find(|f| {
-            f.container
+    /// A local client without a DNAT: Docker's OUTPUT rule leaves loopback out, so the userland
+    /// proxy is what answers. The packet it sends on, or the verdict when nothing relays it.
+    fn userland_proxy(
+        &self,
+        t: &mut Trail<'_, 'a>,
+        hns: &'a Namespace,
+        a: &Arrival<'a>,
+        pkt: &Packet,
+        ev: &mut Vec<Evidence>,
+    ) -> Stage<Result<Onward, Verdict>> {
+        let (nv, port, proto) = (self.nv, self.port, self.proto);
+        let label = nv.ns_name(hns);
+        let ns_el = self.ctx.element(nv.netns_id(hns));
+        let out_rule = hns.firewall.as_ref().and_then(|fw| {
+            fw.ipv4
+                .iter()
+                .filter(|t| t.name == "nat")
+                .flat_map(|t| t.rules.iter())
+                .find(|r| r.chain == "OUTPUT" && r.destination.as_deref() == Some("!127.0.0.0/8"))
+        });
+        if let Some(r) = out_rule {
+            ev.push(facts::rule(&label, "nat", r));
+        }
+        let bound = a.addr.unwrap_or(Ipv4Addr::LOCALHOST);
+        let ls = match listeners_for(hns, bound, port, proto) {
+            Some(ls) if !ls.is_empty() => ls,
+            Some(_) => return Ok(Err(Verdict::Broken(format!(
+                "nothing listens on {bound}:{port}/{proto} and nat OUTPUT has no DNAT for it: connections are refused (no userland proxy runs for this port)"
+            )))),
+            None => return Ok(Err(Verdict::Unknown(format!(
+                "nat OUTPUT has no DNAT for {bound}:{port}: Docker's rule leaves out 127.0.0.0/8, so only the userland proxy (docker-proxy) can answer, and the host's listening sockets were not read"
+            )))),
+        };
+        ev.extend(ls.iter().map(|l| listener_evidence(&label, l)));
+        let who = ls
+            .iter()
+            .find_map(|l| l.process.clone())
+            .unwrap_or_else(|| "a process dockmap could not name".into());
+        let relay = self.binding.and_then(|(f, b)| {
+            let ip = f
+                .container
                 .endpoints
                 .iter()
-                .any(|e| e.ipv4 == x.to_string())
-        })
-        .or_else(|| {
-            ctx.containers().filter(|f| f.node == node).find(|f| {
-                nv.container_ns(f.container)
-                    .is_some_and(|ns| nv.link_with_ip(ns, x).is_some())
-            })
+                .find_map(|e| e.ipv4.parse::<Ipv4Addr>().ok())?;
+            Some((ip, b.private_port))
         });
-    let to_name = found
-        .map(|f| f.container.name.clone())
-        .unwrap_or_else(|| x.to_string());
-    let title = title_to(&to_name, &format!("{x}:{y}"));
-    let id = id_of(&to_name);
-    let Some((br, br_el)) = t.route_out(nv, hns, ns_el, x) else {
-        return t.finish(id, "bridge-port", title);
-    };
-    if from_loopback {
-        if let Some((why, ev)) = localnet_stop(nv, hns, &br.name) {
-            t.hop(nv.host, br_el, why.clone(), ev, Verdict::Blocked(why));
-            return t.finish(id, "bridge-port", title);
+        let Some((x, y)) = relay else {
+            self.name(t, self.expected(), "userland proxy");
+            let why = format!("{who} listens on {bound}:{port}/{proto}, but which container it relays to cannot be told without the engine's facts");
+            return t.unknown(nv.host, ns_el, why, std::mem::take(ev));
+        };
+        t.pass(
+            nv.host,
+            ns_el,
+            format!("nat OUTPUT has no DNAT for {bound}:{port}: {who} listens there and opens its own connection to {x}:{y}"),
+            std::mem::take(ev),
+        );
+        Ok(Ok(Onward {
+            to: (x, y),
+            pkt: Packet {
+                in_if: None,
+                ..pkt.clone()
+            },
+            from_loopback: false,
+        }))
+    }
+
+    /// From the host namespace, after the DNAT (or the userland proxy) chose `x:y`: the route to
+    /// the bridge, filter FORWARD (OUTPUT for local clients), the veth, the container holding `x`.
+    fn deliver(&self, t: &mut Trail<'_, 'a>, hns: &'a Namespace, o: Onward) -> Stage {
+        let (ctx, node, nv) = (self.ctx, self.node, self.nv);
+        let (x, y) = o.to;
+        // Swarm tasks do not list their docker_gwbridge endpoint (host-mode ports DNAT to it):
+        // the sandbox's own addresses say whose it is.
+        let found = ctx
+            .containers()
+            .filter(|f| f.node == node)
+            .find(|f| {
+                f.container
+                    .endpoints
+                    .iter()
+                    .any(|e| e.ipv4 == x.to_string())
+            })
+            .or_else(|| {
+                ctx.containers().filter(|f| f.node == node).find(|f| {
+                    nv.container_ns(f.container)
+                        .is_some_and(|ns| nv.link_with_ip(ns, x).is_some())
+                })
+            });
+        let to_name = found
+            .map(|f| f.container.name.clone())
+            .unwrap_or_else(|| x.to_string());
+        self.name(t, &to_name, &format!("{x}:{y}"));
+        let br = self.to_bridge(t, hns, &o)?;
+        let Some(found) = found else {
+            return self.enter_holder(t, hns, br, o.to);
+        };
+        enter_container(t, ctx, node, hns, br, found, x, &format!("on {x}:{y}"))
+    }
+
+    /// The route to `x`, route_localnet for loopback clients, filter FORWARD (OUTPUT for locally
+    /// made packets): the bridge it leaves by.
+    fn to_bridge(&self, t: &mut Trail<'_, 'a>, hns: &'a Namespace, o: &Onward) -> Stage<&'a Link> {
+        let nv = self.nv;
+        let (x, y) = o.to;
+        let ns_el = self.ctx.element(nv.netns_id(hns));
+        let (br, br_el) = t.route_out(nv, hns, ns_el, x)?;
+        if o.from_loopback {
+            if let Some((why, ev)) = localnet_stop(nv, hns, &br.name) {
+                return t.stop(nv.host, br_el, ev, Verdict::Blocked(why));
+            }
         }
+        let fwd = Packet {
+            dst: Some(x),
+            dport: Some(y),
+            out_if: Some(br.name.clone()),
+            in_if: o.pkt.in_if.clone(),
+            ..o.pkt.clone()
+        };
+        // Locally made packets meet filter OUTPUT, not FORWARD.
+        let local = o.pkt.in_if.is_none();
+        let chain = if local { "OUTPUT" } else { "FORWARD" };
+        t.filter(nv, hns, chain, &fwd, br_el)?;
+        if br.kind != "bridge" {
+            let why = format!("{x} is reached by {}, which is not a bridge", br.name);
+            return t.broken(nv.host, None, why, vec![]);
+        }
+        Ok(br)
     }
-    let fwd = Packet {
-        dst: Some(x),
-        dport: Some(y),
-        out_if: Some(br.name.clone()),
-        in_if: pkt.in_if.clone(),
-        ..pkt.clone()
-    };
-    // Locally made packets meet filter OUTPUT, not FORWARD.
-    t.filter(
-        nv,
-        hns,
-        if local { "OUTPUT" } else { "FORWARD" },
-        &fwd,
-        br_el,
-    );
-    if t.stopped() {
-        return t.finish(id, "bridge-port", title);
-    }
-    if br.kind != "bridge" {
-        let why = format!("{x} is reached by {}, which is not a bridge", br.name);
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
-        return t.finish(id, "bridge-port", title);
-    }
-    let Some(found) = found else {
-        // Without engine facts (or for a sandbox the engine does not list), the namespace holding
-        // the address is where it goes.
+
+    /// Without engine facts (or for a sandbox the engine does not list), the namespace holding
+    /// the address is where it goes.
+    fn enter_holder(
+        &self,
+        t: &mut Trail<'_, 'a>,
+        hns: &'a Namespace,
+        br: &'a Link,
+        (x, y): (Ipv4Addr, u16),
+    ) -> Stage {
+        let nv = self.nv;
         let holder = nv
             .snap
             .namespaces
             .iter()
             .filter(|n| n.id != hns.id)
             .find(|n| nv.link_with_ip(n, x).is_some());
-        match holder {
-            Some(cns) => {
-                let name = nv.ns_name(cns);
-                if enter_ns(&mut t, ctx, node, hns, br, cns, &name, x) {
-                    t.pass(
-                        nv.host,
-                        ctx.element(nv.netns_id(cns)),
-                        format!("namespace {name} receives it on {x}:{y} (no container the engine names)"),
-                        vec![],
-                    );
-                }
-            }
-            None => {
-                let why = format!("no container or namespace on {} holds {x}", nv.host);
-                t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
-            }
-        }
-        return t.finish(id, "bridge-port", title);
-    };
-    enter_container(&mut t, ctx, node, hns, br, found, x, &format!("on {x}:{y}"));
-    t.finish(id, "bridge-port", title)
+        let Some(cns) = holder else {
+            let why = format!("no container or namespace on {} holds {x}", nv.host);
+            return t.broken(nv.host, None, why, vec![]);
+        };
+        let name = nv.ns_name(cns);
+        enter_ns(t, self.ctx, self.node, hns, br, cns, &name, x)?;
+        t.pass(
+            nv.host,
+            self.ctx.element(nv.netns_id(cns)),
+            format!("namespace {name} receives it on {x}:{y} (no container the engine names)"),
+            vec![],
+        );
+        Ok(())
+    }
 }
 
 /// What clients on the node itself meet: nat OUTPUT for the host's address and for 127.0.0.1.

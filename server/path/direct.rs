@@ -5,14 +5,14 @@
 
 use std::net::Ipv4Addr;
 
-use crate::snapshot::{Link, Network, SourceKind};
+use crate::snapshot::{Link, Namespace, Network, SourceKind};
 
 use super::lookup::{Ctx, Found, NodeView};
 use super::model::{PacketPath, Verdict};
 use super::native::{self, Native};
 use super::rules::{walk, Decision, Packet};
 use super::segments::enter_container;
-use super::trail::{rule_evidence, Trail};
+use super::trail::{rule_evidence, Stage, Trail};
 
 /// Where the client is: an address, or a host interface its packets arrive on.
 enum Client<'a> {
@@ -110,20 +110,93 @@ fn one(
         Some(p) => format!("{x}:{p}"),
         None => x.to_string(),
     };
-    let id = format!("direct:{from}->{}/{}:{target}", nv.host, f.container.name);
-    let title = format!("{from} → {} ({target}) on {}", f.container.name, nv.host);
     let mut t = Trail::new(ctx);
+    t.name(
+        format!("direct:{from}->{}/{}:{target}", nv.host, f.container.name),
+        format!("{from} → {} ({target}) on {}", f.container.name, nv.host),
+    );
+    let to = Target {
+        f,
+        x,
+        port,
+        net,
+        text: target,
+    };
+    let _ended = stages(&mut t, ctx, client, from, &to);
+    t.finish("direct")
+}
+
+/// The container address a client outside wants to reach.
+struct Target<'t, 'a> {
+    f: Found<'a>,
+    x: Ipv4Addr,
+    port: Option<u16>,
+    net: &'t Network,
+    /// `x` or `x:port`, as the path says it.
+    text: String,
+}
+
+fn stages<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    client: &Client<'_>,
+    from: &str,
+    to: &Target<'_, 'a>,
+) -> Stage {
+    let nv = &ctx.nodes[to.f.node];
     let Some(hns) = nv.host_ns() else {
         let why = "the host namespace is not in the snapshot".to_owned();
-        t.hop(
-            nv.host,
-            ctx.element(nv.host_id()),
-            why.clone(),
-            vec![],
-            Verdict::Unknown(why),
-        );
-        return t.finish(id, "direct", title);
+        return t.unknown(nv.host, ctx.element(nv.host_id()), why, vec![]);
     };
+    let (src, link) = arrives_on(t, ctx, nv, hns, client, from)?;
+    let in_el = ctx.element(nv.iface_id(hns, link));
+    t.pass(
+        nv.host,
+        in_el.clone(),
+        format!(
+            "a client at {from} sends to {}, arriving on {}",
+            to.text, link.name
+        ),
+        vec![],
+    );
+    let pkt = Packet {
+        src,
+        dst: Some(to.x),
+        proto: to.port.map(|_| "tcp".to_owned()),
+        dport: to.port,
+        in_if: Some(link.name.clone()),
+        local: nv.local_v4(hns),
+        ..Packet::default()
+    };
+    raw_prerouting(t, &ctx.budget, nv, hns, &pkt, to.net, in_el)?;
+    let ns_el = ctx.element(nv.netns_id(hns));
+    let (br, br_el) = t.route_out(nv, hns, ns_el, to.x)?;
+    let fwd = Packet {
+        out_if: Some(br.name.clone()),
+        ..pkt
+    };
+    let forwarded = t.filter(nv, hns, "FORWARD", &fwd, br_el);
+    if let Some(h) = t.hops.last_mut() {
+        if let Verdict::Blocked(why) = &h.verdict {
+            let why = format!("{why} — {}", remedy(to.net, Some(link.name.as_str())));
+            h.text = why.clone();
+            h.verdict = Verdict::Blocked(why);
+        }
+    }
+    forwarded?;
+    let arrives = format!("on {}", to.text);
+    enter_container(t, ctx, to.f.node, hns, br, to.f, to.x, &arrives)
+}
+
+/// The client's address (when it is one) and the host interface its packets arrive on.
+fn arrives_on<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    nv: &NodeView<'a>,
+    hns: &'a Namespace,
+    client: &Client<'_>,
+    from: &str,
+) -> Stage<(Option<Ipv4Addr>, &'a Link)> {
     let (src, link): (Option<Ipv4Addr>, Option<&Link>) = match client {
         Client::Address(a) => (
             Some(*a),
@@ -133,75 +206,28 @@ fn one(
         ),
         Client::Interface(name) => (None, hns.links.iter().find(|l| l.name == *name)),
     };
-    let Some(link) = link else {
-        let why = format!(
-            "{} has no interface a client at {from} would arrive on",
-            nv.host
-        );
-        t.hop(
-            nv.host,
-            ctx.element(nv.host_id()),
-            why.clone(),
-            vec![],
-            Verdict::Broken(why),
-        );
-        return t.finish(id, "direct", title);
-    };
-    let in_el = ctx.element(nv.iface_id(hns, link));
-    t.pass(
-        nv.host,
-        in_el.clone(),
-        format!(
-            "a client at {from} sends to {target}, arriving on {}",
-            link.name
-        ),
-        vec![],
-    );
-    let pkt = Packet {
-        src,
-        dst: Some(x),
-        proto: port.map(|_| "tcp".to_owned()),
-        dport: port,
-        in_if: Some(link.name.clone()),
-        local: nv.local_v4(hns),
-        ..Packet::default()
-    };
-    if !raw_prerouting(&mut t, &ctx.budget, nv, hns, &pkt, net, in_el) {
-        return t.finish(id, "direct", title);
-    }
-    let ns_el = ctx.element(nv.netns_id(hns));
-    let Some((br, br_el)) = t.route_out(nv, hns, ns_el, x) else {
-        return t.finish(id, "direct", title);
-    };
-    let fwd = Packet {
-        out_if: Some(br.name.clone()),
-        ..pkt
-    };
-    t.filter(nv, hns, "FORWARD", &fwd, br_el);
-    if let Some(h) = t.hops.last_mut() {
-        if let Verdict::Blocked(why) = &h.verdict {
-            let why = format!("{why} — {}", remedy(net, Some(link.name.as_str())));
-            h.text = why.clone();
-            h.verdict = Verdict::Blocked(why);
+    match link {
+        Some(link) => Ok((src, link)),
+        None => {
+            let why = format!(
+                "{} has no interface a client at {from} would arrive on",
+                nv.host
+            );
+            t.broken(nv.host, ctx.element(nv.host_id()), why, vec![])
         }
     }
-    if t.stopped() {
-        return t.finish(id, "direct", title);
-    }
-    enter_container(&mut t, ctx, f.node, hns, br, f, x, &format!("on {target}"));
-    t.finish(id, "direct", title)
 }
 
-/// raw PREROUTING (iptables, then the native chains of the prerouting hook): false when it stops.
+/// raw PREROUTING (iptables, then the native chains of the prerouting hook).
 fn raw_prerouting<'a>(
     t: &mut Trail<'_, 'a>,
     budget: &super::rules::Budget,
     nv: &NodeView<'a>,
-    hns: &'a crate::snapshot::Namespace,
+    hns: &'a Namespace,
     pkt: &Packet,
     net: &Network,
     el: Option<String>,
-) -> bool {
+) -> Stage {
     let label = nv.ns_name(hns);
     let w = walk(hns.firewall.as_ref(), "raw", "PREROUTING", pkt, budget);
     let mut ev = rule_evidence(&label, &w);
@@ -251,7 +277,9 @@ fn raw_prerouting<'a>(
         ),
         v => v.reason().to_owned(),
     };
-    let stop = verdict != Verdict::Pass;
-    t.hop(nv.host, el, text, ev, verdict);
-    !stop
+    if verdict != Verdict::Pass {
+        return t.end(nv.host, el, text, ev, verdict);
+    }
+    t.pass(nv.host, el, text, ev);
+    Ok(())
 }

@@ -1,85 +1,18 @@
 //! Between two containers: same bridge (icc), different bridges (isolation), the same overlay on
-//! one node or across nodes; and the dispatch of `--from X --to Y` questions.
+//! one node or across nodes.
 
 use std::net::Ipv4Addr;
 
-use super::egress;
+use crate::snapshot::{ContainerEndpoint, Link, Namespace, Route};
+
 use super::facts;
-use super::lookup::{Ctx, Found};
-use super::model::{PacketPath, Verdict};
+use super::lookup::{Ctx, Found, NodeView};
+use super::model::PacketPath;
 use super::rules::Packet;
 use super::segments::{
     across_overlay, cross_veth_to_bridge, enter_container, leave_container, namespace_of, At,
 };
-use super::trail::Trail;
-use super::vip;
-
-/// Answer `--from from --to to`: a container, a service (VIP), an address, or `internet`.
-pub fn between(ctx: &Ctx<'_>, from: &str, to: &str) -> (Vec<PacketPath>, Vec<String>) {
-    let a = match ctx.find_container(from) {
-        Ok(a) => a,
-        Err(why) => return (Vec::new(), vec![why]),
-    };
-    match a.container.network_mode.as_str() {
-        "host" => {
-            return (
-                Vec::new(),
-                vec![format!(
-                    "{} uses the host's network namespace: its packets are the host's own, Docker puts nothing in their way",
-                    a.container.name
-                )],
-            )
-        }
-        "none" => {
-            return (
-                Vec::new(),
-                vec![format!("{} has no network (--network none): nothing leaves it", a.container.name)],
-            )
-        }
-        _ => {}
-    }
-    let to = to.trim();
-    if to.eq_ignore_ascii_case("internet") {
-        return (vec![egress::trace(ctx, a, None)], Vec::new());
-    }
-    if let Ok(ip) = to.parse::<Ipv4Addr>() {
-        if let Some((b, ep)) = ctx.container_with_ip(ip, None) {
-            return east_west(ctx, a, b, Some(&ep.network_id));
-        }
-        for s in ctx.services() {
-            if let Some(v) = s
-                .virtual_ips
-                .iter()
-                .find(|v| v.addr.split('/').next() == Some(to))
-            {
-                return vip::trace(ctx, a, s, Some(&v.network_id));
-            }
-        }
-        return (vec![egress::trace(ctx, a, Some(ip))], Vec::new());
-    }
-    let exact = ctx
-        .containers()
-        .find(|f| f.container.name == to || f.container.id == to);
-    if let Some(b) = exact {
-        return east_west(ctx, a, b, None);
-    }
-    if let Some(s) = ctx
-        .services()
-        .into_iter()
-        .find(|s| s.name == to || s.id == to)
-    {
-        return vip::trace(ctx, a, s, None);
-    }
-    match ctx.find_container(to) {
-        Ok(b) => east_west(ctx, a, b, None),
-        Err(why) => (
-            Vec::new(),
-            vec![format!(
-                "{why}; nor is it a service, an IPv4 address or `internet`"
-            )],
-        ),
-    }
-}
+use super::trail::{Stage, Trail};
 
 /// One path per network the two share; through the host's routing when they share none.
 pub fn east_west<'a>(
@@ -104,48 +37,13 @@ pub fn east_west<'a>(
         .filter(|(ea, _)| only_net.is_none_or(|n| n == ea.network_id))
         .collect();
     for (ea, eb) in &shared {
-        let (Ok(aip), Ok(bip)) = (ea.ipv4.parse::<Ipv4Addr>(), eb.ipv4.parse::<Ipv4Addr>()) else {
-            notes.push(format!(
+        match shared_network(ctx, a, b, ea, eb) {
+            Some(p) => paths.push(p),
+            None => notes.push(format!(
                 "no IPv4 addresses on {} (IPv6 is not traced)",
                 ea.network_name
-            ));
-            continue;
-        };
-        let id = format!(
-            "between:{}->{}@{}",
-            a.container.name, b.container.name, ea.network_name
-        );
-        let title = format!(
-            "{} ({aip}) → {} ({bip}) on {}",
-            a.container.name, b.container.name, ea.network_name
-        );
-        let mut t = Trail::new(ctx);
-        let driver = ctx
-            .network(&ea.network_id)
-            .map(|n| n.driver.as_str())
-            .unwrap_or("");
-        match (driver, ctx.network(&ea.network_id)) {
-            ("bridge", _) => same_bridge(&mut t, ctx, a, b, aip, bip),
-            ("overlay", Some(net)) => {
-                if let Some(at) = leave_container(&mut t, ctx, a, aip) {
-                    across_overlay(&mut t, ctx, at, net, b, eb, &format!("on {bip}"));
-                }
-            }
-            _ => {
-                let why = format!(
-                    "network {} uses driver {driver:?}, whose paths dockmap does not trace",
-                    ea.network_name
-                );
-                t.hop(
-                    ctx.nodes[a.node].host,
-                    None,
-                    why.clone(),
-                    vec![],
-                    Verdict::Unknown(why),
-                );
-            }
+            )),
         }
-        paths.push(t.finish(id, "east-west", title));
     }
     if shared.is_empty() {
         let target = b
@@ -167,6 +65,48 @@ pub fn east_west<'a>(
     (paths, notes)
 }
 
+/// The path over one network both containers are on (`ea`, `eb`: their endpoints); `None` when
+/// they have no IPv4 addresses there.
+fn shared_network<'a>(
+    ctx: &Ctx<'a>,
+    a: Found<'a>,
+    b: Found<'a>,
+    ea: &ContainerEndpoint,
+    eb: &ContainerEndpoint,
+) -> Option<PacketPath> {
+    let (Ok(aip), Ok(bip)) = (ea.ipv4.parse::<Ipv4Addr>(), eb.ipv4.parse::<Ipv4Addr>()) else {
+        return None;
+    };
+    let mut t = Trail::new(ctx);
+    t.name(
+        format!(
+            "between:{}->{}@{}",
+            a.container.name, b.container.name, ea.network_name
+        ),
+        format!(
+            "{} ({aip}) → {} ({bip}) on {}",
+            a.container.name, b.container.name, ea.network_name
+        ),
+    );
+    let driver = ctx
+        .network(&ea.network_id)
+        .map(|n| n.driver.as_str())
+        .unwrap_or("");
+    let _ended = match (driver, ctx.network(&ea.network_id)) {
+        ("bridge", _) => same_bridge(&mut t, ctx, a, b, aip, bip),
+        ("overlay", Some(net)) => leave_container(&mut t, ctx, a, aip)
+            .and_then(|at| across_overlay(&mut t, ctx, at, net, b, eb, &format!("on {bip}"))),
+        _ => {
+            let why = format!(
+                "network {} uses driver {driver:?}, whose paths dockmap does not trace",
+                ea.network_name
+            );
+            t.unknown(ctx.nodes[a.node].host, None, why, vec![])
+        }
+    };
+    Some(t.finish("east-west"))
+}
+
 /// Two containers on one bridge: the bridge forwards, filter FORWARD sees `-i br -o br` (icc).
 fn same_bridge<'a>(
     t: &mut Trail<'_, 'a>,
@@ -175,13 +115,9 @@ fn same_bridge<'a>(
     b: Found<'a>,
     aip: Ipv4Addr,
     bip: Ipv4Addr,
-) {
-    let Some(at) = leave_container(t, ctx, a, aip) else {
-        return;
-    };
-    let Some((port, br)) = cross_veth_to_bridge(t, ctx, at) else {
-        return;
-    };
+) -> Stage {
+    let at = leave_container(t, ctx, a, aip)?;
+    let (port, br) = cross_veth_to_bridge(t, ctx, at)?;
     let nv = &ctx.nodes[a.node];
     let pkt = Packet {
         src: Some(aip),
@@ -191,29 +127,34 @@ fn same_bridge<'a>(
         local: nv.local_v4(port.ns),
         ..Packet::default()
     };
-    t.filter(
-        nv,
-        port.ns,
-        "FORWARD",
-        &pkt,
-        ctx.element(nv.iface_id(port.ns, br)),
-    );
-    if t.stopped() {
-        return;
-    }
-    enter_container(t, ctx, a.node, port.ns, br, b, bip, &format!("on {bip}"));
+    let br_el = ctx.element(nv.iface_id(port.ns, br));
+    t.filter(nv, port.ns, "FORWARD", &pkt, br_el)?;
+    enter_container(t, ctx, a.node, port.ns, br, b, bip, &format!("on {bip}"))
 }
 
 /// Containers that share no network: A's route, its bridge, the host's route, filter FORWARD
 /// (where Docker's isolation chains drop it), the other bridge.
 fn routed<'a>(ctx: &Ctx<'a>, a: Found<'a>, b: Found<'a>, bip: Ipv4Addr, bnet: &str) -> PacketPath {
-    let nv = &ctx.nodes[a.node];
-    let id = format!("between:{}->{}@routed", a.container.name, b.container.name);
-    let title = format!(
-        "{} → {} ({bip} on {bnet}): no shared network, through the host",
-        a.container.name, b.container.name
-    );
     let mut t = Trail::new(ctx);
+    t.name(
+        format!("between:{}->{}@routed", a.container.name, b.container.name),
+        format!(
+            "{} → {} ({bip} on {bnet}): no shared network, through the host",
+            a.container.name, b.container.name
+        ),
+    );
+    let _ended = routed_stages(&mut t, ctx, a, b, bip);
+    t.finish("east-west")
+}
+
+fn routed_stages<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    a: Found<'a>,
+    b: Found<'a>,
+    bip: Ipv4Addr,
+) -> Stage {
+    let nv = &ctx.nodes[a.node];
     let c = a.container;
     t.pass(
         nv.host,
@@ -221,61 +162,40 @@ fn routed<'a>(ctx: &Ctx<'a>, a: Found<'a>, b: Found<'a>, bip: Ipv4Addr, bnet: &s
         format!("{} sends to {bip}", c.name),
         vec![],
     );
-    let Some(cns) = namespace_of(&mut t, nv, c) else {
-        return t.finish(id, "east-west", title);
-    };
-    let clabel = nv.ns_name(cns);
-    let Some((r, link)) = nv
-        .route(cns, Some(bip))
-        .and_then(|r| r.oif.and_then(|i| cns.link(i)).map(|l| (r, l)))
-    else {
+    let cns = namespace_of(t, nv, c)?;
+    let Some((r, link)) = route_by(nv, cns, bip) else {
         let why = format!("{} has no route to {bip}", c.name);
-        t.hop(
-            nv.host,
-            ctx.element(nv.netns_id(cns)),
-            why.clone(),
-            vec![],
-            Verdict::Broken(why),
-        );
-        return t.finish(id, "east-west", title);
+        return t.broken(nv.host, ctx.element(nv.netns_id(cns)), why, vec![]);
     };
     let src: Option<Ipv4Addr> = nv.v4_of(cns, link).and_then(|x| x.address.parse().ok());
     t.pass(
         nv.host,
         ctx.element(nv.iface_id(cns, link)),
         format!("out of {} (its route to {bip})", link.name),
-        vec![facts::route(&clabel, cns, r)],
+        vec![facts::route(&nv.ns_name(cns), cns, r)],
     );
-    let Some((port, br)) = cross_veth_to_bridge(
-        &mut t,
-        ctx,
-        At {
-            node: a.node,
-            ns: cns,
-            link,
-        },
-    ) else {
-        return t.finish(id, "east-west", title);
+    let at = At {
+        node: a.node,
+        ns: cns,
+        link,
     };
-    let Some(hns) = t.host_side(nv, port.ns, br, "it does not route to other networks") else {
-        return t.finish(id, "east-west", title);
-    };
-    let hlabel = nv.ns_name(hns);
+    let (port, br) = cross_veth_to_bridge(t, ctx, at)?;
+    let hns = t.host_side(nv, port.ns, br, "it does not route to other networks")?;
     let br_el = ctx.element(nv.iface_id(hns, br));
-    let Some((hr, out)) = nv
-        .route(hns, Some(bip))
-        .and_then(|r| r.oif.and_then(|i| hns.link(i)).map(|l| (r, l)))
-    else {
-        let why = format!("{} has no route to {bip}", nv.host);
-        t.hop(nv.host, br_el, why.clone(), vec![], Verdict::Broken(why));
-        return t.finish(id, "east-west", title);
+    let Some((hr, out)) = route_by(nv, hns, bip) else {
+        return t.broken(
+            nv.host,
+            br_el,
+            format!("{} has no route to {bip}", nv.host),
+            vec![],
+        );
     };
     let out_el = ctx.element(nv.iface_id(hns, out));
     t.pass(
         nv.host,
-        br_el.clone(),
+        br_el,
         format!("the host routes {bip} by {}", out.name),
-        vec![facts::route(&hlabel, hns, hr)],
+        vec![facts::route(&nv.ns_name(hns), hns, hr)],
     );
     let pkt = Packet {
         src,
@@ -285,18 +205,23 @@ fn routed<'a>(ctx: &Ctx<'a>, a: Found<'a>, b: Found<'a>, bip: Ipv4Addr, bnet: &s
         local: nv.local_v4(hns),
         ..Packet::default()
     };
-    t.filter(nv, hns, "FORWARD", &pkt, out_el.clone());
-    if t.stopped() {
-        return t.finish(id, "east-west", title);
-    }
+    t.filter(nv, hns, "FORWARD", &pkt, out_el.clone())?;
     if b.node != a.node || out.kind != "bridge" {
         let why = format!(
             "{} runs on {} and shares no network with {}: {bip} leaves {} by {}, where no container of that network is",
             b.container.name, ctx.nodes[b.node].host, c.name, nv.host, out.name
         );
-        t.hop(nv.host, out_el, why.clone(), vec![], Verdict::Broken(why));
-        return t.finish(id, "east-west", title);
+        return t.broken(nv.host, out_el, why, vec![]);
     }
-    enter_container(&mut t, ctx, a.node, hns, out, b, bip, &format!("on {bip}"));
-    t.finish(id, "east-west", title)
+    enter_container(t, ctx, a.node, hns, out, b, bip, &format!("on {bip}"))
+}
+
+/// The route in `ns` to `x` and the interface it names.
+fn route_by<'a>(
+    nv: &NodeView<'a>,
+    ns: &'a Namespace,
+    x: Ipv4Addr,
+) -> Option<(&'a Route, &'a Link)> {
+    nv.route(ns, Some(x))
+        .and_then(|r| r.oif.and_then(|i| ns.link(i)).map(|l| (r, l)))
 }

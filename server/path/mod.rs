@@ -27,6 +27,8 @@ mod tests;
 
 pub use model::*;
 
+use std::net::Ipv4Addr;
+
 use crate::graph::Graph;
 use crate::snapshot::NodeSnapshot;
 
@@ -49,7 +51,7 @@ pub fn trace(question: &Question, snapshots: &[NodeSnapshot], graph: &Graph) -> 
         Question::Between { from, to } if direct::applies(&ctx, from) => {
             direct::trace(&ctx, from, to)
         }
-        Question::Between { from, to } => eastwest::between(&ctx, from, to),
+        Question::Between { from, to } => between(&ctx, from, to),
     };
     PathAnswer {
         schema: PATH_SCHEMA.into(),
@@ -138,4 +140,72 @@ fn trace_port(
         }
     }
     (paths, notes)
+}
+
+/// Answer `--from from --to to` from a container: to a container, a service (VIP), an address,
+/// or `internet`.
+fn between(ctx: &Ctx<'_>, from: &str, to: &str) -> (Vec<PacketPath>, Vec<String>) {
+    let a = match ctx.find_container(from) {
+        Ok(a) => a,
+        Err(why) => return (Vec::new(), vec![why]),
+    };
+    match a.container.network_mode.as_str() {
+        "host" => {
+            return (
+                Vec::new(),
+                vec![format!(
+                    "{} uses the host's network namespace: its packets are the host's own, Docker puts nothing in their way",
+                    a.container.name
+                )],
+            )
+        }
+        "none" => {
+            return (
+                Vec::new(),
+                vec![format!("{} has no network (--network none): nothing leaves it", a.container.name)],
+            )
+        }
+        _ => {}
+    }
+    let to = to.trim();
+    if to.eq_ignore_ascii_case("internet") {
+        return (vec![egress::trace(ctx, a, None)], Vec::new());
+    }
+    if let Ok(ip) = to.parse::<Ipv4Addr>() {
+        if let Some((b, ep)) = ctx.container_with_ip(ip, None) {
+            return eastwest::east_west(ctx, a, b, Some(&ep.network_id));
+        }
+        for s in ctx.services() {
+            if let Some(v) = s
+                .virtual_ips
+                .iter()
+                .find(|v| v.addr.split('/').next() == Some(to))
+            {
+                return vip::trace(ctx, a, s, Some(&v.network_id));
+            }
+        }
+        return (vec![egress::trace(ctx, a, Some(ip))], Vec::new());
+    }
+    let exact = ctx
+        .containers()
+        .find(|f| f.container.name == to || f.container.id == to);
+    if let Some(b) = exact {
+        return eastwest::east_west(ctx, a, b, None);
+    }
+    if let Some(s) = ctx
+        .services()
+        .into_iter()
+        .find(|s| s.name == to || s.id == to)
+    {
+        return vip::trace(ctx, a, s, None);
+    }
+    match ctx.find_container(to) {
+        Ok(b) => eastwest::east_west(ctx, a, b, None),
+        Err(why) => (
+            Vec::new(),
+            vec![format!(
+                "{why}; nor is it a service, an IPv4 address or `internet`"
+            )],
+        ),
+    }
 }

@@ -9,7 +9,7 @@ use crate::snapshot::{Container, ContainerEndpoint, Link, Namespace, Network, So
 use super::facts;
 use super::lookup::{Ctx, Found, NodeView};
 use super::model::Verdict;
-use super::trail::Trail;
+use super::trail::{Stage, Trail};
 
 /// Where a packet sits: a link in a namespace of a node.
 #[derive(Clone, Copy)]
@@ -27,13 +27,14 @@ pub fn namespace_of<'a>(
     t: &mut Trail<'_, 'a>,
     nv: &NodeView<'a>,
     c: &Container,
-) -> Option<&'a Namespace> {
-    let ns = nv.container_ns(c);
-    if ns.is_none() {
-        let why = format!("{}'s network namespace is not in the snapshot", c.name);
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
+) -> Stage<&'a Namespace> {
+    match nv.container_ns(c) {
+        Some(ns) => Ok(ns),
+        None => {
+            let why = format!("{}'s network namespace is not in the snapshot", c.name);
+            t.unknown(nv.host, None, why, vec![])
+        }
     }
-    ns
 }
 
 /// Start at a container and leave it by the interface holding `ip`; returns that interface.
@@ -42,7 +43,7 @@ pub fn leave_container<'a>(
     ctx: &Ctx<'a>,
     f: Found<'a>,
     ip: Ipv4Addr,
-) -> Option<At<'a>> {
+) -> Stage<At<'a>> {
     let nv = &ctx.nodes[f.node];
     let c = f.container;
     t.pass(
@@ -54,14 +55,7 @@ pub fn leave_container<'a>(
     let ns = namespace_of(t, nv, c)?;
     let Some(link) = nv.link_with_ip(ns, ip) else {
         let why = format!("no interface in {}'s namespace holds {ip}", c.name);
-        t.hop(
-            nv.host,
-            ctx.element(nv.netns_id(ns)),
-            why.clone(),
-            vec![],
-            Verdict::Broken(why),
-        );
-        return None;
+        return t.broken(nv.host, ctx.element(nv.netns_id(ns)), why, vec![]);
     };
     let ev = nv
         .v4_of(ns, link)
@@ -73,7 +67,7 @@ pub fn leave_container<'a>(
         format!("out of {} in {}'s namespace", link.name, c.name),
         ev,
     );
-    Some(At {
+    Ok(At {
         node: f.node,
         ns,
         link,
@@ -86,7 +80,7 @@ pub fn cross_veth_to_bridge<'a>(
     t: &mut Trail<'_, 'a>,
     ctx: &Ctx<'a>,
     at: At<'a>,
-) -> Option<(At<'a>, &'a Link)> {
+) -> Stage<(At<'a>, &'a Link)> {
     let nv = &ctx.nodes[at.node];
     let Some((pns, peer)) = nv.peer(at.ns, at.link) else {
         let why = format!(
@@ -94,8 +88,7 @@ pub fn cross_veth_to_bridge<'a>(
             at.link.name,
             nv.ns_name(at.ns)
         );
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
-        return None;
+        return t.unknown(nv.host, None, why, vec![]);
     };
     t.pass(
         nv.host,
@@ -109,8 +102,7 @@ pub fn cross_veth_to_bridge<'a>(
             peer.name,
             nv.ns_name(pns)
         );
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
-        return None;
+        return t.broken(nv.host, None, why, vec![]);
     };
     t.pass(
         nv.host,
@@ -118,7 +110,7 @@ pub fn cross_veth_to_bridge<'a>(
         format!("into bridge {}", br.name),
         vec![],
     );
-    Some((
+    Ok((
         At {
             node: at.node,
             ns: pns,
@@ -139,23 +131,21 @@ pub fn enter_container<'a>(
     f: Found<'a>,
     ip: Ipv4Addr,
     arrives: &str,
-) {
+) -> Stage {
     let nv = &ctx.nodes[node];
     let c = f.container;
-    let Some(cns) = namespace_of(t, nv, c) else {
-        return;
-    };
-    if enter_ns(t, ctx, node, bns, br, cns, &format!("{}'s", c.name), ip) {
-        t.pass(
-            nv.host,
-            ctx.element(nv.container_id(c)),
-            format!("{} receives it {arrives}", c.name),
-            vec![],
-        );
-    }
+    let cns = namespace_of(t, nv, c)?;
+    enter_ns(t, ctx, node, bns, br, cns, &format!("{}'s", c.name), ip)?;
+    t.pass(
+        nv.host,
+        ctx.element(nv.container_id(c)),
+        format!("{} receives it {arrives}", c.name),
+        vec![],
+    );
+    Ok(())
 }
 
-/// From bridge `br` in `bns` into namespace `cns` by the veth holding `ip`; false when it stops.
+/// From bridge `br` in `bns` into namespace `cns` by the veth holding `ip`.
 #[allow(clippy::too_many_arguments)]
 pub fn enter_ns<'a>(
     t: &mut Trail<'_, 'a>,
@@ -166,26 +156,18 @@ pub fn enter_ns<'a>(
     cns: &'a Namespace,
     whose: &str,
     ip: Ipv4Addr,
-) -> bool {
+) -> Stage {
     let nv = &ctx.nodes[node];
     let Some(clink) = nv.link_with_ip(cns, ip) else {
         let why = format!("no interface in {whose} namespace holds {ip}");
-        t.hop(
-            nv.host,
-            ctx.element(nv.netns_id(cns)),
-            why.clone(),
-            vec![],
-            Verdict::Broken(why),
-        );
-        return false;
+        return t.broken(nv.host, ctx.element(nv.netns_id(cns)), why, vec![]);
     };
     let Some((pns, port)) = nv.peer(cns, clink) else {
         let why = format!(
             "the other end of {} in {whose} namespace is not in the snapshot",
             clink.name
         );
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
-        return false;
+        return t.unknown(nv.host, None, why, vec![]);
     };
     if pns.id != bns.id || port.master != Some(br.ifindex) {
         let why = format!(
@@ -195,14 +177,7 @@ pub fn enter_ns<'a>(
             nv.ns_name(pns),
             br.name
         );
-        t.hop(
-            nv.host,
-            ctx.element(nv.iface_id(pns, port)),
-            why.clone(),
-            vec![],
-            Verdict::Broken(why),
-        );
-        return false;
+        return t.broken(nv.host, ctx.element(nv.iface_id(pns, port)), why, vec![]);
     }
     t.pass(
         nv.host,
@@ -220,7 +195,7 @@ pub fn enter_ns<'a>(
         format!("over the veth pair to {} in {whose} namespace", clink.name),
         ev,
     );
-    true
+    Ok(())
 }
 
 /// The VNI Docker gave an overlay network.
@@ -241,27 +216,41 @@ pub fn across_overlay<'a>(
     dst: Found<'a>,
     ep: &ContainerEndpoint,
     arrives: &str,
-) {
+) -> Stage {
     let Ok(dst_ip) = ep.ipv4.parse::<Ipv4Addr>() else {
         let why = format!("{} has no IPv4 address on {}", dst.container.name, net.name);
-        t.hop(
-            ctx.nodes[from.node].host,
-            None,
-            why.clone(),
-            vec![],
-            Verdict::Broken(why),
-        );
-        return;
+        return t.broken(ctx.nodes[from.node].host, None, why, vec![]);
     };
-    let Some((port, br0)) = cross_veth_to_bridge(t, ctx, from) else {
-        return;
-    };
-    let nv = &ctx.nodes[from.node];
+    let (port, br0) = cross_veth_to_bridge(t, ctx, from)?;
     if dst.node == from.node {
-        enter_container(t, ctx, from.node, port.ns, br0, dst, dst_ip, arrives);
-        return;
+        return enter_container(t, ctx, from.node, port.ns, br0, dst, dst_ip, arrives);
     }
-    let ons = port.ns;
+    let sent = into_tunnel(t, ctx, from.node, port.ns, br0, net, dst, ep)?;
+    let (rns, rbr) = out_of_tunnel(t, ctx, net, dst, &sent)?;
+    enter_container(t, ctx, dst.node, rns, rbr, dst, dst_ip, arrives)
+}
+
+/// What the sending node's tunnel put on the underlay.
+struct Sent {
+    vx_el: Option<String>,
+    vni: Option<u32>,
+    under: String,
+}
+
+/// Across nodes: br0's vxlan port, the FDB entry that sends `dst`'s MAC to its node (and the
+/// IPsec SA, when the overlay is encrypted).
+#[allow(clippy::too_many_arguments)]
+fn into_tunnel<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    node: usize,
+    ons: &'a Namespace,
+    br0: &'a Link,
+    net: &Network,
+    dst: Found<'a>,
+    ep: &ContainerEndpoint,
+) -> Stage<Sent> {
+    let nv = &ctx.nodes[node];
     let Some(vx) = ons
         .links
         .iter()
@@ -271,8 +260,7 @@ pub fn across_overlay<'a>(
             "{} has no vxlan port: {} cannot leave this node",
             br0.name, net.name
         );
-        t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
-        return;
+        return t.broken(nv.host, None, why, vec![]);
     };
     let vx_el = ctx.element(nv.iface_id(ons, vx));
     let dst_host = ctx.nodes[dst.node].host;
@@ -288,8 +276,7 @@ pub fn across_overlay<'a>(
             vx.name,
             nv.ns_name(ons)
         );
-        t.hop(nv.host, vx_el, why.clone(), vec![], Verdict::Broken(why));
-        return;
+        return t.broken(nv.host, vx_el, why, vec![]);
     };
     let under = entry.dst.clone().unwrap_or_default();
     let ev = vec![facts::fdb(&nv.ns_name(ons), ons, entry)];
@@ -304,18 +291,9 @@ pub fn across_overlay<'a>(
         Some(h) if h == dst_host => {
             if !net.options.contains_key(ENCRYPTED_OPTION) {
                 t.pass(nv.host, vx_el.clone(), text, ev);
-            } else if !encrypted_hop(
-                t,
-                ctx,
-                from.node,
-                dst.node,
-                &under,
-                vx_el.clone(),
-                net,
-                text,
-                ev,
-            ) {
-                return;
+            } else {
+                let sides = (node, dst.node);
+                encrypted_hop(t, ctx, sides, &under, vx_el.clone(), net, text, ev)?;
             }
         }
         Some(h) => {
@@ -323,23 +301,35 @@ pub fn across_overlay<'a>(
                 "the FDB sends {} to {under} ({h}), but {} runs on {dst_host}",
                 ep.mac, dst.container.name
             );
-            t.hop(nv.host, vx_el, why.clone(), ev, Verdict::Broken(why));
-            return;
+            return t.broken(nv.host, vx_el, why, ev);
         }
         None => {
             let why = format!(
                 "the FDB sends {} to {under}, which is no node of the swarm these snapshots know",
                 ep.mac
             );
-            t.hop(nv.host, vx_el, why.clone(), ev, Verdict::Broken(why));
-            return;
+            return t.broken(nv.host, vx_el, why, ev);
         }
     }
+    Ok(Sent { vx_el, vni, under })
+}
+
+/// On `dst`'s node: the overlay's namespace, its vxlan device for the VNI, and the bridge that
+/// device is a port of.
+fn out_of_tunnel<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    net: &Network,
+    dst: Found<'a>,
+    sent: &Sent,
+) -> Stage<(&'a Namespace, &'a Link)> {
     let rv = &ctx.nodes[dst.node];
+    let dst_host = rv.host;
+    let Sent { vx_el, vni, under } = sent;
+    let vni = *vni;
     let Some(rns) = rv.ns_for_network("1-", &net.id) else {
         let why = format!("{dst_host} has no namespace for overlay {}", net.name);
-        t.hop(rv.host, None, why.clone(), vec![], Verdict::Broken(why));
-        return;
+        return t.broken(rv.host, None, why, vec![]);
     };
     let rvx = rns
         .links
@@ -350,13 +340,12 @@ pub fn across_overlay<'a>(
             "{dst_host}'s {} has no vxlan device for VNI {vni:?}",
             rv.ns_name(rns)
         );
-        t.hop(rv.host, None, why.clone(), vec![], Verdict::Broken(why));
-        return;
+        return t.broken(rv.host, None, why, vec![]);
     };
     let rvx_el = ctx.element(rv.iface_id(rns, rvx));
-    let edge = match (&vx_el, &rvx_el) {
-        (Some(a), Some(b)) => ctx.edge(a, b).or_else(|| ctx.fdb_edge(a, &under)),
-        (Some(a), None) => ctx.fdb_edge(a, &under),
+    let edge = match (vx_el, &rvx_el) {
+        (Some(a), Some(b)) => ctx.edge(a, b).or_else(|| ctx.fdb_edge(a, under)),
+        (Some(a), None) => ctx.fdb_edge(a, under),
         _ => None,
     };
     t.hop_via(
@@ -373,8 +362,7 @@ pub fn across_overlay<'a>(
     );
     let Some(rbr) = rv.master(rns, rvx) else {
         let why = format!("{dst_host}'s {} is no port of a bridge", rvx.name);
-        t.hop(rv.host, None, why.clone(), vec![], Verdict::Broken(why));
-        return;
+        return t.broken(rv.host, None, why, vec![]);
     };
     t.pass(
         rv.host,
@@ -382,23 +370,22 @@ pub fn across_overlay<'a>(
         format!("into {dst_host}'s {}", rbr.name),
         vec![],
     );
-    enter_container(t, ctx, dst.node, rns, rbr, dst, dst_ip, arrives);
+    Ok((rns, rbr))
 }
 
 /// The tunnel hop of an encrypted overlay: which SA encrypts it, or why it cannot be sent or
-/// received encrypted. False when the path stops here.
+/// received encrypted.
 #[allow(clippy::too_many_arguments)]
 fn encrypted_hop(
     t: &mut Trail<'_, '_>,
     ctx: &Ctx<'_>,
-    node: usize,
-    dst_node: usize,
+    (node, dst_node): (usize, usize),
     under: &str,
     vx_el: Option<String>,
     net: &Network,
     text: String,
     mut ev: Vec<super::model::Evidence>,
-) -> bool {
+) -> Stage {
     let nv = &ctx.nodes[node];
     let rv = &ctx.nodes[dst_node];
     let local = nv
@@ -407,23 +394,19 @@ fn encrypted_hop(
         .as_ref()
         .map(|e| e.swarm.node_addr.as_str())
         .unwrap_or("");
-    let stop = |t: &mut Trail<'_, '_>, ev, verdict: Verdict| {
-        t.hop(nv.host, vx_el.clone(), text.clone(), ev, verdict);
-        false
-    };
     let Some(sas) = esp_sas(nv.snap, local, under) else {
         let why = format!(
             "{} is encrypted, but {}'s IPsec state was not read: whether this hop is encrypted cannot be told",
             net.name, nv.host
         );
-        return stop(t, ev, Verdict::Unknown(why));
+        return t.end(nv.host, vx_el, text, ev, Verdict::Unknown(why));
     };
     let Some(sa) = outbound_sa(nv.snap, local, under).filter(|_| !sas.is_empty()) else {
         let why = format!(
             "{} is encrypted, but {} holds no IPsec SA to {under}: the VXLAN is not encrypted and {} drops it (no SA at all: a kernel without ESP)",
             net.name, nv.host, rv.host
         );
-        return stop(t, ev, Verdict::Broken(why));
+        return t.end(nv.host, vx_el, text, ev, Verdict::Broken(why));
     };
     ev.push(facts::xfrm_sa("host", sa));
     let which = format!("SPI {} {}→{}", spi_text(sa.spi), sa.src, sa.dst);
@@ -433,7 +416,7 @@ fn encrypted_hop(
                 "{} encrypts with {which}, but {} holds no SA with that SPI from it: the packet is dropped on arrival",
                 nv.host, rv.host
             );
-            return stop(t, ev, Verdict::Broken(why));
+            return t.end(nv.host, vx_el, text, ev, Verdict::Broken(why));
         }
     }
     t.pass(
@@ -442,7 +425,7 @@ fn encrypted_hop(
         format!("{text}, encrypted by IPsec ESP ({which})"),
         ev,
     );
-    true
+    Ok(())
 }
 
 /// The reason a namespace's IPVS cannot be used, if it cannot.

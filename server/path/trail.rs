@@ -11,6 +11,14 @@ use super::native;
 use super::rules::{walk, Decision, Packet, Walk};
 use super::switches::{forward_gate, Gate};
 
+/// The path ended at a hop that says why (blocked, broken or unknown): stages hand it on with `?`
+/// and the tracer finishes the path once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended;
+
+/// What a stage of a tracer gives the next one, or [`Ended`] when the packet stopped.
+pub type Stage<T = ()> = Result<T, Ended>;
+
 /// A path under construction.
 #[derive(Clone)]
 pub struct Trail<'c, 'a> {
@@ -18,6 +26,8 @@ pub struct Trail<'c, 'a> {
     /// The hops so far.
     pub hops: Vec<Hop>,
     last: Option<String>,
+    id: String,
+    title: String,
 }
 
 impl<'c, 'a> Trail<'c, 'a> {
@@ -27,6 +37,70 @@ impl<'c, 'a> Trail<'c, 'a> {
             ctx,
             hops: Vec::new(),
             last: None,
+            id: String::new(),
+            title: String::new(),
+        }
+    }
+
+    /// What the finished path will be called; stages rename it as they learn where it goes.
+    pub fn name(&mut self, id: impl Into<String>, title: impl Into<String>) {
+        self.id = id.into();
+        self.title = title.into();
+    }
+
+    /// Add the hop where the packet stops (`verdict` says why) and end the path there.
+    pub fn end<T>(
+        &mut self,
+        node: &str,
+        element: Option<String>,
+        text: impl Into<String>,
+        evidence: Vec<Evidence>,
+        verdict: Verdict,
+    ) -> Stage<T> {
+        self.hop(node, element, text, evidence, verdict);
+        Err(Ended)
+    }
+
+    /// End the path at a hop that says why in the verdict's own words.
+    pub fn stop<T>(
+        &mut self,
+        node: &str,
+        element: Option<String>,
+        evidence: Vec<Evidence>,
+        verdict: Verdict,
+    ) -> Stage<T> {
+        let text = verdict.reason().to_owned();
+        self.end(node, element, text, evidence, verdict)
+    }
+
+    /// End the path at a *broken* hop: the fact needed to go on is missing.
+    pub fn broken<T>(
+        &mut self,
+        node: &str,
+        element: Option<String>,
+        why: String,
+        evidence: Vec<Evidence>,
+    ) -> Stage<T> {
+        self.stop(node, element, evidence, Verdict::Broken(why))
+    }
+
+    /// End the path at an *unknown* hop: the snapshot cannot tell.
+    pub fn unknown<T>(
+        &mut self,
+        node: &str,
+        element: Option<String>,
+        why: String,
+        evidence: Vec<Evidence>,
+    ) -> Stage<T> {
+        self.stop(node, element, evidence, Verdict::Unknown(why))
+    }
+
+    /// Go on if the last hop let the packet pass.
+    pub fn go_on(&self) -> Stage {
+        if self.stopped() {
+            Err(Ended)
+        } else {
+            Ok(())
         }
     }
 
@@ -109,26 +183,28 @@ impl<'c, 'a> Trail<'c, 'a> {
     }
 
     /// The host namespace `hns` routes `x`: a hop "routed to x by IF" quoting the route, and the
-    /// outgoing link with its element. `None` after a broken hop (at `from`) when there is no
-    /// route or the route names no interface.
+    /// outgoing link with its element. Ends at a broken hop (at `from`) when there is no route or
+    /// the route names no interface.
     pub fn route_out(
         &mut self,
         nv: &NodeView<'a>,
         hns: &'a Namespace,
         from: Option<String>,
         x: Ipv4Addr,
-    ) -> Option<(&'a Link, Option<String>)> {
+    ) -> Stage<(&'a Link, Option<String>)> {
         let label = nv.ns_name(hns);
         let Some(route) = nv.route(hns, Some(x)) else {
-            let why = format!("the host has no route to {x}");
-            self.hop(nv.host, from, why.clone(), vec![], Verdict::Broken(why));
-            return None;
+            return self.broken(
+                nv.host,
+                from,
+                format!("the host has no route to {x}"),
+                vec![],
+            );
         };
         let quoted = vec![facts::route(&label, hns, route)];
         let Some(out) = route.oif.and_then(|i| hns.link(i)) else {
             let why = format!("the route to {x} names no interface");
-            self.hop(nv.host, from, why.clone(), quoted, Verdict::Broken(why));
-            return None;
+            return self.broken(nv.host, from, why, quoted);
         };
         let out_el = self.ctx.element(nv.iface_id(hns, out));
         self.pass(
@@ -137,7 +213,7 @@ impl<'c, 'a> Trail<'c, 'a> {
             format!("routed to {x} by {}", out.name),
             quoted,
         );
-        Some((out, out_el))
+        Ok((out, out_el))
     }
 
     /// The host namespace, when the bridge `br` the packet reached (in `at`) lives there; else a
@@ -148,17 +224,30 @@ impl<'c, 'a> Trail<'c, 'a> {
         at: &'a Namespace,
         br: &Link,
         consequence: &str,
-    ) -> Option<&'a Namespace> {
+    ) -> Stage<&'a Namespace> {
         if let Some(hns) = nv.host_ns().filter(|h| h.id == at.id) {
-            return Some(hns);
+            return Ok(hns);
         }
         let why = format!(
             "{} is in {}, not in the host namespace: {consequence}",
             br.name,
             nv.ns_name(at)
         );
-        self.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
-        None
+        self.broken(nv.host, None, why, vec![])
+    }
+
+    /// The node's host namespace; when it was not read, an *unknown* hop at the node that says so.
+    pub fn host_ns(&mut self, nv: &NodeView<'a>) -> Stage<&'a Namespace> {
+        match nv.host_ns() {
+            Some(hns) => Ok(hns),
+            None => self.end(
+                nv.host,
+                self.ctx.element(nv.host_id()),
+                "the host namespace is not in the snapshot",
+                vec![],
+                Verdict::Unknown("the host namespace was not read".into()),
+            ),
+        }
     }
 
     /// Whether the last hop stopped the packet.
@@ -166,8 +255,8 @@ impl<'c, 'a> Trail<'c, 'a> {
         self.hops.last().is_some_and(|h| h.verdict != Verdict::Pass)
     }
 
-    /// The finished path; its outcome is the last hop's verdict.
-    pub fn finish(self, id: String, kind: &str, title: String) -> PacketPath {
+    /// The finished path, called as last named; its outcome is the last hop's verdict.
+    pub fn finish(self, kind: &str) -> PacketPath {
         let outcome = match self.hops.last().map(|h| &h.verdict) {
             Some(Verdict::Blocked(_)) => Outcome::Blocked,
             Some(Verdict::Broken(_)) => Outcome::Broken,
@@ -176,16 +265,29 @@ impl<'c, 'a> Trail<'c, 'a> {
             None => Outcome::Unknown,
         };
         PacketPath {
-            id,
+            id: self.id,
             kind: kind.to_owned(),
-            title,
+            title: self.title,
             outcome,
             hops: self.hops,
         }
     }
 
-    /// Walk a filter chain and add one hop saying whether it lets the packet through.
+    /// Walk a filter chain and add one hop saying whether it lets the packet through; ends the
+    /// path when it does not.
     pub fn filter(
+        &mut self,
+        nv: &NodeView<'a>,
+        ns: &'a Namespace,
+        chain: &str,
+        pkt: &Packet,
+        element: Option<String>,
+    ) -> Stage {
+        self.filter_hop(nv, ns, chain, pkt, element);
+        self.go_on()
+    }
+
+    fn filter_hop(
         &mut self,
         nv: &NodeView<'a>,
         ns: &'a Namespace,

@@ -3,7 +3,9 @@
 
 use std::net::Ipv4Addr;
 
-use crate::snapshot::{IpvsState, Service, SourceKind};
+use crate::snapshot::{
+    IpvsService, IpvsState, Link, Namespace, Network, Service, SourceKind, VirtualIp,
+};
 
 use super::eastwest::east_west;
 use super::facts;
@@ -11,7 +13,7 @@ use super::lookup::{Ctx, Found};
 use super::model::{PacketPath, Verdict};
 use super::rules::{walk, Decision, Packet};
 use super::segments::{across_overlay, ipvs_missing, namespace_of, At};
-use super::trail::Trail;
+use super::trail::{Ended, Stage, Trail};
 
 /// Paths from container `a` to service `svc` (only over network `only_net`, if given).
 pub fn trace<'a>(
@@ -37,7 +39,6 @@ pub fn trace<'a>(
         }
         return (paths, notes);
     }
-    let nv = &ctx.nodes[a.node];
     let c = a.container;
     for v in &svc.virtual_ips {
         if only_net.is_some_and(|n| n != v.network_id) {
@@ -55,58 +56,133 @@ pub fn trace<'a>(
         let Ok(aip) = ep.ipv4.parse::<Ipv4Addr>() else {
             continue;
         };
-        let id = |to: &str| format!("vip:{}->{}@{}->{to}", c.name, svc.name, net.name);
-        let title = |to: &str| {
-            format!(
-                "{} → service {} (VIP {vip} on {}) → {to}",
-                c.name, svc.name, net.name
-            )
+        let path = Vip {
+            ctx,
+            from: a,
+            svc,
+            v,
+            net,
+            vip,
+            aip,
         };
-        let mut t = Trail::new(ctx);
+        paths.extend(path.paths());
+    }
+    if paths.is_empty() && notes.is_empty() {
+        notes.push(format!(
+            "{} shares no network with the VIPs of service {}",
+            c.name, svc.name
+        ));
+    }
+    (paths, notes)
+}
+
+/// The client's IPVS service for the VIP, as the packet reached it.
+struct Balancer<'a> {
+    cns: &'a Namespace,
+    ipvs: &'a IpvsService,
+    out: &'a Link,
+}
+
+/// A container's packets to one VIP of a service on one network, stage by stage.
+struct Vip<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    from: Found<'a>,
+    svc: &'a Service,
+    v: &'a VirtualIp,
+    net: &'a Network,
+    vip: Ipv4Addr,
+    aip: Ipv4Addr,
+}
+
+impl<'a> Vip<'_, 'a> {
+    fn id(&self, to: &str) -> String {
+        let (c, svc) = (self.from.container, self.svc);
+        format!("vip:{}->{}@{}->{to}", c.name, svc.name, self.net.name)
+    }
+
+    fn title(&self, to: &str) -> String {
+        format!(
+            "{} → service {} (VIP {} on {}) → {to}",
+            self.from.container.name, self.svc.name, self.vip, self.net.name
+        )
+    }
+
+    /// One path per real server; one stopped path when the VIP breaks before IPVS.
+    fn paths(&self) -> Vec<PacketPath> {
+        let mut t = Trail::new(self.ctx);
+        t.name(self.id(&self.svc.name), self.title(&self.svc.name));
+        match self.to_ipvs(&mut t) {
+            Ok(lb) => lb
+                .ipvs
+                .destinations
+                .iter()
+                .filter_map(|d| d.address.parse::<Ipv4Addr>().ok().map(|ip| (d, ip)))
+                .map(|(d, ip)| {
+                    let mut b = t.clone();
+                    let _ended = self.backend(&mut b, &lb, &d.address, ip);
+                    b.finish("vip")
+                })
+                .collect(),
+            Err(Ended) => vec![t.finish("vip")],
+        }
+    }
+
+    /// From the client to its own IPVS service: the VIP, mangle OUTPUT's MARK, the fwmark
+    /// service and the interface it sends from.
+    fn to_ipvs(&self, t: &mut Trail<'_, 'a>) -> Stage<Balancer<'a>> {
+        let (ctx, c, svc, v, net) = (self.ctx, self.from.container, self.svc, self.v, self.net);
+        let nv = &ctx.nodes[self.from.node];
         t.pass(
             nv.host,
             ctx.element(nv.container_id(c)),
             format!(
-                "{} connects to {vip}, the VIP of service {} on {}",
-                c.name, svc.name, net.name
+                "{} connects to {}, the VIP of service {} on {}",
+                c.name, self.vip, svc.name, net.name
             ),
             vec![facts::engine(format!(
                 "service {}: VirtualIPs {} {}",
                 svc.name, net.name, v.addr
             ))],
         );
-        let Some(cns) = namespace_of(&mut t, nv, c) else {
-            paths.push(t.finish(id(&svc.name), "vip", title(&svc.name)));
-            continue;
+        let cns = namespace_of(t, nv, c)?;
+        let mark = self.mark(t, cns)?;
+        let ipvs = self.ipvs(t, cns, mark)?;
+        let Some(out) = nv.link_with_ip(cns, self.aip) else {
+            let why = format!("no interface in {} holds {}", c.name, self.aip);
+            return t.broken(nv.host, None, why, vec![]);
         };
-        let label = nv.ns_name(cns);
+        Ok(Balancer { cns, ipvs, out })
+    }
+
+    /// The client's mangle OUTPUT: the MARK that tells IPVS which service the VIP is.
+    fn mark(&self, t: &mut Trail<'_, 'a>, cns: &'a Namespace) -> Stage<u32> {
+        let (ctx, c, vip) = (self.ctx, self.from.container, self.vip);
+        let nv = &ctx.nodes[self.from.node];
         let ns_el = ctx.element(nv.netns_id(cns));
         let pkt = Packet {
-            src: Some(aip),
+            src: Some(self.aip),
             dst: Some(vip),
             local: nv.local_v4(cns),
             ..Packet::default()
         };
         let w = walk(cns.firewall.as_ref(), "mangle", "OUTPUT", &pkt, &ctx.budget);
-        let mark = match (w.mark, w.mark_rule) {
+        match (w.mark, w.mark_rule) {
             _ if w.gave_up().is_some() => {
                 let why = format!(
                     "{}'s mangle OUTPUT: {}",
                     c.name,
                     w.gave_up().unwrap_or_default()
                 );
-                t.hop(nv.host, ns_el, why.clone(), vec![], Verdict::Unknown(why));
-                paths.push(t.finish(id(&svc.name), "vip", title(&svc.name)));
-                continue;
+                t.unknown(nv.host, ns_el, why, vec![])
             }
             (m, Some(r)) if m != 0 => {
                 t.pass(
                     nv.host,
-                    ns_el.clone(),
+                    ns_el,
                     format!("mangle OUTPUT in {} marks it 0x{m:x} (fwmark {m})", c.name),
-                    vec![facts::rule(&label, "mangle", r)],
+                    vec![facts::rule(&nv.ns_name(cns), "mangle", r)],
                 );
-                m
+                Ok(m)
             }
             _ => {
                 let v = match w.decision {
@@ -126,15 +202,19 @@ pub fn trace<'a>(
                         ))
                     }
                 };
-                t.hop(nv.host, ns_el, v.reason().to_owned(), vec![], v);
-                paths.push(t.finish(id(&svc.name), "vip", title(&svc.name)));
-                continue;
+                t.stop(nv.host, ns_el, vec![], v)
             }
-        };
+        }
+    }
+
+    /// The IPVS service for fwmark `mark` in the client's namespace, with real servers.
+    fn ipvs(&self, t: &mut Trail<'_, 'a>, cns: &'a Namespace, mark: u32) -> Stage<&'a IpvsService> {
+        let (ctx, c) = (self.ctx, self.from.container);
+        let nv = &ctx.nodes[self.from.node];
+        let label = nv.ns_name(cns);
+        let ns_el = ctx.element(nv.netns_id(cns));
         if let Some(v) = ipvs_missing(nv, cns, "the service VIP") {
-            t.hop(nv.host, ns_el, v.reason().to_owned(), vec![], v);
-            paths.push(t.finish(id(&svc.name), "vip", title(&svc.name)));
-            continue;
+            return t.stop(nv.host, ns_el, vec![], v);
         }
         let services = match &cns.ipvs {
             IpvsState::Services { services } => services.as_slice(),
@@ -145,25 +225,15 @@ pub fn trace<'a>(
                 "no IPVS service for fwmark {mark} in {}'s namespace",
                 c.name
             );
-            t.hop(nv.host, ns_el, why.clone(), vec![], Verdict::Broken(why));
-            paths.push(t.finish(id(&svc.name), "vip", title(&svc.name)));
-            continue;
+            return t.broken(nv.host, ns_el, why, vec![]);
         };
         if ipvs.destinations.is_empty() {
             let why = format!("IPVS service fwmark {mark} has no real servers");
-            t.hop(
-                nv.host,
-                ns_el,
-                why.clone(),
-                facts::ipvs(&label, ipvs),
-                Verdict::Broken(why),
-            );
-            paths.push(t.finish(id(&svc.name), "vip", title(&svc.name)));
-            continue;
+            return t.broken(nv.host, ns_el, why, facts::ipvs(&label, ipvs));
         }
         t.pass(
             nv.host,
-            ns_el.clone(),
+            ns_el,
             format!(
                 "IPVS fwmark {mark} ({}) in {} balances over {} real server(s)",
                 ipvs.scheduler,
@@ -172,56 +242,42 @@ pub fn trace<'a>(
             ),
             facts::ipvs(&label, ipvs),
         );
-        let Some(out) = nv.link_with_ip(cns, aip) else {
-            let why = format!("no interface in {} holds {aip}", c.name);
-            t.hop(nv.host, None, why.clone(), vec![], Verdict::Broken(why));
-            paths.push(t.finish(id(&svc.name), "vip", title(&svc.name)));
-            continue;
+        Ok(ipvs)
+    }
+
+    /// From IPVS to the real server at `ip` (`address` as IPVS lists it), over the overlay.
+    fn backend(
+        &self,
+        b: &mut Trail<'_, 'a>,
+        lb: &Balancer<'a>,
+        address: &str,
+        ip: Ipv4Addr,
+    ) -> Stage {
+        let (ctx, net) = (self.ctx, self.net);
+        let nv = &ctx.nodes[self.from.node];
+        b.name(self.id(address), self.title(address));
+        let Some((f, bep)) = ctx.container_with_ip(ip, Some(&net.id)) else {
+            let why = format!(
+                "real server {ip} is no container on {} in these snapshots",
+                net.name
+            );
+            return b.unknown(nv.host, None, why, vec![]);
         };
-        for d in &ipvs.destinations {
-            let Ok(ip) = d.address.parse::<Ipv4Addr>() else {
-                continue;
-            };
-            let mut b = t.clone();
-            let Some((f, bep)) = ctx.container_with_ip(ip, Some(&net.id)) else {
-                let why = format!(
-                    "real server {ip} is no container on {} in these snapshots",
-                    net.name
-                );
-                b.hop(nv.host, None, why.clone(), vec![], Verdict::Unknown(why));
-                paths.push(b.finish(id(&d.address), "vip", title(&d.address)));
-                continue;
-            };
-            b.pass(
-                nv.host,
-                ctx.element(nv.iface_id(cns, out)),
-                format!(
-                    "IPVS sends it to {} at {ip}, out of {}",
-                    f.container.name, out.name
-                ),
-                vec![],
-            );
-            across_overlay(
-                &mut b,
-                ctx,
-                At {
-                    node: a.node,
-                    ns: cns,
-                    link: out,
-                },
-                net,
-                f,
-                bep,
-                &format!("on {ip}"),
-            );
-            paths.push(b.finish(id(&f.container.name), "vip", title(&f.container.name)));
-        }
+        b.name(self.id(&f.container.name), self.title(&f.container.name));
+        b.pass(
+            nv.host,
+            ctx.element(nv.iface_id(lb.cns, lb.out)),
+            format!(
+                "IPVS sends it to {} at {ip}, out of {}",
+                f.container.name, lb.out.name
+            ),
+            vec![],
+        );
+        let at = At {
+            node: self.from.node,
+            ns: lb.cns,
+            link: lb.out,
+        };
+        across_overlay(b, ctx, at, net, f, bep, &format!("on {ip}"))
     }
-    if paths.is_empty() && notes.is_empty() {
-        notes.push(format!(
-            "{} shares no network with the VIPs of service {}",
-            c.name, svc.name
-        ));
-    }
-    (paths, notes)
 }
