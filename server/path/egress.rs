@@ -7,7 +7,7 @@ use crate::snapshot::{Link, Namespace, Route, SourceKind};
 
 use super::facts;
 use super::lookup::{Ctx, Found, NodeView};
-use super::model::{PacketPath, Verdict};
+use super::model::{Evidence, PacketPath, Verdict};
 use super::native::{self, Native};
 use super::rules::{walk, Decision, Packet};
 use super::segments::{cross_veth_to_bridge, namespace_of, At};
@@ -262,43 +262,48 @@ impl<'a> Egress<'_, 'a> {
                 );
                 t.unknown(nv.host, ns_el, why, vec![])
             }
+            _ => self.native_nat(t, hns, pkt, out, src, rule_evidence(&hlabel, &w)),
+        }
+    }
+
+    /// No iptables MASQUERADE or SNAT: Docker 29's nftables backend masquerades in its own table;
+    /// it sees the input interface, which iptables' POSTROUTING may not name.
+    fn native_nat(
+        &self,
+        t: &mut Trail<'_, 'a>,
+        hns: &'a Namespace,
+        pkt: &Packet,
+        out: &Link,
+        src: Option<Ipv4Addr>,
+        mut ev: Vec<Evidence>,
+    ) -> Stage {
+        let nv = self.nv;
+        let ns_el = self.ctx.element(nv.netns_id(hns));
+        match native::at_hook(nv, hns, "postrouting", pkt) {
+            Native::Nat(kind, to, more) if kind == "masquerade" || kind == "snat" => {
+                ev.extend(more);
+                let how = match (kind.as_str(), to) {
+                    ("snat", Some(to)) => format!("SNAT to {to}"),
+                    _ => format!("MASQUERADE behind {}'s address", out.name),
+                };
+                t.pass(
+                    nv.host,
+                    ns_el,
+                    format!("nat POSTROUTING: {how} (native nftables)"),
+                    ev,
+                );
+                Ok(())
+            }
             _ => {
-                // Docker 29's nftables backend masquerades in its own table; it sees the input
-                // interface, which iptables' POSTROUTING may not name.
-                let mut ev = rule_evidence(&hlabel, &w);
-                match native::at_hook(nv, hns, "postrouting", pkt) {
-                    Native::Nat(kind, to, more) if kind == "masquerade" || kind == "snat" => {
-                        ev.extend(more);
-                        let how = match (kind.as_str(), to) {
-                            ("snat", Some(to)) => format!("SNAT to {to}"),
-                            _ => format!("MASQUERADE behind {}'s address", out.name),
-                        };
-                        t.pass(
-                            nv.host,
-                            ns_el,
-                            format!("nat POSTROUTING: {how} (native nftables)"),
-                            ev,
-                        );
-                        Ok(())
-                    }
-                    _ => {
-                        let why = format!(
-                            "no MASQUERADE or SNAT rule in nat POSTROUTING for {} leaving by {}: replies could not find their way back{}",
-                            src.map(|s| s.to_string()).unwrap_or_else(|| "its address".into()),
-                            out.name,
-                            self.masquerade_off()
-                        );
-                        let verdict = native::join(
-                            nv,
-                            hns,
-                            "postrouting",
-                            pkt,
-                            Verdict::Broken(why),
-                            &mut ev,
-                        );
-                        t.stop(nv.host, ns_el, ev, verdict)
-                    }
-                }
+                let why = format!(
+                    "no MASQUERADE or SNAT rule in nat POSTROUTING for {} leaving by {}: replies could not find their way back{}",
+                    src.map(|s| s.to_string()).unwrap_or_else(|| "its address".into()),
+                    out.name,
+                    self.masquerade_off()
+                );
+                let verdict =
+                    native::join(nv, hns, "postrouting", pkt, Verdict::Broken(why), &mut ev);
+                t.stop(nv.host, ns_el, ev, verdict)
             }
         }
     }

@@ -200,95 +200,11 @@ impl<'v> Ruleset<'v> {
                 .and_then(Value::as_array)
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            let mut open = false;
-            let mut verdict: Option<Flow> = None;
-            for e in exprs {
-                let Some((k, body)) = e.as_object().and_then(|o| o.iter().next()) else {
-                    continue;
-                };
-                match k.as_str() {
-                    "match" => match self.matches(family, table, body, pkt) {
-                        Hit::Yes => {}
-                        Hit::No => break,
-                        Hit::Open => open = true,
-                        Hit::Unknown(why) => {
-                            return Flow::Unknown(format!(
-                                "cannot tell whether `{text}` applies: {why}"
-                            ))
-                        }
-                    },
-                    "counter" | "log" | "comment" => {}
-                    "accept" => verdict = Some(Flow::Accept),
-                    "drop" | "reject" => verdict = Some(Flow::Drop(text.clone())),
-                    "return" => verdict = Some(Flow::Continue),
-                    "jump" | "goto" => {
-                        let target = body.get("target").and_then(Value::as_str).unwrap_or("");
-                        verdict = Some(self.call(
-                            family,
-                            table,
-                            target,
-                            k == "goto",
-                            &text,
-                            pkt,
-                            matched,
-                            depth,
-                            open,
-                        ));
-                    }
-                    "vmap" => match self.vmap(family, table, body, pkt) {
-                        Ok(None) => break,
-                        Ok(Some((kind, target))) => {
-                            verdict = Some(match kind.as_str() {
-                                "accept" => Flow::Accept,
-                                "drop" => Flow::Drop(text.clone()),
-                                "return" => Flow::Continue,
-                                "jump" | "goto" => self.call(
-                                    family,
-                                    table,
-                                    &target,
-                                    kind == "goto",
-                                    &text,
-                                    pkt,
-                                    matched,
-                                    depth,
-                                    open,
-                                ),
-                                other => Flow::Unknown(format!("verdict {other} in `{text}`")),
-                            })
-                        }
-                        Err(why) => {
-                            return Flow::Unknown(format!("cannot tell what `{text}` does: {why}"))
-                        }
-                    },
-                    "dnat" | "snat" | "redirect" | "masquerade" => {
-                        let to = nat_to(body);
-                        verdict = Some(Flow::Nat(k.clone(), to, text.clone()));
-                    }
-                    "mangle" => {
-                        let key = body
-                            .get("key")
-                            .and_then(|k| k.get("meta"))
-                            .map(|m| s(m, "key"));
-                        match (key, body.get("value").and_then(Value::as_u64)) {
-                            (Some("mark"), Some(v)) if !open => {
-                                pkt.mark = v as u32;
-                                matched.push(text.clone());
-                            }
-                            _ => {
-                                return Flow::Unknown(format!(
-                                    "`{text}` changes the packet in a way not interpreted"
-                                ))
-                            }
-                        }
-                    }
-                    other => {
-                        return Flow::Unknown(format!("`{text}` uses `{other}`, not interpreted"))
-                    }
-                }
-                if verdict.is_some() {
-                    break;
-                }
-            }
+            let (verdict, open) = match self.rule(family, table, &text, exprs, pkt, matched, depth)
+            {
+                Ok(v) => v,
+                Err(flow) => return flow,
+            };
             let Some(v) = verdict else { continue };
             if open {
                 // It decides only for some of the packets the question leaves open.
@@ -309,6 +225,121 @@ impl<'v> Ruleset<'v> {
             }
         }
         Flow::End
+    }
+
+    /// One rule's expressions in order: its verdict (`None`: it does not apply, or decides
+    /// nothing) and whether it applies to only some of the packets the question leaves open;
+    /// `Err`: the walk ends here with that flow.
+    #[allow(clippy::too_many_arguments)]
+    fn rule(
+        &self,
+        family: &str,
+        table: &str,
+        text: &str,
+        exprs: &[Value],
+        pkt: &mut Packet,
+        matched: &mut Vec<String>,
+        depth: usize,
+    ) -> Result<(Option<Flow>, bool), Flow> {
+        let mut open = false;
+        let mut verdict: Option<Flow> = None;
+        for e in exprs {
+            let Some((k, body)) = e.as_object().and_then(|o| o.iter().next()) else {
+                continue;
+            };
+            match k.as_str() {
+                "match" => match self.matches(family, table, body, pkt) {
+                    Hit::Yes => {}
+                    Hit::No => break,
+                    Hit::Open => open = true,
+                    Hit::Unknown(why) => {
+                        return Err(Flow::Unknown(format!(
+                            "cannot tell whether `{text}` applies: {why}"
+                        )))
+                    }
+                },
+                "counter" | "log" | "comment" => {}
+                "accept" => verdict = Some(Flow::Accept),
+                "drop" | "reject" => verdict = Some(Flow::Drop(text.to_owned())),
+                "return" => verdict = Some(Flow::Continue),
+                "jump" | "goto" => {
+                    let target = body.get("target").and_then(Value::as_str).unwrap_or("");
+                    verdict = Some(self.call(
+                        family,
+                        table,
+                        target,
+                        k == "goto",
+                        text,
+                        pkt,
+                        matched,
+                        depth,
+                        open,
+                    ));
+                }
+                "vmap" => {
+                    match self.vmap_flow(family, table, body, text, pkt, matched, depth, open)? {
+                        None => break,
+                        flow => verdict = flow,
+                    }
+                }
+                "dnat" | "snat" | "redirect" | "masquerade" => {
+                    let to = nat_to(body);
+                    verdict = Some(Flow::Nat(k.clone(), to, text.to_owned()));
+                }
+                "mangle" => set_mark(body, open, text, pkt, matched)?,
+                other => {
+                    return Err(Flow::Unknown(format!(
+                        "`{text}` uses `{other}`, not interpreted"
+                    )))
+                }
+            }
+            if verdict.is_some() {
+                break;
+            }
+        }
+        Ok((verdict, open))
+    }
+
+    /// A verdict map's flow for this packet (`None`: no element matches); `Err`: what it does
+    /// cannot be told.
+    #[allow(clippy::too_many_arguments)]
+    fn vmap_flow(
+        &self,
+        family: &str,
+        table: &str,
+        body: &Value,
+        text: &str,
+        pkt: &mut Packet,
+        matched: &mut Vec<String>,
+        depth: usize,
+        open: bool,
+    ) -> Result<Option<Flow>, Flow> {
+        let (kind, target) = match self.vmap(family, table, body, pkt) {
+            Ok(None) => return Ok(None),
+            Ok(Some(v)) => v,
+            Err(why) => {
+                return Err(Flow::Unknown(format!(
+                    "cannot tell what `{text}` does: {why}"
+                )))
+            }
+        };
+        Ok(Some(match kind.as_str() {
+            "accept" => Flow::Accept,
+            "drop" => Flow::Drop(text.to_owned()),
+            "return" => Flow::Continue,
+            "jump" | "goto" => self.call(
+                family,
+                table,
+                &target,
+                kind == "goto",
+                text,
+                pkt,
+                matched,
+                depth,
+                open,
+            ),
+            other => Flow::Unknown(format!("verdict {other} in `{text}`")),
+        }))
     }
 
     /// Run a jumped-to (or goto'd) chain; a return or its end carries on after the calling rule
@@ -433,62 +464,11 @@ impl<'v> Ruleset<'v> {
                 k => Hit::Unknown(format!("ct {k}")),
             }
         } else if let Some(f) = left.get("fib") {
-            let flags: Vec<&str> = f
-                .get("flags")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            if s(f, "result") != "type" || flags != ["daddr"] {
-                return Hit::Unknown("a fib lookup other than `fib daddr type`".into());
-            }
-            let local = match (pkt.dst, pkt.dst_local) {
-                (Some(d), _) => Some(pkt.local.contains(&d) || d.is_loopback()),
-                (None, l) => l,
-            };
-            let vs = values(&right);
-            let wants: Vec<&str> = vs.iter().filter_map(|v| v.as_str()).collect();
-            match local {
-                Some(l) if wants.iter().all(|w| *w == "local") => Hit::of(l),
-                None if wants.iter().all(|w| *w == "local") => Hit::Open,
-                _ => Hit::Unknown(format!("fib daddr type {}", wants.join(","))),
-            }
+            fib_hit(f, &right, pkt)
         } else if let Some(meta) = left.get("meta") {
-            match s(meta, "key") {
-                "iifname" => name_hit(&right, pkt.in_if.as_deref().unwrap_or("")),
-                "oifname" => match pkt.out_if.as_deref() {
-                    Some(o) => name_hit(&right, o),
-                    None => Hit::Unknown("oifname before routing".into()),
-                },
-                "l4proto" | "protocol" => match pkt.proto.as_deref() {
-                    Some(p) => Hit::of(values(&right).iter().any(|v| v.as_str() == Some(p))),
-                    None => Hit::Open,
-                },
-                "mark" => Hit::of(
-                    values(&right)
-                        .iter()
-                        .any(|v| v.as_u64() == Some(u64::from(pkt.mark))),
-                ),
-                k => Hit::Unknown(format!("meta {k}")),
-            }
+            meta_hit(meta, &right, pkt)
         } else if let Some(p) = left.get("payload") {
-            match (s(p, "protocol"), s(p, "field")) {
-                ("ip", "saddr") => addr_hit(&right, pkt.src),
-                ("ip", "daddr") => addr_hit(&right, pkt.dst),
-                ("ip", "protocol") => match pkt.proto.as_deref() {
-                    Some(x) => Hit::of(values(&right).iter().any(|v| v.as_str() == Some(x))),
-                    None => Hit::Open,
-                },
-                (proto @ ("tcp" | "udp"), "dport") => match (pkt.proto.as_deref(), pkt.dport) {
-                    (Some(x), _) if x != proto => Hit::No,
-                    (Some(_), Some(d)) => port_hit(&right, d),
-                    _ => Hit::Open,
-                },
-                (proto @ ("tcp" | "udp"), "sport") => match pkt.proto.as_deref() {
-                    Some(x) if x != proto => Hit::No,
-                    _ => Hit::Open,
-                },
-                (proto, field) => Hit::Unknown(format!("{proto} {field}")),
-            }
+            payload_hit(p, &right, pkt)
         } else {
             Hit::Unknown("a match not interpreted".into())
         };
@@ -497,6 +477,72 @@ impl<'v> Ruleset<'v> {
             (Hit::No, true) => Hit::Yes,
             (h, _) => h,
         }
+    }
+}
+
+/// `fib daddr type local` (the only fib lookup Docker writes) for the packet.
+fn fib_hit(f: &Value, right: &Value, pkt: &Packet) -> Hit {
+    let flags: Vec<&str> = f
+        .get("flags")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if s(f, "result") != "type" || flags != ["daddr"] {
+        return Hit::Unknown("a fib lookup other than `fib daddr type`".into());
+    }
+    let local = match (pkt.dst, pkt.dst_local) {
+        (Some(d), _) => Some(pkt.local.contains(&d) || d.is_loopback()),
+        (None, l) => l,
+    };
+    let vs = values(right);
+    let wants: Vec<&str> = vs.iter().filter_map(|v| v.as_str()).collect();
+    match local {
+        Some(l) if wants.iter().all(|w| *w == "local") => Hit::of(l),
+        None if wants.iter().all(|w| *w == "local") => Hit::Open,
+        _ => Hit::Unknown(format!("fib daddr type {}", wants.join(","))),
+    }
+}
+
+/// A `meta` match (interfaces, protocol, mark) for the packet.
+fn meta_hit(meta: &Value, right: &Value, pkt: &Packet) -> Hit {
+    match s(meta, "key") {
+        "iifname" => name_hit(right, pkt.in_if.as_deref().unwrap_or("")),
+        "oifname" => match pkt.out_if.as_deref() {
+            Some(o) => name_hit(right, o),
+            None => Hit::Unknown("oifname before routing".into()),
+        },
+        "l4proto" | "protocol" => match pkt.proto.as_deref() {
+            Some(p) => Hit::of(values(right).iter().any(|v| v.as_str() == Some(p))),
+            None => Hit::Open,
+        },
+        "mark" => Hit::of(
+            values(right)
+                .iter()
+                .any(|v| v.as_u64() == Some(u64::from(pkt.mark))),
+        ),
+        k => Hit::Unknown(format!("meta {k}")),
+    }
+}
+
+/// A header field match (IPv4 addresses and protocol, TCP/UDP ports) for the packet.
+fn payload_hit(p: &Value, right: &Value, pkt: &Packet) -> Hit {
+    match (s(p, "protocol"), s(p, "field")) {
+        ("ip", "saddr") => addr_hit(right, pkt.src),
+        ("ip", "daddr") => addr_hit(right, pkt.dst),
+        ("ip", "protocol") => match pkt.proto.as_deref() {
+            Some(x) => Hit::of(values(right).iter().any(|v| v.as_str() == Some(x))),
+            None => Hit::Open,
+        },
+        (proto @ ("tcp" | "udp"), "dport") => match (pkt.proto.as_deref(), pkt.dport) {
+            (Some(x), _) if x != proto => Hit::No,
+            (Some(_), Some(d)) => port_hit(right, d),
+            _ => Hit::Open,
+        },
+        (proto @ ("tcp" | "udp"), "sport") => match pkt.proto.as_deref() {
+            Some(x) if x != proto => Hit::No,
+            _ => Hit::Open,
+        },
+        (proto, field) => Hit::Unknown(format!("{proto} {field}")),
     }
 }
 
@@ -577,6 +623,31 @@ fn addr_hit(right: &Value, ip: Option<Ipv4Addr>) -> Hit {
         Hit::Open
     } else {
         Hit::No
+    }
+}
+
+/// A rule's `meta mark set`: the packet carries the mark on (a mark for only some packets, or
+/// any other change, cannot be followed).
+fn set_mark(
+    body: &Value,
+    open: bool,
+    text: &str,
+    pkt: &mut Packet,
+    matched: &mut Vec<String>,
+) -> Result<(), Flow> {
+    let key = body
+        .get("key")
+        .and_then(|k| k.get("meta"))
+        .map(|m| s(m, "key"));
+    match (key, body.get("value").and_then(Value::as_u64)) {
+        (Some("mark"), Some(v)) if !open => {
+            pkt.mark = v as u32;
+            matched.push(text.to_owned());
+            Ok(())
+        }
+        _ => Err(Flow::Unknown(format!(
+            "`{text}` changes the packet in a way not interpreted"
+        ))),
     }
 }
 

@@ -434,21 +434,7 @@ impl<'a, 'c> Walker<'a, 'c> {
                 return Ok((Flow::Return, mark));
             }
             if name == "MARK" {
-                match target.set_mark.as_deref().and_then(parse_mark) {
-                    Some((v, m)) => {
-                        let xor = target.args.iter().any(|a| a == "--set-xmark");
-                        mark = if xor {
-                            (mark & !m) ^ v
-                        } else {
-                            (mark & !m) | v
-                        };
-                        self.trace.matched(r);
-                        self.trace.mark_rule = Some(r);
-                    }
-                    None => self
-                        .trace
-                        .uncertain(r, "a MARK target dockmap cannot read".to_owned()),
-                }
+                mark = self.set_mark(r, mark);
                 continue;
             }
             if CONTINUE.contains(&name) {
@@ -478,6 +464,31 @@ impl<'a, 'c> Walker<'a, 'c> {
             }
         }
         Ok((Flow::End, mark))
+    }
+
+    /// The mark after MARK rule `r` (`--set-mark` ors, `--set-xmark` xors, under the mask); a
+    /// MARK target that cannot be read leaves it and makes the walk uncertain.
+    fn set_mark(&mut self, r: &'a Rule, mark: u32) -> u32 {
+        let Some(target) = &r.target else {
+            return mark;
+        };
+        match target.set_mark.as_deref().and_then(parse_mark) {
+            Some((v, m)) => {
+                let xor = target.args.iter().any(|a| a == "--set-xmark");
+                self.trace.matched(r);
+                self.trace.mark_rule = Some(r);
+                if xor {
+                    (mark & !m) ^ v
+                } else {
+                    (mark & !m) | v
+                }
+            }
+            None => {
+                self.trace
+                    .uncertain(r, "a MARK target dockmap cannot read".to_owned());
+                mark
+            }
+        }
     }
 }
 

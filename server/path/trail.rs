@@ -318,44 +318,7 @@ impl<'c, 'a> Trail<'c, 'a> {
             }
         }
         let mut ev = rule_evidence(&label, &w);
-        let (text, verdict) = match &w.decision {
-            Decision::Rule(r) => {
-                let t = r.target.as_ref().map(|t| t.name.as_str()).unwrap_or("");
-                if t == "ACCEPT" {
-                    (
-                        format!("filter {chain} accepts it (chain {})", r.chain),
-                        Verdict::Pass,
-                    )
-                } else {
-                    let why = format!("filter {chain} {}s it: `{}`", t.to_lowercase(), r.text);
-                    (why.clone(), Verdict::Blocked(why))
-                }
-            }
-            Decision::Policy(p) if p == "ACCEPT" => (
-                format!("filter {chain} lets it through (no rule decides; policy ACCEPT)"),
-                Verdict::Pass,
-            ),
-            Decision::Policy(p) => {
-                let why = format!("no rule of filter {chain} accepts it and the policy is {p}");
-                (why.clone(), Verdict::Blocked(why))
-            }
-            Decision::NoTable => (
-                format!("no filter table in {label}: nothing filters {chain}"),
-                Verdict::Pass,
-            ),
-            Decision::Unknown(why) => {
-                let why = format!("filter {chain} in {label}: {why}");
-                (why.clone(), Verdict::Unknown(why))
-            }
-            Decision::NotRead => {
-                let why = format!(
-                    "the iptables rules of {label} were not read ({})",
-                    nv.why_not_read(ns, SourceKind::Iptables)
-                );
-                (why.clone(), Verdict::Unknown(why))
-            }
-        };
-        let mut text = text;
+        let (mut text, verdict) = filter_verdict(nv, ns, chain, &w);
         if verdict == Verdict::Pass {
             if let Some(r) = w.conditional.iter().find(|r| {
                 r.target
@@ -382,6 +345,53 @@ impl<'c, 'a> Trail<'c, 'a> {
             text.push_str(", and the native nftables chains let it through");
         }
         self.hop(nv.host, element, text, ev, verdict);
+    }
+}
+
+/// What a walk of filter `chain` decided, in words, and its verdict.
+fn filter_verdict(
+    nv: &NodeView<'_>,
+    ns: &Namespace,
+    chain: &str,
+    w: &Walk<'_>,
+) -> (String, Verdict) {
+    let label = nv.ns_name(ns);
+    match &w.decision {
+        Decision::Rule(r) => {
+            let t = r.target.as_ref().map(|t| t.name.as_str()).unwrap_or("");
+            if t == "ACCEPT" {
+                (
+                    format!("filter {chain} accepts it (chain {})", r.chain),
+                    Verdict::Pass,
+                )
+            } else {
+                let why = format!("filter {chain} {}s it: `{}`", t.to_lowercase(), r.text);
+                (why.clone(), Verdict::Blocked(why))
+            }
+        }
+        Decision::Policy(p) if p == "ACCEPT" => (
+            format!("filter {chain} lets it through (no rule decides; policy ACCEPT)"),
+            Verdict::Pass,
+        ),
+        Decision::Policy(p) => {
+            let why = format!("no rule of filter {chain} accepts it and the policy is {p}");
+            (why.clone(), Verdict::Blocked(why))
+        }
+        Decision::NoTable => (
+            format!("no filter table in {label}: nothing filters {chain}"),
+            Verdict::Pass,
+        ),
+        Decision::Unknown(why) => {
+            let why = format!("filter {chain} in {label}: {why}");
+            (why.clone(), Verdict::Unknown(why))
+        }
+        Decision::NotRead => {
+            let why = format!(
+                "the iptables rules of {label} were not read ({})",
+                nv.why_not_read(ns, SourceKind::Iptables)
+            );
+            (why.clone(), Verdict::Unknown(why))
+        }
     }
 }
 

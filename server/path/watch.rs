@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::model::{PathAnswer, Question};
+use super::model::{Hop, PacketPath, PathAnswer, Question};
 use crate::graph::nodes::NodeNames;
 use crate::snapshot::counters::{Probe, ProbeKind, Reading};
 use crate::snapshot::NodeSnapshot;
@@ -101,22 +101,71 @@ pub struct WatchUpdate {
 pub fn plan(answer: &PathAnswer, snapshots: &[NodeSnapshot]) -> Watch {
     let refs: Vec<&NodeSnapshot> = snapshots.iter().collect();
     let names = NodeNames::new(&refs);
-    let node_of = |label: &str| snapshots.iter().position(|s| names.label(s) == label);
-    let mut nodes: Vec<NodeProbes> = Vec::new();
-    let mut marks = Vec::new();
-    let mut add = |path: usize, hop: usize, node: usize, probe: Probe, label: String| {
-        let n = match nodes.iter().position(|x| x.node == node) {
+    let mut plan = Planner {
+        labels: snapshots
+            .iter()
+            .map(|s| names.label(s).to_owned())
+            .collect(),
+        nodes: Vec::new(),
+        marks: Vec::new(),
+    };
+    for (pi, path) in answer.paths.iter().enumerate() {
+        for (hi, hop) in path.hops.iter().enumerate() {
+            let Some(node) = plan.node_of(&hop.node) else {
+                continue;
+            };
+            for (probe, label) in hop_probes(hop) {
+                plan.add(pi, hi, node, probe, label);
+            }
+        }
+        if let Question::Port { port, protocol, .. } = &answer.question {
+            plan.conntrack(pi, path, protocol, *port);
+        }
+    }
+    let blocked_at = answer
+        .paths
+        .iter()
+        .map(|p| match p.hops.last() {
+            Some(h) if matches!(h.verdict, super::model::Verdict::Blocked(_)) => {
+                Some(p.hops.len() - 1)
+            }
+            _ => None,
+        })
+        .collect();
+    Watch {
+        nodes: plan.nodes,
+        marks: plan.marks,
+        blocked_at,
+    }
+}
+
+/// The probes gathered so far, per node, and the hops each one shows.
+struct Planner {
+    /// Each snapshot's node label, as hops name their node.
+    labels: Vec<String>,
+    nodes: Vec<NodeProbes>,
+    marks: Vec<Mark>,
+}
+
+impl Planner {
+    fn node_of(&self, label: &str) -> Option<usize> {
+        self.labels.iter().position(|l| l == label)
+    }
+
+    /// Probe `probe` on `node` shows hop `hop` of path `path`; each probe is read once.
+    fn add(&mut self, path: usize, hop: usize, node: usize, probe: Probe, label: String) {
+        let n = match self.nodes.iter().position(|x| x.node == node) {
             Some(i) => i,
             None => {
-                nodes.push(NodeProbes {
+                self.nodes.push(NodeProbes {
                     node,
-                    label: names.label(&snapshots[node]).to_owned(),
+                    label: self.labels[node].clone(),
                     probes: Vec::new(),
                 });
-                nodes.len() - 1
+                self.nodes.len() - 1
             }
         };
-        let probes = &mut nodes[n].probes;
+        let probes = &mut self.nodes[n].probes;
         let p = match probes.iter().position(|x| *x == probe) {
             Some(i) => i,
             None => {
@@ -131,80 +180,65 @@ pub fn plan(answer: &PathAnswer, snapshots: &[NodeSnapshot]) -> Watch {
             probe: p,
             label,
         };
-        if !marks.contains(&mark) {
-            marks.push(mark);
+        if !self.marks.contains(&mark) {
+            self.marks.push(mark);
         }
-    };
-    for (pi, path) in answer.paths.iter().enumerate() {
-        for (hi, hop) in path.hops.iter().enumerate() {
-            let Some(node) = node_of(&hop.node) else {
-                continue;
+    }
+
+    /// The host's conntrack table holds the flows to the published port (DNAT'd or not).
+    fn conntrack(&mut self, pi: usize, path: &PacketPath, protocol: &str, port: u16) {
+        let at = path
+            .hops
+            .iter()
+            .position(|h| h.text.starts_with("DNAT"))
+            .unwrap_or(0);
+        if let Some(node) = path.hops.get(at).and_then(|h| self.node_of(&h.node)) {
+            let probe = Probe {
+                namespace: "host".into(),
+                what: ProbeKind::Conntrack {
+                    protocol: protocol.to_owned(),
+                    dport: Some(port),
+                    src: None,
+                },
             };
-            if let Some((ns, ifname)) = hop.element.as_deref().and_then(interface_parts) {
-                let probe = Probe {
-                    namespace: ns.to_owned(),
-                    what: ProbeKind::Link {
-                        ifname: ifname.to_owned(),
-                    },
-                };
-                add(pi, hi, node, probe, ifname.to_owned());
-            }
-            for ev in &hop.evidence {
-                let family = match ev.kind.as_str() {
-                    "iptables" => 4,
-                    "ip6tables" => 6,
-                    _ => continue,
-                };
-                if let Some((what, label)) = rule_probe(family, &ev.text) {
-                    let probe = Probe {
-                        namespace: ev.namespace.clone(),
-                        what,
-                    };
-                    add(pi, hi, node, probe, label);
-                }
-            }
-        }
-        if let Question::Port { port, protocol, .. } = &answer.question {
-            // The host's conntrack table holds the flows to the published port (DNAT'd or not).
-            let at = path
-                .hops
-                .iter()
-                .position(|h| h.text.starts_with("DNAT"))
-                .unwrap_or(0);
-            if let Some(node) = path.hops.get(at).and_then(|h| node_of(&h.node)) {
-                let probe = Probe {
-                    namespace: "host".into(),
-                    what: ProbeKind::Conntrack {
-                        protocol: protocol.clone(),
-                        dport: Some(*port),
-                        src: None,
-                    },
-                };
-                add(
-                    pi,
-                    at,
-                    node,
-                    probe,
-                    format!("conntrack {protocol} dport {port}"),
-                );
-            }
+            self.add(
+                pi,
+                at,
+                node,
+                probe,
+                format!("conntrack {protocol} dport {port}"),
+            );
         }
     }
-    let blocked_at = answer
-        .paths
-        .iter()
-        .map(|p| match p.hops.last() {
-            Some(h) if matches!(h.verdict, super::model::Verdict::Blocked(_)) => {
-                Some(p.hops.len() - 1)
-            }
-            _ => None,
-        })
-        .collect();
-    Watch {
-        nodes,
-        marks,
-        blocked_at,
+}
+
+/// What shows a hop: its interface's counters and those of the rules it quotes, with labels.
+fn hop_probes(hop: &Hop) -> Vec<(Probe, String)> {
+    let mut out = Vec::new();
+    if let Some((ns, ifname)) = hop.element.as_deref().and_then(interface_parts) {
+        let probe = Probe {
+            namespace: ns.to_owned(),
+            what: ProbeKind::Link {
+                ifname: ifname.to_owned(),
+            },
+        };
+        out.push((probe, ifname.to_owned()));
     }
+    for ev in &hop.evidence {
+        let family = match ev.kind.as_str() {
+            "iptables" => 4,
+            "ip6tables" => 6,
+            _ => continue,
+        };
+        if let Some((what, label)) = rule_probe(family, &ev.text) {
+            let probe = Probe {
+                namespace: ev.namespace.clone(),
+                what,
+            };
+            out.push((probe, label));
+        }
+    }
+    out
 }
 
 /// `if:<key>/<namespace>/<ifname>` → (namespace, ifname).
