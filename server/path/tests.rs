@@ -275,57 +275,8 @@ const BRIDGE: &str = "dddddddddddd0000000000000000000000000000000000000000000000
 
 /// What Docker 20.10 programs for docker0 (web publishes 8080->80), br-aaaaaaaaaaaa (icc=false)
 /// and br-bbbbbbbbbbbb, as iptables-save prints it.
-const HOST_RULES: &str = "*filter
-:INPUT ACCEPT [0:0]
-:FORWARD DROP [0:0]
-:OUTPUT ACCEPT [0:0]
-:DOCKER - [0:0]
-:DOCKER-ISOLATION-STAGE-1 - [0:0]
-:DOCKER-ISOLATION-STAGE-2 - [0:0]
-:DOCKER-USER - [0:0]
--A FORWARD -j DOCKER-USER
--A FORWARD -j DOCKER-ISOLATION-STAGE-1
--A FORWARD -o br-bbbbbbbbbbbb -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A FORWARD -o br-bbbbbbbbbbbb -j DOCKER
--A FORWARD -i br-bbbbbbbbbbbb ! -o br-bbbbbbbbbbbb -j ACCEPT
--A FORWARD -i br-bbbbbbbbbbbb -o br-bbbbbbbbbbbb -j ACCEPT
--A FORWARD -o br-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A FORWARD -o br-aaaaaaaaaaaa -j DOCKER
--A FORWARD -i br-aaaaaaaaaaaa ! -o br-aaaaaaaaaaaa -j ACCEPT
--A FORWARD -i br-aaaaaaaaaaaa -o br-aaaaaaaaaaaa -j DROP
--A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A FORWARD -o docker0 -j DOCKER
--A FORWARD -i docker0 ! -o docker0 -j ACCEPT
--A FORWARD -i docker0 -o docker0 -j ACCEPT
--A DOCKER -d 198.18.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT
--A DOCKER-ISOLATION-STAGE-1 -i br-bbbbbbbbbbbb ! -o br-bbbbbbbbbbbb -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-1 -i br-aaaaaaaaaaaa ! -o br-aaaaaaaaaaaa -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-1 -j RETURN
--A DOCKER-ISOLATION-STAGE-2 -o br-bbbbbbbbbbbb -j DROP
--A DOCKER-ISOLATION-STAGE-2 -o br-aaaaaaaaaaaa -j DROP
--A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
--A DOCKER-ISOLATION-STAGE-2 -j RETURN
--A DOCKER-USER -j RETURN
-COMMIT
-*nat
-:PREROUTING ACCEPT [0:0]
-:INPUT ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:POSTROUTING ACCEPT [0:0]
-:DOCKER - [0:0]
--A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
--A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
--A POSTROUTING -s 198.18.2.0/24 ! -o br-bbbbbbbbbbbb -j MASQUERADE
--A POSTROUTING -s 198.18.1.0/24 ! -o br-aaaaaaaaaaaa -j MASQUERADE
--A POSTROUTING -s 198.18.0.0/24 ! -o docker0 -j MASQUERADE
--A POSTROUTING -s 198.18.0.2/32 -d 198.18.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE
--A DOCKER -i br-bbbbbbbbbbbb -j RETURN
--A DOCKER -i br-aaaaaaaaaaaa -j RETURN
--A DOCKER -i docker0 -j RETURN
--A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 198.18.0.2:80
-COMMIT
-";
+const HOST_RULES: &str =
+    include_str!("../../tests/fixtures/pathdoc/docker2010_bridges.iptables-save");
 
 const DNAT_8080: &str =
     "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 198.18.0.2:80";
@@ -806,40 +757,11 @@ const SEED_FDB: &str =
     "02:42:0a:0a:0a:05 dev vxlan1 dst 172.17.1.142 link-netnsid 0 self permanent";
 
 fn mesh_host_rules() -> String {
-    "*nat
-:PREROUTING ACCEPT [0:0]
-:INPUT ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:POSTROUTING ACCEPT [0:0]
-:DOCKER-INGRESS - [0:0]
--A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER-INGRESS
--A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER-INGRESS
--A POSTROUTING -s 172.19.0.0/16 ! -o docker_gwbridge -j MASQUERADE
--A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.19.0.2:8080
--A DOCKER-INGRESS -j RETURN
-COMMIT
-*filter
-:INPUT ACCEPT [0:0]
-:FORWARD DROP [0:0]
-:OUTPUT ACCEPT [0:0]
-:DOCKER-INGRESS - [0:0]
--A FORWARD -j DOCKER-INGRESS
--A FORWARD -i docker_gwbridge ! -o docker_gwbridge -j ACCEPT
--A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j ACCEPT
--A DOCKER-INGRESS -p tcp -m state --state RELATED,ESTABLISHED -m tcp --sport 8080 -j ACCEPT
--A DOCKER-INGRESS -j RETURN
-COMMIT
-"
-    .to_owned()
+    include_str!("../../tests/fixtures/pathdoc/swarm_host.iptables-save").to_owned()
 }
 
-const SBOX_MANGLE: &str = "*mangle
-:PREROUTING ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
--A PREROUTING -p tcp -m tcp --dport 8080 -j MARK --set-xmark 0x102/0xffffffff
--A OUTPUT -d 10.255.0.2/32 -j MARK --set-xmark 0x102/0xffffffff
-COMMIT
-";
+const SBOX_MANGLE: &str =
+    include_str!("../../tests/fixtures/pathdoc/swarm_ingress_sbox.iptables-save");
 
 /// `ipvsadm -Ln` in ingress_sbox: FWM 258 over both tasks.
 fn fwm_258(backends: &[&str]) -> IpvsState {
@@ -935,7 +857,10 @@ fn swarm_node(
             ),
         ],
     );
-    n.rules(tns, "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 80\nCOMMIT\n*mangle\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -d 10.10.10.2/32 -j MARK --set-xmark 0x10c/0xffffffff\nCOMMIT\n");
+    n.rules(
+        tns,
+        include_str!("../../tests/fixtures/pathdoc/swarm_task.iptables-save"),
+    );
     n.snap.namespaces[tns].ipvs = IpvsState::Services {
         services: vec![IpvsService {
             family: 4,
@@ -1796,8 +1721,7 @@ fn docker29_native() -> serde_json::Value {
 }
 
 /// Docker 29 with --firewall-backend=nftables: no iptables rules at all.
-const NO_IPTABLES: &str =
-    "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n";
+const NO_IPTABLES: &str = include_str!("../../tests/fixtures/pathdoc/docker29_empty.iptables-save");
 
 #[test]
 fn docker29_native_rules_are_traced() {
