@@ -636,3 +636,66 @@ path egress:h1/web->internet: web → the internet from h1 [delivered]
 "##,
     );
 }
+
+/// An encrypted overlay: the tunnel hop names the SA that encrypts it.
+#[test]
+fn an_encrypted_overlay_hop_names_its_sa() {
+    let both = |_: &str| Some(vec![esp(S2, S1, 0x1111), esp(S1, S2, 0x2222)]);
+    let (mut a, _) = run_cluster(&between("webapp.1", "webapp.2"), &encrypted_swarm(both));
+    a.paths.retain(|p| p.id.ends_with("@my-overlay-network"));
+    assert_render(
+        &a,
+        r##"
+from webapp.1 to webapp.2
+
+path between:webapp.1.a4s04msunryc->webapp.2.0vxnym0djag4@my-overlay-network: webapp.1.a4s04msunryc (10.10.10.3) → webapp.2.0vxnym0djag4 (10.10.10.5) on my-overlay-network [delivered]
+   1. [ok] webapp.1.a4s04msunryc sends from 10.10.10.3 (ctr:swarm02/webapp.1.a4s04msunryc)
+   2. [ok] out of eth2 in webapp.1.a4s04msunryc's namespace (if:swarm02/sb-webapp.1.a4s04msunryc/eth2)
+        address sb-webapp.1.a4s04msunryc: inet 10.10.10.3/24 scope global eth2
+   3. [ok] over the veth pair to vethwebapp1 in 1-bwii51jagl (if:swarm02/1-bwii51jagl/vethwebapp1)
+   4. [ok] into bridge br0 (if:swarm02/1-bwii51jagl/br0)
+   5. [ok] vxlan1 (VNI 257) sends webapp.2.0vxnym0djag4's MAC 02:42:0a:0a:0a:05 to 172.17.1.142 over the underlay, encrypted by IPsec ESP (SPI 0x00001111 172.17.1.65→172.17.1.142) (if:swarm02/1-bwii51jagl/vxlan1)
+        fdb 1-bwii51jagl: 02:42:0a:0a:0a:05 dev vxlan1 dst 172.17.1.142 link-netnsid 0 self permanent
+        xfrm host: src 172.17.1.65 dst 172.17.1.142 proto esp spi 0x00001111 reqid 13681891 mode transport aead rfc4106(gcm(aes))
+   6. [ok] swarm01's vxlan1 decapsulates it (VNI 257) (if:swarm01/1-bwii51jagl/vxlan1)
+   7. [ok] into swarm01's br0 (if:swarm01/1-bwii51jagl/br0)
+   8. [ok] out of br0 by its port vethwebapp1 (if:swarm01/1-bwii51jagl/vethwebapp1)
+   9. [ok] over the veth pair to eth2 in webapp.2.0vxnym0djag4's namespace (if:swarm01/sb-webapp.2.0vxnym0djag4/eth2)
+        address sb-webapp.2.0vxnym0djag4: inet 10.10.10.5/24 scope global eth2
+  10. [ok] webapp.2.0vxnym0djag4 receives it on 10.10.10.5 (ctr:swarm01/webapp.2.0vxnym0djag4)
+  => delivered
+"##,
+    );
+}
+
+/// A port published on 127.0.0.1: no DNAT for loopback, docker-proxy listens and connects on, filter OUTPUT.
+#[test]
+fn loopback_port_is_relayed_by_the_userland_proxy() {
+    let mut s = docker_host(HOST_RULES);
+    web_on_loopback(&mut s);
+    s.namespaces[HOST].listeners = Some(vec![docker_proxy_on_8080()]);
+    let (a, _) = run(&port_q(8080, None), &[s]);
+    assert_render(
+        &a,
+        r##"
+port 8080/tcp
+
+path port:8080/tcp@h1->web: h1:8080/tcp → web (198.18.0.2:80) [delivered]
+   1. [ok] a client on h1 itself connects to 127.0.0.1:8080/tcp (netns:h1/host)
+   2. [ok] nat OUTPUT has no DNAT for 127.0.0.1:8080: docker-proxy listens there and opens its own connection to 198.18.0.2:80 (netns:h1/host)
+        iptables host: -t nat -P OUTPUT ACCEPT
+        iptables host: -t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+        socket host: tcp LISTEN 127.0.0.1:8080 users:(("docker-proxy"))
+   3. [ok] routed to 198.18.0.2 by docker0 (if:h1/host/docker0)
+        route host: 198.18.0.0/24 dev docker0 proto kernel scope link src 198.18.0.1
+   4. [ok] filter OUTPUT lets it through (no rule decides; policy ACCEPT) (if:h1/host/docker0)
+        iptables host: -t filter -P OUTPUT ACCEPT
+   5. [ok] out of docker0 by its port vethweb0 (if:h1/host/vethweb0)
+   6. [ok] over the veth pair to eth0 in web's namespace (if:h1/sb-web/eth0)
+        address sb-web: inet 198.18.0.2/24 scope global eth0
+   7. [ok] web receives it on 198.18.0.2:80 (ctr:h1/web)
+  => delivered
+note: On h1 itself, 127.0.0.1:8080/tcp gets no DNAT (`-t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER` leaves out 127.0.0.0/8): docker-proxy listens there (tcp LISTEN 127.0.0.1:8080 users:(("docker-proxy"))) and relays to the container. Local clients of the host's own addresses go through nat OUTPUT to the same DNAT as outside clients.
+"##,
+    );
+}
