@@ -183,6 +183,17 @@ struct Onward {
     from_loopback: bool,
 }
 
+impl Onward {
+    /// The client's own packet, DNAT'd to `to`.
+    fn after_nat(a: &Arrival<'_>, to: (Ipv4Addr, u16), pkt: Packet) -> Self {
+        Onward {
+            to,
+            pkt,
+            from_loopback: a.local && a.addr.is_some_and(|x| x.is_loopback()),
+        }
+    }
+}
+
 /// One bridge-mode published port on one node, traced stage by stage.
 struct Bridge<'c, 'a> {
     ctx: &'c Ctx<'a>,
@@ -233,7 +244,6 @@ impl<'a> Bridge<'_, 'a> {
         let label = nv.ns_name(hns);
         let ns_el = ctx.element(nv.netns_id(hns));
         let chain = if a.local { "OUTPUT" } else { "PREROUTING" };
-        let from_loopback = a.local && a.addr.is_some_and(|x| x.is_loopback());
         let w = walk(hns.firewall.as_ref(), "nat", chain, &pkt, &ctx.budget);
         let mut ev = rule_evidence(&label, &w);
         let Some(dnat) = w.dnat() else {
@@ -251,11 +261,7 @@ impl<'a> Bridge<'_, 'a> {
             format!("DNAT to {x}:{y} (nat {})", dnat.chain),
             ev,
         );
-        Ok(Onward {
-            to: (x, y),
-            pkt,
-            from_loopback,
-        })
+        Ok(Onward::after_nat(a, (x, y), pkt))
     }
 
     /// No iptables DNAT: Docker 29's native one, the userland proxy for loopback clients, or the
@@ -291,12 +297,7 @@ impl<'a> Bridge<'_, 'a> {
                 format!("DNAT to {x}:{y} (native nftables, {hook} hook)"),
                 ev,
             );
-            let from_loopback = a.local && a.addr.is_some_and(|x| x.is_loopback());
-            return Ok(Onward {
-                to: (x, y),
-                pkt,
-                from_loopback,
-            });
+            return Ok(Onward::after_nat(a, (x, y), pkt));
         }
         let verdict = match &w.decision {
             Decision::NotRead => Verdict::Unknown(format!(
