@@ -8,8 +8,8 @@ use crate::snapshot::{
     ServicePort, SourceKind,
 };
 
-use super::bridge::{arrival, first_hop, inbound_packet, parse_to};
 use super::facts;
+use super::inbound::{arrival, first_hop, inbound_packet, parse_to};
 use super::lookup::{Ctx, NodeView};
 use super::model::{PacketPath, Verdict};
 use super::rules::{walk, Decision, Packet};

@@ -8,6 +8,7 @@ mod direct;
 mod eastwest;
 mod egress;
 pub mod facts;
+mod inbound;
 mod lookup;
 mod mesh;
 pub mod model;

@@ -1,0 +1,147 @@
+//! Where a client of a published port arrives on a node (bridge-mode or routing mesh): the
+//! address it connects to, the interface it comes in by, the first hop, the packet nat sees.
+
+use std::net::Ipv4Addr;
+
+use crate::snapshot::{Link, Namespace, PortBinding};
+
+use super::facts;
+use super::lookup::{Ctx, NodeView};
+use super::rules::Packet;
+use super::trail::Trail;
+
+/// The host's way out and its address: the default route's interface and its first IPv4 address.
+pub fn uplink<'a>(nv: &NodeView<'a>, hns: &'a Namespace) -> (Option<&'a Link>, Option<Ipv4Addr>) {
+    let link = nv
+        .route(hns, None)
+        .and_then(|r| r.oif)
+        .and_then(|i| hns.link(i));
+    let addr = link
+        .and_then(|l| nv.v4_of(hns, l))
+        .or_else(|| {
+            hns.addresses.iter().find(|a| {
+                a.family == 4
+                    && a.scope == "universe"
+                    && hns.link(a.ifindex).is_some_and(|l| l.kind != "bridge")
+            })
+        })
+        .and_then(|a| a.address.parse().ok());
+    (link, addr)
+}
+
+/// `198.18.0.2:80` (or `198.18.0.2`, `198.18.0.2:80-81`) → address and port.
+pub fn parse_to(to: &str, default_port: u16) -> Option<(Ipv4Addr, u16)> {
+    let (a, p) = match to.split_once(':') {
+        Some((a, p)) => (a, p.split('-').next()?.parse().ok()?),
+        None => (to, default_port),
+    };
+    Some((a.parse().ok()?, p))
+}
+
+/// What arrives at the host: who connects to which address, on which interface.
+pub struct Arrival<'a> {
+    /// The address connected to.
+    pub addr: Option<Ipv4Addr>,
+    /// The interface it arrives on (`None`: made on the host itself).
+    pub link: Option<&'a Link>,
+    /// Whether the client is on the host itself.
+    pub local: bool,
+}
+
+/// Where a client of a published port arrives on this node.
+pub fn arrival<'a>(
+    nv: &NodeView<'a>,
+    hns: &'a Namespace,
+    binding: Option<&PortBinding>,
+) -> Arrival<'a> {
+    let bound: Option<Ipv4Addr> = binding
+        .and_then(|b| b.host_ip.as_deref())
+        .and_then(|ip| ip.parse().ok())
+        .filter(|ip: &Ipv4Addr| !ip.is_unspecified());
+    let (up, up_addr) = uplink(nv, hns);
+    match bound {
+        Some(ip) if ip.is_loopback() => Arrival {
+            addr: Some(ip),
+            link: None,
+            local: true,
+        },
+        Some(ip) => Arrival {
+            addr: Some(ip),
+            link: nv.link_with_ip(hns, ip).or(up),
+            local: false,
+        },
+        None => Arrival {
+            addr: up_addr,
+            link: up,
+            local: false,
+        },
+    }
+}
+
+/// The first hop: a client reaching the host's address and port.
+pub fn first_hop<'a>(
+    t: &mut Trail<'_, 'a>,
+    ctx: &Ctx<'a>,
+    nv: &NodeView<'a>,
+    hns: &'a Namespace,
+    a: &Arrival<'a>,
+    port: u16,
+    proto: &str,
+) {
+    let addr = a
+        .addr
+        .map(|x| x.to_string())
+        .unwrap_or_else(|| "an address of the host".into());
+    let mut ev = Vec::new();
+    if let (Some(l), Some(x)) = (a.link, a.addr) {
+        if let Some(ad) = hns
+            .addresses
+            .iter()
+            .find(|ad| ad.ifindex == l.ifindex && ad.address == x.to_string())
+        {
+            ev.push(facts::address(&nv.ns_name(hns), hns, ad));
+        }
+    }
+    let (text, el) = match (a.local, a.link) {
+        (true, _) => (
+            format!(
+                "a client on {} itself connects to {addr}:{port}/{proto}",
+                nv.host
+            ),
+            ctx.element(nv.netns_id(hns)),
+        ),
+        (false, Some(l)) => (
+            format!(
+                "a client elsewhere connects to {addr}:{port}/{proto}, arriving on {}",
+                l.name
+            ),
+            ctx.element(nv.iface_id(hns, l)),
+        ),
+        (false, None) => (
+            format!("a client elsewhere connects to {addr}:{port}/{proto}"),
+            ctx.element(nv.host_id()),
+        ),
+    };
+    t.pass(nv.host, el, text, ev);
+}
+
+/// The packet as it enters nat PREROUTING (or OUTPUT, for local clients).
+pub fn inbound_packet(hns_local: Vec<Ipv4Addr>, a: &Arrival<'_>, port: u16, proto: &str) -> Packet {
+    Packet {
+        dst: a.addr,
+        proto: Some(proto.to_owned()),
+        dport: Some(port),
+        in_if: if a.local {
+            None
+        } else {
+            Some(
+                a.link
+                    .map(|l| l.name.clone())
+                    .unwrap_or_else(|| "*outside*".into()),
+            )
+        },
+        local: hns_local,
+        dst_local: a.addr.is_none().then_some(true),
+        ..Packet::default()
+    }
+}
