@@ -1588,3 +1588,36 @@ fn direct_access_in_nat_unprotected_and_routed_modes() {
         "{h:#?}"
     );
 }
+
+#[test]
+fn a_trail_ends_at_the_hop_that_says_why_and_is_finished_as_last_named() {
+    use super::trail::{Ended, Trail};
+    let g = build(&[]);
+    let ctx = super::lookup::Ctx::new(&[], &g);
+    let mut t = Trail::new(&ctx);
+    t.name("first", "first title");
+    t.pass("h1", None, "goes on", vec![]);
+    assert_eq!(t.go_on(), Ok(()));
+    t.name("egress:h1/web->internet", "web → the internet from h1");
+    assert_eq!(
+        t.broken::<u8>("h1", None, "h1 has no default route".into(), vec![]),
+        Err(Ended)
+    );
+    assert_eq!(t.go_on(), Err(Ended), "a broken hop stops the packet");
+    let p = t.finish("egress");
+    assert_eq!(
+        (p.id.as_str(), p.title.as_str(), p.kind.as_str(), p.outcome),
+        (
+            "egress:h1/web->internet",
+            "web → the internet from h1",
+            "egress",
+            Outcome::Broken
+        )
+    );
+    let h = last(&p);
+    assert_eq!(h.text, "h1 has no default route");
+    assert_eq!(h.verdict, Verdict::Broken("h1 has no default route".into()));
+    let mut t = Trail::new(&ctx);
+    let _ = t.unknown::<()>("h1", None, "not read".into(), vec![]);
+    assert_eq!(t.finish("bridge-port").outcome, Outcome::Unknown);
+}
