@@ -143,7 +143,6 @@ impl<'c, 'a> Trail<'c, 'a> {
         });
     }
 
-    /// A hop the packet passes.
     /// The jumps that led to `dnat` (all of `ev` but the rule itself, which stays for the next
     /// hop) as one passing hop; the rule's `--to-destination`.
     pub fn dnat_reached<'r>(
@@ -172,6 +171,7 @@ impl<'c, 'a> Trail<'c, 'a> {
             .unwrap_or("")
     }
 
+    /// A hop the packet passes.
     pub fn pass(
         &mut self,
         node: &str,
