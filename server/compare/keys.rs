@@ -226,7 +226,7 @@ pub fn key_graph(g: &Graph, host: &str) -> Keyed {
     let mut edges: BTreeMap<String, Edge> = BTreeMap::new();
     for e in &g.edges {
         let (s, t) = (key(&e.source), key(&e.target));
-        let kind = edge_token(e.kind);
+        let kind = e.kind.as_str();
         let mut n = 0;
         let id = loop {
             let id = crate::graph::ids::edge(kind, &s, &t, n);
@@ -255,9 +255,4 @@ pub fn key_graph(g: &Graph, host: &str) -> Keyed {
         },
         original,
     }
-}
-
-/// The wire name of an edge kind.
-pub fn edge_token(kind: EdgeKind) -> &'static str {
-    crate::layout::fold::edge_token(kind)
 }

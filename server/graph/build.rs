@@ -70,13 +70,9 @@ impl Builder {
         target: &str,
         attrs: BTreeMap<String, Value>,
     ) {
-        let name = serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
         let mut n = 0;
         loop {
-            let id = ids::edge(&name, source, target, n);
+            let id = ids::edge(kind.as_str(), source, target, n);
             if !self.edges.contains_key(&id) {
                 self.edges.insert(
                     id.clone(),
@@ -483,10 +479,7 @@ fn host_attrs(snap: &NodeSnapshot) -> BTreeMap<String, Value> {
         .iter()
         .filter(|s| s.state != SourceState::Ok)
         .map(|s| {
-            let what = serde_json::to_value(s.source)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let what = s.source.as_str();
             match &s.namespace {
                 Some(ns) => format!("{what} ({ns}): {}", s.message),
                 None => format!("{what}: {}", s.message),

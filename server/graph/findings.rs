@@ -26,10 +26,7 @@ pub(super) fn per_node(
         .iter()
         .filter(|s| s.state == SourceState::Error)
     {
-        let what = serde_json::to_value(s.source)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let what = s.source.as_str();
         let (element, place) = match s
             .namespace
             .as_deref()

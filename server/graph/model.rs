@@ -43,6 +43,17 @@ pub enum ElementKind {
     Remote,
 }
 
+wire_names!(ElementKind {
+    Host => "host",
+    Netns => "netns",
+    Container => "container",
+    Interface => "interface",
+    Network => "network",
+    Service => "service",
+    Task => "task",
+    Remote => "remote",
+});
+
 /// One thing in the picture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Element {
@@ -81,6 +92,17 @@ pub enum EdgeKind {
     HasTask,
 }
 
+wire_names!(EdgeKind {
+    VethPair => "veth-pair",
+    BridgePort => "bridge-port",
+    Sandbox => "sandbox",
+    Endpoint => "endpoint",
+    Fdb => "fdb",
+    Carries => "carries",
+    Runs => "runs",
+    HasTask => "has-task",
+});
+
 /// A relation between two elements.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Edge {
@@ -108,6 +130,12 @@ pub enum Severity {
     Info,
 }
 
+wire_names!(Severity {
+    Error => "error",
+    Warning => "warning",
+    Info => "info",
+});
+
 /// A problem found in the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -121,4 +149,17 @@ pub struct Finding {
     pub message: String,
     /// The element IDs it concerns.
     pub elements: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::assert_wire_names;
+
+    #[test]
+    fn kind_names_are_the_serde_names() {
+        assert_wire_names(ElementKind::ALL, |k| k.as_str());
+        assert_wire_names(EdgeKind::ALL, |k| k.as_str());
+        assert_wire_names(Severity::ALL, |k| k.as_str());
+    }
 }

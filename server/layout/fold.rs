@@ -68,21 +68,7 @@ impl<'g> Folding<'g> {
 
     /// Whether edges of this kind are drawn.
     pub fn edge_shown(&self, kind: EdgeKind) -> bool {
-        !self.hide.contains(edge_token(kind))
-    }
-}
-
-/// The `hide` token of an edge kind.
-pub fn edge_token(kind: EdgeKind) -> &'static str {
-    match kind {
-        EdgeKind::VethPair => "veth-pair",
-        EdgeKind::BridgePort => "bridge-port",
-        EdgeKind::Sandbox => "sandbox",
-        EdgeKind::Endpoint => "endpoint",
-        EdgeKind::Fdb => "fdb",
-        EdgeKind::Carries => "carries",
-        EdgeKind::Runs => "runs",
-        EdgeKind::HasTask => "has-task",
+        !self.hide.contains(kind.as_str())
     }
 }
 
@@ -296,11 +282,11 @@ pub fn drawn_as<'g>(ix: &GraphIndex<'g>, hide: &BTreeSet<String>, id: &str) -> O
 pub fn hidden_by(ix: &GraphIndex, hide: &BTreeSet<String>, id: &str) -> Option<&'static str> {
     let e = ix.get(id)?;
     let token = match e.kind {
-        ElementKind::Container => "container",
-        ElementKind::Network => "network",
-        ElementKind::Service => "service",
-        ElementKind::Task => "task",
-        ElementKind::Remote => "remote",
+        ElementKind::Container
+        | ElementKind::Network
+        | ElementKind::Service
+        | ElementKind::Task
+        | ElementKind::Remote => e.kind.as_str(),
         ElementKind::Interface => {
             if hide.contains("loopback") && ix.if_type(id) == "loopback" {
                 return Some("loopback");

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::graph::{Element, ElementKind, Finding, Graph};
-use crate::layout::fold::{edge_token, foldable};
+use crate::layout::fold::foldable;
 use crate::layout::GraphIndex;
 use crate::render::escape::as_drawn;
 use crate::snapshot::NodeSnapshot;
@@ -167,7 +167,7 @@ pub fn details<'a>(
         let oe = ix.get(other);
         relations.push(Relation {
             edge: edge.id.as_str(),
-            kind: edge_token(edge.kind),
+            kind: edge.kind.as_str(),
             dir,
             other,
             other_label: oe.map(|o| o.label.as_str()).unwrap_or(other),

@@ -34,6 +34,13 @@ pub enum NodeState {
     Unauthorized,
 }
 
+wire_names!(NodeState {
+    Fresh => "fresh",
+    Stale => "stale",
+    Unreachable => "unreachable",
+    Unauthorized => "unauthorized",
+});
+
 /// One node of the cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterNode {
@@ -121,5 +128,16 @@ impl ClusterSnapshot {
             .iter()
             .filter_map(|n| n.snapshot.as_ref())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::assert_wire_names;
+
+    #[test]
+    fn node_state_names_are_the_serde_names() {
+        assert_wire_names(NodeState::ALL, |k| k.as_str());
     }
 }
