@@ -18,6 +18,7 @@ pub mod diff;
 pub mod graph;
 pub mod layout;
 pub mod live;
+pub mod names;
 pub mod path;
 pub mod query;
 pub mod render;

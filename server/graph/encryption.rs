@@ -12,17 +12,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
+use crate::names;
 use crate::snapshot::{Firewall, NodeSnapshot, Rule, XfrmSa};
 
-use super::build::Builder;
+use super::builder::Builder;
 use super::ids;
 use super::model::{EdgeKind, Severity};
 
-/// moby's overlay IPsec mark: the reqid of its SAs and the mark its policy and rules use.
-pub const DOCKER_IPSEC_MARK: u32 = 0xD0C4E3;
-
-/// The option `docker network create --opt encrypted` leaves on the network.
-pub const ENCRYPTED_OPTION: &str = "encrypted";
+pub use crate::names::{IPSEC_MARK as DOCKER_IPSEC_MARK, OPTION_ENCRYPTED as ENCRYPTED_OPTION};
 
 /// An SPI as `ip xfrm` prints it.
 pub fn spi_text(spi: u32) -> String {
@@ -34,12 +31,12 @@ pub fn encrypted_vnis(snaps: &[&NodeSnapshot]) -> BTreeMap<u32, String> {
     let mut out = BTreeMap::new();
     for e in snaps.iter().filter_map(|s| s.engine.as_ref()) {
         for n in &e.networks {
-            if n.driver != "overlay" || !n.options.contains_key(ENCRYPTED_OPTION) {
+            if n.driver != names::DRIVER_OVERLAY || !n.options.contains_key(ENCRYPTED_OPTION) {
                 continue;
             }
             let list = n
                 .options
-                .get("com.docker.network.driver.overlay.vxlanid_list")
+                .get(names::OPTION_VXLANID_LIST)
                 .map(String::as_str)
                 .unwrap_or("");
             for vni in list.split(',').filter_map(|v| v.trim().parse().ok()) {

@@ -2,12 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::snapshot::{IpvsState, NamespaceRole, NodeSnapshot, NsIdentity, SourceState};
+use crate::snapshot::{IpvsState, LinkKind, NamespaceRole, NodeSnapshot, NsIdentity, SourceState};
 
-use super::build::Builder;
+use super::builder::Builder;
 use super::ids;
 use super::index::Sandboxes;
-use super::model::{Finding, Severity};
+use super::model::Severity;
 
 /// Findings of one node that need only its own snapshot (veth findings come from the pairing).
 pub(super) fn per_node(
@@ -84,7 +84,7 @@ pub(super) fn per_node(
     }
 
     for ns in &snap.namespaces {
-        for br in ns.links.iter().filter(|l| l.kind == "bridge") {
+        for br in ns.links.iter().filter(|l| l.kind == LinkKind::Bridge) {
             if !ns.links.iter().any(|l| l.master == Some(br.ifindex)) {
                 b.finding(
                     "bridge-no-ports",
@@ -166,20 +166,5 @@ pub(super) fn shared_names(b: &mut Builder) {
             ),
             shared.nodes.iter().map(|n| ids::host(&n.key)).collect(),
         );
-    }
-}
-
-/// Most severe first, then by id, so the list reads the same every time.
-pub(super) fn sort(findings: &mut Vec<Finding>) {
-    findings.sort_by(|a, b| (a.severity, &a.id, &a.message).cmp(&(b.severity, &b.id, &b.message)));
-    findings.dedup_by(|a, b| a.id == b.id && a.message == b.message);
-    // Two findings may share a first element; keep their ids distinct.
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for f in findings.iter_mut() {
-        let n = seen.entry(f.id.clone()).or_default();
-        if *n > 0 {
-            f.id = format!("{}#{}", f.id, n);
-        }
-        *n += 1;
     }
 }

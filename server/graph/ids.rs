@@ -1,5 +1,9 @@
 //! Stable element IDs: built from names that survive a restart, never from list positions.
 
+use std::collections::HashMap;
+
+use crate::snapshot::{Namespace, NsIdentity};
+
 /// The host element of a node.
 pub fn host(hostname: &str) -> String {
     format!("host:{hostname}")
@@ -57,4 +61,23 @@ pub fn edge(kind: &str, source: &str, target: &str, n: usize) -> String {
 /// (the short form of its swarm node ID, engine ID or machine ID; see [`super::NodeNames`]).
 pub fn host_key(snap: &crate::snapshot::NodeSnapshot) -> String {
     crate::snapshot::NodeId::of(snap).short()
+}
+
+/// A display name per namespace, unique within the host (a clash gets the inode appended).
+pub fn namespace_names(namespaces: &[Namespace]) -> HashMap<NsIdentity, String> {
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for ns in namespaces {
+        *count.entry(ns.name.as_str()).or_default() += 1;
+    }
+    namespaces
+        .iter()
+        .map(|ns| {
+            let name = if count[ns.name.as_str()] > 1 {
+                format!("{}@{}", ns.name, ns.id.ino)
+            } else {
+                ns.name.clone()
+            };
+            (ns.id, name)
+        })
+        .collect()
 }

@@ -54,6 +54,44 @@ wire_names!(ElementKind {
     Remote => "remote",
 });
 
+/// What an interface is, as the picture shows it: its `type` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InterfaceType {
+    /// One end of a veth pair.
+    Veth,
+    /// A Linux bridge.
+    Bridge,
+    /// A VXLAN tunnel device.
+    Vxlan,
+    /// An Ethernet device with no kernel kind: a physical NIC (or a VM's).
+    Physical,
+    /// The loopback device.
+    Loopback,
+    /// Anything else.
+    Other,
+}
+
+wire_names!(InterfaceType {
+    Veth => "veth",
+    Bridge => "bridge",
+    Vxlan => "vxlan",
+    Physical => "physical",
+    Loopback => "loopback",
+    Other => "other",
+});
+
+impl InterfaceType {
+    /// The type a `type` attribute names; a name this build does not know is `Other`.
+    pub fn from_attr(name: &str) -> Self {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|t| t.as_str() == name)
+            .unwrap_or(InterfaceType::Other)
+    }
+}
+
 /// One thing in the picture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Element {
@@ -161,5 +199,8 @@ mod tests {
         assert_wire_names(ElementKind::ALL, |k| k.as_str());
         assert_wire_names(EdgeKind::ALL, |k| k.as_str());
         assert_wire_names(Severity::ALL, |k| k.as_str());
+        assert_wire_names(InterfaceType::ALL, |k| k.as_str());
+        assert_eq!(InterfaceType::from_attr("bridge"), InterfaceType::Bridge);
+        assert_eq!(InterfaceType::from_attr("wireguard"), InterfaceType::Other);
     }
 }

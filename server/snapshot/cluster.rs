@@ -20,6 +20,21 @@ pub struct ClusterSnapshot {
     pub nodes: Vec<ClusterNode>,
 }
 
+/// The name of the entry that says why `--agents auto` could not list the nodes.
+pub const DISCOVERY: &str = "(discovery)";
+
+/// The host of an agent URL, without brackets or port (`198.18.0.2`, `fd00::2`); None for what
+/// is no URL (`local`, `auto`).
+pub fn url_host(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
 /// How fresh a node's data is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
