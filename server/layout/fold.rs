@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::fx::{FxMap, FxSet};
 
-use crate::graph::{EdgeKind, ElementKind, Graph};
+use crate::graph::{EdgeKind, ElementKind, Graph, InterfaceType};
 
 use super::index::{GraphIndex, NsPlace};
 use super::view::View;
@@ -139,7 +139,7 @@ pub fn fold<'g>(ix: &GraphIndex<'g>, g: &'g Graph, view: &View, policy: &Policy)
     // container too: with the sandbox folded, the container wires straight to the bridge, and the
     // host namespace does not hold one port per container (thousands, on a big host).
     for &id in ix.of_kind(ElementKind::Interface) {
-        if rep.get(id) != Some(&id) || ix.if_type(id) != "veth" {
+        if rep.get(id) != Some(&id) || ix.if_type(id) != InterfaceType::Veth {
             continue;
         }
         let Some(ns) = ix.get(id).and_then(|e| e.parent.as_deref()) else {
@@ -246,7 +246,7 @@ fn drawn_as_peer_container<'g>(
     policy: &Policy,
     id: &str,
 ) -> Option<&'g str> {
-    if ix.if_type(id) != "veth" {
+    if ix.if_type(id) != InterfaceType::Veth {
         return None;
     }
     let ns = ix.get(id)?.parent.as_deref()?;
@@ -288,7 +288,7 @@ pub fn hidden_by(ix: &GraphIndex, hide: &BTreeSet<String>, id: &str) -> Option<&
         | ElementKind::Task
         | ElementKind::Remote => e.kind.as_str(),
         ElementKind::Interface => {
-            if hide.contains("loopback") && ix.if_type(id) == "loopback" {
+            if hide.contains("loopback") && ix.if_type(id) == InterfaceType::Loopback {
                 return Some("loopback");
             }
             if hide.contains("down") && ix.is_down(id) {
@@ -376,7 +376,7 @@ mod tests {
             .elements
             .iter()
             .find(|e| {
-                ix.if_type(&e.id) == "veth"
+                ix.if_type(&e.id) == InterfaceType::Veth
                     && ix.ns_place(e.parent.as_deref().unwrap()) == NsPlace::Host
                     && ix.peer.get(e.id.as_str()).is_some_and(|p| {
                         ix.fold_parent(ix.fold_parent(p).unwrap())

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::fx::{FxMap, FxSet};
 
-use crate::graph::{EdgeKind, Element, ElementKind, Graph};
+use crate::graph::{EdgeKind, Element, ElementKind, Graph, InterfaceType};
+use crate::names;
 
 /// What a namespace is for, as far as placement goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,7 +48,7 @@ pub struct GraphIndex<'g> {
     /// A remote address that belongs to a known node: the interface (or host) that holds it.
     pub owner: FxMap<&'g str, &'g str>,
     /// Interface types, precomputed (asked for on every element of every view).
-    if_types: FxMap<&'g str, &'g str>,
+    if_types: FxMap<&'g str, InterfaceType>,
     /// Interfaces whose operational state is down.
     down: FxSet<&'g str>,
     /// Namespace placement, precomputed.
@@ -142,7 +143,7 @@ impl<'g> GraphIndex<'g> {
             fold_parents: FxMap::default(),
         };
         for id in ix.of_kind(ElementKind::Interface).to_vec() {
-            let t = ix.attr(id, "type").unwrap_or("other");
+            let t = InterfaceType::from_attr(ix.attr(id, "type").unwrap_or(""));
             ix.if_types.insert(id, t);
             if matches!(
                 ix.attr(id, "state"),
@@ -170,7 +171,7 @@ impl<'g> GraphIndex<'g> {
         let mut by_addr: BTreeMap<&str, &'g str> = BTreeMap::new();
         for &id in self.of_kind(ElementKind::Interface) {
             let e = self.el[id];
-            if self.if_type(id) == "loopback" {
+            if self.if_type(id) == InterfaceType::Loopback {
                 continue;
             }
             for a in e
@@ -220,9 +221,12 @@ impl<'g> GraphIndex<'g> {
         self.get(id)?.attrs.get(key)?.as_str()
     }
 
-    /// Interface type (`veth`, `bridge`, `vxlan`, `physical`, `loopback`, `other`).
-    pub fn if_type(&self, id: &str) -> &'g str {
-        self.if_types.get(id).copied().unwrap_or("other")
+    /// Interface type (veth, bridge, vxlan, physical, loopback, other).
+    pub fn if_type(&self, id: &str) -> InterfaceType {
+        self.if_types
+            .get(id)
+            .copied()
+            .unwrap_or(InterfaceType::Other)
     }
 
     /// Whether an interface is down (its operational state says so).
@@ -242,8 +246,8 @@ impl<'g> GraphIndex<'g> {
             Some(_) => NsPlace::Sandbox,
             // Without a role, go by name: that is all an older snapshot tells.
             None => match self.get(id).map(|e| e.label.as_str()) {
-                Some("host") => NsPlace::Host,
-                Some(l) if l.starts_with("1-") => NsPlace::Overlay,
+                Some(names::HOST_NS) => NsPlace::Host,
+                Some(l) if l.starts_with(names::OVERLAY_NS_PREFIX) => NsPlace::Overlay,
                 _ => NsPlace::Sandbox,
             },
         }
