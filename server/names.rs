@@ -80,6 +80,8 @@ pub const OPTION_ENCRYPTED: &str = "encrypted";
 pub const DOCKER0: &str = "docker0";
 /// A user bridge network's bridge: `br-<12 hex of the network ID>`.
 pub const USER_BRIDGE_PREFIX: &str = "br-";
+/// A veth Docker makes: `veth` and 7 hex characters (the host end of a container's pair).
+pub const VETH_PREFIX: &str = "veth";
 /// The bridge inside an overlay network's namespace.
 pub const OVERLAY_BRIDGE: &str = "br0";
 /// The name Docker gives a container's first interface.

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use crate::graph::{Edge, EdgeKind, Element, ElementKind, Graph};
+use crate::names;
 
 /// The wildcard that stands for the host in keys.
 pub const ANY_HOST: &str = "*";
@@ -39,7 +40,10 @@ impl Keyed {
 /// Whether a name is one the kernel or Docker made up (veth0a1b2c3, br-0123456789ab).
 fn random_name(name: &str) -> bool {
     let hexish = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
-    name.strip_prefix("veth").is_some_and(hexish) || name.strip_prefix("br-").is_some_and(hexish)
+    name.strip_prefix(names::VETH_PREFIX).is_some_and(hexish)
+        || name
+            .strip_prefix(names::USER_BRIDGE_PREFIX)
+            .is_some_and(hexish)
 }
 
 fn label_of<'a>(e: &'a Element, key: &str) -> Option<&'a str> {
