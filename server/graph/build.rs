@@ -82,8 +82,14 @@ impl Builder {
                 &sandboxes,
             );
         }
-        findings::per_node(self, snap, host, &label, &ns_names, &sandboxes);
-        kernel_findings::per_node(self, snap, host, &label, &ns_names);
+        let node = findings::NodeView {
+            snap,
+            host,
+            label: &label,
+            ns_names: &ns_names,
+        };
+        findings::per_node(self, &node, &sandboxes);
+        kernel_findings::per_node(self, &node);
     }
 
     fn add_links(&mut self, host: &str, ns_name: &str, ns_element: &str, ns: &Namespace) {

@@ -1,24 +1,24 @@
 //! Findings about the kernel's switches and address plan: forwarding off on a node with
 //! containers, a Docker network whose subnet collides with a host route or interface prefix.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::names;
-use crate::snapshot::{Namespace, Network, NodeSnapshot, NsIdentity};
+use crate::snapshot::{Namespace, Network};
 
 use super::builder::Builder;
+use super::findings::NodeView;
 use super::ids;
 use super::model::Severity;
 
 /// The kernel findings of one node.
-pub(super) fn per_node(
-    b: &mut Builder,
-    snap: &NodeSnapshot,
-    host: &str,
-    label: &str,
-    names: &HashMap<NsIdentity, String>,
-) {
+pub(super) fn per_node(b: &mut Builder, node: &NodeView) {
+    let NodeView {
+        snap,
+        host,
+        label,
+        ns_names: names,
+    } = *node;
     let (Some(hns), Some(engine)) = (snap.host_namespace(), snap.engine.as_ref()) else {
         return;
     };
