@@ -21,6 +21,66 @@ pub enum NsPlace {
     Sandbox,
 }
 
+/// The relations the layout follows, read from the edges once.
+#[derive(Default)]
+struct Joins<'g> {
+    peer: FxMap<&'g str, &'g str>,
+    master: FxMap<&'g str, &'g str>,
+    sandbox: FxMap<&'g str, Vec<&'g str>>,
+    ctr_netns: FxMap<&'g str, &'g str>,
+    carriers: FxMap<&'g str, Vec<&'g str>>,
+    carried: FxMap<&'g str, Vec<&'g str>>,
+}
+
+impl<'g> Joins<'g> {
+    fn of(g: &'g Graph, el: &FxMap<&'g str, &'g Element>) -> Self {
+        let mut j = Joins::default();
+        for e in &g.edges {
+            let (Some((&s, _)), Some((&t, _))) = (
+                el.get_key_value(e.source.as_str()),
+                el.get_key_value(e.target.as_str()),
+            ) else {
+                continue;
+            };
+            match e.kind {
+                EdgeKind::VethPair => {
+                    keep_min(&mut j.peer, s, t);
+                    keep_min(&mut j.peer, t, s);
+                }
+                EdgeKind::BridgePort => keep_min(&mut j.master, s, t),
+                EdgeKind::Sandbox => {
+                    j.sandbox.entry(t).or_default().push(s);
+                    keep_min(&mut j.ctr_netns, s, t);
+                }
+                EdgeKind::Carries => {
+                    j.carriers.entry(s).or_default().push(t);
+                    j.carried.entry(t).or_default().push(s);
+                }
+                _ => {}
+            }
+        }
+        j
+    }
+}
+
+/// Where bad data gives one end two partners, the smallest id wins: the outcome never depends
+/// on edge order.
+fn keep_min<'a>(m: &mut FxMap<&'a str, &'a str>, k: &'a str, v: &'a str) {
+    let slot = m.entry(k).or_insert(v);
+    if v < *slot {
+        *slot = v;
+    }
+}
+
+/// Each list sorted and without repeats.
+fn sorted<'g>(mut m: FxMap<&'g str, Vec<&'g str>>) -> FxMap<&'g str, Vec<&'g str>> {
+    for v in m.values_mut() {
+        v.sort_unstable();
+        v.dedup();
+    }
+    m
+}
+
 /// Indexed view of a graph.
 pub struct GraphIndex<'g> {
     /// Elements by id.
@@ -79,62 +139,18 @@ impl<'g> GraphIndex<'g> {
                 hosts.push(id);
             }
         }
-        let mut peer: FxMap<&str, &str> = FxMap::default();
-        let mut master: FxMap<&str, &str> = FxMap::default();
-        let mut sandbox: FxMap<&str, Vec<&str>> = FxMap::default();
-        let mut ctr_netns: FxMap<&str, &str> = FxMap::default();
-        let mut carriers: FxMap<&str, Vec<&str>> = FxMap::default();
-        let mut carried: FxMap<&str, Vec<&str>> = FxMap::default();
-        // Where bad data gives one end two partners, the smallest id wins: the outcome never
-        // depends on edge order.
-        fn keep_min<'a>(m: &mut FxMap<&'a str, &'a str>, k: &'a str, v: &'a str) {
-            let slot = m.entry(k).or_insert(v);
-            if v < *slot {
-                *slot = v;
-            }
-        }
-        for e in &g.edges {
-            let (Some((&s, _)), Some((&t, _))) = (
-                el.get_key_value(e.source.as_str()),
-                el.get_key_value(e.target.as_str()),
-            ) else {
-                continue;
-            };
-            match e.kind {
-                EdgeKind::VethPair => {
-                    keep_min(&mut peer, s, t);
-                    keep_min(&mut peer, t, s);
-                }
-                EdgeKind::BridgePort => keep_min(&mut master, s, t),
-                EdgeKind::Sandbox => {
-                    sandbox.entry(t).or_default().push(s);
-                    keep_min(&mut ctr_netns, s, t);
-                }
-                EdgeKind::Carries => {
-                    carriers.entry(s).or_default().push(t);
-                    carried.entry(t).or_default().push(s);
-                }
-                _ => {}
-            }
-        }
-        let to_vec = |mut m: FxMap<&'g str, Vec<&'g str>>| {
-            for v in m.values_mut() {
-                v.sort_unstable();
-                v.dedup();
-            }
-            m
-        };
+        let j = Joins::of(g, &el);
         let mut ix = Self {
             el,
             ids,
             by_kind,
             children,
-            peer,
-            master,
-            sandbox_ctrs: to_vec(sandbox),
-            ctr_netns,
-            carriers: to_vec(carriers),
-            carried: to_vec(carried),
+            peer: j.peer,
+            master: j.master,
+            sandbox_ctrs: sorted(j.sandbox),
+            ctr_netns: j.ctr_netns,
+            carriers: sorted(j.carriers),
+            carried: sorted(j.carried),
             hosts,
             owner: FxMap::default(),
             if_types: FxMap::default(),
@@ -142,28 +158,34 @@ impl<'g> GraphIndex<'g> {
             places: FxMap::default(),
             fold_parents: FxMap::default(),
         };
-        for id in ix.of_kind(ElementKind::Interface).to_vec() {
-            let t = InterfaceType::from_attr(ix.attr(id, "type").unwrap_or(""));
-            ix.if_types.insert(id, t);
+        ix.precompute();
+        ix
+    }
+
+    /// Interface types and states, namespace places, fold parents and owners, asked for on
+    /// every element of every view.
+    fn precompute(&mut self) {
+        for id in self.of_kind(ElementKind::Interface).to_vec() {
+            let t = InterfaceType::from_attr(self.attr(id, "type").unwrap_or(""));
+            self.if_types.insert(id, t);
             if matches!(
-                ix.attr(id, "state"),
+                self.attr(id, "state"),
                 Some("down") | Some("lowerlayerdown") | Some("notpresent")
             ) {
-                ix.down.insert(id);
+                self.down.insert(id);
             }
         }
-        for id in ix.of_kind(ElementKind::Netns).to_vec() {
-            let p = ix.compute_ns_place(id);
-            ix.places.insert(id, p);
+        for id in self.of_kind(ElementKind::Netns).to_vec() {
+            let p = self.compute_ns_place(id);
+            self.places.insert(id, p);
         }
-        let parents: Vec<(&str, &str)> = ix
+        let parents: Vec<(&str, &str)> = self
             .ids
             .iter()
-            .filter_map(|&id| ix.compute_fold_parent(id).map(|p| (id, p)))
+            .filter_map(|&id| self.compute_fold_parent(id).map(|p| (id, p)))
             .collect();
-        ix.fold_parents.extend(parents);
-        ix.owner = ix.find_owners();
-        ix
+        self.fold_parents.extend(parents);
+        self.owner = self.find_owners();
     }
 
     /// Remote underlay addresses held by a node in the graph: a tunnel to them is a tunnel to that node.
