@@ -325,21 +325,13 @@ impl Builder {
 
 /// Network element ids, keyed by network ID (names may clash: then the short ID is appended).
 fn network_ids(host: &str, networks: &[Network]) -> HashMap<String, String> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
-    for n in networks {
-        *count.entry(n.name.as_str()).or_default() += 1;
-    }
-    networks
-        .iter()
-        .map(|n| {
-            let name = if count[n.name.as_str()] > 1 {
-                format!("{}#{}", n.name, n.id.chars().take(12).collect::<String>())
-            } else {
-                n.name.clone()
-            };
-            (n.id.clone(), ids::network(host, &n.scope, &name))
-        })
-        .collect()
+    ids::unique_names(
+        networks,
+        |n| &n.name,
+        |n| format!("{}#{}", n.name, n.id.chars().take(12).collect::<String>()),
+    )
+    .map(|(n, name)| (n.id.clone(), ids::network(host, &n.scope, &name)))
+    .collect()
 }
 
 /// The namespace Docker made for a network: its file is the prefix plus the start of the network ID.
