@@ -6,6 +6,9 @@
 
 #![warn(missing_docs)]
 
+#[macro_use]
+mod wire;
+
 pub mod agent;
 pub mod assets;
 pub mod cluster;
@@ -15,6 +18,7 @@ pub mod diff;
 pub mod graph;
 pub mod layout;
 pub mod live;
+pub mod names;
 pub mod path;
 pub mod query;
 pub mod render;

@@ -7,7 +7,7 @@ use crate::support::browser;
 use crate::support::engine;
 
 use browser::{serve, Browser};
-use dockmap::graph::ElementKind;
+use dockmap::graph::{ElementKind, InterfaceType};
 use dockmap::layout::GraphIndex;
 use dockmap::web::router;
 use engine::{TestContainer, TestNetwork};
@@ -67,7 +67,7 @@ fn real_engine_in_a_real_browser() {
             .filter(|e| {
                 e.kind == ElementKind::Container
                     || (e.kind == ElementKind::Interface
-                        && matches!(ix.if_type(&e.id), "veth" | "bridge"))
+                        && matches!(ix.if_type(&e.id), InterfaceType::Veth | InterfaceType::Bridge))
             })
             .map(|e| json!(e.id))
             .collect();

@@ -4,7 +4,7 @@
 use crate::support::browser;
 
 use browser::{serve, Browser};
-use dockmap::graph::{ElementKind, Graph};
+use dockmap::graph::{ElementKind, Graph, InterfaceType};
 use dockmap::layout::GraphIndex;
 use dockmap::snapshot::NodeSnapshot;
 use dockmap::synthetic::{snapshots, SyntheticOptions, HOSTILE_NETWORK};
@@ -58,7 +58,10 @@ async fn page_draws_every_container_bridge_and_veth_without_console_errors() {
         .filter(|e| {
             e.kind == ElementKind::Container
                 || (e.kind == ElementKind::Interface
-                    && matches!(ix.if_type(&e.id), "veth" | "bridge"))
+                    && matches!(
+                        ix.if_type(&e.id),
+                        InterfaceType::Veth | InterfaceType::Bridge
+                    ))
         })
         .map(|e| json!(e.id))
         .collect();

@@ -6,7 +6,7 @@
 use crate::support::browser;
 
 use browser::{serve, Browser};
-use dockmap::graph::{ElementKind, Graph};
+use dockmap::graph::{ElementKind, Graph, InterfaceType};
 use dockmap::layout::index::NsPlace;
 use dockmap::layout::GraphIndex;
 use dockmap::synthetic::{snapshots, SyntheticOptions};
@@ -34,7 +34,7 @@ fn host_veth(g: &Graph, host: &str) -> (String, String, String) {
             continue;
         };
         if e.kind != ElementKind::Interface
-            || ix.if_type(&e.id) != "veth"
+            || ix.if_type(&e.id) != InterfaceType::Veth
             || ix.ns_place(ns) != NsPlace::Host
             || ix.host_of(&e.id) != Some(host)
         {

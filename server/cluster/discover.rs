@@ -1,10 +1,10 @@
 //! Which agents to ask: a list given by hand, or every node a swarm manager knows.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::collect::docker;
 use crate::collect::node::NodeOptions;
+use crate::snapshot::node_address;
 
 /// The agents to ask.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,29 +176,6 @@ fn node_addresses(nodes: &[bollard::models::Node]) -> Vec<Listed> {
         .collect();
     out.sort();
     out
-}
-
-/// A swarm node's underlay address: its `Status.Addr`, unless that is empty, unspecified or
-/// loopback (managers are known to report `0.0.0.0` or `127.0.0.1` there, moby/moby#35437 and
-/// #30119); then the host part of its `ManagerStatus.Addr` (`198.18.0.2:2377`). None when
-/// neither is usable.
-pub fn node_address(status_addr: &str, manager_addr: &str) -> Option<String> {
-    let usable = |a: &str| {
-        a.parse::<IpAddr>()
-            .ok()
-            .filter(|ip| !ip.is_unspecified() && !ip.is_loopback())
-            .map(|ip| ip.to_string())
-    };
-    usable(status_addr.trim()).or_else(|| {
-        let m = manager_addr.trim();
-        let host = match m.strip_prefix('[') {
-            // `[fd00::1]:2377`
-            Some(v6) => v6.split(']').next().unwrap_or(v6),
-            // `198.18.0.2:2377`
-            None => m.rsplit_once(':').map_or(m, |(h, _)| h),
-        };
-        usable(host)
-    })
 }
 
 #[cfg(test)]

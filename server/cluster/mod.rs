@@ -18,7 +18,8 @@ use crate::snapshot::{
     ClusterNode, ClusterSnapshot, NodeId, NodeSnapshot, NodeState, CLUSTER_SCHEMA,
 };
 
-pub use discover::{node_address, AgentList, AgentTarget};
+pub use crate::snapshot::{node_address, url_host, DISCOVERY};
+pub use discover::{AgentList, AgentTarget};
 pub use fetch::{decode_answer, FetchError};
 
 /// How the server gathers the cluster.
@@ -188,9 +189,6 @@ impl Gatherer {
     }
 }
 
-/// The name of the entry that says why `--agents auto` could not list the nodes.
-pub const DISCOVERY: &str = "(discovery)";
-
 /// Name nodes that never answered (so far called by their URL's `host:port`) by the hostname a
 /// manager that did answer gives the node at that address: the graph then draws one host for
 /// the node, and tunnels to its address end there.
@@ -220,18 +218,6 @@ fn name_silent_nodes(nodes: &mut [ClusterNode]) {
             n.name = name.clone();
         }
     }
-}
-
-/// The host of an agent URL, without brackets or port (`198.18.0.2`, `fd00::2`); None for what
-/// is no URL (`local`, `auto`).
-pub fn url_host(url: &str) -> Option<String> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(v6),
-        None => authority.split(':').next().unwrap_or(authority),
-    };
-    (!host.is_empty()).then(|| host.to_owned())
 }
 
 /// `host:port` of an agent URL: what a node that never answered is called.

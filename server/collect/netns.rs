@@ -10,6 +10,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::names;
 use crate::snapshot::{NamespaceRole, NsIdentity, SourceKind, SourceStatus};
 
 use super::CollectError;
@@ -107,13 +108,13 @@ fn is_nsfs(file: &File) -> bool {
 
 /// Classify a namespace by the name Docker gave its file.
 pub fn classify(name: &str) -> NamespaceRole {
-    if name == "host" {
+    if name == names::HOST_NS {
         NamespaceRole::Host
-    } else if name == "ingress_sbox" {
+    } else if name == names::INGRESS_SANDBOX {
         NamespaceRole::IngressSandbox
-    } else if name.starts_with("lb_") {
+    } else if name.starts_with(names::LB_SANDBOX_PREFIX) {
         NamespaceRole::LoadBalancer
-    } else if name.starts_with("1-") {
+    } else if name.starts_with(names::OVERLAY_NS_PREFIX) {
         NamespaceRole::Overlay
     } else {
         NamespaceRole::Other

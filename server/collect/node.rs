@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::names;
 use crate::snapshot::time::rfc3339_now;
 use crate::snapshot::{
     EngineFacts, Firewall, IpvsState, Listener, Namespace, NodeIdentity, NodeSnapshot, NsIdentity,
@@ -15,10 +16,6 @@ use super::firewall::{self, RuleCache};
 use super::netns::{self, Discovery, NsHandle};
 use super::{docker, identity as node_identity, ipvs, link, switches, xfrm, CollectError};
 
-/// Where the `ip netns` tool keeps named namespaces.
-const IP_NETNS_DIR: &str = "/run/netns";
-/// Docker's default exec-root netns dir, tried only when the engine cannot tell us its own.
-const DEFAULT_DOCKER_NETNS_DIR: &str = "/run/docker/netns";
 /// Where parsed rules are kept between runs of one boot (tmpfs; private to root).
 pub const RULE_CACHE_FILE: &str = "/run/dockmap/firewall-cache.json";
 /// How long the engine may take before the snapshot goes on without it.
@@ -248,8 +245,9 @@ fn initial_dirs(opts: &NodeOptions) -> Vec<PathBuf> {
         return opts.netns_dirs.clone();
     }
     vec![
-        PathBuf::from(IP_NETNS_DIR),
-        PathBuf::from(DEFAULT_DOCKER_NETNS_DIR),
+        PathBuf::from(names::IP_NETNS_DIR),
+        // Docker's default, tried only until the engine tells us its own.
+        PathBuf::from(names::DOCKER_NETNS_DIR),
     ]
 }
 

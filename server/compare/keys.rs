@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use crate::graph::{Edge, EdgeKind, Element, ElementKind, Graph};
+use crate::names;
 
 /// The wildcard that stands for the host in keys.
 pub const ANY_HOST: &str = "*";
@@ -39,7 +40,10 @@ impl Keyed {
 /// Whether a name is one the kernel or Docker made up (veth0a1b2c3, br-0123456789ab).
 fn random_name(name: &str) -> bool {
     let hexish = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
-    name.strip_prefix("veth").is_some_and(hexish) || name.strip_prefix("br-").is_some_and(hexish)
+    name.strip_prefix(names::VETH_PREFIX).is_some_and(hexish)
+        || name
+            .strip_prefix(names::USER_BRIDGE_PREFIX)
+            .is_some_and(hexish)
 }
 
 fn label_of<'a>(e: &'a Element, key: &str) -> Option<&'a str> {
@@ -226,7 +230,7 @@ pub fn key_graph(g: &Graph, host: &str) -> Keyed {
     let mut edges: BTreeMap<String, Edge> = BTreeMap::new();
     for e in &g.edges {
         let (s, t) = (key(&e.source), key(&e.target));
-        let kind = edge_token(e.kind);
+        let kind = e.kind.as_str();
         let mut n = 0;
         let id = loop {
             let id = crate::graph::ids::edge(kind, &s, &t, n);
@@ -255,9 +259,4 @@ pub fn key_graph(g: &Graph, host: &str) -> Keyed {
         },
         original,
     }
-}
-
-/// The wire name of an edge kind.
-pub fn edge_token(kind: EdgeKind) -> &'static str {
-    crate::layout::fold::edge_token(kind)
 }

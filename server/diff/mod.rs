@@ -65,10 +65,7 @@ impl Side {
             .iter()
             .filter(|n| n.snapshot.is_none())
             .map(|n| {
-                let state = serde_json::to_value(n.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let state = n.state.as_str().to_owned();
                 let why = if n.error.is_empty() {
                     state
                 } else {

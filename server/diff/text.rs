@@ -92,8 +92,8 @@ pub fn render(d: &Diff) -> String {
         let _ = writeln!(out, "\nFindings");
         for f in &d.findings {
             let sev = match f.old_severity {
-                Some(old) => format!("{} → {}", word(&old), word(&f.severity)),
-                None => word(&f.severity),
+                Some(old) => format!("{} → {}", old.as_str(), f.severity.as_str()),
+                None => f.severity.as_str().to_owned(),
             };
             let _ = writeln!(
                 out,
@@ -162,13 +162,6 @@ fn mark_of(c: Change) -> char {
     }
 }
 
-fn word<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn tree<'a>(
     out: &mut String,
     e: &'a ElementChange,
@@ -186,7 +179,7 @@ fn tree<'a>(
     let _ = writeln!(
         out,
         "{pad}{mark} {} {}  {}{}",
-        word(&e.kind),
+        e.kind.as_str(),
         clean(&e.label),
         clean(&e.id),
         brief(e)
@@ -229,7 +222,7 @@ fn edge(out: &mut String, x: &EdgeChange, depth: usize) {
         out,
         "{pad}{} {} {} → {}",
         mark_of(x.change),
-        word(&x.kind),
+        x.kind.as_str(),
         clean(&x.source),
         clean(&x.target)
     );

@@ -2,13 +2,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::names;
 use crate::snapshot::{
-    Container, EngineFacts, FdbEntry, IpvsState, Link, Namespace, NamespaceRole, Network,
-    NodeSnapshot, NsIdentity, SourceState,
+    EngineFacts, FdbEntry, Link, LinkKind, Namespace, NamespaceRole, Network, NodeSnapshot,
+    NsIdentity,
 };
 
+use super::attrs::{
+    container_attrs, host_attrs, interface_attrs, merge_network_attrs, netns_attrs, network_attrs,
+};
+use super::builder::Builder;
+use super::ids::namespace_names;
 use super::index::{NsIndex, Sandboxes};
 use super::model::*;
 use super::nodes::NodeNames;
@@ -23,94 +29,7 @@ pub fn build(snapshots: &[NodeSnapshot]) -> Graph {
     b.finish()
 }
 
-/// Accumulates elements and edges keyed by their stable ids (so output order never depends on input order).
-pub(super) struct Builder {
-    pub(super) elements: BTreeMap<String, Element>,
-    pub(super) edges: BTreeMap<String, Edge>,
-    pub(super) findings: Vec<Finding>,
-    /// The key and label of every node of the picture.
-    pub(super) names: NodeNames,
-}
-
 impl Builder {
-    /// A builder for the nodes so named.
-    pub(super) fn new(names: NodeNames) -> Self {
-        Builder {
-            elements: BTreeMap::new(),
-            edges: BTreeMap::new(),
-            findings: Vec::new(),
-            names,
-        }
-    }
-
-    pub(super) fn element(
-        &mut self,
-        id: String,
-        kind: ElementKind,
-        label: String,
-        parent: Option<String>,
-        attrs: BTreeMap<String, Value>,
-    ) {
-        self.elements.insert(
-            id.clone(),
-            Element {
-                id,
-                kind,
-                label,
-                parent,
-                attrs,
-            },
-        );
-    }
-
-    pub(super) fn edge(
-        &mut self,
-        kind: EdgeKind,
-        source: &str,
-        target: &str,
-        attrs: BTreeMap<String, Value>,
-    ) {
-        let name = serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let mut n = 0;
-        loop {
-            let id = ids::edge(&name, source, target, n);
-            if !self.edges.contains_key(&id) {
-                self.edges.insert(
-                    id.clone(),
-                    Edge {
-                        id,
-                        kind,
-                        source: source.to_owned(),
-                        target: target.to_owned(),
-                        attrs,
-                    },
-                );
-                return;
-            }
-            n += 1;
-        }
-    }
-
-    pub(super) fn finding(
-        &mut self,
-        code: &str,
-        severity: Severity,
-        message: String,
-        elements: Vec<String>,
-    ) {
-        let first = elements.first().cloned().unwrap_or_default();
-        self.findings.push(Finding {
-            id: format!("{code}:{first}"),
-            code: code.to_owned(),
-            severity,
-            message,
-            elements,
-        });
-    }
-
     /// Add every node, then what joins them (tasks to containers on any node).
     pub(super) fn add_nodes(&mut self, snapshots: &[&NodeSnapshot]) {
         let mut order: Vec<&NodeSnapshot> = snapshots.to_vec();
@@ -163,8 +82,14 @@ impl Builder {
                 &sandboxes,
             );
         }
-        findings::per_node(self, snap, host, &label, &ns_names, &sandboxes);
-        kernel_findings::per_node(self, snap, host, &label, &ns_names);
+        let node = findings::NodeView {
+            snap,
+            host,
+            label: &label,
+            ns_names: &ns_names,
+        };
+        findings::per_node(self, &node, &sandboxes);
+        kernel_findings::per_node(self, &node);
     }
 
     fn add_links(&mut self, host: &str, ns_name: &str, ns_element: &str, ns: &Namespace) {
@@ -180,12 +105,12 @@ impl Builder {
                 attrs,
             );
             if let Some(master) = link.master.and_then(|m| index.link(m)) {
-                if master.kind == "bridge" {
+                if master.kind == LinkKind::Bridge {
                     let target = ids::interface(host, ns_name, &master.name);
                     self.edge(EdgeKind::BridgePort, &id, &target, BTreeMap::new());
                 }
             }
-            if link.kind == "vxlan" {
+            if link.kind == LinkKind::Vxlan {
                 self.add_fdb_edges(&id, &index, link);
             }
         }
@@ -304,20 +229,23 @@ impl Builder {
     ) {
         let host_ns = namespaces.iter().find(|n| n.role == NamespaceRole::Host);
         let carrier = match net.driver.as_str() {
-            "bridge" => {
-                let short: String = net.id.chars().take(12).collect();
-                let name = net
-                    .options
-                    .get("com.docker.network.bridge.name")
-                    .cloned()
-                    .unwrap_or_else(|| format!("br-{short}"));
+            names::DRIVER_BRIDGE => {
+                let name = names::network_bridge(
+                    &net.name,
+                    &net.id,
+                    net.options
+                        .get(names::OPTION_BRIDGE_NAME)
+                        .map(String::as_str),
+                );
                 host_ns
                     .filter(|ns| ns.links.iter().any(|l| l.name == name))
                     .map(|ns| ids::interface(host, &ns_names[&ns.id], &name))
             }
-            "overlay" => sandbox_for_network(namespaces, "1-", &net.id)
-                .filter(|ns| ns.links.iter().any(|l| l.name == "br0"))
-                .map(|ns| ids::interface(host, &ns_names[&ns.id], "br0")),
+            names::DRIVER_OVERLAY => {
+                sandbox_for_network(namespaces, names::OVERLAY_NS_PREFIX, &net.id)
+                    .filter(|ns| ns.links.iter().any(|l| l.name == names::OVERLAY_BRIDGE))
+                    .map(|ns| ids::interface(host, &ns_names[&ns.id], names::OVERLAY_BRIDGE))
+            }
             _ => None,
         };
         if let Some(carrier) = carrier {
@@ -325,12 +253,12 @@ impl Builder {
         }
         // Sandboxes that are not containers: the routing mesh's and the load balancer's.
         for ep in &net.endpoints {
-            let ns = if ep.key == "ingress-sbox" {
+            let ns = if ep.key == names::INGRESS_ENDPOINT {
                 namespaces
                     .iter()
                     .find(|n| n.role == NamespaceRole::IngressSandbox)
-            } else if ep.key.starts_with("lb-") {
-                sandbox_for_network(namespaces, "lb_", &net.id)
+            } else if ep.key.starts_with(names::LB_ENDPOINT_PREFIX) {
+                sandbox_for_network(namespaces, names::LB_SANDBOX_PREFIX, &net.id)
             } else {
                 None
             };
@@ -393,54 +321,17 @@ impl Builder {
             }
         }
     }
-
-    pub(super) fn finish(mut self) -> Graph {
-        findings::sort(&mut self.findings);
-        Graph {
-            schema: GRAPH_SCHEMA.to_owned(),
-            elements: self.elements.into_values().collect(),
-            edges: self.edges.into_values().collect(),
-            findings: self.findings,
-        }
-    }
-}
-
-/// A display name per namespace, unique within the host (a clash gets the inode appended).
-pub fn namespace_names(namespaces: &[Namespace]) -> HashMap<NsIdentity, String> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
-    for ns in namespaces {
-        *count.entry(ns.name.as_str()).or_default() += 1;
-    }
-    namespaces
-        .iter()
-        .map(|ns| {
-            let name = if count[ns.name.as_str()] > 1 {
-                format!("{}@{}", ns.name, ns.id.ino)
-            } else {
-                ns.name.clone()
-            };
-            (ns.id, name)
-        })
-        .collect()
 }
 
 /// Network element ids, keyed by network ID (names may clash: then the short ID is appended).
 fn network_ids(host: &str, networks: &[Network]) -> HashMap<String, String> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
-    for n in networks {
-        *count.entry(n.name.as_str()).or_default() += 1;
-    }
-    networks
-        .iter()
-        .map(|n| {
-            let name = if count[n.name.as_str()] > 1 {
-                format!("{}#{}", n.name, n.id.chars().take(12).collect::<String>())
-            } else {
-                n.name.clone()
-            };
-            (n.id.clone(), ids::network(host, &n.scope, &name))
-        })
-        .collect()
+    ids::unique_names(
+        networks,
+        |n| &n.name,
+        |n| format!("{}#{}", n.name, n.id.chars().take(12).collect::<String>()),
+    )
+    .map(|(n, name)| (n.id.clone(), ids::network(host, &n.scope, &name)))
+    .collect()
 }
 
 /// The namespace Docker made for a network: its file is the prefix plus the start of the network ID.
@@ -449,335 +340,7 @@ fn sandbox_for_network<'a>(
     prefix: &str,
     net_id: &str,
 ) -> Option<&'a Namespace> {
-    namespaces.iter().find(|ns| {
-        ns.name
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.len() >= 5 && net_id.starts_with(rest))
-    })
-}
-
-fn host_attrs(snap: &NodeSnapshot) -> BTreeMap<String, Value> {
-    let mut a = BTreeMap::new();
-    a.insert("hostname".into(), json!(snap.node.hostname));
-    let id = crate::snapshot::NodeId::of(snap);
-    a.insert("identity".into(), json!(id.recorded()));
-    a.insert("identity_kind".into(), json!(id.kind.as_str()));
-    a.insert("kernel".into(), json!(snap.node.kernel));
-    a.insert("taken_at".into(), json!(snap.taken_at));
-    a.insert("schema".into(), json!(snap.schema));
-    if let Some(e) = &snap.engine {
-        a.insert("engine_version".into(), json!(e.version));
-        a.insert("engine_api".into(), json!(e.api_version));
-        if !e.firewall_backend.is_empty() {
-            a.insert("engine_firewall_backend".into(), json!(e.firewall_backend));
-        }
-        a.insert("swarm_state".into(), json!(e.swarm.local_state));
-        if !e.swarm.node_id.is_empty() {
-            a.insert("swarm_node_id".into(), json!(e.swarm.node_id));
-            a.insert("swarm_node_addr".into(), json!(e.swarm.node_addr));
-            a.insert("swarm_manager".into(), json!(e.swarm.is_manager));
-        }
-    }
-    let failed: Vec<String> = snap
-        .sources
+    namespaces
         .iter()
-        .filter(|s| s.state != SourceState::Ok)
-        .map(|s| {
-            let what = serde_json::to_value(s.source)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            match &s.namespace {
-                Some(ns) => format!("{what} ({ns}): {}", s.message),
-                None => format!("{what}: {}", s.message),
-            }
-        })
-        .collect();
-    a.insert("sources_not_ok".into(), json!(failed));
-    a
-}
-
-fn netns_attrs(ns: &Namespace) -> BTreeMap<String, Value> {
-    let mut a = BTreeMap::new();
-    a.insert("role".into(), json!(ns.role));
-    a.insert("paths".into(), json!(ns.paths));
-    a.insert("inode".into(), json!(ns.id.ino));
-    a.insert("dev".into(), json!(ns.id.dev));
-    let names: HashMap<u32, &str> = ns
-        .links
-        .iter()
-        .map(|l| (l.ifindex, l.name.as_str()))
-        .collect();
-    let routes: Vec<String> = ns
-        .routes
-        .iter()
-        .filter(|r| r.table != 255)
-        .map(|r| describe_route(r, &names))
-        .collect();
-    a.insert("routes".into(), json!(routes));
-    let neigh: Vec<String> = ns
-        .neighbours
-        .iter()
-        .map(|n| {
-            format!(
-                "{} lladdr {} dev {} {}",
-                n.address,
-                n.mac.as_deref().unwrap_or("-"),
-                names.get(&n.ifindex).unwrap_or(&"?"),
-                n.state.join(",")
-            )
-        })
-        .collect();
-    a.insert("neighbours".into(), json!(neigh));
-    let ipvs = match &ns.ipvs {
-        IpvsState::NotRead => json!("not read"),
-        IpvsState::Unavailable { reason } => json!(format!("unavailable: {reason}")),
-        IpvsState::Services { services } => json!(services),
-    };
-    a.insert("ipvs".into(), ipvs);
-    if let Some(fw) = &ns.firewall {
-        let count: usize = fw.ipv4.iter().chain(&fw.ipv6).map(|t| t.rules.len()).sum();
-        a.insert("firewall_rules".into(), json!(count));
-        a.insert("firewall_backend".into(), json!(fw.backend));
-    }
-    a
-}
-
-fn describe_route(r: &crate::snapshot::Route, names: &HashMap<u32, &str>) -> String {
-    let dst = if r.destination.is_empty() {
-        "default".to_owned()
-    } else {
-        format!("{}/{}", r.destination, r.prefix_len)
-    };
-    let mut s = dst;
-    if let Some(gw) = &r.gateway {
-        s.push_str(&format!(" via {gw}"));
-    }
-    if let Some(oif) = r.oif {
-        s.push_str(&format!(" dev {}", names.get(&oif).unwrap_or(&"?")));
-    }
-    if let Some(src) = &r.prefsrc {
-        s.push_str(&format!(" src {src}"));
-    }
-    if r.table != 254 {
-        s.push_str(&format!(" table {}", r.table));
-    }
-    s
-}
-
-/// The interface's type as the picture shows it.
-pub fn interface_type(link: &Link) -> &'static str {
-    match link.kind.as_str() {
-        "veth" => "veth",
-        "bridge" => "bridge",
-        "vxlan" => "vxlan",
-        "" if link.link_type == 772 => "loopback",
-        "" if link.link_type == 1 => "physical",
-        _ => "other",
-    }
-}
-
-fn interface_attrs(ns: &NsIndex, link: &Link) -> BTreeMap<String, Value> {
-    let mut a = BTreeMap::new();
-    a.insert("type".into(), json!(interface_type(link)));
-    a.insert("name".into(), json!(link.name));
-    a.insert("ifindex".into(), json!(link.ifindex));
-    if !link.kind.is_empty() {
-        a.insert("kind".into(), json!(link.kind));
-    }
-    a.insert("mtu".into(), json!(link.mtu));
-    a.insert("mac".into(), json!(link.mac));
-    a.insert("state".into(), json!(link.oper_state));
-    a.insert("admin_up".into(), json!(link.admin_up));
-    let addrs: Vec<String> = ns
-        .addresses(link.ifindex)
-        .iter()
-        .map(|x| format!("{}/{}", x.address, x.prefix_len))
-        .collect();
-    a.insert("addresses".into(), json!(addrs));
-    if let Some(m) = link.master.and_then(|m| ns.link(m)) {
-        a.insert("master".into(), json!(m.name));
-    }
-    if let Some(alias) = &link.alias {
-        a.insert("alias".into(), json!(alias));
-    }
-    if let Some(s) = &link.stats {
-        a.insert("stats".into(), json!(s));
-    }
-    if let Some(v) = &link.vxlan {
-        a.insert("vni".into(), json!(v.vni));
-        a.insert("vxlan".into(), json!(v));
-    }
-    if let Some(b) = &link.bridge {
-        a.insert("bridge".into(), json!(b));
-    }
-    let fdb: Vec<String> = ns
-        .fdb(link.ifindex)
-        .iter()
-        .map(|e| describe_fdb(e))
-        .collect();
-    if !fdb.is_empty() {
-        a.insert("fdb".into(), json!(fdb));
-    }
-    let rules = ns.rules_naming(&link.name);
-    if !rules.is_empty() {
-        a.insert("firewall_rules".into(), json!(rules));
-    }
-    a
-}
-
-fn describe_fdb(e: &FdbEntry) -> String {
-    let mut s = e.mac.clone();
-    if let Some(v) = e.vlan {
-        s.push_str(&format!(" vlan {v}"));
-    }
-    if let Some(d) = &e.dst {
-        s.push_str(&format!(" dst {d}"));
-    }
-    if let Some(v) = e.vni {
-        s.push_str(&format!(" vni {v}"));
-    }
-    for f in e.flags.iter().chain(&e.state) {
-        s.push(' ');
-        s.push_str(f);
-    }
-    s
-}
-
-/// Add a host's view of a swarm network to what earlier hosts showed: endpoints are joined
-/// (sorted, each naming its host); the rest is the same on every host, so the first is kept and
-/// only what it lacked is added.
-fn merge_network_attrs(seen: &mut BTreeMap<String, Value>, more: BTreeMap<String, Value>) {
-    for (key, value) in more {
-        match (key.as_str(), seen.get_mut(&key)) {
-            ("endpoints", Some(Value::Array(have))) => {
-                if let Value::Array(add) = value {
-                    have.extend(add);
-                    have.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
-                    have.dedup();
-                }
-            }
-            (_, Some(_)) => {}
-            (_, None) => {
-                seen.insert(key, value);
-            }
-        }
-    }
-}
-
-fn network_attrs(host: &str, net: &Network) -> BTreeMap<String, Value> {
-    let mut a = BTreeMap::new();
-    a.insert("id".into(), json!(net.id));
-    a.insert("name".into(), json!(net.name));
-    a.insert("driver".into(), json!(net.driver));
-    a.insert("scope".into(), json!(net.scope));
-    a.insert("internal".into(), json!(net.internal));
-    a.insert("attachable".into(), json!(net.attachable));
-    a.insert("ingress".into(), json!(net.ingress));
-    a.insert("ipv6".into(), json!(net.enable_ipv6));
-    let subnets: Vec<&str> = net
-        .ipam
-        .iter()
-        .map(|i| i.subnet.as_str())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let gateways: Vec<&str> = net
-        .ipam
-        .iter()
-        .map(|i| i.gateway.as_str())
-        .filter(|s| !s.is_empty())
-        .collect();
-    a.insert("subnets".into(), json!(subnets));
-    a.insert("gateways".into(), json!(gateways));
-    a.insert("options".into(), json!(net.options));
-    if net.driver == "bridge" {
-        // What decides direct access from outside (Docker 28+); unset means nat.
-        for (fam, on) in [("ipv4", !net.ipv4_disabled), ("ipv6", net.enable_ipv6)] {
-            if on {
-                let mode = net
-                    .options
-                    .get(&format!("com.docker.network.bridge.gateway_mode_{fam}"))
-                    .map(String::as_str)
-                    .unwrap_or("nat");
-                a.insert(format!("gateway_mode_{fam}"), json!(mode));
-            }
-        }
-    }
-    if let Some(vni) = net
-        .options
-        .get("com.docker.network.driver.overlay.vxlanid_list")
-    {
-        a.insert("vni".into(), json!(vni));
-    }
-    // A swarm network's element gathers the endpoints of every host: each says where it is.
-    let on_host = if net.scope == "swarm" {
-        format!("{host}: ")
-    } else {
-        String::new()
-    };
-    let mut eps: Vec<String> = net
-        .endpoints
-        .iter()
-        .map(|e| format!("{on_host}{} {} {}", e.name, e.ipv4, e.mac))
-        .collect();
-    eps.sort();
-    a.insert("endpoints".into(), json!(eps));
-    if !net.peers.is_empty() {
-        a.insert("peers".into(), json!(net.peers));
-    }
-    a
-}
-
-fn container_attrs(c: &Container) -> BTreeMap<String, Value> {
-    // Endpoints and ports in canonical order, so the graph never depends on the engine's order.
-    let mut sorted = c.clone();
-    sorted
-        .endpoints
-        .sort_by(|x, y| (&x.network_id, &x.ipv4).cmp(&(&y.network_id, &y.ipv4)));
-    sorted.ports.sort_by(|x, y| {
-        (x.private_port, &x.protocol, &x.host_ip, x.host_port).cmp(&(
-            y.private_port,
-            &y.protocol,
-            &y.host_ip,
-            y.host_port,
-        ))
-    });
-    let c = &sorted;
-    let mut a = BTreeMap::new();
-    a.insert("id".into(), json!(c.id));
-    a.insert("name".into(), json!(c.name));
-    a.insert("image".into(), json!(c.image));
-    a.insert("state".into(), json!(c.state));
-    a.insert("pid".into(), json!(c.pid));
-    a.insert("network_mode".into(), json!(c.network_mode));
-    a.insert("sandbox_key".into(), json!(c.sandbox_key));
-    let ips: Vec<&str> = c
-        .endpoints
-        .iter()
-        .map(|e| e.ipv4.as_str())
-        .chain(c.endpoints.iter().map(|e| e.ipv6.as_str()))
-        .filter(|s| !s.is_empty())
-        .collect();
-    let macs: Vec<&str> = c
-        .endpoints
-        .iter()
-        .map(|e| e.mac.as_str())
-        .filter(|s| !s.is_empty())
-        .collect();
-    a.insert("ips".into(), json!(ips));
-    a.insert("macs".into(), json!(macs));
-    let ports: Vec<String> = c
-        .ports
-        .iter()
-        .map(|p| match (&p.host_ip, p.host_port) {
-            (Some(ip), Some(hp)) => format!("{ip}:{hp}->{}/{}", p.private_port, p.protocol),
-            _ => format!("{}/{}", p.private_port, p.protocol),
-        })
-        .collect();
-    a.insert("ports".into(), json!(ports));
-    a.insert("endpoints".into(), json!(c.endpoints));
-    if !c.labels.is_empty() {
-        a.insert("labels".into(), json!(c.labels));
-    }
-    a
+        .find(|ns| names::is_sandbox_of_network(&ns.name, prefix, net_id))
 }

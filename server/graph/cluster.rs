@@ -4,13 +4,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::json;
 
-use crate::cluster::{node_address, url_host, DISCOVERY};
+use crate::names;
 use crate::snapshot::{
-    ClusterSnapshot, Link, Namespace, NamespaceRole, NodeId, NodeSnapshot, NodeState, NsIdentity,
+    node_address, url_host, ClusterSnapshot, Link, LinkKind, Namespace, NamespaceRole, NodeId,
+    NodeSnapshot, NodeState, NsIdentity, DISCOVERY,
 };
 
-use super::build::{namespace_names, Builder};
+use super::builder::Builder;
 use super::ids;
+use super::ids::namespace_names;
 use super::model::{EdgeKind, ElementKind, Graph, Severity};
 use super::nodes::NodeNames;
 
@@ -295,10 +297,14 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
     let mut vnis: HashMap<&str, u64> = HashMap::new();
     for s in snaps {
         let Some(e) = &s.engine else { continue };
-        for n in e.networks.iter().filter(|n| n.driver == "overlay") {
+        for n in e
+            .networks
+            .iter()
+            .filter(|n| n.driver == names::DRIVER_OVERLAY)
+        {
             if let Some(v) = n
                 .options
-                .get("com.docker.network.driver.overlay.vxlanid_list")
+                .get(names::OPTION_VXLANID_LIST)
                 .and_then(|v| v.split(',').next())
                 .and_then(|v| v.trim().parse().ok())
             {
@@ -389,7 +395,7 @@ fn mtu(b: &mut Builder, snaps: &[&NodeSnapshot]) {
             .iter()
             .filter(|n| n.role == NamespaceRole::Overlay)
         {
-            for vx in ns.links.iter().filter(|l| l.kind == "vxlan") {
+            for vx in ns.links.iter().filter(|l| l.kind == LinkKind::Vxlan) {
                 if vx.mtu + VXLAN_OVERHEAD > under.mtu {
                     b.finding(
                         "overlay-mtu-too-big",

@@ -487,7 +487,7 @@ fn never_answered(name: &str, source: &str) -> ClusterNode {
 fn discovery_failure() -> ClusterNode {
     ClusterNode {
         error: "cannot list the swarm's nodes: engine gone".into(),
-        ..never_answered(crate::cluster::DISCOVERY, "auto")
+        ..never_answered(crate::snapshot::DISCOVERY, "auto")
     }
 }
 

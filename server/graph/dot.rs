@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::model::{EdgeKind, ElementKind, Graph};
+use super::model::{EdgeKind, ElementKind, Graph, InterfaceType};
 
 /// Quote a string for DOT (engine strings are hostile: escape quotes and backslashes).
 fn quote(s: &str) -> String {
@@ -28,12 +28,15 @@ fn shape(kind: ElementKind, attrs: &BTreeMap<String, serde_json::Value>) -> &'st
         ElementKind::Service => "component",
         ElementKind::Task => "note",
         ElementKind::Remote => "doublecircle",
-        ElementKind::Interface => match attrs.get("type").and_then(|t| t.as_str()) {
-            Some("bridge") => "box",
-            Some("vxlan") => "cds",
-            Some("veth") => "ellipse",
-            _ => "oval",
-        },
+        ElementKind::Interface => {
+            let t = attrs.get("type").and_then(|t| t.as_str()).unwrap_or("");
+            match InterfaceType::from_attr(t) {
+                InterfaceType::Bridge => "box",
+                InterfaceType::Vxlan => "cds",
+                InterfaceType::Veth => "ellipse",
+                _ => "oval",
+            }
+        }
         ElementKind::Host | ElementKind::Netns => "folder",
     }
 }

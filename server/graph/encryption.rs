@@ -12,17 +12,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
+use crate::names;
 use crate::snapshot::{Firewall, NodeSnapshot, Rule, XfrmSa};
 
-use super::build::Builder;
+use super::builder::Builder;
 use super::ids;
 use super::model::{EdgeKind, Severity};
 
-/// moby's overlay IPsec mark: the reqid of its SAs and the mark its policy and rules use.
-pub const DOCKER_IPSEC_MARK: u32 = 0xD0C4E3;
-
-/// The option `docker network create --opt encrypted` leaves on the network.
-pub const ENCRYPTED_OPTION: &str = "encrypted";
+pub use crate::names::{IPSEC_MARK as DOCKER_IPSEC_MARK, OPTION_ENCRYPTED as ENCRYPTED_OPTION};
 
 /// An SPI as `ip xfrm` prints it.
 pub fn spi_text(spi: u32) -> String {
@@ -34,12 +31,12 @@ pub fn encrypted_vnis(snaps: &[&NodeSnapshot]) -> BTreeMap<u32, String> {
     let mut out = BTreeMap::new();
     for e in snaps.iter().filter_map(|s| s.engine.as_ref()) {
         for n in &e.networks {
-            if n.driver != "overlay" || !n.options.contains_key(ENCRYPTED_OPTION) {
+            if n.driver != names::DRIVER_OVERLAY || !n.options.contains_key(ENCRYPTED_OPTION) {
                 continue;
             }
             let list = n
                 .options
-                .get("com.docker.network.driver.overlay.vxlanid_list")
+                .get(names::OPTION_VXLANID_LIST)
                 .map(String::as_str)
                 .unwrap_or("");
             for vni in list.split(',').filter_map(|v| v.trim().parse().ok()) {
@@ -178,6 +175,14 @@ struct Side<'a> {
     addr: String,
 }
 
+/// An FDB edge of an encrypted VNI: (edge id, VNI, underlay destination, the local node's key).
+struct Tunnel {
+    edge_id: String,
+    vni: u32,
+    dst: String,
+    key: String,
+}
+
 /// Mark encrypted tunnels and add the findings; runs after the FDB edges point at nodes.
 pub(super) fn encryption(b: &mut Builder, snaps: &[&NodeSnapshot]) {
     let vnis = encrypted_vnis(snaps);
@@ -197,31 +202,55 @@ pub(super) fn encryption(b: &mut Builder, snaps: &[&NodeSnapshot]) {
                 .unwrap_or_default(),
         })
         .collect();
-    let by_key = |k: &str| sides.iter().find(|s| s.key == k);
-    let by_addr = |a: &str| sides.iter().find(|s| !s.addr.is_empty() && s.addr == a);
+    let tunnels = encrypted_tunnels(b, &vnis);
+    let without_sa = nodes_without_sa(b, &sides, &tunnels, &vnis);
+    for t in &tunnels {
+        check_tunnel(b, &sides, t, &vnis[&t.vni], &without_sa);
+    }
+    guards(b, &sides, &vnis);
+}
 
-    let tunnels: Vec<_> = b
-        .edges
+fn side_by_key<'s, 'a>(sides: &'s [Side<'a>], key: &str) -> Option<&'s Side<'a>> {
+    sides.iter().find(|s| s.key == key)
+}
+
+/// The FDB edges whose VNI is an encrypted overlay's.
+fn encrypted_tunnels(b: &Builder, vnis: &BTreeMap<u32, String>) -> Vec<Tunnel> {
+    b.edges
         .values()
         .filter(|e| e.kind == EdgeKind::Fdb)
         .filter_map(|e| {
             let vni = u32::try_from(e.attrs.get("vni")?.as_u64()?).ok()?;
             let dst = e.attrs.get("dst")?.as_str()?.to_owned();
             let key = e.source.strip_prefix("if:")?.split('/').next()?.to_owned();
-            vnis.contains_key(&vni)
-                .then(|| (e.id.clone(), vni, dst, key))
+            vnis.contains_key(&vni).then(|| Tunnel {
+                edge_id: e.id.clone(),
+                vni,
+                dst,
+                key,
+            })
         })
-        .collect();
+        .collect()
+}
 
-    // Nodes that carry an encrypted VNI to a peer, and hold no SA of Docker's at all.
+/// Nodes that carry an encrypted VNI to a peer, and hold no SA of Docker's at all: one finding
+/// per node; returns them with the VNIs.
+fn nodes_without_sa(
+    b: &mut Builder,
+    sides: &[Side],
+    tunnels: &[Tunnel],
+    vnis: &BTreeMap<u32, String>,
+) -> BTreeSet<(String, u32)> {
     let mut without_sa: BTreeSet<(String, u32)> = BTreeSet::new();
-    for (_, vni, _, key) in &tunnels {
-        let Some(local) = by_key(key) else { continue };
+    for t in tunnels {
+        let Some(local) = side_by_key(sides, &t.key) else {
+            continue;
+        };
         let Some(x) = local.snap.host_namespace().and_then(|n| n.xfrm.as_ref()) else {
             continue;
         };
         if !x.states.iter().any(|s| s.proto == "esp") {
-            without_sa.insert((key.clone(), *vni));
+            without_sa.insert((t.key.clone(), t.vni));
         }
     }
     let mut said_no_sa: BTreeSet<String> = BTreeSet::new();
@@ -229,7 +258,9 @@ pub(super) fn encryption(b: &mut Builder, snaps: &[&NodeSnapshot]) {
         if !said_no_sa.insert(key.clone()) {
             continue;
         }
-        let Some(local) = by_key(key) else { continue };
+        let Some(local) = side_by_key(sides, key) else {
+            continue;
+        };
         let net = &vnis[vni];
         b.finding(
             "ipsec-no-sa",
@@ -241,89 +272,111 @@ pub(super) fn encryption(b: &mut Builder, snaps: &[&NodeSnapshot]) {
             vec![ids::host(key), ids::network("", "swarm", net)],
         );
     }
+    without_sa
+}
 
-    for (edge_id, vni, dst, key) in tunnels {
-        let Some(local) = by_key(&key) else { continue };
-        let net = vnis[&vni].clone();
-        let mut attrs: BTreeMap<String, Value> = BTreeMap::new();
-        attrs.insert("encrypted".into(), json!(true));
-        attrs.insert("encrypted_network".into(), json!(net));
-        let out = esp_sas(local.snap, &local.addr, &dst);
-        let inbound = esp_sas(local.snap, &dst, &local.addr);
-        let remote = by_addr(&dst);
-        let remote_label = remote.map_or(dst.clone(), |r| r.label.clone());
-        match (&out, &inbound) {
-            (Some(out), Some(inbound)) => {
-                let spis = |v: &[&XfrmSa]| v.iter().map(|s| spi_text(s.spi)).collect::<Vec<_>>();
-                attrs.insert("spi_out".into(), json!(spis(out)));
-                attrs.insert("spi_in".into(), json!(spis(inbound)));
-                if let Some(sa) = outbound_sa(local.snap, &local.addr, &dst) {
-                    attrs.insert(
-                        "sa_out".into(),
-                        json!(format!("{} {}→{}", spi_text(sa.spi), sa.src, sa.dst)),
-                    );
-                }
-            }
-            _ => {
-                attrs.insert("ipsec".into(), json!("not read"));
-            }
-        }
-        let (source, target) = match b.edges.get_mut(&edge_id) {
-            Some(e) => {
-                e.attrs.extend(attrs);
-                (e.source.clone(), e.target.clone())
-            }
-            None => continue,
-        };
-        let (Some(out), Some(inbound)) = (out, inbound) else {
-            continue;
-        };
-        if without_sa.contains(&(key.clone(), vni)) {
-            continue;
-        }
-        for (dir, list, words) in [
-            ("out", &out, format!("{} → {remote_label}", local.label)),
-            ("in", &inbound, format!("{remote_label} → {}", local.label)),
-        ] {
-            if list.is_empty() {
-                b.finding(
-                    "ipsec-sa-missing",
-                    Severity::Error,
-                    format!(
-                        "encrypted overlay {net}: {} holds no IPsec SA for {words} ({dir}bound): that direction's VXLAN is not encrypted and the receiver drops it",
-                        local.label
-                    ),
-                    vec![source.clone(), target.clone()],
+/// Mark one tunnel encrypted with its SPIs, then say which direction has no SA, or an SPI its
+/// peer does not hold.
+fn check_tunnel(
+    b: &mut Builder,
+    sides: &[Side],
+    t: &Tunnel,
+    net: &str,
+    without_sa: &BTreeSet<(String, u32)>,
+) {
+    let Some(local) = side_by_key(sides, &t.key) else {
+        return;
+    };
+    let dst = &t.dst;
+    let mut attrs: BTreeMap<String, Value> = BTreeMap::new();
+    attrs.insert("encrypted".into(), json!(true));
+    attrs.insert("encrypted_network".into(), json!(net));
+    let out = esp_sas(local.snap, &local.addr, dst);
+    let inbound = esp_sas(local.snap, dst, &local.addr);
+    let remote = sides.iter().find(|s| !s.addr.is_empty() && s.addr == *dst);
+    let remote_label = remote.map_or(dst.clone(), |r| r.label.clone());
+    match (&out, &inbound) {
+        (Some(out), Some(inbound)) => {
+            let spis = |v: &[&XfrmSa]| v.iter().map(|s| spi_text(s.spi)).collect::<Vec<_>>();
+            attrs.insert("spi_out".into(), json!(spis(out)));
+            attrs.insert("spi_in".into(), json!(spis(inbound)));
+            if let Some(sa) = outbound_sa(local.snap, &local.addr, dst) {
+                attrs.insert(
+                    "sa_out".into(),
+                    json!(format!("{} {}→{}", spi_text(sa.spi), sa.src, sa.dst)),
                 );
             }
         }
-        // Node A's outbound SPI must be among B's inbound SAs from A.
-        let (Some(sa), Some(remote)) = (outbound_sa(local.snap, &local.addr, &dst), remote) else {
-            continue;
-        };
-        let Some(theirs) = esp_sas(remote.snap, &local.addr, &dst) else {
-            continue;
-        };
-        // None at all from us is the remote's own missing direction, said on its side.
-        if !theirs.is_empty() && !theirs.iter().any(|s| s.spi == sa.spi) {
-            let have: Vec<String> = theirs.iter().map(|s| spi_text(s.spi)).collect();
+        _ => {
+            attrs.insert("ipsec".into(), json!("not read"));
+        }
+    }
+    let ends = match b.edges.get_mut(&t.edge_id) {
+        Some(e) => {
+            e.attrs.extend(attrs);
+            vec![e.source.clone(), e.target.clone()]
+        }
+        None => return,
+    };
+    let (Some(out), Some(inbound)) = (out, inbound) else {
+        return;
+    };
+    if without_sa.contains(&(t.key.clone(), t.vni)) {
+        return;
+    }
+    for (dir, list, words) in [
+        ("out", &out, format!("{} → {remote_label}", local.label)),
+        ("in", &inbound, format!("{remote_label} → {}", local.label)),
+    ] {
+        if list.is_empty() {
             b.finding(
-                "ipsec-spi-mismatch",
+                "ipsec-sa-missing",
                 Severity::Error,
                 format!(
-                    "encrypted overlay {net}: {} sends to {} with SPI {} but {} holds SAs from it for {}: the packets are dropped on arrival (engines that derive SPIs differently, e.g. 29.0–29.2 next to older ones)",
-                    local.label,
-                    remote.label,
-                    spi_text(sa.spi),
-                    remote.label,
-                    have.join(", ")
+                    "encrypted overlay {net}: {} holds no IPsec SA for {words} ({dir}bound): that direction's VXLAN is not encrypted and the receiver drops it",
+                    local.label
                 ),
-                vec![source.clone(), target.clone()],
+                ends.clone(),
             );
         }
     }
+    if let Some(remote) = remote {
+        spi_mismatch(b, local, remote, dst, net, ends);
+    }
+}
 
-    guards(b, &sides, &vnis);
+/// Node A's outbound SPI must be among B's inbound SAs from A.
+fn spi_mismatch(
+    b: &mut Builder,
+    local: &Side,
+    remote: &Side,
+    dst: &str,
+    net: &str,
+    ends: Vec<String>,
+) {
+    let Some(sa) = outbound_sa(local.snap, &local.addr, dst) else {
+        return;
+    };
+    let Some(theirs) = esp_sas(remote.snap, &local.addr, dst) else {
+        return;
+    };
+    // None at all from us is the remote's own missing direction, said on its side.
+    if !theirs.is_empty() && !theirs.iter().any(|s| s.spi == sa.spi) {
+        let have: Vec<String> = theirs.iter().map(|s| spi_text(s.spi)).collect();
+        b.finding(
+            "ipsec-spi-mismatch",
+            Severity::Error,
+            format!(
+                "encrypted overlay {net}: {} sends to {} with SPI {} but {} holds SAs from it for {}: the packets are dropped on arrival (engines that derive SPIs differently, e.g. 29.0–29.2 next to older ones)",
+                local.label,
+                remote.label,
+                spi_text(sa.spi),
+                remote.label,
+                have.join(", ")
+            ),
+            ends,
+        );
+    }
 }
 
 /// Every node that has an encrypted VNI's vxlan device must drop that VNI's cleartext VXLAN and

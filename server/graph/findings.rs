@@ -2,41 +2,53 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::snapshot::{IpvsState, NamespaceRole, NodeSnapshot, NsIdentity, SourceState};
+use crate::snapshot::{IpvsState, LinkKind, NamespaceRole, NodeSnapshot, NsIdentity, SourceState};
 
-use super::build::Builder;
+use super::builder::Builder;
 use super::ids;
 use super::index::Sandboxes;
-use super::model::{Finding, Severity};
+use super::model::Severity;
+
+/// One node as its findings see it: the snapshot, its key and label, its namespaces' names.
+#[derive(Clone, Copy)]
+pub(super) struct NodeView<'a> {
+    pub(super) snap: &'a NodeSnapshot,
+    /// The node's key (the host part of IDs).
+    pub(super) host: &'a str,
+    pub(super) label: &'a str,
+    pub(super) ns_names: &'a HashMap<NsIdentity, String>,
+}
+
+impl NodeView<'_> {
+    fn ns_id(&self, id: NsIdentity) -> String {
+        ids::netns(self.host, &self.ns_names[&id])
+    }
+}
 
 /// Findings of one node that need only its own snapshot (veth findings come from the pairing).
-pub(super) fn per_node(
-    b: &mut Builder,
-    snap: &NodeSnapshot,
-    host: &str,
-    label: &str,
-    names: &HashMap<NsIdentity, String>,
-    sandboxes: &Sandboxes,
-) {
-    let host_id = ids::host(host);
-    let ns_id = |id: NsIdentity| ids::netns(host, &names[&id]);
+pub(super) fn per_node(b: &mut Builder, node: &NodeView, sandboxes: &Sandboxes) {
+    source_errors(b, node);
+    unexplained_namespaces(b, node, sandboxes);
+    bridges_without_ports(b, node);
+    ipvs_missing(b, node);
+}
 
+/// A source that failed, on the namespace it concerns or else the host.
+fn source_errors(b: &mut Builder, node: &NodeView) {
+    let snap = node.snap;
     for s in snap
         .sources
         .iter()
         .filter(|s| s.state == SourceState::Error)
     {
-        let what = serde_json::to_value(s.source)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let what = s.source.as_str();
         let (element, place) = match s
             .namespace
             .as_deref()
             .and_then(|n| snap.namespaces.iter().find(|ns| ns.name == n))
         {
-            Some(ns) => (ns_id(ns.id), format!(" in {}", names[&ns.id])),
-            None => (host_id.clone(), String::new()),
+            Some(ns) => (node.ns_id(ns.id), format!(" in {}", node.ns_names[&ns.id])),
+            None => (ids::host(node.host), String::new()),
         };
         b.finding(
             "source-error",
@@ -45,8 +57,12 @@ pub(super) fn per_node(
             vec![element],
         );
     }
+}
 
-    // Namespaces that no container explains and whose name gives no Docker role.
+/// Running containers whose namespace was not seen, and namespaces that no container explains
+/// and whose name gives no Docker role.
+fn unexplained_namespaces(b: &mut Builder, node: &NodeView, sandboxes: &Sandboxes) {
+    let snap = node.snap;
     let mut explained: HashSet<NsIdentity> = HashSet::new();
     if let Some(engine) = &snap.engine {
         for c in &engine.containers {
@@ -61,7 +77,7 @@ pub(super) fn per_node(
                         "running container {} has no namespace dockmap could see (sandbox {:?})",
                         c.name, c.sandbox_key
                     ),
-                    vec![ids::container(host, &c.name)],
+                    vec![ids::container(node.host, &c.name)],
                 ),
                 None => {}
             }
@@ -79,58 +95,65 @@ pub(super) fn per_node(
                 Severity::Warning,
                 format!(
                     "namespace {} belongs to no container and has no known Docker role",
-                    names[&ns.id]
+                    node.ns_names[&ns.id]
                 ),
-                vec![ns_id(ns.id)],
+                vec![node.ns_id(ns.id)],
             );
         }
     }
+}
 
-    for ns in &snap.namespaces {
-        for br in ns.links.iter().filter(|l| l.kind == "bridge") {
+/// Bridges nothing is attached to.
+fn bridges_without_ports(b: &mut Builder, node: &NodeView) {
+    for ns in &node.snap.namespaces {
+        let name = &node.ns_names[&ns.id];
+        for br in ns.links.iter().filter(|l| l.kind == LinkKind::Bridge) {
             if !ns.links.iter().any(|l| l.master == Some(br.ifindex)) {
                 b.finding(
                     "bridge-no-ports",
                     Severity::Info,
                     format!(
-                        "bridge {} in {} has no ports: nothing is attached to it",
-                        br.name, names[&ns.id]
+                        "bridge {} in {name} has no ports: nothing is attached to it",
+                        br.name
                     ),
-                    vec![ids::interface(host, &names[&ns.id], &br.name)],
+                    vec![ids::interface(node.host, name, &br.name)],
                 );
             }
         }
     }
+}
 
+/// A swarm node whose kernel has no IPVS, where the routing mesh needs it.
+fn ipvs_missing(b: &mut Builder, node: &NodeView) {
+    let snap = node.snap;
     let in_swarm = snap
         .engine
         .as_ref()
         .is_some_and(|e| e.swarm.local_state == "active");
-    if in_swarm {
-        let missing: Vec<String> = snap
-            .namespaces
-            .iter()
-            .filter(|ns| matches!(ns.ipvs, IpvsState::Unavailable { .. }))
-            .filter(|ns| {
-                matches!(
-                    ns.role,
-                    NamespaceRole::Host
-                        | NamespaceRole::IngressSandbox
-                        | NamespaceRole::LoadBalancer
-                )
-            })
-            .map(|ns| ns_id(ns.id))
-            .collect();
-        if !missing.is_empty() {
-            let mut elements = vec![host_id.clone()];
-            elements.extend(missing);
-            b.finding(
-                "ipvs-unavailable",
-                Severity::Error,
-                format!("{label} is in a swarm but its kernel has no IPVS: the routing mesh and service VIPs cannot work here"),
-                elements,
-            );
-        }
+    if !in_swarm {
+        return;
+    }
+    let missing: Vec<String> = snap
+        .namespaces
+        .iter()
+        .filter(|ns| matches!(ns.ipvs, IpvsState::Unavailable { .. }))
+        .filter(|ns| {
+            matches!(
+                ns.role,
+                NamespaceRole::Host | NamespaceRole::IngressSandbox | NamespaceRole::LoadBalancer
+            )
+        })
+        .map(|ns| node.ns_id(ns.id))
+        .collect();
+    if !missing.is_empty() {
+        let mut elements = vec![ids::host(node.host)];
+        elements.extend(missing);
+        b.finding(
+            "ipvs-unavailable",
+            Severity::Error,
+            format!("{} is in a swarm but its kernel has no IPVS: the routing mesh and service VIPs cannot work here", node.label),
+            elements,
+        );
     }
 }
 
@@ -169,20 +192,5 @@ pub(super) fn shared_names(b: &mut Builder) {
             ),
             shared.nodes.iter().map(|n| ids::host(&n.key)).collect(),
         );
-    }
-}
-
-/// Most severe first, then by id, so the list reads the same every time.
-pub(super) fn sort(findings: &mut Vec<Finding>) {
-    findings.sort_by(|a, b| (a.severity, &a.id, &a.message).cmp(&(b.severity, &b.id, &b.message)));
-    findings.dedup_by(|a, b| a.id == b.id && a.message == b.message);
-    // Two findings may share a first element; keep their ids distinct.
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for f in findings.iter_mut() {
-        let n = seen.entry(f.id.clone()).or_default();
-        if *n > 0 {
-            f.id = format!("{}#{}", f.id, n);
-        }
-        *n += 1;
     }
 }

@@ -1,23 +1,24 @@
 //! Findings about the kernel's switches and address plan: forwarding off on a node with
 //! containers, a Docker network whose subnet collides with a host route or interface prefix.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::snapshot::{Namespace, Network, NodeSnapshot, NsIdentity};
+use crate::names;
+use crate::snapshot::{Namespace, Network};
 
-use super::build::Builder;
+use super::builder::Builder;
+use super::findings::NodeView;
 use super::ids;
 use super::model::Severity;
 
 /// The kernel findings of one node.
-pub(super) fn per_node(
-    b: &mut Builder,
-    snap: &NodeSnapshot,
-    host: &str,
-    label: &str,
-    names: &HashMap<NsIdentity, String>,
-) {
+pub(super) fn per_node(b: &mut Builder, node: &NodeView) {
+    let NodeView {
+        snap,
+        host,
+        label,
+        ns_names: names,
+    } = *node;
     let (Some(hns), Some(engine)) = (snap.host_namespace(), snap.engine.as_ref()) else {
         return;
     };
@@ -49,23 +50,21 @@ pub(super) fn per_node(
 
 /// The host's own name for a bridge network's bridge.
 fn own_bridge(net: &Network) -> Option<String> {
-    if net.driver != "bridge" {
-        return None;
-    }
-    if let Some(n) = net.options.get("com.docker.network.bridge.name") {
-        return Some(n.clone());
-    }
-    Some(if net.name == "bridge" {
-        "docker0".to_owned()
-    } else {
-        format!("br-{}", net.id.get(..12).unwrap_or(&net.id))
+    (net.driver == names::DRIVER_BRIDGE).then(|| {
+        names::network_bridge(
+            &net.name,
+            &net.id,
+            net.options
+                .get(names::OPTION_BRIDGE_NAME)
+                .map(String::as_str),
+        )
     })
 }
 
 /// Routes and interface prefixes of the host namespace that overlap a subnet of `net`, except
 /// those of its own bridge: traffic to them from its containers goes to the wrong place.
 fn collisions(b: &mut Builder, hns: &Namespace, net: &Network, host: &str, hname: &str) {
-    if matches!(net.driver.as_str(), "host" | "null") {
+    if matches!(net.driver.as_str(), names::DRIVER_HOST | names::DRIVER_NULL) {
         return;
     }
     let own = own_bridge(net);

@@ -1,6 +1,8 @@
 //! The graph layer: pure functions from snapshots to elements, edges and findings.
 
+mod attrs;
 pub mod build;
+mod builder;
 pub mod cluster;
 pub mod dot;
 pub mod encryption;
@@ -18,7 +20,8 @@ mod tests;
 #[cfg(test)]
 mod cluster_tests;
 
-pub use build::{build, namespace_names};
+pub use build::build;
 pub use cluster::build_cluster;
+pub use ids::namespace_names;
 pub use model::*;
 pub use nodes::{NodeLookupError, NodeName, NodeNames};

@@ -43,6 +43,55 @@ pub enum ElementKind {
     Remote,
 }
 
+wire_names!(ElementKind {
+    Host => "host",
+    Netns => "netns",
+    Container => "container",
+    Interface => "interface",
+    Network => "network",
+    Service => "service",
+    Task => "task",
+    Remote => "remote",
+});
+
+/// What an interface is, as the picture shows it: its `type` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InterfaceType {
+    /// One end of a veth pair.
+    Veth,
+    /// A Linux bridge.
+    Bridge,
+    /// A VXLAN tunnel device.
+    Vxlan,
+    /// An Ethernet device with no kernel kind: a physical NIC (or a VM's).
+    Physical,
+    /// The loopback device.
+    Loopback,
+    /// Anything else.
+    Other,
+}
+
+wire_names!(InterfaceType {
+    Veth => "veth",
+    Bridge => "bridge",
+    Vxlan => "vxlan",
+    Physical => "physical",
+    Loopback => "loopback",
+    Other => "other",
+});
+
+impl InterfaceType {
+    /// The type a `type` attribute names; a name this build does not know is `Other`.
+    pub fn from_attr(name: &str) -> Self {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|t| t.as_str() == name)
+            .unwrap_or(InterfaceType::Other)
+    }
+}
+
 /// One thing in the picture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Element {
@@ -81,6 +130,17 @@ pub enum EdgeKind {
     HasTask,
 }
 
+wire_names!(EdgeKind {
+    VethPair => "veth-pair",
+    BridgePort => "bridge-port",
+    Sandbox => "sandbox",
+    Endpoint => "endpoint",
+    Fdb => "fdb",
+    Carries => "carries",
+    Runs => "runs",
+    HasTask => "has-task",
+});
+
 /// A relation between two elements.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Edge {
@@ -108,6 +168,12 @@ pub enum Severity {
     Info,
 }
 
+wire_names!(Severity {
+    Error => "error",
+    Warning => "warning",
+    Info => "info",
+});
+
 /// A problem found in the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -121,4 +187,20 @@ pub struct Finding {
     pub message: String,
     /// The element IDs it concerns.
     pub elements: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::assert_wire_names;
+
+    #[test]
+    fn kind_names_are_the_serde_names() {
+        assert_wire_names(ElementKind::ALL, |k| k.as_str());
+        assert_wire_names(EdgeKind::ALL, |k| k.as_str());
+        assert_wire_names(Severity::ALL, |k| k.as_str());
+        assert_wire_names(InterfaceType::ALL, |k| k.as_str());
+        assert_eq!(InterfaceType::from_attr("bridge"), InterfaceType::Bridge);
+        assert_eq!(InterfaceType::from_attr("wireguard"), InterfaceType::Other);
+    }
 }

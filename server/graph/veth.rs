@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 
-use crate::snapshot::{Link, Namespace, NsIdentity};
+use crate::snapshot::{Link, LinkKind, Namespace, NsIdentity};
 
-use super::build::Builder;
+use super::builder::Builder;
 use super::ids;
 use super::model::{EdgeKind, Severity};
 
@@ -55,7 +55,7 @@ pub fn peer<'a>(
             peer_ns.name
         ));
     };
-    if peer.kind != "veth" {
+    if peer.kind != LinkKind::Veth {
         return PeerLookup::Missing(format!(
             "ifindex {peer_ifindex} in {} is {} ({}), not a veth",
             peer_ns.name, peer.name, peer.kind
@@ -90,7 +90,7 @@ pub(super) fn pair_up(
     let mut pairs: BTreeMap<(String, String), (u32, u32, String, String)> = BTreeMap::new();
     let mut problems: Vec<(String, &'static str, Severity, String)> = Vec::new();
     for ns in namespaces {
-        for link in ns.links.iter().filter(|l| l.kind == "veth") {
+        for link in ns.links.iter().filter(|l| l.kind == LinkKind::Veth) {
             let me = ids::interface(host, &names[&ns.id], &link.name);
             match peer(ns, link, &all) {
                 PeerLookup::Found(peer_ns, peer) => {

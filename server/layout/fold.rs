@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::fx::{FxMap, FxSet};
 
-use crate::graph::{EdgeKind, ElementKind, Graph};
+use crate::graph::{EdgeKind, ElementKind, Graph, InterfaceType};
 
 use super::index::{GraphIndex, NsPlace};
 use super::view::View;
@@ -68,21 +68,7 @@ impl<'g> Folding<'g> {
 
     /// Whether edges of this kind are drawn.
     pub fn edge_shown(&self, kind: EdgeKind) -> bool {
-        !self.hide.contains(edge_token(kind))
-    }
-}
-
-/// The `hide` token of an edge kind.
-pub fn edge_token(kind: EdgeKind) -> &'static str {
-    match kind {
-        EdgeKind::VethPair => "veth-pair",
-        EdgeKind::BridgePort => "bridge-port",
-        EdgeKind::Sandbox => "sandbox",
-        EdgeKind::Endpoint => "endpoint",
-        EdgeKind::Fdb => "fdb",
-        EdgeKind::Carries => "carries",
-        EdgeKind::Runs => "runs",
-        EdgeKind::HasTask => "has-task",
+        !self.hide.contains(kind.as_str())
     }
 }
 
@@ -153,7 +139,7 @@ pub fn fold<'g>(ix: &GraphIndex<'g>, g: &'g Graph, view: &View, policy: &Policy)
     // container too: with the sandbox folded, the container wires straight to the bridge, and the
     // host namespace does not hold one port per container (thousands, on a big host).
     for &id in ix.of_kind(ElementKind::Interface) {
-        if rep.get(id) != Some(&id) || ix.if_type(id) != "veth" {
+        if rep.get(id) != Some(&id) || ix.if_type(id) != InterfaceType::Veth {
             continue;
         }
         let Some(ns) = ix.get(id).and_then(|e| e.parent.as_deref()) else {
@@ -260,7 +246,7 @@ fn drawn_as_peer_container<'g>(
     policy: &Policy,
     id: &str,
 ) -> Option<&'g str> {
-    if ix.if_type(id) != "veth" {
+    if ix.if_type(id) != InterfaceType::Veth {
         return None;
     }
     let ns = ix.get(id)?.parent.as_deref()?;
@@ -296,13 +282,13 @@ pub fn drawn_as<'g>(ix: &GraphIndex<'g>, hide: &BTreeSet<String>, id: &str) -> O
 pub fn hidden_by(ix: &GraphIndex, hide: &BTreeSet<String>, id: &str) -> Option<&'static str> {
     let e = ix.get(id)?;
     let token = match e.kind {
-        ElementKind::Container => "container",
-        ElementKind::Network => "network",
-        ElementKind::Service => "service",
-        ElementKind::Task => "task",
-        ElementKind::Remote => "remote",
+        ElementKind::Container
+        | ElementKind::Network
+        | ElementKind::Service
+        | ElementKind::Task
+        | ElementKind::Remote => e.kind.as_str(),
         ElementKind::Interface => {
-            if hide.contains("loopback") && ix.if_type(id) == "loopback" {
+            if hide.contains("loopback") && ix.if_type(id) == InterfaceType::Loopback {
                 return Some("loopback");
             }
             if hide.contains("down") && ix.is_down(id) {
@@ -390,7 +376,7 @@ mod tests {
             .elements
             .iter()
             .find(|e| {
-                ix.if_type(&e.id) == "veth"
+                ix.if_type(&e.id) == InterfaceType::Veth
                     && ix.ns_place(e.parent.as_deref().unwrap()) == NsPlace::Host
                     && ix.peer.get(e.id.as_str()).is_some_and(|p| {
                         ix.fold_parent(ix.fold_parent(p).unwrap())

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::fx::{FxMap, FxSet};
 
-use crate::graph::{EdgeKind, Element, ElementKind, Graph};
+use crate::graph::{EdgeKind, Element, ElementKind, Graph, InterfaceType};
+use crate::names;
 
 /// What a namespace is for, as far as placement goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,6 +19,66 @@ pub enum NsPlace {
     Overlay,
     /// A sandbox: a container's, ingress_sbox, lb_*, or anything else.
     Sandbox,
+}
+
+/// The relations the layout follows, read from the edges once.
+#[derive(Default)]
+struct Joins<'g> {
+    peer: FxMap<&'g str, &'g str>,
+    master: FxMap<&'g str, &'g str>,
+    sandbox: FxMap<&'g str, Vec<&'g str>>,
+    ctr_netns: FxMap<&'g str, &'g str>,
+    carriers: FxMap<&'g str, Vec<&'g str>>,
+    carried: FxMap<&'g str, Vec<&'g str>>,
+}
+
+impl<'g> Joins<'g> {
+    fn of(g: &'g Graph, el: &FxMap<&'g str, &'g Element>) -> Self {
+        let mut j = Joins::default();
+        for e in &g.edges {
+            let (Some((&s, _)), Some((&t, _))) = (
+                el.get_key_value(e.source.as_str()),
+                el.get_key_value(e.target.as_str()),
+            ) else {
+                continue;
+            };
+            match e.kind {
+                EdgeKind::VethPair => {
+                    keep_min(&mut j.peer, s, t);
+                    keep_min(&mut j.peer, t, s);
+                }
+                EdgeKind::BridgePort => keep_min(&mut j.master, s, t),
+                EdgeKind::Sandbox => {
+                    j.sandbox.entry(t).or_default().push(s);
+                    keep_min(&mut j.ctr_netns, s, t);
+                }
+                EdgeKind::Carries => {
+                    j.carriers.entry(s).or_default().push(t);
+                    j.carried.entry(t).or_default().push(s);
+                }
+                _ => {}
+            }
+        }
+        j
+    }
+}
+
+/// Where bad data gives one end two partners, the smallest id wins: the outcome never depends
+/// on edge order.
+fn keep_min<'a>(m: &mut FxMap<&'a str, &'a str>, k: &'a str, v: &'a str) {
+    let slot = m.entry(k).or_insert(v);
+    if v < *slot {
+        *slot = v;
+    }
+}
+
+/// Each list sorted and without repeats.
+fn sorted<'g>(mut m: FxMap<&'g str, Vec<&'g str>>) -> FxMap<&'g str, Vec<&'g str>> {
+    for v in m.values_mut() {
+        v.sort_unstable();
+        v.dedup();
+    }
+    m
 }
 
 /// Indexed view of a graph.
@@ -47,7 +108,7 @@ pub struct GraphIndex<'g> {
     /// A remote address that belongs to a known node: the interface (or host) that holds it.
     pub owner: FxMap<&'g str, &'g str>,
     /// Interface types, precomputed (asked for on every element of every view).
-    if_types: FxMap<&'g str, &'g str>,
+    if_types: FxMap<&'g str, InterfaceType>,
     /// Interfaces whose operational state is down.
     down: FxSet<&'g str>,
     /// Namespace placement, precomputed.
@@ -78,62 +139,18 @@ impl<'g> GraphIndex<'g> {
                 hosts.push(id);
             }
         }
-        let mut peer: FxMap<&str, &str> = FxMap::default();
-        let mut master: FxMap<&str, &str> = FxMap::default();
-        let mut sandbox: FxMap<&str, Vec<&str>> = FxMap::default();
-        let mut ctr_netns: FxMap<&str, &str> = FxMap::default();
-        let mut carriers: FxMap<&str, Vec<&str>> = FxMap::default();
-        let mut carried: FxMap<&str, Vec<&str>> = FxMap::default();
-        // Where bad data gives one end two partners, the smallest id wins: the outcome never
-        // depends on edge order.
-        fn keep_min<'a>(m: &mut FxMap<&'a str, &'a str>, k: &'a str, v: &'a str) {
-            let slot = m.entry(k).or_insert(v);
-            if v < *slot {
-                *slot = v;
-            }
-        }
-        for e in &g.edges {
-            let (Some((&s, _)), Some((&t, _))) = (
-                el.get_key_value(e.source.as_str()),
-                el.get_key_value(e.target.as_str()),
-            ) else {
-                continue;
-            };
-            match e.kind {
-                EdgeKind::VethPair => {
-                    keep_min(&mut peer, s, t);
-                    keep_min(&mut peer, t, s);
-                }
-                EdgeKind::BridgePort => keep_min(&mut master, s, t),
-                EdgeKind::Sandbox => {
-                    sandbox.entry(t).or_default().push(s);
-                    keep_min(&mut ctr_netns, s, t);
-                }
-                EdgeKind::Carries => {
-                    carriers.entry(s).or_default().push(t);
-                    carried.entry(t).or_default().push(s);
-                }
-                _ => {}
-            }
-        }
-        let to_vec = |mut m: FxMap<&'g str, Vec<&'g str>>| {
-            for v in m.values_mut() {
-                v.sort_unstable();
-                v.dedup();
-            }
-            m
-        };
+        let j = Joins::of(g, &el);
         let mut ix = Self {
             el,
             ids,
             by_kind,
             children,
-            peer,
-            master,
-            sandbox_ctrs: to_vec(sandbox),
-            ctr_netns,
-            carriers: to_vec(carriers),
-            carried: to_vec(carried),
+            peer: j.peer,
+            master: j.master,
+            sandbox_ctrs: sorted(j.sandbox),
+            ctr_netns: j.ctr_netns,
+            carriers: sorted(j.carriers),
+            carried: sorted(j.carried),
             hosts,
             owner: FxMap::default(),
             if_types: FxMap::default(),
@@ -141,28 +158,34 @@ impl<'g> GraphIndex<'g> {
             places: FxMap::default(),
             fold_parents: FxMap::default(),
         };
-        for id in ix.of_kind(ElementKind::Interface).to_vec() {
-            let t = ix.attr(id, "type").unwrap_or("other");
-            ix.if_types.insert(id, t);
+        ix.precompute();
+        ix
+    }
+
+    /// Interface types and states, namespace places, fold parents and owners, asked for on
+    /// every element of every view.
+    fn precompute(&mut self) {
+        for id in self.of_kind(ElementKind::Interface).to_vec() {
+            let t = InterfaceType::from_attr(self.attr(id, "type").unwrap_or(""));
+            self.if_types.insert(id, t);
             if matches!(
-                ix.attr(id, "state"),
+                self.attr(id, "state"),
                 Some("down") | Some("lowerlayerdown") | Some("notpresent")
             ) {
-                ix.down.insert(id);
+                self.down.insert(id);
             }
         }
-        for id in ix.of_kind(ElementKind::Netns).to_vec() {
-            let p = ix.compute_ns_place(id);
-            ix.places.insert(id, p);
+        for id in self.of_kind(ElementKind::Netns).to_vec() {
+            let p = self.compute_ns_place(id);
+            self.places.insert(id, p);
         }
-        let parents: Vec<(&str, &str)> = ix
+        let parents: Vec<(&str, &str)> = self
             .ids
             .iter()
-            .filter_map(|&id| ix.compute_fold_parent(id).map(|p| (id, p)))
+            .filter_map(|&id| self.compute_fold_parent(id).map(|p| (id, p)))
             .collect();
-        ix.fold_parents.extend(parents);
-        ix.owner = ix.find_owners();
-        ix
+        self.fold_parents.extend(parents);
+        self.owner = self.find_owners();
     }
 
     /// Remote underlay addresses held by a node in the graph: a tunnel to them is a tunnel to that node.
@@ -170,7 +193,7 @@ impl<'g> GraphIndex<'g> {
         let mut by_addr: BTreeMap<&str, &'g str> = BTreeMap::new();
         for &id in self.of_kind(ElementKind::Interface) {
             let e = self.el[id];
-            if self.if_type(id) == "loopback" {
+            if self.if_type(id) == InterfaceType::Loopback {
                 continue;
             }
             for a in e
@@ -220,9 +243,12 @@ impl<'g> GraphIndex<'g> {
         self.get(id)?.attrs.get(key)?.as_str()
     }
 
-    /// Interface type (`veth`, `bridge`, `vxlan`, `physical`, `loopback`, `other`).
-    pub fn if_type(&self, id: &str) -> &'g str {
-        self.if_types.get(id).copied().unwrap_or("other")
+    /// Interface type (veth, bridge, vxlan, physical, loopback, other).
+    pub fn if_type(&self, id: &str) -> InterfaceType {
+        self.if_types
+            .get(id)
+            .copied()
+            .unwrap_or(InterfaceType::Other)
     }
 
     /// Whether an interface is down (its operational state says so).
@@ -242,8 +268,8 @@ impl<'g> GraphIndex<'g> {
             Some(_) => NsPlace::Sandbox,
             // Without a role, go by name: that is all an older snapshot tells.
             None => match self.get(id).map(|e| e.label.as_str()) {
-                Some("host") => NsPlace::Host,
-                Some(l) if l.starts_with("1-") => NsPlace::Overlay,
+                Some(names::HOST_NS) => NsPlace::Host,
+                Some(l) if l.starts_with(names::OVERLAY_NS_PREFIX) => NsPlace::Overlay,
                 _ => NsPlace::Sandbox,
             },
         }

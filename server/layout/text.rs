@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::graph::ElementKind;
+use crate::graph::{ElementKind, InterfaceType};
 
 use super::index::{GraphIndex, NsPlace};
 
@@ -67,7 +67,7 @@ pub fn sub_label(ix: &GraphIndex, id: &str) -> String {
             }
         }
         ElementKind::Interface => {
-            let t = ix.if_type(id);
+            let t = ix.if_type(id).as_str();
             // Link-local IPv6 (fe80::) is on every interface and says nothing at a glance.
             let addrs: Vec<&str> = strings(a.get("addresses"))
                 .into_iter()
@@ -104,7 +104,7 @@ pub fn sub_label(ix: &GraphIndex, id: &str) -> String {
             let n = ix
                 .kids(id)
                 .iter()
-                .filter(|k| ix.if_type(k) != "loopback")
+                .filter(|k| ix.if_type(k) != InterfaceType::Loopback)
                 .count();
             format!("{role} · {n} interfaces")
         }
@@ -173,7 +173,7 @@ pub fn style(ix: &GraphIndex, id: &str) -> String {
     };
     match e.kind {
         ElementKind::Interface => {
-            let mut s = format!("t-{}", ix.if_type(id));
+            let mut s = format!("t-{}", ix.if_type(id).as_str());
             if ix.is_down(id) {
                 s.push_str(" down");
             }

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::graph::{Element, ElementKind, Finding, Graph};
-use crate::layout::fold::{edge_token, foldable};
+use crate::graph::{Element, ElementKind, Finding, Graph, InterfaceType};
+use crate::layout::fold::foldable;
 use crate::layout::GraphIndex;
 use crate::render::escape::as_drawn;
 use crate::snapshot::NodeSnapshot;
@@ -131,7 +131,7 @@ fn summary<'a>(ix: &GraphIndex<'a>, id: &'a str) -> Option<IfaceSummary<'a>> {
     Some(IfaceSummary {
         id: e.id.as_str(),
         name: e.label.as_str(),
-        r#type: ix.if_type(id),
+        r#type: ix.if_type(id).as_str(),
         addresses: strs(a.get("addresses")),
         mac: a.get("mac").and_then(Value::as_str).unwrap_or(""),
         mtu: a.get("mtu").and_then(Value::as_u64),
@@ -167,7 +167,7 @@ pub fn details<'a>(
         let oe = ix.get(other);
         relations.push(Relation {
             edge: edge.id.as_str(),
-            kind: edge_token(edge.kind),
+            kind: edge.kind.as_str(),
             dir,
             other,
             other_label: oe.map(|o| o.label.as_str()).unwrap_or(other),
@@ -243,7 +243,7 @@ fn rules_for(
                     .into_iter()
                     .map(str::to_owned),
             );
-            if ix.if_type(&e.id) != "loopback" {
+            if ix.if_type(&e.id) != InterfaceType::Loopback {
                 words.extend(strs(e.attrs.get("addresses")).into_iter().map(address));
             }
         }

@@ -10,7 +10,6 @@ pub mod escape;
 use std::fmt::Write;
 
 use crate::graph::{EdgeKind, ElementKind};
-use crate::layout::fold::edge_token;
 use crate::layout::{Rect, Scene, SceneEdge, SceneNode};
 
 pub use escape::escape;
@@ -213,7 +212,7 @@ fn edge(out: &mut String, e: &SceneEdge) {
     let _ = write!(
         out,
         r#"<path class="e k-{}{weight}{enc}" data-s="{}" data-t="{}" data-n="{}" d="M{} {}C{} {} {} {} {} {}"/>"#,
-        edge_token(e.kind),
+        e.kind.as_str(),
         escape(&e.source),
         escape(&e.target),
         e.count,

@@ -13,6 +13,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::names;
 use crate::snapshot::{ClusterSnapshot, NodeSnapshot};
 
 use super::key::PseudonymKey;
@@ -26,7 +27,7 @@ pub enum PseudonymError {
 }
 
 /// Docker's own network names: not user data, and the picture reads better with them.
-const BUILTIN_NETWORKS: &[&str] = &["bridge", "host", "none", "ingress", "docker_gwbridge"];
+const BUILTIN_NETWORKS: &[&str] = names::BUILTIN_NETWORKS;
 
 /// Compose labels whose values are not user data.
 const SAFE_COMPOSE_LABELS: &[&str] = &[
@@ -39,10 +40,10 @@ const SAFE_COMPOSE_LABELS: &[&str] = &[
 /// Interface names the kernel or Docker makes: kept (a veth's name is random anyway).
 pub fn kernel_interface_name(name: &str) -> bool {
     const EXACT: &[&str] = &[
-        "lo",
-        "docker0",
-        "docker_gwbridge",
-        "br0",
+        names::LOOPBACK,
+        names::DOCKER0,
+        names::GWBRIDGE,
+        names::OVERLAY_BRIDGE,
         "tunl0",
         "gre0",
         "gretap0",
@@ -70,16 +71,17 @@ pub fn kernel_interface_name(name: &str) -> bool {
         return true;
     }
     // Docker's bridge of a user network: br-<12 hex of the network ID>.
-    name.strip_prefix("br-").is_some_and(is_hex)
+    name.strip_prefix(names::USER_BRIDGE_PREFIX)
+        .is_some_and(is_hex)
 }
 
 /// Namespace names Docker or dockmap makes: kept (they say what the namespace is for).
 pub fn generated_namespace_name(name: &str) -> bool {
-    name == "host"
-        || name == "ingress_sbox"
+    name == names::HOST_NS
+        || name == names::INGRESS_SANDBOX
         // Swarm network IDs are base-36, not hex.
-        || name.strip_prefix("lb_").is_some_and(is_id)
-        || name.strip_prefix("1-").is_some_and(is_id)
+        || name.strip_prefix(names::LB_SANDBOX_PREFIX).is_some_and(is_id)
+        || name.strip_prefix(names::OVERLAY_NS_PREFIX).is_some_and(is_id)
         || name
             .strip_prefix("pid:")
             .is_some_and(|r| r.bytes().all(|b| b.is_ascii_digit()))

@@ -20,6 +20,21 @@ pub struct ClusterSnapshot {
     pub nodes: Vec<ClusterNode>,
 }
 
+/// The name of the entry that says why `--agents auto` could not list the nodes.
+pub const DISCOVERY: &str = "(discovery)";
+
+/// The host of an agent URL, without brackets or port (`198.18.0.2`, `fd00::2`); None for what
+/// is no URL (`local`, `auto`).
+pub fn url_host(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
 /// How fresh a node's data is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -33,6 +48,13 @@ pub enum NodeState {
     /// Refused our token.
     Unauthorized,
 }
+
+wire_names!(NodeState {
+    Fresh => "fresh",
+    Stale => "stale",
+    Unreachable => "unreachable",
+    Unauthorized => "unauthorized",
+});
 
 /// One node of the cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,5 +143,16 @@ impl ClusterSnapshot {
             .iter()
             .filter_map(|n| n.snapshot.as_ref())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::assert_wire_names;
+
+    #[test]
+    fn node_state_names_are_the_serde_names() {
+        assert_wire_names(NodeState::ALL, |k| k.as_str());
     }
 }

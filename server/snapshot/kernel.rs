@@ -153,9 +153,9 @@ pub struct Link {
     pub ifindex: u32,
     /// Interface name, unique within its namespace only.
     pub name: String,
-    /// IFLA_INFO_KIND (`veth`, `bridge`, `vxlan`, ...); empty for physical and loopback.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
+    /// IFLA_INFO_KIND (`veth`, `bridge`, `vxlan`, ...); none for physical and loopback.
+    #[serde(default, skip_serializing_if = "LinkKind::is_plain")]
+    pub kind: LinkKind,
     /// ARPHRD type (1 = ether, 772 = loopback).
     pub link_type: u16,
     /// MTU in bytes.
@@ -188,6 +188,86 @@ pub struct Link {
     /// Bridge parameters, for kind `bridge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge: Option<BridgeInfo>,
+}
+
+/// A link's kind as the kernel names it (IFLA_INFO_KIND): the kinds dockmap tells apart get a
+/// variant, any other keeps its name. On the wire it is that name, as it always was.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum LinkKind {
+    /// No IFLA_INFO_KIND: a physical device or loopback (written as no `kind` at all).
+    #[default]
+    Plain,
+    /// One end of a veth pair.
+    Veth,
+    /// A Linux bridge.
+    Bridge,
+    /// A VXLAN tunnel device.
+    Vxlan,
+    /// Any other kind, by the kernel's name (`dummy`, `ifb`, `macvlan`, ...).
+    Other(String),
+}
+
+impl LinkKind {
+    /// The kernel's name of the kind (empty for [`LinkKind::Plain`]).
+    pub fn as_str(&self) -> &str {
+        match self {
+            LinkKind::Plain => "",
+            LinkKind::Veth => "veth",
+            LinkKind::Bridge => "bridge",
+            LinkKind::Vxlan => "vxlan",
+            LinkKind::Other(name) => name,
+        }
+    }
+
+    /// Whether the kernel gave no kind (physical devices, loopback).
+    pub fn is_plain(&self) -> bool {
+        *self == LinkKind::Plain
+    }
+}
+
+impl From<&str> for LinkKind {
+    fn from(name: &str) -> Self {
+        match name {
+            "" => LinkKind::Plain,
+            "veth" => LinkKind::Veth,
+            "bridge" => LinkKind::Bridge,
+            "vxlan" => LinkKind::Vxlan,
+            other => LinkKind::Other(other.to_owned()),
+        }
+    }
+}
+
+impl From<String> for LinkKind {
+    fn from(name: String) -> Self {
+        match LinkKind::from(name.as_str()) {
+            LinkKind::Other(_) => LinkKind::Other(name),
+            known => known,
+        }
+    }
+}
+
+impl From<LinkKind> for String {
+    fn from(kind: LinkKind) -> Self {
+        match kind {
+            LinkKind::Other(name) => name,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for LinkKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the kernel's name, so code and tests written against the name keep working;
+/// new code matches on the variants.
+impl PartialEq<&str> for LinkKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
 }
 
 /// Interface counters (IFLA_STATS64).
@@ -338,4 +418,60 @@ pub struct FdbEntry {
     pub state: Vec<String>,
     /// NTF_* flag names (self, master, extern_learn, ...).
     pub flags: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Links as snapshots on disk hold them (written before the kind was typed): each reads
+    /// into its variant and writes back to the same bytes.
+    #[test]
+    fn link_kinds_read_and_write_the_kernel_names() {
+        let cases = [
+            (
+                r#"{"ifindex":1,"name":"lo","link_type":772,"mtu":65536,"oper_state":"unknown","admin_up":true}"#,
+                LinkKind::Plain,
+            ),
+            (
+                r#"{"ifindex":5,"name":"veth1","kind":"veth","link_type":1,"mtu":1500,"oper_state":"up","admin_up":true}"#,
+                LinkKind::Veth,
+            ),
+            (
+                r#"{"ifindex":3,"name":"docker0","kind":"bridge","link_type":1,"mtu":1500,"oper_state":"down","admin_up":true}"#,
+                LinkKind::Bridge,
+            ),
+            (
+                r#"{"ifindex":9,"name":"vxlan0","kind":"vxlan","link_type":1,"mtu":1450,"oper_state":"up","admin_up":true}"#,
+                LinkKind::Vxlan,
+            ),
+            (
+                r#"{"ifindex":7,"name":"ifb0","kind":"ifb","link_type":1,"mtu":1500,"oper_state":"down","admin_up":false}"#,
+                LinkKind::Other("ifb".into()),
+            ),
+        ];
+        for (json, kind) in cases {
+            let link: Link = serde_json::from_str(json).unwrap();
+            assert_eq!(link.kind, kind, "{json}");
+            assert_eq!(serde_json::to_string(&link).unwrap(), json);
+        }
+        // An explicit empty kind (never written, but harmless) is no kind.
+        let link: Link = serde_json::from_str(
+            r#"{"ifindex":2,"name":"eth0","kind":"","link_type":1,"mtu":1500,"oper_state":"up","admin_up":true}"#,
+        )
+        .unwrap();
+        assert!(link.kind.is_plain());
+    }
+
+    #[test]
+    fn link_kind_names_round_trip() {
+        for name in ["", "veth", "bridge", "vxlan", "dummy", "wireguard"] {
+            let kind = LinkKind::from(name);
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(String::from(kind.clone()), name);
+            assert_eq!(LinkKind::from(name.to_owned()), kind);
+        }
+        assert_eq!(LinkKind::from("veth"), LinkKind::Veth);
+        assert_eq!(LinkKind::from("vethx"), LinkKind::Other("vethx".into()));
+    }
 }

@@ -28,6 +28,19 @@ pub enum SourceKind {
     Sockets,
 }
 
+wire_names!(SourceKind {
+    Engine => "engine",
+    Namespaces => "namespaces",
+    Netlink => "netlink",
+    Iptables => "iptables",
+    Nftables => "nftables",
+    Ipvs => "ipvs",
+    Identity => "identity",
+    Xfrm => "xfrm",
+    Sysctl => "sysctl",
+    Sockets => "sockets",
+});
+
 /// The outcome of reading one source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -39,6 +52,12 @@ pub enum SourceState {
     /// Read in part or not at all because something failed.
     Error,
 }
+
+wire_names!(SourceState {
+    Ok => "ok",
+    Unavailable => "unavailable",
+    Error => "error",
+});
 
 /// One source's status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,5 +106,17 @@ impl SourceStatus {
             state,
             message,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::assert_wire_names;
+
+    #[test]
+    fn source_names_are_the_serde_names() {
+        assert_wire_names(SourceKind::ALL, |k| k.as_str());
+        assert_wire_names(SourceState::ALL, |k| k.as_str());
     }
 }

@@ -15,7 +15,7 @@ use netlink_packet_route::{
 };
 
 use crate::snapshot::{
-    Address, BridgeInfo, FdbEntry, Link, LinkStats, Neighbour, Route, VxlanInfo,
+    Address, BridgeInfo, FdbEntry, Link, LinkKind, LinkStats, Neighbour, Route, VxlanInfo,
 };
 
 /// A link-layer address as `ip` prints it: lower-case hex bytes joined by colons.
@@ -234,7 +234,7 @@ pub fn link(msg: &LinkMessage) -> Link {
 fn link_info(infos: &[LinkInfo], out: &mut Link) {
     for info in infos {
         match info {
-            LinkInfo::Kind(k) => out.kind = k.to_string(),
+            LinkInfo::Kind(k) => out.kind = LinkKind::from(k.to_string()),
             LinkInfo::Data(InfoData::Vxlan(v)) => out.vxlan = Some(vxlan(v)),
             LinkInfo::Data(InfoData::Bridge(b)) => out.bridge = Some(bridge(b)),
             _ => {}
