@@ -1205,12 +1205,16 @@ mod tests {
         // Every veth's peer resolves through the nsid map to a veth that points back.
         for s in &snaps {
             for ns in &s.namespaces {
-                for l in ns.links.iter().filter(|l| l.kind == "veth") {
+                for l in ns
+                    .links
+                    .iter()
+                    .filter(|l| l.kind == crate::snapshot::LinkKind::Veth)
+                {
                     let peer_ns = s
                         .namespace(ns.resolve_nsid(l.link_netnsid.unwrap()).unwrap())
                         .unwrap();
                     let peer = peer_ns.link(l.link.unwrap()).unwrap();
-                    assert_eq!(peer.kind, "veth");
+                    assert_eq!(peer.kind, crate::snapshot::LinkKind::Veth);
                     let back = s
                         .namespace(peer_ns.resolve_nsid(peer.link_netnsid.unwrap()).unwrap())
                         .unwrap();

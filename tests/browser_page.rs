@@ -4,11 +4,11 @@
 use crate::support::browser;
 
 use browser::{serve, Browser};
+use dockmap::graph::derive;
 use dockmap::graph::{ElementKind, Graph, InterfaceType};
 use dockmap::layout::GraphIndex;
 use dockmap::snapshot::NodeSnapshot;
 use dockmap::synthetic::{snapshots, SyntheticOptions, HOSTILE_NETWORK};
-use dockmap::web::state::derive;
 use dockmap::web::{router, AppState};
 use serde_json::{json, Value};
 

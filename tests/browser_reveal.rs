@@ -6,11 +6,11 @@
 use crate::support::browser;
 
 use browser::{serve, Browser};
+use dockmap::graph::derive;
 use dockmap::graph::{ElementKind, Graph, InterfaceType};
 use dockmap::layout::index::NsPlace;
 use dockmap::layout::GraphIndex;
 use dockmap::synthetic::{snapshots, SyntheticOptions};
-use dockmap::web::state::derive;
 use dockmap::web::{router, AppState};
 use serde_json::json;
 

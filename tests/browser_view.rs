@@ -8,11 +8,11 @@ use crate::support::browser;
 use std::sync::Arc;
 
 use browser::{get, serve, Browser};
+use dockmap::graph::derive;
 use dockmap::graph::{EdgeKind, ElementKind, Graph};
 use dockmap::snapshot::{NodeSnapshot, SourceKind, SourceStatus};
 use dockmap::store::Store;
 use dockmap::synthetic::{snapshots, SyntheticOptions};
-use dockmap::web::state::derive;
 use dockmap::web::store::StoreState;
 use dockmap::web::{router, router_with_store, AppState};
 use fantoccini::actions::{
@@ -51,7 +51,7 @@ fn put_a_veth_down(snaps: &mut [NodeSnapshot]) -> String {
     let link = ns
         .links
         .iter_mut()
-        .filter(|l| l.kind == "veth")
+        .filter(|l| l.kind == dockmap::snapshot::LinkKind::Veth)
         .min_by(|a, b| a.name.cmp(&b.name))
         .expect("a veth on the host");
     link.oper_state = "down".into();

@@ -238,8 +238,12 @@ fn overlay_namespace_holds_br0_and_vxlan0_with_the_networks_vni() {
         .expect("overlay namespace 1-<netid>");
     assert_eq!(ov.role, NamespaceRole::Overlay);
     let br0 = ov.links.iter().find(|l| l.name == "br0").expect("br0");
-    assert_eq!(br0.kind, "bridge");
-    let vx = ov.links.iter().find(|l| l.kind == "vxlan").expect("vxlan");
+    assert_eq!(br0.kind, dockmap::snapshot::LinkKind::Bridge);
+    let vx = ov
+        .links
+        .iter()
+        .find(|l| l.kind == dockmap::snapshot::LinkKind::Vxlan)
+        .expect("vxlan");
     assert_eq!(vx.vxlan.as_ref().unwrap().vni, vni);
     assert_eq!(vx.master, Some(br0.ifindex));
 

@@ -284,7 +284,7 @@ async fn kernel_link_reports_veths_bridge_vxlan_fdb_and_nsids() {
 
     // Links: kinds, MACs, MTU, state.
     let a_eth0 = link(fa, "eth0");
-    assert_eq!(a_eth0.kind, "veth");
+    assert_eq!(a_eth0.kind, dockmap::snapshot::LinkKind::Veth);
     assert_eq!(a_eth0.mac, "02:dd:00:00:00:01");
     assert_eq!(a_eth0.mtu, 1500);
     assert!(a_eth0.admin_up);
@@ -319,9 +319,13 @@ async fn kernel_link_reports_veths_bridge_vxlan_fdb_and_nsids() {
     // is a veth whose own IFLA_LINK is this one's ifindex and whose nsid leads back here.
     let mut veths = 0;
     for (i, f) in facts.iter().enumerate().skip(1) {
-        for l in f.links.iter().filter(|l| l.kind == "veth") {
+        for l in f
+            .links
+            .iter()
+            .filter(|l| l.kind == dockmap::snapshot::LinkKind::Veth)
+        {
             let (ns, peer) = peer_of(&all, f, l);
-            assert_eq!(peer.kind, "veth", "{}", l.name);
+            assert_eq!(peer.kind, dockmap::snapshot::LinkKind::Veth, "{}", l.name);
             assert_eq!(peer.link, Some(l.ifindex), "{}", l.name);
             let (_, peer_facts) = all.iter().find(|(id, _)| *id == ns).unwrap();
             let (back, _) = peer_of(&all, peer_facts, peer);
@@ -354,7 +358,7 @@ async fn kernel_link_reports_veths_bridge_vxlan_fdb_and_nsids() {
 
     // The bridge and its ports.
     let br0 = link(fd, "br0");
-    assert_eq!(br0.kind, "bridge");
+    assert_eq!(br0.kind, dockmap::snapshot::LinkKind::Bridge);
     let bi = br0.bridge.as_ref().expect("bridge info");
     // This kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING): it stays off.
     assert!(!bi.vlan_filtering);
@@ -369,7 +373,7 @@ async fn kernel_link_reports_veths_bridge_vxlan_fdb_and_nsids() {
 
     // The VXLAN device.
     let vx0 = link(fd, "vx0");
-    assert_eq!(vx0.kind, "vxlan");
+    assert_eq!(vx0.kind, dockmap::snapshot::LinkKind::Vxlan);
     let vx = vx0.vxlan.as_ref().expect("vxlan info");
     assert_eq!(vx.vni, 4097);
     assert_eq!(vx.port, 4789);

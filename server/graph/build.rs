@@ -20,6 +20,15 @@ use super::model::*;
 use super::nodes::NodeNames;
 use super::{findings, ids, kernel_findings, veth};
 
+/// Put snapshots in canonical order and derive their graph: what the server shows depends on
+/// the facts only, never on the order the collectors listed them in.
+pub fn derive(snapshots: &mut [NodeSnapshot]) -> Graph {
+    for s in snapshots.iter_mut() {
+        s.normalize();
+    }
+    build(snapshots)
+}
+
 /// Derive the graph of one or more node snapshots (one per host).
 pub fn build(snapshots: &[NodeSnapshot]) -> Graph {
     let refs: Vec<&NodeSnapshot> = snapshots.iter().collect();

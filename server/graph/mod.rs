@@ -20,7 +20,7 @@ mod tests;
 #[cfg(test)]
 mod cluster_tests;
 
-pub use build::build;
+pub use build::{build, derive};
 pub use cluster::build_cluster;
 pub use ids::namespace_names;
 pub use model::*;

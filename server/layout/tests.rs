@@ -1,11 +1,11 @@
 //! Determinism: the same snapshot gives the same bytes, whatever order its lists come in.
 
+use crate::graph::derive;
 use crate::graph::{self, Graph};
 use crate::layout::{layout, View};
 use crate::render;
 use crate::snapshot::NodeSnapshot;
 use crate::synthetic::{snapshots, SyntheticOptions};
-use crate::web::state::derive;
 
 /// A fixed-seed shuffle (xorshift), so a failure can be replayed.
 fn shuffle<T>(v: &mut [T], seed: &mut u64) {

@@ -14,6 +14,7 @@ use super::rules::{walk, Decision, Packet, Walk};
 use super::segments::{enter_container, enter_ns};
 use super::switches::{listener_evidence, listeners_for, localnet_stop};
 use super::trail::{rule_evidence, Stage, Trail};
+use crate::snapshot::LinkKind;
 
 /// Trace one bridge-mode binding (or, without engine facts, whatever the DNAT rules say).
 pub fn trace<'a>(
@@ -312,7 +313,7 @@ impl<'a> Bridge<'_, 'a> {
         let local = o.pkt.in_if.is_none();
         let chain = if local { "OUTPUT" } else { "FORWARD" };
         t.filter(nv, hns, chain, &fwd, br_el)?;
-        if br.kind != "bridge" {
+        if br.kind != LinkKind::Bridge {
             let why = format!("{x} is reached by {}, which is not a bridge", br.name);
             return t.broken(nv.host, None, why, vec![]);
         }

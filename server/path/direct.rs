@@ -13,6 +13,7 @@ use super::native::{self, Native};
 use super::rules::{walk, Decision, Packet};
 use super::segments::enter_container;
 use super::trail::{rule_evidence, Stage, Trail};
+use crate::names;
 
 /// Where the client is: an address, or a host interface its packets arrive on.
 enum Client<'a> {
@@ -64,7 +65,7 @@ pub fn trace(ctx: &Ctx<'_>, from: &str, to: &str) -> (Vec<PacketPath>, Vec<Strin
         let (Ok(x), Some(net)) = (ep.ipv4.parse::<Ipv4Addr>(), ctx.network(&ep.network_id)) else {
             continue;
         };
-        if net.driver != "bridge" {
+        if net.driver != names::DRIVER_BRIDGE {
             notes.push(format!(
                 "{} on {} ({}) is not reached through the host's routing: only bridge networks are traced from outside",
                 f.container.name, net.name, net.driver

@@ -13,6 +13,8 @@ use super::segments::{
     across_overlay, cross_veth_to_bridge, enter_container, leave_container, namespace_of, At,
 };
 use super::trail::{Stage, Trail};
+use crate::names;
+use crate::snapshot::LinkKind;
 
 /// One path per network the two share; through the host's routing when they share none.
 pub fn east_west<'a>(
@@ -93,8 +95,8 @@ fn shared_network<'a>(
         .map(|n| n.driver.as_str())
         .unwrap_or("");
     let _ended = match (driver, ctx.network(&ea.network_id)) {
-        ("bridge", _) => same_bridge(&mut t, ctx, a, b, aip, bip),
-        ("overlay", Some(net)) => leave_container(&mut t, ctx, a, aip)
+        (names::DRIVER_BRIDGE, _) => same_bridge(&mut t, ctx, a, b, aip, bip),
+        (names::DRIVER_OVERLAY, Some(net)) => leave_container(&mut t, ctx, a, aip)
             .and_then(|at| across_overlay(&mut t, ctx, at, net, b, eb, &format!("on {bip}"))),
         _ => {
             let why = format!(
@@ -206,7 +208,7 @@ fn routed_stages<'a>(
         ..Packet::default()
     };
     t.filter(nv, hns, "FORWARD", &pkt, out_el.clone())?;
-    if b.node != a.node || out.kind != "bridge" {
+    if b.node != a.node || out.kind != LinkKind::Bridge {
         let why = format!(
             "{} runs on {} and shares no network with {}: {bip} leaves {} by {}, where no container of that network is",
             b.container.name, ctx.nodes[b.node].host, c.name, nv.host, out.name

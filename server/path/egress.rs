@@ -12,6 +12,7 @@ use super::native::{self, Native};
 use super::rules::{walk, Decision, Packet};
 use super::segments::{cross_veth_to_bridge, namespace_of, At};
 use super::trail::{rule_evidence, Stage, Trail};
+use crate::names;
 
 /// The path from container `a` to `dst` (`None`: the internet).
 pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<Ipv4Addr>) -> PacketPath {
@@ -317,7 +318,7 @@ impl<'a> Egress<'_, 'a> {
             .filter_map(|e| self.ctx.network(&e.network_id))
             .find(|n| {
                 n.options
-                    .get("com.docker.network.bridge.enable_ip_masquerade")
+                    .get(names::OPTION_IP_MASQUERADE)
                     .is_some_and(|v| v == "false")
             })
             .map(|n| format!(" (network {} was made with com.docker.network.bridge.enable_ip_masquerade=false)", n.name))

@@ -3,6 +3,7 @@
 use crate::snapshot::{Address, FdbEntry, IpvsDestination, IpvsService, Namespace, Route, Rule};
 
 use super::model::Evidence;
+use crate::snapshot::LinkKind;
 
 /// An iptables rule with its table: `-t nat -A DOCKER ...` (the rule part exactly as iptables-save printed it).
 pub fn rule(ns: &str, table: &str, r: &Rule) -> Evidence {
@@ -119,7 +120,7 @@ pub fn fdb_text(ns: &Namespace, e: &FdbEntry) -> String {
     // The vxlan driver reports the underlay's namespace on remote entries, as the link itself does.
     if e.dst.is_some() {
         if let Some(nsid) = dev
-            .filter(|l| l.kind == "vxlan")
+            .filter(|l| l.kind == LinkKind::Vxlan)
             .and_then(|l| l.link_netnsid)
         {
             s.push_str(&format!(" link-netnsid {nsid}"));

@@ -9,6 +9,7 @@ use super::facts;
 use super::lookup::{Ctx, NodeView};
 use super::rules::Packet;
 use super::trail::Trail;
+use crate::snapshot::LinkKind;
 
 /// The host's way out and its address: the default route's interface and its first IPv4 address.
 pub fn uplink<'a>(nv: &NodeView<'a>, hns: &'a Namespace) -> (Option<&'a Link>, Option<Ipv4Addr>) {
@@ -22,7 +23,9 @@ pub fn uplink<'a>(nv: &NodeView<'a>, hns: &'a Namespace) -> (Option<&'a Link>, O
             hns.addresses.iter().find(|a| {
                 a.family == 4
                     && a.scope == "universe"
-                    && hns.link(a.ifindex).is_some_and(|l| l.kind != "bridge")
+                    && hns
+                        .link(a.ifindex)
+                        .is_some_and(|l| l.kind != LinkKind::Bridge)
             })
         })
         .and_then(|a| a.address.parse().ok());

@@ -11,6 +11,7 @@ use crate::snapshot::{
 };
 
 use super::rules::{in_prefix, parse_prefix, Budget};
+use crate::snapshot::LinkKind;
 
 /// Everything a derivation looks things up in.
 pub struct Ctx<'a> {
@@ -416,14 +417,14 @@ impl<'a> NodeView<'a> {
         };
         let pns = self.snap.namespace(target)?;
         let peer = pns.link(peer_ifindex)?;
-        (peer.kind == "veth" && peer.link == Some(link.ifindex)).then_some((pns, peer))
+        (peer.kind == LinkKind::Veth && peer.link == Some(link.ifindex)).then_some((pns, peer))
     }
 
     /// The bridge a link is a port of.
     pub fn master(&self, ns: &'a Namespace, link: &Link) -> Option<&'a Link> {
         link.master
             .and_then(|m| ns.link(m))
-            .filter(|m| m.kind == "bridge")
+            .filter(|m| m.kind == LinkKind::Bridge)
     }
 
     /// Source status messages for a kind of source in a namespace (why something was not read).

@@ -15,8 +15,7 @@ use super::model::{PacketPath, Verdict};
 use super::rules::{walk, Decision, Packet};
 use super::segments::{across_overlay, ipvs_missing, At};
 use super::trail::{rule_evidence, Ended, Stage, Trail};
-
-const GWBRIDGE: &str = "docker_gwbridge";
+use crate::names::GWBRIDGE;
 
 /// Why Docker may have programmed none of the mesh on this node, to add to a missing-rule verdict.
 fn ipvs_suffix(nv: &NodeView<'_>) -> String {

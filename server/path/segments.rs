@@ -10,6 +10,8 @@ use super::facts;
 use super::lookup::{Ctx, Found, NodeView};
 use super::model::Verdict;
 use super::trail::{Stage, Trail};
+use crate::names;
+use crate::snapshot::LinkKind;
 
 /// Where a packet sits: a link in a namespace of a node.
 #[derive(Clone, Copy)]
@@ -201,7 +203,7 @@ pub fn enter_ns<'a>(
 /// The VNI Docker gave an overlay network.
 fn vni_of(net: &Network) -> Option<u32> {
     net.options
-        .get("com.docker.network.driver.overlay.vxlanid_list")
+        .get(names::OPTION_VXLANID_LIST)
         .and_then(|v| v.split(',').next())
         .and_then(|v| v.trim().parse().ok())
 }
@@ -254,7 +256,7 @@ fn into_tunnel<'a>(
     let Some(vx) = ons
         .links
         .iter()
-        .find(|l| l.kind == "vxlan" && l.master == Some(br0.ifindex))
+        .find(|l| l.kind == LinkKind::Vxlan && l.master == Some(br0.ifindex))
     else {
         let why = format!(
             "{} has no vxlan port: {} cannot leave this node",
@@ -327,14 +329,13 @@ fn out_of_tunnel<'a>(
     let dst_host = rv.host;
     let Sent { vx_el, vni, under } = sent;
     let vni = *vni;
-    let Some(rns) = rv.ns_for_network("1-", &net.id) else {
+    let Some(rns) = rv.ns_for_network(names::OVERLAY_NS_PREFIX, &net.id) else {
         let why = format!("{dst_host} has no namespace for overlay {}", net.name);
         return t.broken(rv.host, None, why, vec![]);
     };
-    let rvx = rns
-        .links
-        .iter()
-        .find(|l| l.kind == "vxlan" && (vni.is_none() || l.vxlan.as_ref().map(|v| v.vni) == vni));
+    let rvx = rns.links.iter().find(|l| {
+        l.kind == LinkKind::Vxlan && (vni.is_none() || l.vxlan.as_ref().map(|v| v.vni) == vni)
+    });
     let Some(rvx) = rvx else {
         let why = format!(
             "{dst_host}'s {} has no vxlan device for VNI {vni:?}",

@@ -347,9 +347,9 @@ fn names(tok: &str, words: &[String]) -> bool {
 mod tests {
     use super::*;
 
+    use crate::graph::derive;
     use crate::snapshot::{Rule, Table};
     use crate::synthetic::{snapshots, SyntheticOptions};
-    use crate::web::state::derive;
 
     /// A synthetic swarm manager with a mangle MARK rule for `vip` (as Docker writes for a
     /// service's VIP) and a FORWARD rule on `veth`, in its host namespace.

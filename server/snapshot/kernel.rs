@@ -262,14 +262,6 @@ impl std::fmt::Display for LinkKind {
     }
 }
 
-/// Compares with the kernel's name, so code and tests written against the name keep working;
-/// new code matches on the variants.
-impl PartialEq<&str> for LinkKind {
-    fn eq(&self, name: &&str) -> bool {
-        self.as_str() == *name
-    }
-}
-
 /// Interface counters (IFLA_STATS64).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkStats {

@@ -237,10 +237,7 @@ fn fill(p: &mut ComparePage, c: &Comparison, panes: panes::Panes) {
         .iter()
         .map(|d| Row {
             key: d.key.clone(),
-            kind: serde_json::to_value(d.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            kind: d.kind.as_str().to_owned(),
             label: d.label.clone(),
             presence: match d.presence {
                 Presence::Both => "both",

@@ -468,7 +468,7 @@ mod tests {
             containers: 300,
             hostile_names: false,
         });
-        let g = crate::web::state::derive(&mut snaps);
+        let g = crate::graph::derive(&mut snaps);
         let ix = GraphIndex::new(&g);
         let veth = g
             .edges
@@ -548,7 +548,7 @@ mod tests {
             containers: 10,
             hostile_names: false,
         });
-        let g = crate::web::state::derive(&mut snaps);
+        let g = crate::graph::derive(&mut snaps);
         let ix = GraphIndex::new(&g);
         let e = ends(&g, &ix);
         let ctrs: Vec<_> = e.iter().filter(|x| x.kind == "container").collect();

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::cluster::Gatherer;
 use crate::collect::node::{self, NodeOptions};
-use crate::graph::{self, Graph};
+use crate::graph;
 use crate::snapshot::file::{self, SnapshotFile};
 use crate::snapshot::{
     ClusterNode, ClusterSnapshot, NodeSnapshot, NodeState, SourceState, CLUSTER_SCHEMA,
@@ -555,7 +555,7 @@ impl AppState {
         for s in &c.data.snapshots {
             let label = names.label(s).to_owned();
             for st in s.sources.iter().filter(|x| x.state != SourceState::Ok) {
-                let (source, state) = (token(&st.source), token(&st.state));
+                let (source, state) = (st.source.as_str().to_owned(), st.state.as_str().to_owned());
                 let same = sources.iter_mut().find(|r| {
                     r.source == source
                         && r.state == state
@@ -638,7 +638,7 @@ fn local_data(
     mut snapshots: Vec<NodeSnapshot>,
     source: &str,
 ) -> (Data, Vec<NodeEntry>, Vec<SourceReport>) {
-    let graph = derive(&mut snapshots);
+    let graph = graph::derive(&mut snapshots);
     let nodes = snapshots
         .iter()
         .enumerate()
@@ -663,7 +663,7 @@ fn cluster_data(mut cluster: ClusterSnapshot) -> (Data, Vec<NodeEntry>, Vec<Sour
                 .map_or_else(|| n.name.clone(), |x| x.label.clone())],
             source: "agent".into(),
             namespace: None,
-            state: token(&n.state),
+            state: n.state.as_str().to_owned(),
             message: node_message(n),
         })
         .collect();
@@ -718,21 +718,4 @@ fn make_current(
         node_problems,
         nodes,
     }
-}
-
-/// Put snapshots in canonical order and derive their graph: what the server shows depends on
-/// the facts only, never on the order the collectors listed them in.
-pub fn derive(snapshots: &mut [NodeSnapshot]) -> Graph {
-    for s in snapshots.iter_mut() {
-        s.normalize();
-    }
-    graph::build(snapshots)
-}
-
-/// A serde enum's wire name.
-fn token<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }

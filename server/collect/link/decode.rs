@@ -636,7 +636,7 @@ mod tests {
             panic!("not a link message");
         };
         let l = link(&msg);
-        assert_eq!(l.kind, "veth");
+        assert_eq!(l.kind, crate::snapshot::LinkKind::Veth);
         assert_eq!((l.link, l.link_netnsid), (Some(12), Some(7)));
         assert_eq!(l.alias.as_deref(), Some("uplink"));
         assert!(!l.admin_up);
