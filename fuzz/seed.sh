@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Seed each fuzz target's corpus (fuzz/corpus/<target>/, not kept in git) from what dockmap
-# really reads: tests/fixtures, the recorded IPVS and XFRM answers of tests/ipvs_decode.rs and
+# Seed each fuzz target's corpus (fuzz/corpus/<target>/, not kept in git) from fuzz/seeds/ (kept)
+# and from what dockmap really reads: tests/fixtures, the recorded IPVS and XFRM answers of tests/ipvs_decode.rs and
 # tests/xfrm_decode.rs, and, as root, this host's own rtnetlink dumps, `nft -j list ruleset`,
-# `iptables-save` and a `dockmap snapshot` (with the engine if one answers). Read-only.
+# `iptables-save` and a `dockmap snapshot` (with the engine if one answers; not with
+# DOCKMAP_SEED_HOST=0). Read-only.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 C=corpus
 mkdir -p $C/{iptables_save,nft_json,snapshot_upload,agent_answer,rtnetlink,ipvs,xfrm,view_query,snapshot_pipeline}
+# The committed seeds (fuzz/keep.sh: earlier runs' corpora, minimized) first: a run starts where
+# the last one left off.
+for d in seeds/*/; do
+    t=$(basename "$d")
+    cp -n "$d"* "$C/$t/" 2>/dev/null || true
+done
 
 cp ../tests/fixtures/*iptables-save.txt $C/iptables_save/
 # Chains that jump several times to the next (the walk must stay linear) and one that loops.
@@ -31,7 +38,8 @@ cargo_test() {
 cargo_test ipvs ipvs_decode
 cargo_test xfrm xfrm_decode
 
-if [[ $(id -u) -eq 0 ]]; then
+# This host's own state: not when the corpus is to become committed seeds (DOCKMAP_SEED_HOST=0).
+if [[ $(id -u) -eq 0 && ${DOCKMAP_SEED_HOST:-1} != 0 ]]; then
     nft -j list ruleset >$C/nft_json/host.json 2>/dev/null || true
     iptables-save >$C/iptables_save/host.txt 2>/dev/null || true
     python3 rtnl-dump.py $C/rtnetlink

@@ -29,6 +29,7 @@ mod engine_snapshot;
 mod firewall_collect;
 mod firewall_parse;
 mod firewall_published_ports;
+mod fuzz_replay;
 mod ipvs_collect;
 mod ipvs_decode;
 mod kernel_graph;

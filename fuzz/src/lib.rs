@@ -1,6 +1,8 @@
 //! What the fuzz targets share: small synthetic snapshots, a structured mutation of them by the
 //! fuzzer's bytes, and the whole snapshot → graph → layout → paths / diff / compare pipeline.
 
+pub mod targets;
+
 use std::sync::OnceLock;
 
 use dockmap::graph::NodeNames;
@@ -148,7 +150,7 @@ pub fn mutated(bytes: &[u8]) -> Option<Vec<NodeSnapshot>> {
 /// Everything the server and the CLI derive from snapshots: the graph, the default drawing,
 /// published ports and a few paths, a diff against `before` and a comparison of two nodes.
 pub fn pipeline(mut snaps: Vec<NodeSnapshot>, before: Option<&[NodeSnapshot]>) {
-    let g = dockmap::web::state::derive(&mut snaps);
+    let g = dockmap::graph::derive(&mut snaps);
     let layout = dockmap::layout::layout(&g, &View::default());
     let _ = dockmap::render::svg(&layout.scene);
     let ports = dockmap::path::published_ports(&snaps, &g);

@@ -217,7 +217,10 @@ fn check(
     assert_eq!(results.len(), handles.len());
     let hub = results[1].as_ref().expect("hub read");
     assert_eq!(
-        hub.links.iter().filter(|l| l.kind == "veth").count(),
+        hub.links
+            .iter()
+            .filter(|l| l.kind == dockmap::snapshot::LinkKind::Veth)
+            .count(),
         count,
         "hub veths"
     );
