@@ -27,3 +27,6 @@ pub mod snapshot;
 pub mod store;
 pub mod synthetic;
 pub mod web;
+
+#[cfg(test)]
+mod layering_tests;
