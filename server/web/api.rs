@@ -55,7 +55,7 @@ pub async fn rendered(
 ) -> Result<Arc<Rendered>, ApiError> {
     state
         .cache()
-        .get_or_render(&cur, &view)
+        .get_or_render(&cur.key, cur.generation, &cur.layouts, &view)
         .await
         .map_err(ApiError::internal)
 }

@@ -5,8 +5,7 @@ use std::sync::{Arc, Mutex};
 use crate::layout::{self, Layout, View};
 use crate::render;
 
-use super::state::Current;
-use super::worker::WorkerGone;
+use super::worker::{Worker, WorkerGone};
 
 /// How many views are kept.
 const KEEP: usize = 8;
@@ -37,17 +36,20 @@ impl RenderCache {
         }
     }
 
-    /// The rendered view, from the cache or laid out now by the generation's layout worker.
+    /// The rendered view of generation `generation` of the snapshot keyed `snap`, from the cache
+    /// or laid out now by that generation's layout worker.
     pub async fn get_or_render(
         &self,
-        cur: &Current,
+        snap: &str,
+        generation: u64,
+        layouts: &Worker,
         view: &View,
     ) -> Result<Arc<Rendered>, WorkerGone> {
-        let key = view.to_query();
+        let view_key = view.to_query();
         if let Ok(mut e) = self.entries.lock() {
             if let Some(pos) = e
                 .iter()
-                .position(|(s, g, k, _)| *s == cur.key && *g == cur.generation && *k == key)
+                .position(|(s, g, k, _)| s == snap && *g == generation && *k == view_key)
             {
                 let hit = e.remove(pos);
                 let r = hit.3.clone();
@@ -56,8 +58,7 @@ impl RenderCache {
             }
         }
         let v = view.clone();
-        let r = cur
-            .layouts
+        let r = layouts
             .run("layout", move |d, ix| {
                 let layout = layout::layout_indexed(&d.graph, ix, &v);
                 let svg = render::svg(&layout.scene);
@@ -66,11 +67,11 @@ impl RenderCache {
             .await?;
         if let Ok(mut e) = self.entries.lock() {
             // A live view of an older generation is never asked for again.
-            e.retain(|(s, g, _, _)| *s != cur.key || *g == cur.generation);
+            e.retain(|(s, g, _, _)| s != snap || *g == generation);
             if e.len() >= KEEP {
                 e.remove(0);
             }
-            e.push((cur.key.clone(), cur.generation, key, r.clone()));
+            e.push((snap.to_owned(), generation, view_key, r.clone()));
         }
         Ok(r)
     }

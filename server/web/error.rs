@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::state::OpenError;
 use super::worker::WorkerGone;
 use crate::snapshot::file::FileError;
 use crate::store::StoreError;
@@ -83,10 +82,10 @@ impl ApiError {
     }
 
     /// 503 while there is nothing to show yet, with what collection is doing.
-    pub fn no_snapshot(status: &super::state::StatusReport) -> Self {
+    pub fn no_snapshot(state: &str, detail: Option<String>) -> Self {
         let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "no snapshot yet");
-        e.extra.insert("state".into(), status.state.into());
-        e.extra.insert("detail".into(), status.error.clone().into());
+        e.extra.insert("state".into(), state.into());
+        e.extra.insert("detail".into(), detail.into());
         e
     }
 
@@ -186,5 +185,29 @@ impl From<QueryRejection> for ApiError {
             .strip_prefix("Failed to deserialize query string: ")
             .unwrap_or(&text);
         Self::bad(format!("bad query string: {detail}"))
+    }
+}
+
+/// Why a saved snapshot cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// This server keeps no saved snapshots.
+    #[error("this server keeps no saved snapshots")]
+    NoStore,
+    /// No snapshot has that ID.
+    #[error("no saved snapshot {0:?}")]
+    NotFound(String),
+    /// The store failed to read it.
+    #[error("cannot read saved snapshot {0:?}: {1}")]
+    Failed(String, String),
+}
+
+impl OpenError {
+    /// The HTTP status that says it: 404 for what is not there, 500 for a store that failed.
+    pub fn status(&self) -> axum::http::StatusCode {
+        match self {
+            Self::NoStore | Self::NotFound(_) => axum::http::StatusCode::NOT_FOUND,
+            Self::Failed(..) => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 }

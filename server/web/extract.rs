@@ -50,10 +50,10 @@ pub struct Snap(pub Arc<Current>);
 impl Snap {
     /// The live state (`None`) or the saved snapshot `id`.
     pub async fn open(state: &AppState, id: Option<&str>) -> Result<Arc<Current>, ApiError> {
-        state
-            .current_for(id)
-            .await?
-            .ok_or_else(|| ApiError::no_snapshot(&state.status()))
+        state.current_for(id).await?.ok_or_else(|| {
+            let st = state.status();
+            ApiError::no_snapshot(st.state, st.error)
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use crate::snapshot::{
 use crate::store::SavedSnapshots;
 
 use super::cache::RenderCache;
-use super::error::WebError;
+use super::error::{OpenError, WebError};
 use super::worker::{Data, Worker};
 
 /// Where snapshots come from.
@@ -49,30 +49,6 @@ pub enum CounterReader {
     Agents(Arc<Gatherer>),
     /// Nowhere, and why.
     Nowhere(&'static str),
-}
-
-/// Why a saved snapshot cannot be shown.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// This server keeps no saved snapshots.
-    #[error("this server keeps no saved snapshots")]
-    NoStore,
-    /// No snapshot has that ID.
-    #[error("no saved snapshot {0:?}")]
-    NotFound(String),
-    /// The store failed to read it.
-    #[error("cannot read saved snapshot {0:?}: {1}")]
-    Failed(String, String),
-}
-
-impl OpenError {
-    /// The HTTP status that says it: 404 for what is not there, 500 for a store that failed.
-    pub fn status(&self) -> axum::http::StatusCode {
-        match self {
-            Self::NoStore | Self::NotFound(_) => axum::http::StatusCode::NOT_FOUND,
-            Self::Failed(..) => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
 }
 
 /// How many saved snapshots stay open (graph and workers built) at once.

@@ -190,10 +190,10 @@ pub async fn save(
             )
         })?
     };
-    let cur = s
-        .app
-        .current()
-        .ok_or_else(|| ApiError::no_snapshot(&s.app.status()))?;
+    let cur = s.app.current().ok_or_else(|| {
+        let st = s.app.status();
+        ApiError::no_snapshot(st.state, st.error)
+    })?;
     let store = s.store.clone();
     let x =
         tokio::task::spawn_blocking(move || store.save(cur.cluster(), Kind::Manual, &req.label))
