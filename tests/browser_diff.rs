@@ -289,3 +289,55 @@ async fn api_diff_compares_saved_and_live_and_refuses_unknown_ids() {
     .unwrap();
     assert_eq!(again.status, 304);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compare_page_moves_both_panes_as_one_and_marks_a_difference() {
+    let snaps = snapshots(&SyntheticOptions {
+        hosts: 2,
+        containers: 12,
+        hostile_names: false,
+    });
+    let url = serve(router(AppState::fixed(snaps))).await;
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    b.open(&format!("{url}/compare?left=node-00&right=node-01"))
+        .await;
+    let transforms = "return ['left', 'right'].map((s) => document.getElementById('world-' + s).style.transform)";
+    let fitted = b.js(transforms).await;
+    assert_ne!(fitted[0], json!(""), "fitted: {fitted}");
+    assert_eq!(fitted[0], fitted[1], "both panes fitted alike");
+    // The zoom button moves both panes.
+    b.click_id("zoom-in").await;
+    let zoomed = b.js(transforms).await;
+    assert_ne!(zoomed[0], fitted[0], "the zoom moved the left pane");
+    assert_eq!(zoomed[0], zoomed[1], "and the right one with it");
+    // A listed difference is marked in the panes that draw it, and explained.
+    let key = b
+        .js("return document.querySelector('#diff-list li[data-key]').dataset.key")
+        .await;
+    b.js("document.querySelector('#diff-list li[data-key]').click(); return true")
+        .await;
+    let marked = b
+        .js_with(
+            "return [...document.querySelectorAll('.cmp-focus')].map((g) => g.dataset.id)",
+            vec![],
+        )
+        .await;
+    assert!(
+        marked
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(|x| *x == key)),
+        "{key}: {marked}"
+    );
+    let info = b
+        .js("return document.getElementById('info').textContent")
+        .await;
+    assert!(
+        info.as_str().unwrap_or("").contains(key.as_str().unwrap()),
+        "{info}"
+    );
+    let errors = b.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    b.close().await;
+}

@@ -683,3 +683,134 @@ async fn the_page_names_every_asset_with_its_current_version() {
         assert_eq!(v, dockmap::web::assets::version(file), "{r}");
     }
 }
+
+/// Counts of the page's `/scene.svg` requests: how many arrived, how many were answered (or
+/// dropped by the browser); `armed`: the next one is answered late.
+#[derive(Default)]
+struct SceneRequests {
+    arrived: std::sync::atomic::AtomicUsize,
+    ended: std::sync::atomic::AtomicUsize,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+/// Ends a scene request's count when its handling ends, also when the browser drops it.
+struct Ended(Arc<SceneRequests>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0
+            .ended
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The router, with the first `/scene.svg` request after arming answered only after `delay`: a
+/// slow answer to an older view that arrives after the answer to a newer one.
+fn a_scene_slow(
+    router: axum::Router,
+    delay: std::time::Duration,
+) -> (axum::Router, Arc<SceneRequests>) {
+    let seen = Arc::new(SceneRequests::default());
+    let counts = seen.clone();
+    let router = router.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let counts = counts.clone();
+            async move {
+                if req.uri().path() != "/scene.svg" {
+                    return next.run(req).await;
+                }
+                counts
+                    .arrived
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ended = Ended(counts.clone());
+                if counts
+                    .armed
+                    .swap(false, std::sync::atomic::Ordering::SeqCst)
+                {
+                    tokio::time::sleep(delay).await;
+                }
+                next.run(req).await
+            }
+        },
+    ));
+    (router, seen)
+}
+
+/// Records in the page when each `/scene.svg` fetch has settled (body read, or failed).
+const WATCH_SCENE_FETCHES: &str = "window.sceneFetches = [];\n\
+     const f = window.fetch;\n\
+     window.fetch = (u, o) => {\n\
+       const p = f(u, o);\n\
+       if (String(u).includes('/scene.svg')) {\n\
+         const rec = { settled: false };\n\
+         window.sceneFetches.push(rec);\n\
+         p.then((r) => r.clone().text()).catch(() => {}).finally(() => setTimeout(() => (rec.settled = true), 0));\n\
+       }\n\
+       return p;\n\
+     };\n\
+     return true;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_drawing_arriving_last_does_not_revert_the_view() {
+    let snaps = synthetic(3, 90);
+    let (app, seen) = a_scene_slow(
+        router(AppState::fixed(snaps)),
+        std::time::Duration::from_millis(2500),
+    );
+    let url = serve(app).await;
+    // The two views differ: unfolding everything draws more than the default folding.
+    let count = |svg: &str| svg.matches("class=\"n ").count();
+    let all_n = count(&get(&url, "/scene.svg?open=%2A", &[]).await.text());
+    let default_n = count(&get(&url, "/scene.svg", &[]).await.text());
+    assert!(
+        all_n != default_n && default_n > 0,
+        "{all_n} vs {default_n}"
+    );
+    let seen_before = seen.arrived.load(std::sync::atomic::Ordering::SeqCst);
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    b.open(&url).await;
+    let drawn = "return document.querySelectorAll('#map .n').length";
+    let n0 = b.js(drawn).await;
+    b.js(WATCH_SCENE_FETCHES).await;
+    seen.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    // The slow answer is to "Unfold all"; "Default folding", asked after it, is answered first.
+    b.click_id("unfold-all").await;
+    let t = std::time::Instant::now();
+    while seen.arrived.load(std::sync::atomic::Ordering::SeqCst) == seen_before {
+        assert!(
+            t.elapsed().as_secs() < 20,
+            "the page never asked for the unfolded view"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    b.click_id("fold-default").await;
+    b.until(
+        "return window.sceneFetches.length === 2 && window.sceneFetches.every((r) => r.settled)",
+        30,
+        "both answers to reach the page",
+    )
+    .await;
+    assert_eq!(
+        seen.ended.load(std::sync::atomic::Ordering::SeqCst),
+        seen_before + 2,
+        "both requests ended"
+    );
+    // The page has handled both answers (their bodies were read a task ago): what it shows
+    // and what its URL says must be the last view asked for.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(b.js(drawn).await, n0, "the default folding is drawn");
+    b.until(
+        "return new URLSearchParams(location.search).has('v')",
+        10,
+        "the URL to be written",
+    )
+    .await;
+    let open = b
+        .js("return new URLSearchParams(location.search).getAll('open')")
+        .await;
+    assert_eq!(open, json!([]), "the URL names the default folding");
+    assert_no_console_errors(&b).await;
+    b.close().await;
+}

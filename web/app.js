@@ -1,6 +1,8 @@
 // dockmap front end: pan and zoom, select, search, fold, filters, export, status.
 // The server lays out and draws; this only moves the picture and asks for more.
 // Every engine or kernel string is put in the page with textContent, never as markup.
+//
+// Globals: defines window.dockmap, window.dockmapReady, window.dockmapDrawn; uses window.dockmapPanZoom, window.dockmapDetails.
 'use strict';
 
 (() => {
@@ -12,9 +14,9 @@
   const panel = $('#panel');
   const panelBody = $('#panel-body');
 
-  /** What the server is asked to draw, mirrored in the URL. */
+  /** What the server is asked to draw, mirrored in the URL: changed through show() (the
+   *  selection, which needs no new drawing, also by select() and clearSelection()). */
   const view = { all: false, open: new Set(), shut: new Set(), hide: null, sel: null };
-  let tf = { x: 0, y: 0, k: 1 };
   let svg = null;
   let W = 1;
   let H = 1;
@@ -98,6 +100,7 @@
       if (snapInQuery) p.set('snap', snapInQuery);
       for (const [k, v] of urlExtra) p.append(k, v);
       if (paused) p.set('live', 'paused');
+      const tf = pz.transform();
       p.append('v', [Math.round(tf.x), Math.round(tf.y), Number(tf.k.toFixed(4))].join(','));
       history.replaceState(null, '', '?' + p.toString());
     }, 150);
@@ -124,28 +127,21 @@
     document.dispatchEvent(new CustomEvent('dockmap:drawn'));
   }
 
-  let settle = 0;
-  function apply(moving) {
-    // A layer of its own while the user moves it (smooth); dropped when still, so text is drawn
-    // sharp at the new scale. Not for programmatic moves: the extra repaint would only cost.
-    if (moving) {
-      world.classList.add('moving');
-      clearTimeout(settle);
-      settle = setTimeout(() => world.classList.remove('moving'), 250);
-    }
-    window.dockmapPanZoom.place(world, tf);
-    writeUrl();
-  }
-
-  const pz = window.dockmapPanZoom(
-    stage,
-    () => tf,
-    (t, moving) => {
-      tf = t;
-      apply(moving);
+  const pz = window.dockmapPanZoom({
+    stages: [stage],
+    worlds: [world],
+    size: () => (svg ? { W, H } : null),
+    moved: () => writeUrl(),
+    keys: {
+      '/': (ev) => {
+        ev.preventDefault();
+        q.focus();
+        q.select();
+      },
+      Escape: () => clearSelection(),
     },
-  );
-  const fit = () => pz.fit(W, H);
+  });
+  const fit = pz.fit;
 
   const boxOf = (id) => window.dockmapPanZoom.box(nodesMap().get(id));
 
@@ -167,18 +163,34 @@
     const r = stage.getBoundingClientRect();
     const free = r.width - (panel.hidden ? 0 : panel.getBoundingClientRect().width);
     const k = Math.max(0.02, Math.min(1.5, (free - 80) / w, (r.height - 80) / h));
-    tf = { k, x: (free - w * k) / 2 - x0 * k, y: (r.height - h * k) / 2 - y0 * k };
-    apply();
+    pz.set({ k, x: (free - w * k) / 2 - x0 * k, y: (r.height - h * k) / 2 - y0 * k }, false);
   }
 
-  /** Ask the server for the current view; keep `anchor` where it was on screen. */
-  async function reload(anchor) {
+  /** The token of the drawing asked for last, and how to call off the request before it. */
+  let drawToken = 0;
+  let drawAbort = null;
+
+  /**
+   * The one way the drawn view changes: `edit()` (if given) changes `view`, then the URL is
+   * written and the server asked for the drawing, keeping `anchor` where it was on screen. Only
+   * the answer to the last request is drawn: an older one is called off, and dropped if it
+   * arrives anyway, so a slow answer never puts back a view the user has left. Resolves to
+   * whether this request's drawing is the one on the page.
+   */
+  async function show(edit, anchor) {
+    if (edit) edit();
+    writeUrl();
+    const token = ++drawToken;
+    if (drawAbort) drawAbort.abort();
+    const abort = new AbortController();
+    drawAbort = abort;
     const before = anchor ? boxOf(anchor) : null;
     setBusy(true);
     try {
-      const r = await fetch(apiUrl('/scene.svg', viewQuery(true)));
+      const r = await fetch(apiUrl('/scene.svg', viewQuery(true)), { signal: abort.signal });
       if (!r.ok) throw new Error(`the server answered ${r.status}`);
       const text = await r.text();
+      if (token !== drawToken) return false;
       const resolved = r.headers.get('x-dockmap-view');
       if (resolved !== null) adoptQuery(resolved);
       syncFilters(r.headers.get('x-dockmap-hide') || '');
@@ -190,27 +202,40 @@
       setup(el);
       const after = anchor ? boxOf(anchor) : null;
       if (before && after) {
-        tf.x += (before.x - after.x) * tf.k;
-        tf.y += (before.y - after.y) * tf.k;
+        const tf = pz.transform();
+        pz.set({ k: tf.k, x: tf.x + (before.x - after.x) * tf.k, y: tf.y + (before.y - after.y) * tf.k }, false);
       }
-      apply();
+      writeUrl();
+      return true;
     } catch (err) {
+      if (token !== drawToken) return false;
       showError(`Could not draw: ${err.message}`);
+      return false;
     } finally {
-      setBusy(false);
+      if (token === drawToken) {
+        drawAbort = null;
+        setBusy(false);
+      }
+    }
+  }
+
+  /** For show(): these elements drawn open. */
+  function openIds(ids) {
+    for (const id of ids) {
+      view.shut.delete(id);
+      view.open.add(id);
     }
   }
 
   function unfold(id) {
-    view.shut.delete(id);
-    view.open.add(id);
-    reload(id);
+    return show(() => openIds([id]), id);
   }
 
   function fold(id) {
-    view.open.delete(id);
-    view.shut.add(id);
-    reload(id);
+    return show(() => {
+      view.open.delete(id);
+      view.shut.add(id);
+    }, id);
   }
 
   // ---- selection and the side panel ------------------------------------------
@@ -234,10 +259,7 @@
 
   /** Go to an element that may be folded away: the server unfolds what hides it. */
   async function goTo(id) {
-    if (!nodesMap().has(id)) {
-      view.sel = id;
-      await reload();
-    }
+    if (!nodesMap().has(id) && !(await show(() => (view.sel = id)))) return;
     select(id, { center: true });
   }
 
@@ -439,18 +461,15 @@
   async function pick(h) {
     hitsList.hidden = true;
     q.blur();
-    if (h.reveal.length) {
-      for (const id of h.reveal) {
-        view.shut.delete(id);
-        view.open.add(id);
-      }
-    }
     // A hit the filters hide would be selected but never drawn: turn off what hides it.
     const hiding = tokensHiding(h);
-    if (hiding.length) view.hide = [...activeHide()].filter((t) => !hiding.includes(t));
     if (h.reveal.length || hiding.length || !nodesMap().has(h.id)) {
-      view.sel = h.id;
-      await reload();
+      const drawn = await show(() => {
+        openIds(h.reveal);
+        if (hiding.length) view.hide = [...activeHide()].filter((t) => !hiding.includes(t));
+        view.sel = h.id;
+      });
+      if (!drawn) return;
     }
     // Some elements are drawn as another (a remote underlay address as the node interface that
     // holds it): select what is on screen.
@@ -495,8 +514,7 @@
     for (const box of hideForm.querySelectorAll('input[type=checkbox]')) box.checked = set.has(box.name);
   }
   hideForm.addEventListener('change', () => {
-    view.hide = [...hideForm.querySelectorAll('input:checked')].map((b) => b.name);
-    reload(view.sel);
+    show(() => (view.hide = [...hideForm.querySelectorAll('input:checked')].map((b) => b.name)), view.sel);
   });
 
   // ---- pan, zoom, click, keys -----------------------------------------------
@@ -517,8 +535,10 @@
     }
     const id = g.dataset.id;
     if (g.classList.contains('k-host') && g.classList.contains('folded')) {
-      view.sel = id;
-      unfold(id);
+      show(() => {
+        view.sel = id;
+        openIds([id]);
+      }, id);
       showPanel(id);
       return;
     }
@@ -558,34 +578,20 @@
   });
   $('#panel-close').addEventListener('click', clearSelection);
 
-  document.addEventListener('keydown', (ev) => {
-    if (ev.target instanceof HTMLInputElement || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const step = 80;
-    switch (ev.key) {
-      case 'ArrowLeft': tf.x += step; apply(true); break;
-      case 'ArrowRight': tf.x -= step; apply(true); break;
-      case 'ArrowUp': tf.y += step; apply(true); break;
-      case 'ArrowDown': tf.y -= step; apply(true); break;
-      case '+': case '=': pz.zoomCenter(1.25); break;
-      case '-': case '_': pz.zoomCenter(0.8); break;
-      case 'f': case '0': fit(); break;
-      case '/': ev.preventDefault(); q.focus(); q.select(); break;
-      case 'Escape': clearSelection(); break;
-      default: return;
-    }
+  $('#unfold-all').addEventListener('click', async () => {
+    const drawn = await show(() => {
+      view.all = true;
+      view.shut.clear();
+    });
+    if (drawn) fit();
   });
-
-  pz.bindButtons(fit);
-  $('#unfold-all').addEventListener('click', () => {
-    view.all = true;
-    view.shut.clear();
-    reload().then(fit);
-  });
-  $('#fold-default').addEventListener('click', () => {
-    view.all = false;
-    view.open.clear();
-    view.shut.clear();
-    reload().then(fit);
+  $('#fold-default').addEventListener('click', async () => {
+    const drawn = await show(() => {
+      view.all = false;
+      view.open.clear();
+      view.shut.clear();
+    });
+    if (drawn) fit();
   });
 
   // ---- theme -------------------------------------------------------------------
@@ -607,6 +613,7 @@
    *  attributes, since an SVG drawn into a canvas runs under this page's CSP (no inline style). */
   async function standaloneSvg(forImage) {
     const r = stage.getBoundingClientRect();
+    const tf = pz.transform();
     const clone = svg.cloneNode(true);
     const x0 = -tf.x / tf.k;
     const y0 = -tf.y / tf.k;
@@ -752,8 +759,7 @@
     if (!running && s.generation && s.generation !== generation) {
       const first = !svg;
       generation = s.generation;
-      await reload(view.sel);
-      if (first) fit();
+      if ((await show(null, view.sel)) && first) fit();
     }
     if (running) setTimeout(pollStatus, 400);
   }
@@ -844,7 +850,7 @@
         queued = null;
         if (u.generation <= generation && svg) continue;
         generation = u.generation;
-        await reload(view.sel);
+        await show(null, view.sel);
         if (view.sel && !panel.hidden) {
           // What went away has no details to ask for: the panel says so and keeps what it showed.
           if (goneSince.has(view.sel)) panelBody.prepend(el('p', `Removed at ${new Date().toLocaleTimeString()}.`, 'error'));
@@ -929,8 +935,7 @@
       setup(first);
       const v = (url.get('v') || '').split(',').map(Number);
       if (v.length === 3 && v.every(Number.isFinite) && v[2] > 0) {
-        tf = { x: v[0], y: v[1], k: v[2] };
-        apply();
+        pz.set({ x: v[0], y: v[1], k: v[2] }, false);
       } else if (view.sel && nodesMap().has(view.sel)) {
         fit();
         center(view.sel);
@@ -952,13 +957,7 @@
       // and the URL parameters it keeps.
       viewQuery: () => viewQuery(false),
       generation: () => generation,
-      open: (ids) => {
-        for (const id of ids) {
-          view.shut.delete(id);
-          view.open.add(id);
-        }
-        return reload();
-      },
+      open: (ids) => show(() => openIds(ids)),
       panel: () => { panel.hidden = false; panelToken++; panelBody.textContent = ''; return panelBody; },
       setUrlExtra: (params) => { urlExtra = new URLSearchParams(params); writeUrl(); },
     };

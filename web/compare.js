@@ -1,6 +1,8 @@
 // dockmap compare page: two panes laid out over the same keys, so one pan and zoom moves both.
 // Click an element or a listed difference: it is marked in both panes and its facts on each
 // side are shown. Engine strings go in with textContent only.
+//
+// Globals: defines window.dockmapCompare, window.dockmapReady; uses window.dockmapPanZoom, window.dockmapDetails.
 'use strict';
 
 (() => {
@@ -15,30 +17,15 @@
     return { name, stage, world, svg, nodes };
   });
   const drawn = sides.every((s) => s.svg);
-  let tf = { x: 0, y: 0, k: 1 };
   let focus = null;
 
-  function apply() {
-    for (const s of sides) if (s.world) window.dockmapPanZoom.place(s.world, tf);
-  }
-  function size() {
-    const s = sides[0];
-    return { W: Number(s.svg.dataset.w) || 1, H: Number(s.svg.dataset.h) || 1 };
-  }
   // One transform for both panes: pan or zoom either and both move.
-  const pz = window.dockmapPanZoom(
-    sides.filter((s) => s.stage && s.svg).map((s) => s.stage),
-    () => tf,
-    (t) => {
-      tf = t;
-      apply();
-    },
-  );
-  function fit() {
-    const { W, H } = size();
-    pz.fit(W, H);
-  }
-  const zoomAt = pz.zoomAt;
+  const shown = sides.filter((s) => s.stage && s.svg);
+  const pz = window.dockmapPanZoom({
+    stages: shown.map((s) => s.stage),
+    worlds: shown.map((s) => s.world),
+    size: () => (drawn ? { W: Number(sides[0].svg.dataset.w) || 1, H: Number(sides[0].svg.dataset.h) || 1 } : null),
+  });
   /** The element's box in whichever pane draws it (both panes share one layout). */
   function boxOf(id) {
     for (const s of sides) {
@@ -54,12 +41,7 @@
     pz.centerOn(b, r.width / 2, r.height / 2);
   }
 
-  function el(tag, text, cls) {
-    const e = document.createElement(tag);
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    if (cls) e.className = cls;
-    return e;
-  }
+  const { el } = window.dockmapDetails;
 
   const info = $('#info');
   const list = $('#diff-list');
@@ -142,16 +124,9 @@
   $('#unfold-all').addEventListener('click', () => {
     location.href = withView({ open: '*' });
   });
-  pz.bindButtons(fit);
-  document.addEventListener('keydown', (ev) => {
-    if (ev.target instanceof HTMLInputElement || !drawn) return;
-    if (ev.key === 'f') fit();
-    else if (ev.key === '+' || ev.key === '=') pz.zoomCenter(1.25);
-    else if (ev.key === '-') pz.zoomCenter(0.8);
-  });
 
-  if (drawn) fit();
+  pz.fit();
   // For tests: the shared transform and the marking.
-  window.dockmapCompare = { mark, center, transform: () => ({ ...tf }), zoomAt };
+  window.dockmapCompare = { mark, center, transform: () => ({ ...pz.transform() }), zoomAt: pz.zoomAt };
   window.dockmapReady = performance.now();
 })();

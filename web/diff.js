@@ -2,6 +2,8 @@
 // The server lays out, draws and marks (classes added / removed / changed); this moves the
 // picture, lists the changes (from /api/diff) and shows one change's attributes, old → new.
 // Every engine or kernel string goes in with textContent, never as markup.
+//
+// Globals: defines window.dockmap, window.dockmapReady; uses window.dockmapPanZoom, window.dockmapDetails.
 'use strict';
 
 (() => {
@@ -19,7 +21,6 @@
   let svg = null;
   let W = 1;
   let H = 1;
-  let tf = { x: 0, y: 0, k: 1 };
   let nodes = new Map();
   let diff = null;
   /** Element changes, edge changes and firewall chains by the element id they belong to. */
@@ -30,12 +31,7 @@
 
   const base = `/diff/${encodeURIComponent(A)}/${encodeURIComponent(B)}`;
 
-  function el(tag, text, cls) {
-    const e = document.createElement(tag);
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    if (cls) e.className = cls;
-    return e;
-  }
+  const { el } = window.dockmapDetails;
 
   // ---- the drawing ---------------------------------------------------------------
 
@@ -51,19 +47,12 @@
     if (selected && nodes.has(selected)) nodes.get(selected).classList.add('sel');
   }
 
-  function apply() {
-    window.dockmapPanZoom.place(world, tf);
-  }
-
-  const pz = window.dockmapPanZoom(
-    stage,
-    () => tf,
-    (t) => {
-      tf = t;
-      apply();
-    },
-  );
-  const fit = () => pz.fit(W, H);
+  const pz = window.dockmapPanZoom({
+    stages: [stage],
+    worlds: [world],
+    size: () => (svg ? { W, H } : null),
+    keys: { Escape: () => closeDetail() },
+  });
 
   function center(id) {
     const b = window.dockmapPanZoom.box(nodes.get(id));
@@ -345,17 +334,6 @@
     const g = ev.target.closest('.n[data-id]');
     if (g) select(g.dataset.id, { scrollList: true });
   });
-  document.addEventListener('keydown', (ev) => {
-    if (ev.target instanceof HTMLInputElement || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    switch (ev.key) {
-      case '+': case '=': pz.zoomCenter(1.25); break;
-      case '-': case '_': pz.zoomCenter(0.8); break;
-      case 'f': case '0': fit(); break;
-      case 'Escape': closeDetail(); break;
-      default: return;
-    }
-  });
-  pz.bindButtons(fit);
 
   function setTheme(dark) {
     document.documentElement.classList.toggle('dark', dark);
@@ -381,7 +359,7 @@
     const first = world.querySelector('svg');
     if (first) {
       setup(first);
-      fit();
+      pz.fit();
     }
     try {
       const p = new URLSearchParams({ a: A, b: B });

@@ -2,6 +2,8 @@
 // server: pan and zoom, click an element to see its details, search the drawn elements.
 // It fetches nothing (the file's own CSP forbids it). Every engine or kernel string goes in with
 // textContent, never as markup.
+//
+// Globals: defines window.dockmap, window.dockmapReady; uses window.dockmapPanZoom, window.dockmapDetails.
 'use strict';
 
 (() => {
@@ -15,7 +17,6 @@
   const details = data.details || {};
   const W = Number(svg.dataset.w) || 1;
   const H = Number(svg.dataset.h) || 1;
-  let tf = { x: 0, y: 0, k: 1 };
   let sel = null;
 
   const nodes = new Map();
@@ -24,18 +25,18 @@
   for (const t of svg.querySelectorAll('.tog')) t.remove();
   stage.classList.add('live');
 
-  function apply() {
-    window.dockmapPanZoom.place(world, tf);
-  }
-  const pz = window.dockmapPanZoom(
-    stage,
-    () => tf,
-    (t) => {
-      tf = t;
-      apply();
+  const pz = window.dockmapPanZoom({
+    stages: [stage],
+    worlds: [world],
+    size: () => ({ W, H }),
+    keys: {
+      '/': (ev) => {
+        ev.preventDefault();
+        q.focus();
+      },
+      Escape: () => clearSelection(),
     },
-  );
-  const fit = () => pz.fit(W, H);
+  });
   function center(id) {
     const b = window.dockmapPanZoom.box(nodes.get(id));
     if (!b) return;
@@ -148,18 +149,6 @@
     }
   });
   $('#panel-close').addEventListener('click', clearSelection);
-  document.addEventListener('keydown', (ev) => {
-    if (ev.target instanceof HTMLInputElement || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    switch (ev.key) {
-      case '+': case '=': pz.zoomCenter(1.25); break;
-      case '-': case '_': pz.zoomCenter(0.8); break;
-      case 'f': case '0': fit(); break;
-      case '/': ev.preventDefault(); q.focus(); break;
-      case 'Escape': clearSelection(); break;
-      default:
-    }
-  });
-  pz.bindButtons(fit);
   $('#theme').addEventListener('click', () => {
     const dark = !document.documentElement.classList.contains('dark');
     document.documentElement.classList.toggle('dark', dark);
@@ -169,7 +158,7 @@
   const dark = matchMedia('(prefers-color-scheme: dark)').matches;
   document.documentElement.classList.toggle('dark', dark);
   svg.classList.toggle('dark', dark);
-  fit();
+  pz.fit();
   const first = new URLSearchParams(data.view || '').get('sel');
   if (first && nodes.has(first)) select(first, { center: true });
   // For tests: the same handles the served page gives.

@@ -1,6 +1,8 @@
 // dockmap packet paths: pick a published port or two ends, ask /api/path, light the path up on
 // the drawing hop by hop and list its hops with their evidence in the side panel.
 // Every engine or kernel string is put in the page with textContent, never as markup.
+//
+// Globals: defines window.dockmapPaths; uses window.dockmap, window.dockmapDetails.
 'use strict';
 
 (() => {
@@ -29,12 +31,7 @@
   let asked = null;
   let askedGen = 0;
 
-  function el(tag, text, cls) {
-    const e = document.createElement(tag);
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    if (cls) e.className = cls;
-    return e;
-  }
+  const { el } = window.dockmapDetails;
 
   // ---- the question <-> the URL ---------------------------------------------------
 
