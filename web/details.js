@@ -2,6 +2,8 @@
 // answers. Shared by the page (app.js) and the offline viewer of an exported file (offline.js),
 // so both show the same facts the same way. Every engine or kernel string goes in with
 // textContent, never as markup.
+//
+// Globals: defines window.dockmapDetails; uses none.
 'use strict';
 
 window.dockmapDetails = (() => {

@@ -1,5 +1,7 @@
 // The main page's "HTML" buttons: download the current view as one self-contained HTML file
 // (GET /export.html with the view, the saved snapshot shown, and on request pseudonymized).
+//
+// Globals: defines window.dockmapExport; uses none.
 'use strict';
 
 (() => {

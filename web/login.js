@@ -1,5 +1,7 @@
 // dockmap login: the token goes in a POST body (never a URL), the server answers with an
 // HttpOnly session cookie, and the page goes where it was asked for.
+//
+// Globals: defines none; uses none.
 'use strict';
 
 (() => {

@@ -1,5 +1,7 @@
 // dockmap snapshot store in the page: "Save" on the map, the upload form on the list page.
 // Server answers are shown with textContent (a label or a reason is never markup).
+//
+// Globals: defines window.dockmapStoreReady; uses none.
 'use strict';
 
 (() => {
