@@ -1,6 +1,7 @@
-//! Browser benchmark: `cargo bench --bench browser` (optionally `-- 2000 500` for the sizes).
+//! Browser benchmark: `cargo bench --bench browser` (optionally `-- 2000 500 10000/50` for the
+//! sizes: containers, or containers/hosts; 10 hosts unless said).
 //!
-//! Serves a synthetic swarm (N containers over 10 hosts) through `dockmap::web::router` and
+//! Serves a synthetic swarm (N containers over H hosts) through `dockmap::web::router` and
 //! measures, in headless Chromium driven through chromedriver:
 //! - time to first drawing: navigation start to the frame after the page's script has set up
 //!   the inline SVG (`window.dockmapDrawn`), and first contentful paint for reference;
@@ -28,6 +29,7 @@ use dockmap::synthetic::{snapshots, SyntheticOptions};
 use dockmap::web::{router, AppState};
 use serde_json::{json, Value};
 
+/// Hosts of a size that names none.
 const HOSTS: usize = 10;
 const SELECTIONS: usize = 7;
 
@@ -146,9 +148,9 @@ async fn selection_ms(b: &Browser, kind_selector: &str) -> Option<f64> {
     Some(median(times))
 }
 
-async fn run(containers: usize) {
+async fn run(containers: usize, hosts: usize) {
     let snaps = snapshots(&SyntheticOptions {
-        hosts: HOSTS,
+        hosts,
         containers,
         hostile_names: false,
     });
@@ -171,7 +173,7 @@ async fn run(containers: usize) {
     .await
     .expect("graph requests");
     assert!(cold.1.contains("200"), "{}", cold.1);
-    println!("== {containers} containers over {HOSTS} hosts ==");
+    println!("== {containers} containers over {hosts} hosts ==");
     println!("snapshot → graph (normalize + build): {derive_ms:.0} ms");
     println!(
         "GET /api/graph: cold {:.0} ms, warm {:.0} ms; {:.1} MB raw, {:.2} MB gzip ({:.0} ms)",
@@ -185,7 +187,7 @@ async fn run(containers: usize) {
     let Some(b) = Browser::start().await else {
         return;
     };
-    let all_hosts: String = (0..HOSTS)
+    let all_hosts: String = (0..hosts)
         .map(|h| format!("open=host%3Anode-{h:02}"))
         .collect::<Vec<_>>()
         .join("&");
@@ -244,12 +246,15 @@ async fn run(containers: usize) {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args()
+    let sizes: Vec<(usize, usize)> = std::env::args()
         .skip(1)
-        .filter_map(|a| a.parse().ok())
+        .filter_map(|a| match a.split_once('/') {
+            Some((c, h)) => Some((c.parse().ok()?, h.parse().ok()?)),
+            None => Some((a.parse().ok()?, HOSTS)),
+        })
         .collect();
     let sizes = if sizes.is_empty() {
-        vec![2000, 500]
+        vec![(2000, HOSTS), (500, HOSTS)]
     } else {
         sizes
     };
@@ -259,8 +264,8 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        for n in sizes {
-            run(n).await;
+        for (n, h) in sizes {
+            run(n, h).await;
         }
     });
 }
