@@ -16,7 +16,7 @@
 
   /** What the server is asked to draw, mirrored in the URL: changed through show() (the
    *  selection, which needs no new drawing, also by select() and clearSelection()). */
-  const view = { all: false, open: new Set(), shut: new Set(), hide: null, sel: null };
+  const view = { all: false, open: new Set(), shut: new Set(), hide: null, sel: null, aspect: null };
   let svg = null;
   let W = 1;
   let H = 1;
@@ -76,6 +76,7 @@
     for (const v of p.getAll('shut')) view.shut.add(v);
     view.hide = p.has('hide') ? p.getAll('hide').join(',').split(',').filter(Boolean) : null;
     view.sel = p.get('sel');
+    view.aspect = p.get('aspect');
   }
 
   function viewQuery(withSel) {
@@ -85,6 +86,7 @@
     for (const v of [...view.shut].sort()) p.append('shut', v);
     if (view.hide !== null) p.append('hide', view.hide.join(','));
     if (withSel && view.sel) p.append('sel', view.sel);
+    if (view.aspect) p.append('aspect', view.aspect);
     return p;
   }
 
@@ -919,6 +921,19 @@
 
   // ---- start -------------------------------------------------------------------
 
+  /** The stage's shape the server lays out for when the URL names none (layout/cluster.rs). */
+  const DEFAULT_ASPECT = 2.0;
+
+  /** Hosts are wrapped into rows to match the stage's shape: when the page opens fitted on a
+   *  screen shaped far from the one the server assumed, ask for the layout made for this one. */
+  async function fitLayoutToStage() {
+    if (view.aspect || svg.querySelectorAll('.k-host').length < 2) return;
+    const r = stage.getBoundingClientRect();
+    const aspect = r.width / Math.max(1, r.height);
+    if (Math.abs(aspect - DEFAULT_ASPECT) / DEFAULT_ASPECT < 0.2) return;
+    if (await show(() => (view.aspect = aspect.toFixed(1)))) fit();
+  }
+
   function start() {
     let theme = null;
     try {
@@ -941,6 +956,7 @@
         center(view.sel);
       } else {
         fit();
+        fitLayoutToStage();
       }
       if (view.sel) showPanel(view.sel);
     }

@@ -7,7 +7,7 @@
 (() => {
   function exportUrl(anon) {
     // The page keeps its view in the address (app.js); before any change, the server's view.
-    const keys = ['open', 'shut', 'hide', 'sel'];
+    const keys = ['open', 'shut', 'hide', 'sel', 'aspect'];
     const here = new URLSearchParams(location.search);
     const from = keys.some((k) => here.has(k)) ? here : new URLSearchParams(document.body.dataset.view || '');
     const p = new URLSearchParams();

@@ -9,9 +9,9 @@ use super::index::GraphIndex;
 use super::scene::Rect;
 
 /// A folded host's size.
-pub const HOST_LEAF_W: i32 = 300;
+pub const HOST_LEAF_W: i32 = 460;
 /// A folded host's height.
-pub const HOST_LEAF_H: i32 = 92;
+pub const HOST_LEAF_H: i32 = 100;
 /// A service's size.
 const SVC_W: i32 = 200;
 /// A service's height.
@@ -22,18 +22,35 @@ const TASK_H: i32 = 30;
 const REMOTE_W: i32 = 160;
 /// A remote address's height.
 const REMOTE_H: i32 = 34;
-/// Between hosts.
+/// Between hosts side by side.
 const HOST_GAP: i32 = 80;
+/// Between rows of hosts (edges between hosts arc over their tops, so not as tight as a band).
+const ROW_GAP: i32 = 48;
 /// Between bands.
 const BAND_GAP: i32 = 40;
 /// Between cells of a band.
 const CELL_GAP: i32 = 16;
 
-/// Place every visible element; returns the scene's size.
-pub fn arrange<'g>(ix: &GraphIndex<'g>, f: &Folding<'g>, out: &mut Placed<'g>) -> (i32, i32) {
-    // Hosts first (their widths fix the bands' width), at y = 0 for now.
-    let mut host_sizes = Vec::new();
-    let mut x = PAD;
+/// The stage's shape (width / height) the layout aims at when the view names none: the page's
+/// stage in a 1600×1000 window (1600×790 under its toolbar and status bar).
+pub const DEFAULT_ASPECT: f64 = 2.0;
+
+/// One cell of a band or of the host grid: id, width, height, ids stacked under it.
+type Cell<'g> = (&'g str, i32, i32, Vec<&'g str>);
+
+/// Place every visible element for a stage of this shape (width / height); returns the scene's size.
+///
+/// Swarm-wide networks and services on top, the underlay addresses under them, then the hosts in
+/// a grid whose number of columns lets the whole picture be drawn largest on that stage: three
+/// hosts side by side on a wide screen were a strip a quarter as tall as the screen.
+pub fn arrange<'g>(
+    ix: &GraphIndex<'g>,
+    f: &Folding<'g>,
+    aspect: f64,
+    out: &mut Placed<'g>,
+) -> (i32, i32) {
+    // Hosts first (their grid fixes the bands' width), each at (0, 0) for now.
+    let mut hosts: Vec<(&str, i32, i32, Vec<&str>)> = Vec::new();
     for &h in &ix.hosts {
         if !f.visible(h) {
             continue;
@@ -54,30 +71,16 @@ pub fn arrange<'g>(ix: &GraphIndex<'g>, f: &Folding<'g>, out: &mut Placed<'g>) -
                 h: hh,
             },
         );
-        host_sizes.push((h, x, w, hh, ids));
-        x += w + HOST_GAP;
+        hosts.push((h, w, hh, ids));
     }
-    let hosts_right = x - HOST_GAP;
-    let band_w = hosts_right.max(1200);
-
-    // Band 1: swarm-wide networks, then services with their open tasks.
-    let mut y = PAD;
-    let nets: Vec<&str> = ix
+    let nets: Vec<Cell> = ix
         .of_kind(ElementKind::Network)
         .iter()
         .copied()
         .filter(|id| f.visible(id) && ix.network_home(id).is_none())
+        .map(|n| (n, NET_W, NET_H, Vec::new()))
         .collect();
-    y = flow(
-        &nets
-            .iter()
-            .map(|n| (*n, NET_W, NET_H, Vec::new()))
-            .collect::<Vec<_>>(),
-        band_w,
-        y,
-        out,
-    );
-    let services: Vec<(&str, i32, i32, Vec<&str>)> = ix
+    let services: Vec<Cell> = ix
         .of_kind(ElementKind::Service)
         .iter()
         .filter(|id| f.visible(id))
@@ -91,27 +94,42 @@ pub fn arrange<'g>(ix: &GraphIndex<'g>, f: &Folding<'g>, out: &mut Placed<'g>) -
             (*id, SVC_W, SVC_H, tasks)
         })
         .collect();
-    y = flow(&services, band_w, y, out);
-
-    // Band 2: remote underlay addresses, each above the host that owns it when one does.
     let remotes: Vec<&str> = ix
         .of_kind(ElementKind::Remote)
         .iter()
         .copied()
         .filter(|id| f.visible(id))
         .collect();
-    let hosts_y = if remotes.is_empty() {
-        y + if y > PAD { BAND_GAP } else { 0 }
-    } else {
+    let sizes: Vec<(i32, i32)> = hosts.iter().map(|(_, w, h, _)| (*w, *h)).collect();
+    let bands_bottom = |band_w: i32| {
+        let y = flow_rects(&nets, band_w, PAD).1;
+        let y = flow_rects(&services, band_w, y).1;
+        if remotes.is_empty() {
+            y + if y > PAD { BAND_GAP } else { 0 }
+        } else {
+            y + BAND_GAP + REMOTE_H + BAND_GAP
+        }
+    };
+    let grid = best_grid(&sizes, aspect, |w| bands_bottom(w.max(1200)));
+    let band_w = grid.width.max(1200);
+
+    // Band 1: swarm-wide networks, then services with their open tasks.
+    let y = flow(&nets, band_w, PAD, out);
+    let y = flow(&services, band_w, y, out);
+
+    // Band 2: remote underlay addresses, each above the host that owns it when one does.
+    let hosts_y = bands_bottom(band_w);
+    if !remotes.is_empty() {
         let ry = y + BAND_GAP;
         let mut next_free: Vec<(i32, i32)> = Vec::new();
-        let mut tail_x = hosts_right + HOST_GAP;
+        let mut tail_x = grid.width + HOST_GAP;
         for r in remotes {
             let addr = ix.get(r).map(|e| e.label.as_str()).unwrap_or("");
-            let owner = host_sizes
+            let owner = hosts
                 .iter()
-                .find(|(h, ..)| host_owns(ix, h, addr))
-                .map(|(_, hx, ..)| *hx);
+                .zip(&grid.at)
+                .find(|((h, ..), _)| host_owns(ix, h, addr))
+                .map(|(_, (hx, _))| *hx);
             let rx = match owner {
                 Some(hx) => {
                     let slot = next_free.iter_mut().find(|(x0, _)| *x0 == hx);
@@ -143,24 +161,24 @@ pub fn arrange<'g>(ix: &GraphIndex<'g>, f: &Folding<'g>, out: &mut Placed<'g>) -
                 },
             );
         }
-        ry + REMOTE_H + BAND_GAP
-    };
+    }
 
-    // Hosts side by side under the bands.
+    // Hosts in their grid under the bands.
     let mut bottom = hosts_y;
     let mut right = band_w;
-    for (h, hx, w, hh, ids) in &host_sizes {
+    for ((h, w, hh, ids), (hx, hy)) in hosts.iter().zip(&grid.at) {
+        let (x, y) = (*hx, hosts_y + hy);
         if let Some(r) = out.rects.get_mut(h) {
-            r.x = *hx;
-            r.y = hosts_y;
+            r.x = x;
+            r.y = y;
         }
-        out.shift(ids, *hx, hosts_y);
-        bottom = bottom.max(hosts_y + hh);
-        right = right.max(hx + w);
+        out.shift(ids, x, y);
+        bottom = bottom.max(y + hh);
+        right = right.max(x + w);
     }
 
     // Anything visible that no rule placed still gets drawn, in a last row.
-    let left: Vec<(&str, i32, i32, Vec<&str>)> = ix
+    let left: Vec<Cell> = ix
         .ids
         .iter()
         .copied()
@@ -175,6 +193,64 @@ pub fn arrange<'g>(ix: &GraphIndex<'g>, f: &Folding<'g>, out: &mut Placed<'g>) -
         bottom = bottom.max(r.bottom());
     }
     (right + PAD, bottom + PAD)
+}
+
+/// Hosts in rows: where each sits (relative to the grid's top, which is 0) and the grid's right edge.
+#[derive(Debug, PartialEq)]
+struct Grid {
+    /// Each host's (x, y), in the order given.
+    at: Vec<(i32, i32)>,
+    /// The right edge of the widest row.
+    width: i32,
+    /// The bottom of the last row.
+    height: i32,
+}
+
+/// Hosts of these sizes in `columns` columns, in order, row by row; a column is as wide as its
+/// widest host and a row as tall as its tallest, so the hosts line up both ways.
+fn grid(sizes: &[(i32, i32)], columns: usize) -> Grid {
+    let columns = columns.max(1);
+    let mut col_w = vec![0; columns.min(sizes.len().max(1))];
+    for (i, (w, _)) in sizes.iter().enumerate() {
+        col_w[i % columns] = col_w[i % columns].max(*w);
+    }
+    let mut at = Vec::with_capacity(sizes.len());
+    let mut y = 0;
+    for row in sizes.chunks(columns) {
+        let mut x = PAD;
+        for (i, _) in row.iter().enumerate() {
+            at.push((x, y));
+            x += col_w[i] + HOST_GAP;
+        }
+        y += row.iter().map(|(_, h)| *h).max().unwrap_or(0) + ROW_GAP;
+    }
+    let width = PAD + col_w.iter().sum::<i32>() + HOST_GAP * (col_w.len() as i32 - 1).max(0);
+    Grid {
+        at,
+        width,
+        height: (y - ROW_GAP).max(0),
+    }
+}
+
+/// The grid that shows the whole picture largest on a stage of `aspect` (width / height), with
+/// `top(width)` the bands' bottom above a grid that wide. Ties go to fewer columns.
+fn best_grid(sizes: &[(i32, i32)], aspect: f64, top: impl Fn(i32) -> i32) -> Grid {
+    let mut best: Option<(f64, Grid)> = None;
+    for columns in 1..=sizes.len().max(1) {
+        let g = grid(sizes, columns);
+        let w = f64::from(g.width.max(1200) + PAD);
+        let h = f64::from(top(g.width) + g.height + PAD);
+        // The scale at which a picture w × h fits a stage of height 1 and width `aspect`.
+        let scale = (aspect / w).min(1.0 / h);
+        if best.as_ref().is_none_or(|(s, _)| scale > *s) {
+            best = Some((scale, g));
+        }
+    }
+    best.map(|(_, g)| g).unwrap_or(Grid {
+        at: Vec::new(),
+        width: PAD,
+        height: 0,
+    })
 }
 
 /// Whether a host owns an underlay address (its swarm address or an address of one of its interfaces).
@@ -199,16 +275,13 @@ fn host_owns(ix: &GraphIndex, host: &str, addr: &str) -> bool {
     })
 }
 
-/// Lay cells (id, width, height, ids stacked under it) left to right, wrapping at `width`. Returns the bottom.
-fn flow<'g>(
-    cells: &[(&'g str, i32, i32, Vec<&'g str>)],
-    width: i32,
-    top: i32,
-    out: &mut Placed<'g>,
-) -> i32 {
+/// Lay cells left to right, wrapping at `width`: each cell's rect and those stacked under it,
+/// and the bottom.
+fn flow_rects<'g>(cells: &[Cell<'g>], width: i32, top: i32) -> (Vec<(&'g str, Rect)>, i32) {
     if cells.is_empty() {
-        return top;
+        return (Vec::new(), top);
     }
+    let mut placed = Vec::new();
     let mut x = PAD;
     let mut y = top;
     let mut row_h = 0;
@@ -219,30 +292,37 @@ fn flow<'g>(
             y += row_h + CELL_GAP;
             row_h = 0;
         }
-        out.rects.insert(
-            id,
+        placed.push((
+            *id,
             Rect {
                 x,
                 y,
                 w: *w,
                 h: *head,
             },
-        );
+        ));
         let mut by = y + head + GAP;
         for b in below {
-            out.rects.insert(
-                b,
+            placed.push((
+                *b,
                 Rect {
                     x: x + 14,
                     y: by,
                     w: w - 14,
                     h: TASK_H,
                 },
-            );
+            ));
             by += TASK_H + GAP;
         }
         x += w + CELL_GAP;
         row_h = row_h.max(h);
     }
-    y + row_h
+    (placed, y + row_h)
+}
+
+/// [`flow_rects`], placed. Returns the bottom.
+fn flow<'g>(cells: &[Cell<'g>], width: i32, top: i32, out: &mut Placed<'g>) -> i32 {
+    let (placed, bottom) = flow_rects(cells, width, top);
+    out.rects.extend(placed);
+    bottom
 }

@@ -54,7 +54,7 @@ pub fn layout_indexed(g: &Graph, ix: &GraphIndex, view: &View) -> Layout {
     }
     let f = fold::fold(ix, g, &view, &policy);
     let mut placed = host::Placed::default();
-    let (width, height) = cluster::arrange(ix, &f, &mut placed);
+    let (width, height) = cluster::arrange(ix, &f, view.aspect(), &mut placed);
 
     let mut boxes = Vec::new();
     let mut leaves = Vec::new();

@@ -11,6 +11,9 @@
 //!   Without any `hide`, the defaults apply (see [`super::Policy`]); `hide=`
 //!   (empty) shows everything.
 //! - `sel=<id>`: the selected element (unfolded into view by the server).
+//! - `aspect=<width/height>`: the shape of the screen the picture is for (the page's stage),
+//!   0.3 to 4, in tenths; the hosts are wrapped into rows to match it. Without it, a
+//!   1600×1000 window's stage ([`super::cluster::DEFAULT_ASPECT`]).
 
 use std::collections::BTreeSet;
 
@@ -46,6 +49,8 @@ pub struct View {
     pub hide: Option<BTreeSet<String>>,
     /// The selected element.
     pub select: Option<String>,
+    /// The stage's shape asked for, in tenths of width / height (`aspect=1.7`: 17).
+    pub aspect: Option<u32>,
 }
 
 impl View {
@@ -71,6 +76,13 @@ impl View {
                     }
                 }
                 "sel" if !val.is_empty() => v.select = Some(val),
+                "aspect" => {
+                    v.aspect = val
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|a| a.is_finite())
+                        .map(|a| (a * 10.0).round().clamp(3.0, 40.0) as u32);
+                }
                 _ => {}
             }
         }
@@ -80,6 +92,12 @@ impl View {
             v.open.remove(&id);
         }
         v
+    }
+
+    /// The stage's shape (width / height) to lay out for.
+    pub fn aspect(&self) -> f64 {
+        self.aspect
+            .map_or(super::cluster::DEFAULT_ASPECT, |a| f64::from(a) / 10.0)
     }
 
     /// The query string for this view, in a canonical order.
@@ -101,6 +119,11 @@ impl View {
         }
         if let Some(s) = &self.select {
             pairs.push(("sel", s));
+        }
+        let aspect;
+        if let Some(a) = self.aspect {
+            aspect = format!("{}.{}", a / 10, a % 10);
+            pairs.push(("aspect", &aspect));
         }
         serde_urlencoded::to_string(&pairs).unwrap_or_default()
     }
@@ -132,8 +155,21 @@ mod tests {
 
     #[test]
     fn round_trips_through_the_query_string() {
-        let v = View::from_query("open=*&open=a%26b&shut=c&hide=down&sel=x%3Cy");
+        let v = View::from_query("open=*&open=a%26b&shut=c&hide=down&sel=x%3Cy&aspect=1.33");
         assert_eq!(View::from_query(&v.to_query()), v);
         assert!(v.open_all);
+        assert_eq!(v.aspect, Some(13));
+    }
+
+    #[test]
+    fn an_aspect_is_kept_within_bounds_and_nonsense_is_the_default() {
+        assert_eq!(View::from_query("aspect=100").aspect(), 4.0);
+        assert_eq!(View::from_query("aspect=0.01").aspect(), 0.3);
+        assert_eq!(View::from_query("aspect=NaN").aspect, None);
+        assert_eq!(
+            View::from_query("aspect=wide").aspect(),
+            super::super::cluster::DEFAULT_ASPECT
+        );
+        assert_eq!(View::from_query("aspect=2.04").to_query(), "aspect=2.0");
     }
 }
