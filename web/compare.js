@@ -70,7 +70,7 @@
         else if (g.classList.contains('cmp-changed')) state = 'differs';
         else state = 'same';
       }
-      const texts = g ? [...g.querySelectorAll(':scope > text')].map((t) => t.textContent).filter(Boolean) : [];
+      const texts = g ? [...g.querySelectorAll(':scope > text:not(.far)')].map((t) => t.textContent).filter(Boolean) : [];
       info.appendChild(el('div', `${where}: ${state}${texts.length ? ' · ' + texts.join(' · ') : ''}`));
     }
   }

@@ -15,12 +15,29 @@
  * A click that ends a drag finds `data-just-panned` on its stage, so click handlers can ignore it.
  */
 window.dockmapPanZoom = (opts) => {
+  /** Text in the drawing is legible from this many CSS pixels. */
+  const LEGIBLE_PX = 9;
+
+  /**
+   * How far out a scale is, for map.css: `close` where even the 10 px second lines are legible,
+   * `near` where the 12 px labels are, `mid` where only the 22 px names are, `far` below (the
+   * 30 px host names and host cards).
+   */
+  function zoomLevel(k) {
+    if (10 * k >= LEGIBLE_PX) return 'close';
+    if (12 * k >= LEGIBLE_PX) return 'near';
+    if (22 * k >= LEGIBLE_PX) return 'mid';
+    return 'far';
+  }
+
   const stages = opts.stages;
   let tf = { x: 0, y: 0, k: 1 };
   let settle = 0;
 
   function set(t, moving) {
     tf = t;
+    const level = zoomLevel(tf.k);
+    for (const stage of stages) if (stage.dataset.zoom !== level) stage.dataset.zoom = level;
     // A layer of its own while the user moves it (smooth); dropped when still, so text is drawn
     // sharp at the new scale. Not for programmatic moves: the extra repaint would only cost.
     for (const world of opts.worlds) {

@@ -4,12 +4,19 @@
 //! Content-Security-Policy would refuse), so the same markup takes the light
 //! and the dark theme, and the exporter inlines `map.css` to make a file that
 //! stands alone.
+//!
+//! Semantic zoom: besides its labels at their reading size, a host, a namespace, a container, a
+//! network, a service or a task carries its name once more in a larger `far` text, and a
+//! folded host is a card with its counts. The page's pan and zoom (`panzoom.js`) says on the
+//! stage how far out it is (`data-zoom`); `map.css` then shows the texts legible at that scale
+//! and hides the rest, so names appear as they become legible with no new drawing.
 
 pub mod escape;
 
 use std::fmt::Write;
 
 use crate::graph::{EdgeKind, ElementKind};
+use crate::layout::text;
 use crate::layout::{Rect, Scene, SceneEdge, SceneNode};
 
 pub use escape::escape;
@@ -82,7 +89,9 @@ fn node(out: &mut String, n: &SceneNode) {
         );
     }
     shape(out, n, &r);
-    if n.compound {
+    if n.kind == ElementKind::Host && !n.compound {
+        card(out, n, &r);
+    } else if n.compound {
         let (ly, sy, lclass) = if n.kind == ElementKind::Host {
             (r.y + 17, r.y + 31, "h")
         } else {
@@ -101,6 +110,11 @@ fn node(out: &mut String, n: &SceneNode) {
                 r.x + 10,
                 escape(&n.sub)
             );
+        }
+        if n.kind == ElementKind::Host {
+            far(out, &n.label, (r.x + 10, r.y + 38), r.w - 40, Far::Host);
+        } else {
+            far(out, &n.label, (r.x + 8, r.y + 21), r.w - 24, Far::Name);
         }
         if n.foldable {
             // The sign is a stroke, not text: thousands of one-glyph texts cost the browser a
@@ -132,18 +146,89 @@ fn node(out: &mut String, n: &SceneNode) {
                 escape(&n.sub)
             );
         }
-        if marks {
-            let _ = write!(
-                out,
-                r#"<g class="tog" data-act="open"><rect x="{}" y="{}" width="18" height="18" rx="4"/><path d="M{} {}h8m-4 -4v8"/></g>"#,
-                r.right() - 22,
-                r.y + 4,
-                r.right() - 17,
-                r.y + 13
-            );
+        if n.kind != ElementKind::Interface {
+            far(out, &n.label, (r.x + 9, r.y + r.h / 2 + 8), r.w, Far::Name);
         }
     }
+    if marks {
+        let _ = write!(
+            out,
+            r#"<g class="tog" data-act="open"><rect x="{}" y="{}" width="18" height="18" rx="4"/><path d="M{} {}h8m-4 -4v8"/></g>"#,
+            r.right() - 22,
+            r.y + 4,
+            r.right() - 17,
+            r.y + 13
+        );
+    }
     out.push_str("</g>");
+}
+
+/// The larger names of the semantic zoom, with their sizes in map.css.
+#[derive(Clone, Copy)]
+enum Far {
+    /// A namespace, container, network, service or task: 22 px, legible from 9 / 22 = 0.41
+    /// times the drawing's size.
+    Name,
+    /// A host: 30 px, legible from 0.3 times.
+    Host,
+}
+
+impl Far {
+    fn px(self) -> i32 {
+        match self {
+            Far::Name => 22,
+            Far::Host => 30,
+        }
+    }
+
+    fn class(self) -> &'static str {
+        match self {
+            Far::Name => "far",
+            Far::Host => "far big",
+        }
+    }
+}
+/// A host card's name.
+const CARD_PX: i32 = 20;
+/// A host card's counts.
+const CARD_COUNT_PX: i32 = 14;
+
+/// A name in a larger font for far zoom levels, at (x, y), cut to `w` at that size.
+fn far(out: &mut String, label: &str, (x, y): (i32, i32), w: i32, size: Far) {
+    let _ = write!(
+        out,
+        r#"<text class="{}" x="{x}" y="{y}">{}</text>"#,
+        size.class(),
+        escape(&fit_at(label, w, size.px()))
+    );
+}
+
+/// `label` cut to what fits `w` drawing units at `px` pixels (the layout cuts at 12 px).
+fn fit_at(label: &str, w: i32, px: i32) -> String {
+    text::fit(label, 14 + (w - 14).max(0) * 12 / px)
+}
+
+/// A folded host as a card: its name and what it holds, by kind, in type large enough to read
+/// when ten hosts share the screen.
+fn card(out: &mut String, n: &SceneNode, r: &Rect) {
+    let _ = write!(
+        out,
+        r#"<text class="card" x="{}" y="{}">{}</text>"#,
+        r.x + 12,
+        r.y + 30,
+        escape(&fit_at(&n.label, r.w - 30, CARD_PX))
+    );
+    // The counts ("12 containers · 40 interfaces · …"), three to a line.
+    let parts: Vec<&str> = n.sub.split(" · ").filter(|p| !p.is_empty()).collect();
+    for (i, line) in parts.chunks(3).take(2).enumerate() {
+        let _ = write!(
+            out,
+            r#"<text class="card-n" x="{}" y="{}">{}</text>"#,
+            r.x + 12,
+            r.y + 56 + 22 * i as i32,
+            escape(&fit_at(&line.join(" · "), r.w - 12, CARD_COUNT_PX))
+        );
+    }
 }
 
 fn shape(out: &mut String, n: &SceneNode, r: &Rect) {
