@@ -163,6 +163,23 @@ fn node(out: &mut String, n: &SceneNode) {
     out.push_str("</g>");
 }
 
+/// The stage's height the page opens on, in CSS px: a 1600×1000 window's, under the toolbar.
+const STAGE_H: f64 = 790.0;
+
+/// The zoom level (`data-zoom`, named and judged as `panzoom.js` does) a picture `width` ×
+/// `height` opens at, fitted to a stage of `aspect` (width / height): the page is drawn at that
+/// level from its first frame, rather than laying out every text its script then hides.
+pub fn opening_zoom(width: i32, height: i32, aspect: f64) -> &'static str {
+    let k =
+        (STAGE_H * aspect / f64::from(width.max(1))).min(STAGE_H / f64::from(height.max(1))) * 0.97;
+    match k {
+        k if 10.0 * k >= 9.0 => "close",
+        k if 12.0 * k >= 9.0 => "near",
+        k if 22.0 * k >= 9.0 => "mid",
+        _ => "far",
+    }
+}
+
 /// The larger names of the semantic zoom, with their sizes in map.css.
 #[derive(Clone, Copy)]
 enum Far {
@@ -323,3 +340,19 @@ pub const EDGE_KINDS: &[EdgeKind] = &[
     EdgeKind::Runs,
     EdgeKind::HasTask,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_opening_zoom_follows_the_scale_a_picture_is_fitted_at() {
+        // 790 px tall: a picture as tall is drawn at 0.97, one four times as tall at 0.24.
+        assert_eq!(opening_zoom(800, 790, 2.0), "close");
+        assert_eq!(opening_zoom(800, 950, 2.0), "near");
+        assert_eq!(opening_zoom(800, 1500, 2.0), "mid");
+        assert_eq!(opening_zoom(800, 4 * 790, 2.0), "far");
+        // The width counts on a narrow screen.
+        assert_eq!(opening_zoom(3000, 790, 1.0), "far");
+    }
+}

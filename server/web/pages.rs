@@ -89,6 +89,8 @@ pub struct IndexPage {
     pub toggles: Vec<Toggle>,
     /// A saved snapshot shown to someone who may hand out its link (not to a link's holder).
     pub share: bool,
+    /// The zoom level the fitted drawing opens at (`render::opening_zoom`).
+    pub zoom: &'static str,
 }
 
 /// `GET /` (the live state, or the saved snapshot a `snap` parameter names).
@@ -135,16 +137,21 @@ async fn page(
         }
         None => state.current(),
     };
-    let (svg, hide, view_q) = match shown {
+    let (svg, hide, view_q, zoom) = match shown {
         Some(cur) => {
             let r = rendered(&state, cur, view.clone()).await?;
             (
                 r.svg.clone(),
                 r.layout.hide.clone(),
                 r.layout.view.to_query(),
+                crate::render::opening_zoom(
+                    r.layout.scene.width,
+                    r.layout.scene.height,
+                    r.layout.view.aspect(),
+                ),
             )
         }
-        None => (String::new(), Vec::new(), view.to_query()),
+        None => (String::new(), Vec::new(), view.to_query(), "close"),
     };
     let status_text = match status.state {
         "collecting" => "Collecting this node… the picture appears when it is done.".to_owned(),
@@ -195,6 +202,7 @@ async fn page(
         status_text,
         sources,
         toggles,
+        zoom,
     };
     let mut r = page.into_response();
     r.headers_mut()
