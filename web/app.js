@@ -921,7 +921,7 @@
 
   // ---- start -------------------------------------------------------------------
 
-  /** The stage's shape the server lays out for when the URL names none (layout/cluster.rs). */
+  /** The stage's shape the server lays out for when the URL names none (layout/view.rs). */
   const DEFAULT_ASPECT = 2.0;
 
   /** Hosts are wrapped into rows to match the stage's shape: when the page opens fitted on a

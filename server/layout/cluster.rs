@@ -31,10 +31,6 @@ const BAND_GAP: i32 = 40;
 /// Between cells of a band.
 const CELL_GAP: i32 = 16;
 
-/// The stage's shape (width / height) the layout aims at when the view names none: the page's
-/// stage in a 1600×1000 window (1600×790 under its toolbar and status bar).
-pub const DEFAULT_ASPECT: f64 = 2.0;
-
 /// One cell of a band or of the host grid: id, width, height, ids stacked under it.
 type Cell<'g> = (&'g str, i32, i32, Vec<&'g str>);
 

@@ -13,9 +13,13 @@
 //! - `sel=<id>`: the selected element (unfolded into view by the server).
 //! - `aspect=<width/height>`: the shape of the screen the picture is for (the page's stage),
 //!   0.3 to 4, in tenths; the hosts are wrapped into rows to match it. Without it, a
-//!   1600×1000 window's stage ([`super::cluster::DEFAULT_ASPECT`]).
+//!   1600×1000 window's stage ([`DEFAULT_ASPECT`]).
 
 use std::collections::BTreeSet;
+
+/// The stage's shape (width / height) the layout aims at when the view names none: the page's
+/// stage in a 1600×1000 window (1600×790 under its toolbar and status bar).
+pub const DEFAULT_ASPECT: f64 = 2.0;
 
 /// Every token `hide=` understands, in the order the filter menu lists them.
 pub const HIDE_TOKENS: &[&str] = &[
@@ -96,8 +100,7 @@ impl View {
 
     /// The stage's shape (width / height) to lay out for.
     pub fn aspect(&self) -> f64 {
-        self.aspect
-            .map_or(super::cluster::DEFAULT_ASPECT, |a| f64::from(a) / 10.0)
+        self.aspect.map_or(DEFAULT_ASPECT, |a| f64::from(a) / 10.0)
     }
 
     /// The query string for this view, in a canonical order.
@@ -166,10 +169,7 @@ mod tests {
         assert_eq!(View::from_query("aspect=100").aspect(), 4.0);
         assert_eq!(View::from_query("aspect=0.01").aspect(), 0.3);
         assert_eq!(View::from_query("aspect=NaN").aspect, None);
-        assert_eq!(
-            View::from_query("aspect=wide").aspect(),
-            super::super::cluster::DEFAULT_ASPECT
-        );
+        assert_eq!(View::from_query("aspect=wide").aspect(), DEFAULT_ASPECT);
         assert_eq!(View::from_query("aspect=2.04").to_query(), "aspect=2.0");
     }
 }
