@@ -6,8 +6,7 @@
 //! a replicated service with a task on each, overlays, ingress; 4 containers), not the lab
 //! itself: the layout depends on the shape only, and the lab takes minutes to build.
 
-#[path = "support/browser.rs"]
-mod browser;
+use crate::support::browser;
 
 use browser::{serve, Browser};
 use dockmap::synthetic::{snapshots, SyntheticOptions};
