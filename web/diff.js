@@ -66,13 +66,19 @@
 
   /** Redraw with `id` unfolded into view (it was folded inside something); `all`: with no
    *  filter either (a loopback, say, is hidden by default). */
+  let revealToken = 0;
   async function reveal(id, all) {
+    // As the main page's show(): only the drawing asked for last goes on the page, so a slow
+    // answer for an element picked before never replaces the one picked after it.
+    const token = ++revealToken;
     const p = new URLSearchParams(page.dataset.view || '');
     p.set('sel', id);
     if (all) p.set('hide', '');
     const r = await fetch(`${base}/scene.svg?${p}`);
     if (!r.ok) throw new Error(`the server answered ${r.status}`);
-    const doc = new DOMParser().parseFromString(await r.text(), 'image/svg+xml');
+    const text = await r.text();
+    if (token !== revealToken) return;
+    const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
     const fresh = document.importNode(doc.documentElement, true);
     svg.replaceWith(fresh);
     setup(fresh);
