@@ -294,8 +294,14 @@ impl AppState {
                     continue;
                 };
                 let me = me.clone();
+                let started = std::time::Instant::now();
                 // Building the graph and its workers is CPU work: off the async workers.
                 let _ = tokio::task::spawn_blocking(move || me.install_cluster(cluster)).await;
+                // At most half of a core: on a big swarm an install (whole graph, changes) takes
+                // a good part of a second, and installing back to back kept 1.5 cores busy while
+                // changes queued anyway. What arrives meanwhile is merged into the next install;
+                // a small swarm's installs take milliseconds, so its pause is as short.
+                tokio::time::sleep(started.elapsed()).await;
             }
         });
         if let Ok(mut f) = s.inner.following.lock() {
@@ -355,6 +361,9 @@ impl AppState {
         node_problems: Vec<SourceReport>,
     ) {
         let mut update = None;
+        // The generation replaced, dropped once the lock is released: freeing a big swarm's
+        // snapshots and graph takes long enough to stall every reader waiting on the lock.
+        let mut replaced = None;
         if let Ok(mut cur) = self.inner.current.write() {
             let generation = cur.as_ref().map_or(1, |c| c.generation + 1);
             let next = Arc::new(make_current(
@@ -378,8 +387,9 @@ impl AppState {
                     total,
                 });
             }
-            *cur = Some(next);
+            replaced = cur.replace(next);
         }
+        drop(replaced);
         self.inner.cache.clear();
         if let Some(u) = update {
             // Nobody listening is fine.
@@ -681,8 +691,8 @@ fn make_current(
         .max()
         .unwrap_or_default();
     let data = Arc::new(data);
-    let layouts = Worker::start(data.clone(), "layout");
-    let queries = Worker::start(data.clone(), "query");
+    let layouts = Worker::new(data.clone(), "layout");
+    let queries = Worker::new(data.clone(), "query");
     Current {
         key,
         generation,

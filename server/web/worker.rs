@@ -4,9 +4,13 @@
 //! panel and search needs it. A worker builds it once per snapshot and keeps it
 //! on its own stack (so it can borrow the graph), and requests send it closures.
 //! When the snapshot is replaced the worker's channel closes and it ends.
+//!
+//! The thread and the index are made on the first question, not with the generation: a live
+//! swarm installs many generations a second that nobody asks anything of, and each one started
+//! two threads that each indexed the whole graph.
 
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::graph::Graph;
 use crate::layout::GraphIndex;
@@ -23,9 +27,11 @@ pub struct Data {
 
 type Job = Box<dyn for<'a> FnOnce(&'a Data, &GraphIndex<'a>) + Send>;
 
-/// A worker thread bound to one generation.
+/// A worker thread bound to one generation, started by its first question.
 pub struct Worker {
-    tx: mpsc::Sender<Job>,
+    data: Arc<Data>,
+    name: &'static str,
+    tx: OnceLock<mpsc::Sender<Job>>,
 }
 
 /// The worker is gone (its thread could not start or panicked).
@@ -34,22 +40,34 @@ pub struct Worker {
 pub struct WorkerGone(pub &'static str);
 
 impl Worker {
-    /// Start a worker over `data`, named for the thread list.
-    pub fn start(data: Arc<Data>, name: &'static str) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let spawned = std::thread::Builder::new()
-            .name(format!("dockmap-{name}"))
-            .spawn(move || {
-                let ix = GraphIndex::new(&data.graph);
-                while let Ok(job) = rx.recv() {
-                    job(&data, &ix);
-                }
-            });
-        if let Err(e) = spawned {
-            // The receiver died with the closure: every `run` will answer WorkerGone.
-            eprintln!("dockmap: cannot start the {name} worker: {e}");
+    /// A worker over `data`, named for the thread list; its thread starts with the first `run`.
+    pub fn new(data: Arc<Data>, name: &'static str) -> Self {
+        Self {
+            data,
+            name,
+            tx: OnceLock::new(),
         }
-        Self { tx }
+    }
+
+    /// The channel to the worker's thread, started now if it is not running yet.
+    fn sender(&self) -> &mpsc::Sender<Job> {
+        self.tx.get_or_init(|| {
+            let (tx, rx) = mpsc::channel::<Job>();
+            let data = self.data.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("dockmap-{}", self.name))
+                .spawn(move || {
+                    let ix = GraphIndex::new(&data.graph);
+                    while let Ok(job) = rx.recv() {
+                        job(&data, &ix);
+                    }
+                });
+            if let Err(e) = spawned {
+                // The receiver died with the closure: every `run` will answer WorkerGone.
+                eprintln!("dockmap: cannot start the {} worker: {e}", self.name);
+            }
+            tx
+        })
     }
 
     /// Run `f` on the worker and wait (asynchronously) for its answer.
@@ -59,7 +77,7 @@ impl Worker {
         F: for<'a> FnOnce(&'a Data, &GraphIndex<'a>) -> T + Send + 'static,
     {
         let (otx, orx) = tokio::sync::oneshot::channel();
-        self.tx
+        self.sender()
             .send(Box::new(move |d, ix| {
                 let _ = otx.send(f(d, ix));
             }))
