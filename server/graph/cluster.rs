@@ -162,8 +162,8 @@ struct NodeIndex<'a> {
     names: HashMap<NsIdentity, String>,
     /// VNI → the first vxlan link with it (namespaces in order, then links in order).
     vxlans: HashMap<u64, (&'a Namespace, &'a Link)>,
-    /// VNI → (lowercased MAC, destination) of that vxlan link's FDB entries.
-    fdb: HashMap<u64, HashSet<(String, &'a str)>>,
+    /// VNI → lowercased MAC → the destinations of that vxlan link's FDB entries for it.
+    fdb: HashMap<u64, HashMap<String, Vec<&'a str>>>,
 }
 
 impl<'a> NodeIndex<'a> {
@@ -179,13 +179,16 @@ impl<'a> NodeIndex<'a> {
         let fdb = vxlans
             .iter()
             .map(|(&vni, (ns, vx))| {
-                let set = ns
-                    .fdb
-                    .iter()
-                    .filter(|f| f.ifindex == vx.ifindex)
-                    .filter_map(|f| Some((f.mac.to_ascii_lowercase(), f.dst.as_deref()?)))
-                    .collect();
-                (vni, set)
+                let mut by_mac: HashMap<String, Vec<&str>> = HashMap::new();
+                for f in ns.fdb.iter().filter(|f| f.ifindex == vx.ifindex) {
+                    if let Some(dst) = f.dst.as_deref() {
+                        by_mac
+                            .entry(f.mac.to_ascii_lowercase())
+                            .or_default()
+                            .push(dst);
+                    }
+                }
+                (vni, by_mac)
             })
             .collect();
         NodeIndex {
@@ -231,14 +234,19 @@ fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, Str
             }
         }
     }
-    let fdb: Vec<_> = b
+    // Taken out and put back (re-keyed where the tunnel now ends at a node): no copies.
+    let fdb_ids: Vec<String> = b
         .edges
         .values()
         .filter(|e| e.kind == EdgeKind::Fdb)
-        .cloned()
+        .map(|e| e.id.clone())
         .collect();
-    for e in fdb {
+    for id in fdb_ids {
+        let Some(e) = b.edges.remove(&id) else {
+            continue;
+        };
         let Some(dst) = e.attrs.get("dst").and_then(|d| d.as_str()) else {
+            b.edges.insert(id, e);
             continue;
         };
         let Some(host) = addrs.get(dst) else {
@@ -250,6 +258,7 @@ fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, Str
                     vec![e.source.clone(), e.target.clone()],
                 );
             }
+            b.edges.insert(id, e);
             continue;
         };
         let vni = e.attrs.get("vni").and_then(|v| v.as_u64());
@@ -266,8 +275,7 @@ fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, Str
             None if b.elements.contains_key(&ids::host(host)) => ids::host(host),
             None => e.target.clone(),
         };
-        b.edges.remove(&e.id);
-        let mut attrs = e.attrs.clone();
+        let mut attrs = e.attrs;
         let label = labels
             .get(host.as_str())
             .map_or(host.as_str(), String::as_str);
@@ -292,8 +300,8 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
         own_addrs.entry(h.as_str()).or_default().push(a.as_str());
     }
     let names = b.names.clone();
-    // (network id) -> [(host key, container name, mac)]
-    let mut members: BTreeMap<&str, Vec<(&str, &str, &str)>> = BTreeMap::new();
+    // (network id) -> [(host key, container name, mac, mac lowercased)]
+    let mut members: BTreeMap<&str, Vec<(&str, &str, &str, String)>> = BTreeMap::new();
     let mut vnis: HashMap<&str, u64> = HashMap::new();
     for s in snaps {
         let Some(e) = &s.engine else { continue };
@@ -318,6 +326,7 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
                         names.key(s),
                         c.name.as_str(),
                         ep.mac.as_str(),
+                        ep.mac.to_ascii_lowercase(),
                     ));
                 }
             }
@@ -337,13 +346,13 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
             };
             let fdb = idx.fdb.get(&vni);
             let vx_id = ids::interface(a_host, &idx.name(ns), &vx.name);
-            for (b_host, ctr, mac) in list.iter().filter(|(h, _, _)| *h != a_host) {
+            for (b_host, ctr, mac, lower) in list.iter().filter(|(h, ..)| *h != a_host) {
                 let Some(b_addrs) = own_addrs.get(b_host) else {
                     continue;
                 };
-                let lower = mac.to_ascii_lowercase();
-                let present =
-                    fdb.is_some_and(|f| b_addrs.iter().any(|a| f.contains(&(lower.clone(), *a))));
+                let present = fdb
+                    .and_then(|f| f.get(lower))
+                    .is_some_and(|dsts| b_addrs.iter().any(|a| dsts.contains(a)));
                 if !present {
                     let b_label = names
                         .all()
