@@ -3,7 +3,7 @@
 //! route, filter FORWARD, the container. A block names the rule and the network option that
 //! would change it (the gateway mode, trusted host interfaces).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::snapshot::{Link, Namespace, Network, SourceKind};
 
@@ -161,8 +161,8 @@ fn stages<'a>(
         vec![],
     );
     let pkt = Packet {
-        src,
-        dst: Some(to.x),
+        src: src.map(IpAddr::V4),
+        dst: Some(IpAddr::V4(to.x)),
         proto: to.port.map(|_| "tcp".to_owned()),
         dport: to.port,
         in_if: Some(link.name.clone()),
@@ -171,7 +171,7 @@ fn stages<'a>(
     };
     raw_prerouting(t, &ctx.budget, nv, hns, &pkt, to.net, in_el)?;
     let ns_el = ctx.element(nv.netns_id(hns));
-    let (br, br_el) = t.route_out(nv, hns, ns_el, to.x)?;
+    let (br, br_el) = t.route_out(nv, hns, ns_el, IpAddr::V4(to.x))?;
     let fwd = Packet {
         out_if: Some(br.name.clone()),
         ..pkt
@@ -186,7 +186,7 @@ fn stages<'a>(
     }
     forwarded?;
     let arrives = format!("on {}", to.text);
-    enter_container(t, ctx, to.f.node, hns, br, to.f, to.x, &arrives)
+    enter_container(t, ctx, to.f.node, hns, br, to.f, IpAddr::V4(to.x), &arrives)
 }
 
 /// The client's address (when it is one) and the host interface its packets arrive on.
@@ -201,7 +201,7 @@ fn arrives_on<'a>(
     let (src, link): (Option<Ipv4Addr>, Option<&Link>) = match client {
         Client::Address(a) => (
             Some(*a),
-            nv.route(hns, Some(*a))
+            nv.route(hns, Some(IpAddr::V4(*a)))
                 .and_then(|r| r.oif)
                 .and_then(|i| hns.link(i)),
         ),

@@ -7,11 +7,11 @@
 //! `goto`, verdict maps, `dnat`, `snat`, `masquerade`, `redirect`, `meta mark set`, counters and
 //! logs. A rule using anything else makes the walk *unknown*, naming the rule.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::rules::{in_prefix, parse_prefix, Packet};
+use super::rules::{in_prefix, parse_net, Packet};
 
 const MAX_DEPTH: usize = 40;
 
@@ -62,7 +62,12 @@ pub fn walk_hook(ruleset: &Value, hook: &str, pkt: &Packet) -> NftWalk {
         .iter()
         .filter_map(|i| i.get("chain"))
         .filter(|c| c.get("hook").and_then(Value::as_str) == Some(hook))
-        .filter(|c| matches!(s(c, "family"), "ip" | "inet"))
+        .filter(|c| match s(c, "family") {
+            "inet" => true,
+            "ip6" => pkt.v6,
+            "ip" => !pkt.v6,
+            _ => false,
+        })
         .collect();
     bases.sort_by_key(|c| c.get("prio").and_then(Value::as_i64).unwrap_or(0));
     let mut w = NftWalk {
@@ -432,8 +437,11 @@ impl<'v> Ruleset<'v> {
         }
         if let Some(p) = key.get("payload") {
             let ip = match (s(p, "protocol"), s(p, "field")) {
-                ("ip", "saddr") => pkt.src,
-                ("ip", "daddr") => pkt.dst,
+                (l3 @ ("ip" | "ip6"), _) if (l3 == "ip6") != pkt.v6 => {
+                    return Err(format!("map key {l3} on a packet of the other family"))
+                }
+                ("ip" | "ip6", "saddr") => pkt.src,
+                ("ip" | "ip6", "daddr") => pkt.dst,
                 (proto, field) => return Err(format!("map key {proto} {field}")),
             };
             return Ok(ip.map(Key::Addr).unwrap_or(Key::Open));
@@ -511,6 +519,11 @@ fn meta_hit(meta: &Value, right: &Value, pkt: &Packet) -> Hit {
             Some(o) => name_hit(right, o),
             None => Hit::Unknown("oifname before routing".into()),
         },
+        "nfproto" => Hit::of(
+            values(right)
+                .iter()
+                .any(|v| v.as_str() == Some(if pkt.v6 { "ipv6" } else { "ipv4" })),
+        ),
         "l4proto" | "protocol" => match pkt.proto.as_deref() {
             Some(p) => Hit::of(values(right).iter().any(|v| v.as_str() == Some(p))),
             None => Hit::Open,
@@ -524,12 +537,14 @@ fn meta_hit(meta: &Value, right: &Value, pkt: &Packet) -> Hit {
     }
 }
 
-/// A header field match (IPv4 addresses and protocol, TCP/UDP ports) for the packet.
+/// A header field match (IPv4 and IPv6 addresses and protocol, TCP/UDP ports) for the packet.
 fn payload_hit(p: &Value, right: &Value, pkt: &Packet) -> Hit {
     match (s(p, "protocol"), s(p, "field")) {
-        ("ip", "saddr") => addr_hit(right, pkt.src),
-        ("ip", "daddr") => addr_hit(right, pkt.dst),
-        ("ip", "protocol") => match pkt.proto.as_deref() {
+        // An `ip` match never holds for an IPv6 packet in an inet table, nor `ip6` for IPv4.
+        (l3 @ ("ip" | "ip6"), _) if (l3 == "ip6") != pkt.v6 => Hit::No,
+        ("ip" | "ip6", "saddr") => addr_hit(right, pkt.src),
+        ("ip" | "ip6", "daddr") => addr_hit(right, pkt.dst),
+        ("ip", "protocol") | ("ip6", "nexthdr") => match pkt.proto.as_deref() {
             Some(x) => Hit::of(values(right).iter().any(|v| v.as_str() == Some(x))),
             None => Hit::Open,
         },
@@ -549,7 +564,7 @@ fn payload_hit(p: &Value, right: &Value, pkt: &Packet) -> Hit {
 /// A map key's value for the packet.
 enum Key {
     Name(String),
-    Addr(Ipv4Addr),
+    Addr(IpAddr),
     Open,
 }
 
@@ -591,11 +606,11 @@ fn name_hit(right: &Value, name: &str) -> Hit {
     )
 }
 
-fn addr_hit(right: &Value, ip: Option<Ipv4Addr>) -> Hit {
+fn addr_hit(right: &Value, ip: Option<IpAddr>) -> Hit {
     let mut any_open = false;
     for v in values(right) {
         let net = match &v {
-            Value::String(a) => parse_prefix(a),
+            Value::String(a) => parse_net(a),
             Value::Object(o) if o.contains_key("prefix") => {
                 let p = &o["prefix"];
                 s(p, "addr")
@@ -610,7 +625,7 @@ fn addr_hit(right: &Value, ip: Option<Ipv4Addr>) -> Hit {
             }
         };
         let Some((net, len)) = net else {
-            return Hit::Unknown(format!("address {v} is not IPv4"));
+            return Hit::Unknown(format!("address {v} is not an IP address or prefix"));
         };
         match ip {
             Some(ip) if in_prefix(ip, net, len) => return Hit::Yes,
@@ -680,6 +695,8 @@ fn nat_to(body: &Value) -> Option<String> {
     let addr = body.get("addr").and_then(Value::as_str);
     let port = body.get("port").map(|p| p.to_string());
     match (addr, port) {
+        // As nft prints it: an IPv6 address in brackets before its port.
+        (Some(a), Some(p)) if a.contains(':') => Some(format!("[{a}]:{p}")),
         (Some(a), Some(p)) => Some(format!("{a}:{p}")),
         (Some(a), None) => Some(a.to_owned()),
         (None, Some(p)) => Some(p),
@@ -808,6 +825,7 @@ fn render_expr(e: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::net::Ipv4Addr;
 
     /// `nft -j list ruleset` after `nft -f tests/fixtures/nftablesdoc/<name>.nft` (moby's
     /// generated Docker 29 layouts, see that directory's header lines), recorded on nft 1.0.6.
@@ -829,12 +847,12 @@ mod tests {
 
     fn from_outside(dst: Ipv4Addr, dport: u16, out: Option<&str>) -> Packet {
         Packet {
-            dst: Some(dst),
+            dst: Some(dst.into()),
             proto: Some("tcp".into()),
             dport: Some(dport),
             in_if: Some("eth0".into()),
             out_if: out.map(str::to_owned),
-            local: vec![HOST],
+            local: vec![HOST.into()],
             ..Packet::default()
         }
     }
@@ -910,11 +928,11 @@ mod tests {
     fn egress_is_accepted_and_masqueraded() {
         let rs = layout("usernet-portmap");
         let out = Packet {
-            src: Some(C1),
+            src: Some(C1.into()),
             in_if: Some("bridge1".into()),
             out_if: Some("eth0".into()),
             dst_local: Some(false),
-            local: vec![HOST],
+            local: vec![HOST.into()],
             ..Packet::default()
         };
         assert_eq!(walk_hook(&rs, "forward", &out).decision, NftDecision::Pass);
@@ -929,10 +947,10 @@ mod tests {
     fn internal_network_drops_egress_and_icc_off_drops_neighbours() {
         let rs = layout("usernet-internal");
         let out = Packet {
-            src: Some(C1),
+            src: Some(C1.into()),
             in_if: Some("bridgeICC".into()),
             out_if: Some("eth0".into()),
-            local: vec![HOST],
+            local: vec![HOST.into()],
             ..Packet::default()
         };
         let w = walk_hook(&rs, "forward", &out);
@@ -942,8 +960,8 @@ mod tests {
         );
         let rs = layout("usernet-portmap-noicc");
         let icc = Packet {
-            src: Some(Ipv4Addr::new(198, 18, 220, 3)),
-            dst: Some(C1),
+            src: Some(Ipv4Addr::new(198, 18, 220, 3).into()),
+            dst: Some(C1.into()),
             proto: Some("tcp".into()),
             dport: Some(80),
             in_if: Some("bridge1".into()),

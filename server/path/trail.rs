@@ -1,6 +1,6 @@
 //! Building a path hop by hop: each hop is joined to the previous one by the graph's edge.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::snapshot::{Link, Namespace, Rule, SourceKind};
 
@@ -10,6 +10,7 @@ use super::model::{Evidence, Hop, Outcome, PacketPath, Verdict};
 use super::native;
 use super::rules::{walk, Decision, Packet, Walk};
 use super::switches::{forward_gate, Gate};
+use super::v6::{manages_v6, unmanaged};
 
 /// The path ended at a hop that says why (blocked, broken or unknown): stages hand it on with `?`
 /// and the tracer finishes the path once.
@@ -190,7 +191,7 @@ impl<'c, 'a> Trail<'c, 'a> {
         nv: &NodeView<'a>,
         hns: &'a Namespace,
         from: Option<String>,
-        x: Ipv4Addr,
+        x: IpAddr,
     ) -> Stage<(&'a Link, Option<String>)> {
         let label = nv.ns_name(hns);
         let Some(route) = nv.route(hns, Some(x)) else {
@@ -344,6 +345,12 @@ impl<'c, 'a> Trail<'c, 'a> {
         } else if verdict == Verdict::Pass && ev.len() > before {
             text.push_str(", and the native nftables chains let it through");
         }
+        if pkt.v6 && verdict == Verdict::Pass && !manages_v6(ns) {
+            text.push_str(&format!(
+                " ({}: nothing of Docker's, such as icc or isolation, applies to IPv6)",
+                unmanaged(&label)
+            ));
+        }
         self.hop(nv.host, element, text, ev, verdict);
     }
 }
@@ -404,6 +411,11 @@ pub fn rule_evidence(ns_label: &str, w: &Walk<'_>) -> Vec<Evidence> {
         .collect();
     if let Decision::Policy(p) = &w.decision {
         ev.push(facts::policy(ns_label, &w.table, &w.chain, p));
+    }
+    if w.v6 {
+        for e in &mut ev {
+            e.kind = "ip6tables".into();
+        }
     }
     ev
 }
