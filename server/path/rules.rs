@@ -568,8 +568,17 @@ fn addr_cond(field: &Option<String>, ip: Option<IpAddr>, v6: bool) -> Cond {
     match ip {
         Some(ip) => Cond::from_bool(in_prefix(ip, net, p)).negate(n),
         None if p == 0 => Cond::from_bool(true).negate(n),
+        // A client the question leaves open comes from a routable address: link-local sources
+        // are never forwarded (Docker's `! -s fe80::/10` on its IPv6 DNAT holds for them all).
+        None if v6 && link_local(net, p) => Cond::No.negate(n),
         None => Cond::Depends,
     }
+}
+
+/// Whether `net/p` lies inside fe80::/10.
+fn link_local(net: IpAddr, p: u8) -> bool {
+    let fe80 = IpAddr::V6(std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0));
+    p >= 10 && in_prefix(net, fe80, 10)
 }
 
 fn iface_cond(field: &Option<String>, name: Option<&str>) -> Cond {
@@ -747,6 +756,85 @@ mod tests {
             local: vec!["198.19.0.5".parse().unwrap()],
             ..Default::default()
         }
+    }
+
+    /// moby's Docker 28 ip6tables layout (tests/fixtures/iptablesdoc/, naming its source).
+    const V6: &str =
+        include_str!("../../tests/fixtures/iptablesdoc/usernet-portmap.ip6tables-save");
+
+    fn v6_fw() -> Firewall {
+        Firewall {
+            // The IPv4 tables hold a DNAT for the same port elsewhere: an IPv6 packet never meets it.
+            ipv4: parse_iptables_save(NAT).unwrap(),
+            ipv6: parse_iptables_save(V6).unwrap(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_ipv6_packet_walks_the_ip6tables_tables_only() {
+        let f = v6_fw();
+        let host: IpAddr = "2001:2:0:221::5".parse().unwrap();
+        let pkt = Packet {
+            v6: true,
+            dst: Some(host),
+            proto: Some("tcp".into()),
+            dport: Some(8080),
+            in_if: Some("up0".into()),
+            local: vec![host],
+            ..Default::default()
+        };
+        let w = walk(Some(&f), "nat", "PREROUTING", &pkt);
+        assert!(w.v6);
+        assert_eq!(
+            w.dnat().map(|r| r.text.as_str()),
+            Some("-A DOCKER ! -s fe80::/10 ! -i bridge1 -p tcp -m tcp --dport 8080 -j DNAT --to-destination [2001:2:0:220::2]:80"),
+            "a client left open is no link-local one: {w:?}"
+        );
+        // A link-local client gets no DNAT.
+        let ll = Packet {
+            src: Some("fe80::9".parse().unwrap()),
+            ..pkt.clone()
+        };
+        assert_eq!(walk(Some(&f), "nat", "PREROUTING", &ll).dnat(), None);
+        // The IPv4 packet to the same port meets the IPv4 DNAT, not the IPv6 one.
+        let w = walk(
+            Some(&f),
+            "nat",
+            "PREROUTING",
+            &to_host(8080, Some("eth0"), "198.19.0.5"),
+        );
+        assert!(!w.v6 && w.dnat().is_some_and(|r| r.text.contains("198.18.0.2:80")));
+        // filter FORWARD to the container, and an IPv6 packet where only IPv4 tables exist.
+        let fwd = Packet {
+            dst: Some("2001:2:0:220::2".parse().unwrap()),
+            dport: Some(80),
+            out_if: Some("bridge1".into()),
+            ..pkt.clone()
+        };
+        assert_eq!(
+            walk(Some(&f), "filter", "FORWARD", &fwd).target(),
+            Some("ACCEPT")
+        );
+        let v4_only = fw(NAT);
+        assert_eq!(
+            walk(Some(&v4_only), "nat", "PREROUTING", &pkt).decision,
+            Decision::NoTable
+        );
+    }
+
+    #[test]
+    fn prefixes_of_either_family_never_match_across_families() {
+        let (net, p) = parse_net("2001:2::/48").unwrap();
+        assert!(in_prefix("2001:2:0:220::2".parse().unwrap(), net, p));
+        assert!(!in_prefix("2001:3::1".parse().unwrap(), net, p));
+        assert!(!in_prefix("198.18.0.1".parse().unwrap(), net, p));
+        assert_eq!(parse_net("::/129"), None);
+        assert_eq!(parse_prefix("2001:2::/64"), None, "parse_prefix is IPv4's");
+        assert_eq!(
+            addr_cond(&Some("198.18.0.0/15".into()), None, true),
+            Cond::Unknown("address 198.18.0.0/15 is not an IPv6 prefix".into())
+        );
     }
 
     #[test]
