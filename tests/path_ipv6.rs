@@ -333,3 +333,110 @@ fn without_ip6tables_rules_ipv6_paths_are_unknown_where_docker_would_nat() {
     );
     drop(l.lab);
 }
+
+/// The host's IPv6 forwarding switches, put back on drop: the 20.10 engine turns them on for
+/// good when it makes an IPv6 network (libnetwork's setupIPv6Forwarding).
+struct HostForwarding6(Vec<(&'static str, String)>);
+
+impl HostForwarding6 {
+    fn save() -> Self {
+        let read = |p: &'static str| (p, std::fs::read_to_string(p).unwrap_or_default());
+        HostForwarding6(vec![
+            read("/proc/sys/net/ipv6/conf/all/forwarding"),
+            read("/proc/sys/net/ipv6/conf/default/forwarding"),
+        ])
+    }
+}
+
+impl Drop for HostForwarding6 {
+    fn drop(&mut self) {
+        for (p, v) in &self.0 {
+            if !v.is_empty() {
+                let _ = std::fs::write(p, v);
+            }
+        }
+    }
+}
+
+/// On the real 20.10 engine, an IPv6 network in 2001:2::/48 without `--ip6tables` on the daemon
+/// (the shared test engine has none): the IPv4 binding is delivered through the DNAT, the IPv6
+/// one is unknown and says the engine does not manage IPv6 here, and east-west over IPv6
+/// agrees with real traffic between the containers.
+#[test]
+fn engine_ipv6_network_without_ip6tables_is_answered_honestly() {
+    use crate::support::engine::{self, TestContainer, TestNetwork};
+    if !engine::available() {
+        return;
+    }
+    let _forwarding = HostForwarding6::save();
+    let pid = std::process::id();
+    let port = 20_000 + (pid % 20_000) as u16 + 7;
+    let subnet = format!("2001:2:0:{:x}::/64", 0x1000 + pid % 0xe000);
+    let net = TestNetwork::bridge(&engine::unique("v6"), &["--ipv6", "--subnet", &subnet]);
+    let web = TestContainer::run_cmd(
+        &engine::unique("v6web"),
+        &["--network", &net.id, "-p", &format!("{port}:80")],
+        &["sh", "-c", "while true; do echo ok | nc -l -p 80; done"],
+    );
+    let peer = TestContainer::run(&engine::unique("v6peer"), &["--network", &net.id]);
+    let web_v6 = web.inspect("{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}");
+    assert!(
+        web_v6.starts_with("2001:2:0:"),
+        "the engine gave web an address in {subnet}: {web_v6:?}"
+    );
+    let ip6_rules = netlab::run("ip6tables-save", &[]);
+    let engine_programs_ip6tables = ip6_rules.contains(":DOCKER");
+
+    let snap = engine::runtime().block_on(dockmap::collect::node::collect(
+        &dockmap::collect::node::NodeOptions::default(),
+    ));
+    let g = build(std::slice::from_ref(&snap));
+    let q = Question::Port {
+        port,
+        protocol: "tcp".into(),
+        node: None,
+    };
+    let a = trace(&q, std::slice::from_ref(&snap), &g);
+    let v4 = a.paths.iter().find(|p| !p.id.contains("/ipv6"));
+    let v6 = a.paths.iter().find(|p| p.id.contains("/ipv6"));
+    let (Some(v4), Some(v6)) = (v4, v6) else {
+        panic!("one IPv4 and one IPv6 path: {a:#?}");
+    };
+    assert_eq!(v4.outcome, Outcome::Delivered, "{v4:#?}");
+    if !engine_programs_ip6tables {
+        assert_eq!(v6.outcome, Outcome::Unknown, "{v6:#?}");
+        let why = v6.hops.last().unwrap().verdict.reason();
+        assert!(why.contains("no Docker ip6tables rules"), "{why}");
+        assert!(why.contains(&format!("[::]:{port}/tcp")), "{why}");
+    }
+
+    // East-west over IPv6: what the path says is what a connection between them does.
+    let connected = engine::try_docker(&[
+        "exec",
+        &peer.id,
+        "sh",
+        "-c",
+        &format!("nc -w 2 {web_v6} 80 </dev/null"),
+    ])
+    .is_ok_and(|out| out.contains("ok"));
+    let q = Question::Between {
+        from: peer.name.clone(),
+        to: web_v6.clone(),
+    };
+    let a = trace(&q, std::slice::from_ref(&snap), &g);
+    assert_eq!(a.paths.len(), 1, "{a:#?}");
+    agrees("engine east-west", connected, &a.paths[0]);
+    assert!(
+        connected,
+        "nothing of the engine's stands between two containers of one network"
+    );
+    assert!(
+        a.paths[0].hops.iter().any(|h| engine_programs_ip6tables
+            || h.text.contains("no Docker ip6tables rules")
+            || h.text.contains("bridges it without iptables")),
+        "{:#?}",
+        a.paths[0]
+    );
+    drop((web, peer));
+    drop(net);
+}
