@@ -1004,4 +1004,49 @@ mod tests {
             vec!["inet fw fwd: tcp dport { 22, 443 } accept".to_owned()]
         );
     }
+
+    #[test]
+    fn an_ipv6_packet_meets_ip6_and_inet_tables_and_no_ip_matches() {
+        let rs = serde_json::json!({"nftables": [
+            // Docker 29's ip6 table: the DNAT of the published port.
+            {"chain": {"family": "ip6", "table": "docker-bridges", "name": "nat-PREROUTING", "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}},
+            {"rule": {"family": "ip6", "table": "docker-bridges", "chain": "nat-PREROUTING", "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}}, "right": "2001:2:0:221::5"}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}},
+                {"dnat": {"family": "ip6", "addr": "2001:2:0:220::2", "port": 80}}]}},
+            // An IPv4 table on the same hook never sees the IPv6 packet.
+            {"chain": {"family": "ip", "table": "v4only", "name": "pre", "type": "filter", "hook": "prerouting", "prio": -300, "policy": "drop"}},
+            // An inet table: its `ip saddr` drop does not hold for IPv6, its `meta nfproto ipv6` accept does.
+            {"chain": {"family": "inet", "table": "fw", "name": "pre", "type": "filter", "hook": "prerouting", "prio": -200, "policy": "drop"}},
+            {"rule": {"family": "inet", "table": "fw", "chain": "pre", "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "0.0.0.0", "len": 0}}}}, {"drop": null}]}},
+            {"rule": {"family": "inet", "table": "fw", "chain": "pre", "expr": [
+                {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv6"}}, {"accept": null}]}}
+        ]});
+        let host: IpAddr = "2001:2:0:221::5".parse().unwrap();
+        let pkt = Packet {
+            v6: true,
+            dst: Some(host),
+            proto: Some("tcp".into()),
+            dport: Some(8080),
+            in_if: Some("up0".into()),
+            local: vec![host],
+            ..Packet::default()
+        };
+        let w = walk_hook(&rs, "prerouting", &pkt);
+        assert!(
+            matches!(&w.decision, NftDecision::Nat { kind, to: Some(to), .. } if kind == "dnat" && to == "[2001:2:0:220::2]:80"),
+            "{w:?}"
+        );
+        assert!(
+            w.matched.iter().all(|r| !r.starts_with("ip v4only")),
+            "{w:?}"
+        );
+        // The same rules for an IPv4 packet: the ip table's policy drops it.
+        let w = walk_hook(&rs, "prerouting", &from_outside(HOST, 8080, None));
+        assert_eq!(
+            w.decision,
+            NftDecision::Drop("ip v4only pre: policy drop".into())
+        );
+    }
 }
