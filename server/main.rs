@@ -125,7 +125,7 @@ struct PathArgs {
     /// interface, straight to a container's own address (`--to CONTAINER[:PORT]`).
     #[arg(long)]
     from: Option<String>,
-    /// To a container (`CONTAINER[:PORT]` from outside), a service (its VIP), an IPv4 address, or `internet`.
+    /// To a container (`CONTAINER[:PORT]` from outside), a service (its VIP), an IP address, or `internet`.
     #[arg(long)]
     to: Option<String>,
     /// Read this snapshot (a node snapshot, a JSON array of them, or a cluster snapshot) instead of collecting.
