@@ -308,6 +308,32 @@ fn without_ip6tables_rules_ipv6_paths_are_unknown_where_docker_would_nat() {
             && why.contains("nothing listens on [::]:8080/tcp"),
         "{why}"
     );
+    // An IPv4 binding of a container with no IPv4 address (an IPv6-only network): no DNAT is
+    // meant to take it, so nothing is broken; the host's sockets say who would relay it.
+    let mut v6_only = s.clone();
+    let web = &mut v6_only.engine.as_mut().unwrap().containers[0];
+    let mut v4 = web.ports[0].clone();
+    v4.host_ip = Some("0.0.0.0".into());
+    web.ports.push(v4);
+    let g = build(std::slice::from_ref(&v6_only));
+    let q = Question::Port {
+        port: 8080,
+        protocol: "tcp".into(),
+        node: None,
+    };
+    let a = trace(&q, std::slice::from_ref(&v6_only), &g);
+    assert_eq!(a.paths.len(), 2, "{a:#?}");
+    let p4 = a.paths.iter().find(|p| !p.id.contains("/ipv6")).unwrap();
+    assert_eq!(p4.outcome, Outcome::Unknown, "{p4:#?}");
+    assert!(
+        p4.hops
+            .last()
+            .unwrap()
+            .verdict
+            .reason()
+            .contains("has no IPv4 address (an IPv6-only network)"),
+        "{p4:#?}"
+    );
     // Egress leaves unmasqueraded; it works here only because the client routes the prefix back.
     assert!(netlab::connects_to(&l.hctr, "[2001:2:0:221::9]:80"));
     let e = between(&s, "web", "2001:2:0:221::9");

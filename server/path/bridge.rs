@@ -179,25 +179,33 @@ impl<'a> Bridge<'_, 'a> {
             );
             return Ok(Onward::after_nat(a, (x, y), pkt));
         }
-        let verdict = match &w.decision {
-            Decision::NotRead => Verdict::Unknown(format!(
+        // Where the walk settled nothing yet, a client no DNAT is meant for is answered first.
+        let settled =
+            matches!(w.decision, Decision::NotRead | Decision::Unknown(_)) || w.doubt().is_some();
+        let proxied = if settled || a.local {
+            None
+        } else {
+            self.proxy_only(hns, &mut ev)
+        };
+        let verdict = match (proxied, &w.decision) {
+            (Some(v), _) => v,
+            (None, Decision::NotRead) => Verdict::Unknown(format!(
                 "the host's iptables rules were not read ({})",
                 nv.why_not_read(hns, SourceKind::Iptables)
             )),
-            Decision::Unknown(why) => Verdict::Unknown(format!("nat {chain} on {}: {why}", nv.host)),
-            _ if w.doubt().is_some() => Verdict::Unknown(w.doubt().unwrap_or_default()),
-            _ if self.v6 && !manages_v6(hns) => self.v6_unmanaged(hns, &mut ev),
-            _ if a.local => match self.userland_proxy(t, hns, a, &pkt, &mut ev)? {
+            (None, Decision::Unknown(why)) => Verdict::Unknown(format!("nat {chain} on {}: {why}", nv.host)),
+            (None, _) if w.doubt().is_some() => Verdict::Unknown(w.doubt().unwrap_or_default()),
+            (None, _) if a.local => match self.userland_proxy(t, hns, a, &pkt, &mut ev)? {
                 Ok(onward) => return Ok(onward),
                 Err(verdict) => verdict,
             },
-            Decision::Rule(r) => Verdict::Broken(format!(
+            (None, Decision::Rule(r)) => Verdict::Broken(format!(
                 "nat {chain} ends at `{}`, not at a DNAT to a container",
                 r.text
             )),
             _ => Verdict::Broken(format!(
-                "no DNAT rule in nat {chain} matches {}:{port}/{proto}: nothing forwards this port to a container",
-                a.addr.map(|x| x.to_string()).unwrap_or_else(|| "the host".into())
+                "no DNAT rule in nat {chain} matches {}/{proto}: nothing forwards this port to a container",
+                a.addr.map(|x| addr_port(x, port)).unwrap_or_else(|| format!("the host:{port}"))
             )),
         };
         let verdict = native::join(nv, hns, hook, &pkt, verdict, &mut ev);
@@ -205,31 +213,52 @@ impl<'a> Bridge<'_, 'a> {
         t.stop(nv.host, ns_el, ev, verdict)
     }
 
-    /// An IPv6 client where the engine wrote no ip6tables rules: no DNAT is expected, and
-    /// whatever listens on the port (docker-proxy, relaying to the container's IPv4 address)
-    /// answers; not traced further.
-    fn v6_unmanaged(&self, hns: &'a Namespace, ev: &mut Vec<Evidence>) -> Verdict {
+    /// A client of a family no DNAT is expected for: IPv6 where the engine wrote no ip6tables
+    /// rules, or IPv4 to a container with no IPv4 address (an IPv6-only network). Whatever
+    /// listens on the port (docker-proxy, relaying to the container's other address) answers;
+    /// not traced further.
+    fn proxy_only(&self, hns: &'a Namespace, ev: &mut Vec<Evidence>) -> Option<Verdict> {
         let (nv, port, proto) = (self.nv, self.port, self.proto);
         let label = nv.ns_name(hns);
-        let any = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+        let (why, any, other) = if self.v6 {
+            if manages_v6(hns) {
+                return None;
+            }
+            let why = format!(
+                "no ip6tables DNAT for port {port}/{proto}: {}",
+                unmanaged(&label)
+            );
+            (why, IpAddr::V6(Ipv6Addr::UNSPECIFIED), "IPv4")
+        } else {
+            let (f, _) = self.binding?;
+            if f.container
+                .endpoints
+                .iter()
+                .any(|e| endpoint_ip(e, false).is_some())
+            {
+                return None;
+            }
+            let why = format!(
+                "{} has no IPv4 address (an IPv6-only network), so no DNAT takes IPv4 clients of port {port}/{proto}",
+                f.container.name
+            );
+            (why, IpAddr::V4(Ipv4Addr::UNSPECIFIED), "IPv6")
+        };
+        let at = addr_port(any, port);
         let who = match listeners_for(hns, any, port, proto) {
             None => "the host's listening sockets were not read".to_owned(),
-            Some(ls) if ls.is_empty() => {
-                format!("nothing listens on {}/{proto}", addr_port(any, port))
-            }
+            Some(ls) if ls.is_empty() => format!("nothing listens on {at}/{proto}"),
             Some(ls) => {
                 ev.extend(ls.iter().map(|l| listener_evidence(&label, l)));
                 format!(
-                    "{} listens on {}/{proto} and relays what it accepts (docker-proxy relays to the container's IPv4 address)",
-                    ls.iter().find_map(|l| l.process.clone()).unwrap_or_else(|| "a process dockmap could not name".into()),
-                    addr_port(any, port)
+                    "{} listens on {at}/{proto} and relays what it accepts (docker-proxy relays to the container's {other} address)",
+                    ls.iter()
+                        .find_map(|l| l.process.clone())
+                        .unwrap_or_else(|| "a process dockmap could not name".into()),
                 )
             }
         };
-        Verdict::Unknown(format!(
-            "no ip6tables DNAT for port {port}/{proto}: {}; {who}",
-            unmanaged(&label)
-        ))
+        Some(Verdict::Unknown(format!("{why}; {who}")))
     }
 
     /// A local client without a DNAT: Docker's OUTPUT rule leaves loopback out, so the userland
