@@ -347,7 +347,7 @@ impl<'c, 'a> Trail<'c, 'a> {
         }
         if pkt.v6 && verdict == Verdict::Pass && !manages_v6(ns) {
             text.push_str(&format!(
-                " ({}: nothing of Docker's, such as icc or isolation, applies to IPv6)",
+                "; {}, so nothing of Docker's (icc, isolation) applies to IPv6",
                 unmanaged(&label)
             ));
         }
