@@ -121,7 +121,7 @@ struct PathArgs {
     /// has, or its label as the picture shows it (`ubuntu@s4czfr`).
     #[arg(long)]
     node: Option<String>,
-    /// From this container (name, ID or ID prefix), or from outside: an IPv4 address or a host
+    /// From this container (name, ID or ID prefix), or from outside: an IP address or a host
     /// interface, straight to a container's own address (`--to CONTAINER[:PORT]`).
     #[arg(long)]
     from: Option<String>,

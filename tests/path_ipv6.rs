@@ -229,9 +229,28 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
             .any(|h| h.text.starts_with("DNAT to [2001:2:0:220::2]:80")),
         "{p:#?}"
     );
+    let direct = netlab::connects_to(&l.cli, "[2001:2:0:220::2]:80");
     assert!(
-        !netlab::connects_to(&l.cli, "[2001:2:0:220::2]:80"),
+        !direct,
         "direct access to the container's address is dropped in raw PREROUTING"
+    );
+    let d = between(&s, "2001:2:0:221::9", "web:80");
+    agrees("direct access", direct, &d);
+    assert!(
+        quotes(
+            &d,
+            "-t raw -A PREROUTING -d 2001:2:0:220::2/128 ! -i bridge1 -j DROP"
+        ),
+        "{d:#?}"
+    );
+    assert!(
+        d.hops
+            .last()
+            .unwrap()
+            .verdict
+            .reason()
+            .contains("com.docker.network.bridge.gateway_mode_ipv6=nat-unprotected"),
+        "{d:#?}"
     );
     let out = netlab::connects_to(&l.hctr, "[2001:2:0:221::9]:80");
     let e = between(&s, "web", "2001:2:0:221::9");
@@ -285,6 +304,11 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
     assert!(
         e.hops.iter().any(|h| h.text.starts_with("no NAT66")),
         "{e:#?}"
+    );
+    agrees(
+        "routed direct access",
+        netlab::connects_to(&l.cli, "[2001:2:0:220::2]:80"),
+        &between(&s, "2001:2:0:221::9", "web:80"),
     );
     drop(l.lab);
 }
