@@ -381,6 +381,31 @@ fn without_ip6tables_rules_ipv6_paths_are_unknown_where_docker_would_nat() {
             .any(|h| h.text.contains("no Docker ip6tables rules")),
         "{p:#?}"
     );
+    // IPv6 forwarding off: the kernel forwards nothing, whatever the rules.
+    netlab::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &l.host,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.forwarding=0",
+        ],
+    );
+    let out = netlab::connects_to(&l.hctr, "[2001:2:0:221::9]:80");
+    let e = between(&snapshot(&l, "nat"), "web", "2001:2:0:221::9");
+    agrees("forwarding off", out, &e);
+    assert_eq!(e.outcome, Outcome::Blocked, "{e:#?}");
+    assert!(
+        e.hops
+            .last()
+            .unwrap()
+            .evidence
+            .iter()
+            .any(|ev| ev.text == "net.ipv6.conf.all.forwarding = 0"),
+        "{e:#?}"
+    );
     drop(l.lab);
 }
 

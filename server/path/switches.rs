@@ -95,7 +95,10 @@ pub fn forward_gate(nv: &NodeView<'_>, ns: &Namespace, pkt: &Packet) -> Gate {
         );
     }
     // rp_filter is IPv4's; IPv6 has no such switch.
-    if let Some((why, ev)) = rp_filter_drop(nv, ns, pkt).filter(|_| !pkt.v6) {
+    if pkt.v6 {
+        return Gate::Rules;
+    }
+    if let Some((why, ev)) = rp_filter_drop(nv, ns, pkt) {
         return Gate::Stop(why.clone(), ev, Verdict::Blocked(why));
     }
     Gate::Rules
