@@ -515,3 +515,66 @@ fn engine_ipv6_network_without_ip6tables_is_answered_honestly() {
     drop((web, peer));
     drop(net);
 }
+
+/// Docker 29's nftables backend over IPv6: moby's `ip6 docker-bridges` table loaded with `nft -f`
+/// (tests/fixtures/nftablesdoc/usernet-portmap-ip6.nft, naming its source) and no ip6tables
+/// rules: the port, direct access, egress and icc as real IPv6 traffic goes, quoting the table.
+#[test]
+fn docker29_ip6_table_traced_as_real_ipv6_traffic_goes() {
+    if !netlab::require_root() {
+        return;
+    }
+    let l = v6_lab();
+    load(&l, None);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/nftablesdoc/usernet-portmap-ip6.nft");
+    netlab::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &l.host,
+            "nft",
+            "-f",
+            path.to_str().unwrap(),
+        ],
+    );
+    let s = snapshot(&l, "nat");
+    let native = |p: &PacketPath, text: &str| {
+        p.hops
+            .iter()
+            .flat_map(|h| h.evidence.iter())
+            .any(|e| e.kind == "nftables" && e.text.ends_with(text))
+    };
+    let port = netlab::connects_to(&l.cli, "[2001:2:0:221::5]:8080");
+    assert!(port, "the native DNAT forwards the port over IPv6");
+    let p = netlab::port_path(8080, &s);
+    agrees("native port", port, &p);
+    assert!(
+        native(
+            &p,
+            "tcp dport 8080 counter dnat to [2001:2:0:220::2]:80 comment \"DNAT\""
+        ),
+        "{p:#?}"
+    );
+    let direct = netlab::connects_to(&l.cli, "[2001:2:0:220::2]:80");
+    let d = between(&s, "2001:2:0:221::9", "web:80");
+    agrees("native direct access", direct, &d);
+    assert!(
+        native(&d, "counter drop comment \"DROP DIRECT ACCESS\""),
+        "{d:#?}"
+    );
+    let out = netlab::connects_to(&l.hctr, "[2001:2:0:221::9]:80");
+    let e = between(&s, "web", "2001:2:0:221::9");
+    agrees("native egress", out, &e);
+    assert!(
+        native(&e, "counter masquerade comment \"MASQUERADE\""),
+        "{e:#?}"
+    );
+    agrees(
+        "native icc",
+        netlab::connects_to(&l.hctr, "[2001:2:0:220::3]:80"),
+        &between(&s, "web", "web2"),
+    );
+    drop(l.lab);
+}

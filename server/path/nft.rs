@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::rules::{in_prefix, parse_net, Packet};
+use super::rules::{in_prefix, link_local, parse_net, Packet};
 
 const MAX_DEPTH: usize = 40;
 
@@ -631,6 +631,8 @@ fn addr_hit(right: &Value, ip: Option<IpAddr>) -> Hit {
             Some(ip) if in_prefix(ip, net, len) => return Hit::Yes,
             Some(_) => {}
             None if len == 0 => return Hit::Yes,
+            // An address the question leaves open is a routable one (as in the iptables walk).
+            None if link_local(net, len) => {}
             None => any_open = true,
         }
     }

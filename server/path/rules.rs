@@ -576,7 +576,7 @@ fn addr_cond(field: &Option<String>, ip: Option<IpAddr>, v6: bool) -> Cond {
 }
 
 /// Whether `net/p` lies inside fe80::/10.
-fn link_local(net: IpAddr, p: u8) -> bool {
+pub(super) fn link_local(net: IpAddr, p: u8) -> bool {
     let fe80 = IpAddr::V6(std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0));
     p >= 10 && in_prefix(net, fe80, 10)
 }
