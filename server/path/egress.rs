@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use crate::snapshot::{Link, Namespace, Route, SourceKind};
 
 use super::facts;
-use super::lookup::{Ctx, Found, NodeView};
+use super::lookup::{endpoint_ip, Ctx, Found, NodeView};
 use super::model::{Evidence, PacketPath, Verdict};
 use super::native::{self, Native};
 use super::rules::{walk, Decision, Packet};
@@ -15,16 +15,28 @@ use super::trail::{rule_evidence, Stage, Trail};
 use super::v6::{manages_v6, unmanaged};
 use crate::names;
 
-/// The path from container `a` to `dst` (`None`: the internet).
+/// The path from container `a` to `dst` (`None`: the internet, over IPv6 when the container
+/// has IPv6 addresses only: an IPv6-only network).
 pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<IpAddr>) -> PacketPath {
+    let eps = &a.container.endpoints;
+    let v6 = match dst {
+        Some(d) => d.is_ipv6(),
+        None => {
+            eps.iter().all(|e| endpoint_ip(e, false).is_none())
+                && eps.iter().any(|e| endpoint_ip(e, true).is_some())
+        }
+    };
     let e = Egress {
         ctx,
         from: a,
         nv: &ctx.nodes[a.node],
         dst,
-        dst_text: dst
-            .map(|d| d.to_string())
-            .unwrap_or_else(|| "the internet".into()),
+        v6,
+        dst_text: match (dst, v6) {
+            (Some(d), _) => d.to_string(),
+            (None, false) => "the internet".into(),
+            (None, true) => "the internet over IPv6".into(),
+        },
     };
     let c = a.container;
     let mut t = Trail::new(ctx);
@@ -33,8 +45,11 @@ pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<IpAddr>) -> PacketPath
             "egress:{}/{}->{}",
             e.nv.host,
             c.name,
-            dst.map(|d| d.to_string())
-                .unwrap_or_else(|| "internet".into())
+            match (dst, v6) {
+                (Some(d), _) => d.to_string(),
+                (None, false) => "internet".into(),
+                (None, true) => "internet/ipv6".into(),
+            }
         ),
         format!("{} → {} from {}", c.name, e.dst_text, e.nv.host),
     );
@@ -48,13 +63,14 @@ struct Egress<'c, 'a> {
     from: Found<'a>,
     nv: &'c NodeView<'a>,
     dst: Option<IpAddr>,
+    /// Whether the packet is IPv6's (to an IPv6 address, or out of an IPv6-only network).
+    v6: bool,
     dst_text: String,
 }
 
 impl<'a> Egress<'_, 'a> {
-    /// Whether the packet is IPv6's (to an IPv6 address).
     fn v6(&self) -> bool {
-        self.dst.is_some_and(|d| d.is_ipv6())
+        self.v6
     }
 
     fn stages(&self, t: &mut Trail<'_, 'a>) -> Stage {
@@ -122,7 +138,7 @@ impl<'a> Egress<'_, 'a> {
     ) -> Stage<(&'a Route, &'a Link, Option<IpAddr>)> {
         let (ctx, nv, c, dst_text) = (self.ctx, self.nv, self.from.container, &self.dst_text);
         let clabel = nv.ns_name(cns);
-        let Some(r) = nv.route(cns, self.dst) else {
+        let Some(r) = nv.route_of(cns, self.v6, self.dst) else {
             let internal = c
                 .endpoints
                 .iter()
@@ -192,7 +208,7 @@ impl<'a> Egress<'_, 'a> {
     ) -> Stage<(&'a Route, &'a Link)> {
         let nv = self.nv;
         let br_el = self.ctx.element(nv.iface_id(hns, br));
-        let Some(hr) = nv.route(hns, self.dst) else {
+        let Some(hr) = nv.route_of(hns, self.v6, self.dst) else {
             let why = match self.dst {
                 None => format!(
                     "{} has no default route: packets to the internet have nowhere to go",

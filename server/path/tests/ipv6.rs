@@ -226,3 +226,41 @@ path egress:h1/web->2001:2:0:1::9: web → 2001:2:0:1::9 from h1 [unknown]
 "#,
     );
 }
+
+/// web on an IPv6-only network: its endpoint has no IPv4 address.
+fn v6_only_web() -> NodeSnapshot {
+    let mut s = v6_host(Some(V6_RULES));
+    let e = s.engine.as_mut().unwrap();
+    let web = e.containers.iter_mut().find(|c| c.name == "web").unwrap();
+    web.endpoints[0].ipv4.clear();
+    s
+}
+
+#[test]
+fn ipv6_only_network_reaches_the_internet_over_ipv6() {
+    assert_render(
+        &answer(&between("web", "internet"), v6_only_web()),
+        r#"
+from web to internet
+
+path egress:h1/web->internet/ipv6: web → the internet over IPv6 from h1 [delivered]
+   1. [ok] web sends to the internet over IPv6 (ctr:h1/web)
+   2. [ok] out of eth0 from 2001:2:0:220::2 (if:h1/sb-web/eth0)
+        route sb-web: default via 2001:2:0:220::1 dev eth0 metric 256
+   3. [ok] over the veth pair to vethweb0 in host (if:h1/host/vethweb0)
+   4. [ok] into bridge docker0 (if:h1/host/docker0)
+   5. [ok] filter FORWARD accepts it (chain DOCKER-FORWARD) (if:h1/host/docker0)
+        ip6tables host: -t filter -A FORWARD -j DOCKER-FORWARD
+        ip6tables host: -t filter -A DOCKER-FORWARD -j DOCKER-CT
+        ip6tables host: -t filter -A DOCKER-FORWARD -j DOCKER-INTERNAL
+        ip6tables host: -t filter -A DOCKER-FORWARD -j DOCKER-BRIDGE
+        ip6tables host: -t filter -A DOCKER-FORWARD -i docker0 -j ACCEPT
+   6. [ok] nat POSTROUTING: MASQUERADE behind eth0's address (netns:h1/host)
+        ip6tables host: -t nat -A POSTROUTING -s 2001:2:0:220::/64 ! -o docker0 -j MASQUERADE
+   7. [ok] out of eth0 to the gateway 2001:2:0:1::1 (if:h1/host/eth0)
+        route host: default via 2001:2:0:1::1 dev eth0 metric 256
+   8. [ok] on to the internet over IPv6 (-)
+  => delivered
+"#,
+    );
+}
