@@ -311,7 +311,7 @@ impl<'c, 'a> Trail<'c, 'a> {
                             .is_some_and(|t| t.name == "DROP" || t.name == "REJECT")
                         {
                             text.push_str(&format!(": `{}` does not apply (with enable_icc=false this lets containers of the network talk)", r.text));
-                            ev.push(facts::rule(&label, "filter", r));
+                            ev.push(facts::family_rule(&label, "filter", r, w.v6));
                         }
                     }
                     return self.pass(nv.host, element, text, ev);
@@ -330,7 +330,7 @@ impl<'c, 'a> Trail<'c, 'a> {
                     " (except what `{}` drops: it applies to some protocols, ports or addresses only)",
                     r.text
                 ));
-                ev.push(facts::rule(&label, "filter", r));
+                ev.push(facts::family_rule(&label, "filter", r, w.v6));
             }
         }
         let verdict = match (verdict, w.doubt()) {
@@ -407,15 +407,10 @@ pub fn rule_evidence(ns_label: &str, w: &Walk<'_>) -> Vec<Evidence> {
     let mut ev: Vec<Evidence> = w
         .matched
         .iter()
-        .map(|r| facts::rule(ns_label, &w.table, r))
+        .map(|r| facts::family_rule(ns_label, &w.table, r, w.v6))
         .collect();
     if let Decision::Policy(p) = &w.decision {
-        ev.push(facts::policy(ns_label, &w.table, &w.chain, p));
-    }
-    if w.v6 {
-        for e in &mut ev {
-            e.kind = "ip6tables".into();
-        }
+        ev.push(facts::policy(ns_label, &w.table, &w.chain, p, w.v6));
     }
     ev
 }
