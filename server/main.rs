@@ -121,11 +121,11 @@ struct PathArgs {
     /// has, or its label as the picture shows it (`ubuntu@s4czfr`).
     #[arg(long)]
     node: Option<String>,
-    /// From this container (name, ID or ID prefix), or from outside: an IPv4 address or a host
+    /// From this container (name, ID or ID prefix), or from outside: an IP address or a host
     /// interface, straight to a container's own address (`--to CONTAINER[:PORT]`).
     #[arg(long)]
     from: Option<String>,
-    /// To a container (`CONTAINER[:PORT]` from outside), a service (its VIP), an IPv4 address, or `internet`.
+    /// To a container (`CONTAINER[:PORT]` from outside), a service (its VIP), an IP address, or `internet`.
     #[arg(long)]
     to: Option<String>,
     /// Read this snapshot (a node snapshot, a JSON array of them, or a cluster snapshot) instead of collecting.

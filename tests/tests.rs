@@ -42,6 +42,7 @@ mod live_engine;
 mod live_kernel;
 mod live_reuse;
 mod path_engine;
+mod path_ipv6;
 mod path_mesh;
 mod path_nftables;
 mod path_walk;

@@ -45,7 +45,9 @@ pub fn iptables_save(data: &[u8]) {
     let Ok(tables) = parse_iptables_save(text) else {
         return;
     };
+    // The same tables as ip6tables-save's too: an IPv6 packet walks those.
     let fw = Firewall {
+        ipv6: tables.clone(),
         ipv4: tables,
         ..Default::default()
     };
@@ -59,6 +61,15 @@ pub fn iptables_save(data: &[u8]) {
             in_if: Some("eth0".into()),
             out_if: Some("br0".into()),
             local: vec!["198.18.0.1".parse().unwrap()],
+            ..Default::default()
+        },
+        Packet {
+            v6: true,
+            dst: Some("2001:2::2".parse().unwrap()),
+            proto: Some("tcp".into()),
+            dport: Some(80),
+            in_if: Some("eth0".into()),
+            local: vec!["2001:2::1".parse().unwrap()],
             ..Default::default()
         },
     ];

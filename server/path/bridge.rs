@@ -1,19 +1,22 @@
 //! Inbound to a bridge-mode published port: host address, nat PREROUTING to DOCKER, the DNAT
 //! rule, the route to the bridge, filter FORWARD, the veth, the container.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::snapshot::{Link, Namespace, PortBinding, SourceKind};
 
 use super::facts;
 use super::inbound::{arrival, first_hop, inbound_packet, parse_to, Arrival};
-use super::lookup::{Ctx, Found, NodeView};
+use super::lookup::{endpoint_ip, Ctx, Found, NodeView};
 use super::model::{Evidence, PacketPath, Verdict};
 use super::native::{self, Native};
+use super::ports::is_v6;
 use super::rules::{walk, Decision, Packet, Walk};
 use super::segments::{enter_container, enter_ns};
 use super::switches::{listener_evidence, listeners_for, localnet_stop};
+use super::text::addr_port;
 use super::trail::{rule_evidence, Stage, Trail};
+use super::v6::{manages_v6, unmanaged};
 use crate::snapshot::LinkKind;
 
 /// Trace one bridge-mode binding (or, without engine facts, whatever the DNAT rules say).
@@ -30,6 +33,7 @@ pub fn trace<'a>(
         nv: &ctx.nodes[node],
         port,
         proto,
+        v6: binding.is_some_and(|(_, b)| is_v6(b)),
         binding,
     };
     let mut t = Trail::new(ctx);
@@ -42,7 +46,7 @@ pub fn trace<'a>(
 /// The packet after nat: where it goes and as what it leaves for there.
 struct Onward {
     /// The address and port the DNAT (or the userland proxy) chose.
-    to: (Ipv4Addr, u16),
+    to: (IpAddr, u16),
     /// The packet as it meets the routing decision.
     pkt: Packet,
     /// Whether a client on the host sent it to a loopback address.
@@ -51,7 +55,7 @@ struct Onward {
 
 impl Onward {
     /// The client's own packet, DNAT'd to `to`.
-    fn after_nat(a: &Arrival<'_>, to: (Ipv4Addr, u16), pkt: Packet) -> Self {
+    fn after_nat(a: &Arrival<'_>, to: (IpAddr, u16), pkt: Packet) -> Self {
         Onward {
             to,
             pkt,
@@ -67,6 +71,8 @@ struct Bridge<'c, 'a> {
     nv: &'c NodeView<'a>,
     port: u16,
     proto: &'c str,
+    /// Whether the client connects over IPv6 (an IPv6 binding: ip6tables, `ip6` tables).
+    v6: bool,
     binding: Option<(Found<'a>, &'c PortBinding)>,
 }
 
@@ -79,21 +85,29 @@ impl<'a> Bridge<'_, 'a> {
     }
 
     fn id(&self, to: &str) -> String {
-        format!("port:{}/{}@{}->{to}", self.port, self.proto, self.nv.host)
+        let v6 = if self.v6 { "/ipv6" } else { "" };
+        format!(
+            "port:{}/{}{v6}@{}->{to}",
+            self.port, self.proto, self.nv.host
+        )
     }
 
     /// Name the path for where it goes (`to`) and how (`x`: an address, or why not).
     fn name(&self, t: &mut Trail<'_, 'a>, to: &str, x: &str) {
-        let title = format!("{}:{}/{} → {to} ({x})", self.nv.host, self.port, self.proto);
+        let v6 = if self.v6 { " over IPv6" } else { "" };
+        let title = format!(
+            "{}:{}/{}{v6} → {to} ({x})",
+            self.nv.host, self.port, self.proto
+        );
         t.name(self.id(to), title);
     }
 
     fn stages(&self, t: &mut Trail<'_, 'a>) -> Stage {
         let (ctx, nv) = (self.ctx, self.nv);
         let hns = t.host_ns(nv)?;
-        let a = arrival(nv, hns, self.binding.map(|(_, b)| b));
+        let a = arrival(nv, hns, self.binding.map(|(_, b)| b), self.v6);
         first_hop(t, ctx, nv, hns, &a, self.port, self.proto);
-        let pkt = inbound_packet(nv.local_v4(hns), &a, self.port, self.proto);
+        let pkt = inbound_packet(nv.local(hns, self.v6), &a, self.port, self.proto);
         let onward = self.nat(t, hns, &a, pkt)?;
         self.deliver(t, hns, onward)
     }
@@ -124,7 +138,7 @@ impl<'a> Bridge<'_, 'a> {
         t.pass(
             nv.host,
             ns_el,
-            format!("DNAT to {x}:{y} (nat {})", dnat.chain),
+            format!("DNAT to {} (nat {})", addr_port(x, y), dnat.chain),
             ev,
         );
         Ok(Onward::after_nat(a, (x, y), pkt))
@@ -160,34 +174,91 @@ impl<'a> Bridge<'_, 'a> {
             t.pass(
                 nv.host,
                 ns_el,
-                format!("DNAT to {x}:{y} (native nftables, {hook} hook)"),
+                format!("DNAT to {} (native nftables, {hook} hook)", addr_port(x, y)),
                 ev,
             );
             return Ok(Onward::after_nat(a, (x, y), pkt));
         }
-        let verdict = match &w.decision {
-            Decision::NotRead => Verdict::Unknown(format!(
+        // Where the walk settled nothing yet, a client no DNAT is meant for is answered first.
+        let settled =
+            matches!(w.decision, Decision::NotRead | Decision::Unknown(_)) || w.doubt().is_some();
+        let proxied = if settled || a.local {
+            None
+        } else {
+            self.proxy_only(hns, &mut ev)
+        };
+        let verdict = match (proxied, &w.decision) {
+            (Some(v), _) => v,
+            (None, Decision::NotRead) => Verdict::Unknown(format!(
                 "the host's iptables rules were not read ({})",
                 nv.why_not_read(hns, SourceKind::Iptables)
             )),
-            Decision::Unknown(why) => Verdict::Unknown(format!("nat {chain} on {}: {why}", nv.host)),
-            _ if w.doubt().is_some() => Verdict::Unknown(w.doubt().unwrap_or_default()),
-            _ if a.local => match self.userland_proxy(t, hns, a, &pkt, &mut ev)? {
+            (None, Decision::Unknown(why)) => Verdict::Unknown(format!("nat {chain} on {}: {why}", nv.host)),
+            (None, _) if w.doubt().is_some() => Verdict::Unknown(w.doubt().unwrap_or_default()),
+            (None, _) if a.local => match self.userland_proxy(t, hns, a, &pkt, &mut ev)? {
                 Ok(onward) => return Ok(onward),
                 Err(verdict) => verdict,
             },
-            Decision::Rule(r) => Verdict::Broken(format!(
+            (None, Decision::Rule(r)) => Verdict::Broken(format!(
                 "nat {chain} ends at `{}`, not at a DNAT to a container",
                 r.text
             )),
             _ => Verdict::Broken(format!(
-                "no DNAT rule in nat {chain} matches {}:{port}/{proto}: nothing forwards this port to a container",
-                a.addr.map(|x| x.to_string()).unwrap_or_else(|| "the host".into())
+                "no DNAT rule in nat {chain} matches {}/{proto}: nothing forwards this port to a container",
+                a.addr.map(|x| addr_port(x, port)).unwrap_or_else(|| format!("the host:{port}"))
             )),
         };
         let verdict = native::join(nv, hns, hook, &pkt, verdict, &mut ev);
         self.name(t, self.expected(), "no DNAT");
         t.stop(nv.host, ns_el, ev, verdict)
+    }
+
+    /// A client of a family no DNAT is expected for: IPv6 where the engine wrote no ip6tables
+    /// rules, or IPv4 to a container with no IPv4 address (an IPv6-only network). Whatever
+    /// listens on the port (docker-proxy, relaying to the container's other address) answers;
+    /// not traced further.
+    fn proxy_only(&self, hns: &'a Namespace, ev: &mut Vec<Evidence>) -> Option<Verdict> {
+        let (nv, port, proto) = (self.nv, self.port, self.proto);
+        let label = nv.ns_name(hns);
+        let (why, any, other) = if self.v6 {
+            if manages_v6(hns) {
+                return None;
+            }
+            let why = format!(
+                "no ip6tables DNAT for port {port}/{proto}: {}",
+                unmanaged(&label)
+            );
+            (why, IpAddr::V6(Ipv6Addr::UNSPECIFIED), "IPv4")
+        } else {
+            let (f, _) = self.binding?;
+            if f.container
+                .endpoints
+                .iter()
+                .any(|e| endpoint_ip(e, false).is_some())
+            {
+                return None;
+            }
+            let why = format!(
+                "{} has no IPv4 address (an IPv6-only network), so no DNAT takes IPv4 clients of port {port}/{proto}",
+                f.container.name
+            );
+            (why, IpAddr::V4(Ipv4Addr::UNSPECIFIED), "IPv6")
+        };
+        let at = addr_port(any, port);
+        let who = match listeners_for(hns, any, port, proto) {
+            None => "the host's listening sockets were not read".to_owned(),
+            Some(ls) if ls.is_empty() => format!("nothing listens on {at}/{proto}"),
+            Some(ls) => {
+                ev.extend(ls.iter().map(|l| listener_evidence(&label, l)));
+                format!(
+                    "{} listens on {at}/{proto} and relays what it accepts (docker-proxy relays to the container's {other} address)",
+                    ls.iter()
+                        .find_map(|l| l.process.clone())
+                        .unwrap_or_else(|| "a process dockmap could not name".into()),
+                )
+            }
+        };
+        Some(Verdict::Unknown(format!("{why}; {who}")))
     }
 
     /// A local client without a DNAT: Docker's OUTPUT rule leaves loopback out, so the userland
@@ -213,14 +284,19 @@ impl<'a> Bridge<'_, 'a> {
         if let Some(r) = out_rule {
             ev.push(facts::rule(&label, "nat", r));
         }
-        let bound = a.addr.unwrap_or(Ipv4Addr::LOCALHOST);
+        let bound = a.addr.unwrap_or(if self.v6 {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        });
+        let bp = addr_port(bound, port);
         let ls = match listeners_for(hns, bound, port, proto) {
             Some(ls) if !ls.is_empty() => ls,
             Some(_) => return Ok(Err(Verdict::Broken(format!(
-                "nothing listens on {bound}:{port}/{proto} and nat OUTPUT has no DNAT for it: connections are refused (no userland proxy runs for this port)"
+                "nothing listens on {bp}/{proto} and nat OUTPUT has no DNAT for it: connections are refused (no userland proxy runs for this port)"
             )))),
             None => return Ok(Err(Verdict::Unknown(format!(
-                "nat OUTPUT has no DNAT for {bound}:{port}: Docker's rule leaves out 127.0.0.0/8, so only the userland proxy (docker-proxy) can answer, and the host's listening sockets were not read"
+                "nat OUTPUT has no DNAT for {bp}: Docker's rule leaves out 127.0.0.0/8, so only the userland proxy (docker-proxy) can answer, and the host's listening sockets were not read"
             )))),
         };
         ev.extend(ls.iter().map(|l| listener_evidence(&label, l)));
@@ -233,18 +309,18 @@ impl<'a> Bridge<'_, 'a> {
                 .container
                 .endpoints
                 .iter()
-                .find_map(|e| e.ipv4.parse::<Ipv4Addr>().ok())?;
+                .find_map(|e| e.ipv4.parse::<IpAddr>().ok())?;
             Some((ip, b.private_port))
         });
         let Some((x, y)) = relay else {
             self.name(t, self.expected(), "userland proxy");
-            let why = format!("{who} listens on {bound}:{port}/{proto}, but which container it relays to cannot be told without the engine's facts");
+            let why = format!("{who} listens on {bp}/{proto}, but which container it relays to cannot be told without the engine's facts");
             return t.unknown(nv.host, ns_el, why, std::mem::take(ev));
         };
         t.pass(
             nv.host,
             ns_el,
-            format!("nat OUTPUT has no DNAT for {bound}:{port}: {who} listens there and opens its own connection to {x}:{y}"),
+            format!("nat OUTPUT has no DNAT for {bp}: {who} listens there and opens its own connection to {}", addr_port(x, y)),
             std::mem::take(ev),
         );
         Ok(Ok(Onward {
@@ -271,7 +347,7 @@ impl<'a> Bridge<'_, 'a> {
                 f.container
                     .endpoints
                     .iter()
-                    .any(|e| e.ipv4 == x.to_string())
+                    .any(|e| endpoint_ip(e, x.is_ipv6()) == Some(x))
             })
             .or_else(|| {
                 ctx.containers().filter(|f| f.node == node).find(|f| {
@@ -282,12 +358,21 @@ impl<'a> Bridge<'_, 'a> {
         let to_name = found
             .map(|f| f.container.name.clone())
             .unwrap_or_else(|| x.to_string());
-        self.name(t, &to_name, &format!("{x}:{y}"));
+        self.name(t, &to_name, &addr_port(x, y));
         let br = self.to_bridge(t, hns, &o)?;
         let Some(found) = found else {
             return self.enter_holder(t, hns, br, o.to);
         };
-        enter_container(t, ctx, node, hns, br, found, x, &format!("on {x}:{y}"))
+        enter_container(
+            t,
+            ctx,
+            node,
+            hns,
+            br,
+            found,
+            x,
+            &format!("on {}", addr_port(x, y)),
+        )
     }
 
     /// The route to `x`, route_localnet for loopback clients, filter FORWARD (OUTPUT for locally
@@ -327,7 +412,7 @@ impl<'a> Bridge<'_, 'a> {
         t: &mut Trail<'_, 'a>,
         hns: &'a Namespace,
         br: &'a Link,
-        (x, y): (Ipv4Addr, u16),
+        (x, y): (IpAddr, u16),
     ) -> Stage {
         let nv = self.nv;
         let holder = nv
@@ -345,7 +430,10 @@ impl<'a> Bridge<'_, 'a> {
         t.pass(
             nv.host,
             self.ctx.element(nv.netns_id(cns)),
-            format!("namespace {name} receives it on {x}:{y} (no container the engine names)"),
+            format!(
+                "namespace {name} receives it on {} (no container the engine names)",
+                addr_port(x, y)
+            ),
             vec![],
         );
         Ok(())
@@ -358,7 +446,8 @@ pub fn local_note(ctx: &Ctx<'_>, node: usize, port: u16, proto: &str) -> Option<
     let hns = nv.host_ns()?;
     let fw = hns.firewall.as_ref()?;
     let lo = Arrival {
-        addr: Some(Ipv4Addr::LOCALHOST),
+        v6: false,
+        addr: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         link: None,
         local: true,
     };
@@ -379,7 +468,7 @@ pub fn local_note(ctx: &Ctx<'_>, node: usize, port: u16, proto: &str) -> Option<
         .filter(|t| t.name == "nat")
         .flat_map(|t| t.rules.iter())
         .find(|r| r.chain == "OUTPUT" && r.destination.as_deref() == Some("!127.0.0.0/8"))?;
-    let who = match listeners_for(hns, Ipv4Addr::LOCALHOST, port, proto) {
+    let who = match listeners_for(hns, IpAddr::V4(Ipv4Addr::LOCALHOST), port, proto) {
         None => "the userland proxy (docker-proxy) answers there, if the engine runs it (the host's listening sockets were not read)".to_owned(),
         Some(ls) if ls.is_empty() => "nothing listens there, so connections to it are refused".to_owned(),
         Some(ls) => format!(

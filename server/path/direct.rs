@@ -3,32 +3,33 @@
 //! route, filter FORWARD, the container. A block names the rule and the network option that
 //! would change it (the gateway mode, trusted host interfaces).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::snapshot::{Link, Namespace, Network, SourceKind};
 
-use super::lookup::{Ctx, Found, NodeView};
+use super::lookup::{endpoint_ip, Ctx, Found, NodeView};
 use super::model::{PacketPath, Verdict};
 use super::native::{self, Native};
 use super::rules::{walk, Decision, Packet};
 use super::segments::enter_container;
+use super::text::addr_port;
 use super::trail::{rule_evidence, Stage, Trail};
 use crate::names;
 
 /// Where the client is: an address, or a host interface its packets arrive on.
 enum Client<'a> {
-    Address(Ipv4Addr),
+    Address(IpAddr),
     Interface(&'a str),
 }
 
-/// Whether `from` names a client outside the containers (an IPv4 address, or an interface of a
+/// Whether `from` names a client outside the containers (an IP address, or an interface of a
 /// node's host namespace) rather than a container.
 pub fn applies(ctx: &Ctx<'_>, from: &str) -> bool {
     let from = from.trim();
     if ctx.find_container(from).is_ok() {
         return false;
     }
-    from.parse::<Ipv4Addr>().is_ok()
+    from.parse::<IpAddr>().is_ok()
         || ctx
             .nodes
             .iter()
@@ -36,12 +37,30 @@ pub fn applies(ctx: &Ctx<'_>, from: &str) -> bool {
             .any(|h| h.links.iter().any(|l| l.name == from))
 }
 
-/// The gateway mode of a bridge network for IPv4 (`nat` when the option is not set).
-pub fn gateway_mode(net: &Network) -> &str {
+/// The gateway mode of a bridge network for IPv4, or IPv6 if `v6` (`nat` when the option is not set).
+pub fn gateway_mode(net: &Network, v6: bool) -> &str {
     net.options
-        .get("com.docker.network.bridge.gateway_mode_ipv4")
+        .get(gateway_option(v6))
         .map(String::as_str)
         .unwrap_or("nat")
+}
+
+/// The network option that sets the gateway mode of one family.
+fn gateway_option(v6: bool) -> &'static str {
+    if v6 {
+        "com.docker.network.bridge.gateway_mode_ipv6"
+    } else {
+        "com.docker.network.bridge.gateway_mode_ipv4"
+    }
+}
+
+/// `IPv6` or `IPv4`.
+fn family(v6: bool) -> &'static str {
+    if v6 {
+        "IPv6"
+    } else {
+        "IPv4"
+    }
 }
 
 /// Trace `from` (an address or host interface) to `to` (`CONTAINER[:PORT]`).
@@ -55,14 +74,24 @@ pub fn trace(ctx: &Ctx<'_>, from: &str, to: &str) -> (Vec<PacketPath>, Vec<Strin
         Ok(f) => f,
         Err(why) => return (Vec::new(), vec![why]),
     };
-    let client = match from.parse::<Ipv4Addr>() {
+    let client = match from.parse::<IpAddr>() {
         Ok(a) => Client::Address(a),
         Err(_) => Client::Interface(from),
     };
+    // A client address asks for its own family; an interface for each the container has.
+    let families: &[bool] = match client {
+        Client::Address(a) => &[a.is_ipv6()][..],
+        Client::Interface(_) => &[false, true],
+    };
     let mut paths = Vec::new();
     let mut notes = Vec::new();
-    for ep in &f.container.endpoints {
-        let (Ok(x), Some(net)) = (ep.ipv4.parse::<Ipv4Addr>(), ctx.network(&ep.network_id)) else {
+    let addresses = f.container.endpoints.iter().flat_map(|ep| {
+        families
+            .iter()
+            .filter_map(move |v6| endpoint_ip(ep, *v6).map(|x| (ep, x)))
+    });
+    for (ep, x) in addresses {
+        let Some(net) = ctx.network(&ep.network_id) else {
             continue;
         };
         if net.driver != names::DRIVER_BRIDGE {
@@ -75,8 +104,12 @@ pub fn trace(ctx: &Ctx<'_>, from: &str, to: &str) -> (Vec<PacketPath>, Vec<Strin
         paths.push(one(ctx, f, &client, from, x, port, net));
     }
     if paths.is_empty() && notes.is_empty() {
+        let fam = match client {
+            Client::Address(a) => family(a.is_ipv6()),
+            Client::Interface(_) => "IPv4",
+        };
         notes.push(format!(
-            "{} has no IPv4 address on a bridge network",
+            "{} has no {fam} address on a bridge network",
             f.container.name
         ));
     }
@@ -84,16 +117,18 @@ pub fn trace(ctx: &Ctx<'_>, from: &str, to: &str) -> (Vec<PacketPath>, Vec<Strin
 }
 
 /// The option that would let outside clients in, in words.
-fn remedy(net: &Network, in_if: Option<&str>) -> String {
+fn remedy(net: &Network, in_if: Option<&str>, v6: bool) -> String {
     let trusted = in_if
         .map(|i| {
             format!("; or trust {i} with -o com.docker.network.bridge.trusted_host_interfaces={i}")
         })
         .unwrap_or_default();
     format!(
-        "network {} has gateway mode {} for IPv4: create it with -o com.docker.network.bridge.gateway_mode_ipv4=nat-unprotected (or routed) to allow direct access{trusted}; or start the daemon with --allow-direct-routing",
+        "network {} has gateway mode {} for {}: create it with -o {}=nat-unprotected (or routed) to allow direct access{trusted}; or start the daemon with --allow-direct-routing",
         net.name,
-        gateway_mode(net)
+        gateway_mode(net, v6),
+        family(v6),
+        gateway_option(v6)
     )
 }
 
@@ -102,13 +137,13 @@ fn one(
     f: Found<'_>,
     client: &Client<'_>,
     from: &str,
-    x: Ipv4Addr,
+    x: IpAddr,
     port: Option<u16>,
     net: &Network,
 ) -> PacketPath {
     let nv = &ctx.nodes[f.node];
     let target = match port {
-        Some(p) => format!("{x}:{p}"),
+        Some(p) => addr_port(x, p),
         None => x.to_string(),
     };
     let mut t = Trail::new(ctx);
@@ -130,7 +165,7 @@ fn one(
 /// The container address a client outside wants to reach.
 struct Target<'t, 'a> {
     f: Found<'a>,
-    x: Ipv4Addr,
+    x: IpAddr,
     port: Option<u16>,
     net: &'t Network,
     /// `x` or `x:port`, as the path says it.
@@ -160,13 +195,15 @@ fn stages<'a>(
         ),
         vec![],
     );
+    let v6 = to.x.is_ipv6();
     let pkt = Packet {
+        v6,
         src,
         dst: Some(to.x),
         proto: to.port.map(|_| "tcp".to_owned()),
         dport: to.port,
         in_if: Some(link.name.clone()),
-        local: nv.local_v4(hns),
+        local: nv.local(hns, v6),
         ..Packet::default()
     };
     raw_prerouting(t, &ctx.budget, nv, hns, &pkt, to.net, in_el)?;
@@ -179,7 +216,7 @@ fn stages<'a>(
     let forwarded = t.filter(nv, hns, "FORWARD", &fwd, br_el);
     if let Some(h) = t.hops.last_mut() {
         if let Verdict::Blocked(why) = &h.verdict {
-            let why = format!("{why} — {}", remedy(to.net, Some(link.name.as_str())));
+            let why = format!("{why} — {}", remedy(to.net, Some(link.name.as_str()), v6));
             h.text = why.clone();
             h.verdict = Verdict::Blocked(why);
         }
@@ -197,8 +234,8 @@ fn arrives_on<'a>(
     hns: &'a Namespace,
     client: &Client<'_>,
     from: &str,
-) -> Stage<(Option<Ipv4Addr>, &'a Link)> {
-    let (src, link): (Option<Ipv4Addr>, Option<&Link>) = match client {
+) -> Stage<(Option<IpAddr>, &'a Link)> {
+    let (src, link): (Option<IpAddr>, Option<&Link>) = match client {
         Client::Address(a) => (
             Some(*a),
             nv.route(hns, Some(*a))
@@ -243,7 +280,7 @@ fn raw_prerouting<'a>(
             Verdict::Blocked(format!(
                 "raw PREROUTING drops it before nat: `{}` (Docker's DROP DIRECT ACCESS) — {}",
                 r.text,
-                remedy(net, in_if)
+                remedy(net, in_if, pkt.v6)
             ))
         }
         _ => match w.doubt() {
@@ -255,7 +292,7 @@ fn raw_prerouting<'a>(
         Verdict::Pass => match native::at_hook(nv, hns, "prerouting", pkt) {
             Native::Blocked(why, more) => {
                 ev.extend(more);
-                Verdict::Blocked(format!("{why} — {}", remedy(net, in_if)))
+                Verdict::Blocked(format!("{why} — {}", remedy(net, in_if, pkt.v6)))
             }
             Native::Unknown(why, more) => {
                 ev.extend(more);
@@ -273,7 +310,7 @@ fn raw_prerouting<'a>(
         Verdict::Pass => format!(
             "raw PREROUTING lets it through to {} (gateway mode {} of {})",
             pkt.dst.map(|d| d.to_string()).unwrap_or_default(),
-            gateway_mode(net),
+            gateway_mode(net, pkt.v6),
             net.name
         ),
         v => v.reason().to_owned(),

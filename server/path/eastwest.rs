@@ -1,12 +1,12 @@
 //! Between two containers: same bridge (icc), different bridges (isolation), the same overlay on
 //! one node or across nodes.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::snapshot::{ContainerEndpoint, Link, Namespace, Route};
 
 use super::facts;
-use super::lookup::{Ctx, Found, NodeView};
+use super::lookup::{endpoint_ip, Ctx, Found, NodeView};
 use super::model::PacketPath;
 use super::rules::Packet;
 use super::segments::{
@@ -16,12 +16,15 @@ use super::trail::{Stage, Trail};
 use crate::names;
 use crate::snapshot::LinkKind;
 
-/// One path per network the two share; through the host's routing when they share none.
+/// One path per network the two share and address family both have there (IPv4, then IPv6;
+/// only IPv6 if `only_v6` is `Some(true)`, only IPv4 if `Some(false)`); through the host's
+/// routing when they share none.
 pub fn east_west<'a>(
     ctx: &Ctx<'a>,
     a: Found<'a>,
     b: Found<'a>,
     only_net: Option<&str>,
+    only_v6: Option<bool>,
 ) -> (Vec<PacketPath>, Vec<String>) {
     let mut paths = Vec::new();
     let mut notes = Vec::new();
@@ -39,13 +42,18 @@ pub fn east_west<'a>(
         .filter(|(ea, _)| only_net.is_none_or(|n| n == ea.network_id))
         .collect();
     for (ea, eb) in &shared {
-        match shared_network(ctx, a, b, ea, eb) {
-            Some(p) => paths.push(p),
-            None => notes.push(format!(
-                "no IPv4 addresses on {} (IPv6 is not traced)",
+        let found: Vec<PacketPath> = [false, true]
+            .into_iter()
+            .filter(|v6| only_v6.is_none_or(|o| o == *v6))
+            .filter_map(|v6| shared_network(ctx, a, b, ea, eb, v6))
+            .collect();
+        if found.is_empty() {
+            notes.push(format!(
+                "no addresses of one family on both ends on {}",
                 ea.network_name
-            )),
+            ));
         }
+        paths.extend(found);
     }
     if shared.is_empty() {
         let target = b
@@ -54,36 +62,44 @@ pub fn east_west<'a>(
             .iter()
             .find(|e| only_net.is_none_or(|n| n == e.network_id))
             .and_then(|e| {
-                e.ipv4
-                    .parse::<Ipv4Addr>()
-                    .ok()
-                    .map(|ip| (ip, e.network_name.clone()))
+                let v6 = only_v6.unwrap_or(false);
+                endpoint_ip(e, v6).map(|ip| (ip, e.network_name.clone()))
             });
         match target {
             Some((bip, bnet)) => paths.push(routed(ctx, a, b, bip, &bnet)),
-            None => notes.push(format!("{} has no IPv4 address to reach", b.container.name)),
+            None => notes.push(format!(
+                "{} has no {} address to reach",
+                b.container.name,
+                if only_v6 == Some(true) {
+                    "IPv6"
+                } else {
+                    "IPv4"
+                }
+            )),
         }
     }
     (paths, notes)
 }
 
-/// The path over one network both containers are on (`ea`, `eb`: their endpoints); `None` when
-/// they have no IPv4 addresses there.
+/// The path over one network both containers are on (`ea`, `eb`: their endpoints) in one
+/// address family; `None` when they have no addresses of it there.
 fn shared_network<'a>(
     ctx: &Ctx<'a>,
     a: Found<'a>,
     b: Found<'a>,
     ea: &ContainerEndpoint,
     eb: &ContainerEndpoint,
+    v6: bool,
 ) -> Option<PacketPath> {
-    let (Ok(aip), Ok(bip)) = (ea.ipv4.parse::<Ipv4Addr>(), eb.ipv4.parse::<Ipv4Addr>()) else {
-        return None;
-    };
+    let (aip, bip) = (endpoint_ip(ea, v6)?, endpoint_ip(eb, v6)?);
     let mut t = Trail::new(ctx);
     t.name(
         format!(
-            "between:{}->{}@{}",
-            a.container.name, b.container.name, ea.network_name
+            "between:{}->{}@{}{}",
+            a.container.name,
+            b.container.name,
+            ea.network_name,
+            if v6 { "/ipv6" } else { "" }
         ),
         format!(
             "{} ({aip}) → {} ({bip}) on {}",
@@ -96,6 +112,13 @@ fn shared_network<'a>(
         .unwrap_or("");
     let _ended = match (driver, ctx.network(&ea.network_id)) {
         (names::DRIVER_BRIDGE, _) => same_bridge(&mut t, ctx, a, b, aip, bip),
+        (names::DRIVER_OVERLAY, Some(_)) if v6 => {
+            let why = format!(
+                "IPv6 over overlay network {} is not traced",
+                ea.network_name
+            );
+            t.unknown(ctx.nodes[a.node].host, None, why, vec![])
+        }
         (names::DRIVER_OVERLAY, Some(net)) => leave_container(&mut t, ctx, a, aip)
             .and_then(|at| across_overlay(&mut t, ctx, at, net, b, eb, &format!("on {bip}"))),
         _ => {
@@ -115,18 +138,19 @@ fn same_bridge<'a>(
     ctx: &Ctx<'a>,
     a: Found<'a>,
     b: Found<'a>,
-    aip: Ipv4Addr,
-    bip: Ipv4Addr,
+    aip: IpAddr,
+    bip: IpAddr,
 ) -> Stage {
     let at = leave_container(t, ctx, a, aip)?;
     let (port, br) = cross_veth_to_bridge(t, ctx, at)?;
     let nv = &ctx.nodes[a.node];
     let pkt = Packet {
+        v6: bip.is_ipv6(),
         src: Some(aip),
         dst: Some(bip),
         in_if: Some(br.name.clone()),
         out_if: Some(br.name.clone()),
-        local: nv.local_v4(port.ns),
+        local: nv.local(port.ns, bip.is_ipv6()),
         ..Packet::default()
     };
     let br_el = ctx.element(nv.iface_id(port.ns, br));
@@ -136,7 +160,7 @@ fn same_bridge<'a>(
 
 /// Containers that share no network: A's route, its bridge, the host's route, filter FORWARD
 /// (where Docker's isolation chains drop it), the other bridge.
-fn routed<'a>(ctx: &Ctx<'a>, a: Found<'a>, b: Found<'a>, bip: Ipv4Addr, bnet: &str) -> PacketPath {
+fn routed<'a>(ctx: &Ctx<'a>, a: Found<'a>, b: Found<'a>, bip: IpAddr, bnet: &str) -> PacketPath {
     let mut t = Trail::new(ctx);
     t.name(
         format!("between:{}->{}@routed", a.container.name, b.container.name),
@@ -154,7 +178,7 @@ fn routed_stages<'a>(
     ctx: &Ctx<'a>,
     a: Found<'a>,
     b: Found<'a>,
-    bip: Ipv4Addr,
+    bip: IpAddr,
 ) -> Stage {
     let nv = &ctx.nodes[a.node];
     let c = a.container;
@@ -169,7 +193,9 @@ fn routed_stages<'a>(
         let why = format!("{} has no route to {bip}", c.name);
         return t.broken(nv.host, ctx.element(nv.netns_id(cns)), why, vec![]);
     };
-    let src: Option<Ipv4Addr> = nv.v4_of(cns, link).and_then(|x| x.address.parse().ok());
+    let src: Option<IpAddr> = nv
+        .addr_of(cns, link, bip.is_ipv6())
+        .and_then(|x| x.address.parse().ok());
     t.pass(
         nv.host,
         ctx.element(nv.iface_id(cns, link)),
@@ -200,11 +226,12 @@ fn routed_stages<'a>(
         vec![facts::route(&nv.ns_name(hns), hns, hr)],
     );
     let pkt = Packet {
+        v6: bip.is_ipv6(),
         src,
         dst: Some(bip),
         in_if: Some(br.name.clone()),
         out_if: Some(out.name.clone()),
-        local: nv.local_v4(hns),
+        local: nv.local(hns, bip.is_ipv6()),
         ..Packet::default()
     };
     t.filter(nv, hns, "FORWARD", &pkt, out_el.clone())?;
@@ -219,11 +246,7 @@ fn routed_stages<'a>(
 }
 
 /// The route in `ns` to `x` and the interface it names.
-fn route_by<'a>(
-    nv: &NodeView<'a>,
-    ns: &'a Namespace,
-    x: Ipv4Addr,
-) -> Option<(&'a Route, &'a Link)> {
+fn route_by<'a>(nv: &NodeView<'a>, ns: &'a Namespace, x: IpAddr) -> Option<(&'a Route, &'a Link)> {
     nv.route(ns, Some(x))
         .and_then(|r| r.oif.and_then(|i| ns.link(i)).map(|l| (r, l)))
 }

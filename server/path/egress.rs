@@ -1,29 +1,42 @@
 //! Egress: a container's route out, its bridge, filter FORWARD, the MASQUERADE rule, the host's
 //! default route and uplink.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::snapshot::{Link, Namespace, Route, SourceKind};
 
 use super::facts;
-use super::lookup::{Ctx, Found, NodeView};
+use super::lookup::{endpoint_ip, Ctx, Found, NodeView};
 use super::model::{Evidence, PacketPath, Verdict};
 use super::native::{self, Native};
 use super::rules::{walk, Decision, Packet};
 use super::segments::{cross_veth_to_bridge, namespace_of, At};
 use super::trail::{rule_evidence, Stage, Trail};
+use super::v6::{manages_v6, unmanaged};
 use crate::names;
 
-/// The path from container `a` to `dst` (`None`: the internet).
-pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<Ipv4Addr>) -> PacketPath {
+/// The path from container `a` to `dst` (`None`: the internet, over IPv6 when the container
+/// has IPv6 addresses only: an IPv6-only network).
+pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<IpAddr>) -> PacketPath {
+    let eps = &a.container.endpoints;
+    let v6 = match dst {
+        Some(d) => d.is_ipv6(),
+        None => {
+            eps.iter().all(|e| endpoint_ip(e, false).is_none())
+                && eps.iter().any(|e| endpoint_ip(e, true).is_some())
+        }
+    };
     let e = Egress {
         ctx,
         from: a,
         nv: &ctx.nodes[a.node],
         dst,
-        dst_text: dst
-            .map(|d| d.to_string())
-            .unwrap_or_else(|| "the internet".into()),
+        v6,
+        dst_text: match (dst, v6) {
+            (Some(d), _) => d.to_string(),
+            (None, false) => "the internet".into(),
+            (None, true) => "the internet over IPv6".into(),
+        },
     };
     let c = a.container;
     let mut t = Trail::new(ctx);
@@ -32,8 +45,11 @@ pub fn trace<'a>(ctx: &Ctx<'a>, a: Found<'a>, dst: Option<Ipv4Addr>) -> PacketPa
             "egress:{}/{}->{}",
             e.nv.host,
             c.name,
-            dst.map(|d| d.to_string())
-                .unwrap_or_else(|| "internet".into())
+            match (dst, v6) {
+                (Some(d), _) => d.to_string(),
+                (None, false) => "internet".into(),
+                (None, true) => "internet/ipv6".into(),
+            }
         ),
         format!("{} → {} from {}", c.name, e.dst_text, e.nv.host),
     );
@@ -46,11 +62,17 @@ struct Egress<'c, 'a> {
     ctx: &'c Ctx<'a>,
     from: Found<'a>,
     nv: &'c NodeView<'a>,
-    dst: Option<Ipv4Addr>,
+    dst: Option<IpAddr>,
+    /// Whether the packet is IPv6's (to an IPv6 address, or out of an IPv6-only network).
+    v6: bool,
     dst_text: String,
 }
 
 impl<'a> Egress<'_, 'a> {
+    fn v6(&self) -> bool {
+        self.v6
+    }
+
     fn stages(&self, t: &mut Trail<'_, 'a>) -> Stage {
         let (ctx, nv, c) = (self.ctx, self.nv, self.from.container);
         t.pass(
@@ -79,11 +101,12 @@ impl<'a> Egress<'_, 'a> {
         }
         let (hr, out) = self.host_route(t, hns, br)?;
         let pkt = Packet {
+            v6: self.v6(),
             src,
             dst: self.dst,
             in_if: Some(br.name.clone()),
             out_if: Some(out.name.clone()),
-            local: nv.local_v4(hns),
+            local: nv.local(hns, self.v6()),
             dst_local: self.dst.is_none().then_some(false),
             ..Packet::default()
         };
@@ -112,10 +135,10 @@ impl<'a> Egress<'_, 'a> {
         &self,
         t: &mut Trail<'_, 'a>,
         cns: &'a Namespace,
-    ) -> Stage<(&'a Route, &'a Link, Option<Ipv4Addr>)> {
+    ) -> Stage<(&'a Route, &'a Link, Option<IpAddr>)> {
         let (ctx, nv, c, dst_text) = (self.ctx, self.nv, self.from.container, &self.dst_text);
         let clabel = nv.ns_name(cns);
-        let Some(r) = nv.route(cns, self.dst) else {
+        let Some(r) = nv.route_of(cns, self.v6, self.dst) else {
             let internal = c
                 .endpoints
                 .iter()
@@ -138,10 +161,10 @@ impl<'a> Egress<'_, 'a> {
             let why = format!("{}'s route to {dst_text} names no interface", c.name);
             return t.broken(nv.host, None, why, vec![facts::route(&clabel, cns, r)]);
         };
-        let src: Option<Ipv4Addr> = r
+        let src: Option<IpAddr> = r
             .prefsrc
             .as_deref()
-            .or_else(|| nv.v4_of(cns, link).map(|a| a.address.as_str()))
+            .or_else(|| nv.addr_of(cns, link, self.v6()).map(|a| a.address.as_str()))
             .and_then(|s| s.parse().ok());
         t.pass(
             nv.host,
@@ -157,10 +180,10 @@ impl<'a> Egress<'_, 'a> {
     }
 
     /// A destination on the bridge's own subnet: the host's address there answers, nothing else.
-    fn on_link(&self, t: &mut Trail<'_, 'a>, hns: &'a Namespace, br: &Link, d: Ipv4Addr) -> Stage {
+    fn on_link(&self, t: &mut Trail<'_, 'a>, hns: &'a Namespace, br: &Link, d: IpAddr) -> Stage {
         let nv = self.nv;
         let br_el = self.ctx.element(nv.iface_id(hns, br));
-        if !nv.local_v4(hns).contains(&d) {
+        if !nv.local(hns, d.is_ipv6()).contains(&d) {
             let why = format!(
                 "{d} is on {}'s own subnet, but no container or host address there holds it",
                 br.name
@@ -185,7 +208,7 @@ impl<'a> Egress<'_, 'a> {
     ) -> Stage<(&'a Route, &'a Link)> {
         let nv = self.nv;
         let br_el = self.ctx.element(nv.iface_id(hns, br));
-        let Some(hr) = nv.route(hns, self.dst) else {
+        let Some(hr) = nv.route_of(hns, self.v6, self.dst) else {
             let why = match self.dst {
                 None => format!(
                     "{} has no default route: packets to the internet have nowhere to go",
@@ -215,7 +238,7 @@ impl<'a> Egress<'_, 'a> {
         hns: &'a Namespace,
         pkt: &Packet,
         out: &Link,
-        src: Option<Ipv4Addr>,
+        src: Option<IpAddr>,
     ) -> Stage {
         let (ctx, nv) = (self.ctx, self.nv);
         let hlabel = nv.ns_name(hns);
@@ -275,7 +298,7 @@ impl<'a> Egress<'_, 'a> {
         hns: &'a Namespace,
         pkt: &Packet,
         out: &Link,
-        src: Option<Ipv4Addr>,
+        src: Option<IpAddr>,
         mut ev: Vec<Evidence>,
     ) -> Stage {
         let nv = self.nv;
@@ -295,6 +318,7 @@ impl<'a> Egress<'_, 'a> {
                 );
                 Ok(())
             }
+            _ if self.v6() => self.no_nat66(t, hns, pkt, out, src, ev),
             _ => {
                 let why = format!(
                     "no MASQUERADE or SNAT rule in nat POSTROUTING for {} leaving by {}: replies could not find their way back{}",
@@ -307,6 +331,64 @@ impl<'a> Egress<'_, 'a> {
                 t.stop(nv.host, ns_el, ev, verdict)
             }
         }
+    }
+
+    /// An IPv6 packet leaving without NAT66: routed by design (gateway mode `routed`), or where
+    /// the engine wrote no ip6tables rules, or where it wrote some but none for this packet.
+    /// Whether replies come back depends on routes outside the host: never *broken* here.
+    fn no_nat66(
+        &self,
+        t: &mut Trail<'_, 'a>,
+        hns: &'a Namespace,
+        pkt: &Packet,
+        out: &Link,
+        src: Option<IpAddr>,
+        mut ev: Vec<Evidence>,
+    ) -> Stage {
+        let nv = self.nv;
+        let ns_el = self.ctx.element(nv.netns_id(hns));
+        let from = src
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "its address".into());
+        let routed = self
+            .from
+            .container
+            .endpoints
+            .iter()
+            .filter_map(|e| self.ctx.network(&e.network_id))
+            .find(|n| {
+                n.options
+                    .get("com.docker.network.bridge.gateway_mode_ipv6")
+                    .is_some_and(|v| v == "routed")
+            });
+        let verdict = if let Some(n) = routed {
+            let text = format!(
+                "no NAT66: network {} is routed (com.docker.network.bridge.gateway_mode_ipv6=routed), so {from} leaves by {} as it is; replies come back if the network's prefix is routed to {}",
+                n.name, out.name, nv.host
+            );
+            let verdict = native::join(nv, hns, "postrouting", pkt, Verdict::Pass, &mut ev);
+            if verdict == Verdict::Pass {
+                t.pass(nv.host, ns_el, text, ev);
+                return Ok(());
+            }
+            verdict
+        } else if !manages_v6(hns) {
+            Verdict::Unknown(format!(
+                "no ip6tables MASQUERADE for {from} leaving by {}: {}; replies come back only if the network's prefix is routed to {}",
+                out.name,
+                unmanaged(&nv.ns_name(hns)),
+                nv.host
+            ))
+        } else {
+            Verdict::Unknown(format!(
+                "no ip6tables MASQUERADE or SNAT in nat POSTROUTING for {from} leaving by {}: it leaves with its own address, and replies come back only if its prefix is routed to {}{}",
+                out.name,
+                nv.host,
+                self.masquerade_off()
+            ))
+        };
+        let verdict = native::join(nv, hns, "postrouting", pkt, verdict, &mut ev);
+        t.stop(nv.host, ns_el, ev, verdict)
     }
 
     /// Why Docker wrote no MASQUERADE, when a network of the container was made without it.

@@ -7,19 +7,33 @@ use crate::snapshot::LinkKind;
 
 /// An iptables rule with its table: `-t nat -A DOCKER ...` (the rule part exactly as iptables-save printed it).
 pub fn rule(ns: &str, table: &str, r: &Rule) -> Evidence {
+    family_rule(ns, table, r, false)
+}
+
+/// An iptables rule, or an ip6tables one if `v6` (the evidence kind says which tool printed it).
+pub fn family_rule(ns: &str, table: &str, r: &Rule, v6: bool) -> Evidence {
     Evidence {
-        kind: "iptables".into(),
+        kind: tool(v6).into(),
         namespace: ns.into(),
         text: format!("-t {table} {}", r.text),
     }
 }
 
-/// A built-in chain's policy, as `iptables -S` prints it: `-t filter -P FORWARD DROP`.
-pub fn policy(ns: &str, table: &str, chain: &str, policy: &str) -> Evidence {
+/// A built-in chain's policy, as `iptables -S` (`ip6tables -S` if `v6`) prints it:
+/// `-t filter -P FORWARD DROP`.
+pub fn policy(ns: &str, table: &str, chain: &str, policy: &str, v6: bool) -> Evidence {
     Evidence {
-        kind: "iptables".into(),
+        kind: tool(v6).into(),
         namespace: ns.into(),
         text: format!("-t {table} -P {chain} {policy}"),
+    }
+}
+
+fn tool(v6: bool) -> &'static str {
+    if v6 {
+        "ip6tables"
+    } else {
+        "iptables"
     }
 }
 

@@ -2,7 +2,7 @@
 //! routes, veth peers, containers.
 
 use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::graph::{ids, ElementKind, Graph, NodeNames};
 use crate::snapshot::{
@@ -10,7 +10,7 @@ use crate::snapshot::{
     NsIdentity, Route, Service,
 };
 
-use super::rules::{in_prefix, parse_prefix, Budget};
+use super::rules::{in_prefix, parse_net, Budget};
 use crate::snapshot::LinkKind;
 
 /// Everything a derivation looks things up in.
@@ -248,21 +248,29 @@ impl<'a> Ctx<'a> {
         ))
     }
 
-    /// The container (and its endpoint) holding IPv4 address `ip` on network `net` (any network if `None`).
+    /// The container (and its endpoint) holding address `ip` on network `net` (any network if `None`).
     pub fn container_with_ip(
         &self,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         net: Option<&str>,
     ) -> Option<(Found<'a>, &'a ContainerEndpoint)> {
-        let ip = ip.to_string();
         self.containers().find_map(|f| {
             f.container
                 .endpoints
                 .iter()
-                .find(|ep| ep.ipv4 == ip && net.is_none_or(|n| ep.network_id == n))
+                .find(|ep| {
+                    endpoint_ip(ep, ip.is_ipv6()) == Some(ip)
+                        && net.is_none_or(|n| ep.network_id == n)
+                })
                 .map(|ep| (f, ep))
         })
     }
+}
+
+/// An endpoint's address of one family (IPv6 if `v6`), as the engine reports it.
+pub fn endpoint_ip(ep: &ContainerEndpoint, v6: bool) -> Option<IpAddr> {
+    let text = if v6 { &ep.ipv6 } else { &ep.ipv4 };
+    text.split('/').next()?.parse().ok()
 }
 
 impl<'a> NodeView<'a> {
@@ -353,56 +361,77 @@ impl<'a> NodeView<'a> {
     }
 
     /// The namespace's own IPv4 addresses.
-    pub fn local_v4(&self, ns: &Namespace) -> Vec<Ipv4Addr> {
+    pub fn local_v4(&self, ns: &Namespace) -> Vec<IpAddr> {
+        self.local(ns, false)
+    }
+
+    /// The namespace's own addresses of one family (IPv6 if `v6`).
+    pub fn local(&self, ns: &Namespace, v6: bool) -> Vec<IpAddr> {
+        let family = if v6 { 6 } else { 4 };
         ns.addresses
             .iter()
-            .filter(|a| a.family == 4)
+            .filter(|a| a.family == family)
             .filter_map(|a| a.address.parse().ok())
             .collect()
     }
 
-    /// The link holding IPv4 address `ip` in `ns`.
-    pub fn link_with_ip(&self, ns: &'a Namespace, ip: Ipv4Addr) -> Option<&'a Link> {
-        let ip = ip.to_string();
+    /// The link holding address `ip` in `ns`.
+    pub fn link_with_ip(&self, ns: &'a Namespace, ip: IpAddr) -> Option<&'a Link> {
         ns.addresses
             .iter()
-            .find(|a| a.address == ip)
+            .find(|a| a.address.parse() == Ok(ip))
             .and_then(|a| ns.link(a.ifindex))
     }
 
-    /// The link of `ns` with an IPv4 address inside `subnet` (CIDR).
+    /// The link of `ns` with an address inside `subnet` (CIDR).
     pub fn link_in_subnet(&self, ns: &'a Namespace, subnet: &str) -> Option<&'a Link> {
-        let (net, p) = parse_prefix(subnet)?;
+        let (net, p) = parse_net(subnet)?;
         ns.addresses
             .iter()
-            .filter(|a| a.family == 4)
             .find(|a| {
                 a.address
                     .parse()
-                    .is_ok_and(|ip: Ipv4Addr| in_prefix(ip, net, p))
+                    .is_ok_and(|ip: IpAddr| in_prefix(ip, net, p))
             })
             .and_then(|a| ns.link(a.ifindex))
     }
 
     /// The first IPv4 address of a link.
     pub fn v4_of(&self, ns: &'a Namespace, link: &Link) -> Option<&'a crate::snapshot::Address> {
-        ns.addresses
-            .iter()
-            .find(|a| a.family == 4 && a.ifindex == link.ifindex)
+        self.addr_of(ns, link, false)
     }
 
-    /// The route the main table picks for `dst` (`None`: the default route).
-    pub fn route(&self, ns: &'a Namespace, dst: Option<Ipv4Addr>) -> Option<&'a Route> {
+    /// The first address of a link of one family (IPv6: a global one, not the link-local).
+    pub fn addr_of(
+        &self,
+        ns: &'a Namespace,
+        link: &Link,
+        v6: bool,
+    ) -> Option<&'a crate::snapshot::Address> {
+        let family = if v6 { 6 } else { 4 };
+        ns.addresses.iter().find(|a| {
+            a.family == family && a.ifindex == link.ifindex && (!v6 || a.scope == "universe")
+        })
+    }
+
+    /// The route the main table picks for `dst` (`None`: the IPv4 default route).
+    pub fn route(&self, ns: &'a Namespace, dst: Option<IpAddr>) -> Option<&'a Route> {
+        self.route_of(ns, dst.is_some_and(|d| d.is_ipv6()), dst)
+    }
+
+    /// The route the main table of one family picks for `dst` (`None`: its default route).
+    pub fn route_of(&self, ns: &'a Namespace, v6: bool, dst: Option<IpAddr>) -> Option<&'a Route> {
+        let family = if v6 { 6 } else { 4 };
         ns.routes
             .iter()
-            .filter(|r| r.family == 4 && r.table == 254 && r.route_type == "unicast")
+            .filter(|r| r.family == family && r.table == 254 && r.route_type == "unicast")
             .filter(|r| match dst {
                 None => r.prefix_len == 0,
                 Some(d) => {
                     r.prefix_len == 0
                         || r.destination
                             .parse()
-                            .is_ok_and(|net: Ipv4Addr| in_prefix(d, net, r.prefix_len))
+                            .is_ok_and(|net: IpAddr| in_prefix(d, net, r.prefix_len))
                 }
             })
             .max_by_key(|r| (r.prefix_len, std::cmp::Reverse(r.metric.unwrap_or(0))))

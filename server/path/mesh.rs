@@ -1,7 +1,7 @@
 //! Inbound to a swarm published port over the routing mesh: DOCKER-INGRESS DNAT to ingress_sbox,
 //! the mangle MARK, the IPVS fwmark service, its real servers over the ingress overlay.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::snapshot::{
     IpvsDestination, IpvsService, IpvsState, Link, Namespace, NamespaceRole, Network, Service,
@@ -48,7 +48,7 @@ pub fn trace<'a>(ctx: &Ctx<'a>, node: usize, svc: &Service, sp: &ServicePort) ->
             .ipvs
             .destinations
             .iter()
-            .filter_map(|d| Some((d, d.address.parse::<Ipv4Addr>().ok()?)))
+            .filter_map(|d| Some((d, d.address.parse::<Ipv4Addr>().ok().map(IpAddr::V4)?)))
             .map(|(d, ip)| {
                 let mut b = t.clone();
                 let _ended = m.backend(&mut b, &lb, d, ip);
@@ -93,7 +93,7 @@ impl<'a> Mesh<'_, 'a> {
     fn to_ipvs(&self, t: &mut Trail<'_, 'a>) -> Stage<Balancer<'a>> {
         let (ctx, nv) = (self.ctx, self.nv);
         let hns = t.host_ns(nv)?;
-        let a = arrival(nv, hns, None);
+        let a = arrival(nv, hns, None, false);
         first_hop(t, ctx, nv, hns, &a, self.port, &self.proto);
         let pkt = inbound_packet(nv.local_v4(hns), &a, self.port, &self.proto);
         let sbox = nv.ns_by_role(NamespaceRole::IngressSandbox);
@@ -104,7 +104,7 @@ impl<'a> Mesh<'_, 'a> {
             }
             _ => None,
         };
-        let sbox_addr: Option<Ipv4Addr> = match (sbox, sbox_link) {
+        let sbox_addr: Option<IpAddr> = match (sbox, sbox_link) {
             (Some(s), Some(l)) => nv.v4_of(s, l).and_then(|x| x.address.parse().ok()),
             _ => None,
         };
@@ -145,8 +145,8 @@ impl<'a> Mesh<'_, 'a> {
         t: &mut Trail<'_, 'a>,
         hns: &'a Namespace,
         pkt: &Packet,
-        sbox_addr: Option<Ipv4Addr>,
-    ) -> Stage<(Ipv4Addr, u16)> {
+        sbox_addr: Option<IpAddr>,
+    ) -> Stage<(IpAddr, u16)> {
         let (ctx, nv, port, proto) = (self.ctx, self.nv, self.port, &self.proto);
         let label = nv.ns_name(hns);
         let ns_el = ctx.element(nv.netns_id(hns));
@@ -196,7 +196,7 @@ impl<'a> Mesh<'_, 'a> {
         t: &mut Trail<'_, 'a>,
         sbox: &'a Namespace,
         sbox_link: &'a Link,
-        (x, y): (Ipv4Addr, u16),
+        (x, y): (IpAddr, u16),
     ) -> Stage<u32> {
         let (ctx, nv, port, proto) = (self.ctx, self.nv, self.port, &self.proto);
         let sb_el = ctx.element(nv.netns_id(sbox));
@@ -294,7 +294,7 @@ impl<'a> Mesh<'_, 'a> {
         b: &mut Trail<'_, 'a>,
         lb: &Balancer<'a>,
         d: &IpvsDestination,
-        ip: Ipv4Addr,
+        ip: IpAddr,
     ) -> Stage {
         let (ctx, nv) = (self.ctx, self.nv);
         let (sbox, ingress) = (lb.sbox, lb.ingress);
@@ -397,7 +397,7 @@ fn redirect<'a>(
     ctx: &Ctx<'a>,
     node: usize,
     c: &'a crate::snapshot::Container,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     (published, target): (u16, u16),
     proto: &str,
 ) -> Stage {

@@ -20,6 +20,7 @@ mod segments;
 mod switches;
 pub mod text;
 mod trail;
+mod v6;
 mod vip;
 pub mod watch;
 
@@ -28,7 +29,7 @@ mod tests;
 
 pub use model::*;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::graph::Graph;
 use crate::snapshot::NodeSnapshot;
@@ -90,10 +91,13 @@ fn trace_port(
         let before = paths.len();
         let mut bridge_paths = 0;
         for f in ctx.containers().filter(|f| f.node == i) {
+            // An IPv6 binding is a path of its own only where the container has an IPv6
+            // address; else it is the IPv4 binding's twin that docker-proxy answers.
+            let has_v6 = f.container.endpoints.iter().any(|e| !e.ipv6.is_empty());
             for b in f.container.ports.iter().filter(|b| {
                 b.host_port == Some(port)
                     && b.protocol.eq_ignore_ascii_case(proto)
-                    && !ports::is_v6(b)
+                    && (has_v6 || !ports::is_v6(b))
             }) {
                 paths.push(bridge::trace(ctx, i, port, proto, Some((f, b))));
                 bridge_paths += 1;
@@ -134,7 +138,7 @@ fn trace_port(
                 })
             });
             notes.push(if v6_only {
-                format!("port {port}/{proto} is published on {} over IPv6 only: IPv6 paths are not traced", nv.host)
+                format!("port {port}/{proto} is published on {} over IPv6 only, by a container without an IPv6 address: the userland proxy relays IPv6 clients to its IPv4 address, which is not traced", nv.host)
             } else {
                 format!("nothing is published on port {port}/{proto} on {}", nv.host)
             });
@@ -172,9 +176,9 @@ fn between(ctx: &Ctx<'_>, from: &str, to: &str) -> (Vec<PacketPath>, Vec<String>
     if to.eq_ignore_ascii_case("internet") {
         return (vec![egress::trace(ctx, a, None)], Vec::new());
     }
-    if let Ok(ip) = to.parse::<Ipv4Addr>() {
+    if let Ok(ip) = to.parse::<IpAddr>() {
         if let Some((b, ep)) = ctx.container_with_ip(ip, None) {
-            return eastwest::east_west(ctx, a, b, Some(&ep.network_id));
+            return eastwest::east_west(ctx, a, b, Some(&ep.network_id), Some(ip.is_ipv6()));
         }
         for s in ctx.services() {
             if let Some(v) = s
@@ -191,7 +195,7 @@ fn between(ctx: &Ctx<'_>, from: &str, to: &str) -> (Vec<PacketPath>, Vec<String>
         .containers()
         .find(|f| f.container.name == to || f.container.id == to);
     if let Some(b) = exact {
-        return eastwest::east_west(ctx, a, b, None);
+        return eastwest::east_west(ctx, a, b, None, None);
     }
     if let Some(s) = ctx
         .services()
@@ -201,11 +205,11 @@ fn between(ctx: &Ctx<'_>, from: &str, to: &str) -> (Vec<PacketPath>, Vec<String>
         return vip::trace(ctx, a, s, None);
     }
     match ctx.find_container(to) {
-        Ok(b) => eastwest::east_west(ctx, a, b, None),
+        Ok(b) => eastwest::east_west(ctx, a, b, None, None),
         Err(why) => (
             Vec::new(),
             vec![format!(
-                "{why}; nor is it a service, an IPv4 address or `internet`"
+                "{why}; nor is it a service, an IP address or `internet`"
             )],
         ),
     }

@@ -7,11 +7,11 @@
 //! `goto`, verdict maps, `dnat`, `snat`, `masquerade`, `redirect`, `meta mark set`, counters and
 //! logs. A rule using anything else makes the walk *unknown*, naming the rule.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::rules::{in_prefix, parse_prefix, Packet};
+use super::rules::{in_prefix, link_local, parse_net, Packet};
 
 const MAX_DEPTH: usize = 40;
 
@@ -62,7 +62,12 @@ pub fn walk_hook(ruleset: &Value, hook: &str, pkt: &Packet) -> NftWalk {
         .iter()
         .filter_map(|i| i.get("chain"))
         .filter(|c| c.get("hook").and_then(Value::as_str) == Some(hook))
-        .filter(|c| matches!(s(c, "family"), "ip" | "inet"))
+        .filter(|c| match s(c, "family") {
+            "inet" => true,
+            "ip6" => pkt.v6,
+            "ip" => !pkt.v6,
+            _ => false,
+        })
         .collect();
     bases.sort_by_key(|c| c.get("prio").and_then(Value::as_i64).unwrap_or(0));
     let mut w = NftWalk {
@@ -432,8 +437,11 @@ impl<'v> Ruleset<'v> {
         }
         if let Some(p) = key.get("payload") {
             let ip = match (s(p, "protocol"), s(p, "field")) {
-                ("ip", "saddr") => pkt.src,
-                ("ip", "daddr") => pkt.dst,
+                (l3 @ ("ip" | "ip6"), _) if (l3 == "ip6") != pkt.v6 => {
+                    return Err(format!("map key {l3} on a packet of the other family"))
+                }
+                ("ip" | "ip6", "saddr") => pkt.src,
+                ("ip" | "ip6", "daddr") => pkt.dst,
                 (proto, field) => return Err(format!("map key {proto} {field}")),
             };
             return Ok(ip.map(Key::Addr).unwrap_or(Key::Open));
@@ -511,6 +519,11 @@ fn meta_hit(meta: &Value, right: &Value, pkt: &Packet) -> Hit {
             Some(o) => name_hit(right, o),
             None => Hit::Unknown("oifname before routing".into()),
         },
+        "nfproto" => Hit::of(
+            values(right)
+                .iter()
+                .any(|v| v.as_str() == Some(if pkt.v6 { "ipv6" } else { "ipv4" })),
+        ),
         "l4proto" | "protocol" => match pkt.proto.as_deref() {
             Some(p) => Hit::of(values(right).iter().any(|v| v.as_str() == Some(p))),
             None => Hit::Open,
@@ -524,12 +537,14 @@ fn meta_hit(meta: &Value, right: &Value, pkt: &Packet) -> Hit {
     }
 }
 
-/// A header field match (IPv4 addresses and protocol, TCP/UDP ports) for the packet.
+/// A header field match (IPv4 and IPv6 addresses and protocol, TCP/UDP ports) for the packet.
 fn payload_hit(p: &Value, right: &Value, pkt: &Packet) -> Hit {
     match (s(p, "protocol"), s(p, "field")) {
-        ("ip", "saddr") => addr_hit(right, pkt.src),
-        ("ip", "daddr") => addr_hit(right, pkt.dst),
-        ("ip", "protocol") => match pkt.proto.as_deref() {
+        // An `ip` match never holds for an IPv6 packet in an inet table, nor `ip6` for IPv4.
+        (l3 @ ("ip" | "ip6"), _) if (l3 == "ip6") != pkt.v6 => Hit::No,
+        ("ip" | "ip6", "saddr") => addr_hit(right, pkt.src),
+        ("ip" | "ip6", "daddr") => addr_hit(right, pkt.dst),
+        ("ip", "protocol") | ("ip6", "nexthdr") => match pkt.proto.as_deref() {
             Some(x) => Hit::of(values(right).iter().any(|v| v.as_str() == Some(x))),
             None => Hit::Open,
         },
@@ -549,7 +564,7 @@ fn payload_hit(p: &Value, right: &Value, pkt: &Packet) -> Hit {
 /// A map key's value for the packet.
 enum Key {
     Name(String),
-    Addr(Ipv4Addr),
+    Addr(IpAddr),
     Open,
 }
 
@@ -591,11 +606,11 @@ fn name_hit(right: &Value, name: &str) -> Hit {
     )
 }
 
-fn addr_hit(right: &Value, ip: Option<Ipv4Addr>) -> Hit {
+fn addr_hit(right: &Value, ip: Option<IpAddr>) -> Hit {
     let mut any_open = false;
     for v in values(right) {
         let net = match &v {
-            Value::String(a) => parse_prefix(a),
+            Value::String(a) => parse_net(a),
             Value::Object(o) if o.contains_key("prefix") => {
                 let p = &o["prefix"];
                 s(p, "addr")
@@ -610,12 +625,14 @@ fn addr_hit(right: &Value, ip: Option<Ipv4Addr>) -> Hit {
             }
         };
         let Some((net, len)) = net else {
-            return Hit::Unknown(format!("address {v} is not IPv4"));
+            return Hit::Unknown(format!("address {v} is not an IP address or prefix"));
         };
         match ip {
             Some(ip) if in_prefix(ip, net, len) => return Hit::Yes,
             Some(_) => {}
             None if len == 0 => return Hit::Yes,
+            // An address the question leaves open is a routable one (as in the iptables walk).
+            None if link_local(net, len) => {}
             None => any_open = true,
         }
     }
@@ -680,6 +697,8 @@ fn nat_to(body: &Value) -> Option<String> {
     let addr = body.get("addr").and_then(Value::as_str);
     let port = body.get("port").map(|p| p.to_string());
     match (addr, port) {
+        // As nft prints it: an IPv6 address in brackets before its port.
+        (Some(a), Some(p)) if a.contains(':') => Some(format!("[{a}]:{p}")),
         (Some(a), Some(p)) => Some(format!("{a}:{p}")),
         (Some(a), None) => Some(a.to_owned()),
         (None, Some(p)) => Some(p),
@@ -808,6 +827,7 @@ fn render_expr(e: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::net::Ipv4Addr;
 
     /// `nft -j list ruleset` after `nft -f tests/fixtures/nftablesdoc/<name>.nft` (moby's
     /// generated Docker 29 layouts, see that directory's header lines), recorded on nft 1.0.6.
@@ -829,12 +849,12 @@ mod tests {
 
     fn from_outside(dst: Ipv4Addr, dport: u16, out: Option<&str>) -> Packet {
         Packet {
-            dst: Some(dst),
+            dst: Some(dst.into()),
             proto: Some("tcp".into()),
             dport: Some(dport),
             in_if: Some("eth0".into()),
             out_if: out.map(str::to_owned),
-            local: vec![HOST],
+            local: vec![HOST.into()],
             ..Packet::default()
         }
     }
@@ -910,11 +930,11 @@ mod tests {
     fn egress_is_accepted_and_masqueraded() {
         let rs = layout("usernet-portmap");
         let out = Packet {
-            src: Some(C1),
+            src: Some(C1.into()),
             in_if: Some("bridge1".into()),
             out_if: Some("eth0".into()),
             dst_local: Some(false),
-            local: vec![HOST],
+            local: vec![HOST.into()],
             ..Packet::default()
         };
         assert_eq!(walk_hook(&rs, "forward", &out).decision, NftDecision::Pass);
@@ -929,10 +949,10 @@ mod tests {
     fn internal_network_drops_egress_and_icc_off_drops_neighbours() {
         let rs = layout("usernet-internal");
         let out = Packet {
-            src: Some(C1),
+            src: Some(C1.into()),
             in_if: Some("bridgeICC".into()),
             out_if: Some("eth0".into()),
-            local: vec![HOST],
+            local: vec![HOST.into()],
             ..Packet::default()
         };
         let w = walk_hook(&rs, "forward", &out);
@@ -942,8 +962,8 @@ mod tests {
         );
         let rs = layout("usernet-portmap-noicc");
         let icc = Packet {
-            src: Some(Ipv4Addr::new(198, 18, 220, 3)),
-            dst: Some(C1),
+            src: Some(Ipv4Addr::new(198, 18, 220, 3).into()),
+            dst: Some(C1.into()),
             proto: Some("tcp".into()),
             dport: Some(80),
             in_if: Some("bridge1".into()),
@@ -984,6 +1004,51 @@ mod tests {
         assert_eq!(
             w.matched,
             vec!["inet fw fwd: tcp dport { 22, 443 } accept".to_owned()]
+        );
+    }
+
+    #[test]
+    fn an_ipv6_packet_meets_ip6_and_inet_tables_and_no_ip_matches() {
+        let rs = serde_json::json!({"nftables": [
+            // Docker 29's ip6 table: the DNAT of the published port.
+            {"chain": {"family": "ip6", "table": "docker-bridges", "name": "nat-PREROUTING", "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}},
+            {"rule": {"family": "ip6", "table": "docker-bridges", "chain": "nat-PREROUTING", "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}}, "right": "2001:2:0:221::5"}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}},
+                {"dnat": {"family": "ip6", "addr": "2001:2:0:220::2", "port": 80}}]}},
+            // An IPv4 table on the same hook never sees the IPv6 packet.
+            {"chain": {"family": "ip", "table": "v4only", "name": "pre", "type": "filter", "hook": "prerouting", "prio": -300, "policy": "drop"}},
+            // An inet table: its `ip saddr` drop does not hold for IPv6, its `meta nfproto ipv6` accept does.
+            {"chain": {"family": "inet", "table": "fw", "name": "pre", "type": "filter", "hook": "prerouting", "prio": -200, "policy": "drop"}},
+            {"rule": {"family": "inet", "table": "fw", "chain": "pre", "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "0.0.0.0", "len": 0}}}}, {"drop": null}]}},
+            {"rule": {"family": "inet", "table": "fw", "chain": "pre", "expr": [
+                {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv6"}}, {"accept": null}]}}
+        ]});
+        let host: IpAddr = "2001:2:0:221::5".parse().unwrap();
+        let pkt = Packet {
+            v6: true,
+            dst: Some(host),
+            proto: Some("tcp".into()),
+            dport: Some(8080),
+            in_if: Some("up0".into()),
+            local: vec![host],
+            ..Packet::default()
+        };
+        let w = walk_hook(&rs, "prerouting", &pkt);
+        assert!(
+            matches!(&w.decision, NftDecision::Nat { kind, to: Some(to), .. } if kind == "dnat" && to == "[2001:2:0:220::2]:80"),
+            "{w:?}"
+        );
+        assert!(
+            w.matched.iter().all(|r| !r.starts_with("ip v4only")),
+            "{w:?}"
+        );
+        // The same rules for an IPv4 packet: the ip table's policy drops it.
+        let w = walk_hook(&rs, "prerouting", &from_outside(HOST, 8080, None));
+        assert_eq!(
+            w.decision,
+            NftDecision::Drop("ip v4only pre: policy drop".into())
         );
     }
 }

@@ -11,17 +11,19 @@
 //! question's spent [`Budget`] ends the walk as [`Decision::Unknown`], never as a guess.
 
 use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::snapshot::{Firewall, Rule, Table};
 
 /// The packet as far as the question pins it down; `None` fields are left open.
 #[derive(Debug, Clone, Default)]
 pub struct Packet {
+    /// Whether it is an IPv6 packet: it meets ip6tables and the `ip6`/`inet` nft tables.
+    pub v6: bool,
     /// Source address; `None`: any client.
-    pub src: Option<Ipv4Addr>,
+    pub src: Option<IpAddr>,
     /// Destination address; `None`: any address (e.g. "the internet").
-    pub dst: Option<Ipv4Addr>,
+    pub dst: Option<IpAddr>,
     /// `tcp` or `udp`; `None`: any protocol.
     pub proto: Option<String>,
     /// Destination port.
@@ -33,7 +35,7 @@ pub struct Packet {
     /// The packet's mark.
     pub mark: u32,
     /// The namespace's own addresses, for `addrtype --dst-type LOCAL`.
-    pub local: Vec<Ipv4Addr>,
+    pub local: Vec<IpAddr>,
     /// Whether `dst` is local when `dst` is left open.
     pub dst_local: Option<bool>,
 }
@@ -63,6 +65,8 @@ pub struct Walk<'a> {
     pub chain: String,
     /// How it ended.
     pub decision: Decision<'a>,
+    /// Whether the tables walked were IPv6's (ip6tables-save).
+    pub v6: bool,
     /// Every rule that matched, in order (jumps, marks, the terminating one).
     pub matched: Vec<&'a Rule>,
     /// The packet's mark afterwards.
@@ -230,6 +234,7 @@ pub fn walk<'a>(
         table: table.to_owned(),
         chain: chain.to_owned(),
         decision: Decision::NotRead,
+        v6: pkt.v6,
         matched: Vec::new(),
         mark: pkt.mark,
         mark_rule: None,
@@ -237,7 +242,8 @@ pub fn walk<'a>(
         conditional: Vec::new(),
     };
     let Some(fw) = fw else { return w };
-    let Some(t) = fw.ipv4.iter().find(|t| t.name == table) else {
+    let tables = if pkt.v6 { &fw.ipv6 } else { &fw.ipv4 };
+    let Some(t) = tables.iter().find(|t| t.name == table) else {
         w.decision = Decision::NoTable;
         return w;
     };
@@ -513,39 +519,66 @@ fn neg(s: &str) -> (bool, &str) {
     }
 }
 
-/// `198.18.0.0/24`, `198.18.0.2/32`, `198.18.0.2` → (network, prefix).
-pub fn parse_prefix(s: &str) -> Option<(Ipv4Addr, u8)> {
-    let (a, p) = match s.split_once('/') {
-        Some((a, p)) => (a, p.parse().ok()?),
-        None => (s, 32u8),
-    };
-    if p > 32 {
-        return None;
+/// `198.18.0.0/24`, `198.18.0.2/32`, `198.18.0.2` → (network, prefix); IPv4 only.
+pub fn parse_prefix(s: &str) -> Option<(std::net::Ipv4Addr, u8)> {
+    match parse_net(s)? {
+        (IpAddr::V4(a), p) => Some((a, p)),
+        _ => None,
     }
-    Some((a.parse().ok()?, p))
 }
 
-/// Whether `ip` lies in `net/prefix`.
-pub fn in_prefix(ip: Ipv4Addr, net: Ipv4Addr, prefix: u8) -> bool {
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix))
+/// `198.18.0.0/24`, `198.18.0.2`, `2001:2::/64`, `2001:2::2` → (network, prefix), either family.
+pub fn parse_net(s: &str) -> Option<(IpAddr, u8)> {
+    let (a, p) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p.parse().ok()?)),
+        None => (s, None),
     };
-    u32::from(ip) & mask == u32::from(net) & mask
+    let a: IpAddr = a.parse().ok()?;
+    let max = if a.is_ipv6() { 128 } else { 32 };
+    let p = p.unwrap_or(max);
+    (p <= max).then_some((a, p))
 }
 
-fn addr_cond(field: &Option<String>, ip: Option<Ipv4Addr>) -> Cond {
+/// Whether `ip` lies in `net/prefix` (never across address families).
+pub fn in_prefix(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+fn addr_cond(field: &Option<String>, ip: Option<IpAddr>, v6: bool) -> Cond {
     let Some(f) = field else { return Cond::Yes };
     let (n, v) = neg(f);
-    let Some((net, p)) = parse_prefix(v) else {
-        return Cond::Unknown(format!("address {v} is not an IPv4 prefix"));
+    let Some((net, p)) = parse_net(v).filter(|(net, _)| net.is_ipv6() == v6) else {
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        return Cond::Unknown(format!("address {v} is not an {family} prefix"));
     };
     match ip {
         Some(ip) => Cond::from_bool(in_prefix(ip, net, p)).negate(n),
         None if p == 0 => Cond::from_bool(true).negate(n),
+        // A client the question leaves open comes from a routable address: link-local sources
+        // are never forwarded (Docker's `! -s fe80::/10` on its IPv6 DNAT holds for them all).
+        None if v6 && link_local(net, p) => Cond::No.negate(n),
         None => Cond::Depends,
     }
+}
+
+/// Whether `net/p` lies inside fe80::/10.
+pub(super) fn link_local(net: IpAddr, p: u8) -> bool {
+    let fe80 = IpAddr::V6(std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0));
+    p >= 10 && in_prefix(net, fe80, 10)
 }
 
 fn iface_cond(field: &Option<String>, name: Option<&str>) -> Cond {
@@ -573,8 +606,8 @@ fn proto_cond(field: &Option<String>, proto: Option<&str>) -> Cond {
 }
 
 fn conditions(r: &Rule, pkt: &Packet) -> Cond {
-    let mut c = addr_cond(&r.source, pkt.src)
-        .and(addr_cond(&r.destination, pkt.dst))
+    let mut c = addr_cond(&r.source, pkt.src, pkt.v6)
+        .and(addr_cond(&r.destination, pkt.dst, pkt.v6))
         .and(iface_cond(&r.in_interface, pkt.in_if.as_deref()))
         .and(iface_cond(&r.out_interface, pkt.out_if.as_deref()))
         .and(proto_cond(&r.protocol, pkt.proto.as_deref()));
@@ -723,6 +756,85 @@ mod tests {
             local: vec!["198.19.0.5".parse().unwrap()],
             ..Default::default()
         }
+    }
+
+    /// moby's Docker 28 ip6tables layout (tests/fixtures/iptablesdoc/, naming its source).
+    const V6: &str =
+        include_str!("../../tests/fixtures/iptablesdoc/usernet-portmap.ip6tables-save");
+
+    fn v6_fw() -> Firewall {
+        Firewall {
+            // The IPv4 tables hold a DNAT for the same port elsewhere: an IPv6 packet never meets it.
+            ipv4: parse_iptables_save(NAT).unwrap(),
+            ipv6: parse_iptables_save(V6).unwrap(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_ipv6_packet_walks_the_ip6tables_tables_only() {
+        let f = v6_fw();
+        let host: IpAddr = "2001:2:0:221::5".parse().unwrap();
+        let pkt = Packet {
+            v6: true,
+            dst: Some(host),
+            proto: Some("tcp".into()),
+            dport: Some(8080),
+            in_if: Some("up0".into()),
+            local: vec![host],
+            ..Default::default()
+        };
+        let w = walk(Some(&f), "nat", "PREROUTING", &pkt);
+        assert!(w.v6);
+        assert_eq!(
+            w.dnat().map(|r| r.text.as_str()),
+            Some("-A DOCKER ! -s fe80::/10 ! -i bridge1 -p tcp -m tcp --dport 8080 -j DNAT --to-destination [2001:2:0:220::2]:80"),
+            "a client left open is no link-local one: {w:?}"
+        );
+        // A link-local client gets no DNAT.
+        let ll = Packet {
+            src: Some("fe80::9".parse().unwrap()),
+            ..pkt.clone()
+        };
+        assert_eq!(walk(Some(&f), "nat", "PREROUTING", &ll).dnat(), None);
+        // The IPv4 packet to the same port meets the IPv4 DNAT, not the IPv6 one.
+        let w = walk(
+            Some(&f),
+            "nat",
+            "PREROUTING",
+            &to_host(8080, Some("eth0"), "198.19.0.5"),
+        );
+        assert!(!w.v6 && w.dnat().is_some_and(|r| r.text.contains("198.18.0.2:80")));
+        // filter FORWARD to the container, and an IPv6 packet where only IPv4 tables exist.
+        let fwd = Packet {
+            dst: Some("2001:2:0:220::2".parse().unwrap()),
+            dport: Some(80),
+            out_if: Some("bridge1".into()),
+            ..pkt.clone()
+        };
+        assert_eq!(
+            walk(Some(&f), "filter", "FORWARD", &fwd).target(),
+            Some("ACCEPT")
+        );
+        let v4_only = fw(NAT);
+        assert_eq!(
+            walk(Some(&v4_only), "nat", "PREROUTING", &pkt).decision,
+            Decision::NoTable
+        );
+    }
+
+    #[test]
+    fn prefixes_of_either_family_never_match_across_families() {
+        let (net, p) = parse_net("2001:2::/48").unwrap();
+        assert!(in_prefix("2001:2:0:220::2".parse().unwrap(), net, p));
+        assert!(!in_prefix("2001:3::1".parse().unwrap(), net, p));
+        assert!(!in_prefix("198.18.0.1".parse().unwrap(), net, p));
+        assert_eq!(parse_net("::/129"), None);
+        assert_eq!(parse_prefix("2001:2::/64"), None, "parse_prefix is IPv4's");
+        assert_eq!(
+            addr_cond(&Some("198.18.0.0/15".into()), None, true),
+            Cond::Unknown("address 198.18.0.0/15 is not an IPv6 prefix".into())
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Path pieces every kind of path shares: out of a container to its bridge, from a bridge into a
 //! container, and across an overlay network (br0, vxlan0, the FDB entry, the remote node).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::graph::encryption::{esp_sas, outbound_sa, spi_text, ENCRYPTED_OPTION};
 use crate::snapshot::{Container, ContainerEndpoint, Link, Namespace, Network, SourceKind};
@@ -44,7 +44,7 @@ pub fn leave_container<'a>(
     t: &mut Trail<'_, 'a>,
     ctx: &Ctx<'a>,
     f: Found<'a>,
-    ip: Ipv4Addr,
+    ip: IpAddr,
 ) -> Stage<At<'a>> {
     let nv = &ctx.nodes[f.node];
     let c = f.container;
@@ -60,7 +60,7 @@ pub fn leave_container<'a>(
         return t.broken(nv.host, ctx.element(nv.netns_id(ns)), why, vec![]);
     };
     let ev = nv
-        .v4_of(ns, link)
+        .addr_of(ns, link, ip.is_ipv6())
         .map(|a| vec![facts::address(&nv.ns_name(ns), ns, a)])
         .unwrap_or_default();
     t.pass(
@@ -131,7 +131,7 @@ pub fn enter_container<'a>(
     bns: &'a Namespace,
     br: &'a Link,
     f: Found<'a>,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     arrives: &str,
 ) -> Stage {
     let nv = &ctx.nodes[node];
@@ -157,7 +157,7 @@ pub fn enter_ns<'a>(
     br: &'a Link,
     cns: &'a Namespace,
     whose: &str,
-    ip: Ipv4Addr,
+    ip: IpAddr,
 ) -> Stage {
     let nv = &ctx.nodes[node];
     let Some(clink) = nv.link_with_ip(cns, ip) else {
@@ -188,7 +188,7 @@ pub fn enter_ns<'a>(
         vec![],
     );
     let ev = nv
-        .v4_of(cns, clink)
+        .addr_of(cns, clink, ip.is_ipv6())
         .map(|a| vec![facts::address(&nv.ns_name(cns), cns, a)])
         .unwrap_or_default();
     t.pass(
@@ -219,7 +219,7 @@ pub fn across_overlay<'a>(
     ep: &ContainerEndpoint,
     arrives: &str,
 ) -> Stage {
-    let Ok(dst_ip) = ep.ipv4.parse::<Ipv4Addr>() else {
+    let Ok(dst_ip) = ep.ipv4.parse::<Ipv4Addr>().map(IpAddr::V4) else {
         let why = format!("{} has no IPv4 address on {}", dst.container.name, net.name);
         return t.broken(ctx.nodes[from.node].host, None, why, vec![]);
     };

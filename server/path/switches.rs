@@ -2,7 +2,7 @@
 //! and who listens on a port. Where a namespace's switches were not recorded (older snapshots)
 //! nothing is said: the rules and routes decide as before.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::snapshot::{Listener, Namespace};
 
@@ -63,7 +63,11 @@ pub fn forward_gate(nv: &NodeView<'_>, ns: &Namespace, pkt: &Packet) -> Gate {
     let label = nv.ns_name(ns);
     let bridged = pkt.in_if.is_some() && pkt.in_if == pkt.out_if;
     if bridged {
-        let name = "net.bridge.bridge-nf-call-iptables";
+        let name = if pkt.v6 {
+            "net.bridge.bridge-nf-call-ip6tables"
+        } else {
+            "net.bridge.bridge-nf-call-iptables"
+        };
         let br = pkt.in_if.as_deref().unwrap_or_default();
         return match sc.get(name) {
             Some("0") => Gate::Bridged(
@@ -77,7 +81,11 @@ pub fn forward_gate(nv: &NodeView<'_>, ns: &Namespace, pkt: &Packet) -> Gate {
             _ => Gate::Rules,
         };
     }
-    let fwd = "net.ipv4.ip_forward";
+    let fwd = if pkt.v6 {
+        "net.ipv6.conf.all.forwarding"
+    } else {
+        "net.ipv4.ip_forward"
+    };
     if sc.get(fwd) == Some("0") {
         let why = format!("{fwd} = 0 in {label}: the kernel forwards nothing between interfaces");
         return Gate::Stop(
@@ -85,6 +93,10 @@ pub fn forward_gate(nv: &NodeView<'_>, ns: &Namespace, pkt: &Packet) -> Gate {
             vec![sysctl_evidence(&label, fwd, "0")],
             Verdict::Blocked(why),
         );
+    }
+    // rp_filter is IPv4's; IPv6 has no such switch.
+    if pkt.v6 {
+        return Gate::Rules;
     }
     if let Some((why, ev)) = rp_filter_drop(nv, ns, pkt) {
         return Gate::Stop(why.clone(), ev, Verdict::Blocked(why));
@@ -177,7 +189,7 @@ pub fn localnet_stop(
 /// The sockets of `ns` that take `addr:port/proto`; `None` when its sockets were not read.
 pub fn listeners_for<'a>(
     ns: &'a Namespace,
-    addr: Ipv4Addr,
+    addr: IpAddr,
     port: u16,
     proto: &str,
 ) -> Option<Vec<&'a Listener>> {
@@ -187,7 +199,7 @@ pub fn listeners_for<'a>(
             .filter(|l| l.port == port && l.protocol.eq_ignore_ascii_case(proto))
             .filter(|l| {
                 l.address == addr.to_string()
-                    || (l.family == 4 && l.address == "0.0.0.0")
+                    || (addr.is_ipv4() && l.family == 4 && l.address == "0.0.0.0")
                     // A dual-stack socket on :: takes IPv4 too (bindv6only is off by default).
                     || (l.family == 6 && l.address == "::")
             })

@@ -17,6 +17,9 @@ use super::{published_ports, trace};
 /// (path kinds, the graph edges hops are joined by, which node each hop is on).
 mod golden;
 
+/// IPv6 paths over the same host with IPv6 addresses and moby's ip6tables layout added.
+mod ipv6;
+
 /// Builds one node's snapshot.
 struct Node {
     snap: NodeSnapshot,

@@ -69,3 +69,8 @@ pub fn render(a: &PathAnswer) -> String {
     }
     s
 }
+
+/// `198.18.0.2:80`, `[2001:2::2]:80`: an address and port as clients write them.
+pub fn addr_port(ip: std::net::IpAddr, port: u16) -> String {
+    std::net::SocketAddr::new(ip, port).to_string()
+}

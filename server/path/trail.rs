@@ -1,6 +1,6 @@
 //! Building a path hop by hop: each hop is joined to the previous one by the graph's edge.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::snapshot::{Link, Namespace, Rule, SourceKind};
 
@@ -10,6 +10,7 @@ use super::model::{Evidence, Hop, Outcome, PacketPath, Verdict};
 use super::native;
 use super::rules::{walk, Decision, Packet, Walk};
 use super::switches::{forward_gate, Gate};
+use super::v6::{manages_v6, unmanaged};
 
 /// The path ended at a hop that says why (blocked, broken or unknown): stages hand it on with `?`
 /// and the tracer finishes the path once.
@@ -190,7 +191,7 @@ impl<'c, 'a> Trail<'c, 'a> {
         nv: &NodeView<'a>,
         hns: &'a Namespace,
         from: Option<String>,
-        x: Ipv4Addr,
+        x: IpAddr,
     ) -> Stage<(&'a Link, Option<String>)> {
         let label = nv.ns_name(hns);
         let Some(route) = nv.route(hns, Some(x)) else {
@@ -310,7 +311,7 @@ impl<'c, 'a> Trail<'c, 'a> {
                             .is_some_and(|t| t.name == "DROP" || t.name == "REJECT")
                         {
                             text.push_str(&format!(": `{}` does not apply (with enable_icc=false this lets containers of the network talk)", r.text));
-                            ev.push(facts::rule(&label, "filter", r));
+                            ev.push(facts::family_rule(&label, "filter", r, w.v6));
                         }
                     }
                     return self.pass(nv.host, element, text, ev);
@@ -329,7 +330,7 @@ impl<'c, 'a> Trail<'c, 'a> {
                     " (except what `{}` drops: it applies to some protocols, ports or addresses only)",
                     r.text
                 ));
-                ev.push(facts::rule(&label, "filter", r));
+                ev.push(facts::family_rule(&label, "filter", r, w.v6));
             }
         }
         let verdict = match (verdict, w.doubt()) {
@@ -343,6 +344,12 @@ impl<'c, 'a> Trail<'c, 'a> {
             text = verdict.reason().to_owned();
         } else if verdict == Verdict::Pass && ev.len() > before {
             text.push_str(", and the native nftables chains let it through");
+        }
+        if pkt.v6 && verdict == Verdict::Pass && !manages_v6(ns) {
+            text.push_str(&format!(
+                "; {}, so nothing of Docker's (icc, isolation) applies to IPv6",
+                unmanaged(&label)
+            ));
         }
         self.hop(nv.host, element, text, ev, verdict);
     }
@@ -400,10 +407,10 @@ pub fn rule_evidence(ns_label: &str, w: &Walk<'_>) -> Vec<Evidence> {
     let mut ev: Vec<Evidence> = w
         .matched
         .iter()
-        .map(|r| facts::rule(ns_label, &w.table, r))
+        .map(|r| facts::family_rule(ns_label, &w.table, r, w.v6))
         .collect();
     if let Decision::Policy(p) = &w.decision {
-        ev.push(facts::policy(ns_label, &w.table, &w.chain, p));
+        ev.push(facts::policy(ns_label, &w.table, &w.chain, p, w.v6));
     }
     ev
 }

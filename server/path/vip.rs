@@ -1,7 +1,7 @@
 //! A service VIP inside an overlay: the client's mangle OUTPUT MARK, the fwmark IPVS service in
 //! the client's own namespace, and each backend over the overlay.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::snapshot::{
     IpvsService, IpvsState, Link, Namespace, Network, Service, SourceKind, VirtualIp,
@@ -33,7 +33,7 @@ pub fn trace<'a>(
             .containers()
             .filter(|f| f.container.labels.get("com.docker.swarm.service.id") == Some(&svc.id))
         {
-            let (p, n) = east_west(ctx, a, b, None);
+            let (p, n) = east_west(ctx, a, b, None, Some(false));
             paths.extend(p);
             notes.extend(n);
         }
@@ -50,10 +50,17 @@ pub fn trace<'a>(
         let Some(net) = ctx.network(&v.network_id) else {
             continue;
         };
-        let Ok(vip) = v.addr.split('/').next().unwrap_or("").parse::<Ipv4Addr>() else {
+        let Ok(vip) = v
+            .addr
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .parse::<Ipv4Addr>()
+            .map(IpAddr::V4)
+        else {
             continue;
         };
-        let Ok(aip) = ep.ipv4.parse::<Ipv4Addr>() else {
+        let Ok(aip) = ep.ipv4.parse::<Ipv4Addr>().map(IpAddr::V4) else {
             continue;
         };
         let path = Vip {
@@ -90,8 +97,8 @@ struct Vip<'c, 'a> {
     svc: &'a Service,
     v: &'a VirtualIp,
     net: &'a Network,
-    vip: Ipv4Addr,
-    aip: Ipv4Addr,
+    vip: IpAddr,
+    aip: IpAddr,
 }
 
 impl<'a> Vip<'_, 'a> {
@@ -116,7 +123,13 @@ impl<'a> Vip<'_, 'a> {
                 .ipvs
                 .destinations
                 .iter()
-                .filter_map(|d| d.address.parse::<Ipv4Addr>().ok().map(|ip| (d, ip)))
+                .filter_map(|d| {
+                    d.address
+                        .parse::<Ipv4Addr>()
+                        .ok()
+                        .map(IpAddr::V4)
+                        .map(|ip| (d, ip))
+                })
                 .map(|(d, ip)| {
                     let mut b = t.clone();
                     let _ended = self.backend(&mut b, &lb, &d.address, ip);
@@ -251,7 +264,7 @@ impl<'a> Vip<'_, 'a> {
         b: &mut Trail<'_, 'a>,
         lb: &Balancer<'a>,
         address: &str,
-        ip: Ipv4Addr,
+        ip: IpAddr,
     ) -> Stage {
         let (ctx, net) = (self.ctx, self.net);
         let nv = &ctx.nodes[self.from.node];

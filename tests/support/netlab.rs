@@ -2,7 +2,7 @@
 //! removed again on drop (also when the test panics).
 //!
 //! Names are unique per process (`dmt<pid>...`) so tests can run in parallel; every
-//! address a test configures must lie in 198.18.0.0/15.
+//! address a test configures must lie in 198.18.0.0/15 (IPv6: 2001:2::/48).
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -74,8 +74,14 @@ pub fn run_batch(cmd: &str, ns: Option<&str>, script: &str) {
 
 /// Load `rules` with `iptables-restore` inside namespace `ns`, panicking on failure.
 pub fn restore(ns: &str, rules: &str) {
+    restore_with("iptables-restore", ns, rules);
+}
+
+/// Load `rules` with `tool` (`iptables-restore`, `ip6tables-restore`) inside namespace `ns`,
+/// panicking on failure.
+pub fn restore_with(tool: &str, ns: &str, rules: &str) {
     let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "iptables-restore"])
+        .args(["netns", "exec", ns, tool])
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
@@ -85,7 +91,7 @@ pub fn restore(ns: &str, rules: &str) {
         .unwrap()
         .write_all(rules.as_bytes())
         .unwrap();
-    assert!(child.wait().unwrap().success(), "iptables-restore in {ns}");
+    assert!(child.wait().unwrap().success(), "{tool} in {ns}");
 }
 
 /// A set of namespaces and host links that disappears with it.

@@ -4,7 +4,7 @@
 use super::*;
 
 /// The rendered answer must be `expected` (a leading newline is ignored).
-fn assert_render(a: &PathAnswer, expected: &str) {
+pub(super) fn assert_render(a: &PathAnswer, expected: &str) {
     let actual = super::super::text::render(a);
     let expected = expected.strip_prefix('\n').unwrap_or(expected);
     assert!(
