@@ -27,12 +27,15 @@ const GATHER_BURST: Duration = Duration::from_millis(50);
 type Entries = Arc<Mutex<BTreeMap<String, ClusterNode>>>;
 
 impl Gatherer {
-    /// Follow every agent's change stream until the process ends; `install` gets a new cluster
-    /// snapshot whenever a node changed, went stale or came back.
-    pub fn follow(self: Arc<Self>, install: impl Fn(ClusterSnapshot) + Send + Sync + 'static) {
+    /// Follow every agent's change stream until the process ends; [`Followed::next`] gives the
+    /// cluster as it is once a node changed, went stale or came back.
+    pub fn follow(self: Arc<Self>) -> Followed {
         let entries: Entries = Arc::default();
         let (changed_tx, changed_rx) = mpsc::unbounded_channel::<()>();
-        tokio::spawn(assemble(entries.clone(), changed_rx, install));
+        let followed = Followed {
+            entries: entries.clone(),
+            changed: changed_rx,
+        };
         tokio::spawn(async move {
             let mut followed: BTreeMap<String, tokio::task::JoinHandle<()>> = BTreeMap::new();
             loop {
@@ -83,6 +86,7 @@ impl Gatherer {
                 tokio::time::sleep(REDISCOVER).await;
             }
         });
+        followed
     }
 
     /// Follow one agent: fetch when it says it changed, mark it stale when it goes silent.
@@ -180,16 +184,21 @@ impl Gatherer {
     }
 }
 
-/// Build and install a cluster snapshot after each burst of node changes.
-async fn assemble(
+/// The followed cluster, assembled when its reader asks: a big swarm's every node copied for each
+/// burst of changes cost more than the installs that used a few of those copies.
+pub struct Followed {
     entries: Entries,
-    mut changed: mpsc::UnboundedReceiver<()>,
-    install: impl Fn(ClusterSnapshot) + Send + Sync + 'static,
-) {
-    while changed.recv().await.is_some() {
+    changed: mpsc::UnboundedReceiver<()>,
+}
+
+impl Followed {
+    /// Wait for the next change (and the burst it starts), then the cluster as it is now; `None`
+    /// once nothing follows the agents any more.
+    pub async fn next(&mut self) -> Option<ClusterSnapshot> {
+        self.changed.recv().await?;
         tokio::time::sleep(GATHER_BURST).await;
-        while changed.try_recv().is_ok() {}
-        let mut nodes: Vec<ClusterNode> = entries.lock().await.values().cloned().collect();
+        while self.changed.try_recv().is_ok() {}
+        let mut nodes: Vec<ClusterNode> = self.entries.lock().await.values().cloned().collect();
         super::name_silent_nodes(&mut nodes);
         let mut cluster = ClusterSnapshot {
             schema: CLUSTER_SCHEMA.into(),
@@ -198,6 +207,6 @@ async fn assemble(
             nodes,
         };
         cluster.normalize();
-        install(cluster);
+        Some(cluster)
     }
 }

@@ -273,35 +273,22 @@ impl AppState {
     pub fn gathering_live(gatherer: Gatherer) -> Self {
         let gatherer = Arc::new(gatherer);
         let s = Self::new(Source::Cluster(gatherer.clone()));
-        // One install at a time, the newest cluster first: installs started side by side piled
-        // up on a big swarm (each builds the whole graph) and could finish out of order.
-        let next: Arc<Mutex<Option<ClusterSnapshot>>> = Arc::default();
-        let ready = Arc::new(tokio::sync::Notify::new());
-        {
-            let (next, ready) = (next.clone(), ready.clone());
-            gatherer.follow(move |cluster| {
-                if let Ok(mut n) = next.lock() {
-                    *n = Some(cluster);
-                }
-                ready.notify_one();
-            });
-        }
+        // One install at a time, of the cluster as it is when the last one ended: installs
+        // started side by side piled up on a big swarm (each builds the whole graph) and could
+        // finish out of order.
+        let mut followed = gatherer.clone().follow();
         let me = s.clone();
         tokio::spawn(async move {
-            loop {
-                ready.notified().await;
-                let Some(cluster) = next.lock().ok().and_then(|mut n| n.take()) else {
-                    continue;
-                };
+            while let Some(cluster) = followed.next().await {
                 let me = me.clone();
                 let started = std::time::Instant::now();
                 // Building the graph and its workers is CPU work: off the async workers.
                 let _ = tokio::task::spawn_blocking(move || me.install_cluster(cluster)).await;
-                // At most half of a core: on a big swarm an install (whole graph, changes) takes
-                // a good part of a second, and installing back to back kept 1.5 cores busy while
-                // changes queued anyway. What arrives meanwhile is merged into the next install;
-                // a small swarm's installs take milliseconds, so its pause is as short.
-                tokio::time::sleep(started.elapsed()).await;
+                // At most two thirds of a core: on a big swarm an install (whole graph, changes)
+                // takes a good part of a second, and installing back to back kept 1.5 cores busy
+                // while changes queued anyway. What arrives meanwhile joins the next install; a
+                // small swarm's installs take milliseconds, so its pause is as short.
+                tokio::time::sleep(started.elapsed() / 2).await;
             }
         });
         if let Ok(mut f) = s.inner.following.lock() {
