@@ -1,7 +1,7 @@
 //! The `dockmap` command: snapshot, graph, serve, path.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -288,128 +288,147 @@ fn main() {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Diff(a) => std::process::exit(diff_command(&a)),
-        Command::Snapshot { source, out } => {
-            require_root("snapshot")?;
-            let snap = node::collect(&source.options()).await;
-            let json = serde_json::to_vec_pretty(&snap)?;
-            write_out(out.as_deref(), &json)?;
-            report_sources(&snap);
-        }
+        Command::Snapshot { source, out } => snapshot_command(&source, out.as_deref()).await,
         Command::Graph {
             source,
             from,
             format,
-        } => {
-            let g = match from.map(|path| file::read(&path)).transpose()? {
-                Some(SnapshotFile::Node(snap)) => graph::build(std::slice::from_ref(&*snap)),
-                Some(other) => graph::build_cluster(&other.into_cluster("file")),
-                None => {
-                    require_root("graph")?;
-                    let snap = node::collect(&source.options()).await;
-                    graph::build(std::slice::from_ref(&snap))
-                }
-            };
-            let text = match format {
-                Format::Json => serde_json::to_string_pretty(&g)? + "\n",
-                Format::Dot => graph::dot::to_dot(&g),
-            };
-            write_out(None, text.as_bytes())?;
+        } => graph_command(&source, from, format).await,
+        Command::Serve(a) => serve_command(a).await,
+        Command::Path(a) => path_command(&a).await,
+        Command::Export(a) => export(a).await,
+        Command::Agent(a) => agent_command(a).await,
+    }
+}
+
+/// `dockmap snapshot`: this node's snapshot as JSON.
+async fn snapshot_command(source: &Source, out: Option<&Path>) -> Result<()> {
+    require_root("snapshot")?;
+    let snap = node::collect(&source.options()).await;
+    let json = serde_json::to_vec_pretty(&snap)?;
+    write_out(out, &json)?;
+    report_sources(&snap);
+    Ok(())
+}
+
+/// `dockmap graph`: the derived graph of this node or of a snapshot file.
+async fn graph_command(source: &Source, from: Option<PathBuf>, format: Format) -> Result<()> {
+    let g = match from.map(|path| file::read(&path)).transpose()? {
+        Some(SnapshotFile::Node(snap)) => graph::build(std::slice::from_ref(&*snap)),
+        Some(other) => graph::build_cluster(&other.into_cluster("file")),
+        None => {
+            require_root("graph")?;
+            let snap = node::collect(&source.options()).await;
+            graph::build(std::slice::from_ref(&snap))
         }
-        Command::Serve(a) => {
-            let cluster = match &a.agents {
-                Some(list) => {
-                    let agents = AgentList::parse(list).map_err(anyhow::Error::msg)?;
-                    let token = match &a.token_file {
-                        Some(p) => Some(agent::Token::from_file(p)?.as_str().to_owned()),
-                        None => None,
-                    };
-                    Some(ClusterOptions {
-                        agents,
-                        deadline: std::time::Duration::from_secs_f64(a.deadline.max(0.1)),
-                        token,
-                        ca_cert: a.agent_ca.clone(),
-                        local: a.source.options(),
-                    })
-                }
+    };
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&g)? + "\n",
+        Format::Dot => graph::dot::to_dot(&g),
+    };
+    write_out(None, text.as_bytes())?;
+    Ok(())
+}
+
+/// `dockmap serve`: the picture in the browser, of this node or of every node through agents.
+async fn serve_command(a: ServeArgs) -> Result<()> {
+    let cluster = match &a.agents {
+        Some(list) => {
+            let agents = AgentList::parse(list).map_err(anyhow::Error::msg)?;
+            let token = match &a.token_file {
+                Some(p) => Some(agent::Token::from_file(p)?.as_str().to_owned()),
                 None => None,
             };
-            if a.open.is_none() && cluster.is_none() {
-                require_root("serve")?;
-            }
-            let opts = ServeOptions {
-                listen: a.listen,
-                node: a.source.options(),
-                open: a.open,
-                cluster,
-                data_dir: a.data_dir,
-                snapshot_every: a.snapshot_every,
-                keep: a.keep,
-                upload_limit: a.upload_limit,
-                allow_hosts: a.allow_host,
-                tokens: a.tokens,
-                no_auth: a.no_auth,
-                store_max_bytes: a.store_max_bytes as u64,
-            };
-            dockmap::web::serve(opts).await?;
+            Some(ClusterOptions {
+                agents,
+                deadline: std::time::Duration::from_secs_f64(a.deadline.max(0.1)),
+                token,
+                ca_cert: a.agent_ca.clone(),
+                local: a.source.options(),
+            })
         }
-        Command::Path(a) => {
-            let question = path_question(&a)?;
-            let (snaps, g) = match &a.snapshot {
-                Some(p) => read_any_snapshot(p)?,
-                None => {
-                    require_root("path")?;
-                    let snap = node::collect(&a.source.options()).await;
-                    let g = graph::build(std::slice::from_ref(&snap));
-                    (vec![snap], g)
-                }
-            };
-            let answer = path::trace(&question, &snaps, &g);
-            let text = match a.format {
-                PathFormat::Text => path::text::render(&answer),
-                PathFormat::Json => serde_json::to_string_pretty(&answer)? + "\n",
-            };
-            write_out(None, text.as_bytes())?;
-        }
-        Command::Export(a) => export(a).await?,
-        Command::Agent(a) => {
-            let source = match &a.serve_file {
-                Some(path) => {
-                    file::read_node(path)?;
-                    // Served as its bytes are: gatherers read JSON.
-                    if file::is_gzipped(path)? {
-                        bail!(
-                            "{}: the agent serves the file as it is; give it uncompressed",
-                            path.display()
-                        );
-                    }
-                    SnapshotSource::File(path.clone())
-                }
-                None => {
-                    require_root("agent")?;
-                    SnapshotSource::Live(a.source.options())
-                }
-            };
-            let opts = AgentOptions {
-                listen: a.listen,
-                token_file: a.token_file,
-                insecure_no_auth: a.insecure_no_auth,
-                tls_cert: a.tls_cert,
-                tls_key: a.tls_key,
-                source,
-            };
-            let scheme = if opts.tls_cert.is_some() {
-                "https"
-            } else {
-                "http"
-            };
-            eprintln!(
-                "dockmap agent: serving {scheme}://{}{}",
-                opts.listen,
-                agent::SNAPSHOT_PATH
-            );
-            agent::run(opts).await?;
-        }
+        None => None,
+    };
+    if a.open.is_none() && cluster.is_none() {
+        require_root("serve")?;
     }
+    let opts = ServeOptions {
+        listen: a.listen,
+        node: a.source.options(),
+        open: a.open,
+        cluster,
+        data_dir: a.data_dir,
+        snapshot_every: a.snapshot_every,
+        keep: a.keep,
+        upload_limit: a.upload_limit,
+        allow_hosts: a.allow_host,
+        tokens: a.tokens,
+        no_auth: a.no_auth,
+        store_max_bytes: a.store_max_bytes as u64,
+    };
+    dockmap::web::serve(opts).await?;
+    Ok(())
+}
+
+/// `dockmap path`: a packet's path through this node or a snapshot file.
+async fn path_command(a: &PathArgs) -> Result<()> {
+    let question = path_question(a)?;
+    let (snaps, g) = match &a.snapshot {
+        Some(p) => read_any_snapshot(p)?,
+        None => {
+            require_root("path")?;
+            let snap = node::collect(&a.source.options()).await;
+            let g = graph::build(std::slice::from_ref(&snap));
+            (vec![snap], g)
+        }
+    };
+    let answer = path::trace(&question, &snaps, &g);
+    let text = match a.format {
+        PathFormat::Text => path::text::render(&answer),
+        PathFormat::Json => serde_json::to_string_pretty(&answer)? + "\n",
+    };
+    write_out(None, text.as_bytes())?;
+    Ok(())
+}
+
+/// `dockmap agent`: serve this node's snapshot (or a file) to a dockmap server.
+async fn agent_command(a: AgentArgs) -> Result<()> {
+    let source = match &a.serve_file {
+        Some(path) => {
+            file::read_node(path)?;
+            // Served as its bytes are: gatherers read JSON.
+            if file::is_gzipped(path)? {
+                bail!(
+                    "{}: the agent serves the file as it is; give it uncompressed",
+                    path.display()
+                );
+            }
+            SnapshotSource::File(path.clone())
+        }
+        None => {
+            require_root("agent")?;
+            SnapshotSource::Live(a.source.options())
+        }
+    };
+    let opts = AgentOptions {
+        listen: a.listen,
+        token_file: a.token_file,
+        insecure_no_auth: a.insecure_no_auth,
+        tls_cert: a.tls_cert,
+        tls_key: a.tls_key,
+        source,
+    };
+    let scheme = if opts.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    eprintln!(
+        "dockmap agent: serving {scheme}://{}{}",
+        opts.listen,
+        agent::SNAPSHOT_PATH
+    );
+    agent::run(opts).await?;
     Ok(())
 }
 

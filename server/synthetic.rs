@@ -561,6 +561,31 @@ impl<'a> NodeBuilder<'a> {
     fn build(&mut self) {
         let plan = self.plan;
         let h = self.host;
+        let bridge_ix = self.host_side();
+        let local: Vec<&Ctr> = plan.ctrs.iter().filter(|c| c.host == h).collect();
+        let used_overlays: Vec<usize> = (0..OVERLAYS)
+            .filter(|k| local.iter().any(|c| c.overlay() == Some(*k)))
+            .collect();
+        let gw = bridge_ix["docker_gwbridge"].0;
+        self.routing_mesh(gw);
+        self.load_balancers(&used_overlays);
+
+        let mut gw_rank = 1usize;
+        let mut overlay_veths = [1usize; OVERLAYS];
+        let mut containers = Vec::new();
+        for c in &local {
+            containers.push(self.container(c, &bridge_ix, gw, &mut gw_rank, &mut overlay_veths));
+        }
+
+        self.fdb(&used_overlays);
+        self.firewall(&containers);
+        self.engine_facts(containers, &used_overlays);
+    }
+
+    /// The host namespace: its uplink, a bridge per local network (name → (ifindex, bridge)), the
+    /// default route.
+    fn host_side(&mut self) -> BTreeMap<String, (u32, String)> {
+        let h = self.host;
         self.ns("host", NamespaceRole::Host, None);
         let eth0 = self.link(
             "host",
@@ -593,12 +618,13 @@ impl<'a> NodeBuilder<'a> {
             ..Default::default()
         });
 
-        let local: Vec<&Ctr> = plan.ctrs.iter().filter(|c| c.host == h).collect();
-        let used_overlays: Vec<usize> = (0..OVERLAYS)
-            .filter(|k| local.iter().any(|c| c.overlay() == Some(*k)))
-            .collect();
+        bridge_ix
+    }
 
-        // The routing mesh: ingress overlay namespace and ingress_sbox.
+    /// The routing mesh: ingress overlay namespace and ingress_sbox.
+    fn routing_mesh(&mut self, gw: u32) {
+        let plan = self.plan;
+        let h = self.host;
         let ing_ns = Self::overlay_ns(&plan.ingress);
         self.overlay("ingress", &plan.ingress.clone());
         self.ns(
@@ -619,7 +645,6 @@ impl<'a> NodeBuilder<'a> {
             &pool_addr(plan.ingress.base, 200 + h),
             20,
         );
-        let gw = bridge_ix["docker_gwbridge"].0;
         let (e1, _) = self.veth(
             ("ingress_sbox", "eth1"),
             ("host", &format!("veth{}", &hex_id(&format!("ing-{h}"), 7))),
@@ -627,8 +652,13 @@ impl<'a> NodeBuilder<'a> {
             1500,
         );
         self.addr("ingress_sbox", e1, &pool_addr(gwbridge_net(h).base, 0), 20);
+    }
 
-        for &k in &used_overlays {
+    /// An `lb_` namespace on every overlay this node's tasks use.
+    fn load_balancers(&mut self, used_overlays: &[usize]) {
+        let plan = self.plan;
+        let h = self.host;
+        for &k in used_overlays {
             let net = plan.overlays[k].clone();
             self.overlay(&net.name.clone(), &net);
             let ons = Self::overlay_ns(&net);
@@ -642,112 +672,114 @@ impl<'a> NodeBuilder<'a> {
             let (e0, _) = self.veth((&lb, "eth0"), (&ons, "veth0"), Some(br0), 1450);
             self.addr(&lb, e0, &pool_addr(net.base, 4000 + h), 20);
         }
+    }
 
-        let mut gw_rank = 1usize;
-        let mut overlay_veths = [1usize; OVERLAYS];
-        let mut containers = Vec::new();
-        for c in &local {
-            let nsname = c.sandbox[..12].to_string();
-            let key = format!("/var/run/docker/netns/{nsname}");
-            self.ns(&nsname, NamespaceRole::Container, Some(key.clone()));
-            let (ip, base) = plan.ctr_ip(c);
-            let mut endpoints = Vec::new();
-            let hostveth = format!("veth{}", &hex_id(&format!("hv-{}", c.index), 7));
-            match c.attach {
-                Attach::Task { svc, .. } => {
-                    let k = svc % OVERLAYS;
-                    let net = &plan.overlays[k];
-                    let ons = Self::overlay_ns(net);
-                    let br0 = self.find(&ons, "br0");
-                    let vn = format!("veth{}", overlay_veths[k]);
-                    overlay_veths[k] += 1;
-                    let (e0, _) = self.veth((&nsname, "eth0"), (&ons, &vn), Some(br0), 1450);
-                    self.addr(&nsname, e0, &ip, 20);
-                    // The MAC every other node's vxlan0 FDB lists for this task.
-                    let mac = task_mac(c.index);
-                    self.get(&nsname).links[1].mac = mac.clone();
-                    endpoints.push(endpoint(net, &ip, &mac, c));
-                    let gip = plan.gw_ip(c, gw_rank);
-                    gw_rank += 1;
-                    let (e1, _) = self.veth((&nsname, "eth1"), ("host", &hostveth), Some(gw), 1500);
-                    self.addr(&nsname, e1, &gip, 20);
-                    let mac = self.get(&nsname).links[2].mac.clone();
-                    endpoints.push(endpoint(&gwbridge_net(h), &gip, &mac, c));
-                }
-                _ => {
-                    let net = match c.attach {
-                        Attach::Docker0 => docker0_net(h),
-                        Attach::Backend => backend_net(h),
-                        _ => hostile_net(),
-                    };
-                    let master = bridge_ix[&net.name].0;
-                    let (e0, _) =
-                        self.veth((&nsname, "eth0"), ("host", &hostveth), Some(master), 1500);
-                    self.addr(&nsname, e0, &ip, 20);
-                    let mac = self.get(&nsname).links[1].mac.clone();
-                    endpoints.push(endpoint(&net, &ip, &mac, c));
-                }
+    /// One container: its sandbox, veths and addresses, and what the engine says of it.
+    fn container(
+        &mut self,
+        c: &Ctr,
+        bridge_ix: &BTreeMap<String, (u32, String)>,
+        gw: u32,
+        gw_rank: &mut usize,
+        overlay_veths: &mut [usize; OVERLAYS],
+    ) -> Container {
+        let plan = self.plan;
+        let h = self.host;
+        let nsname = c.sandbox[..12].to_string();
+        let key = format!("/var/run/docker/netns/{nsname}");
+        self.ns(&nsname, NamespaceRole::Container, Some(key.clone()));
+        let (ip, base) = plan.ctr_ip(c);
+        let mut endpoints = Vec::new();
+        let hostveth = format!("veth{}", &hex_id(&format!("hv-{}", c.index), 7));
+        match c.attach {
+            Attach::Task { svc, .. } => {
+                let k = svc % OVERLAYS;
+                let net = &plan.overlays[k];
+                let ons = Self::overlay_ns(net);
+                let br0 = self.find(&ons, "br0");
+                let vn = format!("veth{}", overlay_veths[k]);
+                overlay_veths[k] += 1;
+                let (e0, _) = self.veth((&nsname, "eth0"), (&ons, &vn), Some(br0), 1450);
+                self.addr(&nsname, e0, &ip, 20);
+                // The MAC every other node's vxlan0 FDB lists for this task.
+                let mac = task_mac(c.index);
+                self.get(&nsname).links[1].mac = mac.clone();
+                endpoints.push(endpoint(net, &ip, &mac, c));
+                let gip = plan.gw_ip(c, *gw_rank);
+                *gw_rank += 1;
+                let (e1, _) = self.veth((&nsname, "eth1"), ("host", &hostveth), Some(gw), 1500);
+                self.addr(&nsname, e1, &gip, 20);
+                let mac = self.get(&nsname).links[2].mac.clone();
+                endpoints.push(endpoint(&gwbridge_net(h), &gip, &mac, c));
             }
-            self.get(&nsname).routes.push(Route {
-                family: 4,
-                table: 254,
-                destination: String::new(),
-                prefix_len: 0,
-                gateway: Some(gateway(base)),
-                oif: Some(2),
-                route_type: "unicast".into(),
-                protocol: "boot".into(),
-                scope: "universe".into(),
-                ..Default::default()
-            });
-            let mut labels = BTreeMap::new();
-            let (image, mode) = match c.attach {
-                Attach::Task { svc, slot } => {
-                    labels.insert(
-                        "com.docker.swarm.service.name".into(),
-                        format!("svc-{svc:03}"),
-                    );
-                    labels.insert(
-                        "com.docker.swarm.task.id".into(),
-                        hex_id(&format!("task-{svc}-{slot}"), 25),
-                    );
-                    (
-                        "registry.example/app:1.0".to_string(),
-                        "default".to_string(),
-                    )
-                }
-                Attach::Docker0 => ("nginx:1.27".into(), "default".into()),
-                Attach::Backend => ("postgres:16".into(), "backend".into()),
-                Attach::Hostile => ("busybox".into(), HOSTILE_NETWORK.into()),
-            };
-            let ports = if c.attach == Attach::Docker0 {
-                vec![PortBinding {
-                    private_port: 80,
-                    protocol: "tcp".into(),
-                    host_ip: Some("0.0.0.0".into()),
-                    host_port: Some(8000 + c.index as u16 % 50000),
-                }]
-            } else {
-                Vec::new()
-            };
-            containers.push(Container {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                image,
-                state: "running".into(),
-                pid: 1000 + c.index as i64,
-                network_mode: mode,
-                sandbox_key: key,
-                sandbox_id: c.sandbox.clone(),
-                ports,
-                endpoints,
-                labels,
-            });
+            _ => {
+                let net = match c.attach {
+                    Attach::Docker0 => docker0_net(h),
+                    Attach::Backend => backend_net(h),
+                    _ => hostile_net(),
+                };
+                let master = bridge_ix[&net.name].0;
+                let (e0, _) = self.veth((&nsname, "eth0"), ("host", &hostveth), Some(master), 1500);
+                self.addr(&nsname, e0, &ip, 20);
+                let mac = self.get(&nsname).links[1].mac.clone();
+                endpoints.push(endpoint(&net, &ip, &mac, c));
+            }
         }
-
-        self.fdb(&used_overlays);
-        self.firewall(&containers);
-        self.engine_facts(containers, &used_overlays);
+        self.get(&nsname).routes.push(Route {
+            family: 4,
+            table: 254,
+            destination: String::new(),
+            prefix_len: 0,
+            gateway: Some(gateway(base)),
+            oif: Some(2),
+            route_type: "unicast".into(),
+            protocol: "boot".into(),
+            scope: "universe".into(),
+            ..Default::default()
+        });
+        let mut labels = BTreeMap::new();
+        let (image, mode) = match c.attach {
+            Attach::Task { svc, slot } => {
+                labels.insert(
+                    "com.docker.swarm.service.name".into(),
+                    format!("svc-{svc:03}"),
+                );
+                labels.insert(
+                    "com.docker.swarm.task.id".into(),
+                    hex_id(&format!("task-{svc}-{slot}"), 25),
+                );
+                (
+                    "registry.example/app:1.0".to_string(),
+                    "default".to_string(),
+                )
+            }
+            Attach::Docker0 => ("nginx:1.27".into(), "default".into()),
+            Attach::Backend => ("postgres:16".into(), "backend".into()),
+            Attach::Hostile => ("busybox".into(), HOSTILE_NETWORK.into()),
+        };
+        let ports = if c.attach == Attach::Docker0 {
+            vec![PortBinding {
+                private_port: 80,
+                protocol: "tcp".into(),
+                host_ip: Some("0.0.0.0".into()),
+                host_port: Some(8000 + c.index as u16 % 50000),
+            }]
+        } else {
+            Vec::new()
+        };
+        Container {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            image,
+            state: "running".into(),
+            pid: 1000 + c.index as i64,
+            network_mode: mode,
+            sandbox_key: key,
+            sandbox_id: c.sandbox.clone(),
+            ports,
+            endpoints,
+            labels,
+        }
     }
 
     /// An overlay's namespace with br0 and vxlan0 enslaved to it.

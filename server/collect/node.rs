@@ -79,91 +79,18 @@ pub async fn collect_reusing(opts: &NodeOptions, reuse: EngineReuse) -> (NodeSna
         .unwrap_or_else(|| PathBuf::from(RULE_CACHE_FILE));
     let cache = rule_cache(&cache_file);
     let first_dirs = initial_dirs(opts);
-    let engine_side = async move {
-        if opts.no_engine {
-            return (
-                None,
-                SourceStatus::unavailable(SourceKind::Engine, None, "not asked (--no-engine)"),
-                0,
-            );
-        }
-        let earlier = match reuse {
-            EngineReuse::Nothing => None,
-            EngineReuse::All(facts) => {
-                return (Some(facts), SourceStatus::ok(SourceKind::Engine, None), 0)
-            }
-            EngineReuse::Containers(facts, named) => Some((facts, named)),
-        };
-        let earlier = earlier.as_ref().map(|(f, n)| (f, n));
-        match collect_engine(opts.docker.as_deref(), earlier).await {
-            Ok((e, n)) if e.problems.is_empty() => {
-                (Some(e), SourceStatus::ok(SourceKind::Engine, None), n)
-            }
-            Ok((e, n)) => {
-                let why = format!("read in part: {}", e.problems.join("; "));
-                (
-                    Some(e),
-                    SourceStatus::error(SourceKind::Engine, None, why),
-                    n,
-                )
-            }
-            Err(why) => (None, SourceStatus::error(SourceKind::Engine, None, why), 0),
-        }
-    };
-    let dirs = first_dirs.clone();
-    let first_cache = cache.clone();
-    let kernel_side = async move {
-        let (handles, problems) = blocking(move || {
-            let mut d = Discovery::default();
-            d.add_host();
-            for dir in &dirs {
-                d.add_dir(dir);
-            }
-            d.finish()
-        })
-        .await
-        .unwrap_or_else(|why| (Vec::new(), vec![why]));
-        let (namespaces, sources, read) = read_with(&handles, first_cache).await;
-        (handles, problems, namespaces, sources, read)
-    };
     let (
         (engine, engine_status, inspected),
         (handles, mut problems, mut namespaces, mut ns_sources, read),
-    ) = tokio::join!(engine_side, kernel_side);
+    ) = tokio::join!(
+        read_engine(opts, reuse),
+        first_namespaces(first_dirs.clone(), cache.clone())
+    );
     snap.sources.push(engine_status);
 
     // What the engine names beyond the directories already read.
-    let more_dirs: Vec<PathBuf> = if opts.netns_dirs.is_empty() {
-        engine
-            .as_ref()
-            .and_then(|e| e.netns_dir.as_deref())
-            .map(PathBuf::from)
-            .filter(|d| !first_dirs.iter().any(|f| same_dir(f, d)))
-            .into_iter()
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let sandboxes: Vec<(String, String, i64)> = engine
-        .as_ref()
-        .map(|e| {
-            e.containers
-                .iter()
-                .map(|c| (c.id.clone(), c.sandbox_key.clone(), c.pid))
-                .collect()
-        })
-        .unwrap_or_default();
     let known = handles.len();
-    let (handles, more_problems) = blocking(move || {
-        let mut d = Discovery::from_handles(handles);
-        for dir in &more_dirs {
-            d.add_dir(dir);
-        }
-        d.add_sandboxes(&sandboxes);
-        d.finish()
-    })
-    .await
-    .unwrap_or_else(|why| (Vec::new(), vec![why]));
+    let (handles, more_problems) = engine_named(opts, &first_dirs, engine.as_ref(), handles).await;
     problems.extend(more_problems);
     if handles.len() != known {
         (namespaces, ns_sources, _) = read_more(&handles, cache.clone(), read).await;
@@ -182,9 +109,117 @@ pub async fn collect_reusing(opts: &NodeOptions, reuse: EngineReuse) -> (NodeSna
     snap.sources.push(netns::discovery_status(&problems));
     snap.sources.append(&mut ns_sources);
     snap.namespaces = namespaces;
+    decide_identity(&mut snap, engine.as_ref(), opts);
+    snap.engine = engine;
+    snap.duration_ms = started.elapsed().as_millis() as u64;
+    snap.normalize();
+    (snap, inspected)
+}
+
+/// The engine's facts (or the earlier ones `reuse` names), their status, containers inspected.
+async fn read_engine(
+    opts: &NodeOptions,
+    reuse: EngineReuse,
+) -> (Option<EngineFacts>, SourceStatus, usize) {
+    if opts.no_engine {
+        return (
+            None,
+            SourceStatus::unavailable(SourceKind::Engine, None, "not asked (--no-engine)"),
+            0,
+        );
+    }
+    let earlier = match reuse {
+        EngineReuse::Nothing => None,
+        EngineReuse::All(facts) => {
+            return (Some(facts), SourceStatus::ok(SourceKind::Engine, None), 0)
+        }
+        EngineReuse::Containers(facts, named) => Some((facts, named)),
+    };
+    let earlier = earlier.as_ref().map(|(f, n)| (f, n));
+    match collect_engine(opts.docker.as_deref(), earlier).await {
+        Ok((e, n)) if e.problems.is_empty() => {
+            (Some(e), SourceStatus::ok(SourceKind::Engine, None), n)
+        }
+        Ok((e, n)) => {
+            let why = format!("read in part: {}", e.problems.join("; "));
+            (
+                Some(e),
+                SourceStatus::error(SourceKind::Engine, None, why),
+                n,
+            )
+        }
+        Err(why) => (None, SourceStatus::error(SourceKind::Engine, None, why), 0),
+    }
+}
+
+/// The host's namespace and those in the first directories, read.
+async fn first_namespaces(
+    dirs: Vec<PathBuf>,
+    cache: Arc<RuleCache>,
+) -> (
+    Vec<NsHandle>,
+    Vec<String>,
+    Vec<Namespace>,
+    Vec<SourceStatus>,
+    ExtrasRead,
+) {
+    let (handles, problems) = blocking(move || {
+        let mut d = Discovery::default();
+        d.add_host();
+        for dir in &dirs {
+            d.add_dir(dir);
+        }
+        d.finish()
+    })
+    .await
+    .unwrap_or_else(|why| (Vec::new(), vec![why]));
+    let (namespaces, sources, read) = read_with(&handles, cache).await;
+    (handles, problems, namespaces, sources, read)
+}
+
+/// `handles` and the namespaces the engine names beyond them: its netns directory (unless
+/// directories were given) and its containers' sandboxes.
+async fn engine_named(
+    opts: &NodeOptions,
+    first_dirs: &[PathBuf],
+    engine: Option<&EngineFacts>,
+    handles: Vec<NsHandle>,
+) -> (Vec<NsHandle>, Vec<String>) {
+    let more_dirs: Vec<PathBuf> = if opts.netns_dirs.is_empty() {
+        engine
+            .and_then(|e| e.netns_dir.as_deref())
+            .map(PathBuf::from)
+            .filter(|d| !first_dirs.iter().any(|f| same_dir(f, d)))
+            .into_iter()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let sandboxes: Vec<(String, String, i64)> = engine
+        .map(|e| {
+            e.containers
+                .iter()
+                .map(|c| (c.id.clone(), c.sandbox_key.clone(), c.pid))
+                .collect()
+        })
+        .unwrap_or_default();
+    blocking(move || {
+        let mut d = Discovery::from_handles(handles);
+        for dir in &more_dirs {
+            d.add_dir(dir);
+        }
+        d.add_sandboxes(&sandboxes);
+        d.finish()
+    })
+    .await
+    .unwrap_or_else(|why| (Vec::new(), vec![why]))
+}
+
+/// Which node this is: the machine ID, and the identity the engine (or this boot) gives.
+fn decide_identity(snap: &mut NodeSnapshot, engine: Option<&EngineFacts>, opts: &NodeOptions) {
     snap.node.machine_id = node_identity::machine_id();
     let (node_id, why) = node_identity::decide(
-        engine.as_ref(),
+        engine,
         &snap.node.machine_id,
         &engine_url(opts),
         Path::new(node_identity::REMEMBERED_FILE),
@@ -194,10 +229,6 @@ pub async fn collect_reusing(opts: &NodeOptions, reuse: EngineReuse) -> (NodeSna
         snap.sources
             .push(SourceStatus::unavailable(SourceKind::Identity, None, why));
     }
-    snap.engine = engine;
-    snap.duration_ms = started.elapsed().as_millis() as u64;
-    snap.normalize();
-    (snap, inspected)
 }
 
 /// The engine as asked: `--docker`, else `DOCKER_HOST`, else the local socket.

@@ -70,47 +70,8 @@ fn container_name(e: &Element) -> String {
 
 /// Key every element and edge of one node's graph (`host` is the node's name in its IDs).
 pub fn key_graph(g: &Graph, host: &str) -> Keyed {
-    let by_id: HashMap<&str, &Element> = g.elements.iter().map(|e| (e.id.as_str(), e)).collect();
-    let mut sandbox_of: HashMap<&str, &str> = HashMap::new();
-    let mut peer: HashMap<&str, &str> = HashMap::new();
-    let mut carried: HashMap<&str, Vec<&str>> = HashMap::new();
-    for e in &g.edges {
-        match e.kind {
-            EdgeKind::Sandbox => {
-                sandbox_of
-                    .entry(e.target.as_str())
-                    .or_insert(e.source.as_str());
-            }
-            EdgeKind::VethPair => {
-                peer.insert(e.source.as_str(), e.target.as_str());
-                peer.insert(e.target.as_str(), e.source.as_str());
-            }
-            EdgeKind::Carries => carried
-                .entry(e.target.as_str())
-                .or_default()
-                .push(e.source.as_str()),
-            _ => {}
-        }
-    }
-    let host_prefix = format!("{host}/");
-    let strip = |rest: &str| -> String {
-        rest.strip_prefix(&host_prefix)
-            .map(|r| format!("{ANY_HOST}/{r}"))
-            .unwrap_or_else(|| rest.to_owned())
-    };
-
+    let mut k = Keyer::new(g, host);
     // Containers and tasks first: namespaces are keyed by them.
-    let mut keys: HashMap<&str, String> = HashMap::new();
-    let mut taken: HashMap<String, usize> = HashMap::new();
-    let mut claim = |k: String| -> String {
-        let n = taken.entry(k.clone()).or_insert(0);
-        *n += 1;
-        if *n == 1 {
-            k
-        } else {
-            format!("{k}#{n}")
-        }
-    };
     let mut order: Vec<&Element> = g.elements.iter().collect();
     // Running things claim the plain key before leftovers of earlier tasks.
     order.sort_by_key(|e| {
@@ -118,145 +79,230 @@ pub fn key_graph(g: &Graph, host: &str) -> Keyed {
             || e.attrs.get("desired_state").and_then(Value::as_str) == Some("running");
         (!running, e.id.clone())
     });
-    for e in &order {
-        let k = match e.kind {
-            ElementKind::Container => format!("ctr:{ANY_HOST}/{}", container_name(e)),
-            ElementKind::Task => {
-                let last = e.label.rsplit('.').next().unwrap_or("");
-                if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
-                    format!("task:{ANY_HOST}/{}", e.label)
-                } else {
-                    let svc = e
-                        .parent
-                        .as_deref()
-                        .and_then(|p| p.strip_prefix("svc:"))
-                        .unwrap_or(&e.label);
-                    format!("task:{ANY_HOST}/{svc}")
-                }
-            }
-            _ => continue,
+    k.workloads(&order);
+    k.namespaces(&order);
+    k.interfaces();
+    k.the_rest();
+    k.rekeyed()
+}
+
+/// The keys of one graph as they are handed out: first come, first served, a repeat numbered.
+struct Keyer<'g> {
+    g: &'g Graph,
+    by_id: HashMap<&'g str, &'g Element>,
+    /// Namespace → the container whose sandbox it is.
+    sandbox_of: HashMap<&'g str, &'g str>,
+    /// Interface → its veth peer.
+    peer: HashMap<&'g str, &'g str>,
+    /// Interface → the networks it carries.
+    carried: HashMap<&'g str, Vec<&'g str>>,
+    host_prefix: String,
+    keys: HashMap<&'g str, String>,
+    taken: HashMap<String, usize>,
+}
+
+impl<'g> Keyer<'g> {
+    fn new(g: &'g Graph, host: &str) -> Self {
+        let mut k = Keyer {
+            g,
+            by_id: g.elements.iter().map(|e| (e.id.as_str(), e)).collect(),
+            sandbox_of: HashMap::new(),
+            peer: HashMap::new(),
+            carried: HashMap::new(),
+            host_prefix: format!("{host}/"),
+            keys: HashMap::new(),
+            taken: HashMap::new(),
         };
-        keys.insert(e.id.as_str(), claim(k));
-    }
-    let mut netns_order: Vec<&Element> = order
-        .iter()
-        .copied()
-        .filter(|e| e.kind == ElementKind::Netns)
-        .collect();
-    netns_order.sort_by_key(|e| e.id.clone());
-    for e in netns_order {
-        let k = match sandbox_of.get(e.id.as_str()).and_then(|c| keys.get(c)) {
-            Some(ck) => format!(
-                "netns:{ANY_HOST}/@{}",
-                ck.strip_prefix(&format!("ctr:{ANY_HOST}/")).unwrap_or(ck)
-            ),
-            None => format!(
-                "netns:{}",
-                strip(e.id.strip_prefix("netns:").unwrap_or(&e.id))
-            ),
-        };
-        keys.insert(e.id.as_str(), claim(k));
-    }
-    // Interfaces: by their namespace's key and their name, or by what a random name stands for.
-    let if_base = |e: &Element, keys: &HashMap<&str, String>| -> String {
-        let ns = e
-            .parent
-            .as_deref()
-            .and_then(|p| keys.get(p))
-            .map(|k| k.trim_start_matches("netns:").to_owned())
-            .unwrap_or_else(|| ANY_HOST.to_owned());
-        format!("if:{ns}/{}", e.label)
-    };
-    let mut ifaces: Vec<&Element> = g
-        .elements
-        .iter()
-        .filter(|e| e.kind == ElementKind::Interface)
-        .collect();
-    ifaces.sort_by_key(|e| e.id.clone());
-    for e in &ifaces {
-        let mut k = if_base(e, &keys);
-        if random_name(&e.label) {
-            let ns = e
-                .parent
-                .as_deref()
-                .and_then(|p| keys.get(p))
-                .map(|k| k.trim_start_matches("netns:").to_owned())
-                .unwrap_or_else(|| ANY_HOST.to_owned());
-            if let Some(p) = peer.get(e.id.as_str()).and_then(|p| by_id.get(p)) {
-                if !random_name(&p.label) {
-                    let pk = if_base(p, &keys);
-                    k = format!("if:{ns}/veth>{}", pk.trim_start_matches("if:"));
+        for e in &g.edges {
+            match e.kind {
+                EdgeKind::Sandbox => {
+                    k.sandbox_of
+                        .entry(e.target.as_str())
+                        .or_insert(e.source.as_str());
                 }
-            } else if let Some(nets) = carried.get(e.id.as_str()) {
-                if let Some(n) = nets.iter().filter_map(|n| by_id.get(n)).next() {
-                    k = format!("if:{ns}/bridge>{}", n.label);
+                EdgeKind::VethPair => {
+                    k.peer.insert(e.source.as_str(), e.target.as_str());
+                    k.peer.insert(e.target.as_str(), e.source.as_str());
                 }
+                EdgeKind::Carries => k
+                    .carried
+                    .entry(e.target.as_str())
+                    .or_default()
+                    .push(e.source.as_str()),
+                _ => {}
             }
         }
-        keys.insert(e.id.as_str(), claim(k));
-    }
-    for e in &g.elements {
-        if keys.contains_key(e.id.as_str()) {
-            continue;
-        }
-        let k = match e.kind {
-            ElementKind::Host => format!("host:{ANY_HOST}"),
-            ElementKind::Network => {
-                format!("net:{}", strip(e.id.strip_prefix("net:").unwrap_or(&e.id)))
-            }
-            _ => e.id.clone(),
-        };
-        keys.insert(e.id.as_str(), claim(k));
+        k
     }
 
-    let key = |id: &str| keys.get(id).cloned().unwrap_or_else(|| id.to_owned());
-    let mut original = BTreeMap::new();
-    let mut elements: Vec<Element> = g
-        .elements
-        .iter()
-        .map(|e| {
-            let k = key(&e.id);
-            original.insert(k.clone(), e.id.clone());
-            Element {
-                id: k,
-                kind: e.kind,
-                label: e.label.clone(),
-                parent: e.parent.as_deref().map(key),
-                attrs: e.attrs.clone(),
-            }
-        })
-        .collect();
-    elements.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut edges: BTreeMap<String, Edge> = BTreeMap::new();
-    for e in &g.edges {
-        let (s, t) = (key(&e.source), key(&e.target));
-        let kind = e.kind.as_str();
-        let mut n = 0;
-        let id = loop {
-            let id = crate::graph::ids::edge(kind, &s, &t, n);
-            if !edges.contains_key(&id) {
-                break id;
-            }
-            n += 1;
-        };
-        edges.insert(
-            id.clone(),
-            Edge {
-                id,
-                kind: e.kind,
-                source: s,
-                target: t,
-                attrs: e.attrs.clone(),
-            },
-        );
+    /// Give `id` the key `k`, numbered when another element has it already.
+    fn claim(&mut self, id: &'g str, k: String) {
+        let n = self.taken.entry(k.clone()).or_insert(0);
+        *n += 1;
+        let k = if *n == 1 { k } else { format!("{k}#{n}") };
+        self.keys.insert(id, k);
     }
-    Keyed {
-        graph: Graph {
-            schema: g.schema.clone(),
-            elements,
-            edges: edges.into_values().collect(),
-            findings: Vec::new(),
-        },
-        original,
+
+    /// An ID's rest after its kind, with this host's name replaced by the wildcard.
+    fn strip(&self, rest: &str) -> String {
+        rest.strip_prefix(&self.host_prefix)
+            .map(|r| format!("{ANY_HOST}/{r}"))
+            .unwrap_or_else(|| rest.to_owned())
+    }
+
+    fn workloads(&mut self, order: &[&'g Element]) {
+        for e in order {
+            let k = match e.kind {
+                ElementKind::Container => format!("ctr:{ANY_HOST}/{}", container_name(e)),
+                ElementKind::Task => {
+                    let last = e.label.rsplit('.').next().unwrap_or("");
+                    if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
+                        format!("task:{ANY_HOST}/{}", e.label)
+                    } else {
+                        let svc = e
+                            .parent
+                            .as_deref()
+                            .and_then(|p| p.strip_prefix("svc:"))
+                            .unwrap_or(&e.label);
+                        format!("task:{ANY_HOST}/{svc}")
+                    }
+                }
+                _ => continue,
+            };
+            self.claim(e.id.as_str(), k);
+        }
+    }
+
+    /// A container's sandbox by its container; other namespaces by their name.
+    fn namespaces(&mut self, order: &[&'g Element]) {
+        let mut netns: Vec<&Element> = order
+            .iter()
+            .copied()
+            .filter(|e| e.kind == ElementKind::Netns)
+            .collect();
+        netns.sort_by_key(|e| e.id.clone());
+        for e in netns {
+            let owner = self.sandbox_of.get(e.id.as_str());
+            let k = match owner.and_then(|c| self.keys.get(c)) {
+                Some(ck) => format!(
+                    "netns:{ANY_HOST}/@{}",
+                    ck.strip_prefix(&format!("ctr:{ANY_HOST}/")).unwrap_or(ck)
+                ),
+                None => format!(
+                    "netns:{}",
+                    self.strip(e.id.strip_prefix("netns:").unwrap_or(&e.id))
+                ),
+            };
+            self.claim(e.id.as_str(), k);
+        }
+    }
+
+    /// The key of an interface's namespace, without its kind.
+    fn ns_of(&self, e: &Element) -> String {
+        e.parent
+            .as_deref()
+            .and_then(|p| self.keys.get(p))
+            .map(|k| k.trim_start_matches("netns:").to_owned())
+            .unwrap_or_else(|| ANY_HOST.to_owned())
+    }
+
+    /// Interfaces: by their namespace's key and their name, or by what a random name stands for.
+    fn interfaces(&mut self) {
+        let mut ifaces: Vec<&'g Element> = self
+            .g
+            .elements
+            .iter()
+            .filter(|e| e.kind == ElementKind::Interface)
+            .collect();
+        ifaces.sort_by_key(|e| e.id.clone());
+        for e in ifaces {
+            let ns = self.ns_of(e);
+            let mut k = format!("if:{ns}/{}", e.label);
+            if random_name(&e.label) {
+                if let Some(p) = self.peer.get(e.id.as_str()).and_then(|p| self.by_id.get(p)) {
+                    if !random_name(&p.label) {
+                        k = format!("if:{ns}/veth>{}/{}", self.ns_of(p), p.label);
+                    }
+                } else if let Some(nets) = self.carried.get(e.id.as_str()) {
+                    if let Some(n) = nets.iter().filter_map(|n| self.by_id.get(n)).next() {
+                        k = format!("if:{ns}/bridge>{}", n.label);
+                    }
+                }
+            }
+            self.claim(e.id.as_str(), k);
+        }
+    }
+
+    fn the_rest(&mut self) {
+        for e in &self.g.elements {
+            if self.keys.contains_key(e.id.as_str()) {
+                continue;
+            }
+            let k = match e.kind {
+                ElementKind::Host => format!("host:{ANY_HOST}"),
+                ElementKind::Network => {
+                    format!(
+                        "net:{}",
+                        self.strip(e.id.strip_prefix("net:").unwrap_or(&e.id))
+                    )
+                }
+                _ => e.id.clone(),
+            };
+            self.claim(e.id.as_str(), k);
+        }
+    }
+
+    /// The graph under its keys, and the way back.
+    fn rekeyed(self) -> Keyed {
+        let key = |id: &str| self.keys.get(id).cloned().unwrap_or_else(|| id.to_owned());
+        let mut original = BTreeMap::new();
+        let mut elements: Vec<Element> = self
+            .g
+            .elements
+            .iter()
+            .map(|e| {
+                let k = key(&e.id);
+                original.insert(k.clone(), e.id.clone());
+                Element {
+                    id: k,
+                    kind: e.kind,
+                    label: e.label.clone(),
+                    parent: e.parent.as_deref().map(key),
+                    attrs: e.attrs.clone(),
+                }
+            })
+            .collect();
+        elements.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut edges: BTreeMap<String, Edge> = BTreeMap::new();
+        for e in &self.g.edges {
+            let (s, t) = (key(&e.source), key(&e.target));
+            let mut n = 0;
+            let id = loop {
+                let id = crate::graph::ids::edge(e.kind.as_str(), &s, &t, n);
+                if !edges.contains_key(&id) {
+                    break id;
+                }
+                n += 1;
+            };
+            edges.insert(
+                id.clone(),
+                Edge {
+                    id,
+                    kind: e.kind,
+                    source: s,
+                    target: t,
+                    attrs: e.attrs.clone(),
+                },
+            );
+        }
+        Keyed {
+            graph: Graph {
+                schema: self.g.schema.clone(),
+                elements,
+                edges: edges.into_values().collect(),
+                findings: Vec::new(),
+            },
+            original,
+        }
     }
 }

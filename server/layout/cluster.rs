@@ -46,117 +46,20 @@ pub fn arrange<'g>(
     out: &mut Placed<'g>,
 ) -> (i32, i32) {
     // Hosts first (their grid fixes the bands' width), each at (0, 0) for now.
-    let mut hosts: Vec<(&str, i32, i32, Vec<&str>)> = Vec::new();
-    for &h in &ix.hosts {
-        if !f.visible(h) {
-            continue;
-        }
-        let (w, hh, ids) = if f.folded.contains(h) {
-            (HOST_LEAF_W, HOST_LEAF_H, Vec::new())
-        } else {
-            let (w, hh, ids) = place_host(ix, f, h, out);
-            out.compound.insert(h);
-            (w, hh, ids)
-        };
-        out.rects.insert(
-            h,
-            Rect {
-                x: 0,
-                y: 0,
-                w,
-                h: hh,
-            },
-        );
-        hosts.push((h, w, hh, ids));
-    }
-    let nets: Vec<Cell> = ix
-        .of_kind(ElementKind::Network)
-        .iter()
-        .copied()
-        .filter(|id| f.visible(id) && ix.network_home(id).is_none())
-        .map(|n| (n, NET_W, NET_H, Vec::new()))
-        .collect();
-    let services: Vec<Cell> = ix
-        .of_kind(ElementKind::Service)
-        .iter()
-        .filter(|id| f.visible(id))
-        .map(|id| {
-            let tasks: Vec<&str> = ix
-                .kids(id)
-                .iter()
-                .copied()
-                .filter(|t| f.visible(t))
-                .collect();
-            (*id, SVC_W, SVC_H, tasks)
-        })
-        .collect();
-    let remotes: Vec<&str> = ix
-        .of_kind(ElementKind::Remote)
-        .iter()
-        .copied()
-        .filter(|id| f.visible(id))
-        .collect();
+    let hosts = place_hosts(ix, f, out);
+    let bands = Bands::of(ix, f);
     let sizes: Vec<(i32, i32)> = hosts.iter().map(|(_, w, h, _)| (*w, *h)).collect();
-    let bands_bottom = |band_w: i32| {
-        let y = flow_rects(&nets, band_w, PAD).1;
-        let y = flow_rects(&services, band_w, y).1;
-        if remotes.is_empty() {
-            y + if y > PAD { BAND_GAP } else { 0 }
-        } else {
-            y + BAND_GAP + REMOTE_H + BAND_GAP
-        }
-    };
-    let grid = best_grid(&sizes, aspect, |w| bands_bottom(w.max(1200)));
+    let grid = best_grid(&sizes, aspect, |w| bands.bottom(w.max(1200)));
     let band_w = grid.width.max(1200);
 
     // Band 1: swarm-wide networks, then services with their open tasks.
-    let y = flow(&nets, band_w, PAD, out);
-    let y = flow(&services, band_w, y, out);
+    let y = flow(&bands.nets, band_w, PAD, out);
+    let y = flow(&bands.services, band_w, y, out);
 
     // Band 2: remote underlay addresses, each above the host that owns it when one does.
-    let hosts_y = bands_bottom(band_w);
-    if !remotes.is_empty() {
-        let ry = y + BAND_GAP;
-        let mut next_free: Vec<(i32, i32)> = Vec::new();
-        let mut tail_x = grid.width + HOST_GAP;
-        for r in remotes {
-            let addr = ix.get(r).map(|e| e.label.as_str()).unwrap_or("");
-            let owner = hosts
-                .iter()
-                .zip(&grid.at)
-                .find(|((h, ..), _)| host_owns(ix, h, addr))
-                .map(|(_, (hx, _))| *hx);
-            let rx = match owner {
-                Some(hx) => {
-                    let slot = next_free.iter_mut().find(|(x0, _)| *x0 == hx);
-                    match slot {
-                        Some((_, used)) => {
-                            let x = hx + *used;
-                            *used += REMOTE_W + CELL_GAP;
-                            x
-                        }
-                        None => {
-                            next_free.push((hx, REMOTE_W + CELL_GAP));
-                            hx
-                        }
-                    }
-                }
-                None => {
-                    let x = tail_x;
-                    tail_x += REMOTE_W + CELL_GAP;
-                    x
-                }
-            };
-            out.rects.insert(
-                r,
-                Rect {
-                    x: rx,
-                    y: ry,
-                    w: REMOTE_W,
-                    h: REMOTE_H,
-                },
-            );
-        }
+    let hosts_y = bands.bottom(band_w);
+    if !bands.remotes.is_empty() {
+        place_remotes(ix, &bands.remotes, &hosts, &grid, y + BAND_GAP, out);
     }
 
     // Hosts in their grid under the bands.
@@ -189,6 +92,140 @@ pub fn arrange<'g>(
         bottom = bottom.max(r.bottom());
     }
     (right + PAD, bottom + PAD)
+}
+
+/// Every visible host laid out inside itself at (0, 0): (id, width, height, what it holds).
+fn place_hosts<'g>(ix: &GraphIndex<'g>, f: &Folding<'g>, out: &mut Placed<'g>) -> Vec<Cell<'g>> {
+    let mut hosts: Vec<(&str, i32, i32, Vec<&str>)> = Vec::new();
+    for &h in &ix.hosts {
+        if !f.visible(h) {
+            continue;
+        }
+        let (w, hh, ids) = if f.folded.contains(h) {
+            (HOST_LEAF_W, HOST_LEAF_H, Vec::new())
+        } else {
+            let (w, hh, ids) = place_host(ix, f, h, out);
+            out.compound.insert(h);
+            (w, hh, ids)
+        };
+        out.rects.insert(
+            h,
+            Rect {
+                x: 0,
+                y: 0,
+                w,
+                h: hh,
+            },
+        );
+        hosts.push((h, w, hh, ids));
+    }
+    hosts
+}
+
+/// What the bands above the hosts hold: swarm-wide networks, services, remote addresses.
+struct Bands<'g> {
+    nets: Vec<Cell<'g>>,
+    services: Vec<Cell<'g>>,
+    remotes: Vec<&'g str>,
+}
+
+impl<'g> Bands<'g> {
+    fn of(ix: &GraphIndex<'g>, f: &Folding<'g>) -> Self {
+        let nets: Vec<Cell> = ix
+            .of_kind(ElementKind::Network)
+            .iter()
+            .copied()
+            .filter(|id| f.visible(id) && ix.network_home(id).is_none())
+            .map(|n| (n, NET_W, NET_H, Vec::new()))
+            .collect();
+        let services: Vec<Cell> = ix
+            .of_kind(ElementKind::Service)
+            .iter()
+            .filter(|id| f.visible(id))
+            .map(|id| {
+                let tasks: Vec<&str> = ix
+                    .kids(id)
+                    .iter()
+                    .copied()
+                    .filter(|t| f.visible(t))
+                    .collect();
+                (*id, SVC_W, SVC_H, tasks)
+            })
+            .collect();
+        let remotes: Vec<&str> = ix
+            .of_kind(ElementKind::Remote)
+            .iter()
+            .copied()
+            .filter(|id| f.visible(id))
+            .collect();
+        Bands {
+            nets,
+            services,
+            remotes,
+        }
+    }
+
+    /// Where the hosts start when the bands are `band_w` wide.
+    fn bottom(&self, band_w: i32) -> i32 {
+        let y = flow_rects(&self.nets, band_w, PAD).1;
+        let y = flow_rects(&self.services, band_w, y).1;
+        if self.remotes.is_empty() {
+            y + if y > PAD { BAND_GAP } else { 0 }
+        } else {
+            y + BAND_GAP + REMOTE_H + BAND_GAP
+        }
+    }
+}
+
+/// Remote underlay addresses in a row at `ry`, each above the host that owns it when one does.
+fn place_remotes<'g>(
+    ix: &GraphIndex<'g>,
+    remotes: &[&'g str],
+    hosts: &[Cell<'g>],
+    grid: &Grid,
+    ry: i32,
+    out: &mut Placed<'g>,
+) {
+    let mut next_free: Vec<(i32, i32)> = Vec::new();
+    let mut tail_x = grid.width + HOST_GAP;
+    for &r in remotes {
+        let addr = ix.get(r).map(|e| e.label.as_str()).unwrap_or("");
+        let owner = hosts
+            .iter()
+            .zip(&grid.at)
+            .find(|((h, ..), _)| host_owns(ix, h, addr))
+            .map(|(_, (hx, _))| *hx);
+        let rx = match owner {
+            Some(hx) => {
+                let slot = next_free.iter_mut().find(|(x0, _)| *x0 == hx);
+                match slot {
+                    Some((_, used)) => {
+                        let x = hx + *used;
+                        *used += REMOTE_W + CELL_GAP;
+                        x
+                    }
+                    None => {
+                        next_free.push((hx, REMOTE_W + CELL_GAP));
+                        hx
+                    }
+                }
+            }
+            None => {
+                let x = tail_x;
+                tail_x += REMOTE_W + CELL_GAP;
+                x
+            }
+        };
+        out.rects.insert(
+            r,
+            Rect {
+                x: rx,
+                y: ry,
+                w: REMOTE_W,
+                h: REMOTE_H,
+            },
+        );
+    }
 }
 
 /// Hosts in rows: where each sits (relative to the grid's top, which is 0) and the grid's right edge.
