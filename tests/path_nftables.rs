@@ -332,3 +332,80 @@ fn docker28_direct_access_traced_as_real_traffic_goes() {
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
     drop(nl.lab);
 }
+
+/// A firewall of the host's own in a native table (as firewalld or a hand-written nft file keeps
+/// one), beside Docker 28's iptables-nft rules: the forward hook runs both tables' base chains in
+/// priority order.
+const SITE_FIREWALL: &str = r#"table inet dmtsite {
+    chain site_forward {
+        type filter hook forward priority 10; policy accept;
+        ip daddr 198.18.220.2 tcp dport 80 counter drop comment "site policy: no web"
+    }
+}
+"#;
+
+/// Add the host's own native table to whatever rules are loaded.
+fn add_site_firewall(nl: &NftLab, rules: &str) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", nl.host.as_str(), "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(rules.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "nft -f of the site table");
+}
+
+#[test]
+fn a_host_mixing_iptables_and_a_native_table_is_traced_through_both() {
+    if !netlab::require_root() {
+        return;
+    }
+    let nl = nft_lab();
+    // Docker's iptables rules alone: the port is forwarded.
+    load_iptables(&nl, "usernet-portmap");
+    assert!(netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
+    let p = netlab::port_path(8080, &snapshot(&nl, "0.0.0.0"));
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    // The site's native table drops what Docker's FORWARD accepted, after it (priority 10).
+    add_site_firewall(&nl, SITE_FIREWALL);
+    assert!(
+        !netlab::connects_to(&nl.cli, "198.18.221.5:8080"),
+        "the site table drops the forwarded connection"
+    );
+    let p = netlab::port_path(8080, &snapshot(&nl, "0.0.0.0"));
+    assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
+    assert!(
+        p.hops
+            .iter()
+            .any(|h| h.evidence.iter().any(|e| e.text.contains("DNAT"))),
+        "the iptables DNAT is still on the path: {p:#?}"
+    );
+    assert!(
+        quotes(
+            &p,
+            "ip daddr 198.18.220.2 tcp dport 80 counter drop comment \"site policy: no web\""
+        ),
+        "{p:#?}"
+    );
+    // The same table letting the port through: delivered again, both ways.
+    netlab::run(
+        "ip",
+        &[
+            "netns", "exec", &nl.host, "nft", "delete", "table", "inet", "dmtsite",
+        ],
+    );
+    add_site_firewall(
+        &nl,
+        &SITE_FIREWALL.replace("drop comment", "accept comment"),
+    );
+    assert!(netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
+    let p = netlab::port_path(8080, &snapshot(&nl, "0.0.0.0"));
+    assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
+    drop(nl.lab);
+}
