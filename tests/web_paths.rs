@@ -138,13 +138,15 @@ async fn ports_and_paths_of_a_folded_cluster() {
     let r = get(&base, &ask, &[("If-None-Match", &folded_tag)]).await;
     assert_eq!(r.status, 304);
 
-    // The pickers' ends: every container and service.
+    // The pickers' ends: every container and service, and each node's uplink.
     let r = get(&base, "/api/path/ends", &[]).await;
-    let ends = r.json()["ends"].as_array().unwrap().len();
+    let ends = r.json()["ends"].as_array().unwrap().clone();
+    let of = |kind: &str| ends.iter().filter(|e| e["kind"] == kind).count();
     assert_eq!(
-        ends,
+        of("container") + of("service"),
         ix.count(ElementKind::Container) + ix.count(ElementKind::Service)
     );
+    assert_eq!(of("interface"), ix.count(ElementKind::Host), "{ends:?}");
 
     // Bad questions: 400 with what is wrong; an unknown saved snapshot: 404.
     for (q, status, says) in [

@@ -150,8 +150,9 @@
     toList.appendChild(option('internet', 'the internet (egress)'));
     for (const e of ends) {
       const label = `${e.kind}${e.node ? ' on ' + e.node : ''}${e.ips && e.ips.length ? ' · ' + e.ips.join(', ') : ''}`;
-      if (e.kind === 'container') fromList.appendChild(option(e.name, label));
-      toList.appendChild(option(e.name, label));
+      // A host's uplink is where a client outside comes from (direct access), never a destination.
+      if (e.kind === 'container' || e.kind === 'interface') fromList.appendChild(option(e.name, label));
+      if (e.kind !== 'interface') toList.appendChild(option(e.name, label));
     }
   }
 

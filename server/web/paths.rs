@@ -322,8 +322,49 @@ pub fn ends(g: &Graph, ix: &GraphIndex) -> Vec<End> {
             })
         })
         .collect();
+    out.extend(host_interfaces(g, ix));
     out.sort();
     out
+}
+
+/// The host namespaces' own addressed interfaces (uplinks, VPNs: not bridges, veths, tunnels or
+/// loopback): where a client outside reaches containers from (`path --from IFACE`).
+fn host_interfaces(g: &Graph, ix: &GraphIndex) -> Vec<End> {
+    let is_host_ns = |id: &str| {
+        ix.get(id)
+            .and_then(|ns| ns.attrs.get("role"))
+            .and_then(|r| r.as_str())
+            == Some("host")
+    };
+    g.elements
+        .iter()
+        .filter(|e| e.kind == ElementKind::Interface)
+        .filter(|e| e.parent.as_deref().is_some_and(is_host_ns))
+        .filter(|e| {
+            let t = e.attrs.get("type").and_then(|t| t.as_str());
+            matches!(t, Some("physical" | "other")) && !e.attrs.contains_key("master")
+        })
+        .filter_map(|e| {
+            let ips: Vec<String> = e
+                .attrs
+                .get("addresses")?
+                .as_array()?
+                .iter()
+                .filter_map(|a| a.as_str()?.split('/').next().map(str::to_owned))
+                .collect();
+            (!ips.is_empty()).then(|| End {
+                kind: "interface",
+                name: e.label.clone(),
+                node: ix
+                    .host_of(&e.id)
+                    .and_then(|h| ix.get(h))
+                    .map(|h| h.label.clone())
+                    .unwrap_or_default(),
+                id: e.id.clone(),
+                ips,
+            })
+        })
+        .collect()
 }
 
 /// `GET /api/ports`: every published port of every node.
@@ -371,7 +412,7 @@ async fn traced(data: Arc<Data>, question: Question) -> Result<PathAnswer, ApiEr
         .map_err(|e| ApiError::internal(format!("the path question failed: {e}")))
 }
 
-/// `GET /api/path/ends`: the containers and services the pickers offer.
+/// `GET /api/path/ends`: the containers, services and host uplinks the pickers offer.
 pub async fn ends_handler(Snap(cur): Snap, req: HeaderMap) -> Result<Response, ApiError> {
     let tag = tag_of(&cur, "path-ends");
     json_query(cur, &req, tag, |d, ix| {
@@ -558,6 +599,14 @@ mod tests {
         assert_eq!(
             e.iter().filter(|x| x.kind == "service").count(),
             ix.count(ElementKind::Service)
+        );
+        // Each node's uplink, with its address, is offered as where a client comes from; no
+        // bridge or veth is.
+        let ifs: Vec<_> = e.iter().filter(|x| x.kind == "interface").collect();
+        assert_eq!(ifs.len(), 2, "{ifs:?}");
+        assert!(
+            ifs.iter().all(|i| i.name == "eth0" && i.ips.len() == 1),
+            "{ifs:?}"
         );
     }
 }
