@@ -1,7 +1,7 @@
 //! Agents that misbehave on the wire, on loopback: one that sends its headers and then a byte a
 //! second, a real `dockmap agent` SIGKILLed in the middle of its body, a connection that dies
 //! mid-body with a FIN or a reset, one answering a snapshot of another schema, one answering a
-//! gzip bomb (inflated only up to the snapshot size cap). Each is bounded by the deadline and
+//! gzip bomb (inflated only up to the snapshot size cap), one whose change stream never ends a line. Each is bounded by the deadline and
 //! costs only its own node (stale when it answered before); the good agent stays fresh.
 
 use crate::support::agents;
@@ -405,4 +405,89 @@ async fn an_agent_killed_mid_body_costs_only_its_node() {
         .find(|n| n.source.contains(good.url.trim_start_matches("http://")))
         .unwrap();
     assert_eq!(fresh.state, NodeState::Fresh);
+}
+
+/// An agent whose change stream announces one snapshot and then sends a line that never ends:
+/// the server drops the stream once the line passes 4 KiB (the unfinished line was kept whole
+/// before, so such an agent grew the server's memory without bound) and shows the node stale with
+/// the reason, its last good snapshot kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_stream_that_never_ends_a_line_is_cut_and_its_node_goes_stale() {
+    use axum::response::IntoResponse;
+    let snap = dockmap::synthetic::snapshots(&dockmap::synthetic::SyntheticOptions {
+        hosts: 1,
+        containers: 2,
+        hostile_names: false,
+    })
+    .remove(0);
+    let body = serde_json::to_vec(&snap).unwrap();
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = sent.clone();
+    let router = axum::Router::new()
+        .route(
+            agent::SNAPSHOT_PATH,
+            axum::routing::get(move || {
+                let body = body.clone();
+                async move {
+                    (
+                        [
+                            ("content-type", "application/json"),
+                            (agent::GENERATION_HEADER, "1"),
+                        ],
+                        body,
+                    )
+                        .into_response()
+                }
+            }),
+        )
+        .route(
+            agent::EVENTS_PATH,
+            axum::routing::get(move || {
+                let counted = counted.clone();
+                async move {
+                    let first = futures::stream::once(async {
+                        Ok::<_, std::convert::Infallible>(axum::body::Bytes::from_static(
+                            b"event: snapshot\ndata: {\"generation\":1}\n\n",
+                        ))
+                    });
+                    let endless = futures::stream::unfold(counted, |counted| async move {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        counted.fetch_add(1024, Ordering::SeqCst);
+                        Some((Ok(axum::body::Bytes::from(vec![b'x'; 1024])), counted))
+                    });
+                    (
+                        [("content-type", "text/event-stream")],
+                        axum::body::Body::from_stream(futures::StreamExt::chain(first, endless)),
+                    )
+                        .into_response()
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let gatherer = Gatherer::new(ClusterOptions {
+        agents: AgentList::Urls(vec![url]),
+        deadline: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .unwrap();
+    let state = dockmap::web::AppState::gathering_live(gatherer);
+    let t0 = Instant::now();
+    let stale = loop {
+        let node = state.current().and_then(|c| c.nodes.first().cloned());
+        if let Some(n) = node.filter(|(n, _)| n.state == NodeState::Stale) {
+            break n;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the node never went stale ({} bytes sent)",
+            sent.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(stale.0.error.contains("over 4096 bytes"), "{stale:?}");
+    assert!(stale.1.is_some(), "the last good snapshot is still drawn");
 }

@@ -20,6 +20,8 @@ const RECONNECT: Duration = Duration::from_secs(1);
 const REDISCOVER: Duration = Duration::from_secs(30);
 /// How often an agent without a change stream is asked for its snapshot.
 const POLL_OLD_AGENT: Duration = Duration::from_secs(2);
+/// The longest line of a change stream: its events are a few dozen bytes.
+const MAX_EVENT_LINE: usize = 4096;
 /// Changes of several nodes within this long become one new picture.
 const GATHER_BURST: Duration = Duration::from_millis(50);
 
@@ -108,6 +110,12 @@ impl Gatherer {
                                 let wants = pending.contains("event: snapshot");
                                 // Keep only an unfinished last line: events are small.
                                 pending = pending.rsplit('\n').next().unwrap_or("").to_owned();
+                                // An agent that never ends a line would grow it without bound.
+                                if pending.len() > MAX_EVENT_LINE {
+                                    break FetchError::Unreachable(format!(
+                                        "change stream sent a line over {MAX_EVENT_LINE} bytes"
+                                    ));
+                                }
                                 if wants {
                                     let r = fetch::fetch(
                                         &self.client,
