@@ -339,87 +339,118 @@ async fn read_more(
             (Vec::new(), None)
         }
     };
+    // Links and the firewall are read at the same time: neither waits for the other.
     let (kernel, (new_extras, new_counts)) = tokio::join!(link::collect_all(handles), extras);
     let mut read = earlier;
-    read.by_ns.extend(ids.into_iter().zip(new_extras));
-    read.counts = match (read.counts, new_counts) {
-        (Some(mut c), Some(more)) => {
-            c += more;
-            Some(c)
-        }
-        (c, more) => c.or(more),
-    };
+    read.add(ids, new_extras, new_counts);
 
     let mut out = Vec::with_capacity(handles.len());
     for (h, k) in handles.iter().zip(kernel) {
-        let mut ns = Namespace {
-            id: h.id,
-            name: h.name.clone(),
-            paths: h.paths.clone(),
-            role: h.role,
-            ..Namespace::default()
+        let Some(mut ns) = with_kernel_facts(h, k, &mut sources) else {
+            continue;
         };
-        match k {
-            Ok(f) => {
-                ns.links = f.links;
-                ns.addresses = f.addresses;
-                ns.routes = f.routes;
-                ns.neighbours = f.neighbours;
-                ns.fdb = f.fdb;
-                ns.nsids = f.nsids;
-                if !f.problems.is_empty() {
-                    sources.push(SourceStatus::error(
-                        SourceKind::Netlink,
-                        Some(&h.name),
-                        format!("read in part: {}", f.problems.join("; ")),
-                    ));
-                }
-            }
-            Err(CollectError::Vanished(_)) => {
-                sources.push(SourceStatus::unavailable(
-                    SourceKind::Netlink,
-                    Some(&h.name),
-                    "vanished while the snapshot was taken (its container stopped): left out",
-                ));
-                continue;
-            }
-            Err(e) => {
-                sources.push(SourceStatus::error(
-                    SourceKind::Netlink,
-                    Some(&h.name),
-                    e.to_string(),
-                ));
-            }
-        }
         if let Some(ex) = read.by_ns.get(&h.id) {
-            let st = &ex.statuses;
-            ns.firewall = ex.firewall.clone();
-            ns.ipvs = ex.ipvs.clone();
-            ns.xfrm = ex.xfrm.clone();
-            ns.sysctls = ex.sysctls.clone();
-            ns.listeners = ex.listeners.clone();
-            // A kernel without NETLINK_XFRM is one fact about the node, said once.
-            if let Some(u) = st
-                .iter()
-                .find(|s| s.source == SourceKind::Xfrm && s.state == SourceState::Unavailable)
-            {
-                if !sources
-                    .iter()
-                    .any(|s| s.source == SourceKind::Xfrm && s.namespace.is_none())
-                {
-                    sources.push(SourceStatus::unavailable(
-                        SourceKind::Xfrm,
-                        None,
-                        u.message.clone(),
-                    ));
-                }
-            }
-            sources.extend(st.iter().filter(|s| s.state == SourceState::Error).cloned());
+            take_extras(&mut ns, ex, &mut sources);
         }
         out.push(ns);
     }
     summarize(&mut sources, &out, read.counts);
     (out, sources, read)
+}
+
+impl ExtrasRead {
+    /// Take in the extras of namespaces `ids` (in order) and add their counts to those so far.
+    fn add(
+        &mut self,
+        ids: Vec<NsIdentity>,
+        extras: Vec<NamespaceExtras>,
+        counts: Option<firewall::ReadCounts>,
+    ) {
+        self.by_ns.extend(ids.into_iter().zip(extras));
+        self.counts = match (self.counts.take(), counts) {
+            (Some(mut c), Some(more)) => {
+                c += more;
+                Some(c)
+            }
+            (c, more) => c.or(more),
+        };
+    }
+}
+
+/// The namespace of `h` with its kernel facts, or None when it vanished while it was read; what
+/// went wrong is said in `sources`.
+fn with_kernel_facts(
+    h: &NsHandle,
+    kernel: Result<link::KernelFacts, CollectError>,
+    sources: &mut Vec<SourceStatus>,
+) -> Option<Namespace> {
+    let mut ns = Namespace {
+        id: h.id,
+        name: h.name.clone(),
+        paths: h.paths.clone(),
+        role: h.role,
+        ..Namespace::default()
+    };
+    match kernel {
+        Ok(f) => {
+            ns.links = f.links;
+            ns.addresses = f.addresses;
+            ns.routes = f.routes;
+            ns.neighbours = f.neighbours;
+            ns.fdb = f.fdb;
+            ns.nsids = f.nsids;
+            if !f.problems.is_empty() {
+                sources.push(SourceStatus::error(
+                    SourceKind::Netlink,
+                    Some(&h.name),
+                    format!("read in part: {}", f.problems.join("; ")),
+                ));
+            }
+        }
+        Err(CollectError::Vanished(_)) => {
+            sources.push(SourceStatus::unavailable(
+                SourceKind::Netlink,
+                Some(&h.name),
+                "vanished while the snapshot was taken (its container stopped): left out",
+            ));
+            return None;
+        }
+        Err(e) => {
+            sources.push(SourceStatus::error(
+                SourceKind::Netlink,
+                Some(&h.name),
+                e.to_string(),
+            ));
+        }
+    }
+    Some(ns)
+}
+
+/// Give `ns` its firewall, IPVS, xfrm, sysctl and listener facts, and pass on their errors.
+fn take_extras(ns: &mut Namespace, ex: &NamespaceExtras, sources: &mut Vec<SourceStatus>) {
+    let st = &ex.statuses;
+    ns.firewall = ex.firewall.clone();
+    ns.ipvs = ex.ipvs.clone();
+    ns.xfrm = ex.xfrm.clone();
+    ns.sysctls = ex.sysctls.clone();
+    ns.listeners = ex.listeners.clone();
+    // A kernel without NETLINK_XFRM is one fact about the node, said once.
+    if let Some(u) = st
+        .iter()
+        .find(|s| s.source == SourceKind::Xfrm && s.state == SourceState::Unavailable)
+    {
+        if !sources
+            .iter()
+            .any(|s| s.source == SourceKind::Xfrm && s.namespace.is_none())
+        {
+            sources.push(SourceStatus::unavailable(
+                SourceKind::Xfrm,
+                None,
+                u.message.clone(),
+            ));
+        }
+    }
+    sources.extend(st.iter().filter(|s| s.state == SourceState::Error).cloned());
 }
 
 /// Rules read earlier, by cache file: loaded from it once per process, then reused while a

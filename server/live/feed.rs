@@ -158,62 +158,27 @@ async fn run(
     status: Arc<Mutex<LiveStatus>>,
     engine_status: Arc<Mutex<String>>,
 ) {
-    let kernel = match KernelWatch::start(poke) {
-        Ok(k) => Some(Arc::new(k)),
-        Err(e) => {
-            if let Ok(mut s) = status.lock() {
-                s.kernel = format!("kernel notifications unavailable ({e}): polling");
-            }
-            None
-        }
-    };
+    let kernel = start_kernel_watch(poke, &status);
     let idle = if kernel.is_some() {
         RESYNC
     } else {
         POLL_WITHOUT_NOTIFICATIONS
     };
-    let mut generation = 0;
-    let mut shown: Option<graph::Graph> = None;
+    let mut rounds = Rounds::new();
     let mut reread = Reread::Everything;
-    let mut last_engine: Option<EngineFacts> = None;
-    let mut last_full = tokio::time::Instant::now();
     loop {
-        // Facts are taken over only while the engine's events are followed (a lost stream also
-        // wakes with Overflow), and never past the resync period, however busy the node.
         let followed = engine_status.lock().map(|s| s.is_empty()).unwrap_or(false);
-        let due = last_full.elapsed() >= idle;
-        let reuse = match (reread, last_engine.take()) {
-            (Reread::Kernel, Some(e)) if followed && !due => EngineReuse::All(e),
-            (Reread::Engine(named), Some(e)) if followed && !due => {
-                EngineReuse::Containers(e, named)
-            }
-            _ => EngineReuse::Nothing,
-        };
+        let reuse = rounds.reuse(reread, followed, idle);
         let full = matches!(reuse, EngineReuse::Nothing);
-        if full {
-            last_full = tokio::time::Instant::now();
-        }
         let (snap, inspected) = node::collect_reusing(&opts, reuse).await;
         // Only facts read in full are taken over; after a partial read the next round asks again.
-        last_engine = snap.engine.clone().filter(|e| e.problems.is_empty());
+        rounds.last_engine = snap.engine.clone().filter(|e| e.problems.is_empty());
         if let Some(k) = &kernel {
-            let (k, s, dirs) = (k.clone(), snap.clone(), watch_dirs(&opts, &snap));
-            let problems = tokio::task::spawn_blocking(move || {
-                k.follow(&s, &dirs);
-                k.problems.lock().map(|p| p.clone()).unwrap_or_default()
-            })
-            .await
-            .unwrap_or_default();
-            if let Ok(mut st) = status.lock() {
-                st.kernel = if problems.is_empty() {
-                    String::new()
-                } else {
-                    format!("not watched: {}", problems.join(", "))
-                };
-            }
+            follow_namespaces(k, &opts, &snap, &status).await;
         }
         let g = graph::build(std::slice::from_ref(&snap));
-        let changed = shown
+        let changed = rounds
+            .shown
             .as_ref()
             .is_none_or(|old| super::changes::differ(old, &g));
         if let Ok(mut st) = status.lock() {
@@ -222,23 +187,114 @@ async fn run(
             st.full += u64::from(full);
             st.inspected += inspected as u64;
         }
-        if changed {
-            generation += 1;
-            let json = serde_json::to_vec(&snap).unwrap_or_default();
-            shown = Some(g);
-            let published = Published {
-                generation,
-                snapshot: Arc::new(snap),
-                json: Arc::new(json),
-            };
-            if tx.send(Some(Arc::new(published))).is_err() && tx.is_closed() {
-                return;
-            }
+        if changed && !rounds.publish(snap, g, &tx) {
+            return;
         }
         match next_round(&mut wakes, idle).await {
             Some(woke) => reread = Reread::of(&woke),
             None => return,
         }
+    }
+}
+
+/// Follow the kernel's notifications, or say in `status` why the feed polls instead.
+fn start_kernel_watch(
+    poke: UnboundedSender<Wake>,
+    status: &Mutex<LiveStatus>,
+) -> Option<Arc<KernelWatch>> {
+    match KernelWatch::start(poke) {
+        Ok(k) => Some(Arc::new(k)),
+        Err(e) => {
+            if let Ok(mut s) = status.lock() {
+                s.kernel = format!("kernel notifications unavailable ({e}): polling");
+            }
+            None
+        }
+    }
+}
+
+/// Watch the namespaces of this snapshot (off the runtime: it enters namespaces), and say in
+/// `status` which could not be watched.
+async fn follow_namespaces(
+    kernel: &Arc<KernelWatch>,
+    opts: &NodeOptions,
+    snap: &NodeSnapshot,
+    status: &Mutex<LiveStatus>,
+) {
+    let (k, s, dirs) = (kernel.clone(), snap.clone(), watch_dirs(opts, snap));
+    let problems = tokio::task::spawn_blocking(move || {
+        k.follow(&s, &dirs);
+        k.problems.lock().map(|p| p.clone()).unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default();
+    if let Ok(mut st) = status.lock() {
+        st.kernel = if problems.is_empty() {
+            String::new()
+        } else {
+            format!("not watched: {}", problems.join(", "))
+        };
+    }
+}
+
+/// What the feed carries from one round to the next.
+struct Rounds {
+    /// The last generation published.
+    generation: u64,
+    /// The graph of the last publication, to tell whether a new collection changed the picture.
+    shown: Option<graph::Graph>,
+    /// The engine's facts of the last round, when read in full.
+    last_engine: Option<EngineFacts>,
+    /// When the engine was last asked for everything.
+    last_full: tokio::time::Instant,
+}
+
+impl Rounds {
+    /// Before the first round.
+    fn new() -> Rounds {
+        Rounds {
+            generation: 0,
+            shown: None,
+            last_engine: None,
+            last_full: tokio::time::Instant::now(),
+        }
+    }
+
+    /// What this round takes over from the engine's last facts; a round that takes nothing
+    /// restarts the resync period.
+    fn reuse(&mut self, reread: Reread, followed: bool, idle: Duration) -> EngineReuse {
+        // Facts are taken over only while the engine's events are followed (a lost stream also
+        // wakes with Overflow), and never past the resync period, however busy the node.
+        let due = self.last_full.elapsed() >= idle;
+        let reuse = match (reread, self.last_engine.take()) {
+            (Reread::Kernel, Some(e)) if followed && !due => EngineReuse::All(e),
+            (Reread::Engine(named), Some(e)) if followed && !due => {
+                EngineReuse::Containers(e, named)
+            }
+            _ => EngineReuse::Nothing,
+        };
+        if matches!(reuse, EngineReuse::Nothing) {
+            self.last_full = tokio::time::Instant::now();
+        }
+        reuse
+    }
+
+    /// Publish `snap` as the next generation; false when nobody can receive it any more.
+    fn publish(
+        &mut self,
+        snap: NodeSnapshot,
+        g: graph::Graph,
+        tx: &watch::Sender<Option<Arc<Published>>>,
+    ) -> bool {
+        self.generation += 1;
+        let json = serde_json::to_vec(&snap).unwrap_or_default();
+        self.shown = Some(g);
+        let published = Published {
+            generation: self.generation,
+            snapshot: Arc::new(snap),
+            json: Arc::new(json),
+        };
+        !(tx.send(Some(Arc::new(published))).is_err() && tx.is_closed())
     }
 }
 

@@ -329,21 +329,57 @@ fn poll_loop(
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-        let mut fds: Vec<libc::pollfd> = vec![libc::pollfd {
-            fd: wake,
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        let mut route_fds: std::collections::HashSet<RawFd> = Default::default();
-        let mut inotify_fd = None;
-        let mut names = std::collections::HashSet::new();
+        let mut turn = Turn::take(set, wake);
+        // The set may be replaced while we poll: its old descriptors stay open (retired) until
+        // the next turn of this loop, and the swap pokes `wake` to end this poll.
+        // SAFETY: fds is a valid array of pollfd for the call's duration.
+        let n = unsafe { libc::poll(turn.fds.as_mut_ptr(), turn.fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        let burst = turn.drain(wake, &mut buf);
+        let sent = match burst.wake() {
+            Some(w) => tx.send(w),
+            None => Ok(()),
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// The descriptors one turn of [`poll_loop`] polls, and what each of them is.
+struct Turn {
+    fds: Vec<libc::pollfd>,
+    route_fds: std::collections::HashSet<RawFd>,
+    inotify_fd: Option<RawFd>,
+    names: std::collections::HashSet<String>,
+}
+
+impl Turn {
+    /// This turn's descriptors (`wake` first), closing those the set retired since the last turn.
+    fn take(set: &Mutex<Set>, wake: RawFd) -> Turn {
+        let mut turn = Turn {
+            fds: vec![libc::pollfd {
+                fd: wake,
+                events: libc::POLLIN,
+                revents: 0,
+            }],
+            route_fds: Default::default(),
+            inotify_fd: None,
+            names: std::collections::HashSet::new(),
+        };
         if let Ok(mut s) = set.lock() {
             s.retired.clear();
             s.retired_inotify.clear();
-            inotify_fd = s.inotify.as_ref().map(AsRawFd::as_raw_fd);
-            names = s.names.clone();
-            route_fds.extend(s.by_ns.values().filter_map(|w| w.fds.first().copied()));
-            fds.extend(
+            turn.inotify_fd = s.inotify.as_ref().map(AsRawFd::as_raw_fd);
+            turn.names = s.names.clone();
+            turn.route_fds
+                .extend(s.by_ns.values().filter_map(|w| w.fds.first().copied()));
+            turn.fds.extend(
                 s.by_ns
                     .values()
                     .flat_map(|w| w.fds.iter().copied())
@@ -355,20 +391,13 @@ fn poll_loop(
                     }),
             );
         }
-        // The set may be replaced while we poll: its old descriptors stay open (retired) until
-        // the next turn of this loop, and the swap pokes `wake` to end this poll.
-        // SAFETY: fds is a valid array of pollfd for the call's duration.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return;
-        }
-        let mut changed = false;
-        let mut files = false;
-        let mut overflow = false;
-        for p in fds.iter().filter(|p| p.revents != 0) {
+        turn
+    }
+
+    /// Read everything queued on the descriptors the poll found ready, and say what it was.
+    fn drain(&self, wake: RawFd, buf: &mut [u8]) -> Burst {
+        let mut burst = Burst::default();
+        for p in self.fds.iter().filter(|p| p.revents != 0) {
             // Drain everything queued: one wake-up per burst, however many messages.
             loop {
                 // SAFETY: reads into our own buffer from a descriptor that is still open: only
@@ -376,40 +405,55 @@ fn poll_loop(
                 let r = unsafe { libc::read(p.fd, buf.as_mut_ptr().cast(), buf.len()) };
                 if r > 0 {
                     let read = &buf[..r as usize];
-                    let counted = if route_fds.contains(&p.fd) {
+                    let counted = if self.route_fds.contains(&p.fd) {
                         counts(read)
-                    } else if Some(p.fd) == inotify_fd {
-                        files_count(read, &names)
+                    } else if Some(p.fd) == self.inotify_fd {
+                        files_count(read, &self.names)
                     } else {
                         true
                     };
                     if p.fd != wake && counted {
-                        changed = true;
-                        files |= Some(p.fd) == inotify_fd;
+                        burst.changed = true;
+                        burst.files |= Some(p.fd) == self.inotify_fd;
                     }
                     continue;
                 }
                 if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOBUFS) {
-                    overflow = true;
+                    burst.overflow = true;
                     continue;
                 }
                 break;
             }
         }
-        let sent = if overflow {
-            tx.send(Wake::Overflow)
-        } else if files {
+        burst
+    }
+}
+
+/// What one turn of [`poll_loop`] read.
+#[derive(Default)]
+struct Burst {
+    /// Something that can change the picture.
+    changed: bool,
+    /// ...among it, a namespace file that came or went.
+    files: bool,
+    /// A socket lost notifications (ENOBUFS).
+    overflow: bool,
+}
+
+impl Burst {
+    /// The wake-up this burst is worth, if any.
+    fn wake(&self) -> Option<Wake> {
+        if self.overflow {
+            Some(Wake::Overflow)
+        } else if self.files {
             // A namespace file came or went: a container's sandbox, whose engine event may come
             // later. The engine's container list is read with it, so the picture never shows a
             // new sandbox without the container the engine already knows.
-            tx.send(Wake::Engine(None))
-        } else if changed {
-            tx.send(Wake::Kernel)
+            Some(Wake::Engine(None))
+        } else if self.changed {
+            Some(Wake::Kernel)
         } else {
-            Ok(())
-        };
-        if sent.is_err() {
-            return;
+            None
         }
     }
 }

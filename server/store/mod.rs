@@ -17,7 +17,7 @@ pub mod upload;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::file::{self, FileError};
@@ -297,88 +297,29 @@ impl Store {
 
     fn save_keeping(
         &self,
-        mut cluster: ClusterSnapshot,
+        cluster: ClusterSnapshot,
         kind: Kind,
         label: &str,
         keep: Option<usize>,
     ) -> Result<Saved, StoreError> {
         // Encoding and hashing a big snapshot takes a while: done before the lock is taken.
-        let bytes = content::canonical_bytes(&mut cluster).map_err(StoreError::Encode)?;
-        let id = content_id(&bytes);
-        let label = clean_label(label);
-        let taken_at = if cluster.taken_at.is_empty() {
-            cluster
-                .snapshots()
-                .iter()
-                .map(|s| s.taken_at.clone())
-                .max()
-                .unwrap_or_default()
-        } else {
-            cluster.taken_at.clone()
-        };
-        // Labels, not bare names: nodes can share a hostname.
-        let names = crate::graph::NodeNames::of_cluster(&cluster);
-        let nodes: Vec<String> = cluster
-            .nodes
-            .iter()
-            .map(|n| {
-                names
-                    .entry(n)
-                    .map_or_else(|| n.name.clone(), |x| x.label.clone())
-            })
-            .collect();
-        let nodes_json = serde_json::to_string(&nodes).map_err(StoreError::Encode)?;
-        // Everything needed is taken from it: the model is not held while the bytes are packed.
-        drop(cluster);
+        let entry = Entry::prepare(cluster, label)?;
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let existing: Option<String> = tx
             .query_row(
                 "SELECT kind FROM snapshots WHERE id = ?1",
-                params![id],
+                params![entry.id],
                 |r| r.get(0),
             )
             .optional()?;
         let created = match existing {
             None => {
-                let packed = pack::pack(&bytes).map_err(|source| StoreError::Pack {
-                    id: id.clone(),
-                    source,
-                })?;
-                // Refused here, the transaction rolls back: nothing stored, nothing pruned.
-                retention::make_room(&tx, packed.len() as u64, self.max_bytes)?;
-                tx.execute(
-                    "INSERT OR REPLACE INTO blobs (id, bytes) VALUES (?1, ?2)",
-                    params![id, packed],
-                )?;
-                tx.execute(
-                    "INSERT INTO snapshots (id, saved_at, taken_at, label, kind, nodes, size)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        id,
-                        crate::snapshot::time::rfc3339_now(),
-                        taken_at,
-                        label,
-                        kind.as_str(),
-                        nodes_json,
-                        bytes.len() as i64
-                    ],
-                )?;
+                self.insert(&tx, &entry, kind)?;
                 true
             }
             Some(old) => {
-                if !label.is_empty() {
-                    tx.execute(
-                        "UPDATE snapshots SET label = ?2 WHERE id = ?1",
-                        params![id, label],
-                    )?;
-                }
-                if Kind::parse(&old) == Kind::Scheduled && kind != Kind::Scheduled {
-                    tx.execute(
-                        "UPDATE snapshots SET kind = ?2 WHERE id = ?1",
-                        params![id, kind.as_str()],
-                    )?;
-                }
+                entry.update(&tx, Kind::parse(&old), kind)?;
                 false
             }
         };
@@ -386,17 +327,40 @@ impl Store {
             retention::prune_scheduled(&tx, keep)?;
         }
         tx.commit()?;
-        let meta = meta_of(&conn, &id)?.unwrap_or(SnapshotMeta {
+        let meta = match meta_of(&conn, &entry.id)? {
+            Some(meta) => meta,
             // Pruned at once (keep = 0): say what was saved all the same.
-            id,
-            saved_at: String::new(),
-            taken_at,
-            label,
-            kind,
-            nodes,
-            size: bytes.len() as u64,
-        });
+            None => entry.into_meta(kind),
+        };
         Ok(Saved { meta, created })
+    }
+
+    /// Store a snapshot not stored yet: its packed bytes, after making room, and its row.
+    fn insert(&self, tx: &Transaction<'_>, entry: &Entry, kind: Kind) -> Result<(), StoreError> {
+        let packed = pack::pack(&entry.bytes).map_err(|source| StoreError::Pack {
+            id: entry.id.clone(),
+            source,
+        })?;
+        // Refused here, the transaction rolls back: nothing stored, nothing pruned.
+        retention::make_room(tx, packed.len() as u64, self.max_bytes)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO blobs (id, bytes) VALUES (?1, ?2)",
+            params![entry.id, packed],
+        )?;
+        tx.execute(
+            "INSERT INTO snapshots (id, saved_at, taken_at, label, kind, nodes, size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                entry.id,
+                crate::snapshot::time::rfc3339_now(),
+                entry.taken_at,
+                entry.label,
+                kind.as_str(),
+                entry.nodes_json,
+                entry.bytes.len() as i64
+            ],
+        )?;
+        Ok(())
     }
 
     /// Check an uploaded file and, only if it is sound, save it (kind `uploaded`).
@@ -496,6 +460,87 @@ impl SavedSnapshots for Store {
 }
 
 const SELECT_META: &str = "SELECT id, saved_at, taken_at, label, kind, nodes, size FROM snapshots";
+
+/// A snapshot ready to store: everything the rows need, taken from the model before the lock.
+struct Entry {
+    id: String,
+    bytes: Vec<u8>,
+    label: String,
+    taken_at: String,
+    nodes: Vec<String>,
+    nodes_json: String,
+}
+
+impl Entry {
+    /// Encode, hash and describe `cluster`, then let go of it: the model is not held while the
+    /// bytes are packed.
+    fn prepare(mut cluster: ClusterSnapshot, label: &str) -> Result<Entry, StoreError> {
+        let bytes = content::canonical_bytes(&mut cluster).map_err(StoreError::Encode)?;
+        let id = content_id(&bytes);
+        let label = clean_label(label);
+        let taken_at = if cluster.taken_at.is_empty() {
+            cluster
+                .snapshots()
+                .iter()
+                .map(|s| s.taken_at.clone())
+                .max()
+                .unwrap_or_default()
+        } else {
+            cluster.taken_at.clone()
+        };
+        // Labels, not bare names: nodes can share a hostname.
+        let names = crate::graph::NodeNames::of_cluster(&cluster);
+        let nodes: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|n| {
+                names
+                    .entry(n)
+                    .map_or_else(|| n.name.clone(), |x| x.label.clone())
+            })
+            .collect();
+        let nodes_json = serde_json::to_string(&nodes).map_err(StoreError::Encode)?;
+        Ok(Entry {
+            id,
+            bytes,
+            label,
+            taken_at,
+            nodes,
+            nodes_json,
+        })
+    }
+
+    /// Saved again: a new label replaces the old, and a scheduled row saved by hand or uploaded
+    /// takes the new kind (so retention of scheduled snapshots no longer prunes it).
+    fn update(&self, tx: &Transaction<'_>, old: Kind, kind: Kind) -> Result<(), StoreError> {
+        if !self.label.is_empty() {
+            tx.execute(
+                "UPDATE snapshots SET label = ?2 WHERE id = ?1",
+                params![self.id, self.label],
+            )?;
+        }
+        if old == Kind::Scheduled && kind != Kind::Scheduled {
+            tx.execute(
+                "UPDATE snapshots SET kind = ?2 WHERE id = ?1",
+                params![self.id, kind.as_str()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The row this entry would have, for a save whose row is already gone.
+    fn into_meta(self, kind: Kind) -> SnapshotMeta {
+        SnapshotMeta {
+            size: self.bytes.len() as u64,
+            id: self.id,
+            saved_at: String::new(),
+            taken_at: self.taken_at,
+            label: self.label,
+            kind,
+            nodes: self.nodes,
+        }
+    }
+}
 
 fn meta_of(conn: &Connection, id: &str) -> Result<Option<SnapshotMeta>, StoreError> {
     Ok(conn

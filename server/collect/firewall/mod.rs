@@ -138,62 +138,16 @@ pub fn read_many(
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get() * 2)
         .clamp(2, 8);
-    let results: Mutex<Vec<Option<Collected>>> = Mutex::new(vec![None; nss.len()]);
-    let store = |i: usize, collected: Collected| {
-        let mut all = results.lock().unwrap_or_else(|e| e.into_inner());
-        all[i] = Some(collected);
-    };
-    let counts = Mutex::new(ReadCounts {
-        namespaces: nss.len(),
-        ..ReadCounts::default()
-    });
-    let count =
-        |f: &dyn Fn(&mut ReadCounts)| f(&mut counts.lock().unwrap_or_else(|e| e.into_inner()));
-    let (tx, rx) = mpsc::sync_channel::<(usize, Box<stage::Pending<'_>>)>(workers);
+    let batch = Batch::new(nss.len());
+    let (tx, rx) = mpsc::sync_channel::<Job<'_>>(workers);
     let rx = Mutex::new(rx);
     let visited = std::thread::scope(|scope| {
+        let batch = &batch;
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                let Ok((i, pending)) = next else { break };
-                let (collected, spawned) = finish(*pending, cache);
-                count(&|c| {
-                    c.with_tools += 1;
-                    c.tool_runs += spawned;
-                });
-                store(i, collected);
-            });
+            scope.spawn(|| finish_queued(&rx, batch, cache));
         }
-        let visit = move || {
-            for (i, ns) in nss.iter().enumerate() {
-                if let Err(e) = netns::enter(ns.fd()) {
-                    store(i, unreachable_namespace(&ns.name, &e.to_string()));
-                    continue;
-                }
-                let probe = probe_current_thread();
-                if let (Some(cache), Some(generation)) = (cache, probe.generation) {
-                    cache.mark_seen(generation.netns_cookie);
-                }
-                let spawn = |tool: &str, program: &std::path::Path, args: &[&str]| {
-                    run::start_here(tool, program, args, &ns.name)
-                };
-                match begin(ns, &probe, tools, cache, &spawn) {
-                    Stage::Cached(collected) => {
-                        count(&|c| c.cached += 1);
-                        store(i, collected);
-                    }
-                    Stage::Empty(collected) => {
-                        count(&|c| c.empty += 1);
-                        store(i, collected);
-                    }
-                    Stage::Started(pending) => {
-                        if tx.send((i, pending)).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        };
+        // The visitor owns the sender: when it is done, the workers' queue ends.
+        let visit = move || visit_all(nss, tools, cache, batch, tx);
         std::thread::Builder::new()
             .name("netns-firewall".to_owned())
             .spawn_scoped(scope, visit)
@@ -206,15 +160,107 @@ pub fn read_many(
     let why = visited
         .err()
         .unwrap_or_else(|| "the collector thread failed".to_owned());
-    let collected = results
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .zip(nss)
-        .map(|(r, ns)| r.unwrap_or_else(|| unreachable_namespace(&ns.name, &why)))
-        .collect();
-    (
-        collected,
-        counts.into_inner().unwrap_or_else(|e| e.into_inner()),
-    )
+    batch.into_results(nss, &why)
+}
+
+/// A namespace of a [`read_many`] whose tools are running, by its index.
+type Job<'a> = (usize, Box<stage::Pending<'a>>);
+
+/// What the threads of one [`read_many`] found: a result per namespace, and the counts.
+struct Batch {
+    results: Mutex<Vec<Option<Collected>>>,
+    counts: Mutex<ReadCounts>,
+}
+
+impl Batch {
+    /// Nothing found yet of `namespaces` namespaces.
+    fn new(namespaces: usize) -> Batch {
+        Batch {
+            results: Mutex::new(vec![None; namespaces]),
+            counts: Mutex::new(ReadCounts {
+                namespaces,
+                ..ReadCounts::default()
+            }),
+        }
+    }
+
+    /// Keep what was found of the `i`th namespace.
+    fn store(&self, i: usize, collected: Collected) {
+        let mut all = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        all[i] = Some(collected);
+    }
+
+    /// Count how a namespace was read.
+    fn count(&self, f: impl FnOnce(&mut ReadCounts)) {
+        f(&mut self.counts.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// The results in the order of `nss`; a namespace never reached is unreachable for `why`.
+    fn into_results(self, nss: &[NsHandle], why: &str) -> (Vec<Collected>, ReadCounts) {
+        let collected = self
+            .results
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .zip(nss)
+            .map(|(r, ns)| r.unwrap_or_else(|| unreachable_namespace(&ns.name, why)))
+            .collect();
+        (
+            collected,
+            self.counts.into_inner().unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+}
+
+/// A worker: wait for namespaces' tools and parse their output, until the visitor is done.
+fn finish_queued(rx: &Mutex<mpsc::Receiver<Job<'_>>>, batch: &Batch, cache: Option<&RuleCache>) {
+    loop {
+        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok((i, pending)) = next else { break };
+        let (collected, spawned) = finish(*pending, cache);
+        batch.count(|c| {
+            c.with_tools += 1;
+            c.tool_runs += spawned;
+        });
+        batch.store(i, collected);
+    }
+}
+
+/// The visitor: enter each namespace in turn on this thread, check its tables and start its
+/// tools there; what needs no tool is stored at once, the rest is queued for the workers.
+fn visit_all<'a>(
+    nss: &'a [NsHandle],
+    tools: &'a Tools,
+    cache: Option<&RuleCache>,
+    batch: &Batch,
+    tx: mpsc::SyncSender<Job<'a>>,
+) {
+    for (i, ns) in nss.iter().enumerate() {
+        if let Err(e) = netns::enter(ns.fd()) {
+            batch.store(i, unreachable_namespace(&ns.name, &e.to_string()));
+            continue;
+        }
+        let probe = probe_current_thread();
+        if let (Some(cache), Some(generation)) = (cache, probe.generation) {
+            cache.mark_seen(generation.netns_cookie);
+        }
+        let spawn = |tool: &str, program: &std::path::Path, args: &[&str]| {
+            run::start_here(tool, program, args, &ns.name)
+        };
+        match begin(ns, &probe, tools, cache, &spawn) {
+            Stage::Cached(collected) => {
+                batch.count(|c| c.cached += 1);
+                batch.store(i, collected);
+            }
+            Stage::Empty(collected) => {
+                batch.count(|c| c.empty += 1);
+                batch.store(i, collected);
+            }
+            Stage::Started(pending) => {
+                if tx.send((i, pending)).is_err() {
+                    break;
+                }
+            }
+        }
+    }
 }
