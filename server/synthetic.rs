@@ -132,6 +132,16 @@ struct Ctr {
 }
 
 impl Ctr {
+    /// The name of its sandbox namespace (the sandbox ID's first 12 characters, as Docker's).
+    fn netns_name(&self) -> String {
+        self.sandbox[..12].to_string()
+    }
+
+    /// The name of its veth's host end.
+    fn host_veth(&self) -> String {
+        format!("veth{}", &hex_id(&format!("hv-{}", self.index), 7))
+    }
+
     fn overlay(&self) -> Option<usize> {
         match self.attach {
             Attach::Task { svc, .. } => Some(svc % OVERLAYS),
@@ -225,6 +235,62 @@ fn hostile_net() -> Net {
     }
 }
 
+/// What container `j` is attached to; a task takes the next slot of the service being filled.
+fn attach_of(j: usize, hosts: usize, tasks: &mut usize) -> Attach {
+    // Kinds cycle per host round, so every host gets tasks and standalone containers.
+    match (j / hosts + j) % 10 {
+        0..=6 => {
+            let svc = *tasks / REPLICAS;
+            let slot = *tasks % REPLICAS + 1;
+            *tasks += 1;
+            Attach::Task { svc, slot }
+        }
+        7 | 8 => Attach::Docker0,
+        _ => Attach::Backend,
+    }
+}
+
+/// The container on the hostile network, on host 0, numbered after all the others.
+fn hostile_ctr(j: usize) -> Ctr {
+    Ctr {
+        index: j,
+        host: 0,
+        id: hex_id("ctr-hostile", 64),
+        name: "victim".into(),
+        sandbox: hex_id("sbx-hostile", 64),
+        attach: Attach::Hostile,
+        addr_index: 0,
+    }
+}
+
+/// The swarm's ingress network.
+fn ingress_net() -> Net {
+    Net {
+        id: hex_id("ingress", 25),
+        name: "ingress".into(),
+        driver: "overlay",
+        scope: "swarm",
+        ingress: true,
+        base: (198, 19, 240),
+        vni: Some(4096),
+        bridge_name: None,
+    }
+}
+
+/// Overlay network `k` of the services.
+fn overlay_net(k: usize) -> Net {
+    Net {
+        id: hex_id(&format!("overlay-{k}"), 25),
+        name: format!("app-{k}"),
+        driver: "overlay",
+        scope: "swarm",
+        ingress: false,
+        base: (198, 19, (k * 16) as u8),
+        vni: Some(4097 + k as u32),
+        bridge_name: None,
+    }
+}
+
 impl Plan {
     fn new(opts: &SyntheticOptions, hosts: usize) -> Self {
         let mut ctrs = Vec::with_capacity(opts.containers + 1);
@@ -234,17 +300,7 @@ impl Plan {
         let mut overlay_counter = [0usize; OVERLAYS];
         for j in 0..opts.containers {
             let host = j % hosts;
-            // Kinds cycle per host round, so every host gets tasks and standalone containers.
-            let attach = match (j / hosts + j) % 10 {
-                0..=6 => {
-                    let svc = tasks / REPLICAS;
-                    let slot = tasks % REPLICAS + 1;
-                    tasks += 1;
-                    Attach::Task { svc, slot }
-                }
-                7 | 8 => Attach::Docker0,
-                _ => Attach::Backend,
-            };
+            let attach = attach_of(j, hosts, &mut tasks);
             let (name, addr_index) = match attach {
                 Attach::Task { svc, slot } => {
                     let ov = svc % OVERLAYS;
@@ -276,44 +332,13 @@ impl Plan {
             });
         }
         if opts.hostile_names {
-            let j = opts.containers;
-            ctrs.push(Ctr {
-                index: j,
-                host: 0,
-                id: hex_id("ctr-hostile", 64),
-                name: "victim".into(),
-                sandbox: hex_id("sbx-hostile", 64),
-                attach: Attach::Hostile,
-                addr_index: 0,
-            });
+            ctrs.push(hostile_ctr(opts.containers));
         }
-        let ingress = Net {
-            id: hex_id("ingress", 25),
-            name: "ingress".into(),
-            driver: "overlay",
-            scope: "swarm",
-            ingress: true,
-            base: (198, 19, 240),
-            vni: Some(4096),
-            bridge_name: None,
-        };
-        let overlays = (0..OVERLAYS)
-            .map(|k| Net {
-                id: hex_id(&format!("overlay-{k}"), 25),
-                name: format!("app-{k}"),
-                driver: "overlay",
-                scope: "swarm",
-                ingress: false,
-                base: (198, 19, (k * 16) as u8),
-                vni: Some(4097 + k as u32),
-                bridge_name: None,
-            })
-            .collect();
         Self {
             hosts,
             ctrs,
-            ingress,
-            overlays,
+            ingress: ingress_net(),
+            overlays: (0..OVERLAYS).map(overlay_net).collect(),
             services: tasks.div_ceil(REPLICAS),
             hostile: opts.hostile_names,
         }
@@ -683,49 +708,79 @@ impl<'a> NodeBuilder<'a> {
         gw_rank: &mut usize,
         overlay_veths: &mut [usize; OVERLAYS],
     ) -> Container {
-        let plan = self.plan;
-        let h = self.host;
-        let nsname = c.sandbox[..12].to_string();
+        let nsname = c.netns_name();
         let key = format!("/var/run/docker/netns/{nsname}");
         self.ns(&nsname, NamespaceRole::Container, Some(key.clone()));
-        let (ip, base) = plan.ctr_ip(c);
-        let mut endpoints = Vec::new();
-        let hostveth = format!("veth{}", &hex_id(&format!("hv-{}", c.index), 7));
-        match c.attach {
+        let (ip, base) = self.plan.ctr_ip(c);
+        let endpoints = match c.attach {
             Attach::Task { svc, .. } => {
-                let k = svc % OVERLAYS;
-                let net = &plan.overlays[k];
-                let ons = Self::overlay_ns(net);
-                let br0 = self.find(&ons, "br0");
-                let vn = format!("veth{}", overlay_veths[k]);
-                overlay_veths[k] += 1;
-                let (e0, _) = self.veth((&nsname, "eth0"), (&ons, &vn), Some(br0), 1450);
-                self.addr(&nsname, e0, &ip, 20);
-                // The MAC every other node's vxlan0 FDB lists for this task.
-                let mac = task_mac(c.index);
-                self.get(&nsname).links[1].mac = mac.clone();
-                endpoints.push(endpoint(net, &ip, &mac, c));
-                let gip = plan.gw_ip(c, *gw_rank);
-                *gw_rank += 1;
-                let (e1, _) = self.veth((&nsname, "eth1"), ("host", &hostveth), Some(gw), 1500);
-                self.addr(&nsname, e1, &gip, 20);
-                let mac = self.get(&nsname).links[2].mac.clone();
-                endpoints.push(endpoint(&gwbridge_net(h), &gip, &mac, c));
+                self.task_endpoints(c, svc, &ip, gw, gw_rank, overlay_veths)
             }
-            _ => {
-                let net = match c.attach {
-                    Attach::Docker0 => docker0_net(h),
-                    Attach::Backend => backend_net(h),
-                    _ => hostile_net(),
-                };
-                let master = bridge_ix[&net.name].0;
-                let (e0, _) = self.veth((&nsname, "eth0"), ("host", &hostveth), Some(master), 1500);
-                self.addr(&nsname, e0, &ip, 20);
-                let mac = self.get(&nsname).links[1].mac.clone();
-                endpoints.push(endpoint(&net, &ip, &mac, c));
-            }
-        }
-        self.get(&nsname).routes.push(Route {
+            _ => vec![self.bridge_endpoint(c, &ip, bridge_ix)],
+        };
+        self.default_route(&nsname, base);
+        container_facts(c, key, endpoints)
+    }
+
+    /// A task's eth0 on its overlay's br0 and eth1 on the gwbridge, and their endpoints.
+    fn task_endpoints(
+        &mut self,
+        c: &Ctr,
+        svc: usize,
+        ip: &str,
+        gw: u32,
+        gw_rank: &mut usize,
+        overlay_veths: &mut [usize; OVERLAYS],
+    ) -> Vec<ContainerEndpoint> {
+        let plan = self.plan;
+        let nsname = c.netns_name();
+        let k = svc % OVERLAYS;
+        let net = &plan.overlays[k];
+        let ons = Self::overlay_ns(net);
+        let br0 = self.find(&ons, "br0");
+        let vn = format!("veth{}", overlay_veths[k]);
+        overlay_veths[k] += 1;
+        let (e0, _) = self.veth((&nsname, "eth0"), (&ons, &vn), Some(br0), 1450);
+        self.addr(&nsname, e0, ip, 20);
+        // The MAC every other node's vxlan0 FDB lists for this task.
+        let mac = task_mac(c.index);
+        self.get(&nsname).links[1].mac = mac.clone();
+        let mut endpoints = vec![endpoint(net, ip, &mac, c)];
+        let gip = plan.gw_ip(c, *gw_rank);
+        *gw_rank += 1;
+        let hostveth = c.host_veth();
+        let (e1, _) = self.veth((&nsname, "eth1"), ("host", &hostveth), Some(gw), 1500);
+        self.addr(&nsname, e1, &gip, 20);
+        let mac = self.get(&nsname).links[2].mac.clone();
+        endpoints.push(endpoint(&gwbridge_net(self.host), &gip, &mac, c));
+        endpoints
+    }
+
+    /// A standalone container's eth0 on its host bridge, and its endpoint.
+    fn bridge_endpoint(
+        &mut self,
+        c: &Ctr,
+        ip: &str,
+        bridge_ix: &BTreeMap<String, (u32, String)>,
+    ) -> ContainerEndpoint {
+        let h = self.host;
+        let nsname = c.netns_name();
+        let net = match c.attach {
+            Attach::Docker0 => docker0_net(h),
+            Attach::Backend => backend_net(h),
+            _ => hostile_net(),
+        };
+        let master = bridge_ix[&net.name].0;
+        let hostveth = c.host_veth();
+        let (e0, _) = self.veth((&nsname, "eth0"), ("host", &hostveth), Some(master), 1500);
+        self.addr(&nsname, e0, ip, 20);
+        let mac = self.get(&nsname).links[1].mac.clone();
+        endpoint(&net, ip, &mac, c)
+    }
+
+    /// The default route of a container's namespace, through its network's gateway.
+    fn default_route(&mut self, nsname: &str, base: (u8, u8, u8)) {
+        self.get(nsname).routes.push(Route {
             family: 4,
             table: 254,
             destination: String::new(),
@@ -737,49 +792,6 @@ impl<'a> NodeBuilder<'a> {
             scope: "universe".into(),
             ..Default::default()
         });
-        let mut labels = BTreeMap::new();
-        let (image, mode) = match c.attach {
-            Attach::Task { svc, slot } => {
-                labels.insert(
-                    "com.docker.swarm.service.name".into(),
-                    format!("svc-{svc:03}"),
-                );
-                labels.insert(
-                    "com.docker.swarm.task.id".into(),
-                    hex_id(&format!("task-{svc}-{slot}"), 25),
-                );
-                (
-                    "registry.example/app:1.0".to_string(),
-                    "default".to_string(),
-                )
-            }
-            Attach::Docker0 => ("nginx:1.27".into(), "default".into()),
-            Attach::Backend => ("postgres:16".into(), "backend".into()),
-            Attach::Hostile => ("busybox".into(), HOSTILE_NETWORK.into()),
-        };
-        let ports = if c.attach == Attach::Docker0 {
-            vec![PortBinding {
-                private_port: 80,
-                protocol: "tcp".into(),
-                host_ip: Some("0.0.0.0".into()),
-                host_port: Some(8000 + c.index as u16 % 50000),
-            }]
-        } else {
-            Vec::new()
-        };
-        Container {
-            id: c.id.clone(),
-            name: c.name.clone(),
-            image,
-            state: "running".into(),
-            pid: 1000 + c.index as i64,
-            network_mode: mode,
-            sandbox_key: key,
-            sandbox_id: c.sandbox.clone(),
-            ports,
-            endpoints,
-            labels,
-        }
     }
 
     /// An overlay's namespace with br0 and vxlan0 enslaved to it.
@@ -842,62 +854,13 @@ impl<'a> NodeBuilder<'a> {
         }
     }
 
+    /// The host's iptables: Docker's NAT and filter rules for its bridges and published ports.
     fn firewall(&mut self, containers: &[Container]) {
-        let mut nat = Table {
-            name: "nat".into(),
-            chains: ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]
-                .iter()
-                .map(|c| Chain {
-                    name: (*c).into(),
-                    policy: Some("ACCEPT".into()),
-                })
-                .chain(["DOCKER", "DOCKER-INGRESS"].iter().map(|c| Chain {
-                    name: (*c).into(),
-                    policy: None,
-                }))
-                .collect(),
-            rules: Vec::new(),
-        };
-        let mut filter = Table {
-            name: "filter".into(),
-            chains: vec![
-                Chain {
-                    name: "FORWARD".into(),
-                    policy: Some("DROP".into()),
-                },
-                Chain {
-                    name: "DOCKER".into(),
-                    policy: None,
-                },
-            ],
-            rules: Vec::new(),
-        };
-        nat.rules.push(rule(
-            "PREROUTING",
-            "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER-INGRESS",
-        ));
-        nat.rules.push(rule(
-            "PREROUTING",
-            "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
-        ));
+        let mut nat = nat_table();
+        let mut filter = filter_table();
         for net in self.local_nets() {
             let Some(br) = net.bridge_name else { continue };
-            nat.rules.push(rule(
-                "POSTROUTING",
-                &format!(
-                    "-A POSTROUTING -s {} ! -o {br} -j MASQUERADE",
-                    subnet(net.base)
-                ),
-            ));
-            nat.rules
-                .push(rule("DOCKER", &format!("-A DOCKER -i {br} -j RETURN")));
-            filter
-                .rules
-                .push(rule("FORWARD", &format!("-A FORWARD -o {br} -j DOCKER")));
-            filter.rules.push(rule(
-                "FORWARD",
-                &format!("-A FORWARD -i {br} ! -o {br} -j ACCEPT"),
-            ));
+            bridge_rules(&mut nat, &mut filter, &br, net.base);
         }
         for c in containers {
             for p in &c.ports {
@@ -928,70 +891,17 @@ impl<'a> NodeBuilder<'a> {
         });
     }
 
+    /// What the engine says: its networks, containers and (on the manager) the swarm's lists.
     fn engine_facts(&mut self, containers: Vec<Container>, used: &[usize]) {
         let plan = self.plan;
         let h = self.host;
-        let mut networks = Vec::new();
         let mut all_nets = self.local_nets();
         all_nets.push(plan.ingress.clone());
         all_nets.extend(used.iter().map(|&k| plan.overlays[k].clone()));
-        for net in all_nets {
-            let mut options = BTreeMap::new();
-            if let Some(br) = &net.bridge_name {
-                options.insert("com.docker.network.bridge.name".into(), br.clone());
-            }
-            if let Some(vni) = net.vni {
-                options.insert(
-                    "com.docker.network.driver.overlay.vxlanid_list".into(),
-                    vni.to_string(),
-                );
-            }
-            let endpoints = containers
-                .iter()
-                .flat_map(|c| {
-                    c.endpoints
-                        .iter()
-                        .filter(|e| e.network_id == net.id)
-                        .map(move |e| NetworkEndpoint {
-                            key: c.id.clone(),
-                            name: c.name.clone(),
-                            endpoint_id: e.endpoint_id.clone(),
-                            mac: e.mac.clone(),
-                            ipv4: format!("{}/{}", e.ipv4, e.ipv4_prefix_len),
-                            ipv6: String::new(),
-                        })
-                })
-                .collect();
-            let peers = if net.scope == "swarm" {
-                (0..plan.hosts)
-                    .map(|p| NetworkPeer {
-                        name: hostname(p),
-                        ip: underlay(p),
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            networks.push(Network {
-                id: net.id.clone(),
-                name: net.name.clone(),
-                driver: net.driver.into(),
-                scope: net.scope.into(),
-                internal: false,
-                attachable: net.scope == "swarm" && !net.ingress,
-                ingress: net.ingress,
-                ipv4_disabled: false,
-                enable_ipv6: false,
-                ipam: vec![IpamConfig {
-                    subnet: subnet(net.base),
-                    gateway: gateway(net.base),
-                    ip_range: String::new(),
-                }],
-                options,
-                endpoints,
-                peers,
-            });
-        }
+        let networks = all_nets
+            .into_iter()
+            .map(|net| network_facts(&net, &containers, plan.hosts))
+            .collect();
         let manager = h == 0;
         let (services, tasks, nodes) = if manager {
             self.swarm_lists()
@@ -1022,76 +932,88 @@ impl<'a> NodeBuilder<'a> {
         };
     }
 
+    /// The swarm's services, tasks and nodes, as a manager lists them.
     fn swarm_lists(&self) -> (Vec<Service>, Vec<Task>, Vec<SwarmNode>) {
         let plan = self.plan;
-        let services = (0..plan.services)
-            .map(|s| {
-                let net = &plan.overlays[s % OVERLAYS];
-                Service {
-                    id: hex_id(&format!("svc-{s}"), 25),
-                    name: format!("svc-{s:03}"),
-                    mode: "replicated".into(),
-                    replicas: Some(REPLICAS as u64),
-                    image: "registry.example/app:1.0".into(),
-                    endpoint_mode: "vip".into(),
-                    ports: if s % 5 == 0 {
-                        vec![ServicePort {
-                            protocol: "tcp".into(),
-                            target_port: 80,
-                            published_port: 30000 + s as u16,
-                            publish_mode: "ingress".into(),
-                        }]
-                    } else {
-                        Vec::new()
-                    },
-                    virtual_ips: vec![VirtualIp {
-                        network_id: net.id.clone(),
-                        addr: format!("{}/20", pool_addr(net.base, 3000 + s)),
-                    }],
-                    networks: vec![net.id.clone()],
-                }
-            })
-            .collect();
-        let tasks = plan
-            .ctrs
-            .iter()
-            .filter_map(|c| match c.attach {
-                Attach::Task { svc, slot } => {
-                    let (ip, _) = plan.ctr_ip(c);
-                    Some(Task {
-                        id: hex_id(&format!("task-{svc}-{slot}"), 25),
-                        service_id: hex_id(&format!("svc-{svc}"), 25),
-                        node_id: node_id(c.host),
-                        slot: Some(slot as u64),
-                        desired_state: "running".into(),
-                        state: "running".into(),
-                        container_id: c.id.clone(),
-                        attachments: vec![TaskAttachment {
-                            network_id: plan.overlays[svc % OVERLAYS].id.clone(),
-                            addresses: vec![format!("{ip}/20")],
-                        }],
-                    })
-                }
-                _ => None,
-            })
-            .collect();
-        let nodes = (0..plan.hosts)
-            .map(|p| SwarmNode {
-                id: node_id(p),
-                hostname: hostname(p),
-                role: if p == 0 { "manager" } else { "worker" }.into(),
-                addr: underlay(p),
-                state: "ready".into(),
-                availability: "active".into(),
-                manager_addr: if p == 0 {
-                    format!("{}:2377", underlay(p))
-                } else {
-                    String::new()
-                },
-            })
-            .collect();
-        (services, tasks, nodes)
+        (services(plan), tasks(plan), swarm_nodes(plan.hosts))
     }
+}
+
+/// Every service, each on its overlay with a VIP; every fifth publishes a port.
+fn services(plan: &Plan) -> Vec<Service> {
+    (0..plan.services)
+        .map(|s| {
+            let net = &plan.overlays[s % OVERLAYS];
+            Service {
+                id: hex_id(&format!("svc-{s}"), 25),
+                name: format!("svc-{s:03}"),
+                mode: "replicated".into(),
+                replicas: Some(REPLICAS as u64),
+                image: "registry.example/app:1.0".into(),
+                endpoint_mode: "vip".into(),
+                ports: if s % 5 == 0 {
+                    vec![ServicePort {
+                        protocol: "tcp".into(),
+                        target_port: 80,
+                        published_port: 30000 + s as u16,
+                        publish_mode: "ingress".into(),
+                    }]
+                } else {
+                    Vec::new()
+                },
+                virtual_ips: vec![VirtualIp {
+                    network_id: net.id.clone(),
+                    addr: format!("{}/20", pool_addr(net.base, 3000 + s)),
+                }],
+                networks: vec![net.id.clone()],
+            }
+        })
+        .collect()
+}
+
+/// Every task of every service, on whichever host runs it.
+fn tasks(plan: &Plan) -> Vec<Task> {
+    plan.ctrs
+        .iter()
+        .filter_map(|c| match c.attach {
+            Attach::Task { svc, slot } => {
+                let (ip, _) = plan.ctr_ip(c);
+                Some(Task {
+                    id: hex_id(&format!("task-{svc}-{slot}"), 25),
+                    service_id: hex_id(&format!("svc-{svc}"), 25),
+                    node_id: node_id(c.host),
+                    slot: Some(slot as u64),
+                    desired_state: "running".into(),
+                    state: "running".into(),
+                    container_id: c.id.clone(),
+                    attachments: vec![TaskAttachment {
+                        network_id: plan.overlays[svc % OVERLAYS].id.clone(),
+                        addresses: vec![format!("{ip}/20")],
+                    }],
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The swarm's nodes: host 0 the manager, the rest workers.
+fn swarm_nodes(hosts: usize) -> Vec<SwarmNode> {
+    (0..hosts)
+        .map(|p| SwarmNode {
+            id: node_id(p),
+            hostname: hostname(p),
+            role: if p == 0 { "manager" } else { "worker" }.into(),
+            addr: underlay(p),
+            state: "ready".into(),
+            availability: "active".into(),
+            manager_addr: if p == 0 {
+                format!("{}:2377", underlay(p))
+            } else {
+                String::new()
+            },
+        })
+        .collect()
 }
 
 /// The swarm node ID: the hostname itself, so the element IDs of this data read `host:node-00`
@@ -1115,6 +1037,194 @@ fn endpoint(net: &Net, ip: &str, mac: &str, c: &Ctr) -> ContainerEndpoint {
 }
 
 /// A rule with the fields iptables-save would give, parsed from its text.
+/// What the engine says of a container, given its sandbox key and endpoints.
+fn container_facts(c: &Ctr, sandbox_key: String, endpoints: Vec<ContainerEndpoint>) -> Container {
+    let (image, network_mode, labels) = image_mode_labels(c);
+    Container {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        image,
+        state: "running".into(),
+        pid: 1000 + c.index as i64,
+        network_mode,
+        sandbox_key,
+        sandbox_id: c.sandbox.clone(),
+        ports: published_ports(c),
+        endpoints,
+        labels,
+    }
+}
+
+/// A container's image, network mode and labels (a task carries its service's and its own).
+fn image_mode_labels(c: &Ctr) -> (String, String, BTreeMap<String, String>) {
+    let mut labels = BTreeMap::new();
+    let (image, mode) = match c.attach {
+        Attach::Task { svc, slot } => {
+            labels.insert(
+                "com.docker.swarm.service.name".into(),
+                format!("svc-{svc:03}"),
+            );
+            labels.insert(
+                "com.docker.swarm.task.id".into(),
+                hex_id(&format!("task-{svc}-{slot}"), 25),
+            );
+            (
+                "registry.example/app:1.0".to_string(),
+                "default".to_string(),
+            )
+        }
+        Attach::Docker0 => ("nginx:1.27".into(), "default".into()),
+        Attach::Backend => ("postgres:16".into(), "backend".into()),
+        Attach::Hostile => ("busybox".into(), HOSTILE_NETWORK.into()),
+    };
+    (image, mode, labels)
+}
+
+/// The ports a container publishes: port 80 of every docker0 web container.
+fn published_ports(c: &Ctr) -> Vec<PortBinding> {
+    if c.attach == Attach::Docker0 {
+        vec![PortBinding {
+            private_port: 80,
+            protocol: "tcp".into(),
+            host_ip: Some("0.0.0.0".into()),
+            host_port: Some(8000 + c.index as u16 % 50000),
+        }]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The nat table with its chains and the PREROUTING jumps to Docker's chains.
+fn nat_table() -> Table {
+    let mut nat = Table {
+        name: "nat".into(),
+        chains: ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]
+            .iter()
+            .map(|c| Chain {
+                name: (*c).into(),
+                policy: Some("ACCEPT".into()),
+            })
+            .chain(["DOCKER", "DOCKER-INGRESS"].iter().map(|c| Chain {
+                name: (*c).into(),
+                policy: None,
+            }))
+            .collect(),
+        rules: Vec::new(),
+    };
+    nat.rules.push(rule(
+        "PREROUTING",
+        "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER-INGRESS",
+    ));
+    nat.rules.push(rule(
+        "PREROUTING",
+        "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+    ));
+    nat
+}
+
+/// The filter table with Docker's chains and no rules yet.
+fn filter_table() -> Table {
+    Table {
+        name: "filter".into(),
+        chains: vec![
+            Chain {
+                name: "FORWARD".into(),
+                policy: Some("DROP".into()),
+            },
+            Chain {
+                name: "DOCKER".into(),
+                policy: None,
+            },
+        ],
+        rules: Vec::new(),
+    }
+}
+
+/// The rules Docker writes for a local bridge `br` on subnet `base`: masquerade and forward.
+fn bridge_rules(nat: &mut Table, filter: &mut Table, br: &str, base: (u8, u8, u8)) {
+    nat.rules.push(rule(
+        "POSTROUTING",
+        &format!("-A POSTROUTING -s {} ! -o {br} -j MASQUERADE", subnet(base)),
+    ));
+    nat.rules
+        .push(rule("DOCKER", &format!("-A DOCKER -i {br} -j RETURN")));
+    filter
+        .rules
+        .push(rule("FORWARD", &format!("-A FORWARD -o {br} -j DOCKER")));
+    filter.rules.push(rule(
+        "FORWARD",
+        &format!("-A FORWARD -i {br} ! -o {br} -j ACCEPT"),
+    ));
+}
+
+/// What the engine says of network `net`: its IPAM, options, local endpoints and swarm peers.
+fn network_facts(net: &Net, containers: &[Container], hosts: usize) -> Network {
+    let peers = if net.scope == "swarm" {
+        (0..hosts)
+            .map(|p| NetworkPeer {
+                name: hostname(p),
+                ip: underlay(p),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Network {
+        id: net.id.clone(),
+        name: net.name.clone(),
+        driver: net.driver.into(),
+        scope: net.scope.into(),
+        internal: false,
+        attachable: net.scope == "swarm" && !net.ingress,
+        ingress: net.ingress,
+        ipv4_disabled: false,
+        enable_ipv6: false,
+        ipam: vec![IpamConfig {
+            subnet: subnet(net.base),
+            gateway: gateway(net.base),
+            ip_range: String::new(),
+        }],
+        options: network_options(net),
+        endpoints: network_endpoints(net, containers),
+        peers,
+    }
+}
+
+/// A network's driver options: its bridge's name or its VXLAN ID.
+fn network_options(net: &Net) -> BTreeMap<String, String> {
+    let mut options = BTreeMap::new();
+    if let Some(br) = &net.bridge_name {
+        options.insert("com.docker.network.bridge.name".into(), br.clone());
+    }
+    if let Some(vni) = net.vni {
+        options.insert(
+            "com.docker.network.driver.overlay.vxlanid_list".into(),
+            vni.to_string(),
+        );
+    }
+    options
+}
+
+/// The endpoints the containers have on a network, as the network lists them.
+fn network_endpoints(net: &Net, containers: &[Container]) -> Vec<NetworkEndpoint> {
+    containers
+        .iter()
+        .flat_map(|c| {
+            c.endpoints
+                .iter()
+                .filter(|e| e.network_id == net.id)
+                .map(move |e| NetworkEndpoint {
+                    key: c.id.clone(),
+                    name: c.name.clone(),
+                    endpoint_id: e.endpoint_id.clone(),
+                    mac: e.mac.clone(),
+                    ipv4: format!("{}/{}", e.ipv4, e.ipv4_prefix_len),
+                    ipv6: String::new(),
+                })
+        })
+        .collect()
+}
+
 fn rule(chain: &str, text: &str) -> Rule {
     let words: Vec<&str> = text.split_whitespace().collect();
     let mut r = Rule {

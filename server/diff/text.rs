@@ -15,19 +15,7 @@ use super::model::*;
 /// The whole diff as text (ends with a newline).
 pub fn render(d: &Diff) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "dockmap diff");
-    side(&mut out, "A", &d.a);
-    side(&mut out, "B", &d.b);
-    for u in &d.unseen {
-        let _ = writeln!(
-            out,
-            "  not compared: {} (no snapshot in {}: {})",
-            clean(&u.node),
-            u.side.to_uppercase(),
-            clean(&u.why)
-        );
-    }
-    out.push('\n');
+    preamble(&mut out, d);
     if d.equal {
         out.push_str("No differences.\n");
         return out;
@@ -39,38 +27,74 @@ pub fn render(d: &Diff) -> String {
         (Change::Removed, "Removed", '-'),
         (Change::Changed, "Changed", '~'),
     ] {
-        let group: Vec<&ElementChange> = d.elements.iter().filter(|e| e.change == change).collect();
-        if group.is_empty() {
-            continue;
-        }
-        let _ = writeln!(out, "\n{title}");
-        let ids: BTreeSet<&str> = group.iter().map(|e| e.id.as_str()).collect();
-        let mut kids: BTreeMap<&str, Vec<&ElementChange>> = BTreeMap::new();
-        let mut roots = Vec::new();
-        for e in &group {
-            match e.under.as_deref().filter(|u| ids.contains(u) && *u != e.id) {
-                Some(u) => kids.entry(u).or_default().push(e),
-                None => roots.push(*e),
-            }
-        }
-        // Edges of this change attached to one of the group's elements (source first).
-        let mut edges_of: BTreeMap<&str, Vec<&EdgeChange>> = BTreeMap::new();
-        if change != Change::Changed {
-            for x in d.edges.iter().filter(|x| x.change == change) {
-                let at = [x.source.as_str(), x.target.as_str()]
-                    .into_iter()
-                    .find(|end| ids.contains(end));
-                if let Some(at) = at {
-                    edges_of.entry(at).or_default().push(x);
-                    listed_edges.insert(x.id.as_str());
-                }
-            }
-        }
-        let mut seen = BTreeSet::new();
-        for r in roots {
-            tree(&mut out, r, 1, mark, &kids, &edges_of, &mut seen);
+        element_group(&mut out, d, (change, title, mark), &mut listed_edges);
+    }
+    other_edges(&mut out, d, &listed_edges);
+    firewall_section(&mut out, d);
+    findings_section(&mut out, d);
+    out
+}
+
+/// The title, both sides, and the hosts that could not be compared.
+fn preamble(out: &mut String, d: &Diff) {
+    let _ = writeln!(out, "dockmap diff");
+    side(out, "A", &d.a);
+    side(out, "B", &d.b);
+    for u in &d.unseen {
+        let _ = writeln!(
+            out,
+            "  not compared: {} (no snapshot in {}: {})",
+            clean(&u.node),
+            u.side.to_uppercase(),
+            clean(&u.why)
+        );
+    }
+    out.push('\n');
+}
+
+/// The elements of one change as trees, each with the edges that came or went with it (noted
+/// in `listed_edges`, so they are not listed again).
+fn element_group<'a>(
+    out: &mut String,
+    d: &'a Diff,
+    (change, title, mark): (Change, &str, char),
+    listed_edges: &mut BTreeSet<&'a str>,
+) {
+    let group: Vec<&ElementChange> = d.elements.iter().filter(|e| e.change == change).collect();
+    if group.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{title}");
+    let ids: BTreeSet<&str> = group.iter().map(|e| e.id.as_str()).collect();
+    let mut kids: BTreeMap<&str, Vec<&ElementChange>> = BTreeMap::new();
+    let mut roots = Vec::new();
+    for e in &group {
+        match e.under.as_deref().filter(|u| ids.contains(u) && *u != e.id) {
+            Some(u) => kids.entry(u).or_default().push(e),
+            None => roots.push(*e),
         }
     }
+    // Edges of this change attached to one of the group's elements (source first).
+    let mut edges_of: BTreeMap<&str, Vec<&EdgeChange>> = BTreeMap::new();
+    if change != Change::Changed {
+        for x in d.edges.iter().filter(|x| x.change == change) {
+            let at = [x.source.as_str(), x.target.as_str()]
+                .into_iter()
+                .find(|end| ids.contains(end));
+            if let Some(at) = at {
+                edges_of.entry(at).or_default().push(x);
+                listed_edges.insert(x.id.as_str());
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for r in roots {
+        tree(out, r, 1, mark, &kids, &edges_of, &mut seen);
+    }
+}
+
+/// The edge changes not listed under an element.
+fn other_edges(out: &mut String, d: &Diff, listed_edges: &BTreeSet<&str>) {
     let rest: Vec<&EdgeChange> = d
         .edges
         .iter()
@@ -79,15 +103,23 @@ pub fn render(d: &Diff) -> String {
     if !rest.is_empty() {
         let _ = writeln!(out, "\nEdges");
         for x in rest {
-            edge(&mut out, x, 1);
+            edge(out, x, 1);
         }
     }
+}
+
+/// The firewall chains that changed.
+fn firewall_section(out: &mut String, d: &Diff) {
     if !d.firewall.is_empty() {
         let _ = writeln!(out, "\nFirewall");
         for c in &d.firewall {
-            chain(&mut out, c);
+            chain(out, c);
         }
     }
+}
+
+/// The findings that came, went or changed severity.
+fn findings_section(out: &mut String, d: &Diff) {
     if !d.findings.is_empty() {
         let _ = writeln!(out, "\nFindings");
         for f in &d.findings {
@@ -104,7 +136,6 @@ pub fn render(d: &Diff) -> String {
             );
         }
     }
-    out
 }
 
 /// One line of counts, e.g. `3 elements added, 1 removed, 2 changed · 5 edges added · …`.

@@ -55,41 +55,8 @@ pub fn sub_label(ix: &GraphIndex, id: &str) -> String {
     };
     let a = &e.attrs;
     match e.kind {
-        ElementKind::Container => {
-            let ips = strings(a.get("ips"));
-            if ips.is_empty() {
-                a.get("state")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned()
-            } else {
-                ips.join(", ")
-            }
-        }
-        ElementKind::Interface => {
-            let t = ix.if_type(id).as_str();
-            // Link-local IPv6 (fe80::) is on every interface and says nothing at a glance.
-            let addrs: Vec<&str> = strings(a.get("addresses"))
-                .into_iter()
-                .filter(|s| {
-                    !s.starts_with("127.")
-                        && *s != "::1/128"
-                        && !s.to_ascii_lowercase().starts_with("fe80:")
-                })
-                .collect();
-            let mut s = if !addrs.is_empty() {
-                first_and_more(&addrs)
-            } else if let Some(vni) = a.get("vni").and_then(Value::as_u64) {
-                format!("vxlan · vni {vni}")
-            } else {
-                let mtu = a.get("mtu").and_then(Value::as_u64).unwrap_or(0);
-                format!("{t} · mtu {mtu}")
-            };
-            if ix.is_down(id) {
-                s = format!("DOWN · {s}");
-            }
-            s
-        }
+        ElementKind::Container => container_sub(a),
+        ElementKind::Interface => interface_sub(ix, id, a),
         ElementKind::Network => {
             let driver = a.get("driver").and_then(Value::as_str).unwrap_or("");
             let subnets = strings(a.get("subnets"));
@@ -119,16 +86,58 @@ pub fn sub_label(ix: &GraphIndex, id: &str) -> String {
             .unwrap_or("")
             .to_owned(),
         ElementKind::Remote => "vxlan peer (underlay)".to_owned(),
-        ElementKind::Host => {
-            let kernel = a.get("kernel").and_then(Value::as_str).unwrap_or("");
-            let engine = a.get("engine_version").and_then(Value::as_str);
-            let api = a.get("engine_api").and_then(Value::as_str).unwrap_or("");
-            match engine {
-                Some(v) if !api.is_empty() => format!("kernel {kernel} · engine {v} (API {api})"),
-                Some(v) => format!("kernel {kernel} · engine {v}"),
-                None => format!("kernel {kernel} · no engine"),
-            }
-        }
+        ElementKind::Host => host_sub(a),
+    }
+}
+
+/// A container's second line: its addresses, or its state when it has none.
+fn container_sub(a: &BTreeMap<String, Value>) -> String {
+    let ips = strings(a.get("ips"));
+    if ips.is_empty() {
+        a.get("state")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    } else {
+        ips.join(", ")
+    }
+}
+
+/// An interface's second line: its telling addresses, else its VNI, else its type and MTU.
+fn interface_sub(ix: &GraphIndex, id: &str, a: &BTreeMap<String, Value>) -> String {
+    let t = ix.if_type(id).as_str();
+    // Link-local IPv6 (fe80::) is on every interface and says nothing at a glance.
+    let addrs: Vec<&str> = strings(a.get("addresses"))
+        .into_iter()
+        .filter(|s| {
+            !s.starts_with("127.")
+                && *s != "::1/128"
+                && !s.to_ascii_lowercase().starts_with("fe80:")
+        })
+        .collect();
+    let mut s = if !addrs.is_empty() {
+        first_and_more(&addrs)
+    } else if let Some(vni) = a.get("vni").and_then(Value::as_u64) {
+        format!("vxlan · vni {vni}")
+    } else {
+        let mtu = a.get("mtu").and_then(Value::as_u64).unwrap_or(0);
+        format!("{t} · mtu {mtu}")
+    };
+    if ix.is_down(id) {
+        s = format!("DOWN · {s}");
+    }
+    s
+}
+
+/// A host's second line: its kernel and its engine's version.
+fn host_sub(a: &BTreeMap<String, Value>) -> String {
+    let kernel = a.get("kernel").and_then(Value::as_str).unwrap_or("");
+    let engine = a.get("engine_version").and_then(Value::as_str);
+    let api = a.get("engine_api").and_then(Value::as_str).unwrap_or("");
+    match engine {
+        Some(v) if !api.is_empty() => format!("kernel {kernel} · engine {v} (API {api})"),
+        Some(v) => format!("kernel {kernel} · engine {v}"),
+        None => format!("kernel {kernel} · no engine"),
     }
 }
 

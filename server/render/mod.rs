@@ -60,8 +60,37 @@ pub fn kind_class(k: ElementKind) -> &'static str {
     }
 }
 
+/// One node: its group, its shape, its texts and its fold toggles.
 fn node(out: &mut String, n: &SceneNode) {
     let r = n.rect;
+    let _ = write!(
+        out,
+        r#"<g class="{}" data-id="{}">"#,
+        node_class(n),
+        escape(&n.id)
+    );
+    // Containers hold only their own namespace: unfolded from the panel or by a double click,
+    // which spares four SVG elements on each of thousands of containers.
+    let marks = n.folded > 0 && !n.compound && n.kind != ElementKind::Container;
+    if marks {
+        stack_card(out, &r);
+    }
+    shape(out, n, &r);
+    if n.kind == ElementKind::Host && !n.compound {
+        card(out, n, &r);
+    } else if n.compound {
+        box_texts(out, n, &r);
+    } else {
+        leaf_texts(out, n, &r);
+    }
+    if marks {
+        open_toggle(out, &r);
+    }
+    out.push_str("</g>");
+}
+
+/// A node's classes: its kind, its style tokens, and whether it is a box or folded.
+fn node_class(n: &SceneNode) -> String {
     let mut class = format!("n {}", kind_class(n.kind));
     if !n.style.is_empty() {
         class.push(' ');
@@ -73,94 +102,95 @@ fn node(out: &mut String, n: &SceneNode) {
     if n.folded > 0 {
         class.push_str(" folded");
     }
-    let _ = write!(out, r#"<g class="{}" data-id="{}">"#, class, escape(&n.id));
-    // Containers hold only their own namespace: unfolded from the panel or by a double click,
-    // which spares four SVG elements on each of thousands of containers.
-    let marks = n.folded > 0 && !n.compound && n.kind != ElementKind::Container;
-    if marks {
-        // A card behind the card: "there is more in here".
-        let _ = write!(
-            out,
-            r#"<rect class="stack" x="{}" y="{}" width="{}" height="{}" rx="6"/>"#,
-            r.x + 4,
-            r.y + 4,
-            r.w,
-            r.h
-        );
-    }
-    shape(out, n, &r);
-    if n.kind == ElementKind::Host && !n.compound {
-        card(out, n, &r);
-    } else if n.compound {
-        let (ly, sy, lclass) = if n.kind == ElementKind::Host {
-            (r.y + 17, r.y + 31, "h")
-        } else {
-            (r.y + 16, 0, "hn")
-        };
-        let _ = write!(
-            out,
-            r#"<text class="{lclass}" x="{}" y="{ly}">{}</text>"#,
-            r.x + 10,
-            escape(&n.label)
-        );
-        if sy > 0 && !n.sub.is_empty() {
-            let _ = write!(
-                out,
-                r#"<text class="s" x="{}" y="{sy}">{}</text>"#,
-                r.x + 10,
-                escape(&n.sub)
-            );
-        }
-        if n.kind == ElementKind::Host {
-            far(out, &n.label, (r.x + 10, r.y + 38), r.w - 40, Far::Host);
-        } else {
-            far(out, &n.label, (r.x + 8, r.y + 21), r.w - 24, Far::Name);
-        }
-        if n.foldable {
-            // The sign is a stroke, not text: thousands of one-glyph texts cost the browser a
-            // text layout each, a path almost nothing.
-            let _ = write!(
-                out,
-                r#"<g class="tog" data-act="shut"><rect x="{}" y="{}" width="18" height="18" rx="4"/><path d="M{} {}h8"/></g>"#,
-                r.right() - 24,
-                r.y + 4,
-                r.right() - 19,
-                r.y + 13
-            );
-        }
+    class
+}
+
+/// A card behind the card: "there is more in here".
+fn stack_card(out: &mut String, r: &Rect) {
+    let _ = write!(
+        out,
+        r#"<rect class="stack" x="{}" y="{}" width="{}" height="{}" rx="6"/>"#,
+        r.x + 4,
+        r.y + 4,
+        r.w,
+        r.h
+    );
+}
+
+/// An open box's header texts and, when it folds, its shut toggle.
+fn box_texts(out: &mut String, n: &SceneNode, r: &Rect) {
+    let (ly, sy, lclass) = if n.kind == ElementKind::Host {
+        (r.y + 17, r.y + 31, "h")
     } else {
-        let two = !n.sub.is_empty();
-        let ly = if two { r.y + 15 } else { r.y + r.h / 2 + 4 };
+        (r.y + 16, 0, "hn")
+    };
+    let _ = write!(
+        out,
+        r#"<text class="{lclass}" x="{}" y="{ly}">{}</text>"#,
+        r.x + 10,
+        escape(&n.label)
+    );
+    if sy > 0 && !n.sub.is_empty() {
         let _ = write!(
             out,
-            r#"<text x="{}" y="{ly}">{}</text>"#,
-            r.x + 9,
-            escape(&n.label)
+            r#"<text class="s" x="{}" y="{sy}">{}</text>"#,
+            r.x + 10,
+            escape(&n.sub)
         );
-        if two {
-            let _ = write!(
-                out,
-                r#"<text class="s" x="{}" y="{}">{}</text>"#,
-                r.x + 9,
-                r.y + 28,
-                escape(&n.sub)
-            );
-        }
-        if n.kind != ElementKind::Interface {
-            far(out, &n.label, (r.x + 9, r.y + r.h / 2 + 8), r.w, Far::Name);
-        }
     }
-    if marks {
+    if n.kind == ElementKind::Host {
+        far(out, &n.label, (r.x + 10, r.y + 38), r.w - 40, Far::Host);
+    } else {
+        far(out, &n.label, (r.x + 8, r.y + 21), r.w - 24, Far::Name);
+    }
+    if n.foldable {
+        // The sign is a stroke, not text: thousands of one-glyph texts cost the browser a
+        // text layout each, a path almost nothing.
         let _ = write!(
             out,
-            r#"<g class="tog" data-act="open"><rect x="{}" y="{}" width="18" height="18" rx="4"/><path d="M{} {}h8m-4 -4v8"/></g>"#,
-            r.right() - 22,
+            r#"<g class="tog" data-act="shut"><rect x="{}" y="{}" width="18" height="18" rx="4"/><path d="M{} {}h8"/></g>"#,
+            r.right() - 24,
             r.y + 4,
-            r.right() - 17,
+            r.right() - 19,
             r.y + 13
         );
     }
-    out.push_str("</g>");
+}
+
+/// A leaf's label, its second line when it has one, and its far name.
+fn leaf_texts(out: &mut String, n: &SceneNode, r: &Rect) {
+    let two = !n.sub.is_empty();
+    let ly = if two { r.y + 15 } else { r.y + r.h / 2 + 4 };
+    let _ = write!(
+        out,
+        r#"<text x="{}" y="{ly}">{}</text>"#,
+        r.x + 9,
+        escape(&n.label)
+    );
+    if two {
+        let _ = write!(
+            out,
+            r#"<text class="s" x="{}" y="{}">{}</text>"#,
+            r.x + 9,
+            r.y + 28,
+            escape(&n.sub)
+        );
+    }
+    if n.kind != ElementKind::Interface {
+        far(out, &n.label, (r.x + 9, r.y + r.h / 2 + 8), r.w, Far::Name);
+    }
+}
+
+/// The toggle that opens a folded node.
+fn open_toggle(out: &mut String, r: &Rect) {
+    let _ = write!(
+        out,
+        r#"<g class="tog" data-act="open"><rect x="{}" y="{}" width="18" height="18" rx="4"/><path d="M{} {}h8m-4 -4v8"/></g>"#,
+        r.right() - 22,
+        r.y + 4,
+        r.right() - 17,
+        r.y + 13
+    );
 }
 
 /// The stage's height the page opens on, in CSS px: a 1600×1000 window's, under the toolbar.
