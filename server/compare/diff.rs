@@ -151,92 +151,120 @@ fn rules(side: &Side) -> BTreeMap<(String, &'static str, String, String), Vec<St
 
 /// Everything that differs between the two sides, most telling first.
 pub fn differences(left: &Side, right: &Side) -> Vec<Difference> {
-    let l: BTreeMap<&str, &Element> = left
-        .keyed
-        .graph
-        .elements
-        .iter()
-        .map(|e| (e.id.as_str(), e))
-        .collect();
-    let r: BTreeMap<&str, &Element> = right
-        .keyed
-        .graph
-        .elements
-        .iter()
-        .map(|e| (e.id.as_str(), e))
-        .collect();
+    let (l, r) = (by_key(left), by_key(right));
+    let sides = Sides { left, right };
     let mut only = Vec::new();
     let mut changed = Vec::new();
     let keys: BTreeSet<&str> = l.keys().chain(r.keys()).copied().collect();
     for k in keys {
-        let d = |presence, e: &Element, what: String, details| Difference {
+        match (l.get(k), r.get(k)) {
+            (Some(a), None) => only.push(sides.only(k, Presence::Left, a)),
+            (None, Some(b)) => only.push(sides.only(k, Presence::Right, b)),
+            (Some(a), Some(b)) => {
+                changed.extend(sides.attributes(k, a, b));
+                changed.extend(sides.fdb(k, a, b));
+            }
+            (None, None) => {}
+        }
+    }
+    by_rank(&mut only);
+    by_rank(&mut changed);
+    let mut out = only;
+    out.extend(changed);
+    out.extend(rule_differences(left, right, &l, &r));
+    out
+}
+
+/// A side's elements by their key.
+fn by_key(side: &Side) -> BTreeMap<&str, &Element> {
+    side.keyed
+        .graph
+        .elements
+        .iter()
+        .map(|e| (e.id.as_str(), e))
+        .collect()
+}
+
+/// Kinds in [`kind_rank`] order, then keys: the order the differences are listed in.
+fn by_rank(v: &mut [Difference]) {
+    v.sort_by(|a, b| (kind_rank(a.kind), &a.key).cmp(&(kind_rank(b.kind), &b.key)));
+}
+
+/// The two sides being compared, which every difference names.
+struct Sides<'a> {
+    /// The left side.
+    left: &'a Side,
+    /// The right side.
+    right: &'a Side,
+}
+
+impl Sides<'_> {
+    /// A difference about key `k`, told with element `e` and with both sides' IDs for it.
+    fn difference(
+        &self,
+        k: &str,
+        presence: Presence,
+        e: &Element,
+        what: String,
+        details: Vec<String>,
+    ) -> Difference {
+        Difference {
             key: k.to_owned(),
             kind: e.kind,
             label: e.label.clone(),
             presence,
             what,
             details,
-            left_id: left.keyed.original.get(k).cloned(),
-            right_id: right.keyed.original.get(k).cloned(),
-        };
-        match (l.get(k), r.get(k)) {
-            (Some(a), None) => only.push(d(
-                Presence::Left,
-                a,
-                format!("only on {}", left.spec),
-                Vec::new(),
-            )),
-            (None, Some(b)) => only.push(d(
-                Presence::Right,
-                b,
-                format!("only on {}", right.spec),
-                Vec::new(),
-            )),
-            (Some(a), Some(b)) => {
-                let diffs: Vec<String> = compared(a.kind)
-                    .iter()
-                    .filter(|name| a.attrs.get(**name) != b.attrs.get(**name))
-                    .map(|name| {
-                        format!(
-                            "{name} {} / {}",
-                            show(a.attrs.get(*name)),
-                            show(b.attrs.get(*name))
-                        )
-                    })
-                    .collect();
-                if !diffs.is_empty() {
-                    changed.push(d(Presence::Both, a, diffs.join(", "), Vec::new()));
-                }
-                let (fa, fb) = (fdb_entries(a), fdb_entries(b));
-                if fa != fb {
-                    let mut details: Vec<String> =
-                        fa.difference(&fb).map(|x| format!("< {x}")).collect();
-                    details.extend(fb.difference(&fa).map(|x| format!("> {x}")));
-                    let n = details.len();
-                    details.truncate(MAX_DETAILS);
-                    changed.push(d(
-                        Presence::Both,
-                        a,
-                        format!(
-                            "FDB entries differ: {} only on {}, {} only on {}",
-                            fa.difference(&fb).count(),
-                            left.spec,
-                            fb.difference(&fa).count(),
-                            right.spec
-                        ),
-                        with_more(details, n),
-                    ));
-                }
-            }
-            (None, None) => {}
+            left_id: self.left.keyed.original.get(k).cloned(),
+            right_id: self.right.keyed.original.get(k).cloned(),
         }
     }
-    only.sort_by(|a, b| (kind_rank(a.kind), &a.key).cmp(&(kind_rank(b.kind), &b.key)));
-    changed.sort_by(|a, b| (kind_rank(a.kind), &a.key).cmp(&(kind_rank(b.kind), &b.key)));
-    let mut out = only;
-    out.extend(changed);
-    out.extend(rule_differences(left, right, &l, &r));
-    out
+
+    /// An element only the side `presence` names has.
+    fn only(&self, k: &str, presence: Presence, e: &Element) -> Difference {
+        let spec = match presence {
+            Presence::Right => &self.right.spec,
+            _ => &self.left.spec,
+        };
+        self.difference(k, presence, e, format!("only on {spec}"), Vec::new())
+    }
+
+    /// The [`compared`] attributes that differ, all in one difference (none if all match).
+    fn attributes(&self, k: &str, a: &Element, b: &Element) -> Option<Difference> {
+        let diffs: Vec<String> = compared(a.kind)
+            .iter()
+            .filter(|name| a.attrs.get(**name) != b.attrs.get(**name))
+            .map(|name| {
+                format!(
+                    "{name} {} / {}",
+                    show(a.attrs.get(*name)),
+                    show(b.attrs.get(*name))
+                )
+            })
+            .collect();
+        (!diffs.is_empty())
+            .then(|| self.difference(k, Presence::Both, a, diffs.join(", "), Vec::new()))
+    }
+
+    /// The FDB entries one side has and the other lacks (none if they are the same).
+    fn fdb(&self, k: &str, a: &Element, b: &Element) -> Option<Difference> {
+        let (fa, fb) = (fdb_entries(a), fdb_entries(b));
+        if fa == fb {
+            return None;
+        }
+        let mut details: Vec<String> = fa.difference(&fb).map(|x| format!("< {x}")).collect();
+        details.extend(fb.difference(&fa).map(|x| format!("> {x}")));
+        let n = details.len();
+        details.truncate(MAX_DETAILS);
+        let what = format!(
+            "FDB entries differ: {} only on {}, {} only on {}",
+            fa.difference(&fb).count(),
+            self.left.spec,
+            fb.difference(&fa).count(),
+            self.right.spec
+        );
+        Some(self.difference(k, Presence::Both, a, what, with_more(details, n)))
+    }
 }
 
 fn with_more(mut details: Vec<String>, total: usize) -> Vec<String> {

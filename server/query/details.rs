@@ -233,9 +233,21 @@ fn rules_for(
     host: Option<&str>,
     snapshots: &[NodeSnapshot],
 ) -> Vec<String> {
+    let mut out = own_rules(ix, e);
+    let mut words = addresses(ix, e);
+    words.retain(|w| !w.is_empty());
+    if !words.is_empty() {
+        // Addresses are matched on every host: a DNAT on one node may point at a task on another.
+        let _ = host;
+        out.extend(rules_naming(snapshots, &words));
+    }
+    out.into_iter().collect()
+}
+
+/// The rules the graph ties to the element itself: an interface's, those of a container's
+/// interfaces and their veth peers, those of a network's bridges.
+fn own_rules(ix: &GraphIndex, e: &Element) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = BTreeSet::new();
-    let mut words: Vec<String> = Vec::new();
-    let address = |a: &str| a.split('/').next().unwrap_or(a).to_owned();
     match e.kind {
         ElementKind::Interface => {
             out.extend(
@@ -243,12 +255,8 @@ fn rules_for(
                     .into_iter()
                     .map(str::to_owned),
             );
-            if ix.if_type(&e.id) != InterfaceType::Loopback {
-                words.extend(strs(e.attrs.get("addresses")).into_iter().map(address));
-            }
         }
         ElementKind::Container => {
-            words.extend(strs(e.attrs.get("ips")).into_iter().map(address));
             // Its interfaces and their host-side peers: a FORWARD rule on `-i vethXXXX` is about it.
             let own = ix.ctr_netns.get(e.id.as_str()).map(|ns| ix.kids(ns));
             for i in own.into_iter().flatten() {
@@ -257,6 +265,33 @@ fn rules_for(
                     out.extend(interface_rules(ix, x));
                 }
             }
+        }
+        ElementKind::Network => {
+            for c in ix.carriers.get(e.id.as_str()).into_iter().flatten() {
+                if let Some(ce) = ix.get(c) {
+                    out.extend(
+                        strs(ce.attrs.get("firewall_rules"))
+                            .into_iter()
+                            .map(str::to_owned),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The addresses (without prefix length) and subnets a rule would name the element by; a
+/// loopback's are left out (every namespace has them).
+fn addresses(ix: &GraphIndex, e: &Element) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    match e.kind {
+        ElementKind::Interface if ix.if_type(&e.id) != InterfaceType::Loopback => {
+            words.extend(strs(e.attrs.get("addresses")).into_iter().map(address));
+        }
+        ElementKind::Container => {
+            words.extend(strs(e.attrs.get("ips")).into_iter().map(address));
         }
         ElementKind::Service => {
             let vips = e.attrs.get("virtual_ips").and_then(Value::as_array);
@@ -272,46 +307,44 @@ fn rules_for(
         }
         ElementKind::Network => {
             words.extend(strs(e.attrs.get("subnets")).into_iter().map(str::to_owned));
-            for c in ix.carriers.get(e.id.as_str()).into_iter().flatten() {
-                if let Some(ce) = ix.get(c) {
-                    out.extend(
-                        strs(ce.attrs.get("firewall_rules"))
-                            .into_iter()
-                            .map(str::to_owned),
-                    );
-                }
-            }
         }
         _ => {}
     }
-    words.retain(|w| !w.is_empty());
-    if !words.is_empty() {
-        // Addresses are matched on every host: a DNAT on one node may point at a task on another.
-        let _ = host;
-        let refs: Vec<&NodeSnapshot> = snapshots.iter().collect();
-        let nodes = crate::graph::NodeNames::new(&refs);
-        for s in snapshots {
-            for ns in &s.namespaces {
-                let Some(fw) = &ns.firewall else { continue };
-                for (family, tables) in [("ipv4", &fw.ipv4), ("ipv6", &fw.ipv6)] {
-                    for t in tables {
-                        for r in &t.rules {
-                            if r.text.split_whitespace().any(|tok| names(tok, &words)) {
-                                out.insert(format!(
-                                    "{} {} {family} {}: {}",
-                                    nodes.label(s),
-                                    ns.name,
-                                    t.name,
-                                    r.text
-                                ));
-                            }
+    words
+}
+
+/// An address without its prefix length (`10.0.0.2/24` → `10.0.0.2`).
+fn address(a: &str) -> String {
+    a.split('/').next().unwrap_or(a).to_owned()
+}
+
+/// Every rule of every snapshot with a token that names one of `words`, said with its node,
+/// namespace, family and table.
+fn rules_naming(snapshots: &[NodeSnapshot], words: &[String]) -> Vec<String> {
+    let refs: Vec<&NodeSnapshot> = snapshots.iter().collect();
+    let nodes = crate::graph::NodeNames::new(&refs);
+    let mut out = Vec::new();
+    for s in snapshots {
+        for ns in &s.namespaces {
+            let Some(fw) = &ns.firewall else { continue };
+            for (family, tables) in [("ipv4", &fw.ipv4), ("ipv6", &fw.ipv6)] {
+                for t in tables {
+                    for r in &t.rules {
+                        if r.text.split_whitespace().any(|tok| names(tok, words)) {
+                            out.push(format!(
+                                "{} {} {family} {}: {}",
+                                nodes.label(s),
+                                ns.name,
+                                t.name,
+                                r.text
+                            ));
                         }
                     }
                 }
             }
         }
     }
-    out.into_iter().collect()
+    out
 }
 
 /// An interface's own rules (`-i`/`-o` naming it), said with its host and namespace, as the

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::assets;
 use crate::graph::{self, Graph};
-use crate::layout::{self, GraphIndex, View};
+use crate::layout::{self, GraphIndex, Scene, View};
 use crate::query::details;
 use crate::render::{self, escape};
 use crate::snapshot::{ClusterSnapshot, NodeSnapshot};
@@ -127,12 +127,7 @@ pub fn render_html(
     let ix = GraphIndex::new(g);
     let lay = layout::layout_indexed(g, &ix, view);
     let svg = render::svg(&lay.scene);
-    let mut map = serde_json::Map::new();
-    for n in &lay.scene.nodes {
-        if let Some(d) = details(g, &ix, snaps, &n.id) {
-            map.insert(n.id.clone(), serde_json::to_value(&d)?);
-        }
-    }
+    let map = drawn_details(g, &ix, snaps, &lay.scene)?;
     let drawn = map.len();
     let data = Embedded {
         schema: "dockmap.export/1",
@@ -143,20 +138,50 @@ pub fn render_html(
     };
     let json = script_safe(&serde_json::to_string(&data)?);
     let js = viewer_script()?;
+    let styles = styles()?;
+    let page = Page {
+        taken_at,
+        styles: &styles,
+        svg: &svg,
+        note: &note(taken_at, drawn, pseudonymized),
+        json: &json,
+        js: &js,
+    };
+    Ok(Exported {
+        html: page.html(),
+        drawn,
+        taken_at: taken_at.to_owned(),
+    })
+}
+
+/// What `/api/element` answers for every element drawn, by ID (the panel has no server to ask).
+fn drawn_details(
+    g: &Graph,
+    ix: &GraphIndex,
+    snaps: &[NodeSnapshot],
+    scene: &Scene,
+) -> Result<serde_json::Map<String, Value>, ExportError> {
+    let mut map = serde_json::Map::new();
+    for n in &scene.nodes {
+        if let Some(d) = details(g, ix, snaps, &n.id) {
+            map.insert(n.id.clone(), serde_json::to_value(&d)?);
+        }
+    }
+    Ok(map)
+}
+
+/// The [`STYLES`]' texts, in order.
+fn styles() -> Result<Vec<String>, ExportError> {
     let mut styles = Vec::new();
     for s in STYLES {
         styles.push(assets::text(s).ok_or(ExportError::Asset(s))?);
     }
-    let csp = format!(
-        "default-src 'none'; script-src '{}'; style-src {}; img-src data:; base-uri 'none'; form-action 'none'",
-        hash_source(&js),
-        styles
-            .iter()
-            .map(|s| format!("'{}'", hash_source(s)))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let note = format!(
+    Ok(styles)
+}
+
+/// The status bar's words: what the file is, and that it cannot fold.
+fn note(taken_at: &str, drawn: usize, pseudonymized: bool) -> String {
+    format!(
         "Snapshot {taken_at} · {drawn} elements drawn{} · a file exported from dockmap: \
          what was drawn, with every drawn element's details. Folding and unfolding need the dockmap server.",
         if pseudonymized {
@@ -164,44 +189,93 @@ pub fn render_html(
         } else {
             ""
         }
-    );
-    let mut html = String::with_capacity(svg.len() + json.len() + js.len() + 32_768);
-    html.push_str("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    html.push_str(&format!(
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n",
-        escape(&csp)
-    ));
-    html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    html.push_str(&format!("<title>dockmap · {}</title>\n", escape(taken_at)));
-    for s in &styles {
-        html.push_str("<style>");
-        html.push_str(s);
-        html.push_str("</style>\n");
+    )
+}
+
+/// A policy that lets the file run exactly its own inline script and styles (by hash) and
+/// load or send nothing.
+fn content_security_policy(js: &str, styles: &[String]) -> String {
+    format!(
+        "default-src 'none'; script-src '{}'; style-src {}; img-src data:; base-uri 'none'; form-action 'none'",
+        hash_source(js),
+        styles
+            .iter()
+            .map(|s| format!("'{}'", hash_source(s)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
+/// The parts of the exported page, each ready to inline (the JSON script-safe, the SVG escaped
+/// by its writer).
+struct Page<'a> {
+    /// When the snapshot was taken (the title).
+    taken_at: &'a str,
+    /// The style sheets.
+    styles: &'a [String],
+    /// The drawing.
+    svg: &'a str,
+    /// The status bar's words.
+    note: &'a str,
+    /// The embedded data.
+    json: &'a str,
+    /// The viewer script.
+    js: &'a str,
+}
+
+impl Page<'_> {
+    /// The whole file.
+    fn html(&self) -> String {
+        let mut html =
+            String::with_capacity(self.svg.len() + self.json.len() + self.js.len() + 32_768);
+        self.head(&mut html);
+        self.body(&mut html);
+        html
     }
-    html.push_str("</head>\n<body class=\"export\">\n<header class=\"bar\">\n<span class=\"brand\">dockmap</span>\n");
-    html.push_str(
-        "<div class=\"search\"><input id=\"q\" type=\"search\" placeholder=\"Search the drawn elements: name, IP, MAC  ( / )\" autocomplete=\"off\" spellcheck=\"false\" aria-label=\"Search\"><ul id=\"hits\" hidden></ul></div>\n",
-    );
-    html.push_str("<div class=\"tools\"><button id=\"fit\" type=\"button\" title=\"Fit to screen (f)\">Fit</button><button id=\"zoom-in\" type=\"button\" title=\"Zoom in (+)\">+</button><button id=\"zoom-out\" type=\"button\" title=\"Zoom out (−)\">−</button><button id=\"theme\" type=\"button\" title=\"Light / dark theme\">◐</button></div>\n</header>\n");
-    html.push_str(
-        "<main>\n<div id=\"stage\" tabindex=\"0\" aria-label=\"Network map\"><div id=\"world\">",
-    );
-    html.push_str(&svg);
-    html.push_str("</div></div>\n<aside id=\"panel\" hidden><button id=\"panel-close\" type=\"button\" title=\"Close (Esc)\">×</button><div id=\"panel-body\"></div></aside>\n</main>\n");
-    html.push_str(&format!(
-        "<footer id=\"status\"><span id=\"status-text\" class=\"export-note\">{}</span></footer>\n",
-        escape(&note)
-    ));
-    html.push_str("<script type=\"application/json\" id=\"dm-data\">");
-    html.push_str(&json);
-    html.push_str("</script>\n<script>");
-    html.push_str(&js);
-    html.push_str("</script>\n</body>\n</html>\n");
-    Ok(Exported {
-        html,
-        drawn,
-        taken_at: taken_at.to_owned(),
-    })
+
+    /// From the doctype to `</head>`: the policy, the title and the styles.
+    fn head(&self, html: &mut String) {
+        let csp = content_security_policy(self.js, self.styles);
+        html.push_str("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        html.push_str(&format!(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n",
+            escape(&csp)
+        ));
+        html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+        html.push_str(&format!(
+            "<title>dockmap · {}</title>\n",
+            escape(self.taken_at)
+        ));
+        for s in self.styles {
+            html.push_str("<style>");
+            html.push_str(s);
+            html.push_str("</style>\n");
+        }
+        html.push_str("</head>\n");
+    }
+
+    /// From `<body>` to the end: the bar, the drawing, the panel, the status, data and script.
+    fn body(&self, html: &mut String) {
+        html.push_str("<body class=\"export\">\n<header class=\"bar\">\n<span class=\"brand\">dockmap</span>\n");
+        html.push_str(
+            "<div class=\"search\"><input id=\"q\" type=\"search\" placeholder=\"Search the drawn elements: name, IP, MAC  ( / )\" autocomplete=\"off\" spellcheck=\"false\" aria-label=\"Search\"><ul id=\"hits\" hidden></ul></div>\n",
+        );
+        html.push_str("<div class=\"tools\"><button id=\"fit\" type=\"button\" title=\"Fit to screen (f)\">Fit</button><button id=\"zoom-in\" type=\"button\" title=\"Zoom in (+)\">+</button><button id=\"zoom-out\" type=\"button\" title=\"Zoom out (−)\">−</button><button id=\"theme\" type=\"button\" title=\"Light / dark theme\">◐</button></div>\n</header>\n");
+        html.push_str(
+            "<main>\n<div id=\"stage\" tabindex=\"0\" aria-label=\"Network map\"><div id=\"world\">",
+        );
+        html.push_str(self.svg);
+        html.push_str("</div></div>\n<aside id=\"panel\" hidden><button id=\"panel-close\" type=\"button\" title=\"Close (Esc)\">×</button><div id=\"panel-body\"></div></aside>\n</main>\n");
+        html.push_str(&format!(
+            "<footer id=\"status\"><span id=\"status-text\" class=\"export-note\">{}</span></footer>\n",
+            escape(self.note)
+        ));
+        html.push_str("<script type=\"application/json\" id=\"dm-data\">");
+        html.push_str(self.json);
+        html.push_str("</script>\n<script>");
+        html.push_str(self.js);
+        html.push_str("</script>\n</body>\n</html>\n");
+    }
 }
 
 /// JSON that can sit inside a `<script>` element: no `<` (so no `</script>`), no `&`.

@@ -1,5 +1,7 @@
 //! The page: askama template with the view's SVG inlined, so the first drawing needs no script.
 
+use std::sync::Arc;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Extension, Path, State};
@@ -13,7 +15,7 @@ use super::access::Grant;
 use super::api::rendered;
 use super::error::ApiError;
 use super::extract::{Query, Snap, SnapParam};
-use super::state::AppState;
+use super::state::{AppState, Current, SourceReport, StatusReport};
 
 /// What the filter menu calls each token.
 fn token_label(t: &str) -> &'static str {
@@ -124,10 +126,37 @@ async fn page(
     view: View,
     sharer: bool,
 ) -> Result<Response, ApiError> {
+    let (status, shown) = shown(&state, snap.as_deref()).await?;
+    let drawing = Drawing::of(&state, shown, view).await?;
+    let page = IndexPage {
+        share: sharer && snap.is_some(),
+        svg: drawing.svg,
+        generation: status.generation,
+        hide: drawing.hide.join(","),
+        view: drawing.view,
+        snap: snap.unwrap_or_default(),
+        state: status.state,
+        status_text: status_text(&status),
+        sources: source_lines(&status.sources),
+        toggles: toggles(&drawing.hide),
+        zoom: drawing.zoom,
+    };
+    let mut r = page.into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(r)
+}
+
+/// The status and the snapshot to draw: the saved one `snap` names (the status then speaks of
+/// it, not of the live state), or the live one if there is one yet.
+async fn shown(
+    state: &AppState,
+    snap: Option<&str>,
+) -> Result<(StatusReport, Option<Arc<Current>>), ApiError> {
     let mut status = state.status();
-    let shown = match &snap {
+    let shown = match snap {
         Some(id) => {
-            let cur = Snap::open(&state, Some(id)).await?;
+            let cur = Snap::open(state, Some(id)).await?;
             status.taken_at = cur.taken_at.clone();
             status.elements = cur.data.graph.elements.len();
             status.edges = cur.data.graph.edges.len();
@@ -137,32 +166,67 @@ async fn page(
         }
         None => state.current(),
     };
-    let (svg, hide, view_q, zoom) = match shown {
-        Some(cur) => {
-            let r = rendered(&state, cur, view.clone()).await?;
-            (
-                r.svg.clone(),
-                r.layout.hide.clone(),
-                r.layout.view.to_query(),
-                crate::render::opening_zoom(
-                    r.layout.scene.width,
-                    r.layout.scene.height,
-                    r.layout.view.aspect(),
-                ),
-            )
-        }
-        None => (String::new(), Vec::new(), view.to_query(), "close"),
-    };
-    let status_text = match status.state {
+    Ok((status, shown))
+}
+
+/// What the page inlines of the drawing.
+struct Drawing {
+    /// The SVG (empty: nothing to draw yet).
+    svg: String,
+    /// The hide tokens in force.
+    hide: Vec<String>,
+    /// The view, as a query string.
+    view: String,
+    /// The zoom level it opens at.
+    zoom: &'static str,
+}
+
+impl Drawing {
+    /// The drawing of `shown` under `view`; with nothing to show, none (the view as asked).
+    async fn of(
+        state: &AppState,
+        shown: Option<Arc<Current>>,
+        view: View,
+    ) -> Result<Self, ApiError> {
+        Ok(match shown {
+            Some(cur) => {
+                let r = rendered(state, cur, view).await?;
+                Self {
+                    svg: r.svg.clone(),
+                    hide: r.layout.hide.clone(),
+                    view: r.layout.view.to_query(),
+                    zoom: crate::render::opening_zoom(
+                        r.layout.scene.width,
+                        r.layout.scene.height,
+                        r.layout.view.aspect(),
+                    ),
+                }
+            }
+            None => Self {
+                svg: String::new(),
+                hide: Vec::new(),
+                view: view.to_query(),
+                zoom: "close",
+            },
+        })
+    }
+}
+
+/// The status line.
+fn status_text(status: &StatusReport) -> String {
+    match status.state {
         "collecting" => "Collecting this node… the picture appears when it is done.".to_owned(),
         _ if status.taken_at.is_empty() => "No snapshot.".to_owned(),
         _ => format!(
             "Snapshot {} · {} elements · {} edges",
             status.taken_at, status.elements, status.edges
         ),
-    };
-    let sources = status
-        .sources
+    }
+}
+
+/// One status-bar line per source not read in full.
+fn source_lines(sources: &[SourceReport]) -> Vec<SourceLine> {
+    sources
         .iter()
         .map(|s| {
             let ns = s
@@ -182,30 +246,17 @@ async fn page(
                 nodes: s.nodes.join(", "),
             }
         })
-        .collect();
-    let toggles = HIDE_TOKENS
+        .collect()
+}
+
+/// The filter menu's checkboxes, ticked where the token is hidden.
+fn toggles(hide: &[String]) -> Vec<Toggle> {
+    HIDE_TOKENS
         .iter()
         .map(|t| Toggle {
             token: t,
             hidden: hide.iter().any(|h| h == t),
             label: token_label(t),
         })
-        .collect();
-    let page = IndexPage {
-        share: sharer && snap.is_some(),
-        svg,
-        generation: status.generation,
-        hide: hide.join(","),
-        view: view_q,
-        snap: snap.unwrap_or_default(),
-        state: status.state,
-        status_text,
-        sources,
-        toggles,
-        zoom,
-    };
-    let mut r = page.into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(r)
+        .collect()
 }

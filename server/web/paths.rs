@@ -172,36 +172,78 @@ pub fn drawn(
     ix: &GraphIndex,
     view: &View,
 ) -> Drawn {
-    let policy = Policy::for_graph(ix);
-    let hide = view
-        .hide
-        .clone()
-        .unwrap_or_else(|| policy.default_hide.clone());
-    let mut open: Vec<String> = Vec::new();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut hidden: BTreeSet<String> = BTreeSet::new();
-    let mut edge_ends = BTreeMap::new();
-    for hop in answer.paths.iter().flat_map(|p| &p.hops) {
-        if let Some(id) = hop.element.as_deref().filter(|id| ix.get(id).is_some()) {
-            for up in reveal(ix, view, &policy, id) {
-                if seen.insert(up.clone()) {
-                    open.push(up);
-                }
-            }
-            if filtered(ix, &hide, id) {
-                hidden.insert(id.to_owned());
-            }
-        }
-        if let Some(eid) = hop.edge.as_deref() {
-            if let Ok(i) = g.edges.binary_search_by(|e| e.id.as_str().cmp(eid)) {
-                let e = &g.edges[i];
-                edge_ends.insert(eid.to_owned(), [e.source.clone(), e.target.clone()]);
-            }
-        }
-    }
+    let marked = Marked::of(&answer, g, ix, view);
     // The pairs of ends each hop needs, then one pass over the edges for just those pairs
     // (a map of every edge by its ends would cost more than the whole rest on a big graph).
-    let keys: Vec<Vec<Vec<(&str, &str)>>> = answer
+    let keys = joining_keys_per_hop(&answer, ix);
+    let wanted: FxSet<(&str, &str)> = keys.iter().flatten().flatten().copied().collect();
+    let by_ends = edges_by_ends(g, &wanted);
+    let links = hop_links(&answer, &keys, &marked.edge_ends, &by_ends);
+    Drawn {
+        answer,
+        generation,
+        reveal: marked.reveal,
+        filtered: marked.filtered.into_iter().collect(),
+        edge_ends: marked.edge_ends,
+        links,
+    }
+}
+
+/// What the hops' own elements and edges ask of the drawing.
+struct Marked {
+    /// Folded elements to open, outermost first, each once.
+    reveal: Vec<String>,
+    /// Hop elements a filter in force hides.
+    filtered: BTreeSet<String>,
+    /// Every hop edge's two ends, by edge id.
+    edge_ends: BTreeMap<String, [String; 2]>,
+}
+
+impl Marked {
+    /// Walk every hop of every path once, in order (the reveal order is the page's open order).
+    fn of(answer: &PathAnswer, g: &Graph, ix: &GraphIndex, view: &View) -> Self {
+        let policy = Policy::for_graph(ix);
+        let hide = view
+            .hide
+            .clone()
+            .unwrap_or_else(|| policy.default_hide.clone());
+        let mut open: Vec<String> = Vec::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut hidden: BTreeSet<String> = BTreeSet::new();
+        let mut edge_ends = BTreeMap::new();
+        for hop in answer.paths.iter().flat_map(|p| &p.hops) {
+            if let Some(id) = hop.element.as_deref().filter(|id| ix.get(id).is_some()) {
+                for up in reveal(ix, view, &policy, id) {
+                    if seen.insert(up.clone()) {
+                        open.push(up);
+                    }
+                }
+                if filtered(ix, &hide, id) {
+                    hidden.insert(id.to_owned());
+                }
+            }
+            if let Some(eid) = hop.edge.as_deref() {
+                if let Ok(i) = g.edges.binary_search_by(|e| e.id.as_str().cmp(eid)) {
+                    let e = &g.edges[i];
+                    edge_ends.insert(eid.to_owned(), [e.source.clone(), e.target.clone()]);
+                }
+            }
+        }
+        Self {
+            reveal: open,
+            filtered: hidden,
+            edge_ends,
+        }
+    }
+}
+
+/// `keys[p][h]`: the pairs of ends whose edges join hop `h` of path `p` to the hop before it
+/// that has an element (hops without one are skipped over, not a break in the chain).
+fn joining_keys_per_hop<'g>(
+    answer: &PathAnswer,
+    ix: &GraphIndex<'g>,
+) -> Vec<Vec<Vec<(&'g str, &'g str)>>> {
+    answer
         .paths
         .iter()
         .map(|p| {
@@ -220,9 +262,16 @@ pub fn drawn(
                 })
                 .collect()
         })
-        .collect();
-    let wanted: FxSet<(&str, &str)> = keys.iter().flatten().flatten().copied().collect();
+        .collect()
+}
+
+/// The edges whose unordered pair of ends is one of `wanted`, by that pair.
+fn edges_by_ends<'a>(
+    g: &'a Graph,
+    wanted: &FxSet<(&'a str, &'a str)>,
+) -> FxMap<(&'a str, &'a str), Vec<&'a Edge>> {
     let mut by_ends: FxMap<(&str, &str), Vec<&Edge>> = FxMap::default();
+    // No joins asked (single-hop answers): skip the pass over every edge.
     if !wanted.is_empty() {
         for e in &g.edges {
             let (s, t) = (e.source.as_str(), e.target.as_str());
@@ -232,10 +281,21 @@ pub fn drawn(
             }
         }
     }
-    let links = answer
+    by_ends
+}
+
+/// [`Drawn::links`]: per hop, its own edge's ends and those of the edges its keys name,
+/// sorted and each once.
+fn hop_links(
+    answer: &PathAnswer,
+    keys: &[Vec<Vec<(&str, &str)>>],
+    edge_ends: &BTreeMap<String, [String; 2]>,
+    by_ends: &FxMap<(&str, &str), Vec<&Edge>>,
+) -> Vec<Vec<Vec<[String; 2]>>> {
+    answer
         .paths
         .iter()
-        .zip(&keys)
+        .zip(keys)
         .map(|(p, pk)| {
             p.hops
                 .iter()
@@ -256,15 +316,7 @@ pub fn drawn(
                 })
                 .collect()
         })
-        .collect();
-    Drawn {
-        answer,
-        generation,
-        reveal: open,
-        filtered: hidden.into_iter().collect(),
-        edge_ends,
-        links,
-    }
+        .collect()
 }
 
 /// One end a path can start from or go to, as the pickers list it.
