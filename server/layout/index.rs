@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::fx::{FxMap, FxSet};
 
-use crate::graph::{EdgeKind, Element, ElementKind, Graph, InterfaceType};
+use crate::graph::{EdgeKind, Element, ElementKind, Graph, InterfaceType, Severity};
 use crate::names;
 
 /// What a namespace is for, as far as placement goes.
@@ -115,6 +115,8 @@ pub struct GraphIndex<'g> {
     places: FxMap<&'g str, NsPlace>,
     /// Fold parents, precomputed.
     fold_parents: FxMap<&'g str, &'g str>,
+    /// Per host: how many findings concern it, as (errors, warnings).
+    host_findings: FxMap<&'g str, (usize, usize)>,
 }
 
 impl<'g> GraphIndex<'g> {
@@ -157,9 +159,35 @@ impl<'g> GraphIndex<'g> {
             down: FxSet::default(),
             places: FxMap::default(),
             fold_parents: FxMap::default(),
+            host_findings: FxMap::default(),
         };
         ix.precompute();
+        ix.count_findings(g);
         ix
+    }
+
+    /// Count each finding once for every host one of its elements is on (a folded host's card
+    /// says how many concern it).
+    fn count_findings(&mut self, g: &'g Graph) {
+        for f in &g.findings {
+            let mut hosts: Vec<&'g str> =
+                f.elements.iter().filter_map(|e| self.host_of(e)).collect();
+            hosts.sort_unstable();
+            hosts.dedup();
+            for h in hosts {
+                let n = self.host_findings.entry(h).or_default();
+                match f.severity {
+                    Severity::Error => n.0 += 1,
+                    Severity::Warning => n.1 += 1,
+                    Severity::Info => {}
+                }
+            }
+        }
+    }
+
+    /// How many findings concern a host: (errors, warnings).
+    pub fn findings_of_host(&self, host: &str) -> (usize, usize) {
+        self.host_findings.get(host).copied().unwrap_or_default()
     }
 
     /// Interface types and states, namespace places, fold parents and owners, asked for on

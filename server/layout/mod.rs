@@ -130,10 +130,16 @@ fn texts(
                     *counts.entry(k).or_default() += 1;
                 }
             }
-            (
-                text::fit(label, w),
-                text::fit_sub(&text::host_summary(&counts), w),
-            )
+            // What is wrong comes first: it is what a folded host's card is looked at for.
+            let (errors, warnings) = ix.findings_of_host(id);
+            let mut parts: Vec<String> = [(errors, "error"), (warnings, "warning")]
+                .into_iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, what)| format!("{n} {what}{}", if n == 1 { "" } else { "s" }))
+                .collect();
+            parts.push(text::host_summary(&counts));
+            parts.retain(|p| !p.is_empty());
+            (text::fit(label, w), text::fit_sub(&parts.join(" · "), w))
         }
         _ => (
             text::fit(label, w),

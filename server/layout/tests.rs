@@ -277,3 +277,53 @@ fn an_encrypted_overlay_tunnel_is_drawn_apart_from_plain_vxlan() {
     );
     assert!(drawn("e k-fdb\"") >= 1, "plain tunnels stay plain");
 }
+
+#[test]
+fn a_folded_hosts_card_says_how_many_findings_concern_it_first() {
+    let mut snaps = snapshots(&SyntheticOptions {
+        hosts: 2,
+        containers: 12,
+        hostile_names: false,
+    });
+    let mut g = derive(&mut snaps);
+    let on = |host: &str| {
+        g.elements
+            .iter()
+            .find(|e| e.kind == graph::ElementKind::Container && e.id.contains(host))
+            .map(|e| e.id.clone())
+            .unwrap()
+    };
+    let (a, b) = (on("node-00"), on("node-01"));
+    g.findings.clear();
+    for (code, severity, el) in [
+        ("x-1", crate::graph::Severity::Error, &a),
+        ("x-2", crate::graph::Severity::Error, &a),
+        ("x-3", crate::graph::Severity::Warning, &a),
+        ("x-4", crate::graph::Severity::Info, &b),
+    ] {
+        g.findings.push(crate::graph::Finding {
+            id: format!("{code}:{el}"),
+            code: code.into(),
+            severity,
+            message: String::new(),
+            elements: vec![el.clone()],
+        });
+    }
+    let l = layout(&g, &View::from_query("shut=host:node-00&shut=host:node-01"));
+    let sub = |id: &str| {
+        l.scene
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map(|n| n.sub.clone())
+            .unwrap()
+    };
+    assert!(
+        sub("host:node-00").starts_with("2 errors · 1 warning · "),
+        "{}",
+        sub("host:node-00")
+    );
+    // Information alone puts nothing before the counts.
+    assert!(sub("host:node-01").starts_with(|c: char| c.is_ascii_digit()));
+    assert!(!sub("host:node-01").contains("error") && !sub("host:node-01").contains("warning"));
+}
