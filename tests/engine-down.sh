@@ -51,6 +51,12 @@ if ((stopped_engine)) && ! docker version >/dev/null 2>&1; then
     for link in docker0 docker_gwbridge ${bridges:-}; do
         ip link del "$link" 2>/dev/null && say "removed $link"
     done
+    # And its namespace bind mounts: dockerd leaves /run/docker/netns/default (the host's own
+    # namespace, mounted at start) mounted after it stops.
+    for ns in /run/docker/netns/*; do
+        [[ -e $ns ]] || continue
+        umount "$ns" 2>/dev/null && rm -f "$ns" && say "unmounted $ns"
+    done
 fi
 rm -f "$STATE_DIR/created-swarm"
 stop_pid "$STATE_DIR/containerd.pid" containerd
