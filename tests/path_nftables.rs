@@ -346,19 +346,7 @@ const SITE_FIREWALL: &str = r#"table inet dmtsite {
 
 /// Add the host's own native table to whatever rules are loaded.
 fn add_site_firewall(nl: &NftLab, rules: &str) {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", nl.host.as_str(), "nft", "-f", "-"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(rules.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "nft -f of the site table");
+    netlab::feed(&nl.host, &["nft", "-f", "-"], rules);
 }
 
 #[test]

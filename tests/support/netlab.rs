@@ -80,8 +80,15 @@ pub fn restore(ns: &str, rules: &str) {
 /// Load `rules` with `tool` (`iptables-restore`, `ip6tables-restore`) inside namespace `ns`,
 /// panicking on failure.
 pub fn restore_with(tool: &str, ns: &str, rules: &str) {
+    feed(ns, &[tool], rules);
+}
+
+/// Run `cmd` inside namespace `ns` with `input` on its standard input (`nft -f -` too),
+/// panicking on failure.
+pub fn feed(ns: &str, cmd: &[&str], input: &str) {
     let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, tool])
+        .args(["netns", "exec", ns])
+        .args(cmd)
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
@@ -89,9 +96,9 @@ pub fn restore_with(tool: &str, ns: &str, rules: &str) {
         .stdin
         .take()
         .unwrap()
-        .write_all(rules.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
-    assert!(child.wait().unwrap().success(), "{tool} in {ns}");
+    assert!(child.wait().unwrap().success(), "{cmd:?} in {ns}");
 }
 
 /// A set of namespaces and host links that disappears with it.
