@@ -49,8 +49,14 @@ fn a_new_container_is_drawn_in_place_and_pause_holds_the_picture() {
         b.until("return document.getElementById('live-state').textContent === 'live'", 20, "the page to say it is live").await;
         // A mark that only survives if the page is never reloaded.
         b.js("window.__notReloaded = true; return true").await;
-        let placed = b.js("return document.getElementById('world').style.transform").await;
-
+        // Where the selected container's shape sits on the screen, and the zoom: a redraw may move
+        // the drawing under it (a new container changes the layout), and the page keeps the
+        // selected element where the user had it, so that is what must stay.
+        let placed_js = "const b = window.dockmapPanZoom.box(document.querySelector('#map .n.sel')); \
+             const m = document.getElementById('world').style.transform \
+               .match(/translate\\(([-\\d.]+)px, ([-\\d.]+)px\\) scale\\(([\\d.]+)\\)/); \
+             return [Math.round(+m[1] + b.x * m[3]), Math.round(+m[2] + b.y * m[3]), m[3]]";
+        let placed = b.js(placed_js).await;
         let second = TestContainer::run(&engine::unique("livepage-b"), &[]);
         let c = format!("ctr:{key}/{}", second.name);
         b.until_with(DRAWN, vec![Value::String(c.clone())], 30, "the new container, without a reload")
@@ -62,9 +68,9 @@ fn a_new_container_is_drawn_in_place_and_pause_holds_the_picture() {
             "the selection stays"
         );
         assert_eq!(
-            b.js("return document.getElementById('world').style.transform").await,
+            b.js(placed_js).await,
             placed,
-            "pan and zoom stay"
+            "the selected container stays where it was on the screen, at the same zoom"
         );
         let listed = b
             .js("return [...document.querySelectorAll('#changes-list li')].map(li => li.textContent).join('\\n')")

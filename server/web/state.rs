@@ -348,6 +348,13 @@ impl AppState {
         node_problems: Vec<SourceReport>,
     ) {
         let mut update = None;
+        // What changed is listed before the lock is taken (on a big swarm it takes a good part
+        // of an install), against the generation shown now; again under the lock only if another
+        // swap came in between.
+        let shown = self.current();
+        let listed = shown.as_ref().map(|before| {
+            crate::live::changes::list(&before.data.graph, &data.graph, CHANGES_LISTED)
+        });
         // The generation replaced, dropped once the lock is released: freeing a big swarm's
         // snapshots and graph takes long enough to stall every reader waiting on the lock.
         let mut replaced = None;
@@ -362,11 +369,14 @@ impl AppState {
                 node_problems,
             ));
             if let Some(before) = cur.as_ref() {
-                let (changes, total) = crate::live::changes::list(
-                    &before.data.graph,
-                    &next.data.graph,
-                    CHANGES_LISTED,
-                );
+                let (changes, total) = match (&shown, listed) {
+                    (Some(s), Some(l)) if Arc::ptr_eq(s, before) => l,
+                    _ => crate::live::changes::list(
+                        &before.data.graph,
+                        &next.data.graph,
+                        CHANGES_LISTED,
+                    ),
+                };
                 update = Some(LiveUpdate {
                     generation,
                     taken_at: next.taken_at.clone(),
@@ -376,6 +386,7 @@ impl AppState {
             }
             replaced = cur.replace(next);
         }
+        drop(shown);
         drop(replaced);
         self.inner.cache.clear();
         if let Some(u) = update {
