@@ -266,8 +266,9 @@ enum Format {
 fn main() {
     let cli = Cli::parse();
     raise_fd_limit();
-    // rustls cannot choose between the two linked crypto providers by itself; an error here only
-    // means one is already installed.
+    // ring is the only crypto provider compiled in today; installed by name so that a dependency
+    // bringing a second one cannot make TLS set-up panic at run time. An error here only means one
+    // is already installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
