@@ -63,11 +63,14 @@ async fn log_in_share_a_snapshot_and_delete_one_in_the_browser() {
     let app = AppState::fixed(synthetic(1, 4, "2026-08-03T00:00:00Z"));
     let (router, _) = secured(
         app.clone(),
-        Some(StoreState {
-            app,
-            store: store.clone(),
-            upload_limit: 1 << 20,
-        }),
+        Some(
+            StoreState {
+                app,
+                store: store.clone(),
+                upload_limit: 1 << 20,
+            }
+            .into(),
+        ),
         AllowedHosts::default(),
         access.clone(),
     );

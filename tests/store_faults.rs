@@ -218,13 +218,29 @@ async fn a_damaged_store_is_named_left_alone_and_the_live_picture_is_served() {
                 .unwrap();
             assert_eq!(r.status(), 200, "{how}: {path}");
         }
-        // Saving is off, not failing half-way; the file is as it was.
-        let r = c
-            .post(format!("{}/api/snapshots", server.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 404, "{how}");
+        // Saving is off, not failing half-way, and says why to whoever tries (the page's Save
+        // shows the error); the file is as it was.
+        for (method, path) in [
+            ("POST", "/api/snapshots"),
+            ("GET", "/api/snapshots"),
+            ("GET", "/snapshots"),
+        ] {
+            let r = c
+                .request(method.parse().unwrap(), format!("{}{path}", server.base))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 503, "{how}: {method} {path}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["reason"], "store-off", "{how}: {body}");
+            let error = body["error"].as_str().unwrap_or_default();
+            assert!(
+                error.starts_with("saving is off: ")
+                    && error.contains("damaged")
+                    && error.contains("moved aside"),
+                "{how}: {error}"
+            );
+        }
         drop(server);
         assert_eq!(
             std::fs::read(&file).unwrap(),

@@ -60,11 +60,14 @@ async fn fixture() -> Fixture {
     }));
     let (router, guard) = secured(
         app.clone(),
-        Some(StoreState {
-            app,
-            store,
-            upload_limit: 1 << 20,
-        }),
+        Some(
+            StoreState {
+                app,
+                store,
+                upload_limit: 1 << 20,
+            }
+            .into(),
+        ),
         AllowedHosts::default(),
         access.clone(),
     );

@@ -389,11 +389,14 @@ async fn foreign_hosts_and_cross_origin_posts_are_refused() {
     let app = AppState::fixed(synthetic(1, 2));
     let base = serve(router_allowing(
         app.clone(),
-        Some(StoreState {
-            app,
-            store: store.clone(),
-            upload_limit: 1 << 20,
-        }),
+        Some(
+            StoreState {
+                app,
+                store: store.clone(),
+                upload_limit: 1 << 20,
+            }
+            .into(),
+        ),
         AllowedHosts::new(["dockmap.example"]),
     ))
     .await;

@@ -86,13 +86,13 @@ pub fn router(state: AppState) -> Router {
 
 /// All routes, the store's too; the store also opens permalinks.
 pub fn router_with_store(state: AppState, store: store::StoreState) -> Router {
-    router_allowing(state, Some(store), AllowedHosts::default())
+    router_allowing(state, Some(store.into()), AllowedHosts::default())
 }
 
 /// [`router`] or [`router_with_store`], answering these host names besides IP literals and `localhost`.
 pub fn router_allowing(
     state: AppState,
-    store: Option<store::StoreState>,
+    store: Option<store::Shelf>,
     allowed: AllowedHosts,
 ) -> Router {
     secured(state, store, allowed, open_access()).0
@@ -107,11 +107,11 @@ fn open_access() -> Arc<Access> {
 /// access check's, and what tests enumerate).
 pub fn secured(
     state: AppState,
-    store: Option<store::StoreState>,
+    store: Option<store::Shelf>,
     allowed: AllowedHosts,
     access: Arc<Access>,
 ) -> (Router, Arc<Guard>) {
-    if let Some(s) = &store {
+    if let Some(store::Shelf::Open(s)) = &store {
         state.set_saved(s.store.clone());
     }
     app(state, store, allowed, access)
@@ -119,7 +119,7 @@ pub fn secured(
 
 fn app(
     state: AppState,
-    store: Option<store::StoreState>,
+    store: Option<store::Shelf>,
     allowed: AllowedHosts,
     access: Arc<Access>,
 ) -> (Router, Arc<Guard>) {
@@ -234,37 +234,39 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
             _ => AppState::live(opts.node.clone()),
         },
     };
-    let store = match open_store(&opts) {
-        Ok(s) => Some(s),
-        // A damaged file must not take the live picture down with it; it is left as it is.
+    let shelf = match open_store(&opts) {
+        Ok(store) => {
+            if let Some(every) = opts.snapshot_every {
+                schedule::start(state.clone(), store.clone(), every, opts.keep);
+            }
+            store::Shelf::Open(store::StoreState {
+                app: state.clone(),
+                store,
+                upload_limit: opts.upload_limit,
+            })
+        }
+        // A damaged file must not take the live picture down with it; it is left as it is, and
+        // the store's routes say why they are off.
         Err(WebError::Store(e)) if e.is_damaged() => {
-            eprintln!(
-                "dockmap: {e}: the snapshot store is damaged; saving and saved snapshots are off \
-                 until it is moved aside (it is left untouched); the live picture is served"
+            let why = format!(
+                "{e}: the snapshot store is damaged; saving and saved snapshots are off until \
+                 it is moved aside (it is left untouched)"
             );
-            None
+            eprintln!("dockmap: {why}; the live picture is served");
+            store::Shelf::Off(why.into())
         }
         // Asked for (a directory given, or a schedule): the user must hear it failed.
         Err(e) if opts.data_dir.is_some() || opts.snapshot_every.is_some() => return Err(e),
         // Only the default place failed: the picture is still worth serving.
         Err(e) => {
             eprintln!("dockmap: saving snapshots is off: {e}");
-            None
+            store::Shelf::Off(e.to_string().into())
         }
     };
-    let store = store.map(|store| {
-        if let Some(every) = opts.snapshot_every {
-            schedule::start(state.clone(), store.clone(), every, opts.keep);
-        }
-        store::StoreState {
-            app: state.clone(),
-            store,
-            upload_limit: opts.upload_limit,
-        }
-    });
-    let dir = store
-        .as_ref()
-        .and_then(|s| s.store.path().parent().map(std::path::Path::to_path_buf));
+    let dir = match &shelf {
+        store::Shelf::Open(s) => s.store.path().parent().map(std::path::Path::to_path_buf),
+        store::Shelf::Off(_) => None,
+    };
     let access = Arc::new(access_for(&opts, dir.as_deref())?);
     if access.enforced() {
         eprintln!(
@@ -279,7 +281,12 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
             opts.listen
         );
     }
-    let (routes, _) = secured(state, store, AllowedHosts::new(&opts.allow_hosts), access);
+    let (routes, _) = secured(
+        state,
+        Some(shelf),
+        AllowedHosts::new(&opts.allow_hosts),
+        access,
+    );
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| WebError::Bind {

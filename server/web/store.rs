@@ -5,7 +5,8 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Body;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -38,8 +39,43 @@ pub struct StoreState {
     pub upload_limit: usize,
 }
 
+/// The snapshot store as this server has it: open, or off with the reason (a damaged file, a
+/// directory that could not be made). Off, its routes answer 503 saying why, where a missing
+/// route's 404 left the page's Save saying only "not found".
+#[derive(Clone)]
+pub enum Shelf {
+    /// Saving and saved snapshots work.
+    Open(StoreState),
+    /// Saving is off, for this reason (in words).
+    Off(Arc<str>),
+}
+
+impl From<StoreState> for Shelf {
+    fn from(s: StoreState) -> Self {
+        Shelf::Open(s)
+    }
+}
+
+/// A handler's open store; when saving is off, a 503 that says why.
+pub struct Open(pub StoreState);
+
+impl FromRequestParts<Shelf> for Open {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_: &mut Parts, shelf: &Shelf) -> Result<Self, ApiError> {
+        match shelf {
+            Shelf::Open(s) => Ok(Open(s.clone())),
+            Shelf::Off(why) => Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-off",
+                format!("saving is off: {why}"),
+            )),
+        }
+    }
+}
+
 /// The store's routes, with their state applied (merged into the main router), and their rules.
-pub fn routes(state: StoreState) -> (Router, Vec<Rule>) {
+pub fn routes(shelf: Shelf) -> (Router, Vec<Rule>) {
     let this = Need::Read(Scope::SnapPath);
     let all = Need::Read(Scope::Server);
     Routes::new()
@@ -51,7 +87,7 @@ pub fn routes(state: StoreState) -> (Router, Vec<Rule>) {
         .get("/api/snapshots/{id}/meta", this, meta)
         .get("/api/snapshots/{id}/link", all, link)
         .page("/snapshots", all, list_page)
-        .finish(state)
+        .finish(shelf)
 }
 
 fn error(status: StatusCode, reason: &'static str, msg: impl Into<String>) -> ApiError {
@@ -173,11 +209,7 @@ async fn read_body(
 }
 
 /// `POST /api/snapshots`: save the live state (`{"label": "…"}`, optional).
-pub async fn save(
-    State(s): State<StoreState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
+pub async fn save(Open(s): Open, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     let bytes = read_body(&headers, body, SAVE_BODY_LIMIT, false).await?;
     let req: SaveBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         SaveBody::default()
@@ -203,10 +235,7 @@ pub async fn save(
 }
 
 /// `DELETE /api/snapshots/{id}`: 200 `{"deleted": id}`, 404 when there is none.
-pub async fn remove(
-    State(s): State<StoreState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn remove(Open(s): Open, Path(id): Path<String>) -> Result<Response, ApiError> {
     let store = s.store.clone();
     let key = id.clone();
     let deleted = tokio::task::spawn_blocking(move || store.delete(&key))
@@ -232,7 +261,7 @@ async fn meta_of(s: &StoreState, id: &str) -> Result<SnapshotMeta, ApiError> {
 /// `GET /api/snapshots/{id}/link`: `{"link": "/s/ID?key=…"}`, the capability link that opens
 /// this snapshot only, read-only (404 for an unknown ID).
 pub async fn link(
-    State(s): State<StoreState>,
+    Open(s): Open,
     Extension(access): Extension<Arc<Access>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -244,7 +273,7 @@ pub async fn link(
 }
 
 /// `GET /api/snapshots`: every saved snapshot, newest first.
-pub async fn list(State(s): State<StoreState>) -> Result<Response, ApiError> {
+pub async fn list(Open(s): Open) -> Result<Response, ApiError> {
     let store = s.store.clone();
     let list = tokio::task::spawn_blocking(move || store.list())
         .await
@@ -257,10 +286,7 @@ pub async fn list(State(s): State<StoreState>) -> Result<Response, ApiError> {
 }
 
 /// `GET /api/snapshots/{id}`: the stored JSON, as a download.
-pub async fn download(
-    State(s): State<StoreState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn download(Open(s): Open, Path(id): Path<String>) -> Result<Response, ApiError> {
     let store = s.store.clone();
     let key = id.clone();
     let bytes = tokio::task::spawn_blocking(move || store.bytes(&key))
@@ -289,10 +315,7 @@ pub async fn download(
 }
 
 /// `GET /api/snapshots/{id}/meta`: one snapshot's metadata (the permalink page names it).
-pub async fn meta(
-    State(s): State<StoreState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn meta(Open(s): Open, Path(id): Path<String>) -> Result<Response, ApiError> {
     Ok(Json(meta_of(&s, &id).await?).into_response())
 }
 
@@ -307,7 +330,7 @@ pub struct UploadParams {
 /// `POST /api/snapshots/upload?label=…`: a node snapshot, an array of them, or a cluster
 /// snapshot as the body; checked whole before anything is stored.
 pub async fn upload(
-    State(s): State<StoreState>,
+    Open(s): Open,
     Query(p): Query<UploadParams>,
     headers: HeaderMap,
     body: Body,
@@ -389,7 +412,7 @@ pub struct ListPage {
 }
 
 /// `GET /snapshots`: the list page, with the upload form.
-pub async fn list_page(State(s): State<StoreState>, grant: Option<Extension<Grant>>) -> Response {
+pub async fn list_page(Open(s): Open, grant: Option<Extension<Grant>>) -> Response {
     let store = s.store.clone();
     let (rows, error) = match tokio::task::spawn_blocking(move || store.list()).await {
         Ok(Ok(list)) => (list.into_iter().map(Row::from).collect(), String::new()),
