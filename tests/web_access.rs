@@ -490,6 +490,21 @@ async fn a_login_sets_a_private_session_cookie_that_logout_ends() {
         assert!(set.contains(attr), "{set}");
     }
     assert!(!set.contains(WRITE), "the token is not the cookie");
+    assert!(
+        !set.contains("Secure"),
+        "plain HTTP: a Secure cookie would never come back: {set}"
+    );
+    // Through a TLS-terminating proxy the cookie is Secure.
+    let proxied = c
+        .post(format!("{}/login", f.base))
+        .header("x-forwarded-proto", "https")
+        .form(&[("token", READ), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status(), 200);
+    let behind_tls = proxied.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(behind_tls.ends_with("; Secure"), "{behind_tls}");
     let j: serde_json::Value = r.json().await.unwrap();
     assert_eq!(j["level"], "write");
     assert_eq!(j["next"], "/");
@@ -622,4 +637,60 @@ async fn a_shared_page_offers_its_link_to_token_holders_only() {
     assert!(w.contains("class=\"delete\"") && w.contains("id=\"upload\""));
     let r = list(READ).await;
     assert!(!r.contains("class=\"delete\"") && !r.contains("id=\"upload\""));
+}
+
+#[tokio::test]
+async fn wrong_tokens_from_one_address_hold_it_back_with_the_right_token_too() {
+    use dockmap::web::access::throttle::MAX_WRONG;
+    let f = fixture().await;
+    let c = support::client();
+    let login = |token: &'static str| {
+        c.post(format!("{}/login", f.base))
+            .form(&[("token", token), ("next", "/")])
+            .send()
+    };
+    let bearer = |token: &'static str| {
+        c.get(format!("{}/api/status", f.base))
+            .bearer_auth(token)
+            .send()
+    };
+    // Guesses by the login form and by bearer tokens count together.
+    for i in 0..MAX_WRONG {
+        let r = if i % 2 == 0 {
+            login("guess-0123456789abcdef").await.unwrap()
+        } else {
+            bearer("guess-0123456789abcdef").await.unwrap()
+        };
+        assert_eq!(r.status(), 401, "guess {i}");
+    }
+    // Over the limit the right token is refused too, saying how long to wait; no session starts.
+    for (how, r) in [
+        ("login", login(WRITE).await.unwrap()),
+        ("bearer", bearer(READ).await.unwrap()),
+    ] {
+        assert_eq!(r.status(), 429, "{how}");
+        assert!(r.headers().get("set-cookie").is_none(), "{how}");
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{how}: {wait}");
+        let j: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(j["reason"], "throttled", "{how}");
+        assert!(
+            j["error"]
+                .as_str()
+                .unwrap()
+                .contains("too many wrong tokens"),
+            "{how}: {j}"
+        );
+    }
+    // Asking without a token is no guess: still the plain 401 that sends one to the login.
+    let r = c
+        .get(format!("{}/api/status", f.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 }

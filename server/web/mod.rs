@@ -295,10 +295,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), WebError> {
         })?;
     let addr = listener.local_addr().unwrap_or(opts.listen);
     eprintln!("dockmap: serving on http://{addr}/");
-    axum::serve(listener, routes)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(WebError::Serve)
+    // The client's address counts its wrong tokens (access::throttle).
+    axum::serve(
+        listener,
+        routes.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(WebError::Serve)
 }

@@ -337,7 +337,9 @@ pub async fn serve(router: axum::Router) -> String {
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        // With the client's address, as `serve` has it (wrong tokens are counted per address).
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let _ = axum::serve(listener, service).await;
     });
     format!("http://{addr}")
 }

@@ -1,10 +1,11 @@
 //! The login page and its two POSTs: a token in, a session cookie out; and out again.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Extension, Form};
+use axum::extract::{ConnectInfo, Extension, Form};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -87,31 +88,29 @@ pub struct LoginForm {
 /// 401 with the reason. The token is never echoed, logged or put in a URL.
 pub async fn login(
     Extension(access): Extension<Arc<Access>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(&f.next);
     if !access.enforced() {
         return Json(json!({ "level": "open", "next": next })).into_response();
     }
-    match access.login(f.token.trim()) {
-        Some((level, id)) => {
+    match access.login(f.token.trim(), peer.map(|Extension(c)| c.0.ip())) {
+        Ok((level, id)) => {
             let mut r = Json(json!({
                 "level": match level { Level::Read => "read", Level::Write => "write" },
                 "next": next,
             }))
             .into_response();
-            if let Ok(v) = HeaderValue::from_str(&session_cookie(SESSION_COOKIE, &id)) {
+            if let Ok(v) = HeaderValue::from_str(&session_cookie(SESSION_COOKIE, &id, &headers)) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
-        None => (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "not a token of this server", "reason": "unauthenticated" })),
-        )
-            .into_response(),
+        Err(refusal) => refusal.api_response(),
     }
 }
 

@@ -10,14 +10,16 @@ pub mod links;
 pub mod login;
 pub mod routes;
 pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -27,6 +29,7 @@ use serde_json::json;
 pub use links::LinkKey;
 pub use routes::Routes;
 pub use sessions::Sessions;
+pub use throttle::Throttle;
 pub use tokens::{Level, TokenSet};
 
 /// The login session's cookie.
@@ -220,6 +223,7 @@ pub struct Access {
     logins: Sessions,
     shares: Sessions,
     links: LinkKey,
+    guesses: Throttle,
 }
 
 impl Access {
@@ -230,6 +234,7 @@ impl Access {
             logins: Sessions::default(),
             shares: Sessions::default(),
             links,
+            guesses: Throttle::default(),
         }
     }
 
@@ -251,11 +256,25 @@ impl Access {
         format!("/s/{id}?key={}", self.links.key_for(id))
     }
 
-    /// Log in with a token: its level and a new session's ID.
-    pub fn login(&self, token: &str) -> Option<(Level, String)> {
-        let level = self.tokens.as_ref()?.check(token.as_bytes())?;
-        let id = self.logins.start(level.into())?;
-        Some((level, id))
+    /// Log in with a token from `peer`: its level and a new session's ID; refused (401, or 429
+    /// while `peer` is held back for guessing).
+    pub fn login(&self, token: &str, peer: Option<IpAddr>) -> Result<(Level, String), Refusal> {
+        let now = Instant::now();
+        self.guesses.check(peer, now).map_err(Refusal::throttled)?;
+        let wrong = || Refusal::unauthenticated("not a token of this server");
+        let level = match self.tokens.as_ref().and_then(|t| t.check(token.as_bytes())) {
+            Some(level) => level,
+            None => {
+                self.guesses.wrong(peer, now);
+                return Err(wrong());
+            }
+        };
+        let id = self.logins.start(level.into()).ok_or_else(|| Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            why: "no session could be started (no randomness to be had)".into(),
+            retry_after: None,
+        })?;
+        Ok((level, id))
     }
 
     /// End a login session.
@@ -347,16 +366,39 @@ impl Access {
         let id = self
             .shares
             .start(Grant::Snapshots([snap.to_owned()].into_iter().collect()))?;
-        Some(session_cookie(SHARE_COOKIE, &id))
+        Some(session_cookie(SHARE_COOKIE, &id, headers))
     }
 }
 
-/// `NAME=ID; Path=/; HttpOnly; SameSite=Strict; Max-Age=…` (the session's life).
-pub fn session_cookie(name: &str, id: &str) -> String {
+/// `NAME=ID; Path=/; HttpOnly; SameSite=Strict; Max-Age=…` (the session's life), and `Secure`
+/// when the request reached the server over HTTPS through a proxy (`serve` itself speaks plain
+/// HTTP, where a browser would not send a Secure cookie back).
+pub fn session_cookie(name: &str, id: &str, request: &HeaderMap) -> String {
+    let secure = if over_https(request) { "; Secure" } else { "" };
     format!(
-        "{name}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        "{name}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         sessions::SESSION_TTL.as_secs()
     )
+}
+
+/// Whether a reverse proxy says the client spoke HTTPS (`X-Forwarded-Proto: https`, or
+/// `Forwarded: proto=https`). A forged header only makes the cookie stricter.
+fn over_https(headers: &HeaderMap) -> bool {
+    let said = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+    };
+    said("x-forwarded-proto")
+        .iter()
+        .any(|v| v.split(',').next().is_some_and(|p| p.trim() == "https"))
+        || said("forwarded").iter().any(|v| {
+            v.split([';', ','])
+                .any(|kv| kv.trim().replace(' ', "") == "proto=https")
+        })
 }
 
 /// The value of a cookie the request carries.
@@ -383,10 +425,13 @@ pub struct Admitted {
 /// A request refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// 401 (no or a wrong credential) or 403 (one that does not reach this far).
+    /// 401 (no or a wrong credential), 403 (one that does not reach this far) or 429 (too many
+    /// wrong tokens from this address).
     pub status: StatusCode,
     /// Why, in words.
     pub why: String,
+    /// For a 429: how long until this address may try again.
+    pub retry_after: Option<Duration>,
 }
 
 impl Refusal {
@@ -394,6 +439,7 @@ impl Refusal {
         Self {
             status: StatusCode::UNAUTHORIZED,
             why: why.to_owned(),
+            retry_after: None,
         }
     }
 
@@ -401,7 +447,46 @@ impl Refusal {
         Self {
             status: StatusCode::FORBIDDEN,
             why: why.to_owned(),
+            retry_after: None,
         }
+    }
+
+    fn throttled(wait: Duration) -> Self {
+        let secs = wait.as_secs().max(1);
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            why: format!("too many wrong tokens from this address: try again in {secs} s"),
+            retry_after: Some(Duration::from_secs(secs)),
+        }
+    }
+
+    /// The JSON answer of an API route: `{"error", "reason"}`, with `WWW-Authenticate` on a 401
+    /// and `Retry-After` on a 429.
+    pub fn api_response(&self) -> Response {
+        let reason = match self.status {
+            StatusCode::UNAUTHORIZED => "unauthenticated",
+            StatusCode::TOO_MANY_REQUESTS => "throttled",
+            StatusCode::FORBIDDEN => "forbidden",
+            _ => "unavailable",
+        };
+        let mut resp = (
+            self.status,
+            Json(json!({ "error": self.why, "reason": reason })),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"dockmap\""),
+            );
+        }
+        if let Some(v) = self
+            .retry_after
+            .and_then(|d| HeaderValue::from_str(&d.as_secs().to_string()).ok())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp
     }
 }
 
@@ -436,6 +521,13 @@ pub async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: Next) ->
         }
     };
     let query = req.uri().query().unwrap_or("").to_owned();
+    let (who, now) = (peer(&req), Instant::now());
+    let bearer = req.headers().contains_key(header::AUTHORIZATION) && g.access.enforced();
+    if bearer {
+        if let Err(wait) = g.access.guesses.check(who, now) {
+            return refuse(&Refusal::throttled(wait), false, req.uri());
+        }
+    }
     match g
         .access
         .decide(rule, req.headers(), req.uri().path(), &query)
@@ -449,7 +541,13 @@ pub async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: Next) ->
             }
             r
         }
-        Err(refusal) => refuse(&refusal, rule.page, req.uri()),
+        Err(refusal) => {
+            // Only a presented token can be a guess (not a missing one, nor a link's key).
+            if bearer && refusal.status == StatusCode::UNAUTHORIZED {
+                g.access.guesses.wrong(who, now);
+            }
+            refuse(&refusal, rule.page, req.uri())
+        }
     }
 }
 
@@ -459,19 +557,15 @@ fn refuse(r: &Refusal, page: bool, uri: &axum::http::Uri) -> Response {
         let next = uri.path_and_query().map_or("/", |p| p.as_str());
         return login::page_response(r.status, next, &r.why);
     }
-    let reason = if r.status == StatusCode::UNAUTHORIZED {
-        "unauthenticated"
-    } else {
-        "forbidden"
-    };
-    let mut resp = (r.status, Json(json!({ "error": r.why, "reason": reason }))).into_response();
-    if r.status == StatusCode::UNAUTHORIZED {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"dockmap\""),
-        );
-    }
-    resp
+    r.api_response()
+}
+
+/// The client's address, when the server was started with it ([`axum::serve`] with
+/// `into_make_service_with_connect_info`).
+pub fn peer(req: &Request) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 #[cfg(test)]
