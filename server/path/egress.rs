@@ -3,8 +3,9 @@
 
 use std::net::IpAddr;
 
-use crate::snapshot::{Link, Namespace, Route, SourceKind};
+use crate::snapshot::{Link, Namespace, Network, Route, SourceKind};
 
+use super::direct::gateway_mode;
 use super::facts;
 use super::lookup::{endpoint_ip, Ctx, Found, NodeView};
 use super::model::{Evidence, PacketPath, Verdict};
@@ -322,7 +323,7 @@ impl<'a> Egress<'_, 'a> {
             _ => {
                 let why = format!(
                     "no MASQUERADE or SNAT rule in nat POSTROUTING for {} leaving by {}: replies could not find their way back{}",
-                    src.map(|s| s.to_string()).unwrap_or_else(|| "its address".into()),
+                    source(src),
                     out.name,
                     self.masquerade_off()
                 );
@@ -347,20 +348,8 @@ impl<'a> Egress<'_, 'a> {
     ) -> Stage {
         let nv = self.nv;
         let ns_el = self.ctx.element(nv.netns_id(hns));
-        let from = src
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "its address".into());
-        let routed = self
-            .from
-            .container
-            .endpoints
-            .iter()
-            .filter_map(|e| self.ctx.network(&e.network_id))
-            .find(|n| {
-                n.options
-                    .get("com.docker.network.bridge.gateway_mode_ipv6")
-                    .is_some_and(|v| v == "routed")
-            });
+        let from = source(src);
+        let routed = self.network_where(|n| gateway_mode(n, true) == "routed");
         let verdict = if let Some(n) = routed {
             let text = format!(
                 "no NAT66: network {} is routed (com.docker.network.bridge.gateway_mode_ipv6=routed), so {from} leaves by {} as it is; replies come back if the network's prefix is routed to {}",
@@ -393,17 +382,32 @@ impl<'a> Egress<'_, 'a> {
 
     /// Why Docker wrote no MASQUERADE, when a network of the container was made without it.
     fn masquerade_off(&self) -> String {
+        self.network_where(|n| {
+            n.options
+                .get(names::OPTION_IP_MASQUERADE)
+                .is_some_and(|v| v == "false")
+        })
+        .map(|n| {
+            format!(
+                " (network {} was made with com.docker.network.bridge.enable_ip_masquerade=false)",
+                n.name
+            )
+        })
+        .unwrap_or_default()
+    }
+
+    /// The first of the container's networks that `is`.
+    fn network_where(&self, is: impl Fn(&Network) -> bool) -> Option<&'a Network> {
         self.from
             .container
             .endpoints
             .iter()
             .filter_map(|e| self.ctx.network(&e.network_id))
-            .find(|n| {
-                n.options
-                    .get(names::OPTION_IP_MASQUERADE)
-                    .is_some_and(|v| v == "false")
-            })
-            .map(|n| format!(" (network {} was made with com.docker.network.bridge.enable_ip_masquerade=false)", n.name))
-            .unwrap_or_default()
+            .find(|n| is(n))
     }
+}
+
+/// The packet's source in words.
+fn source(src: Option<IpAddr>) -> String {
+    src.map_or_else(|| "its address".into(), |s| s.to_string())
 }
