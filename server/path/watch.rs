@@ -505,29 +505,19 @@ mod tests {
         }
     }
 
+    /// A conntrack reading of `n` entries.
+    fn entries(n: u64) -> Reading {
+        Reading {
+            entries: Some(n),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn packets_stop_after_the_last_hop_whose_counters_moved() {
         let w = plan(&answer(), &[snap("n1")]);
-        let first = vec![vec![
-            pk(10),
-            pk(0),
-            pk(3),
-            pk(100),
-            Reading {
-                entries: Some(0),
-                ..Default::default()
-            },
-        ]];
-        let now = vec![vec![
-            pk(22),
-            pk(12),
-            pk(3),
-            pk(100),
-            Reading {
-                entries: Some(12),
-                ..Default::default()
-            },
-        ]];
+        let first = vec![vec![pk(10), pk(0), pk(3), pk(100), entries(0)]];
+        let now = vec![vec![pk(22), pk(12), pk(3), pk(100), entries(12)]];
         let u = w.update(2000, &first, &first, &now);
         let dnat = u
             .hops
@@ -544,16 +534,7 @@ mod tests {
             u.stops[0].text
         );
         // Packets that arrive at the end stop nowhere.
-        let through = vec![vec![
-            pk(22),
-            pk(0),
-            pk(3),
-            pk(112),
-            Reading {
-                entries: Some(12),
-                ..Default::default()
-            },
-        ]];
+        let through = vec![vec![pk(22), pk(0), pk(3), pk(112), entries(12)]];
         assert!(w.update(2000, &first, &first, &through).stops.is_empty());
         // A counter that could not be read is not "silent".
         let unread = vec![vec![
@@ -573,24 +554,8 @@ mod tests {
         a.paths[0].hops[1].verdict = Verdict::Blocked("DROP in DOCKER-USER".into());
         let w = plan(&a, &[snap("n1")]);
         assert_eq!(w.blocked_at, vec![Some(1)]);
-        let first = vec![vec![
-            pk(10),
-            pk(0),
-            pk(3),
-            Reading {
-                entries: Some(0),
-                ..Default::default()
-            },
-        ]];
-        let now = vec![vec![
-            pk(22),
-            pk(12),
-            pk(3),
-            Reading {
-                entries: Some(0),
-                ..Default::default()
-            },
-        ]];
+        let first = vec![vec![pk(10), pk(0), pk(3), entries(0)]];
+        let now = vec![vec![pk(22), pk(12), pk(3), entries(0)]];
         let u = w.update(1000, &first, &first, &now);
         assert_eq!(u.stops.len(), 1, "{u:#?}");
         assert!(
@@ -601,15 +566,7 @@ mod tests {
             u.stops[0].text
         );
         // The rule counting nothing: the kernel does not confirm it; packets stop before it.
-        let quiet = vec![vec![
-            pk(22),
-            pk(0),
-            pk(3),
-            Reading {
-                entries: Some(0),
-                ..Default::default()
-            },
-        ]];
+        let quiet = vec![vec![pk(22), pk(0), pk(3), entries(0)]];
         let u = w.update(1000, &first, &first, &quiet);
         assert_eq!(
             (u.stops[0].last_moving, u.stops[0].silent_after.clone()),
