@@ -113,6 +113,10 @@ lint() {
     # as the workspace's rustc wrapper, its arguments in CLIPPY_ARGS): a separate `cargo clippy
     # --all-targets` type-checked every dependency a second time, some 400 s of CPU per cold run.
     RUSTC_WORKSPACE_WRAPPER=$(command -v clippy-driver || echo "$(rustc --print sysroot)/bin/clippy-driver")
+    if [[ ! -x $RUSTC_WORKSPACE_WRAPPER ]]; then
+        say "clippy-driver not found (looked in PATH and the toolchain's bin/): install clippy (rustup component add clippy)"
+        exit 1
+    fi
     export RUSTC_WORKSPACE_WRAPPER
     export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
     say "cargo test --no-run, and the benches, with clippy -D warnings"
