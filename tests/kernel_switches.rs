@@ -4,29 +4,18 @@
 use crate::support;
 
 use std::net::{TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dockmap::collect::netns::{run_in, NsHandle};
 use dockmap::collect::{sockdiag, sysctl};
 use dockmap::graph::build;
 use dockmap::path::{trace, Outcome, Question, Verdict};
 use dockmap::snapshot::*;
-use support::netlab::{self, restore, Lab, NetnsDir};
-
-const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
+use support::netlab::{self, restore, Lab};
+use support::standin::{self, ContainerNs, StandIn};
 
 fn set(ns: &str, key: &str, value: &str) {
-    netlab::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            ns,
-            "sysctl",
-            "-qw",
-            &format!("{key}={value}"),
-        ],
-    );
+    standin::sysctl(ns, &format!("{key}={value}"));
 }
 
 fn switches_of(h: &NsHandle) -> Sysctls {
@@ -145,20 +134,6 @@ fn listeners_are_found_with_their_process_and_gone_when_closed() {
     assert!(after.is_empty(), "{after:?}");
 }
 
-/// A stand-in host `host` with an uplink to `cli` (198.18.210.0/24) and a bridge `docker0`
-/// (198.18.211.0/24) with a container namespace `ctr` on it, the DNAT of port 8080 as Docker
-/// writes it, a server in `ctr` on 198.18.211.2:80.
-struct PortLab {
-    lab: Lab,
-    host: String,
-    hhost: NsHandle,
-    cli: NsHandle,
-    ctr_file: PathBuf,
-    _server: std::thread::JoinHandle<()>,
-    // Dropped last: unmounted after the namespaces are gone from the lab's list.
-    dir: NetnsDir,
-}
-
 const PORT_RULES: &str = "*nat
 :PREROUTING ACCEPT [0:0]
 :INPUT ACCEPT [0:0]
@@ -176,63 +151,16 @@ COMMIT
 COMMIT
 ";
 
-fn port_lab() -> PortLab {
-    let mut lab = Lab::new();
-    let host = lab.netns("phost");
-    let cli = lab.netns("pcli");
-    let ctr = lab.netns("pctr");
-    lab.veth(Some(&host), "up0", Some(&cli), "eth0");
-    lab.ip(
-        Some(&host),
-        &["addr", "add", "198.18.210.5/24", "dev", "up0"],
-    );
-    lab.ip(
-        Some(&cli),
-        &["addr", "add", "198.18.210.9/24", "dev", "eth0"],
-    );
-    lab.ip(
-        Some(&host),
-        &[
-            "route",
-            "add",
-            "default",
-            "via",
-            "198.18.210.9",
-            "dev",
-            "up0",
-        ],
-    );
-    lab.ip(Some(&host), &["link", "add", "docker0", "type", "bridge"]);
-    lab.ip(
-        Some(&host),
-        &["addr", "add", "198.18.211.1/24", "dev", "docker0"],
-    );
-    lab.ip(Some(&host), &["link", "set", "docker0", "up"]);
-    lab.veth(Some(&host), "vethc0", Some(&ctr), "eth0");
-    lab.ip(Some(&host), &["link", "set", "vethc0", "master", "docker0"]);
-    lab.ip(
-        Some(&ctr),
-        &["addr", "add", "198.18.211.2/24", "dev", "eth0"],
-    );
-    lab.ip(
-        Some(&ctr),
-        &["route", "add", "default", "via", "198.18.211.1"],
-    );
-    restore(&host, PORT_RULES);
-    let hctr = lab.handle(&ctr);
-    let server = run_in(&hctr, || TcpListener::bind("198.18.211.2:80").unwrap()).unwrap();
-    let serve = netlab::answer_ok(server);
-    let mut dir = NetnsDir::new(&format!("{host}-files"));
-    let ctr_file = dir.add("pctr", &ctr);
-    PortLab {
-        hhost: lab.handle(&host),
-        cli: lab.handle(&cli),
-        lab,
-        host,
-        ctr_file,
-        _server: serve,
-        dir,
-    }
+/// A stand-in host `phost` with an uplink to `pcli` (198.18.210.0/24) and a bridge `docker0`
+/// (198.18.211.0/24) with a container namespace `pctr` on it, the DNAT of port 8080 as Docker
+/// writes it, a server in `pctr` on 198.18.211.2:80.
+fn port_lab() -> StandIn {
+    let pl = StandIn::builder("phost", "198.18.210.5/24", "198.18.211.1/24")
+        .outside("pcli", Some("198.18.210.9/24"))
+        .container(ContainerNs::new("pctr", "vethc0", "198.18.211.2/24").serving(80))
+        .build();
+    restore(&pl.host, PORT_RULES);
+    pl
 }
 
 /// Whether a client in `cli` gets the server's answer through 198.18.210.5:8080.
@@ -254,8 +182,8 @@ fn with_web(mut s: NodeSnapshot, sandbox: &Path, host_ip: &str) -> NodeSnapshot 
 }
 
 /// The real collector, run inside the stand-in host, with the container's namespace filed.
-fn collect(pl: &PortLab) -> NodeSnapshot {
-    netlab::collect_in(BIN, &pl.host, "swnode", &pl.dir.dir)
+fn collect(pl: &StandIn) -> NodeSnapshot {
+    pl.collect("swnode")
 }
 
 #[test]
@@ -266,14 +194,17 @@ fn forwarding_decides_a_published_port_as_real_traffic_does() {
     let pl = port_lab();
     set(&pl.host, "net.ipv4.ip_forward", "1");
     assert!(
-        connects(&pl.cli),
+        connects(&pl.outside_h),
         "forwarding on: the DNAT reaches the server"
     );
     let p = netlab::port_path(8080, &collect(&pl));
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
 
     set(&pl.host, "net.ipv4.ip_forward", "0");
-    assert!(!connects(&pl.cli), "forwarding off: nothing gets through");
+    assert!(
+        !connects(&pl.outside_h),
+        "forwarding off: nothing gets through"
+    );
     let s = collect(&pl);
     assert_eq!(
         s.host_namespace()
@@ -290,7 +221,7 @@ fn forwarding_decides_a_published_port_as_real_traffic_does() {
     assert!(matches!(&h.verdict, Verdict::Blocked(w) if w.contains("net.ipv4.ip_forward = 0")));
     assert_eq!(h.evidence[0].kind, "sysctl");
     assert_eq!(h.evidence[0].text, "net.ipv4.ip_forward = 0");
-    drop(pl.lab);
+    drop(pl);
 }
 
 /// Docker without the userland proxy: loopback is DNATed in nat OUTPUT too, and masqueraded.
@@ -323,13 +254,13 @@ fn loopback_published_port_without_the_proxy_needs_route_localnet() {
     set(&pl.host, "net.ipv4.conf.all.route_localnet", "0");
     for on in ["0", "1"] {
         set(&pl.host, "net.ipv4.conf.docker0.route_localnet", on);
-        let real = netlab::connects_to(&pl.hhost, "127.0.0.1:8080");
+        let real = netlab::connects_to(&pl.host_h, "127.0.0.1:8080");
         assert_eq!(
             real,
             on == "1",
             "route_localnet={on}: the kernel routes 127.0.0.1 out of docker0 only when on"
         );
-        let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.ctr_file, "127.0.0.1"));
+        let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.files[0], "127.0.0.1"));
         let h = p.hops.last().unwrap();
         if on == "1" {
             assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
@@ -364,10 +295,10 @@ fn loopback_published_port_with_the_proxy_says_who_listens() {
     );
     restore(&pl.host, &rules);
     assert!(
-        !netlab::connects_to(&pl.hhost, "127.0.0.1:8080"),
+        !netlab::connects_to(&pl.host_h, "127.0.0.1:8080"),
         "nothing listens yet"
     );
-    let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.ctr_file, "127.0.0.1"));
+    let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.files[0], "127.0.0.1"));
     assert_eq!(p.outcome, Outcome::Broken, "{p:#?}");
     assert!(p
         .hops
@@ -376,8 +307,8 @@ fn loopback_published_port_with_the_proxy_says_who_listens() {
         .text
         .contains("nothing listens on 127.0.0.1:8080/tcp"));
     // A stand-in for docker-proxy: this process listening on 127.0.0.1:8080 in the host.
-    let proxy = run_in(&pl.hhost, || TcpListener::bind("127.0.0.1:8080").unwrap()).unwrap();
-    let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.ctr_file, "127.0.0.1"));
+    let proxy = run_in(&pl.host_h, || TcpListener::bind("127.0.0.1:8080").unwrap()).unwrap();
+    let p = netlab::port_path(8080, &with_web(collect(&pl), &pl.files[0], "127.0.0.1"));
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
     let me = my_comm();
     let hop = p
@@ -404,18 +335,8 @@ fn icc_off_holds_only_while_bridge_netfilter_is_on() {
     }
     let mut pl = port_lab();
     // A second container on docker0, and Docker's icc=false rule.
-    let peer = pl.lab.netns("ppeer");
-    pl.lab.veth(Some(&pl.host), "vethc1", Some(&peer), "eth0");
-    pl.lab.ip(
-        Some(&pl.host),
-        &["link", "set", "vethc1", "master", "docker0"],
-    );
-    pl.lab.ip(
-        Some(&peer),
-        &["addr", "add", "198.18.211.3/24", "dev", "eth0"],
-    );
-    let peer_file = pl.dir.add("ppeer", &peer);
-    let hpeer = pl.lab.handle(&peer);
+    let peer = pl.add_container(ContainerNs::new("ppeer", "vethc1", "198.18.211.3/24").unrouted());
+    let (peer_file, hpeer) = (pl.files[peer].clone(), &pl.container_h[peer]);
     restore(
         &pl.host,
         &PORT_RULES.replace(
@@ -425,9 +346,9 @@ fn icc_off_holds_only_while_bridge_netfilter_is_on() {
     );
     for nf in ["1", "0"] {
         set(&pl.host, "net.bridge.bridge-nf-call-iptables", nf);
-        let real = netlab::connects_to(&hpeer, "198.18.211.2:80");
+        let real = netlab::connects_to(hpeer, "198.18.211.2:80");
         assert_eq!(real, nf == "0", "bridge-nf-call-iptables={nf}");
-        let mut s = with_web(collect(&pl), &pl.ctr_file, "0.0.0.0");
+        let mut s = with_web(collect(&pl), &pl.files[0], "0.0.0.0");
         let e = s.engine.as_mut().unwrap();
         e.networks[0].options.insert(
             "com.docker.network.bridge.enable_icc".into(),

@@ -7,131 +7,46 @@
 
 use crate::support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use dockmap::collect::netns::{run_in, NsHandle};
 use dockmap::graph::build;
 use dockmap::path::{trace, Outcome, PacketPath, Question};
 use dockmap::snapshot::{IpamConfig, NodeSnapshot};
-use support::netlab::{self, Lab, NetnsDir, Web};
-
-const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
-
-struct V6Lab {
-    lab: Lab,
-    host: String,
-    cli: NsHandle,
-    hctr: NsHandle,
-    ctr_file: PathBuf,
-    ct2_file: PathBuf,
-    _servers: Vec<std::thread::JoinHandle<()>>,
-    dir: NetnsDir,
-}
+use support::netlab::{self, Web};
+use support::standin::{ContainerNs, StandIn};
 
 /// Host 2001:2:0:221::5 on up0 (client ::9 there, which routes 2001:2:0:220::/64 back to the
-/// host), bridge1 2001:2:0:220::1/64 with containers ::2 and ::3 serving port 80; forwarding and
-/// bridge netfilter for IPv6 on; no rules at all.
-fn v6_lab() -> V6Lab {
-    let mut lab = Lab::new();
-    let host = lab.netns("6host");
-    let cli = lab.netns("6cli");
-    let ctr = lab.netns("6ctr");
-    let ct2 = lab.netns("6ct2");
-    let addr = |lab: &Lab, ns: &str, a: &str, dev: &str| {
-        // nodad: the address is usable at once, not after duplicate address detection.
-        lab.ip(Some(ns), &["-6", "addr", "add", a, "dev", dev, "nodad"]);
-    };
-    lab.veth(Some(&host), "up0", Some(&cli), "eth0");
-    addr(&lab, &host, "2001:2:0:221::5/64", "up0");
-    addr(&lab, &cli, "2001:2:0:221::9/64", "eth0");
-    lab.ip(
-        Some(&cli),
-        &[
-            "-6",
-            "route",
-            "add",
-            "2001:2:0:220::/64",
-            "via",
-            "2001:2:0:221::5",
-        ],
-    );
-    lab.ip(
-        Some(&host),
-        &[
-            "-6",
-            "route",
-            "add",
-            "default",
-            "via",
-            "2001:2:0:221::9",
-            "dev",
-            "up0",
-        ],
-    );
-    lab.ip(Some(&host), &["link", "add", "bridge1", "type", "bridge"]);
-    addr(&lab, &host, "2001:2:0:220::1/64", "bridge1");
-    lab.ip(Some(&host), &["link", "set", "bridge1", "up"]);
-    for (ns, port, ip) in [
-        (&ctr, "vethc2", "2001:2:0:220::2/64"),
-        (&ct2, "vethc3", "2001:2:0:220::3/64"),
-    ] {
-        lab.veth(Some(&host), port, Some(ns), "eth0");
-        lab.ip(Some(&host), &["link", "set", port, "master", "bridge1"]);
-        addr(&lab, ns, ip, "eth0");
-        lab.ip(
-            Some(ns),
-            &["-6", "route", "add", "default", "via", "2001:2:0:220::1"],
-        );
-    }
-    for sysctl in [
-        "net.ipv6.conf.all.forwarding=1",
-        "net.bridge.bridge-nf-call-ip6tables=1",
-    ] {
-        netlab::run("ip", &["netns", "exec", &host, "sysctl", "-qw", sysctl]);
-    }
-    let listen = |ns: &str, at: &'static str| {
-        let l = run_in(&lab.handle(ns), move || {
-            std::net::TcpListener::bind(at).unwrap()
-        })
-        .unwrap();
-        netlab::answer_ok(l)
-    };
-    let servers = vec![
-        listen(&ctr, "[2001:2:0:220::2]:80"),
-        listen(&ct2, "[2001:2:0:220::3]:80"),
-        listen(&cli, "[2001:2:0:221::9]:80"),
-    ];
+/// host), bridge1 2001:2:0:220::1/64 with containers ::2 and ::3 serving port 80, a server on the
+/// client; forwarding and bridge netfilter for IPv6 on; no rules at all.
+fn v6_lab() -> StandIn {
+    let l = StandIn::builder("6host", "2001:2:0:221::5/64", "2001:2:0:220::1/64")
+        .outside("6cli", Some("2001:2:0:221::9/64"))
+        .route_back()
+        .bridge("bridge1", "2001:2:0:220::1/64")
+        .container(ContainerNs::new("6ctr", "vethc2", "2001:2:0:220::2/64").serving(80))
+        .container(ContainerNs::new("6ct2", "vethc3", "2001:2:0:220::3/64").serving(80))
+        .forwarding()
+        .sysctl("net.bridge.bridge-nf-call-ip6tables=1")
+        .outside_serving(80)
+        .build();
     // Settle neighbour discovery before any rule is loaded: a first connection through a DNAT
     // can otherwise outrun the solicitation of a namespace made a moment ago.
-    let hhost = lab.handle(&host);
     for to in [
         "[2001:2:0:220::2]:80",
         "[2001:2:0:220::3]:80",
         "[2001:2:0:221::9]:80",
     ] {
         assert!(
-            (0..5).any(|_| netlab::connects_to(&hhost, to)),
+            (0..5).any(|_| netlab::connects_to(&l.host_h, to)),
             "the lab reaches {to}"
         );
     }
-    let mut dir = NetnsDir::new(&format!("{host}-files"));
-    let ctr_file = dir.add("6ctr", &ctr);
-    let ct2_file = dir.add("6ct2", &ct2);
-    V6Lab {
-        cli: lab.handle(&cli),
-        hctr: lab.handle(&ctr),
-        host,
-        lab,
-        ctr_file,
-        ct2_file,
-        _servers: servers,
-        dir,
-    }
+    l
 }
 
 /// Replace the host's rules (both families) by moby's ip6tables layout `name`, or by none.
-fn load(l: &V6Lab, name: Option<&str>) {
-    netlab::run("ip", &["netns", "exec", &l.host, "nft", "flush", "ruleset"]);
+fn load(l: &StandIn, name: Option<&str>) {
+    l.flush_rules();
     if let Some(name) = name {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(format!("tests/fixtures/iptablesdoc/{name}.ip6tables-save"));
@@ -142,10 +57,10 @@ fn load(l: &V6Lab, name: Option<&str>) {
 
 /// The real collector's snapshot of the lab, with the engine's facts for `web` (::2, port
 /// 8080 → 80 published on `::`) and `web2` (::3) on an IPv6 network (`gateway_mode_ipv6`).
-fn snapshot(l: &V6Lab, gateway_mode: &str) -> NodeSnapshot {
-    let mut s = netlab::collect_in(BIN, &l.host, "v6node", &l.dir.dir);
+fn snapshot(l: &StandIn, gateway_mode: &str) -> NodeSnapshot {
+    let mut s = l.collect("v6node");
     let mut e = netlab::web_engine(&Web {
-        sandbox: &l.ctr_file,
+        sandbox: &l.files[0],
         network: "v6net",
         bridge: Some("bridge1"),
         subnet: "2001:2:0:220::/64",
@@ -168,7 +83,7 @@ fn snapshot(l: &V6Lab, gateway_mode: &str) -> NodeSnapshot {
     let mut web2 = web.clone();
     web2.id = "beef".repeat(16);
     web2.name = "web2".into();
-    web2.sandbox_key = l.ct2_file.display().to_string();
+    web2.sandbox_key = l.files[1].display().to_string();
     web2.ports.clear();
     web2.endpoints[0].ipv6 = "2001:2:0:220::3".into();
     web2.endpoints[0].endpoint_id = "ep1".into();
@@ -215,7 +130,7 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
     // nat gateway mode: the port is DNATed over IPv6, egress is masqueraded (NAT66).
     load(&l, Some("usernet-portmap"));
     let s = snapshot(&l, "nat");
-    let port = netlab::connects_to(&l.cli, "[2001:2:0:221::5]:8080");
+    let port = netlab::connects_to(&l.outside_h, "[2001:2:0:221::5]:8080");
     assert!(port, "the published port answers over IPv6");
     let p = netlab::port_path(8080, &s);
     agrees("port", port, &p);
@@ -229,7 +144,7 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
             .any(|h| h.text.starts_with("DNAT to [2001:2:0:220::2]:80")),
         "{p:#?}"
     );
-    let direct = netlab::connects_to(&l.cli, "[2001:2:0:220::2]:80");
+    let direct = netlab::connects_to(&l.outside_h, "[2001:2:0:220::2]:80");
     assert!(
         !direct,
         "direct access to the container's address is dropped in raw PREROUTING"
@@ -252,7 +167,7 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
             .contains("com.docker.network.bridge.gateway_mode_ipv6=nat-unprotected"),
         "{d:#?}"
     );
-    let out = netlab::connects_to(&l.hctr, "[2001:2:0:221::9]:80");
+    let out = netlab::connects_to(&l.container_h[0], "[2001:2:0:221::9]:80");
     let e = between(&s, "web", "2001:2:0:221::9");
     agrees("egress", out, &e);
     assert!(
@@ -262,7 +177,7 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
         ),
         "{e:#?}"
     );
-    let ew = netlab::connects_to(&l.hctr, "[2001:2:0:220::3]:80");
+    let ew = netlab::connects_to(&l.container_h[0], "[2001:2:0:220::3]:80");
     let p = between(&s, "web", "web2");
     assert!(p.id.ends_with("@v6net/ipv6"), "{p:#?}");
     agrees("icc", ew, &p);
@@ -271,7 +186,7 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
     // icc=false: bridge netfilter for IPv6 is on, so Docker's DROP between ports holds.
     load(&l, Some("usernet-portmap-noicc"));
     let s = snapshot(&l, "nat");
-    let ew = netlab::connects_to(&l.hctr, "[2001:2:0:220::3]:80");
+    let ew = netlab::connects_to(&l.container_h[0], "[2001:2:0:220::3]:80");
     assert!(
         !ew,
         "icc=false drops traffic between the network's containers"
@@ -292,13 +207,13 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
     let s = snapshot(&l, "routed");
     agrees(
         "routed port",
-        netlab::connects_to(&l.cli, "[2001:2:0:221::5]:8080"),
+        netlab::connects_to(&l.outside_h, "[2001:2:0:221::5]:8080"),
         &netlab::port_path(8080, &s),
     );
     let e = between(&s, "web", "2001:2:0:221::9");
     agrees(
         "routed egress",
-        netlab::connects_to(&l.hctr, "[2001:2:0:221::9]:80"),
+        netlab::connects_to(&l.container_h[0], "[2001:2:0:221::9]:80"),
         &e,
     );
     assert!(
@@ -307,10 +222,10 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
     );
     agrees(
         "routed direct access",
-        netlab::connects_to(&l.cli, "[2001:2:0:220::2]:80"),
+        netlab::connects_to(&l.outside_h, "[2001:2:0:220::2]:80"),
         &between(&s, "2001:2:0:221::9", "web:80"),
     );
-    drop(l.lab);
+    drop(l);
 }
 
 #[test]
@@ -323,7 +238,7 @@ fn without_ip6tables_rules_ipv6_paths_are_unknown_where_docker_would_nat() {
     let s = snapshot(&l, "nat");
     // Nothing DNATs and nothing listens: the port is closed, and the path cannot call that
     // broken (the engine is not managing IPv6 here), nor delivered.
-    assert!(!netlab::connects_to(&l.cli, "[2001:2:0:221::5]:8080"));
+    assert!(!netlab::connects_to(&l.outside_h, "[2001:2:0:221::5]:8080"));
     let p = netlab::port_path(8080, &s);
     assert_eq!(p.outcome, Outcome::Unknown, "{p:#?}");
     let why = p.hops.last().unwrap().verdict.reason().to_owned();
@@ -359,7 +274,10 @@ fn without_ip6tables_rules_ipv6_paths_are_unknown_where_docker_would_nat() {
         "{p4:#?}"
     );
     // Egress leaves unmasqueraded; it works here only because the client routes the prefix back.
-    assert!(netlab::connects_to(&l.hctr, "[2001:2:0:221::9]:80"));
+    assert!(netlab::connects_to(
+        &l.container_h[0],
+        "[2001:2:0:221::9]:80"
+    ));
     let e = between(&s, "web", "2001:2:0:221::9");
     assert_eq!(e.outcome, Outcome::Unknown, "{e:#?}");
     assert!(
@@ -372,7 +290,7 @@ fn without_ip6tables_rules_ipv6_paths_are_unknown_where_docker_would_nat() {
         "{e:#?}"
     );
     // Between containers nothing of Docker's applies: delivered, and said so.
-    let ew = netlab::connects_to(&l.hctr, "[2001:2:0:220::3]:80");
+    let ew = netlab::connects_to(&l.container_h[0], "[2001:2:0:220::3]:80");
     let p = between(&s, "web", "web2");
     agrees("no rules", ew, &p);
     assert!(
@@ -382,18 +300,8 @@ fn without_ip6tables_rules_ipv6_paths_are_unknown_where_docker_would_nat() {
         "{p:#?}"
     );
     // IPv6 forwarding off: the kernel forwards nothing, whatever the rules.
-    netlab::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &l.host,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.all.forwarding=0",
-        ],
-    );
-    let out = netlab::connects_to(&l.hctr, "[2001:2:0:221::9]:80");
+    l.sysctl("net.ipv6.conf.all.forwarding=0");
+    let out = netlab::connects_to(&l.container_h[0], "[2001:2:0:221::9]:80");
     let e = between(&snapshot(&l, "nat"), "web", "2001:2:0:221::9");
     agrees("forwarding off", out, &e);
     assert_eq!(e.outcome, Outcome::Blocked, "{e:#?}");
@@ -406,7 +314,7 @@ fn without_ip6tables_rules_ipv6_paths_are_unknown_where_docker_would_nat() {
             .any(|ev| ev.text == "net.ipv6.conf.all.forwarding = 0"),
         "{e:#?}"
     );
-    drop(l.lab);
+    drop(l);
 }
 
 /// The host's IPv6 forwarding switches, put back on drop: the 20.10 engine turns them on for
@@ -528,17 +436,7 @@ fn docker29_ip6_table_traced_as_real_ipv6_traffic_goes() {
     load(&l, None);
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/nftablesdoc/usernet-portmap-ip6.nft");
-    netlab::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &l.host,
-            "nft",
-            "-f",
-            path.to_str().unwrap(),
-        ],
-    );
+    l.load_nft(&path);
     let s = snapshot(&l, "nat");
     let native = |p: &PacketPath, text: &str| {
         p.hops
@@ -546,7 +444,7 @@ fn docker29_ip6_table_traced_as_real_ipv6_traffic_goes() {
             .flat_map(|h| h.evidence.iter())
             .any(|e| e.kind == "nftables" && e.text.ends_with(text))
     };
-    let port = netlab::connects_to(&l.cli, "[2001:2:0:221::5]:8080");
+    let port = netlab::connects_to(&l.outside_h, "[2001:2:0:221::5]:8080");
     assert!(port, "the native DNAT forwards the port over IPv6");
     let p = netlab::port_path(8080, &s);
     agrees("native port", port, &p);
@@ -557,14 +455,14 @@ fn docker29_ip6_table_traced_as_real_ipv6_traffic_goes() {
         ),
         "{p:#?}"
     );
-    let direct = netlab::connects_to(&l.cli, "[2001:2:0:220::2]:80");
+    let direct = netlab::connects_to(&l.outside_h, "[2001:2:0:220::2]:80");
     let d = between(&s, "2001:2:0:221::9", "web:80");
     agrees("native direct access", direct, &d);
     assert!(
         native(&d, "counter drop comment \"DROP DIRECT ACCESS\""),
         "{d:#?}"
     );
-    let out = netlab::connects_to(&l.hctr, "[2001:2:0:221::9]:80");
+    let out = netlab::connects_to(&l.container_h[0], "[2001:2:0:221::9]:80");
     let e = between(&s, "web", "2001:2:0:221::9");
     agrees("native egress", out, &e);
     assert!(
@@ -573,8 +471,8 @@ fn docker29_ip6_table_traced_as_real_ipv6_traffic_goes() {
     );
     agrees(
         "native icc",
-        netlab::connects_to(&l.hctr, "[2001:2:0:220::3]:80"),
+        netlab::connects_to(&l.container_h[0], "[2001:2:0:220::3]:80"),
         &between(&s, "web", "web2"),
     );
-    drop(l.lab);
+    drop(l);
 }

@@ -14,24 +14,13 @@ use std::path::Path;
 use dockmap::graph::build;
 use dockmap::path::{trace, Outcome, PathAnswer, Question, Verdict};
 use dockmap::snapshot::*;
-use support::netlab::{self, restore, Lab, NetnsDir};
+use support::netlab::{self, restore};
+use support::standin::{add_bridge, add_bridge_port, exec, ContainerNs, StandIn};
 
-const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
 const NODE: &str = "meshnode";
 const INGRESS_ID: &str = "ingr3kuba8yq3c27p2vwo7hcm";
 const MARK_RULE: &str =
     "-A PREROUTING -p tcp -m tcp --dport 8080 -j MARK --set-xmark 0x102/0xffffffff";
-
-fn in_ns(ns: &str, cmd: &[&str]) -> String {
-    let mut args = vec!["netns", "exec", ns];
-    args.extend_from_slice(cmd);
-    netlab::run("ip", &args)
-}
-
-/// The real collector, run inside the stand-in host namespace so that it is this node's host.
-fn collect(host_ns: &str, dir: &Path) -> NodeSnapshot {
-    netlab::collect_in(BIN, host_ns, NODE, dir)
-}
 
 /// What the engine and IPVS would add: the ingress network, the service, its task; FWM 258.
 fn add_facts(s: &mut NodeSnapshot, task_file: &Path, task_mac: &str) {
@@ -151,54 +140,28 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     if !netlab::require_root() {
         return;
     }
-    let mut lab = Lab::new();
-    let host = lab.netns("mhost");
-    let sbox = lab.netns("sbox");
-    let ing = lab.netns("ing");
-    let task = lab.netns("task");
-    let mut dir = NetnsDir::new("meshns");
-    dir.add("ingress_sbox", &sbox);
-    dir.add("1-ingr3kuba8y", &ing);
-    let task_file = dir.add("meshtask0001", &task);
-
-    // The stand-in host: an uplink with a default route, docker_gwbridge, the DNAT.
-    // The uplink leads to a namespace standing for the outside network (this kernel has no dummy).
-    let wan = lab.netns("wan");
-    lab.veth(Some(&host), "up0", Some(&wan), "eth0");
-    lab.ip(
-        Some(&host),
-        &["addr", "add", "198.18.200.5/24", "dev", "up0"],
-    );
-    lab.ip(
-        Some(&host),
-        &[
-            "route",
-            "add",
-            "default",
-            "via",
-            "198.18.200.1",
-            "dev",
-            "up0",
-        ],
-    );
-    lab.ip(
-        Some(&host),
-        &["link", "add", "docker_gwbridge", "type", "bridge"],
-    );
-    lab.ip(Some(&host), &["link", "set", "docker_gwbridge", "up"]);
-    lab.ip(
-        Some(&host),
-        &["addr", "add", "198.18.201.1/24", "dev", "docker_gwbridge"],
-    );
-    lab.veth(Some(&host), "vsbox", Some(&sbox), "eth1");
-    lab.ip(
-        Some(&host),
-        &["link", "set", "vsbox", "master", "docker_gwbridge"],
-    );
-    lab.ip(
-        Some(&sbox),
-        &["addr", "add", "198.18.201.2/24", "dev", "eth1"],
-    );
+    // The stand-in host: an uplink with a default route, docker_gwbridge with ingress_sbox's eth1
+    // on it. The uplink leads to a namespace standing for the outside network (this kernel has no
+    // dummy).
+    let mut si = StandIn::builder("mhost", "198.18.200.5/24", "198.18.201.1/24")
+        .outside("wan", None)
+        .gateway("198.18.200.1")
+        .bridge("docker_gwbridge", "198.18.201.1/24")
+        .container(
+            ContainerNs::new("sbox", "vsbox", "198.18.201.2/24")
+                .filed_as("ingress_sbox")
+                .dev("eth1")
+                .unrouted(),
+        )
+        .build();
+    let host = si.host.clone();
+    let sbox = si.containers[0].clone();
+    let ing = si.lab.netns("ing");
+    let task = si.lab.netns("task");
+    si.dir.add("1-ingr3kuba8y", &ing);
+    let task_file = si.dir.add("meshtask0001", &task);
+    let lab = &mut si.lab;
+    // The DNAT.
     restore(
         &host,
         "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:DOCKER-INGRESS - [0:0]\n\
@@ -214,24 +177,9 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     );
 
     // The ingress overlay's namespace: br0 joining ingress_sbox's eth0 and the task's eth0.
-    lab.ip(Some(&ing), &["link", "add", "br0", "type", "bridge"]);
-    lab.ip(Some(&ing), &["link", "set", "br0", "up"]);
-    lab.ip(
-        Some(&ing),
-        &["addr", "add", "198.18.202.1/24", "dev", "br0"],
-    );
-    lab.veth(Some(&ing), "veth0", Some(&sbox), "eth0");
-    lab.ip(Some(&ing), &["link", "set", "veth0", "master", "br0"]);
-    lab.ip(
-        Some(&sbox),
-        &["addr", "add", "198.18.202.4/24", "dev", "eth0"],
-    );
-    lab.veth(Some(&ing), "veth1", Some(&task), "eth0");
-    lab.ip(Some(&ing), &["link", "set", "veth1", "master", "br0"]);
-    lab.ip(
-        Some(&task),
-        &["addr", "add", "198.18.202.6/24", "dev", "eth0"],
-    );
+    add_bridge(lab, &ing, "br0", "198.18.202.1/24");
+    add_bridge_port(lab, &ing, "br0", "veth0", &sbox, "eth0", "198.18.202.4/24");
+    add_bridge_port(lab, &ing, "br0", "veth1", &task, "eth0", "198.18.202.6/24");
     restore(
         &sbox,
         &format!("*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{MARK_RULE}\nCOMMIT\n"),
@@ -241,11 +189,11 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
         "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
 -A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 80\nCOMMIT\n",
     );
-    let task_mac = in_ns(&task, &["cat", "/sys/class/net/eth0/address"])
+    let task_mac = exec(&task, &["cat", "/sys/class/net/eth0/address"])
         .trim()
         .to_owned();
 
-    let mut s = collect(&host, &dir.dir);
+    let mut s = si.collect(NODE);
     add_facts(&mut s, &task_file, &task_mac);
     let a = mesh_path(&s);
     assert_eq!(a.paths.len(), 1, "{a:#?}");
@@ -289,7 +237,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     assert_eq!(els, want, "{p:#?}");
 
     // Each rule quoted is a line the kernel's own iptables-save prints in that namespace.
-    let host_nat = in_ns(&host, &["iptables-save", "-t", "nat"]);
+    let host_nat = exec(&host, &["iptables-save", "-t", "nat"]);
     let dnat = hop("DNAT to 198.18.201.2:8080");
     let line = dnat.evidence[0].text.strip_prefix("-t nat ").unwrap();
     assert!(host_nat.lines().any(|l| l == line), "{line}");
@@ -305,7 +253,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
         hop("routed to 198.18.201.2").evidence[0].text,
         "198.18.201.0/24 dev docker_gwbridge proto kernel scope link src 198.18.201.1"
     );
-    let sbox_mangle = in_ns(&sbox, &["iptables-save", "-t", "mangle"]);
+    let sbox_mangle = exec(&sbox, &["iptables-save", "-t", "mangle"]);
     let mark = hop("mangle PREROUTING marks it 0x102 (fwmark 258)");
     assert_eq!(mark.evidence[0].text, format!("-t mangle {MARK_RULE}"));
     assert!(sbox_mangle.lines().any(|l| l == MARK_RULE));
@@ -322,7 +270,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     );
 
     // Without the MARK, IPVS cannot tell the service: the path stops at the MARK hop.
-    in_ns(
+    exec(
         &sbox,
         &[
             "iptables",
@@ -342,7 +290,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
             "0x102/0xffffffff",
         ],
     );
-    let mut s = collect(&host, &dir.dir);
+    let mut s = si.collect(NODE);
     add_facts(&mut s, &task_file, &task_mac);
     let a = mesh_path(&s);
     let key = dockmap::graph::ids::host_key(&s);
@@ -362,6 +310,5 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
         8,
         "stops right after entering ingress_sbox: {p:#?}"
     );
-    drop(dir);
-    drop(lab);
+    drop(si);
 }

@@ -8,109 +8,25 @@
 use crate::support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use dockmap::collect::netns::{run_in, NsHandle};
 use dockmap::graph::build;
 use dockmap::path::{trace, Outcome, PacketPath, Question};
 use dockmap::snapshot::NodeSnapshot;
-use support::netlab::{self, Lab, NetnsDir, Web};
+use support::netlab::{self, Web};
+use support::standin::{self, ContainerNs, StandIn};
 
-const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
-
-struct NftLab {
-    lab: Lab,
-    host: String,
-    cli: NsHandle,
-    hhost: NsHandle,
-    hctr: NsHandle,
-    _outside: std::thread::JoinHandle<()>,
-    ctr_file: PathBuf,
-    _server: std::thread::JoinHandle<()>,
-    dir: NetnsDir,
-}
-
-/// Host 198.18.221.5 on up0 (client 198.18.221.9), bridge1 198.18.220.1/24 with the container
-/// 198.18.220.2 serving port 80; forwarding on; no iptables rules at all.
-fn nft_lab() -> NftLab {
-    let mut lab = Lab::new();
-    let host = lab.netns("nhost");
-    let cli = lab.netns("ncli");
-    let ctr = lab.netns("nctr");
-    lab.veth(Some(&host), "up0", Some(&cli), "eth0");
-    lab.ip(
-        Some(&host),
-        &["addr", "add", "198.18.221.5/24", "dev", "up0"],
-    );
-    lab.ip(
-        Some(&cli),
-        &["addr", "add", "198.18.221.9/24", "dev", "eth0"],
-    );
-    lab.ip(
-        Some(&cli),
-        &["route", "add", "198.18.220.0/24", "via", "198.18.221.5"],
-    );
-    lab.ip(
-        Some(&host),
-        &[
-            "route",
-            "add",
-            "default",
-            "via",
-            "198.18.221.9",
-            "dev",
-            "up0",
-        ],
-    );
-    lab.ip(Some(&host), &["link", "add", "bridge1", "type", "bridge"]);
-    lab.ip(
-        Some(&host),
-        &["addr", "add", "198.18.220.1/24", "dev", "bridge1"],
-    );
-    lab.ip(Some(&host), &["link", "set", "bridge1", "up"]);
-    lab.veth(Some(&host), "vethn0", Some(&ctr), "eth0");
-    lab.ip(Some(&host), &["link", "set", "vethn0", "master", "bridge1"]);
-    lab.ip(
-        Some(&ctr),
-        &["addr", "add", "198.18.220.2/24", "dev", "eth0"],
-    );
-    lab.ip(
-        Some(&ctr),
-        &["route", "add", "default", "via", "198.18.220.1"],
-    );
-    netlab::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &host,
-            "sysctl",
-            "-qw",
-            "net.ipv4.ip_forward=1",
-        ],
-    );
-    let server = run_in(&lab.handle(&ctr), || {
-        std::net::TcpListener::bind("198.18.220.2:80").unwrap()
-    })
-    .unwrap();
-    // A server outside, for egress.
-    let outside = run_in(&lab.handle(&cli), || {
-        std::net::TcpListener::bind("198.18.221.9:80").unwrap()
-    })
-    .unwrap();
-    let mut dir = NetnsDir::new(&format!("{host}-files"));
-    let ctr_file = dir.add("nctr", &ctr);
-    NftLab {
-        hctr: lab.handle(&ctr),
-        _outside: netlab::answer_ok(outside),
-        cli: lab.handle(&cli),
-        hhost: lab.handle(&host),
-        host,
-        lab,
-        ctr_file,
-        _server: netlab::answer_ok(server),
-        dir,
-    }
+/// Host 198.18.221.5 on up0 (client 198.18.221.9, which routes the bridge's subnet to the host),
+/// bridge1 198.18.220.1/24 with the container 198.18.220.2 serving port 80, a server on the
+/// client for egress; forwarding on; no iptables rules at all.
+fn nft_lab() -> StandIn {
+    StandIn::builder("nhost", "198.18.221.5/24", "198.18.220.1/24")
+        .outside("ncli", Some("198.18.221.9/24"))
+        .route_back()
+        .bridge("bridge1", "198.18.220.1/24")
+        .container(ContainerNs::new("nctr", "vethn0", "198.18.220.2/24").serving(80))
+        .forwarding()
+        .outside_serving(80)
+        .build()
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -118,27 +34,19 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// Replace the host's ruleset with the fixture, as Docker 29 would have written it.
-fn load(nl: &NftLab, name: &str) {
-    let host = nl.host.as_str();
-    netlab::run("ip", &["netns", "exec", host, "nft", "flush", "ruleset"]);
-    let ok = Command::new("ip")
-        .args(["netns", "exec", host, "nft", "-f"])
-        .arg(fixture(name))
-        .stderr(Stdio::inherit())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "nft -f {name}");
+fn load(nl: &StandIn, name: &str) {
+    nl.flush_rules();
+    nl.load_nft(&fixture(name));
 }
 
-fn snapshot(nl: &NftLab, host_ip: &str) -> NodeSnapshot {
+fn snapshot(nl: &StandIn, host_ip: &str) -> NodeSnapshot {
     snapshot_on(nl, host_ip, "bridge1")
 }
 
-fn snapshot_on(nl: &NftLab, host_ip: &str, bridge: &str) -> NodeSnapshot {
-    let mut s = netlab::collect_in(BIN, &nl.host, "nftnode", &nl.dir.dir);
+fn snapshot_on(nl: &StandIn, host_ip: &str, bridge: &str) -> NodeSnapshot {
+    let mut s = nl.collect("nftnode");
     s.engine = Some(netlab::web_engine(&Web {
-        sandbox: &nl.ctr_file,
+        sandbox: &nl.files[0],
         network: bridge,
         bridge: Some(bridge),
         subnet: "198.18.220.0/24",
@@ -183,16 +91,16 @@ fn docker29_layouts_traced_as_real_traffic_goes() {
     ] {
         load(&nl, layout);
         assert!(
-            netlab::connects_to(&nl.cli, "198.18.221.5:8080"),
+            netlab::connects_to(&nl.outside_h, "198.18.221.5:8080"),
             "{layout}: DNAT works"
         );
         assert_eq!(
-            netlab::connects_to(&nl.cli, "198.18.220.2:80"),
+            netlab::connects_to(&nl.outside_h, "198.18.220.2:80"),
             layout.ends_with("natunprot"),
             "{layout}: DROP DIRECT ACCESS only in nat mode"
         );
         assert!(
-            netlab::connects_to(&nl.hctr, "198.18.221.9:80"),
+            netlab::connects_to(&nl.container_h[0], "198.18.221.9:80"),
             "{layout}: egress"
         );
         let s = snapshot(&nl, "0.0.0.0");
@@ -214,16 +122,16 @@ fn docker29_layouts_traced_as_real_traffic_goes() {
     }
     // routed: no DNAT on the host's address; the container's own address is the way in.
     load(&nl, "usernet-portmap-routed");
-    assert!(!netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
-    assert!(netlab::connects_to(&nl.cli, "198.18.220.2:80"));
+    assert!(!netlab::connects_to(&nl.outside_h, "198.18.221.5:8080"));
+    assert!(netlab::connects_to(&nl.outside_h, "198.18.220.2:80"));
     let p = netlab::port_path(8080, &snapshot(&nl, "0.0.0.0"));
     assert_eq!(p.outcome, Outcome::Broken, "{p:#?}");
     assert!(p.hops.last().unwrap().text.contains("no DNAT"), "{p:#?}");
     // Published on 127.0.0.1: nat-OUTPUT leaves 127.0.0.0/8 to docker-proxy, which does not
     // run here, and a remote client is dropped in raw-PREROUTING.
     load(&nl, "usernet-portmap-lo");
-    assert!(!netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
-    assert!(!netlab::connects_to(&nl.hhost, "127.0.0.1:8080"));
+    assert!(!netlab::connects_to(&nl.outside_h, "198.18.221.5:8080"));
+    assert!(!netlab::connects_to(&nl.host_h, "127.0.0.1:8080"));
     let p = netlab::port_path(8080, &snapshot(&nl, "127.0.0.1"));
     assert_eq!(p.outcome, Outcome::Broken, "{p:#?}");
     assert!(
@@ -243,7 +151,7 @@ fn docker29_layouts_traced_as_real_traffic_goes() {
         nl.lab.ip(Some(&nl.host), args);
     }
     load(&nl, "usernet-internal");
-    assert!(!netlab::connects_to(&nl.hctr, "198.18.221.9:80"));
+    assert!(!netlab::connects_to(&nl.container_h[0], "198.18.221.9:80"));
     let e = egress(&snapshot_on(&nl, "0.0.0.0", "bridgeICC"));
     assert_eq!(e.outcome, Outcome::Blocked, "{e:#?}");
     assert!(
@@ -255,24 +163,15 @@ fn docker29_layouts_traced_as_real_traffic_goes() {
             .contains("INTERNAL NETWORK EGRESS"),
         "{e:#?}"
     );
-    drop(nl.lab);
+    drop(nl);
 }
 
 /// Replace the host's rules by moby's Docker 28 iptables layout `name` (tests/fixtures/iptablesdoc/).
-fn load_iptables(nl: &NftLab, name: &str) {
-    let host = nl.host.as_str();
-    netlab::run("ip", &["netns", "exec", host, "nft", "flush", "ruleset"]);
+fn load_iptables(nl: &StandIn, name: &str) {
+    nl.flush_rules();
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("tests/fixtures/iptablesdoc/{name}.iptables-save"));
-    let rules = std::fs::read(path).unwrap();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", host, "iptables-restore"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&rules).unwrap();
-    assert!(child.wait().unwrap().success(), "iptables-restore {name}");
+    netlab::restore(&nl.host, &std::fs::read_to_string(path).unwrap());
 }
 
 fn direct(s: &NodeSnapshot, from: &str, to: &str) -> PacketPath {
@@ -298,11 +197,11 @@ fn docker28_direct_access_traced_as_real_traffic_goes() {
     // nat mode: raw PREROUTING drops what comes from outside to the container's address.
     load_iptables(&nl, "usernet-portmap");
     assert!(
-        netlab::connects_to(&nl.cli, "198.18.221.5:8080"),
+        netlab::connects_to(&nl.outside_h, "198.18.221.5:8080"),
         "the published port works"
     );
     assert!(
-        !netlab::connects_to(&nl.cli, "198.18.220.2:80"),
+        !netlab::connects_to(&nl.outside_h, "198.18.220.2:80"),
         "direct access is dropped"
     );
     let s = snapshot(&nl, "0.0.0.0");
@@ -322,15 +221,15 @@ fn docker28_direct_access_traced_as_real_traffic_goes() {
     assert_eq!(direct(&s, "up0", "web:80").outcome, Outcome::Blocked);
     // nat-unprotected: the container's address is open from outside.
     load_iptables(&nl, "usernet-portmap-natunprot");
-    assert!(netlab::connects_to(&nl.cli, "198.18.220.2:80"));
+    assert!(netlab::connects_to(&nl.outside_h, "198.18.220.2:80"));
     let p = direct(&snapshot(&nl, "0.0.0.0"), "198.18.221.9", "web:80");
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
     // routed: the published port is open on the container's address.
     load_iptables(&nl, "usernet-portmap-routed");
-    assert!(netlab::connects_to(&nl.cli, "198.18.220.2:80"));
+    assert!(netlab::connects_to(&nl.outside_h, "198.18.220.2:80"));
     let p = direct(&snapshot(&nl, "0.0.0.0"), "198.18.221.9", "web:80");
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
-    drop(nl.lab);
+    drop(nl);
 }
 
 /// A firewall of the host's own in a native table (as firewalld or a hand-written nft file keeps
@@ -345,7 +244,7 @@ const SITE_FIREWALL: &str = r#"table inet dmtsite {
 "#;
 
 /// Add the host's own native table to whatever rules are loaded.
-fn add_site_firewall(nl: &NftLab, rules: &str) {
+fn add_site_firewall(nl: &StandIn, rules: &str) {
     netlab::feed(&nl.host, &["nft", "-f", "-"], rules);
 }
 
@@ -357,13 +256,13 @@ fn a_host_mixing_iptables_and_a_native_table_is_traced_through_both() {
     let nl = nft_lab();
     // Docker's iptables rules alone: the port is forwarded.
     load_iptables(&nl, "usernet-portmap");
-    assert!(netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
+    assert!(netlab::connects_to(&nl.outside_h, "198.18.221.5:8080"));
     let p = netlab::port_path(8080, &snapshot(&nl, "0.0.0.0"));
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
     // The site's native table drops what Docker's FORWARD accepted, after it (priority 10).
     add_site_firewall(&nl, SITE_FIREWALL);
     assert!(
-        !netlab::connects_to(&nl.cli, "198.18.221.5:8080"),
+        !netlab::connects_to(&nl.outside_h, "198.18.221.5:8080"),
         "the site table drops the forwarded connection"
     );
     let p = netlab::port_path(8080, &snapshot(&nl, "0.0.0.0"));
@@ -382,18 +281,13 @@ fn a_host_mixing_iptables_and_a_native_table_is_traced_through_both() {
         "{p:#?}"
     );
     // The same table letting the port through: delivered again, both ways.
-    netlab::run(
-        "ip",
-        &[
-            "netns", "exec", &nl.host, "nft", "delete", "table", "inet", "dmtsite",
-        ],
-    );
+    standin::exec(&nl.host, &["nft", "delete", "table", "inet", "dmtsite"]);
     add_site_firewall(
         &nl,
         &SITE_FIREWALL.replace("drop comment", "accept comment"),
     );
-    assert!(netlab::connects_to(&nl.cli, "198.18.221.5:8080"));
+    assert!(netlab::connects_to(&nl.outside_h, "198.18.221.5:8080"));
     let p = netlab::port_path(8080, &snapshot(&nl, "0.0.0.0"));
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
-    drop(nl.lab);
+    drop(nl);
 }

@@ -13,7 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dockmap::path::{Outcome, PathAnswer, Verdict};
-use support::netlab::{self, restore, Lab, NetnsDir};
+use support::netlab::{self, restore, NetnsDir};
+use support::standin::{self, ContainerNs, StandIn};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
 const CHAINS: usize = 8;
@@ -103,53 +104,29 @@ fn chains_jumping_many_times_to_the_next_get_the_kernels_verdict() {
     if !netlab::require_root() {
         return;
     }
-    let mut lab = Lab::new();
-    let host = lab.netns("whost");
-    let wan = lab.netns("wwan");
-    let ctr = lab.netns("wctr");
-    let mut dir = NetnsDir::new("walkns");
-    dir.add("walkctr", &ctr);
-    lab.veth(Some(&host), "up0", Some(&wan), "eth0");
-    lab.ip(
-        Some(&host),
-        &["addr", "add", "198.18.210.5/24", "dev", "up0"],
-    );
-    lab.ip(
-        Some(&host),
-        &[
-            "route",
-            "add",
-            "default",
-            "via",
-            "198.18.210.1",
-            "dev",
-            "up0",
-        ],
-    );
-    lab.ip(Some(&host), &["link", "add", "br0", "type", "bridge"]);
-    lab.ip(Some(&host), &["link", "set", "br0", "up"]);
-    lab.ip(
-        Some(&host),
-        &["addr", "add", "198.18.211.1/24", "dev", "br0"],
-    );
-    lab.veth(Some(&host), "vctr", Some(&ctr), "eth0");
-    lab.ip(Some(&host), &["link", "set", "vctr", "master", "br0"]);
-    lab.ip(
-        Some(&ctr),
-        &["addr", "add", "198.18.211.2/24", "dev", "eth0"],
-    );
+    let si = StandIn::builder("whost", "198.18.210.5/24", "198.18.211.1/24")
+        .outside("wwan", None)
+        .gateway("198.18.210.1")
+        .bridge("br0", "198.18.211.1/24")
+        .container(
+            ContainerNs::new("wctr", "vctr", "198.18.211.2/24")
+                .filed_as("walkctr")
+                .unrouted(),
+        )
+        .build();
+    let (host, dir) = (&si.host, &si.dir);
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("snap.json");
 
     // The fan-out toggles the mark and lets the packet on: FORWARD's ACCEPT decides.
     let toggle = "-p tcp -m tcp --dport 80 -j MARK --set-xmark 0x1/0x0";
-    restore(&host, &rules(toggle));
-    let saved = netlab::run("ip", &["netns", "exec", &host, "iptables-save"]);
+    restore(host, &rules(toggle));
+    let saved = standin::exec(host, &["iptables-save"]);
     assert!(
         saved.contains(&format!("-A WF{} {toggle}", CHAINS - 1)),
         "{saved}"
     );
-    snapshot(&host, &dir, &file);
+    snapshot(host, dir, &file);
     let a = path(&file);
     assert_eq!(a.paths.len(), 1, "{a:#?}");
     let p = &a.paths[0];
@@ -181,8 +158,8 @@ fn chains_jumping_many_times_to_the_next_get_the_kernels_verdict() {
 
     // The last chain drops it: blocked at FORWARD, by that rule.
     let dropping = "-p tcp -m tcp --dport 80 -j DROP";
-    restore(&host, &rules(dropping));
-    snapshot(&host, &dir, &file);
+    restore(host, &rules(dropping));
+    snapshot(host, dir, &file);
     let a = path(&file);
     let p = &a.paths[0];
     assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
@@ -191,7 +168,5 @@ fn chains_jumping_many_times_to_the_next_get_the_kernels_verdict() {
         matches!(&last.verdict, Verdict::Blocked(w) if w.contains(&format!("-A WF{} {dropping}", CHAINS - 1))),
         "{last:#?}"
     );
-    // The mounts go before the namespaces they point at (also the order on a panic).
-    drop(dir);
-    drop(lab);
+    drop(si);
 }

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod fake_engine;
 pub mod firewall;
 pub mod netlab;
+pub mod standin;
 pub mod store;
 pub mod swarm;
 

@@ -1,0 +1,416 @@
+//! A stand-in Docker host built in lab namespaces: a host namespace with an uplink veth (`up0`)
+//! to an outside namespace (a client, or just "the network"), a bridge with container namespaces
+//! behind it, their addresses and routes, switches, and TCP servers answering `ok`. The container
+//! namespaces are filed in a [`NetnsDir`] so that the real collector, run inside the host, finds
+//! them. Everything goes on drop, also when the test panics.
+//!
+//! Each test names its own namespaces and picks its own subnets in 198.18.0.0/15 or 2001:2::/48;
+//! namespace names are made unique per lab by [`Lab`], so tests may reuse short names.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use dockmap::collect::netns::{run_in, NsHandle};
+use dockmap::snapshot::NodeSnapshot;
+
+use super::netlab::{self, Lab, NetnsDir};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
+
+/// The address part of `cidr` (`198.18.0.1/24` → `198.18.0.1`).
+fn address(cidr: &str) -> &str {
+    cidr.split('/').next().unwrap_or(cidr)
+}
+
+/// `ip` arguments for the family of `addr`: `-6` first for IPv6.
+fn family_args<'a>(addr: &str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = Vec::with_capacity(rest.len() + 1);
+    if addr.contains(':') {
+        args.push("-6");
+    }
+    args.extend_from_slice(rest);
+    args
+}
+
+/// `host:port` of `addr` as a socket address (`[v6]:port` for IPv6).
+pub fn socket(addr: &str, port: u16) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]:{port}")
+    } else {
+        format!("{addr}:{port}")
+    }
+}
+
+/// Give `dev` in `ns` the address `cidr`; IPv6 ones with `nodad`, so that they are usable at once,
+/// not after duplicate address detection.
+pub fn add_address(lab: &Lab, ns: &str, cidr: &str, dev: &str) {
+    let mut args = family_args(cidr, &["addr", "add", cidr, "dev", dev]);
+    if cidr.contains(':') {
+        args.push("nodad");
+    }
+    lab.ip(Some(ns), &args);
+}
+
+/// A bridge `name` in `ns`, up, with `cidr` on it.
+pub fn add_bridge(lab: &Lab, ns: &str, name: &str, cidr: &str) {
+    lab.ip(Some(ns), &["link", "add", name, "type", "bridge"]);
+    add_address(lab, ns, cidr, name);
+    lab.ip(Some(ns), &["link", "set", name, "up"]);
+}
+
+/// A veth from bridge `bridge` in `ns` (its end `port` enslaved) to `dev` in `peer`, which gets `cidr`.
+pub fn add_bridge_port(
+    lab: &mut Lab,
+    ns: &str,
+    bridge: &str,
+    port: &str,
+    peer: &str,
+    dev: &str,
+    cidr: &str,
+) {
+    lab.veth(Some(ns), port, Some(peer), dev);
+    lab.ip(Some(ns), &["link", "set", port, "master", bridge]);
+    add_address(lab, peer, cidr, dev);
+}
+
+/// Run `cmd` inside namespace `ns` (`ip netns exec`), returning its output.
+pub fn exec(ns: &str, cmd: &[&str]) -> String {
+    let mut args = vec!["netns", "exec", ns];
+    args.extend_from_slice(cmd);
+    netlab::run("ip", &args)
+}
+
+/// Set one switch (`key=value`) in namespace `ns`.
+pub fn sysctl(ns: &str, setting: &str) {
+    exec(ns, &["sysctl", "-qw", setting]);
+}
+
+/// A TCP server answering `ok` on `at`, bound inside `ns`.
+pub fn serve(ns: &NsHandle, at: String) -> JoinHandle<()> {
+    let l = run_in(ns, move || std::net::TcpListener::bind(&at).unwrap()).unwrap();
+    netlab::answer_ok(l)
+}
+
+/// One container namespace behind the stand-in's bridge.
+pub struct ContainerNs {
+    ns: String,
+    file: String,
+    port: String,
+    dev: String,
+    cidr: String,
+    routed: bool,
+    serves: Option<u16>,
+}
+
+impl ContainerNs {
+    /// Namespace `ns` (also its file's name), its host end `port` on the bridge, `eth0` inside
+    /// with `cidr`, a default route via the bridge's address.
+    pub fn new(ns: &str, port: &str, cidr: &str) -> Self {
+        Self {
+            ns: ns.into(),
+            file: ns.into(),
+            port: port.into(),
+            dev: "eth0".into(),
+            cidr: cidr.into(),
+            routed: true,
+            serves: None,
+        }
+    }
+
+    /// File the namespace as `name` (what the collector calls it) instead of its short name.
+    pub fn filed_as(mut self, name: &str) -> Self {
+        self.file = name.into();
+        self
+    }
+
+    /// Call the interface inside `dev` instead of `eth0`.
+    pub fn dev(mut self, dev: &str) -> Self {
+        self.dev = dev.into();
+        self
+    }
+
+    /// No default route inside: only the bridge's subnet is reachable.
+    pub fn unrouted(mut self) -> Self {
+        self.routed = false;
+        self
+    }
+
+    /// A server answering `ok` on the container's address and `port`.
+    pub fn serving(mut self, port: u16) -> Self {
+        self.serves = Some(port);
+        self
+    }
+}
+
+/// How to build a [`StandIn`]: start with [`StandIn::builder`].
+pub struct Builder {
+    host: String,
+    outside: String,
+    host_cidr: String,
+    outside_cidr: Option<String>,
+    gateway: Option<String>,
+    route_back: bool,
+    bridge: (String, String),
+    containers: Vec<ContainerNs>,
+    sysctls: Vec<String>,
+    forwarding: bool,
+    outside_serves: Option<u16>,
+}
+
+impl Builder {
+    /// The outside end of the uplink: namespace `ns`, `eth0` there with `cidr` (or no address).
+    pub fn outside(mut self, ns: &str, cidr: Option<&str>) -> Self {
+        self.outside = ns.into();
+        self.outside_cidr = cidr.map(Into::into);
+        self
+    }
+
+    /// The host's default route goes via `gateway` on up0 (by default: the outside's address).
+    pub fn gateway(mut self, gateway: &str) -> Self {
+        self.gateway = Some(gateway.into());
+        self
+    }
+
+    /// The outside routes the bridge's subnet via the host, so the containers' own addresses
+    /// answer from there.
+    pub fn route_back(mut self) -> Self {
+        self.route_back = true;
+        self
+    }
+
+    /// The bridge's name and address (default `docker0`, given in [`StandIn::builder`]).
+    pub fn bridge(mut self, name: &str, cidr: &str) -> Self {
+        self.bridge = (name.into(), cidr.into());
+        self
+    }
+
+    /// A container namespace on the bridge.
+    pub fn container(mut self, c: ContainerNs) -> Self {
+        self.containers.push(c);
+        self
+    }
+
+    /// Forwarding on in the host, for the family of the bridge's address.
+    pub fn forwarding(mut self) -> Self {
+        self.forwarding = true;
+        self
+    }
+
+    /// One more switch (`key=value`) set in the host.
+    pub fn sysctl(mut self, setting: &str) -> Self {
+        self.sysctls.push(setting.into());
+        self
+    }
+
+    /// A server answering `ok` on the outside's address and `port` (for egress).
+    pub fn outside_serving(mut self, port: u16) -> Self {
+        self.outside_serves = Some(port);
+        self
+    }
+
+    /// Build it: namespaces, links, addresses, routes, switches, then the servers.
+    pub fn build(self) -> StandIn {
+        let mut lab = Lab::new();
+        let host = lab.netns(&self.host);
+        let outside = lab.netns(&self.outside);
+        let names: Vec<String> = self.containers.iter().map(|c| lab.netns(&c.ns)).collect();
+        let dir = NetnsDir::new(&format!("{host}-files"));
+        let mut si = StandIn {
+            host_h: lab.handle(&host),
+            outside_h: lab.handle(&outside),
+            dir,
+            lab,
+            host,
+            outside,
+            bridge: self.bridge.0.clone(),
+            bridge_cidr: self.bridge.1.clone(),
+            containers: Vec::new(),
+            files: Vec::new(),
+            container_h: Vec::new(),
+            addresses: Vec::new(),
+            servers: Vec::new(),
+        };
+        let (host, outside) = (si.host.clone(), si.outside.clone());
+        si.lab.veth(Some(&host), "up0", Some(&outside), "eth0");
+        add_address(&si.lab, &host, &self.host_cidr, "up0");
+        if let Some(cidr) = &self.outside_cidr {
+            add_address(&si.lab, &outside, cidr, "eth0");
+        }
+        if self.route_back {
+            let subnet = subnet_of(&self.bridge.1);
+            let via = address(&self.host_cidr);
+            si.lab.ip(
+                Some(&outside),
+                &family_args(via, &["route", "add", &subnet, "via", via]),
+            );
+        }
+        let gateway = self
+            .gateway
+            .or_else(|| self.outside_cidr.as_deref().map(|c| address(c).to_owned()))
+            .expect("a gateway, or an address outside to route via");
+        si.lab.ip(
+            Some(&host),
+            &family_args(
+                &gateway,
+                &["route", "add", "default", "via", &gateway, "dev", "up0"],
+            ),
+        );
+        add_bridge(&si.lab, &host, &self.bridge.0, &self.bridge.1);
+        let serving: Vec<Option<u16>> = self.containers.iter().map(|c| c.serves).collect();
+        for (c, full) in self.containers.into_iter().zip(names) {
+            si.attach(c, full);
+        }
+        let mut sysctls = self.sysctls;
+        if self.forwarding {
+            let key = if self.bridge.1.contains(':') {
+                "net.ipv6.conf.all.forwarding=1"
+            } else {
+                "net.ipv4.ip_forward=1"
+            };
+            sysctls.insert(0, key.to_owned());
+        }
+        for s in &sysctls {
+            sysctl(&host, s);
+        }
+        for (i, port) in serving.into_iter().enumerate() {
+            if let Some(port) = port {
+                si.serve_in(i, port);
+            }
+        }
+        if let (Some(port), Some(cidr)) = (self.outside_serves, &self.outside_cidr) {
+            let at = socket(address(cidr), port);
+            si.servers.push(serve(&si.outside_h, at));
+        }
+        si
+    }
+}
+
+/// The network of `cidr` (`198.18.220.1/24` → `198.18.220.0/24`), for /24 and /64 only.
+fn subnet_of(cidr: &str) -> String {
+    let (addr, len) = cidr
+        .split_once('/')
+        .expect("an address with its prefix length");
+    match len {
+        "24" => {
+            let (net, _) = addr.rsplit_once('.').expect("an IPv4 address");
+            format!("{net}.0/24")
+        }
+        "64" => {
+            let (net, _) = addr.rsplit_once("::").expect("an IPv6 address with ::");
+            format!("{net}::/64")
+        }
+        _ => panic!("only /24 and /64 bridges are made here: {cidr}"),
+    }
+}
+
+/// The stand-in host; see the module's documentation.
+pub struct StandIn {
+    // Unmounted first, before the namespaces the files point at go (also on a panic).
+    /// The container namespaces' files, for `--netns-dir`.
+    pub dir: NetnsDir,
+    /// The lab holding every namespace.
+    pub lab: Lab,
+    /// The host namespace's full name.
+    pub host: String,
+    /// The outside namespace's full name.
+    pub outside: String,
+    /// The bridge's name in the host.
+    pub bridge: String,
+    bridge_cidr: String,
+    /// The container namespaces' full names, in order of adding.
+    pub containers: Vec<String>,
+    /// Their files in `dir`, in the same order.
+    pub files: Vec<PathBuf>,
+    /// A handle on the host.
+    pub host_h: NsHandle,
+    /// A handle on the outside.
+    pub outside_h: NsHandle,
+    /// Handles on the containers, in the same order.
+    pub container_h: Vec<NsHandle>,
+    addresses: Vec<String>,
+    servers: Vec<JoinHandle<()>>,
+}
+
+impl StandIn {
+    /// A stand-in whose host namespace is `host`, its uplink address `host_cidr` on up0; the
+    /// outside is `out` unless said otherwise; the bridge `docker0` with `bridge_cidr`.
+    pub fn builder(host: &str, host_cidr: &str, bridge_cidr: &str) -> Builder {
+        Builder {
+            host: host.into(),
+            outside: "out".into(),
+            host_cidr: host_cidr.into(),
+            outside_cidr: None,
+            gateway: None,
+            route_back: false,
+            bridge: ("docker0".into(), bridge_cidr.into()),
+            containers: Vec::new(),
+            sysctls: Vec::new(),
+            forwarding: false,
+            outside_serves: None,
+        }
+    }
+
+    /// Put one more container namespace on the bridge (its server, if any, starts too); returns
+    /// its index in `containers`.
+    pub fn add_container(&mut self, c: ContainerNs) -> usize {
+        let full = self.lab.netns(&c.ns);
+        let serves = c.serves;
+        let i = self.attach(c, full);
+        if let Some(port) = serves {
+            self.serve_in(i, port);
+        }
+        i
+    }
+
+    fn attach(&mut self, c: ContainerNs, full: String) -> usize {
+        let host = self.host.clone();
+        add_bridge_port(
+            &mut self.lab,
+            &host,
+            &self.bridge,
+            &c.port,
+            &full,
+            &c.dev,
+            &c.cidr,
+        );
+        if c.routed {
+            let via = address(&self.bridge_cidr).to_owned();
+            self.lab.ip(
+                Some(&full),
+                &family_args(&via, &["route", "add", "default", "via", &via]),
+            );
+        }
+        self.files.push(self.dir.add(&c.file, &full));
+        self.addresses.push(c.cidr);
+        self.container_h.push(self.lab.handle(&full));
+        self.containers.push(full);
+        self.containers.len() - 1
+    }
+
+    fn serve_in(&mut self, i: usize, port: u16) {
+        let at = socket(address(&self.addresses[i]), port);
+        let server = serve(&self.container_h[i], at);
+        self.servers.push(server);
+    }
+
+    /// The real collector (`dockmap snapshot --no-engine`) run inside the host, as node `node`.
+    pub fn collect(&self, node: &str) -> NodeSnapshot {
+        netlab::collect_in(BIN, &self.host, node, &self.dir.dir)
+    }
+
+    /// Flush every rule of the host (`nft flush ruleset`: iptables-nft's tables go too).
+    pub fn flush_rules(&self) {
+        exec(&self.host, &["nft", "flush", "ruleset"]);
+    }
+
+    /// Load the nft file `path` into the host.
+    pub fn load_nft(&self, path: &Path) {
+        exec(&self.host, &["nft", "-f", path.to_str().unwrap()]);
+    }
+
+    /// Set one switch (`key=value`) in the host.
+    pub fn sysctl(&self, setting: &str) {
+        sysctl(&self.host, setting);
+    }
+}
