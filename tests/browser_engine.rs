@@ -92,14 +92,9 @@ fn real_engine_in_a_real_browser() {
         // The container's panel: its IP and its veth peer (on the hostile network's bridge).
         br.open(&format!("{base}/")).await;
         br.click_element(&ctr_a).await;
-        br.until_with(
-            "return document.getElementById('panel-body').textContent.includes(arguments[0])",
-            vec![json!(veth_name)],
-            15,
-            "the panel to show the veth peer",
-        )
-        .await;
-        let text = br.panel_text().await;
+        let text = br
+            .until_panel_shows(&veth_name, 15, "the panel to show the veth peer")
+            .await;
         assert!(text.contains(&ip_a), "no IP {ip_a} in the panel: {text}");
         assert!(text.contains("veth peer"), "{text}");
 

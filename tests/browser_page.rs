@@ -101,14 +101,9 @@ async fn clicking_a_container_shows_its_ip_and_its_veth_peer() {
     )
     .await;
     b.click_element(&id).await;
-    b.until_with(
-        "return document.getElementById('panel-body').textContent.includes(arguments[0])",
-        vec![json!(peer)],
-        10,
-        "the panel to show the veth peer",
-    )
-    .await;
-    let text = b.panel_text().await;
+    let text = b
+        .until_panel_shows(&peer, 10, "the panel to show the veth peer")
+        .await;
     assert!(text.contains(&ip), "panel lacks the IP {ip}: {text}");
     assert!(
         text.contains("veth peer"),
@@ -145,13 +140,8 @@ async fn search_by_ip_unfolds_and_selects_the_right_container() {
     b.search_enter(&ip).await;
     b.until_selected(&id, 20, "the searched container to be selected")
         .await;
-    b.until_with(
-        "return document.getElementById('panel-body').textContent.includes(arguments[0])",
-        vec![json!(ip)],
-        10,
-        "the panel to show the IP",
-    )
-    .await;
+    b.until_panel_shows(&ip, 10, "the panel to show the IP")
+        .await;
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
     b.close().await;

@@ -58,6 +58,11 @@ async fn fixture(containers: usize, upload_limit: usize) -> Fixture {
     }
 }
 
+/// The body of a GET of `url`, whatever its status.
+async fn get_text(c: &reqwest::Client, url: String) -> String {
+    c.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 const DRAWN: &str =
     "return [...document.querySelectorAll('#map [data-id]')].map(e => e.dataset.id)";
 
@@ -292,14 +297,7 @@ async fn every_bad_upload_is_refused_over_http_with_its_reason_and_the_list_is_u
     let id = first["id"].as_str().unwrap().to_owned();
     assert_eq!(first["permalink"], json!(format!("/s/{id}")));
     assert_eq!(first["kind"], "manual");
-    let list_before = c
-        .get(format!("{}/api/snapshots", f.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list_before = get_text(&c, format!("{}/api/snapshots", f.url)).await;
 
     let good = serde_json::to_vec(&synthetic(1, 4, "2026-04-04T00:00:00Z")[0]).unwrap();
     let mut wrong: Value = serde_json::from_slice(&good).unwrap();
@@ -344,14 +342,7 @@ async fn every_bad_upload_is_refused_over_http_with_its_reason_and_the_list_is_u
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["reason"], reason, "{what}: {v}");
         assert!(v["error"].as_str().unwrap().contains(words), "{what}: {v}");
-        let list = c
-            .get(format!("{}/api/snapshots", f.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let list = get_text(&c, format!("{}/api/snapshots", f.url)).await;
         assert_eq!(list, list_before, "{what} changed the list");
     }
     // Oversized without a declared length: refused while reading.
@@ -401,14 +392,7 @@ async fn every_bad_upload_is_refused_over_http_with_its_reason_and_the_list_is_u
     assert_eq!(list.len(), 2);
     assert_eq!(list[0].label, "two");
     // The list page names both.
-    let page = c
-        .get(format!("{}/snapshots", f.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&c, format!("{}/snapshots", f.url)).await;
     assert!(page.contains(&format!("/s/{id}")) && page.contains(&format!("/s/{}", list[0].id)));
 }
 

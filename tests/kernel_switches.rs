@@ -8,8 +8,7 @@ use std::path::Path;
 
 use dockmap::collect::netns::{run_in, NsHandle};
 use dockmap::collect::{sockdiag, sysctl};
-use dockmap::graph::build;
-use dockmap::path::{trace, Outcome, Question, Verdict};
+use dockmap::path::{Outcome, Verdict};
 use dockmap::snapshot::*;
 use support::netlab::{self, restore, Lab};
 use support::standin::{self, ContainerNs, StandIn};
@@ -361,16 +360,7 @@ fn icc_off_holds_only_while_bridge_netfilter_is_on() {
         c.sandbox_key = peer_file.display().to_string();
         c.endpoints[0].ipv4 = "198.18.211.3".into();
         e.containers.push(c);
-        let g = build(std::slice::from_ref(&s));
-        let a = trace(
-            &Question::Between {
-                from: "peer".into(),
-                to: "web".into(),
-            },
-            std::slice::from_ref(&s),
-            &g,
-        );
-        let p = &a.paths[0];
+        let p = &netlab::between_path("peer", "web", &s);
         if nf == "1" {
             assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
         } else {

@@ -7,11 +7,37 @@ use std::process::Command;
 
 use dockmap::collect::node::read_namespaces;
 use dockmap::collect::xfrm;
-use dockmap::snapshot::{SourceKind, SourceState, XfrmMark};
+use dockmap::snapshot::{Namespace, SourceKind, SourceState, SourceStatus, XfrmMark};
 use netlab::{require_root, Lab};
 
 /// Docker's overlay marks, reqids and policies all use this value (moby: encryption.go `mark`).
 const DOCKER_MARK: &str = "0xd0c4e3";
+
+/// The ESP security association moby's overlay writes for one peer: the policy's template names
+/// it, the state provides it.
+const ESP_SA: &[&str] = &[
+    "src",
+    "198.18.200.1",
+    "dst",
+    "198.18.200.2",
+    "proto",
+    "esp",
+    "spi",
+    "0x2a00beef",
+    "reqid",
+    "13681891",
+    "mode",
+    "transport",
+];
+
+/// The node collector's reading of one lab namespace: its snapshot and the source statuses.
+fn read_namespace(lab: &Lab, ns: &str) -> (Vec<Namespace>, Vec<SourceStatus>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(read_namespaces(&[lab.handle(ns)]))
+}
 
 #[test]
 fn policies_made_in_a_test_namespace_are_read_back() {
@@ -42,19 +68,11 @@ fn policies_made_in_a_test_namespace_are_read_back() {
             "mask",
             "0xffffffff",
             "tmpl",
-            "src",
-            "198.18.200.1",
-            "dst",
-            "198.18.200.2",
-            "proto",
-            "esp",
-            "spi",
-            "0x2a00beef",
-            "reqid",
-            "13681891",
-            "mode",
-            "transport",
-        ],
+        ]
+        .iter()
+        .chain(ESP_SA)
+        .copied()
+        .collect::<Vec<_>>(),
     );
     lab.ip(
         Some(&ns),
@@ -131,29 +149,9 @@ fn policies_made_in_a_test_namespace_are_read_back() {
     // state must be read back without its key.
     let key = "0x5ec4e75ec4e75ec4e75ec4e75ec4e75ec4e7a1b2";
     let added = Command::new("ip")
-        .args([
-            "-n",
-            &ns,
-            "xfrm",
-            "state",
-            "add",
-            "src",
-            "198.18.200.1",
-            "dst",
-            "198.18.200.2",
-            "proto",
-            "esp",
-            "spi",
-            "0x2a00beef",
-            "reqid",
-            "13681891",
-            "mode",
-            "transport",
-            "aead",
-            "rfc4106(gcm(aes))",
-            key,
-            "64",
-        ])
+        .args(["-n", &ns, "xfrm", "state", "add"])
+        .args(ESP_SA)
+        .args(["aead", "rfc4106(gcm(aes))", key, "64"])
         .output()
         .expect("ip runs");
     let (read, _) = xfrm::collect(&lab.handle(&ns));
@@ -172,11 +170,7 @@ fn policies_made_in_a_test_namespace_are_read_back() {
     }
 
     // The same facts arrive in the namespace's snapshot through the node collector.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (namespaces, sources) = rt.block_on(read_namespaces(&[lab.handle(&ns)]));
+    let (namespaces, sources) = read_namespace(&lab, &ns);
     let x = namespaces[0].xfrm.as_ref().expect("xfrm in the snapshot");
     assert_eq!(x.policies.len(), 2);
     let xfrm_line = sources
@@ -251,11 +245,7 @@ fn the_rules_moby_writes_for_an_encrypted_vni_are_recognised_as_iptables_save_pr
         "--set-mark",
         "13681891",
     ]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (namespaces, _) = rt.block_on(read_namespaces(&[lab.handle(&ns)]));
+    let (namespaces, _) = read_namespace(&lab, &ns);
     let fw = namespaces[0].firewall.as_ref().expect("rules read");
     let guard = dockmap::graph::encryption::guard_rule(fw, 4097).expect("the drop rule");
     assert!(

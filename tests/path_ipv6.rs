@@ -92,17 +92,6 @@ fn snapshot(l: &StandIn, gateway_mode: &str) -> NodeSnapshot {
     s
 }
 
-fn between(s: &NodeSnapshot, from: &str, to: &str) -> PacketPath {
-    let g = build(std::slice::from_ref(s));
-    let q = Question::Between {
-        from: from.into(),
-        to: to.into(),
-    };
-    let a = trace(&q, std::slice::from_ref(s), &g);
-    assert_eq!(a.paths.len(), 1, "{a:#?}");
-    a.paths[0].clone()
-}
-
 fn quotes(p: &PacketPath, text: &str) -> bool {
     p.hops
         .iter()
@@ -149,7 +138,7 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
         !direct,
         "direct access to the container's address is dropped in raw PREROUTING"
     );
-    let d = between(&s, "2001:2:0:221::9", "web:80");
+    let d = netlab::between_path("2001:2:0:221::9", "web:80", &s);
     agrees("direct access", direct, &d);
     assert!(
         quotes(
@@ -168,7 +157,7 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
         "{d:#?}"
     );
     let out = netlab::connects_to(&l.container_h[0], "[2001:2:0:221::9]:80");
-    let e = between(&s, "web", "2001:2:0:221::9");
+    let e = netlab::between_path("web", "2001:2:0:221::9", &s);
     agrees("egress", out, &e);
     assert!(
         quotes(
@@ -178,7 +167,7 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
         "{e:#?}"
     );
     let ew = netlab::connects_to(&l.container_h[0], "[2001:2:0:220::3]:80");
-    let p = between(&s, "web", "web2");
+    let p = netlab::between_path("web", "web2", &s);
     assert!(p.id.ends_with("@v6net/ipv6"), "{p:#?}");
     agrees("icc", ew, &p);
     assert!(ew, "containers of one network talk with icc on");
@@ -191,7 +180,7 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
         !ew,
         "icc=false drops traffic between the network's containers"
     );
-    let p = between(&s, "web", "2001:2:0:220::3");
+    let p = netlab::between_path("web", "2001:2:0:220::3", &s);
     agrees("icc=false", ew, &p);
     assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
     assert!(
@@ -210,7 +199,7 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
         netlab::connects_to(&l.outside_h, "[2001:2:0:221::5]:8080"),
         &netlab::port_path(8080, &s),
     );
-    let e = between(&s, "web", "2001:2:0:221::9");
+    let e = netlab::between_path("web", "2001:2:0:221::9", &s);
     agrees(
         "routed egress",
         netlab::connects_to(&l.container_h[0], "[2001:2:0:221::9]:80"),
@@ -223,7 +212,7 @@ fn docker28_ip6tables_layouts_traced_as_real_ipv6_traffic_goes() {
     agrees(
         "routed direct access",
         netlab::connects_to(&l.outside_h, "[2001:2:0:220::2]:80"),
-        &between(&s, "2001:2:0:221::9", "web:80"),
+        &netlab::between_path("2001:2:0:221::9", "web:80", &s),
     );
     drop(l);
 }
@@ -278,7 +267,7 @@ fn without_ip6tables_rules_ipv6_paths_are_unknown_where_docker_would_nat() {
         &l.container_h[0],
         "[2001:2:0:221::9]:80"
     ));
-    let e = between(&s, "web", "2001:2:0:221::9");
+    let e = netlab::between_path("web", "2001:2:0:221::9", &s);
     assert_eq!(e.outcome, Outcome::Unknown, "{e:#?}");
     assert!(
         e.hops
@@ -291,7 +280,7 @@ fn without_ip6tables_rules_ipv6_paths_are_unknown_where_docker_would_nat() {
     );
     // Between containers nothing of Docker's applies: delivered, and said so.
     let ew = netlab::connects_to(&l.container_h[0], "[2001:2:0:220::3]:80");
-    let p = between(&s, "web", "web2");
+    let p = netlab::between_path("web", "web2", &s);
     agrees("no rules", ew, &p);
     assert!(
         p.hops
@@ -302,7 +291,7 @@ fn without_ip6tables_rules_ipv6_paths_are_unknown_where_docker_would_nat() {
     // IPv6 forwarding off: the kernel forwards nothing, whatever the rules.
     l.sysctl("net.ipv6.conf.all.forwarding=0");
     let out = netlab::connects_to(&l.container_h[0], "[2001:2:0:221::9]:80");
-    let e = between(&snapshot(&l, "nat"), "web", "2001:2:0:221::9");
+    let e = netlab::between_path("web", "2001:2:0:221::9", &snapshot(&l, "nat"));
     agrees("forwarding off", out, &e);
     assert_eq!(e.outcome, Outcome::Blocked, "{e:#?}");
     assert!(
@@ -456,14 +445,14 @@ fn docker29_ip6_table_traced_as_real_ipv6_traffic_goes() {
         "{p:#?}"
     );
     let direct = netlab::connects_to(&l.outside_h, "[2001:2:0:220::2]:80");
-    let d = between(&s, "2001:2:0:221::9", "web:80");
+    let d = netlab::between_path("2001:2:0:221::9", "web:80", &s);
     agrees("native direct access", direct, &d);
     assert!(
         native(&d, "counter drop comment \"DROP DIRECT ACCESS\""),
         "{d:#?}"
     );
     let out = netlab::connects_to(&l.container_h[0], "[2001:2:0:221::9]:80");
-    let e = between(&s, "web", "2001:2:0:221::9");
+    let e = netlab::between_path("web", "2001:2:0:221::9", &s);
     agrees("native egress", out, &e);
     assert!(
         native(&e, "counter masquerade comment \"MASQUERADE\""),
@@ -472,7 +461,7 @@ fn docker29_ip6_table_traced_as_real_ipv6_traffic_goes() {
     agrees(
         "native icc",
         netlab::connects_to(&l.container_h[0], "[2001:2:0:220::3]:80"),
-        &between(&s, "web", "web2"),
+        &netlab::between_path("web", "web2", &s),
     );
     drop(l);
 }

@@ -9,8 +9,7 @@ use crate::support;
 
 use std::path::{Path, PathBuf};
 
-use dockmap::graph::build;
-use dockmap::path::{trace, Outcome, PacketPath, Question};
+use dockmap::path::{Outcome, PacketPath};
 use dockmap::snapshot::NodeSnapshot;
 use support::netlab::{self, Web};
 use support::standin::{self, ContainerNs, StandIn};
@@ -57,16 +56,7 @@ fn snapshot_on(nl: &StandIn, host_ip: &str, bridge: &str) -> NodeSnapshot {
 }
 
 fn egress(s: &NodeSnapshot) -> PacketPath {
-    let g = build(std::slice::from_ref(s));
-    let a = trace(
-        &Question::Between {
-            from: "web".into(),
-            to: "internet".into(),
-        },
-        std::slice::from_ref(s),
-        &g,
-    );
-    a.paths[0].clone()
+    netlab::between_path("web", "internet", s)
 }
 
 fn quotes(p: &PacketPath, text: &str) -> bool {
@@ -174,20 +164,6 @@ fn load_iptables(nl: &StandIn, name: &str) {
     netlab::restore(&nl.host, &std::fs::read_to_string(path).unwrap());
 }
 
-fn direct(s: &NodeSnapshot, from: &str, to: &str) -> PacketPath {
-    let g = build(std::slice::from_ref(s));
-    let a = trace(
-        &Question::Between {
-            from: from.into(),
-            to: to.into(),
-        },
-        std::slice::from_ref(s),
-        &g,
-    );
-    assert_eq!(a.paths.len(), 1, "{a:#?}");
-    a.paths[0].clone()
-}
-
 #[test]
 fn docker28_direct_access_traced_as_real_traffic_goes() {
     if !netlab::require_root() {
@@ -205,7 +181,7 @@ fn docker28_direct_access_traced_as_real_traffic_goes() {
         "direct access is dropped"
     );
     let s = snapshot(&nl, "0.0.0.0");
-    let p = direct(&s, "198.18.221.9", "web:80");
+    let p = netlab::between_path("198.18.221.9", "web:80", &s);
     assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");
     let h = p.hops.last().unwrap();
     assert!(
@@ -218,16 +194,19 @@ fn docker28_direct_access_traced_as_real_traffic_goes() {
         .verdict
         .reason()
         .contains("gateway_mode_ipv4=nat-unprotected"));
-    assert_eq!(direct(&s, "up0", "web:80").outcome, Outcome::Blocked);
+    assert_eq!(
+        netlab::between_path("up0", "web:80", &s).outcome,
+        Outcome::Blocked
+    );
     // nat-unprotected: the container's address is open from outside.
     load_iptables(&nl, "usernet-portmap-natunprot");
     assert!(netlab::connects_to(&nl.outside_h, "198.18.220.2:80"));
-    let p = direct(&snapshot(&nl, "0.0.0.0"), "198.18.221.9", "web:80");
+    let p = netlab::between_path("198.18.221.9", "web:80", &snapshot(&nl, "0.0.0.0"));
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
     // routed: the published port is open on the container's address.
     load_iptables(&nl, "usernet-portmap-routed");
     assert!(netlab::connects_to(&nl.outside_h, "198.18.220.2:80"));
-    let p = direct(&snapshot(&nl, "0.0.0.0"), "198.18.221.9", "web:80");
+    let p = netlab::between_path("198.18.221.9", "web:80", &snapshot(&nl, "0.0.0.0"));
     assert_eq!(p.outcome, Outcome::Delivered, "{p:#?}");
     drop(nl);
 }

@@ -349,15 +349,22 @@ fn writes_in(log: &str, allowed_dirs: &[&Path]) -> Vec<String> {
     bad
 }
 
-/// `strace -f` of dockmap with these arguments, its log in `log`.
-fn traced(log: &Path, args: &[&str]) -> Command {
+/// strace's options up to the log's name: every call through which a process could change anything.
+const STRACE: &[&str] = &["-f", "-qq", "-s", "96", "-e", "trace=socket,fcntl,dup,dup2,dup3,clone,clone3,vfork,fork,execve,openat,sendto,sendmsg,write,writev", "-o"];
+
+/// `strace -f` of dockmap `command` reading engine `docker` and the namespaces in /run/netns, its
+/// log in `log`, its output discarded; more arguments may follow.
+fn traced(log: &Path, command: &[&str], docker: &str) -> Command {
     let mut c = Command::new("strace");
-    c.args(["-f", "-qq", "-s", "96", "-e", "trace=socket,fcntl,dup,dup2,dup3,clone,clone3,vfork,fork,execve,openat,sendto,sendmsg,write,writev", "-o"])
+    c.args(STRACE)
         .arg(log)
         .arg(agents::BIN)
-        .args(args)
+        .args(command)
+        .args(["--docker", docker, "--netns-dir", "/run/netns"])
         .env("DOCKER_HOST", engine::docker_host())
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     c
 }
 
@@ -513,22 +520,11 @@ fn snapshot_serve_refresh_and_agent_answer_change_nothing() {
     let log1 = dir.path().join("snapshot.strace");
     let snap_out = dir.path().join("snap.json");
     check("snapshot", &log1, &mut || {
-        let st = traced(
-            &log1,
-            &[
-                "snapshot",
-                "--docker",
-                &host,
-                "--netns-dir",
-                "/run/netns",
-                "--out",
-            ],
-        )
-        .arg(&snap_out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
+        let st = traced(&log1, &["snapshot"], &host)
+            .arg("--out")
+            .arg(&snap_out)
+            .status()
+            .unwrap();
         assert!(st.success());
     });
     let snap = std::fs::read_to_string(&snap_out).unwrap();
@@ -543,24 +539,11 @@ fn snapshot_serve_refresh_and_agent_answer_change_nothing() {
     check("serve refresh", &log2, &mut || {
         let listen = format!("127.0.0.1:{port}");
         let _p = Traced(
-            traced(
-                &log2,
-                &[
-                    "serve",
-                    "--listen",
-                    &listen,
-                    "--docker",
-                    &host,
-                    "--netns-dir",
-                    "/run/netns",
-                    "--data-dir",
-                ],
-            )
-            .arg(&data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            traced(&log2, &["serve", "--listen", &listen], &host)
+                .arg("--data-dir")
+                .arg(&data)
+                .spawn()
+                .unwrap(),
         );
         wait_for("serve answers", 120, || {
             http("GET", port, "/api/status").0 == 200
@@ -583,19 +566,9 @@ fn snapshot_serve_refresh_and_agent_answer_change_nothing() {
         let _p = Traced(
             traced(
                 &log3,
-                &[
-                    "agent",
-                    "--insecure-no-auth",
-                    "--listen",
-                    &listen,
-                    "--docker",
-                    &host,
-                    "--netns-dir",
-                    "/run/netns",
-                ],
+                &["agent", "--insecure-no-auth", "--listen", &listen],
+                &host,
             )
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .unwrap(),
         );
@@ -608,7 +581,7 @@ fn snapshot_serve_refresh_and_agent_answer_change_nothing() {
     let before = own_state(&ns, &objects);
     let ctl = dir.path().join("control.strace");
     let st = Command::new("strace")
-        .args(["-f", "-qq", "-s", "96", "-e", "trace=socket,fcntl,dup,dup2,dup3,clone,clone3,vfork,fork,execve,openat,sendto,sendmsg,write,writev", "-o"])
+        .args(STRACE)
         .arg(&ctl)
         .args(["ip", "-n", &ns, "link", "set", "d1", "mtu", "1400"])
         .status()

@@ -295,6 +295,19 @@ impl Browser {
             .to_owned()
     }
 
+    /// Wait up to `secs` until the side panel's text holds `text` (panic naming `what`), then
+    /// return the panel's text.
+    pub async fn until_panel_shows(&self, text: &str, secs: u64, what: &str) -> String {
+        self.until_with(
+            "return document.getElementById('panel-body').textContent.includes(arguments[0])",
+            vec![Value::String(text.to_owned())],
+            secs,
+            what,
+        )
+        .await;
+        self.panel_text().await
+    }
+
     /// Save a screenshot (for a human to look at).
     pub async fn screenshot(&self, path: &Path) {
         let png = self.client.screenshot().await.expect("screenshot");

@@ -444,3 +444,23 @@ pub fn port_path(port: u16, s: &dockmap::snapshot::NodeSnapshot) -> dockmap::pat
     assert_eq!(a.paths.len(), 1, "{a:#?}");
     a.paths[0].clone()
 }
+
+/// The one path from `from` to `to` (names or addresses, as `dockmap path` takes them) in
+/// snapshot `s`.
+pub fn between_path(
+    from: &str,
+    to: &str,
+    s: &dockmap::snapshot::NodeSnapshot,
+) -> dockmap::path::PacketPath {
+    let g = dockmap::graph::build(std::slice::from_ref(s));
+    let a = dockmap::path::trace(
+        &dockmap::path::Question::Between {
+            from: from.into(),
+            to: to.into(),
+        },
+        std::slice::from_ref(s),
+        &g,
+    );
+    assert_eq!(a.paths.len(), 1, "{a:#?}");
+    a.paths[0].clone()
+}
