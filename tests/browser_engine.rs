@@ -41,9 +41,15 @@ fn real_engine_in_a_real_browser() {
             .to_owned();
         let ctr_a = format!("ctr:{host}/{}", a.name);
         let ctr_b = format!("ctr:{host}/{}", b.name);
-        assert!(ix.get(&ctr_a).is_some() && ix.get(&ctr_b).is_some(), "containers not in the graph");
+        assert!(
+            ix.get(&ctr_a).is_some() && ix.get(&ctr_b).is_some(),
+            "containers not in the graph"
+        );
         // a's eth0 → its host-side veth → the hostile network's bridge.
-        let ns_a = ix.ctr_netns.get(ctr_a.as_str()).expect("a's namespace joined");
+        let ns_a = ix
+            .ctr_netns
+            .get(ctr_a.as_str())
+            .expect("a's namespace joined");
         let eth0 = ix
             .kids(ns_a)
             .iter()
@@ -52,7 +58,11 @@ fn real_engine_in_a_real_browser() {
             .expect("a has eth0");
         let veth = ix.peer.get(eth0).copied().expect("eth0's veth peer joined");
         let veth_name = ix.get(veth).unwrap().label.clone();
-        let bridge = ix.master.get(veth).copied().expect("the veth is a bridge port");
+        let bridge = ix
+            .master
+            .get(veth)
+            .copied()
+            .expect("the veth is a bridge port");
         let net_el = g
             .elements
             .iter()
@@ -67,7 +77,10 @@ fn real_engine_in_a_real_browser() {
             .filter(|e| {
                 e.kind == ElementKind::Container
                     || (e.kind == ElementKind::Interface
-                        && matches!(ix.if_type(&e.id), InterfaceType::Veth | InterfaceType::Bridge))
+                        && matches!(
+                            ix.if_type(&e.id),
+                            InterfaceType::Veth | InterfaceType::Bridge
+                        ))
             })
             .map(|e| json!(e.id))
             .collect();
@@ -79,12 +92,7 @@ fn real_engine_in_a_real_browser() {
         };
         // Everything unfolded: a busy test engine may hold enough containers to fold them by default.
         br.open(&format!("{base}/?open=*")).await;
-        let missing = br
-            .js_with(
-                "return arguments[0].filter(id => !document.querySelector(`#map [data-id=\"${CSS.escape(id)}\"]`));",
-                vec![Value::Array(expected)],
-            )
-            .await;
+        let missing = br.not_drawn(expected).await;
         assert_eq!(missing, json!([]), "elements of the host not drawn");
         let errors = br.console_errors().await;
         assert!(errors.is_empty(), "console errors: {errors:?}");
@@ -108,11 +116,13 @@ fn real_engine_in_a_real_browser() {
         let link = br.client.current_url().await.unwrap().to_string();
         br.client.goto("about:blank").await.unwrap();
         br.open(&link).await;
-        br.until_selected(&ctr_a, 15, "the reopened selection").await;
+        br.until_selected(&ctr_a, 15, "the reopened selection")
+            .await;
 
         // Search by IP selects the right container.
         br.search_enter(&ip_b).await;
-        br.until_selected(&ctr_b, 15, "search by IP to select the container").await;
+        br.until_selected(&ctr_b, 15, "search by IP to select the container")
+            .await;
 
         // The network named with HTML: text in the drawing and the panel, nothing run.
         br.click_element(&net_el.id).await;
@@ -123,7 +133,11 @@ fn real_engine_in_a_real_browser() {
             "the network's panel",
         )
         .await;
-        assert_eq!(br.js("return document.querySelectorAll('img').length").await, json!(0));
+        assert_eq!(
+            br.js("return document.querySelectorAll('img').length")
+                .await,
+            json!(0)
+        );
         assert!(br.client.get_alert_text().await.is_err(), "a script ran");
         let errors = br.console_errors().await;
         assert!(errors.is_empty(), "console errors: {errors:?}");

@@ -69,12 +69,7 @@ async fn page_draws_every_container_bridge_and_veth_without_console_errors() {
         expected.len() > 20,
         "the fixture should hold a real picture"
     );
-    let missing = b
-        .js_with(
-            "return arguments[0].filter(id => !document.querySelector(`#map [data-id=\"${CSS.escape(id)}\"]`));",
-            vec![Value::Array(expected)],
-        )
-        .await;
+    let missing = b.not_drawn(expected).await;
     assert_eq!(missing, json!([]), "elements not drawn");
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");

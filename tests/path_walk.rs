@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dockmap::path::{Outcome, PathAnswer, Verdict};
-use support::netlab::{self, restore, NetnsDir};
+use support::netlab::{self, restore};
 use support::standin::{self, ContainerNs, StandIn};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
@@ -49,18 +49,9 @@ fn rules(forward_last: &str) -> String {
 }
 
 /// The collector inside the stand-in host, written to `file`.
-fn snapshot(host: &str, dir: &NetnsDir, file: &std::path::Path) {
-    let out = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{host}"))
-        .arg(BIN)
-        .args([
-            "snapshot",
-            "--no-engine",
-            "--node-name",
-            "walknode",
-            "--netns-dir",
-        ])
-        .arg(&dir.dir)
+fn snapshot(si: &StandIn, file: &std::path::Path) {
+    let out = si
+        .collector("walknode")
         .arg("--out")
         .arg(file)
         .output()
@@ -114,7 +105,7 @@ fn chains_jumping_many_times_to_the_next_get_the_kernels_verdict() {
                 .unrouted(),
         )
         .build();
-    let (host, dir) = (&si.host, &si.dir);
+    let host = &si.host;
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("snap.json");
 
@@ -126,7 +117,7 @@ fn chains_jumping_many_times_to_the_next_get_the_kernels_verdict() {
         saved.contains(&format!("-A WF{} {toggle}", CHAINS - 1)),
         "{saved}"
     );
-    snapshot(host, dir, &file);
+    snapshot(&si, &file);
     let a = path(&file);
     assert_eq!(a.paths.len(), 1, "{a:#?}");
     let p = &a.paths[0];
@@ -159,7 +150,7 @@ fn chains_jumping_many_times_to_the_next_get_the_kernels_verdict() {
     // The last chain drops it: blocked at FORWARD, by that rule.
     let dropping = "-p tcp -m tcp --dport 80 -j DROP";
     restore(host, &rules(dropping));
-    snapshot(host, dir, &file);
+    snapshot(&si, &file);
     let a = path(&file);
     let p = &a.paths[0];
     assert_eq!(p.outcome, Outcome::Blocked, "{p:#?}");

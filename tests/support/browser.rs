@@ -295,6 +295,15 @@ impl Browser {
             .to_owned()
     }
 
+    /// Those of `ids` that are not drawn on the map (an empty JSON array when all are).
+    pub async fn not_drawn(&self, ids: Vec<Value>) -> Value {
+        self.js_with(
+            "return arguments[0].filter(id => !document.querySelector(`#map [data-id=\"${CSS.escape(id)}\"]`));",
+            vec![Value::Array(ids)],
+        )
+        .await
+    }
+
     /// Wait up to `secs` until the side panel's text holds `text` (panic naming `what`), then
     /// return the panel's text.
     pub async fn until_panel_shows(&self, text: &str, secs: u64, what: &str) -> String {

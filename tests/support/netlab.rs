@@ -313,16 +313,11 @@ impl Drop for NetnsDir {
     }
 }
 
-/// The real collector (`bin snapshot --no-engine`), run inside lab namespace `host_ns` so that it
-/// is the node's host, reading the namespaces filed in `dir`.
-pub fn collect_in(
-    bin: &str,
-    host_ns: &str,
-    node: &str,
-    dir: &std::path::Path,
-) -> dockmap::snapshot::NodeSnapshot {
-    let out = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{host_ns}"))
+/// The real collector's command (`bin snapshot --no-engine`), to run inside lab namespace
+/// `host_ns` so that it is the node's host, reading the namespaces filed in `dir`.
+pub fn collector_in(bin: &str, host_ns: &str, node: &str, dir: &std::path::Path) -> Command {
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--net=/run/netns/{host_ns}"))
         .arg(bin)
         .args([
             "snapshot",
@@ -331,9 +326,18 @@ pub fn collect_in(
             node,
             "--netns-dir",
         ])
-        .arg(dir)
-        .output()
-        .unwrap();
+        .arg(dir);
+    c
+}
+
+/// The snapshot of the real collector run as [`collector_in`] says.
+pub fn collect_in(
+    bin: &str,
+    host_ns: &str,
+    node: &str,
+    dir: &std::path::Path,
+) -> dockmap::snapshot::NodeSnapshot {
+    let out = collector_in(bin, host_ns, node, dir).output().unwrap();
     assert!(
         out.status.success(),
         "{}",

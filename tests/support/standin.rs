@@ -394,6 +394,12 @@ impl StandIn {
         self.servers.push(server);
     }
 
+    /// The real collector's command (`dockmap snapshot --no-engine`) inside the host, as node
+    /// `node`; more arguments may follow.
+    pub fn collector(&self, node: &str) -> std::process::Command {
+        netlab::collector_in(BIN, &self.host, node, &self.dir.dir)
+    }
+
     /// The real collector (`dockmap snapshot --no-engine`) run inside the host, as node `node`.
     pub fn collect(&self, node: &str) -> NodeSnapshot {
         netlab::collect_in(BIN, &self.host, node, &self.dir.dir)
