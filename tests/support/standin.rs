@@ -420,3 +420,40 @@ impl StandIn {
         sysctl(&self.host, setting);
     }
 }
+
+/// What the builder promises every test: nothing of it outlives a test that fails.
+#[test]
+fn a_stand_in_is_gone_after_its_test_panics() {
+    if !netlab::require_root() {
+        return;
+    }
+    let made = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = made.clone();
+    let failed = std::thread::spawn(move || {
+        let si = StandIn::builder("gone", "198.18.230.5/24", "198.18.231.1/24")
+            .outside("gonecli", Some("198.18.230.9/24"))
+            .container(ContainerNs::new("gonectr", "vethg0", "198.18.231.2/24").serving(80))
+            .forwarding()
+            .build();
+        assert!(netlab::connects_to(&si.host_h, "198.18.231.2:80"));
+        let mut namespaces = vec![si.host.clone(), si.outside.clone()];
+        namespaces.extend(si.containers.iter().cloned());
+        *seen.lock().unwrap() = Some((namespaces, si.dir.dir.clone()));
+        panic!("the test fails with its stand-in host up");
+    })
+    .join();
+    assert!(failed.is_err(), "the test failed");
+    let (namespaces, dir) = made.lock().unwrap().take().expect("the stand-in was built");
+    assert_eq!(namespaces.len(), 3);
+    let listed = netlab::run("ip", &["netns", "list"]);
+    for ns in &namespaces {
+        assert!(!Path::new("/run/netns").join(ns).exists(), "{ns} is left");
+        assert!(!listed.contains(ns.as_str()), "{ns} is listed: {listed}");
+    }
+    assert!(!dir.exists(), "{} is left", dir.display());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(dir.to_str().unwrap()),
+        "a namespace file is still mounted"
+    );
+}
