@@ -22,7 +22,7 @@ fn v6_lab() -> StandIn {
     let l = StandIn::builder("6host", "2001:2:0:221::5/64", "2001:2:0:220::1/64")
         .outside("6cli", Some("2001:2:0:221::9/64"))
         .route_back()
-        .bridge("bridge1", "2001:2:0:220::1/64")
+        .bridge("bridge1")
         .container(ContainerNs::new("6ctr", "vethc2", "2001:2:0:220::2/64").serving(80))
         .container(ContainerNs::new("6ct2", "vethc3", "2001:2:0:220::3/64").serving(80))
         .forwarding()

@@ -146,7 +146,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     let mut si = StandIn::builder("mhost", "198.18.200.5/24", "198.18.201.1/24")
         .outside("wan", None)
         .gateway("198.18.200.1")
-        .bridge("docker_gwbridge", "198.18.201.1/24")
+        .bridge("docker_gwbridge")
         .container(
             ContainerNs::new("sbox", "vsbox", "198.18.201.2/24")
                 .filed_as("ingress_sbox")

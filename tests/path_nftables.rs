@@ -21,7 +21,7 @@ fn nft_lab() -> StandIn {
     StandIn::builder("nhost", "198.18.221.5/24", "198.18.220.1/24")
         .outside("ncli", Some("198.18.221.9/24"))
         .route_back()
-        .bridge("bridge1", "198.18.220.1/24")
+        .bridge("bridge1")
         .container(ContainerNs::new("nctr", "vethn0", "198.18.220.2/24").serving(80))
         .forwarding()
         .outside_serving(80)

@@ -98,7 +98,7 @@ fn chains_jumping_many_times_to_the_next_get_the_kernels_verdict() {
     let si = StandIn::builder("whost", "198.18.210.5/24", "198.18.211.1/24")
         .outside("wwan", None)
         .gateway("198.18.210.1")
-        .bridge("br0", "198.18.211.1/24")
+        .bridge("br0")
         .container(
             ContainerNs::new("wctr", "vctr", "198.18.211.2/24")
                 .filed_as("walkctr")

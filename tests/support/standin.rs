@@ -179,9 +179,9 @@ impl Builder {
         self
     }
 
-    /// The bridge's name and address (default `docker0`, given in [`StandIn::builder`]).
-    pub fn bridge(mut self, name: &str, cidr: &str) -> Self {
-        self.bridge = (name.into(), cidr.into());
+    /// The bridge's name, instead of `docker0`.
+    pub fn bridge(mut self, name: &str) -> Self {
+        self.bridge.0 = name.into();
         self
     }
 
@@ -209,12 +209,11 @@ impl Builder {
         self
     }
 
-    /// Build it: namespaces, links, addresses, routes, switches, then the servers.
+    /// Build it: namespaces, links, addresses, routes, switches, then the containers and servers.
     pub fn build(self) -> StandIn {
         let mut lab = Lab::new();
         let host = lab.netns(&self.host);
         let outside = lab.netns(&self.outside);
-        let names: Vec<String> = self.containers.iter().map(|c| lab.netns(&c.ns)).collect();
         let dir = NetnsDir::new(&format!("{host}-files"));
         let mut si = StandIn {
             host_h: lab.handle(&host),
@@ -228,7 +227,6 @@ impl Builder {
             containers: Vec::new(),
             files: Vec::new(),
             container_h: Vec::new(),
-            addresses: Vec::new(),
             servers: Vec::new(),
         };
         let (host, outside) = (si.host.clone(), si.outside.clone());
@@ -257,10 +255,6 @@ impl Builder {
             ),
         );
         add_bridge(&si.lab, &host, &self.bridge.0, &self.bridge.1);
-        let serving: Vec<Option<u16>> = self.containers.iter().map(|c| c.serves).collect();
-        for (c, full) in self.containers.into_iter().zip(names) {
-            si.attach(c, full);
-        }
         let mut sysctls = self.sysctls;
         if self.forwarding {
             let key = if self.bridge.1.contains(':') {
@@ -273,10 +267,8 @@ impl Builder {
         for s in &sysctls {
             sysctl(&host, s);
         }
-        for (i, port) in serving.into_iter().enumerate() {
-            if let Some(port) = port {
-                si.serve_in(i, port);
-            }
+        for c in self.containers {
+            si.add_container(c);
         }
         if let (Some(port), Some(cidr)) = (self.outside_serves, &self.outside_cidr) {
             let at = socket(address(cidr), port);
@@ -328,7 +320,6 @@ pub struct StandIn {
     pub outside_h: NsHandle,
     /// Handles on the containers, in the same order.
     pub container_h: Vec<NsHandle>,
-    addresses: Vec<String>,
     servers: Vec<JoinHandle<()>>,
 }
 
@@ -355,15 +346,6 @@ impl StandIn {
     /// its index in `containers`.
     pub fn add_container(&mut self, c: ContainerNs) -> usize {
         let full = self.lab.netns(&c.ns);
-        let serves = c.serves;
-        let i = self.attach(c, full);
-        if let Some(port) = serves {
-            self.serve_in(i, port);
-        }
-        i
-    }
-
-    fn attach(&mut self, c: ContainerNs, full: String) -> usize {
         let host = self.host.clone();
         add_bridge_port(
             &mut self.lab,
@@ -381,17 +363,15 @@ impl StandIn {
                 &family_args(&via, &["route", "add", "default", "via", &via]),
             );
         }
+        let handle = self.lab.handle(&full);
+        if let Some(port) = c.serves {
+            let at = socket(address(&c.cidr), port);
+            self.servers.push(serve(&handle, at));
+        }
         self.files.push(self.dir.add(&c.file, &full));
-        self.addresses.push(c.cidr);
-        self.container_h.push(self.lab.handle(&full));
+        self.container_h.push(handle);
         self.containers.push(full);
         self.containers.len() - 1
-    }
-
-    fn serve_in(&mut self, i: usize, port: u16) {
-        let at = socket(address(&self.addresses[i]), port);
-        let server = serve(&self.container_h[i], at);
-        self.servers.push(server);
     }
 
     /// The real collector's command (`dockmap snapshot --no-engine`) inside the host, as node
