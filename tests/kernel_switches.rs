@@ -11,10 +11,10 @@ use dockmap::collect::{sockdiag, sysctl};
 use dockmap::path::{Outcome, Verdict};
 use dockmap::snapshot::*;
 use support::netlab::{self, restore, Lab};
-use support::standin::{self, ContainerNs, StandIn};
+use support::standin::{ContainerNs, StandIn};
 
 fn set(ns: &str, key: &str, value: &str) {
-    standin::sysctl(ns, &format!("{key}={value}"));
+    netlab::sysctl(ns, &format!("{key}={value}"));
 }
 
 fn switches_of(h: &NsHandle) -> Sysctls {

@@ -15,7 +15,7 @@ use dockmap::graph::build;
 use dockmap::path::{trace, Outcome, PathAnswer, Question, Verdict};
 use dockmap::snapshot::*;
 use support::netlab::{self, restore};
-use support::standin::{add_bridge, add_bridge_port, exec, ContainerNs, StandIn};
+use support::standin::{ContainerNs, StandIn};
 
 const NODE: &str = "meshnode";
 const INGRESS_ID: &str = "ingr3kuba8yq3c27p2vwo7hcm";
@@ -177,9 +177,9 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     );
 
     // The ingress overlay's namespace: br0 joining ingress_sbox's eth0 and the task's eth0.
-    add_bridge(lab, &ing, "br0", "198.18.202.1/24");
-    add_bridge_port(lab, &ing, "br0", "veth0", &sbox, "eth0", "198.18.202.4/24");
-    add_bridge_port(lab, &ing, "br0", "veth1", &task, "eth0", "198.18.202.6/24");
+    lab.add_bridge(&ing, "br0", "198.18.202.1/24");
+    lab.add_bridge_port(&ing, "br0", "veth0", &sbox, "eth0", "198.18.202.4/24");
+    lab.add_bridge_port(&ing, "br0", "veth1", &task, "eth0", "198.18.202.6/24");
     restore(
         &sbox,
         &format!("*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{MARK_RULE}\nCOMMIT\n"),
@@ -189,7 +189,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
         "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
 -A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 80\nCOMMIT\n",
     );
-    let task_mac = exec(&task, &["cat", "/sys/class/net/eth0/address"])
+    let task_mac = netlab::exec(&task, &["cat", "/sys/class/net/eth0/address"])
         .trim()
         .to_owned();
 
@@ -237,7 +237,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     assert_eq!(els, want, "{p:#?}");
 
     // Each rule quoted is a line the kernel's own iptables-save prints in that namespace.
-    let host_nat = exec(&host, &["iptables-save", "-t", "nat"]);
+    let host_nat = netlab::exec(&host, &["iptables-save", "-t", "nat"]);
     let dnat = hop("DNAT to 198.18.201.2:8080");
     let line = dnat.evidence[0].text.strip_prefix("-t nat ").unwrap();
     assert!(host_nat.lines().any(|l| l == line), "{line}");
@@ -253,7 +253,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
         hop("routed to 198.18.201.2").evidence[0].text,
         "198.18.201.0/24 dev docker_gwbridge proto kernel scope link src 198.18.201.1"
     );
-    let sbox_mangle = exec(&sbox, &["iptables-save", "-t", "mangle"]);
+    let sbox_mangle = netlab::exec(&sbox, &["iptables-save", "-t", "mangle"]);
     let mark = hop("mangle PREROUTING marks it 0x102 (fwmark 258)");
     assert_eq!(mark.evidence[0].text, format!("-t mangle {MARK_RULE}"));
     assert!(sbox_mangle.lines().any(|l| l == MARK_RULE));
@@ -270,7 +270,7 @@ fn routing_mesh_path_over_rules_built_like_dockers() {
     );
 
     // Without the MARK, IPVS cannot tell the service: the path stops at the MARK hop.
-    exec(
+    netlab::exec(
         &sbox,
         &[
             "iptables",

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use dockmap::path::{Outcome, PacketPath};
 use dockmap::snapshot::NodeSnapshot;
 use support::netlab::{self, Web};
-use support::standin::{self, ContainerNs, StandIn};
+use support::standin::{ContainerNs, StandIn};
 
 /// Host 198.18.221.5 on up0 (client 198.18.221.9, which routes the bridge's subnet to the host),
 /// bridge1 198.18.220.1/24 with the container 198.18.220.2 serving port 80, a server on the
@@ -260,7 +260,7 @@ fn a_host_mixing_iptables_and_a_native_table_is_traced_through_both() {
         "{p:#?}"
     );
     // The same table letting the port through: delivered again, both ways.
-    standin::exec(&nl.host, &["nft", "delete", "table", "inet", "dmtsite"]);
+    netlab::exec(&nl.host, &["nft", "delete", "table", "inet", "dmtsite"]);
     add_site_firewall(
         &nl,
         &SITE_FIREWALL.replace("drop comment", "accept comment"),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use dockmap::path::{Outcome, PathAnswer, Verdict};
 use support::netlab::{self, restore};
-use support::standin::{self, ContainerNs, StandIn};
+use support::standin::{ContainerNs, StandIn};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
 const CHAINS: usize = 8;
@@ -112,7 +112,7 @@ fn chains_jumping_many_times_to_the_next_get_the_kernels_verdict() {
     // The fan-out toggles the mark and lets the packet on: FORWARD's ACCEPT decides.
     let toggle = "-p tcp -m tcp --dport 80 -j MARK --set-xmark 0x1/0x0";
     restore(host, &rules(toggle));
-    let saved = standin::exec(host, &["iptables-save"]);
+    let saved = netlab::exec(host, &["iptables-save"]);
     assert!(
         saved.contains(&format!("-A WF{} {toggle}", CHAINS - 1)),
         "{saved}"

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use dockmap::collect::netns::NsHandle;
+use dockmap::collect::netns::{run_in, NsHandle};
 
 /// True when running as root. Otherwise: panic under CI, or print "skipped: needs root".
 pub fn require_root() -> bool {
@@ -99,6 +99,43 @@ pub fn feed(ns: &str, cmd: &[&str], input: &str) {
         .write_all(input.as_bytes())
         .unwrap();
     assert!(child.wait().unwrap().success(), "{cmd:?} in {ns}");
+}
+
+/// `ip` arguments for the family of `addr`: `-6` first for IPv6.
+pub fn family_args<'a>(addr: &str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = Vec::with_capacity(rest.len() + 1);
+    if addr.contains(':') {
+        args.push("-6");
+    }
+    args.extend_from_slice(rest);
+    args
+}
+
+/// `host:port` of `addr` as a socket address (`[v6]:port` for IPv6).
+pub fn socket(addr: &str, port: u16) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]:{port}")
+    } else {
+        format!("{addr}:{port}")
+    }
+}
+
+/// Run `cmd` inside namespace `ns` (`ip netns exec`), returning its output.
+pub fn exec(ns: &str, cmd: &[&str]) -> String {
+    let mut args = vec!["netns", "exec", ns];
+    args.extend_from_slice(cmd);
+    run("ip", &args)
+}
+
+/// Set one switch (`key=value`) in namespace `ns`.
+pub fn sysctl(ns: &str, setting: &str) {
+    exec(ns, &["sysctl", "-qw", setting]);
+}
+
+/// A TCP server answering `ok` on `at`, bound inside `ns`.
+pub fn serve(ns: &NsHandle, at: String) -> std::thread::JoinHandle<()> {
+    let l = run_in(ns, move || std::net::TcpListener::bind(&at).unwrap()).unwrap();
+    answer_ok(l)
 }
 
 /// A set of namespaces and host links that disappears with it.
@@ -191,6 +228,39 @@ impl Lab {
         run("ip", &args);
         self.ip(a, &["link", "set", a_name, "up"]);
         self.ip(b, &["link", "set", b_name, "up"]);
+    }
+
+    /// Give `dev` in `ns` the address `cidr`; IPv6 ones with `nodad`, so that they are usable at
+    /// once, not after duplicate address detection.
+    pub fn add_address(&self, ns: &str, cidr: &str, dev: &str) {
+        let mut args = family_args(cidr, &["addr", "add", cidr, "dev", dev]);
+        if cidr.contains(':') {
+            args.push("nodad");
+        }
+        self.ip(Some(ns), &args);
+    }
+
+    /// A bridge `name` in `ns`, up, with `cidr` on it.
+    pub fn add_bridge(&self, ns: &str, name: &str, cidr: &str) {
+        self.ip(Some(ns), &["link", "add", name, "type", "bridge"]);
+        self.add_address(ns, cidr, name);
+        self.ip(Some(ns), &["link", "set", name, "up"]);
+    }
+
+    /// A veth from bridge `bridge` in `ns` (its end `port` enslaved) to `dev` in `peer`, which
+    /// gets `cidr`.
+    pub fn add_bridge_port(
+        &mut self,
+        ns: &str,
+        bridge: &str,
+        port: &str,
+        peer: &str,
+        dev: &str,
+        cidr: &str,
+    ) {
+        self.veth(Some(ns), port, Some(peer), dev);
+        self.ip(Some(ns), &["link", "set", port, "master", bridge]);
+        self.add_address(peer, cidr, dev);
     }
 
     /// In namespace `inside`, give namespace `target` the nsid `id` (`ip netns set`).

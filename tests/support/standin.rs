@@ -11,85 +11,16 @@
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-use dockmap::collect::netns::{run_in, NsHandle};
+use dockmap::collect::netns::NsHandle;
 use dockmap::snapshot::NodeSnapshot;
 
-use super::netlab::{self, Lab, NetnsDir};
+use super::netlab::{self, family_args, serve, socket, sysctl, Lab, NetnsDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockmap");
 
 /// The address part of `cidr` (`198.18.0.1/24` → `198.18.0.1`).
 fn address(cidr: &str) -> &str {
     cidr.split('/').next().unwrap_or(cidr)
-}
-
-/// `ip` arguments for the family of `addr`: `-6` first for IPv6.
-fn family_args<'a>(addr: &str, rest: &[&'a str]) -> Vec<&'a str> {
-    let mut args = Vec::with_capacity(rest.len() + 1);
-    if addr.contains(':') {
-        args.push("-6");
-    }
-    args.extend_from_slice(rest);
-    args
-}
-
-/// `host:port` of `addr` as a socket address (`[v6]:port` for IPv6).
-pub fn socket(addr: &str, port: u16) -> String {
-    if addr.contains(':') {
-        format!("[{addr}]:{port}")
-    } else {
-        format!("{addr}:{port}")
-    }
-}
-
-/// Give `dev` in `ns` the address `cidr`; IPv6 ones with `nodad`, so that they are usable at once,
-/// not after duplicate address detection.
-pub fn add_address(lab: &Lab, ns: &str, cidr: &str, dev: &str) {
-    let mut args = family_args(cidr, &["addr", "add", cidr, "dev", dev]);
-    if cidr.contains(':') {
-        args.push("nodad");
-    }
-    lab.ip(Some(ns), &args);
-}
-
-/// A bridge `name` in `ns`, up, with `cidr` on it.
-pub fn add_bridge(lab: &Lab, ns: &str, name: &str, cidr: &str) {
-    lab.ip(Some(ns), &["link", "add", name, "type", "bridge"]);
-    add_address(lab, ns, cidr, name);
-    lab.ip(Some(ns), &["link", "set", name, "up"]);
-}
-
-/// A veth from bridge `bridge` in `ns` (its end `port` enslaved) to `dev` in `peer`, which gets `cidr`.
-pub fn add_bridge_port(
-    lab: &mut Lab,
-    ns: &str,
-    bridge: &str,
-    port: &str,
-    peer: &str,
-    dev: &str,
-    cidr: &str,
-) {
-    lab.veth(Some(ns), port, Some(peer), dev);
-    lab.ip(Some(ns), &["link", "set", port, "master", bridge]);
-    add_address(lab, peer, cidr, dev);
-}
-
-/// Run `cmd` inside namespace `ns` (`ip netns exec`), returning its output.
-pub fn exec(ns: &str, cmd: &[&str]) -> String {
-    let mut args = vec!["netns", "exec", ns];
-    args.extend_from_slice(cmd);
-    netlab::run("ip", &args)
-}
-
-/// Set one switch (`key=value`) in namespace `ns`.
-pub fn sysctl(ns: &str, setting: &str) {
-    exec(ns, &["sysctl", "-qw", setting]);
-}
-
-/// A TCP server answering `ok` on `at`, bound inside `ns`.
-pub fn serve(ns: &NsHandle, at: String) -> JoinHandle<()> {
-    let l = run_in(ns, move || std::net::TcpListener::bind(&at).unwrap()).unwrap();
-    netlab::answer_ok(l)
 }
 
 /// One container namespace behind the stand-in's bridge.
@@ -231,9 +162,9 @@ impl Builder {
         };
         let (host, outside) = (si.host.clone(), si.outside.clone());
         si.lab.veth(Some(&host), "up0", Some(&outside), "eth0");
-        add_address(&si.lab, &host, &self.host_cidr, "up0");
+        si.lab.add_address(&host, &self.host_cidr, "up0");
         if let Some(cidr) = &self.outside_cidr {
-            add_address(&si.lab, &outside, cidr, "eth0");
+            si.lab.add_address(&outside, cidr, "eth0");
         }
         if self.route_back {
             let subnet = subnet_of(&self.bridge.1);
@@ -254,7 +185,7 @@ impl Builder {
                 &["route", "add", "default", "via", &gateway, "dev", "up0"],
             ),
         );
-        add_bridge(&si.lab, &host, &self.bridge.0, &self.bridge.1);
+        si.lab.add_bridge(&host, &self.bridge.0, &self.bridge.1);
         let mut sysctls = self.sysctls;
         if self.forwarding {
             let key = if self.bridge.1.contains(':') {
@@ -347,15 +278,8 @@ impl StandIn {
     pub fn add_container(&mut self, c: ContainerNs) -> usize {
         let full = self.lab.netns(&c.ns);
         let host = self.host.clone();
-        add_bridge_port(
-            &mut self.lab,
-            &host,
-            &self.bridge,
-            &c.port,
-            &full,
-            &c.dev,
-            &c.cidr,
-        );
+        self.lab
+            .add_bridge_port(&host, &self.bridge, &c.port, &full, &c.dev, &c.cidr);
         if c.routed {
             let via = address(&self.bridge_cidr).to_owned();
             self.lab.ip(
@@ -387,12 +311,12 @@ impl StandIn {
 
     /// Flush every rule of the host (`nft flush ruleset`: iptables-nft's tables go too).
     pub fn flush_rules(&self) {
-        exec(&self.host, &["nft", "flush", "ruleset"]);
+        netlab::exec(&self.host, &["nft", "flush", "ruleset"]);
     }
 
     /// Load the nft file `path` into the host.
     pub fn load_nft(&self, path: &Path) {
-        exec(&self.host, &["nft", "-f", path.to_str().unwrap()]);
+        netlab::exec(&self.host, &["nft", "-f", path.to_str().unwrap()]);
     }
 
     /// Set one switch (`key=value`) in the host.
