@@ -7,11 +7,11 @@ use crate::support::browser;
 use crate::support::engine;
 
 use browser::{serve, Browser};
-use dockmap::graph::{ElementKind, InterfaceType};
+use dockmap::graph::ElementKind;
 use dockmap::layout::GraphIndex;
 use dockmap::web::router;
 use engine::{TestContainer, TestNetwork};
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[test]
 fn real_engine_in_a_real_browser() {
@@ -71,19 +71,7 @@ fn real_engine_in_a_real_browser() {
         assert_eq!(ix.carriers[net_el.id.as_str()], vec![bridge]);
 
         // Every container, bridge and veth of the host, as the graph has them.
-        let expected: Vec<Value> = g
-            .elements
-            .iter()
-            .filter(|e| {
-                e.kind == ElementKind::Container
-                    || (e.kind == ElementKind::Interface
-                        && matches!(
-                            ix.if_type(&e.id),
-                            InterfaceType::Veth | InterfaceType::Bridge
-                        ))
-            })
-            .map(|e| json!(e.id))
-            .collect();
+        let expected = browser::containers_bridges_veths(g);
         drop(ix);
 
         let base = serve(router(state.clone())).await;

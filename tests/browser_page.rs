@@ -5,12 +5,12 @@ use crate::support::browser;
 
 use browser::{serve, Browser};
 use dockmap::graph::derive;
-use dockmap::graph::{ElementKind, Graph, InterfaceType};
+use dockmap::graph::{ElementKind, Graph};
 use dockmap::layout::GraphIndex;
 use dockmap::snapshot::NodeSnapshot;
 use dockmap::synthetic::{snapshots, SyntheticOptions, HOSTILE_NETWORK};
 use dockmap::web::{router, AppState};
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn synthetic(hosts: usize, containers: usize) -> (Vec<NodeSnapshot>, Graph) {
     let mut snaps = snapshots(&SyntheticOptions {
@@ -51,20 +51,7 @@ async fn page_draws_every_container_bridge_and_veth_without_console_errors() {
         return;
     };
     b.open(&url).await;
-    let ix = GraphIndex::new(&g);
-    let expected: Vec<Value> = g
-        .elements
-        .iter()
-        .filter(|e| {
-            e.kind == ElementKind::Container
-                || (e.kind == ElementKind::Interface
-                    && matches!(
-                        ix.if_type(&e.id),
-                        InterfaceType::Veth | InterfaceType::Bridge
-                    ))
-        })
-        .map(|e| json!(e.id))
-        .collect();
+    let expected = browser::containers_bridges_veths(&g);
     assert!(
         expected.len() > 20,
         "the fixture should hold a real picture"

@@ -108,6 +108,24 @@ fn pids_using(dir: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// The ids of every container, bridge and veth of `g`: what a page opened unfolded must draw.
+pub fn containers_bridges_veths(g: &dockmap::graph::Graph) -> Vec<Value> {
+    use dockmap::graph::{ElementKind, InterfaceType};
+    let ix = dockmap::layout::GraphIndex::new(g);
+    g.elements
+        .iter()
+        .filter(|e| {
+            e.kind == ElementKind::Container
+                || (e.kind == ElementKind::Interface
+                    && matches!(
+                        ix.if_type(&e.id),
+                        InterfaceType::Veth | InterfaceType::Bridge
+                    ))
+        })
+        .map(|e| json!(e.id))
+        .collect()
+}
+
 /// A chromium session through its own chromedriver.
 pub struct Browser {
     /// The WebDriver session.
