@@ -398,22 +398,28 @@ fn edge(out: &mut String, e: &SceneEdge, near: bool) {
     out.push_str(r#""/>"#);
 }
 
-/// A path's `d`: its start, then each cubic; one whose controls sit on its ends is a line.
+/// A path's `d`: its start, then each cubic; one whose controls sit on its ends is a line
+/// (`H`, `V` when it runs along an axis).
 fn path_data(out: &mut String, p: &[i32]) {
     let [x, y, rest @ ..] = p else { return };
     let _ = write!(out, "M{x} {y}");
     let mut at = (*x, *y);
     for c in rest.chunks_exact(6) {
-        if (c[0], c[1]) == at && (c[2], c[3]) == (c[4], c[5]) {
-            let _ = write!(out, "L{} {}", c[4], c[5]);
-        } else {
-            let _ = write!(
+        let end = (c[4], c[5]);
+        let _ = if (c[0], c[1]) != at || (c[2], c[3]) != end {
+            write!(
                 out,
                 "C{} {} {} {} {} {}",
-                c[0], c[1], c[2], c[3], c[4], c[5]
-            );
-        }
-        at = (c[4], c[5]);
+                c[0], c[1], c[2], c[3], end.0, end.1
+            )
+        } else if end.1 == at.1 {
+            write!(out, "H{}", end.0)
+        } else if end.0 == at.0 {
+            write!(out, "V{}", end.1)
+        } else {
+            write!(out, "L{} {}", end.0, end.1)
+        };
+        at = end;
     }
 }
 
