@@ -258,8 +258,19 @@ async fn far_out_namespaces_and_networks_are_cards_with_counts_that_zooming_in_r
             "{id} counts no {what}s: {lines:?}"
         );
     }
-    // The cards stand for what they hold: the interfaces are not drawn under them.
+    // The cards stand for what they hold: the interfaces are not drawn under them...
     assert_eq!(far["ifaces"], json!(0), "{far}");
+    // ...but what is marked is: a selected interface.
+    let iface = ifaces["names"][0][0].as_str().unwrap().to_owned();
+    let drawn = b
+        .js_with(
+            "window.dockmap.select(arguments[0]);\n\
+             const g = window.dockmap.nodes().get(arguments[0]);\n\
+             return getComputedStyle(g).display !== 'none' && g.getClientRects().length > 0;",
+            vec![json!(iface)],
+        )
+        .await;
+    assert_eq!(drawn, json!(true), "the selected {iface} is drawn far out");
 
     // Zoomed in, the contents replace the cards: interfaces drawn with legible names, no counts.
     zoom_in_to_names(&b).await;
