@@ -907,6 +907,12 @@
       pollStatus();
     });
     es.addEventListener('error', () => showLive('not live: the server stream is lost, reconnecting', false));
+    // A page kept in the back-forward cache kept its stream, and a browser opens six connections
+    // to a server: five pages on, every request of the page waited. Closed on leaving, opened on return.
+    window.addEventListener('pagehide', () => {
+      es.close();
+      window.addEventListener('pageshow', (ev) => ev.persisted && follow(), { once: true });
+    }, { once: true });
   }
 
   pauseBtn.addEventListener('click', () => setPaused(!paused));

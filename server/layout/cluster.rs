@@ -6,6 +6,7 @@ use crate::graph::ElementKind;
 use super::fold::Folding;
 use super::host::{place_host, Placed, GAP, NET_H, NET_W, PAD};
 use super::index::GraphIndex;
+use super::route::Lanes;
 use super::scene::Rect;
 
 /// A folded host's size.
@@ -24,7 +25,7 @@ const REMOTE_W: i32 = 160;
 const REMOTE_H: i32 = 34;
 /// Between hosts side by side.
 const HOST_GAP: i32 = 80;
-/// Between rows of hosts (edges between hosts arc over their tops, so not as tight as a band).
+/// Between rows of hosts (edges between hosts run along it, so not as tight as a band).
 const ROW_GAP: i32 = 48;
 /// Between bands.
 const BAND_GAP: i32 = 40;
@@ -34,7 +35,8 @@ const CELL_GAP: i32 = 16;
 /// One cell of a band or of the host grid: id, width, height, ids stacked under it.
 type Cell<'g> = (&'g str, i32, i32, Vec<&'g str>);
 
-/// Place every visible element for a stage of this shape (width / height); returns the scene's size.
+/// Place every visible element for a stage of this shape (width / height); returns the scene's
+/// size and the host grid's lanes, for routing edges between hosts.
 ///
 /// Swarm-wide networks and services on top, the underlay addresses under them, then the hosts in
 /// a grid whose number of columns lets the whole picture be drawn largest on that stage: three
@@ -44,7 +46,7 @@ pub fn arrange<'g>(
     f: &Folding<'g>,
     aspect: f64,
     out: &mut Placed<'g>,
-) -> (i32, i32) {
+) -> (i32, i32, Lanes<'g>) {
     // Hosts first (their grid fixes the bands' width), each at (0, 0) for now.
     let hosts = place_hosts(ix, f, out);
     let bands = Bands::of(ix, f);
@@ -65,7 +67,9 @@ pub fn arrange<'g>(
     // Hosts in their grid under the bands.
     let mut bottom = hosts_y;
     let mut right = band_w;
-    for ((h, w, hh, ids), (hx, hy)) in hosts.iter().zip(&grid.at) {
+    let mut lanes = grid.lanes(hosts_y);
+    for (((h, w, hh, ids), (hx, hy)), cell) in hosts.iter().zip(&grid.at).zip(&grid.cells) {
+        lanes.cells.insert(h, *cell);
         let (x, y) = (*hx, hosts_y + hy);
         if let Some(r) = out.rects.get_mut(h) {
             r.x = x;
@@ -91,7 +95,7 @@ pub fn arrange<'g>(
         right = right.max(r.right());
         bottom = bottom.max(r.bottom());
     }
-    (right + PAD, bottom + PAD)
+    (right + PAD, bottom + PAD, lanes)
 }
 
 /// Every visible host laid out inside itself at (0, 0): (id, width, height, what it holds).
@@ -233,6 +237,12 @@ fn place_remotes<'g>(
 struct Grid {
     /// Each host's (x, y), in the order given.
     at: Vec<(i32, i32)>,
+    /// Each host's (row, column), in the order given.
+    cells: Vec<(usize, usize)>,
+    /// Each row's (top, bottom), relative to the grid's top.
+    rows: Vec<(i32, i32)>,
+    /// Each column's (left, right).
+    cols: Vec<(i32, i32)>,
     /// The right edge of the widest row.
     width: i32,
     /// The bottom of the last row.
@@ -248,20 +258,45 @@ fn grid(sizes: &[(i32, i32)], columns: usize) -> Grid {
         col_w[i % columns] = col_w[i % columns].max(*w);
     }
     let mut at = Vec::with_capacity(sizes.len());
+    let mut cells = Vec::with_capacity(sizes.len());
+    let mut rows = Vec::new();
     let mut y = 0;
-    for row in sizes.chunks(columns) {
+    for (r, row) in sizes.chunks(columns).enumerate() {
         let mut x = PAD;
         for (i, _) in row.iter().enumerate() {
             at.push((x, y));
+            cells.push((r, i));
             x += col_w[i] + HOST_GAP;
         }
-        y += row.iter().map(|(_, h)| *h).max().unwrap_or(0) + ROW_GAP;
+        let h = row.iter().map(|(_, h)| *h).max().unwrap_or(0);
+        rows.push((y, y + h));
+        y += h + ROW_GAP;
+    }
+    let mut cols = Vec::with_capacity(col_w.len());
+    let mut x = PAD;
+    for w in &col_w {
+        cols.push((x, x + w));
+        x += w + HOST_GAP;
     }
     let width = PAD + col_w.iter().sum::<i32>() + HOST_GAP * (col_w.len() as i32 - 1).max(0);
     Grid {
         at,
+        cells,
+        rows,
+        cols,
         width,
         height: (y - ROW_GAP).max(0),
+    }
+}
+
+impl Grid {
+    /// The grid's lanes with its top at `top` (no cells yet).
+    fn lanes<'g>(&self, top: i32) -> Lanes<'g> {
+        Lanes {
+            rows: self.rows.iter().map(|(t, b)| (t + top, b + top)).collect(),
+            cols: self.cols.clone(),
+            cells: Default::default(),
+        }
     }
 }
 
@@ -281,6 +316,9 @@ fn best_grid(sizes: &[(i32, i32)], aspect: f64, top: impl Fn(i32) -> i32) -> Gri
     }
     best.map(|(_, g)| g).unwrap_or(Grid {
         at: Vec::new(),
+        cells: Vec::new(),
+        rows: Vec::new(),
+        cols: Vec::new(),
         width: PAD,
         height: 0,
     })

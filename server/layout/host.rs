@@ -26,10 +26,10 @@ pub const CTR_H: i32 = 40;
 pub const IF_W: i32 = 156;
 /// Interface node height.
 pub const IF_H: i32 = 34;
-/// Network node size.
-pub const NET_W: i32 = 180;
-/// Network node height.
-pub const NET_H: i32 = 34;
+/// Network node size (far out its card's count, `12 endpoints`, is legible in it).
+pub const NET_W: i32 = 200;
+/// Network node height: three lines close up, its name and count far out.
+pub const NET_H: i32 = 56;
 /// A folded namespace's size.
 pub const LEAF_W: i32 = 184;
 /// A folded namespace's height.
@@ -40,6 +40,8 @@ pub const GAP: i32 = 6;
 pub const ROW_GAP: i32 = 10;
 /// Between a container and its namespace.
 const COL_GAP: i32 = 26;
+/// Between a bridge and the networks it carries.
+const NET_GAP: i32 = 24;
 /// Room for the wires between columns.
 const WIRE_GAP: i32 = 120;
 /// Between the sub-columns of an infrastructure namespace.
@@ -633,8 +635,9 @@ impl<'g> HostPlacer<'_, 'g> {
         ports.into_iter().map(|(id, _)| id).collect()
     }
 
-    /// Bridges, each at the middle of its ports, with the networks it carries below it; returns
-    /// them with their networks, and the width they take.
+    /// Bridges, each at the middle of its ports, with the networks it carries beside it (a
+    /// network's card is taller than a bridge: under it they made every host namespace tall);
+    /// returns them with their networks, and the width they take.
     fn place_bridges(
         &mut self,
         ns: &str,
@@ -651,7 +654,10 @@ impl<'g> HostPlacer<'_, 'g> {
         bridges.sort_by_key(|(id, w, _)| (w.unwrap_or(i32::MAX), *id));
         let items: Vec<(Option<i32>, i32)> = bridges
             .iter()
-            .map(|(_, w, nets)| (top_for(*w, IF_H), IF_H + nets.len() as i32 * (NET_H + GAP)))
+            .map(|(_, w, nets)| {
+                let beside = nets.len() as i32 * (NET_H + GAP) - GAP;
+                (top_for(*w, IF_H), IF_H.max(beside))
+            })
             .collect();
         let mut width = 0;
         for ((id, _, nets), y) in bridges.iter().zip(pack(&items, inner)) {
@@ -665,18 +671,18 @@ impl<'g> HostPlacer<'_, 'g> {
                 },
             );
             width = width.max(IF_W);
-            let mut ny = y + IF_H + GAP;
+            let mut ny = y;
             for n in nets {
                 self.put(
                     n,
                     Rect {
-                        x: x + 12,
+                        x: x + IF_W + NET_GAP,
                         y: ny,
                         w: NET_W,
                         h: NET_H,
                     },
                 );
-                width = width.max(12 + NET_W);
+                width = width.max(IF_W + NET_GAP + NET_W);
                 ny += NET_H + GAP;
             }
         }

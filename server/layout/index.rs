@@ -30,6 +30,7 @@ struct Joins<'g> {
     ctr_netns: FxMap<&'g str, &'g str>,
     carriers: FxMap<&'g str, Vec<&'g str>>,
     carried: FxMap<&'g str, Vec<&'g str>>,
+    endpoints: FxMap<&'g str, usize>,
 }
 
 impl<'g> Joins<'g> {
@@ -56,6 +57,7 @@ impl<'g> Joins<'g> {
                     j.carriers.entry(s).or_default().push(t);
                     j.carried.entry(t).or_default().push(s);
                 }
+                EdgeKind::Endpoint => *j.endpoints.entry(t).or_default() += 1,
                 _ => {}
             }
         }
@@ -107,6 +109,8 @@ pub struct GraphIndex<'g> {
     pub hosts: Vec<&'g str>,
     /// A remote address that belongs to a known node: the interface (or host) that holds it.
     pub owner: FxMap<&'g str, &'g str>,
+    /// How many endpoints (containers, load-balancer sandboxes) each network has.
+    pub endpoints: FxMap<&'g str, usize>,
     /// Interface types, precomputed (asked for on every element of every view).
     if_types: FxMap<&'g str, InterfaceType>,
     /// Interfaces whose operational state is down.
@@ -155,6 +159,7 @@ impl<'g> GraphIndex<'g> {
             carried: sorted(j.carried),
             hosts,
             owner: FxMap::default(),
+            endpoints: j.endpoints,
             if_types: FxMap::default(),
             down: FxSet::default(),
             places: FxMap::default(),

@@ -54,7 +54,7 @@ pub fn layout_indexed(g: &Graph, ix: &GraphIndex, view: &View) -> Layout {
     }
     let f = fold::fold(ix, g, &view, &policy);
     let mut placed = host::Placed::default();
-    let (width, height) = cluster::arrange(ix, &f, view.aspect(), &mut placed);
+    let (width, height, lanes) = cluster::arrange(ix, &f, view.aspect(), &mut placed);
 
     let mut boxes = Vec::new();
     let mut leaves = Vec::new();
@@ -69,6 +69,7 @@ pub fn layout_indexed(g: &Graph, ix: &GraphIndex, view: &View) -> Layout {
             style: text::style(ix, id),
             label,
             sub,
+            card: text::card(ix, id, compound),
             rect: *rect,
             compound,
             folded: inside,
@@ -86,7 +87,7 @@ pub fn layout_indexed(g: &Graph, ix: &GraphIndex, view: &View) -> Layout {
     let mut nodes: Vec<SceneNode> = boxes.into_iter().map(|(_, n)| n).collect();
     nodes.extend(leaves);
 
-    let edges = edges(g, ix, &f, &placed.rects);
+    let edges = edges(g, ix, &f, &placed.rects, &lanes);
     Layout {
         scene: Scene {
             width,
@@ -135,7 +136,7 @@ fn texts(
             let mut parts: Vec<String> = [(errors, "error"), (warnings, "warning")]
                 .into_iter()
                 .filter(|(n, _)| *n > 0)
-                .map(|(n, what)| format!("{n} {what}{}", if n == 1 { "" } else { "s" }))
+                .map(|(n, what)| text::plural(n, what))
                 .collect();
             parts.push(text::host_summary(&counts));
             parts.retain(|p| !p.is_empty());
@@ -154,6 +155,7 @@ fn edges(
     ix: &GraphIndex,
     f: &fold::Folding,
     rects: &FxMap<&str, Rect>,
+    lanes: &route::Lanes,
 ) -> Vec<SceneEdge> {
     let mut merged: BTreeMap<(EdgeKind, &str, &str), (String, usize, bool)> = BTreeMap::new();
     for e in &g.edges {
@@ -180,15 +182,11 @@ fn edges(
         .into_iter()
         .filter_map(|((kind, s, t), (id, count, encrypted))| {
             let (a, b) = (rects.get(s)?, rects.get(t)?);
-            let (ha, hb) = (ix.host_of(s), ix.host_of(t));
-            let path = match (ha, hb) {
-                (Some(x), Some(y)) if x != y => {
-                    let top = rects
-                        .get(x)
-                        .map_or(a.y, |r| r.y)
-                        .min(rects.get(y).map_or(b.y, |r| r.y));
-                    route::arc(a, b, top)
-                }
+            let path = match (end_of(ix, lanes, s, a), end_of(ix, lanes, t, b)) {
+                (Some(ea), Some(eb)) if ea != eb || ea == route::End::Above => match (ea, eb) {
+                    (route::End::Above, route::End::Above) => route::route(a, b),
+                    _ => lanes.between(a, ea, b, eb),
+                },
                 _ => route::route(a, b),
             };
             Some(SceneEdge {
@@ -204,6 +202,19 @@ fn edges(
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
+}
+
+/// Where an edge's end is for routing between hosts: in a host of the grid, or in the bands
+/// over it; `None` for what is neither (drawn in a last row under the grid).
+fn end_of(ix: &GraphIndex, lanes: &route::Lanes, id: &str, r: &Rect) -> Option<route::End> {
+    let host = ix.host_of(id).or_else(|| ix.network_home(id));
+    match host.and_then(|h| lanes.cells.get(h)) {
+        Some(&(row, col)) => Some(route::End::Host(row, col)),
+        None if lanes.rows.first().is_none_or(|(top, _)| r.bottom() <= *top) => {
+            Some(route::End::Above)
+        }
+        None => None,
+    }
 }
 
 #[cfg(test)]

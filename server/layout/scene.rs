@@ -62,6 +62,10 @@ pub struct SceneNode {
     pub label: String,
     /// Second line, may be empty.
     pub sub: String,
+    /// What an open namespace or a network says far out, where what it holds is not legible:
+    /// its counts, what is wrong first, ` · ` between lines (empty for other nodes).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub card: String,
     /// Where.
     #[serde(flatten)]
     pub rect: Rect,
@@ -89,6 +93,6 @@ pub struct SceneEdge {
     /// An overlay tunnel of an encrypted network (IPsec): drawn apart from plain VXLAN.
     #[serde(default)]
     pub encrypted: bool,
-    /// Cubic Bézier: start, control 1, control 2, end.
-    pub path: [i32; 8],
+    /// Cubic Béziers end to end: the start, then control 1, control 2 and end of each.
+    pub path: Vec<i32>,
 }

@@ -271,11 +271,12 @@ fn an_encrypted_overlay_tunnel_is_drawn_apart_from_plain_vxlan() {
     let svg = render::svg(&layout(&g, &View::from_query("open=*")).scene);
     let drawn = |class: &str| svg.matches(class).count();
     assert_eq!(
-        drawn("e k-fdb enc\""),
+        drawn("e k-fdb enc"),
         1,
         "exactly the encrypted tunnel is marked"
     );
-    assert!(drawn("e k-fdb\"") >= 1, "plain tunnels stay plain");
+    // Tunnels end on vxlan interfaces: drawn close up only (`ei`).
+    assert!(drawn("e k-fdb ei\"") >= 1, "plain tunnels stay plain");
 }
 
 #[test]
@@ -326,4 +327,92 @@ fn a_folded_hosts_card_says_how_many_findings_concern_it_first() {
     // Information alone puts nothing before the counts.
     assert!(sub("host:node-01").starts_with(|c: char| c.is_ascii_digit()));
     assert!(!sub("host:node-01").contains("error") && !sub("host:node-01").contains("warning"));
+}
+
+/// Whether the segment p–q passes through the inside of `r` (Liang–Barsky on `r` shrunk by a pixel).
+fn crosses(p: (f64, f64), q: (f64, f64), r: &crate::layout::Rect) -> bool {
+    let (x0, y0, x1, y1) = (
+        f64::from(r.x + 1),
+        f64::from(r.y + 1),
+        f64::from(r.right() - 1),
+        f64::from(r.bottom() - 1),
+    );
+    let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (den, num) in [
+        (-dx, p.0 - x0),
+        (dx, x1 - p.0),
+        (-dy, p.1 - y0),
+        (dy, y1 - p.1),
+    ] {
+        if den == 0.0 {
+            if num < 0.0 {
+                return false;
+            }
+        } else {
+            let t = num / den;
+            if den < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+        }
+    }
+    t0 < t1
+}
+
+#[test]
+fn edges_between_rows_of_hosts_run_through_no_other_host() {
+    use crate::graph::ElementKind;
+    use crate::layout::{route, GraphIndex};
+    let o = SyntheticOptions {
+        hosts: 6,
+        containers: 60,
+        hostile_names: false,
+    };
+    let g = graph::build(&snapshots(&o));
+    let ix = GraphIndex::new(&g);
+    // A square stage: the six hosts wrap into rows, open or folded.
+    for q in [
+        "open=*&aspect=1.0",
+        "aspect=1.0",
+        "open=host%3Anode-02&aspect=1.0",
+    ] {
+        let l = layout(&g, &View::from_query(q));
+        let hosts: Vec<_> = l
+            .scene
+            .nodes
+            .iter()
+            .filter(|n| n.kind == ElementKind::Host)
+            .collect();
+        let mut rows: Vec<i32> = hosts.iter().map(|h| h.rect.y).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        assert!(rows.len() >= 2, "{q}: one row of hosts: {rows:?}");
+        let home = |id: &str| ix.host_of(id).or_else(|| ix.network_home(id));
+        let mut between = 0;
+        for e in &l.scene.edges {
+            let ends = [home(&e.source), home(&e.target)];
+            if ends[0] != ends[1] {
+                between += 1;
+            }
+            let pts = route::sample(&e.path, 24);
+            for h in hosts
+                .iter()
+                .filter(|h| !ends.contains(&Some(h.id.as_str())))
+            {
+                assert!(
+                    !pts.windows(2).any(|w| crosses(w[0], w[1], &h.rect)),
+                    "{q}: {} ({} → {}) runs through {} at {:?}: {:?}",
+                    e.id,
+                    e.source,
+                    e.target,
+                    h.id,
+                    h.rect,
+                    e.path
+                );
+            }
+        }
+        assert!(between > 5, "{q}: only {between} edges leave a host");
+    }
 }

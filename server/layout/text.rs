@@ -103,18 +103,23 @@ fn container_sub(a: &BTreeMap<String, Value>) -> String {
     }
 }
 
-/// An interface's second line: its telling addresses, else its VNI, else its type and MTU.
-fn interface_sub(ix: &GraphIndex, id: &str, a: &BTreeMap<String, Value>) -> String {
-    let t = ix.if_type(id).as_str();
-    // Link-local IPv6 (fe80::) is on every interface and says nothing at a glance.
-    let addrs: Vec<&str> = strings(a.get("addresses"))
+/// An interface's addresses that say something: link-local IPv6 (fe80::) is on every
+/// interface and loopback's on every namespace.
+fn telling_addresses(a: &BTreeMap<String, Value>) -> Vec<&str> {
+    strings(a.get("addresses"))
         .into_iter()
         .filter(|s| {
             !s.starts_with("127.")
                 && *s != "::1/128"
                 && !s.to_ascii_lowercase().starts_with("fe80:")
         })
-        .collect();
+        .collect()
+}
+
+/// An interface's second line: its telling addresses, else its VNI, else its type and MTU.
+fn interface_sub(ix: &GraphIndex, id: &str, a: &BTreeMap<String, Value>) -> String {
+    let t = ix.if_type(id).as_str();
+    let addrs = telling_addresses(a);
     let mut s = if !addrs.is_empty() {
         first_and_more(&addrs)
     } else if let Some(vni) = a.get("vni").and_then(Value::as_u64) {
@@ -163,6 +168,75 @@ pub fn netns_header(ix: &GraphIndex, id: &str) -> String {
         }
         NsPlace::Sandbox => e.label.clone(),
     }
+}
+
+/// What an open namespace or a network says far out (see `SceneNode::card`).
+pub fn card(ix: &GraphIndex, id: &str, compound: bool) -> String {
+    match ix.get(id).map(|e| e.kind) {
+        Some(ElementKind::Netns) if compound => netns_card(ix, id),
+        Some(ElementKind::Network) => match ix.endpoints.get(id).copied().unwrap_or(0) {
+            0 => "no endpoints".to_owned(),
+            n => plural(n, "endpoint"),
+        },
+        _ => String::new(),
+    }
+}
+
+/// `n thing`, or `n things`.
+pub fn plural(n: usize, thing: &str) -> String {
+    let s = if n == 1 {
+        ""
+    } else if thing.ends_with('s') {
+        "es"
+    } else {
+        "s"
+    };
+    format!("{n} {thing}{s}")
+}
+
+/// A namespace's card: how many interfaces are down, what it holds (a sandbox: interfaces; the
+/// host's or an overlay's: interfaces by type), its addresses and, when shared, its containers.
+fn netns_card(ix: &GraphIndex, id: &str) -> String {
+    let ifaces: Vec<&str> = ix
+        .kids(id)
+        .iter()
+        .copied()
+        .filter(|i| ix.if_type(i) != InterfaceType::Loopback)
+        .collect();
+    let mut parts = Vec::new();
+    let down = ifaces.iter().filter(|i| ix.is_down(i)).count();
+    if down > 0 {
+        parts.push(format!("{down} down"));
+    }
+    if ix.ns_place(id) == NsPlace::Sandbox {
+        parts.push(plural(ifaces.len(), "interface"));
+    } else {
+        let mut by_type: BTreeMap<u8, (usize, &str)> = BTreeMap::new();
+        for i in &ifaces {
+            let (rank, what) = match ix.if_type(i) {
+                InterfaceType::Veth => (0, "veth"),
+                InterfaceType::Bridge => (1, "bridge"),
+                InterfaceType::Vxlan => (2, "vxlan"),
+                InterfaceType::Physical => (3, "uplink"),
+                _ => (4, "other"),
+            };
+            by_type.entry(rank).or_insert((0, what)).0 += 1;
+        }
+        parts.extend(by_type.values().map(|(n, what)| plural(*n, what)));
+    }
+    let addrs: usize = ifaces
+        .iter()
+        .filter_map(|i| ix.get(i))
+        .map(|e| telling_addresses(&e.attrs).len())
+        .sum();
+    if addrs > 0 {
+        parts.push(plural(addrs, "address"));
+    }
+    let ctrs = ix.sandbox_ctrs.get(id).map_or(0, Vec::len);
+    if ctrs > 1 {
+        parts.push(plural(ctrs, "container"));
+    }
+    parts.join(" · ")
 }
 
 /// Summary lines of a folded host: what is inside, by kind.

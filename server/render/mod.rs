@@ -13,6 +13,7 @@
 
 pub mod escape;
 
+use std::collections::HashSet;
 use std::fmt::Write;
 
 use crate::graph::{EdgeKind, ElementKind};
@@ -35,8 +36,17 @@ pub fn svg(scene: &Scene) -> String {
         node(&mut out, n);
     }
     out.push_str(r#"</g><g class="edges">"#);
+    // Far out an open namespace is a card with its counts: its interfaces are not drawn, nor
+    // the wires that end on them.
+    let ifaces: HashSet<&str> = scene
+        .nodes
+        .iter()
+        .filter(|n| n.kind == ElementKind::Interface)
+        .map(|n| n.id.as_str())
+        .collect();
     for e in &scene.edges {
-        edge(&mut out, e);
+        let near = ifaces.contains(e.source.as_str()) || ifaces.contains(e.target.as_str());
+        edge(&mut out, e, near);
     }
     out.push_str(r#"</g><g class="leaves">"#);
     for n in scene.nodes.iter().filter(|n| !n.compound) {
@@ -142,6 +152,17 @@ fn box_texts(out: &mut String, n: &SceneNode, r: &Rect) {
         far(out, &n.label, (r.x + 10, r.y + 38), r.w - 40, Far::Host);
     } else {
         far(out, &n.label, (r.x + 8, r.y + 21), r.w - 24, Far::Name);
+        // Under the name, a count a line, as many as the box holds; kept to the width of its
+        // first column, where a bridge's networks never are.
+        let lines = ((r.h - 30) / FAR_LINE).max(0) as usize;
+        for (i, line) in n.card.split(" · ").take(lines).enumerate() {
+            counts(
+                out,
+                line,
+                (r.x + 8, r.y + 21 + FAR_LINE * (i as i32 + 1)),
+                r.w.min(216) - 16,
+            );
+        }
     }
     if n.foldable {
         // The sign is a stroke, not text: thousands of one-glyph texts cost the browser a
@@ -176,7 +197,18 @@ fn leaf_texts(out: &mut String, n: &SceneNode, r: &Rect) {
             escape(&n.sub)
         );
     }
-    if n.kind != ElementKind::Interface {
+    if n.kind == ElementKind::Network {
+        // Close up its count is a third line; far out its name and count are its card.
+        let _ = write!(
+            out,
+            r#"<text class="s" x="{}" y="{}">{}</text>"#,
+            r.x + 9,
+            r.y + 42,
+            escape(&n.card)
+        );
+        far(out, &n.label, (r.x + 9, r.y + 24), r.w - 9, Far::Name);
+        counts(out, &n.card, (r.x + 9, r.y + 24 + FAR_LINE), r.w - 9);
+    } else if n.kind != ElementKind::Interface {
         far(out, &n.label, (r.x + 9, r.y + r.h / 2 + 8), r.w, Far::Name);
     }
 }
@@ -235,6 +267,18 @@ impl Far {
         }
     }
 }
+/// From one far line to the next.
+const FAR_LINE: i32 = 26;
+
+/// A count on a namespace's or a network's card: as large as its name, in the muted colour.
+fn counts(out: &mut String, line: &str, (x, y): (i32, i32), w: i32) {
+    let _ = write!(
+        out,
+        r#"<text class="far cnt" x="{x}" y="{y}">{}</text>"#,
+        escape(&fit_at(line, w, Far::Name.px()))
+    );
+}
+
 /// A host card's name.
 const CARD_PX: i32 = 20;
 /// A host card's counts.
@@ -333,30 +377,50 @@ fn shape(out: &mut String, n: &SceneNode, r: &Rect) {
     }
 }
 
-fn edge(out: &mut String, e: &SceneEdge) {
-    let p = &e.path;
+/// An edge; `near`: it ends on an interface, drawn only close up.
+fn edge(out: &mut String, e: &SceneEdge, near: bool) {
     let weight = match e.count {
         0..=1 => "",
         2..=9 => " w2",
         _ => " w3",
     };
     let enc = if e.encrypted { " enc" } else { "" };
+    let near = if near { " ei" } else { "" };
     let _ = write!(
         out,
-        r#"<path class="e k-{}{weight}{enc}" data-s="{}" data-t="{}" data-n="{}" d="M{} {}C{} {} {} {} {} {}"/>"#,
+        r#"<path class="e k-{}{weight}{enc}{near}" data-s="{}" data-t="{}" data-n="{}" d=""#,
         e.kind.as_str(),
         escape(&e.source),
         escape(&e.target),
         e.count,
-        p[0],
-        p[1],
-        p[2],
-        p[3],
-        p[4],
-        p[5],
-        p[6],
-        p[7]
     );
+    path_data(out, &e.path);
+    out.push_str(r#""/>"#);
+}
+
+/// A path's `d`: its start, then each cubic; one whose controls sit on its ends is a line
+/// (`H`, `V` when it runs along an axis).
+fn path_data(out: &mut String, p: &[i32]) {
+    let [x, y, rest @ ..] = p else { return };
+    let _ = write!(out, "M{x} {y}");
+    let mut at = (*x, *y);
+    for c in rest.chunks_exact(6) {
+        let end = (c[4], c[5]);
+        let _ = if (c[0], c[1]) != at || (c[2], c[3]) != end {
+            write!(
+                out,
+                "C{} {} {} {} {} {}",
+                c[0], c[1], c[2], c[3], end.0, end.1
+            )
+        } else if end.1 == at.1 {
+            write!(out, "H{}", end.0)
+        } else if end.0 == at.0 {
+            write!(out, "V{}", end.1)
+        } else {
+            write!(out, "L{} {}", end.0, end.1)
+        };
+        at = end;
+    }
 }
 
 /// Every edge kind with its class, for the legend.
