@@ -388,6 +388,12 @@
     if (note) note.textContent = why || '';
   }
 
+  // A page kept in the back-forward cache kept its counter stream, one of the six connections a
+  // browser opens to a server (app.js closes the live stream the same way): leaving stops the watch.
+  window.addEventListener('pagehide', () => {
+    if (watching) stopWatching('Stopped when the page was left: watch again to go on.');
+  });
+
   function counterWords(c) {
     if (c.now.error) return `${c.label}: unreadable (${c.now.error})`;
     const unit = c.kind === 'conntrack' && c.now.packets == null ? 'flows' : 'packets';
