@@ -266,14 +266,9 @@ fn an_exported_file_works_from_disk_offline_and_pseudonyms_hide_the_real_names()
         b.js("document.getElementById('panel').hidden = true; document.getElementById('panel-body').textContent = ''; return true")
             .await;
         b.click_element(&ctr_id).await;
-        b.until_with(
-            "return document.getElementById('panel-body').textContent.includes(arguments[0])",
-            vec![json!(ip)],
-            10,
-            "the panel to show the container's IP",
-        )
-        .await;
-        let panel = b.panel_text().await;
+        let panel = b
+            .until_panel_shows(&ip.to_string(), 10, "the panel to show the container's IP")
+            .await;
         assert!(panel.contains(&ctr.name) && panel.contains("Attributes"), "{panel}");
         // Search over the embedded elements finds it by IP.
         b.js("document.querySelectorAll('.n.sel').forEach(n => n.classList.remove('sel')); return true")

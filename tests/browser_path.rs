@@ -397,13 +397,8 @@ fn published_port_and_east_west_paths_in_the_api_and_the_page() {
             "the reopened link to light the path up",
         )
         .await;
-        br.until_with(
-            "return document.getElementById('panel-body').textContent.includes(arguments[0])",
-            vec![json!(rule)],
-            10,
-            "the reopened link to list the hops",
-        )
-        .await;
+        br.until_panel_shows(&rule, 10, "the reopened link to list the hops")
+            .await;
 
         // A refresh (a new snapshot generation): the path is asked again and stays lit.
         let gen = br

@@ -73,13 +73,8 @@ async fn searching_a_host_side_veth_draws_and_selects_it() {
     b.search_enter(&name).await;
     b.until_selected(&veth, 20, "the searched veth to be drawn and selected")
         .await;
-    b.until_with(
-        "return document.getElementById('panel-body').textContent.includes(arguments[0])",
-        vec![json!(name)],
-        10,
-        "the panel to show the veth",
-    )
-    .await;
+    b.until_panel_shows(&name, 10, "the panel to show the veth")
+        .await;
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
     b.close().await;
