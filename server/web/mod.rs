@@ -15,6 +15,7 @@ pub mod extract;
 pub mod headers;
 pub mod origin;
 pub mod pages;
+pub mod patch;
 pub mod paths;
 pub mod schedule;
 pub mod share;
