@@ -146,6 +146,13 @@ fn cases() -> Vec<Case> {
     vec![
         case("GET", "/", "/?snap=THIS", true, SNAP),
         case("GET", "/scene.svg", "/scene.svg?snap=THIS", true, SNAP),
+        case(
+            "GET",
+            "/scene.patch",
+            "/scene.patch?snap=THIS&since=1",
+            true,
+            SNAP,
+        ),
         case("GET", "/api/status", "/api/status", false, ALL),
         case(
             "POST",

@@ -171,15 +171,21 @@
   /** The token of the drawing asked for last, and how to call off the request before it. */
   let drawToken = 0;
   let drawAbort = null;
+  /** The drawing on the page: its generation and the view query it was asked with (a live
+   *  update asks the server for the change from it: `/scene.patch`). */
+  let drawnGen = generation;
+  let drawnQuery = location.search.replace(/^\?/, '');
 
   /**
    * The one way the drawn view changes: `edit()` (if given) changes `view`, then the URL is
    * written and the server asked for the drawing, keeping `anchor` where it was on screen. Only
    * the answer to the last request is drawn: an older one is called off, and dropped if it
-   * arrives anyway, so a slow answer never puts back a view the user has left. Resolves to
-   * whether this request's drawing is the one on the page.
+   * arrives anyway, so a slow answer never puts back a view the user has left. With `patch`, the
+   * server is asked only for what changed since the drawing on the page, which is changed in
+   * place (the whole drawing when the server or the patch says so). Resolves to whether this
+   * request's drawing is the one on the page.
    */
-  async function show(edit, anchor) {
+  async function show(edit, anchor, patch) {
     if (edit) edit();
     writeUrl();
     const token = ++drawToken;
@@ -189,19 +195,35 @@
     const before = anchor ? boxOf(anchor) : null;
     setBusy(true);
     try {
-      const r = await fetch(apiUrl('/scene.svg', viewQuery(true)), { signal: abort.signal });
+      const query = viewQuery(true);
+      const asked = query.toString();
+      let url = apiUrl('/scene.svg', query);
+      if (patch && svg) {
+        query.set('since', String(drawnGen));
+        if (asked !== drawnQuery) query.set('base', drawnQuery);
+        url = apiUrl('/scene.patch', query);
+      }
+      const r = await fetch(url, { signal: abort.signal });
       if (!r.ok) throw new Error(`the server answered ${r.status}`);
-      const text = await r.text();
+      const whole = !url.startsWith('/scene.patch') || r.headers.get('x-dockmap-patch') === 'whole';
+      const body = whole ? await r.text() : await r.json();
       if (token !== drawToken) return false;
       const resolved = r.headers.get('x-dockmap-view');
       if (resolved !== null) adoptQuery(resolved);
       syncFilters(r.headers.get('x-dockmap-hide') || '');
       generation = Number(r.headers.get('x-dockmap-generation')) || generation;
-      const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
-      const el = document.importNode(doc.documentElement, true);
-      if (svg) svg.replaceWith(el);
-      else world.appendChild(el);
-      setup(el);
+      if (whole) {
+        const doc = new DOMParser().parseFromString(body, 'image/svg+xml');
+        const el = document.importNode(doc.documentElement, true);
+        if (svg) svg.replaceWith(el);
+        else world.appendChild(el);
+        setup(el);
+      } else if (!patched(body)) {
+        // The page's drawing is not the one the patch starts from: ask for the whole one.
+        return show(null, anchor);
+      }
+      drawnGen = generation;
+      drawnQuery = asked;
       const after = anchor ? boxOf(anchor) : null;
       if (before && after) {
         const tf = pz.transform();
@@ -218,6 +240,83 @@
         drawAbort = null;
         setBusy(false);
       }
+    }
+  }
+
+  /** A coordinate attribute's value moved by (dx, dy), as server/web/patch.rs moves it: `x`, `y`,
+   *  `points` pairs, and a path's absolute M, L, C pairs, H and V (relative commands stay). */
+  function moved(name, value, dx, dy) {
+    let cmd = 'M';
+    let count = 0;
+    return value.replace(/[A-Za-z]|-?\d+/g, (t) => {
+      if (/^[A-Za-z]$/.test(t)) {
+        cmd = t;
+        count = 0;
+        return t;
+      }
+      const odd = count++ % 2 === 1;
+      let onX;
+      if (name === 'x' || name === 'y') onX = name === 'x';
+      else if (name === 'points' || 'MLC'.includes(cmd)) onX = !odd;
+      else if (cmd === 'H' || cmd === 'V') onX = cmd === 'H';
+      else return t;
+      return String(Number(t) + (onX ? dx : dy));
+    });
+  }
+
+  /**
+   * Change the drawing on the page as a `/scene.patch` answer says (server/web/patch.rs): the
+   * root's changed attributes, then each layer's children walked in order, kept, removed,
+   * inserted from the patch's markup, or moved. What the page added (the selection, the live
+   * marks) stays on what is kept or moved. False (throws when half way) when the drawing on the
+   * page is not the one the patch starts from.
+   */
+  function applyPatch(p) {
+    const layers = svg.querySelectorAll(':scope > g > g');
+    if (layers.length !== p.layers.length || p.had.some((n, i) => layers[i].childElementCount !== n)) return false;
+    let pool = [];
+    if (p.markup) {
+      const doc = new DOMParser().parseFromString(`<svg xmlns="${SVGNS}">${p.markup}</svg>`, 'image/svg+xml');
+      if (doc.querySelector('parsererror')) return false;
+      pool = [...doc.documentElement.children];
+    }
+    unlight();
+    let next = 0;
+    layers.forEach((layer, i) => {
+      let at = layer.firstElementChild;
+      const step = () => {
+        if (!at) throw new Error('the patch runs past the drawing');
+        const was = at;
+        at = at.nextElementSibling;
+        return was;
+      };
+      for (const [op, n, dy] of p.layers[i]) {
+        if (op === 'k') for (let k = 0; k < n; k++) step();
+        else if (op === 'r') for (let k = 0; k < n; k++) step().remove();
+        else if (op === 'i') for (let k = 0; k < n; k++) layer.insertBefore(pool[next++], at);
+        else if (op === 'm') {
+          const g = step();
+          for (const x of [g, ...g.querySelectorAll('*')]) {
+            for (const name of ['x', 'y', 'points', 'd']) {
+              const v = x.getAttribute(name);
+              if (v !== null) x.setAttribute(name, moved(name, v, n, dy));
+            }
+          }
+        }
+      }
+    });
+    for (const [name, value] of p.root) svg.setAttribute(name, value);
+    if (!p.has.every((n, i) => layers[i].childElementCount === n)) return false;
+    setup(svg);
+    return true;
+  }
+
+  /** Whether the patch was applied whole (a patch that does not fit may have changed part). */
+  function patched(p) {
+    try {
+      return applyPatch(p);
+    } catch (_) {
+      return false;
     }
   }
 
@@ -761,7 +860,7 @@
     if (!running && s.generation && s.generation !== generation) {
       const first = !svg;
       generation = s.generation;
-      if ((await show(null, view.sel)) && first) fit();
+      if ((await show(null, view.sel, !first)) && first) fit();
     }
     if (running) setTimeout(pollStatus, 400);
   }
@@ -852,7 +951,7 @@
         queued = null;
         if (u.generation <= generation && svg) continue;
         generation = u.generation;
-        await show(null, view.sel);
+        await show(null, view.sel, true);
         if (view.sel && !panel.hidden) {
           // What went away has no details to ask for: the panel says so and keeps what it showed.
           if (goneSince.has(view.sel)) panelBody.prepend(el('p', `Removed at ${new Date().toLocaleTimeString()}.`, 'error'));
@@ -979,6 +1078,8 @@
       // and the URL parameters it keeps.
       viewQuery: () => viewQuery(false),
       generation: () => generation,
+      // For tests: the generation and view of the drawing on the page.
+      drawn: () => ({ generation: drawnGen, query: drawnQuery }),
       open: (ids) => show(() => openIds(ids)),
       panel: () => { panel.hidden = false; panelToken++; panelBody.textContent = ''; return panelBody; },
       setUrlExtra: (params) => { urlExtra = new URLSearchParams(params); writeUrl(); },

@@ -17,6 +17,7 @@ use super::cache::Rendered;
 use super::error::ApiError;
 use super::extract::{Query, Snap};
 use super::headers::{etag, fresh, not_modified};
+use super::patch::{self, Patch};
 use super::state::{AppState, Current};
 
 /// An ETag for `what` of this state: saved snapshots and live generations never share one.
@@ -178,17 +179,96 @@ pub async fn scene_svg(
         return Ok(r);
     }
     let r = rendered(&state, cur.clone(), view).await?;
-    let mut resp = fresh("image/svg+xml; charset=utf-8", &tag, r.svg.clone());
-    // The view the server resolved (with the selection's ancestors opened), for the page to keep.
+    Ok(whole(&cur, &r, &tag))
+}
+
+/// The whole drawing `r` of `cur`, with what the page keeps of it in headers.
+fn whole(cur: &Current, r: &Rendered, tag: &str) -> Response {
+    let mut resp = fresh("image/svg+xml; charset=utf-8", tag, r.svg.clone());
+    drawing_headers(&mut resp, cur, r);
+    resp
+}
+
+/// What a drawing's answer says besides its body: the view the server resolved (with the
+/// selection's ancestors opened), the filters in force and the generation drawn.
+fn drawing_headers(resp: &mut Response, cur: &Current, r: &Rendered) {
+    let h = resp.headers_mut();
     if let Ok(v) = axum::http::HeaderValue::from_str(&r.layout.view.to_query()) {
-        resp.headers_mut().insert("x-dockmap-view", v);
+        h.insert("x-dockmap-view", v);
     }
     if let Ok(v) = axum::http::HeaderValue::from_str(&r.layout.hide.join(",")) {
-        resp.headers_mut().insert("x-dockmap-hide", v);
+        h.insert("x-dockmap-hide", v);
     }
     if let Ok(v) = axum::http::HeaderValue::from_str(&cur.generation.to_string()) {
-        resp.headers_mut().insert("x-dockmap-generation", v);
+        h.insert("x-dockmap-generation", v);
     }
+}
+
+/// The parameters of `/scene.patch` (besides the view's).
+#[derive(Deserialize)]
+pub struct PatchParams {
+    /// The generation of the drawing the page holds.
+    since: u64,
+    /// The view that drawing was asked with, when not the one asked for now.
+    base: Option<String>,
+}
+
+/// The body of a `/scene.patch` answer that is a patch.
+#[derive(Serialize)]
+struct PatchAnswer {
+    /// The generation the patch starts from.
+    since: u64,
+    /// The generation it leads to.
+    generation: u64,
+    #[serde(flatten)]
+    patch: Patch,
+}
+
+/// `GET /scene.patch?since=GEN[&base=VIEW]` (plus the view's parameters): the change from the
+/// drawing of generation `since` (of view `base`, or of the view asked) to the newest drawing of
+/// the view asked, as JSON ([`Patch`]); the whole drawing, as `/scene.svg` answers it and with
+/// `x-dockmap-patch: whole`, when that older drawing is no longer held.
+pub async fn scene_patch(
+    State(state): State<AppState>,
+    Snap(cur): Snap,
+    view: View,
+    Query(p): Query<PatchParams>,
+    req: HeaderMap,
+) -> Result<Response, ApiError> {
+    let base = p
+        .base
+        .map_or_else(|| view.to_query(), |b| View::from_query(&b).to_query());
+    let tag = view_tag(&cur, &view, &format!("patch?since={}&base={base}", p.since));
+    if let Some(r) = not_modified(&req, &tag) {
+        return Ok(r);
+    }
+    let new = rendered(&state, cur.clone(), view).await?;
+    let patch = match state.cache().held(&cur.key, p.since, &base) {
+        Some(old) => {
+            let (new, generation) = (new.clone(), cur.generation);
+            tokio::task::spawn_blocking(move || {
+                let patch = patch::diff(&old.svg, &new.svg)?;
+                Some(serde_json::to_vec(&PatchAnswer {
+                    since: p.since,
+                    generation,
+                    patch,
+                }))
+            })
+            .await?
+            .transpose()?
+        }
+        None => None,
+    };
+    let Some(body) = patch else {
+        let mut resp = whole(&cur, &new, &tag);
+        resp.headers_mut().insert(
+            "x-dockmap-patch",
+            axum::http::HeaderValue::from_static("whole"),
+        );
+        return Ok(resp);
+    };
+    let mut resp = fresh("application/json", &tag, body);
+    drawing_headers(&mut resp, &cur, &new);
     Ok(resp)
 }
 

@@ -1,4 +1,5 @@
-//! Recently drawn views, so reloading, exporting or linking the same view costs nothing.
+//! Recently drawn views, so reloading, exporting or linking the same view costs nothing, and
+//! the drawings live pages hold, which their patches (`/scene.patch`) are computed from.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,6 +10,10 @@ use super::worker::{Worker, WorkerGone};
 
 /// How many views are kept.
 const KEEP: usize = 8;
+
+/// How many of a snapshot's newest generations keep their drawings: a page that fell this far
+/// behind is still sent a patch; one further behind gets the whole drawing.
+const GENERATIONS: u64 = 3;
 
 /// A laid-out, rendered view.
 #[derive(Debug)]
@@ -29,11 +34,30 @@ pub struct RenderCache {
 }
 
 impl RenderCache {
-    /// Forget everything (a new snapshot arrived).
+    /// A new generation arrived: forget the drawings no page will draw or patch from again,
+    /// keeping those of each snapshot's last [`GENERATIONS`] generations.
     pub fn clear(&self) {
         if let Ok(mut e) = self.entries.lock() {
-            e.clear();
+            let newest: Vec<(String, u64)> = e.iter().map(|(s, g, _, _)| (s.clone(), *g)).collect();
+            e.retain(|(s, g, _, _)| {
+                let top = newest
+                    .iter()
+                    .filter(|(n, _)| n == s)
+                    .map(|(_, g)| *g)
+                    .max()
+                    .unwrap_or(*g);
+                g + GENERATIONS > top
+            });
         }
+    }
+
+    /// The drawing of `view` (a canonical query, [`View::to_query`]) of generation
+    /// `generation` of the snapshot keyed `snap`, if it is still held; never drawn anew.
+    pub fn held(&self, snap: &str, generation: u64, view: &str) -> Option<Arc<Rendered>> {
+        let e = self.entries.lock().ok()?;
+        e.iter()
+            .find(|(s, g, k, _)| s == snap && *g == generation && k == view)
+            .map(|hit| hit.3.clone())
     }
 
     /// The rendered view of generation `generation` of the snapshot keyed `snap`, from the cache
@@ -66,8 +90,9 @@ impl RenderCache {
             })
             .await?;
         if let Ok(mut e) = self.entries.lock() {
-            // A live view of an older generation is never asked for again.
-            e.retain(|(s, g, _, _)| s != snap || *g == generation);
+            // A live view of an older generation is never drawn again, but a page holding it
+            // may ask for a patch from it.
+            e.retain(|(s, g, _, _)| s != snap || g + GENERATIONS > generation);
             if e.len() >= KEEP {
                 e.remove(0);
             }

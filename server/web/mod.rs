@@ -130,6 +130,7 @@ fn app(
     let (r, mut rules) = Routes::new()
         .page("/", snap, pages::index)
         .get("/scene.svg", snap, api::scene_svg)
+        .get("/scene.patch", snap, api::scene_patch)
         .get("/api/status", all, api::status)
         .post("/api/refresh", Need::Write, api::refresh)
         .get("/api/live", all, api::live)

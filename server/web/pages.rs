@@ -131,7 +131,7 @@ async fn page(
     let page = IndexPage {
         share: sharer && snap.is_some(),
         svg: drawing.svg,
-        generation: status.generation,
+        generation: drawing.generation.unwrap_or(status.generation),
         hide: drawing.hide.join(","),
         view: drawing.view,
         snap: snap.unwrap_or_default(),
@@ -179,6 +179,8 @@ struct Drawing {
     view: String,
     /// The zoom level it opens at.
     zoom: &'static str,
+    /// The generation drawn (a live page asks for patches from it), if any.
+    generation: Option<u64>,
 }
 
 impl Drawing {
@@ -190,8 +192,10 @@ impl Drawing {
     ) -> Result<Self, ApiError> {
         Ok(match shown {
             Some(cur) => {
+                let generation = Some(cur.generation);
                 let r = rendered(state, cur, view).await?;
                 Self {
+                    generation,
                     svg: r.svg.clone(),
                     hide: r.layout.hide.clone(),
                     view: r.layout.view.to_query(),
@@ -207,6 +211,7 @@ impl Drawing {
                 hide: Vec::new(),
                 view: view.to_query(),
                 zoom: "close",
+                generation: None,
             },
         })
     }

@@ -49,6 +49,10 @@ pub struct Patch {
     pub layers: Vec<Vec<Edit>>,
     /// The inserted items, concatenated, in the order the `Insert` edits take them.
     pub markup: String,
+    /// How many children each layer has before (the page checks it holds that drawing)...
+    pub had: Vec<usize>,
+    /// ... and after.
+    pub has: Vec<usize>,
 }
 
 impl Patch {
@@ -428,6 +432,8 @@ pub fn diff(old: &str, new: &str) -> Option<Patch> {
         root,
         layers,
         markup,
+        had: a.layers.iter().map(Vec::len).collect(),
+        has: b.layers.iter().map(Vec::len).collect(),
     })
 }
 
@@ -439,8 +445,10 @@ pub struct Misfit(&'static str);
 /// `patch` applied to drawing `old`, as the page applies it to its DOM.
 pub fn apply(old: &str, patch: &Patch) -> Result<String, Misfit> {
     let s = split(old).ok_or(Misfit("not a drawing"))?;
-    if s.layers.len() != patch.layers.len() {
-        return Err(Misfit("another number of layers"));
+    if s.layers.iter().map(Vec::len).ne(patch.had.iter().copied())
+        || s.layers.len() != patch.layers.len()
+    {
+        return Err(Misfit("other layers"));
     }
     let (pool, _) = items(&patch.markup, 0).ok_or(Misfit("the markup is not elements"))?;
     let mut pool = pool.into_iter();
