@@ -122,7 +122,7 @@ fn a_new_container_is_drawn_in_place_and_pause_holds_the_picture() {
     drop(first);
 }
 
-/// Requests for the whole drawing and for patches, counted on the server.
+/// Answers with the whole drawing and with patches, counted on the server.
 #[derive(Default)]
 struct Drawings {
     whole: AtomicUsize,
@@ -136,12 +136,17 @@ fn counting(router: axum::Router) -> (axum::Router, Arc<Drawings>) {
         move |req: axum::extract::Request, next: axum::middleware::Next| {
             let counts = counts.clone();
             async move {
-                match req.uri().path() {
-                    "/scene.svg" => counts.whole.fetch_add(1, Ordering::SeqCst),
-                    "/scene.patch" => counts.patches.fetch_add(1, Ordering::SeqCst),
-                    _ => 0,
-                };
-                next.run(req).await
+                let path = req.uri().path().to_owned();
+                let r = next.run(req).await;
+                // A patch request answered with the whole drawing counts as a whole drawing.
+                let whole = path == "/scene.svg"
+                    || (path == "/scene.patch" && r.headers().contains_key("x-dockmap-patch"));
+                if whole {
+                    counts.whole.fetch_add(1, Ordering::SeqCst);
+                } else if path == "/scene.patch" {
+                    counts.patches.fetch_add(1, Ordering::SeqCst);
+                }
+                r
             }
         },
     ));

@@ -330,3 +330,6 @@ pub async fn search_handler(
     );
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests;

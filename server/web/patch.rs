@@ -213,12 +213,18 @@ fn map_numbers(name: &str, value: &str, f: &mut impl FnMut(Axis, i64) -> i64) ->
                 return None;
             }
             let n: i64 = value[start..i].parse().ok()?;
+            // Pairs: x first.
+            let pair = if count.is_multiple_of(2) {
+                Axis::X
+            } else {
+                Axis::Y
+            };
             let axis = match name {
                 "x" => Some(Axis::X),
                 "y" => Some(Axis::Y),
-                "points" => Some(if count % 2 == 0 { Axis::X } else { Axis::Y }),
+                "points" => Some(pair),
                 _ => match cmd {
-                    'M' | 'L' | 'C' => Some(if count % 2 == 0 { Axis::X } else { Axis::Y }),
+                    'M' | 'L' | 'C' => Some(pair),
                     'H' => Some(Axis::X),
                     'V' => Some(Axis::Y),
                     c if c.is_ascii_lowercase() => None,
