@@ -267,7 +267,7 @@
   /**
    * Change the drawing on the page as a `/scene.patch` answer says (server/web/patch.rs): the
    * root's changed attributes, then each layer's children walked in order, kept, removed,
-   * inserted from the patch's markup, or moved. What the page added (the selection, the live
+   * inserted from the patch's markup, moved, or given new attribute values. What the page added (the selection, the live
    * marks) stays on what is kept or moved. False (throws when half way) when the drawing on the
    * page is not the one the patch starts from.
    */
@@ -294,7 +294,10 @@
         if (op === 'k') for (let k = 0; k < n; k++) step();
         else if (op === 'r') for (let k = 0; k < n; k++) step().remove();
         else if (op === 'i') for (let k = 0; k < n; k++) layer.insertBefore(pool[next++], at);
-        else if (op === 'm') {
+        else if (op === 'a') {
+          const g = step();
+          for (const [name, value] of n) g.setAttribute(name, value);
+        } else if (op === 'm') {
           const g = step();
           for (const x of [g, ...g.querySelectorAll('*')]) {
             for (const name of ['x', 'y', 'points', 'd']) {

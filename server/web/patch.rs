@@ -4,7 +4,9 @@
 //! the whole new drawing. Both SVGs are split as `render::svg` writes them: the root `<svg>` tag,
 //! then layers (boxes, edges, leaves) of top-level items (a node's `<g data-id>`, an edge's
 //! `<path>`). Items are matched by key (a node's id; an edge's ends and kind, numbered when
-//! repeated); each layer's change is a list of [`Edit`]s applied to the page's children in order.
+//! repeated); each layer's change is a list of [`Edit`]s applied to the page's children in order:
+//! an item that only moved is sent as its move, an edge whose ends moved as its new attributes,
+//! anything else changed as its new markup.
 //! [`apply`] is the page's algorithm (`web/app.js`) on markup, so tests can check that a patch
 //! gives back the new drawing byte for byte. Drawings of another shape get no patch (`None`):
 //! the page is sent the whole drawing.
@@ -16,7 +18,7 @@ use serde::ser::{Serialize, Serializer};
 use crate::render::escape;
 
 /// One step through a layer's children, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
     /// The next `n` children stay as they are (`["k", n]`).
     Keep(usize),
@@ -27,15 +29,19 @@ pub enum Edit {
     /// The next child moves by (dx, dy): every `x`, `y`, `points` and absolute path coordinate
     /// of it and its descendants (`["m", dx, dy]`).
     Shift(i64, i64),
+    /// The next child (one element without children) takes these attribute values, unescaped
+    /// (`["a", [[name, value], …]]`): an edge whose ends moved apart.
+    Set(Vec<(String, String)>),
 }
 
 impl Serialize for Edit {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match *self {
+        match self {
             Edit::Keep(n) => ("k", n).serialize(s),
             Edit::Remove(n) => ("r", n).serialize(s),
             Edit::Insert(n) => ("i", n).serialize(s),
             Edit::Shift(dx, dy) => ("m", dx, dy).serialize(s),
+            Edit::Set(set) => ("a", set).serialize(s),
         }
     }
 }
@@ -253,6 +259,18 @@ fn map_numbers(name: &str, value: &str, f: &mut impl FnMut(Axis, i64) -> i64) ->
 /// The item with every coordinate rewritten by `f` (see [`map_numbers`]); `None` when one
 /// cannot be.
 fn map_coords(item: &str, f: &mut impl FnMut(Axis, i64) -> i64) -> Option<String> {
+    rewrite(item, &mut |name, value| {
+        if matches!(name, "x" | "y" | "points" | "d") {
+            map_numbers(name, value, f).map(Some)
+        } else {
+            Some(None)
+        }
+    })
+}
+
+/// The item with attribute values rewritten, tag by tag: `f(name, value)` (value as written)
+/// says `Some(None)` to keep it, `Some(Some(new))` to write `new` instead, `None` to give up.
+fn rewrite(item: &str, f: &mut impl FnMut(&str, &str) -> Option<Option<String>>) -> Option<String> {
     let mut out = String::with_capacity(item.len() + 16);
     let mut p = 0;
     while let Some(open) = item[p..].find('<').map(|i| p + i) {
@@ -261,13 +279,13 @@ fn map_coords(item: &str, f: &mut impl FnMut(Axis, i64) -> i64) -> Option<String
         let tag = &item[open..end];
         let mut q = 0;
         for (name, value) in attrs(tag) {
-            if !matches!(name, "x" | "y" | "points" | "d") {
+            let Some(new) = f(name, value)? else {
                 continue;
-            }
+            };
             // `attrs` hands out slices of `tag`: where this value sits in it.
             let at = value.as_ptr() as usize - tag.as_ptr() as usize;
             out.push_str(&tag[q..at]);
-            out.push_str(&map_numbers(name, value, f)?);
+            out.push_str(&new);
             q = at + value.len();
         }
         out.push_str(&tag[q..]);
@@ -275,6 +293,39 @@ fn map_coords(item: &str, f: &mut impl FnMut(Axis, i64) -> i64) -> Option<String
     }
     out.push_str(&item[p..]);
     Some(out)
+}
+
+/// `item` (one element without children) with the attributes of `set` given their values, as
+/// the page's `setAttribute` gives them.
+fn with_attrs(item: &str, set: &[(String, String)]) -> Option<String> {
+    rewrite(item, &mut |name, _| {
+        Some(
+            set.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| escape(v).into_owned()),
+        )
+    })
+}
+
+/// The attributes to set on `old` to make it `new`, if both are one element without children,
+/// of one name and attribute names, and only values differ (an edge whose ends moved apart).
+fn attrs_between(old: &str, new: &str) -> Option<Vec<(String, String)>> {
+    let single = |s: &str| s.ends_with("/>") && tag_end(s, 0) == Some(s.len());
+    let name = |s: &str| s.split([' ', '/', '>']).next().map(str::to_owned);
+    if !single(old) || !single(new) || name(old) != name(new) {
+        return None;
+    }
+    let (a, b) = (attrs(old), attrs(new));
+    if a.len() != b.len() || a.iter().zip(&b).any(|(x, y)| x.0 != y.0) {
+        return None;
+    }
+    let set: Vec<(String, String)> = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| x.1 != y.1)
+        .map(|(_, (n, v))| ((*n).to_owned(), unescape(v)))
+        .collect();
+    (!set.is_empty() && with_attrs(old, &set).as_deref() == Some(new)).then_some(set)
 }
 
 /// `item` moved by (dx, dy), as the page moves it.
@@ -312,7 +363,7 @@ struct Edits(Vec<Edit>);
 
 impl Edits {
     fn push(&mut self, e: Edit) {
-        match (self.0.last_mut(), e) {
+        match (self.0.last_mut(), &e) {
             (Some(Edit::Keep(n)), Edit::Keep(m))
             | (Some(Edit::Remove(n)), Edit::Remove(m))
             | (Some(Edit::Insert(n)), Edit::Insert(m)) => *n += m,
@@ -389,6 +440,8 @@ fn diff_layer(old: &[&str], new: &[&str], markup: &mut String) -> Vec<Edit> {
             edits.push(Edit::Keep(1));
         } else if let Some((dx, dy)) = shift_between(old[i], item) {
             edits.push(Edit::Shift(dx, dy));
+        } else if let Some(set) = attrs_between(old[i], item) {
+            edits.push(Edit::Set(set));
         } else {
             edits.push(Edit::Remove(1));
             markup.push_str(item);
@@ -473,25 +526,29 @@ pub fn apply(old: &str, patch: &Patch) -> Result<String, Misfit> {
         out.push_str(s.frame[k]);
         let mut children = layer.iter();
         for e in edits {
-            match *e {
-                Edit::Keep(n) => {
+            match e {
+                &Edit::Keep(n) => {
                     for _ in 0..n {
                         out.push_str(children.next().ok_or(Misfit("keeps past the end"))?);
                     }
                 }
-                Edit::Remove(n) => {
+                &Edit::Remove(n) => {
                     for _ in 0..n {
                         children.next().ok_or(Misfit("removes past the end"))?;
                     }
                 }
-                Edit::Insert(n) => {
+                &Edit::Insert(n) => {
                     for _ in 0..n {
                         out.push_str(pool.next().ok_or(Misfit("inserts more than it holds"))?);
                     }
                 }
-                Edit::Shift(dx, dy) => {
+                &Edit::Shift(dx, dy) => {
                     let c = children.next().ok_or(Misfit("moves past the end"))?;
                     out.push_str(&shifted(c, dx, dy).ok_or(Misfit("moves what cannot move"))?);
+                }
+                Edit::Set(set) => {
+                    let c = children.next().ok_or(Misfit("sets past the end"))?;
+                    out.push_str(&with_attrs(c, set).ok_or(Misfit("sets on what it cannot"))?);
                 }
             }
         }

@@ -71,6 +71,7 @@ fn patch_of(body: &str) -> Patch {
             "k" => Edit::Keep(n(1) as usize),
             "r" => Edit::Remove(n(1) as usize),
             "i" => Edit::Insert(n(1) as usize),
+            "a" => Edit::Set(serde_json::from_value(e[1].clone()).unwrap()),
             _ => Edit::Shift(n(1), n(2)),
         }
     };

@@ -170,3 +170,30 @@ fn items_move_as_a_whole_also_out_of_order() {
     };
     round_trip(&layer(&[&e(1), &e(2)]), &layer(&[&e(2)]), "repeated edges");
 }
+
+#[test]
+fn an_edge_whose_ends_moved_apart_is_sent_as_its_new_attributes() {
+    let layer = |d: &str| {
+        format!(
+            r#"<svg id="map"><g id="vp"><g class="edges"><path class="e k-veth" data-s="a&amp;b" data-t="c" data-n="1" d="{d}"/></g></g></svg>"#
+        )
+    };
+    let (old, new) = (layer("M1 2C3 4 5 6 7 8"), layer("M1 2C3 4 5 6 70 80"));
+    let p = diff(&old, &new).unwrap();
+    assert_eq!(
+        p.layers,
+        vec![vec![Edit::Set(vec![(
+            "d".into(),
+            "M1 2C3 4 5 6 70 80".into()
+        )])]]
+    );
+    assert_eq!(apply(&old, &p).unwrap(), new);
+    // A node (an element with children) changed in place is sent whole.
+    let g = |label: &str| {
+        format!(
+            r#"<svg id="map"><g id="vp"><g class="leaves"><g class="n" data-id="x"><text x="1" y="2">{label}</text></g></g></g></svg>"#
+        )
+    };
+    let p = diff(&g("a"), &g("b")).unwrap();
+    assert_eq!(p.layers, vec![vec![Edit::Remove(1), Edit::Insert(1)]]);
+}
