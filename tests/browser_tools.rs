@@ -104,11 +104,13 @@ async fn keyboard_zooms_pans_and_fits_and_the_view_goes_in_the_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_redraws_and_the_theme_switches() {
     let Some((b, _)) = page().await else { return };
-    b.js("document.getElementById('map').dataset.old = '1'")
-        .await;
+    // The page changes its drawing in place (a patch from the one it holds), so what tells the
+    // new drawing is the generation drawn.
+    let before = b.js("return window.dockmap.drawn().generation").await;
     b.click_id("refresh").await;
-    b.until(
-        "const m = document.getElementById('map'); return !!m && m.dataset.old === undefined",
+    b.until_with(
+        "return window.dockmap.drawn().generation > arguments[0] && !!document.getElementById('map')",
+        vec![before],
         20,
         "a new drawing after refresh",
     )
