@@ -15,7 +15,8 @@
 //! draws as it drew every update before). Per update, medians: the answer's bytes on the wire
 //! (gzip, as the server sends to chromium) and decoded; the page's redraw (the answer received →
 //! the frame after it is drawn); and the whole update (arrived on `/api/live` → that frame).
-//! Settings: DOCKMAP_BENCH_UPDATES (default 12), DOCKMAP_BENCH_CONTAINERS (the host, default 200).
+//! Settings: DOCKMAP_BENCH_UPDATES (default 12), DOCKMAP_BENCH_CONTAINERS (the host, default 200),
+//! DOCKMAP_BENCH_DEBUG=1 (each update's requests and times, as the page saw them).
 
 #[path = "bench_host.rs"]
 mod bench_host;
