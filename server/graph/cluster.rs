@@ -24,12 +24,22 @@ pub fn build_cluster(cluster: &ClusterSnapshot) -> Graph {
     let snaps = cluster.snapshots();
     let mut b = Builder::new(NodeNames::of_cluster(cluster));
     b.add_nodes(&snaps);
+    join_cluster(b, cluster, &snaps)
+}
+
+/// The cross-node joins of a cluster whose nodes are all added: node states, tunnels,
+/// encryption, missing MACs, MTUs; then the finished graph.
+pub(super) fn join_cluster(
+    mut b: Builder,
+    cluster: &ClusterSnapshot,
+    snaps: &[&NodeSnapshot],
+) -> Graph {
     node_states(&mut b, cluster);
-    let addrs = node_addresses(&b.names, cluster, &snaps);
-    tunnels(&mut b, &snaps, &addrs);
-    super::encryption::encryption(&mut b, &snaps);
-    missing_macs(&mut b, &snaps, &addrs);
-    mtu(&mut b, &snaps);
+    let addrs = node_addresses(&b.names, cluster, snaps);
+    tunnels(&mut b, snaps, &addrs);
+    super::encryption::encryption(&mut b, snaps);
+    missing_macs(&mut b, snaps, &addrs);
+    mtu(&mut b, snaps);
     b.finish()
 }
 
