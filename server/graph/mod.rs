@@ -13,6 +13,7 @@ mod kernel_findings;
 pub mod model;
 pub mod nodes;
 pub mod parts;
+mod tunnels;
 pub mod veth;
 
 #[cfg(test)]

@@ -1,53 +1,79 @@
 //! Each node's own part of a cluster's picture, kept between builds of a followed cluster: a
 //! change on one node of a hundred rebuilds that node's elements, and the others' are copied as
-//! they were. The cross-node joins (tasks, tunnels, encryption, missing MACs, MTUs, node states)
-//! are redone whole: they are a small part of a build. The result is the graph
+//! they were. Each node's VXLAN tunnels are kept too while what they resolve against (every
+//! node's address and vxlan interfaces, labels) is unchanged; the other cross-node joins (tasks,
+//! encryption, missing MACs, MTUs, node states) are redone whole. The result is the graph
 //! [`super::build_cluster`] gives for the same cluster, byte for byte; where that could not be
 //! sure (two nodes claiming one ID), the whole cluster is built as usual.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::snapshot::{ClusterNode, ClusterSnapshot, NodeSnapshot};
 
 use super::attrs::merge_network_attrs;
 use super::builder::Builder;
-use super::cluster::{build_cluster, join_cluster};
+use super::cluster::{build_cluster, finish_joins, prepare_joins};
 use super::model::{Edge, Element, ElementKind, Finding, Graph};
 use super::nodes::NodeNames;
+use super::tunnels::{take_fdb, NodeIndex, Resolved, TunnelContext};
 
 /// What one node adds to the picture by itself (before any cross-node join).
 struct NodePart {
     elements: Vec<Element>,
+    /// Every edge but the FDB edges.
     edges: Vec<Edge>,
+    /// The FDB edges, unresolved, by the vxlan interface they start at.
+    fdb: BTreeMap<String, Vec<Edge>>,
     findings: Vec<Finding>,
+    /// What the joins look up in this node.
+    index: NodeIndex,
 }
 
 impl NodePart {
     fn build(names: &NodeNames, snap: &NodeSnapshot) -> NodePart {
         let mut b = Builder::new(names.clone());
         b.add_node(snap);
+        let fdb = take_fdb(&mut b.edges);
         NodePart {
             elements: b.elements.into_values().collect(),
             edges: b.edges.into_values().collect(),
+            fdb,
             findings: b.findings,
+            index: NodeIndex::new(snap),
         }
     }
 }
 
 /// A node's part with what it was built from: the caller's stamp of the snapshot's content, and
-/// the names the node had (a label changes when another node with its hostname joins).
+/// the names the node had (a label changes when another node with its hostname joins); its
+/// tunnels as resolved in the last build's context.
 struct Kept {
     stamp: u64,
     label: String,
     part: NodePart,
+    tunnels: Vec<Resolved>,
 }
 
 /// The parts of the last build, by node key; what a build reused or rebuilt.
 #[derive(Default)]
 pub struct NodeParts {
     kept: HashMap<String, Kept>,
+    /// What the kept tunnels were resolved against ([`TunnelContext::canonical`]).
+    context: String,
     /// Keys of the nodes whose part the last build made anew (every node after a full build).
     rebuilt: Vec<String>,
+    /// Whether the last build resolved every node's tunnels anew.
+    tunnels_resolved: bool,
+}
+
+/// A node of the build under way.
+struct Node {
+    key: String,
+    stamp: Option<u64>,
+    label: String,
+    part: NodePart,
+    /// Its kept tunnels, when its part was kept.
+    tunnels: Option<Vec<Resolved>>,
 }
 
 impl NodeParts {
@@ -73,7 +99,7 @@ impl NodeParts {
             return self.full(cluster);
         }
         let mut b = Builder::new(names);
-        let mut kept = HashMap::with_capacity(order.len());
+        let mut nodes = Vec::with_capacity(order.len());
         let mut rebuilt = Vec::new();
         for (snap, stamp) in &order {
             let key = b.names.key(snap).to_owned();
@@ -82,32 +108,68 @@ impl NodeParts {
                 .kept
                 .remove(&key)
                 .filter(|k| Some(k.stamp) == *stamp && k.label == label);
-            let part = match reuse {
-                Some(k) => k.part,
+            let (part, tunnels) = match reuse {
+                Some(k) => (k.part, Some(k.tunnels)),
                 None => {
                     rebuilt.push(key.clone());
-                    NodePart::build(&b.names, snap)
+                    (NodePart::build(&b.names, snap), None)
                 }
             };
             if !add_part(&mut b, &part) {
                 return self.full(cluster);
             }
-            if let Some(stamp) = stamp {
-                kept.insert(
-                    key,
-                    Kept {
-                        stamp: *stamp,
-                        label,
-                        part,
-                    },
-                );
-            }
+            nodes.push(Node {
+                key,
+                stamp: *stamp,
+                label,
+                part,
+                tunnels,
+            });
         }
-        self.kept = kept;
-        self.rebuilt = rebuilt;
         let order: Vec<&NodeSnapshot> = order.iter().map(|(s, _)| *s).collect();
         b.join_nodes(&order);
-        join_cluster(b, cluster, &snaps)
+        let addrs = prepare_joins(&mut b, cluster, &snaps);
+        let kept_tunnels: Vec<Option<Vec<Resolved>>> =
+            nodes.iter_mut().map(|n| n.tunnels.take()).collect();
+        let index: HashMap<String, &NodeIndex> = nodes
+            .iter()
+            .map(|n| (n.key.clone(), &n.part.index))
+            .collect();
+        let context = TunnelContext::new(&b, &snaps, &addrs, &index);
+        let canonical = context.canonical();
+        let same = canonical == self.context;
+        let tunnels: Vec<Vec<Resolved>> = nodes
+            .iter()
+            .zip(kept_tunnels)
+            .map(|(n, kept)| match kept.filter(|_| same) {
+                Some(t) => t,
+                None => n
+                    .part
+                    .fdb
+                    .values()
+                    .map(|e| context.resolve(e.clone()))
+                    .collect(),
+            })
+            .collect();
+        let graph = finish_joins(b, &snaps, &addrs, &index, tunnels.iter().flatten());
+        drop(index);
+        self.kept = nodes
+            .into_iter()
+            .zip(tunnels)
+            .filter_map(|(n, tunnels)| {
+                let kept = Kept {
+                    stamp: n.stamp?,
+                    label: n.label,
+                    part: n.part,
+                    tunnels,
+                };
+                Some((n.key, kept))
+            })
+            .collect();
+        self.context = canonical;
+        self.rebuilt = rebuilt;
+        self.tunnels_resolved = !same;
+        graph
     }
 
     /// Keys of the nodes whose part the last build made anew.
@@ -115,9 +177,17 @@ impl NodeParts {
         &self.rebuilt
     }
 
+    /// Whether the last build resolved every node's tunnels anew (what they resolve against
+    /// changed, or nothing was kept).
+    pub fn tunnels_resolved(&self) -> bool {
+        self.tunnels_resolved
+    }
+
     /// Build the whole cluster as usual, and keep nothing (the next build starts afresh).
     fn full(&mut self, cluster: &ClusterSnapshot) -> Graph {
         self.kept.clear();
+        self.context.clear();
+        self.tunnels_resolved = true;
         let names = NodeNames::of_cluster(cluster);
         self.rebuilt = cluster
             .snapshots()
@@ -266,6 +336,12 @@ mod tests {
             // Only a new label (a shared hostname) rebuilds other nodes too.
             if step % 6 != 3 {
                 assert_eq!(parts.rebuilt(), [key], "step {step}");
+            }
+            // An MTU or a container changes nothing the tunnels resolve against; a new label does.
+            match step % 6 {
+                0 | 1 => assert!(!parts.tunnels_resolved(), "step {step}"),
+                3 => assert!(parts.tunnels_resolved(), "step {step}"),
+                _ => {}
             }
         }
     }
