@@ -230,8 +230,13 @@ impl<'a> TunnelContext<'a> {
 
 /// Take every FDB edge out of a builder, by the vxlan interface it starts at, in ID order.
 pub(super) fn take_fdb(edges: &mut BTreeMap<String, Edge>) -> BTreeMap<String, Vec<Edge>> {
+    let (fdb, rest): (Vec<_>, Vec<_>) = std::mem::take(edges)
+        .into_iter()
+        .partition(|(_, e)| e.kind == EdgeKind::Fdb);
+    // In order already: collected in bulk, not inserted one by one.
+    *edges = rest.into_iter().collect();
     let mut by_source: BTreeMap<String, Vec<Edge>> = BTreeMap::new();
-    for (_, e) in edges.extract_if(.., |_, e| e.kind == EdgeKind::Fdb) {
+    for (_, e) in fdb {
         by_source.entry(e.source.clone()).or_default().push(e);
     }
     by_source
