@@ -22,8 +22,9 @@ struct NodePart {
     elements: Vec<Element>,
     /// Every edge but the FDB edges.
     edges: Vec<Edge>,
-    /// The FDB edges, unresolved, by the vxlan interface they start at.
-    fdb: BTreeMap<String, Vec<Edge>>,
+    /// The FDB edges, unresolved, by the vxlan interface they start at; taken when resolved (a
+    /// kept part keeps its tunnels resolved, not a second copy of them).
+    fdb: Option<BTreeMap<String, Vec<Edge>>>,
     findings: Vec<Finding>,
     /// What the joins look up in this node.
     index: NodeIndex,
@@ -33,7 +34,7 @@ impl NodePart {
     fn build(names: &NodeNames, snap: &NodeSnapshot) -> NodePart {
         let mut b = Builder::new(names.clone());
         b.add_node(snap);
-        let fdb = take_fdb(&mut b.edges);
+        let fdb = Some(take_fdb(&mut b.edges));
         NodePart {
             elements: b.elements.into_values().collect(),
             edges: b.edges.into_values().collect(),
@@ -131,6 +132,8 @@ impl NodeParts {
         let addrs = prepare_joins(&mut b, cluster, &snaps);
         let kept_tunnels: Vec<Option<Vec<Resolved>>> =
             nodes.iter_mut().map(|n| n.tunnels.take()).collect();
+        let unresolved: Vec<Option<BTreeMap<String, Vec<Edge>>>> =
+            nodes.iter_mut().map(|n| n.part.fdb.take()).collect();
         let index: HashMap<String, &NodeIndex> = nodes
             .iter()
             .map(|n| (n.key.clone(), &n.part.index))
@@ -138,16 +141,19 @@ impl NodeParts {
         let context = TunnelContext::new(&b, &snaps, &addrs, &index);
         let canonical = context.canonical();
         let same = canonical == self.context;
-        let tunnels: Vec<Vec<Resolved>> = nodes
+        let tunnels: Vec<Vec<Resolved>> = order
             .iter()
-            .zip(kept_tunnels)
-            .map(|(n, kept)| match kept.filter(|_| same) {
-                Some(t) => t,
-                None => n
-                    .part
+            .zip(kept_tunnels.into_iter().zip(unresolved))
+            .map(|(snap, (kept, fdb))| match (kept.filter(|_| same), fdb) {
+                (Some(t), _) => t,
+                (None, Some(fdb)) => fdb.into_values().map(|e| context.resolve(e)).collect(),
+                // Kept, but what its tunnels resolve against changed (rare: a node came or
+                // went, a label, an address or a vxlan changed): its FDB edges made again.
+                (None, None) => NodePart::build(&b.names, snap)
                     .fdb
-                    .values()
-                    .map(|e| context.resolve(e.clone()))
+                    .unwrap_or_default()
+                    .into_values()
+                    .map(|e| context.resolve(e))
                     .collect(),
             })
             .collect();
