@@ -37,6 +37,7 @@ mod kernel_graph;
 mod kernel_link;
 mod kernel_switches;
 mod kernel_xfrm;
+mod live_cluster_parts;
 mod live_counters;
 mod live_engine;
 mod live_kernel;

@@ -3,7 +3,8 @@
 //! longer than the deadline (it sends a heartbeat every 2 s) is shown stale at once, without
 //! holding up the others; it comes back when its stream does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,8 +26,25 @@ const MAX_EVENT_LINE: usize = 4096;
 /// Changes of several nodes within this long become one new picture.
 const GATHER_BURST: Duration = Duration::from_millis(50);
 
-/// Every node's latest entry, by agent URL.
-type Entries = Arc<Mutex<BTreeMap<String, ClusterNode>>>;
+/// Every node's latest entry, by agent URL, with its stamp.
+type Entries = Arc<Mutex<BTreeMap<String, (ClusterNode, u64)>>>;
+
+/// The last stamp given: each entry recorded gets a new one, unique in the process.
+static STAMPS: AtomicU64 = AtomicU64::new(0);
+
+fn new_stamp() -> u64 {
+    STAMPS.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// The cluster as followed, and each node's stamp by its source (agent URL): a node's stamp
+/// changes whenever its entry is recorded anew, so an unchanged stamp means an unchanged
+/// snapshot (what lets the graph keep that node's part).
+pub struct FollowedCluster {
+    /// Every node's latest entry; their snapshots are normalized already.
+    pub cluster: ClusterSnapshot,
+    /// Each node's stamp, by `ClusterNode::source`.
+    pub stamps: HashMap<String, u64>,
+}
 
 impl Gatherer {
     /// Follow every agent's change stream until the process ends; [`Followed::next`] gives the
@@ -47,7 +65,10 @@ impl Gatherer {
                 let (targets, failed) = self.targets_or_last(found).await;
                 match failed {
                     Some(entry) => {
-                        entries.lock().await.insert(DISCOVERY.into(), entry);
+                        entries
+                            .lock()
+                            .await
+                            .insert(DISCOVERY.into(), (entry, new_stamp()));
                         let _ = changed_tx.send(());
                     }
                     // Discovery works again: the picture drops its failure now, not at the next change.
@@ -178,17 +199,25 @@ impl Gatherer {
     }
 
     /// Settle a node's outcome as a gather does (stale with its last good snapshot on failure).
+    /// A snapshot is normalized here, once, not at each install of the cluster.
     async fn record(
         &self,
         target: &AgentTarget,
         result: Result<crate::snapshot::NodeSnapshot, FetchError>,
         entries: &Entries,
     ) {
+        let result = result.map(|mut s| {
+            s.normalize();
+            s
+        });
         let node = {
             let mut kept = self.kept.lock().await;
             settle(&mut kept, target.clone(), result)
         };
-        entries.lock().await.insert(target.url.clone(), node);
+        entries
+            .lock()
+            .await
+            .insert(target.url.clone(), (node, new_stamp()));
     }
 }
 
@@ -202,19 +231,27 @@ pub struct Followed {
 impl Followed {
     /// Wait for the next change (and the burst it starts), then the cluster as it is now; `None`
     /// once nothing follows the agents any more.
-    pub async fn next(&mut self) -> Option<ClusterSnapshot> {
+    pub async fn next(&mut self) -> Option<FollowedCluster> {
         self.changed.recv().await?;
         tokio::time::sleep(GATHER_BURST).await;
         while self.changed.try_recv().is_ok() {}
-        let mut nodes: Vec<ClusterNode> = self.entries.lock().await.values().cloned().collect();
+        let (mut nodes, stamps): (Vec<ClusterNode>, HashMap<String, u64>) = {
+            let entries = self.entries.lock().await;
+            let stamps = entries
+                .values()
+                .map(|(n, stamp)| (n.source.clone(), *stamp))
+                .collect();
+            (entries.values().map(|(n, _)| n.clone()).collect(), stamps)
+        };
         super::name_silent_nodes(&mut nodes);
-        let mut cluster = ClusterSnapshot {
+        // The order `ClusterSnapshot::normalize` gives; each snapshot was normalized when recorded.
+        nodes.sort_by(|a, b| (&a.name, &a.source).cmp(&(&b.name, &b.source)));
+        let cluster = ClusterSnapshot {
             schema: CLUSTER_SCHEMA.into(),
             taken_at: crate::snapshot::time::rfc3339_now(),
             duration_ms: 0,
             nodes,
         };
-        cluster.normalize();
-        Some(cluster)
+        Some(FollowedCluster { cluster, stamps })
     }
 }

@@ -21,6 +21,7 @@ use crate::snapshot::{
 pub use crate::snapshot::{node_address, url_host, DISCOVERY};
 pub use discover::{AgentList, AgentTarget};
 pub use fetch::{decode_answer, FetchError};
+pub use follow::FollowedCluster;
 
 /// How the server gathers the cluster.
 #[derive(Debug, Clone)]

@@ -46,11 +46,18 @@ impl Builder {
         for snap in &order {
             self.add_node(snap);
         }
-        self.link_tasks(&order);
+        self.join_nodes(&order);
+    }
+
+    /// What joins the nodes added (in key order): tasks to containers on any node, and names
+    /// several nodes share.
+    pub(super) fn join_nodes(&mut self, order: &[&NodeSnapshot]) {
+        self.link_tasks(order);
         findings::shared_names(self);
     }
 
-    fn add_node(&mut self, snap: &NodeSnapshot) {
+    /// One node's own elements, edges and findings (what [`super::parts`] keeps per node).
+    pub(super) fn add_node(&mut self, snap: &NodeSnapshot) {
         let host_key = self.names.key(snap).to_owned();
         let label = self.names.label(snap).to_owned();
         let host = host_key.as_str();

@@ -56,24 +56,7 @@ impl Builder {
         target: &str,
         attrs: BTreeMap<String, Value>,
     ) {
-        let mut n = 0;
-        loop {
-            let id = ids::edge(kind.as_str(), source, target, n);
-            if !self.edges.contains_key(&id) {
-                self.edges.insert(
-                    id.clone(),
-                    Edge {
-                        id,
-                        kind,
-                        source: source.to_owned(),
-                        target: target.to_owned(),
-                        attrs,
-                    },
-                );
-                return;
-            }
-            n += 1;
-        }
+        insert_edge(&mut self.edges, kind, source, target, attrs);
     }
 
     pub(super) fn finding(
@@ -83,14 +66,8 @@ impl Builder {
         message: String,
         elements: Vec<String>,
     ) {
-        let first = elements.first().cloned().unwrap_or_default();
-        self.findings.push(Finding {
-            id: format!("{code}:{first}"),
-            code: code.to_owned(),
-            severity,
-            message,
-            elements,
-        });
+        self.findings
+            .push(new_finding(code, severity, message, elements));
     }
 
     pub(super) fn finish(mut self) -> Graph {
@@ -101,6 +78,51 @@ impl Builder {
             edges: self.edges.into_values().collect(),
             findings: self.findings,
         }
+    }
+}
+
+/// An edge under the first free ID of its kind and ends (`#1`, `#2`… after the first).
+pub(super) fn insert_edge(
+    edges: &mut BTreeMap<String, Edge>,
+    kind: EdgeKind,
+    source: &str,
+    target: &str,
+    attrs: BTreeMap<String, Value>,
+) {
+    let mut n = 0;
+    loop {
+        let id = ids::edge(kind.as_str(), source, target, n);
+        if !edges.contains_key(&id) {
+            edges.insert(
+                id.clone(),
+                Edge {
+                    id,
+                    kind,
+                    source: source.to_owned(),
+                    target: target.to_owned(),
+                    attrs,
+                },
+            );
+            return;
+        }
+        n += 1;
+    }
+}
+
+/// A finding, its ID made of its code and first element.
+pub(super) fn new_finding(
+    code: &str,
+    severity: Severity,
+    message: String,
+    elements: Vec<String>,
+) -> Finding {
+    let first = elements.first().cloned().unwrap_or_default();
+    Finding {
+        id: format!("{code}:{first}"),
+        code: code.to_owned(),
+        severity,
+        message,
+        elements,
     }
 }
 

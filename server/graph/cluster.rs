@@ -1,20 +1,21 @@
 //! Cross-node joins: VXLAN tunnels between nodes, node states, and findings only a whole swarm shows.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 
 use crate::names;
 use crate::snapshot::{
-    node_address, url_host, ClusterSnapshot, Link, LinkKind, Namespace, NamespaceRole, NodeId,
-    NodeSnapshot, NodeState, NsIdentity, DISCOVERY,
+    node_address, url_host, ClusterSnapshot, LinkKind, Namespace, NamespaceRole, NodeId,
+    NodeSnapshot, NodeState, DISCOVERY,
 };
 
 use super::builder::Builder;
 use super::ids;
 use super::ids::namespace_names;
-use super::model::{EdgeKind, ElementKind, Graph, Severity};
+use super::model::{ElementKind, Graph, Severity};
 use super::nodes::NodeNames;
+use super::tunnels::{self, NodeIndex, Resolved, TunnelContext};
 
 /// VXLAN encapsulation overhead on IPv4: outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14.
 pub const VXLAN_OVERHEAD: u32 = 50;
@@ -24,12 +25,52 @@ pub fn build_cluster(cluster: &ClusterSnapshot) -> Graph {
     let snaps = cluster.snapshots();
     let mut b = Builder::new(NodeNames::of_cluster(cluster));
     b.add_nodes(&snaps);
-    node_states(&mut b, cluster);
-    let addrs = node_addresses(&b.names, cluster, &snaps);
-    tunnels(&mut b, &snaps, &addrs);
-    super::encryption::encryption(&mut b, &snaps);
-    missing_macs(&mut b, &snaps, &addrs);
-    mtu(&mut b, &snaps);
+    join_cluster(b, cluster, &snaps)
+}
+
+/// The cross-node joins of a cluster whose nodes are all added: node states, tunnels,
+/// encryption, missing MACs, MTUs; then the finished graph.
+pub(super) fn join_cluster(
+    mut b: Builder,
+    cluster: &ClusterSnapshot,
+    snaps: &[&NodeSnapshot],
+) -> Graph {
+    let addrs = prepare_joins(&mut b, cluster, snaps);
+    let owned: Vec<NodeIndex> = snaps.iter().map(|s| NodeIndex::new(s)).collect();
+    let index: HashMap<String, &NodeIndex> = snaps
+        .iter()
+        .zip(&owned)
+        .map(|(s, i)| (b.names.key(s).to_owned(), i))
+        .collect();
+    let fdb = tunnels::take_fdb(&mut b.edges);
+    let context = TunnelContext::new(&b, snaps, &addrs, &index);
+    let resolved: Vec<Resolved> = fdb.into_values().map(|e| context.resolve(e)).collect();
+    finish_joins(b, snaps, &addrs, &index, resolved.iter())
+}
+
+/// The joins before the tunnels: each node's state, and the underlay address → node key map.
+pub(super) fn prepare_joins(
+    b: &mut Builder,
+    cluster: &ClusterSnapshot,
+    snaps: &[&NodeSnapshot],
+) -> HashMap<String, String> {
+    node_states(b, cluster);
+    node_addresses(&b.names, cluster, snaps)
+}
+
+/// The joins from the tunnels on (resolved already, by vxlan interface): encryption, missing
+/// MACs, MTUs; then the finished graph.
+pub(super) fn finish_joins<'r>(
+    mut b: Builder,
+    snaps: &[&NodeSnapshot],
+    addrs: &HashMap<String, String>,
+    index: &HashMap<String, &NodeIndex>,
+    resolved: impl Iterator<Item = &'r Resolved>,
+) -> Graph {
+    tunnels::put(&mut b, resolved);
+    super::encryption::encryption(&mut b, snaps);
+    missing_macs(&mut b, snaps, addrs, index);
+    mtu(&mut b, snaps);
     b.finish()
 }
 
@@ -155,144 +196,13 @@ fn node_addresses(
     addrs
 }
 
-/// What the cross-node joins look up in one node, indexed once so each lookup is O(1) however
-/// many nodes, namespaces and FDB entries the cluster has.
-struct NodeIndex<'a> {
-    /// Display names of the node's namespaces.
-    names: HashMap<NsIdentity, String>,
-    /// VNI → the first vxlan link with it (namespaces in order, then links in order).
-    vxlans: HashMap<u64, (&'a Namespace, &'a Link)>,
-    /// VNI → lowercased MAC → the destinations of that vxlan link's FDB entries for it.
-    fdb: HashMap<u64, HashMap<String, Vec<&'a str>>>,
-}
-
-impl<'a> NodeIndex<'a> {
-    fn new(snap: &'a NodeSnapshot) -> Self {
-        let mut vxlans: HashMap<u64, (&Namespace, &Link)> = HashMap::new();
-        for ns in &snap.namespaces {
-            for l in &ns.links {
-                if let Some(v) = &l.vxlan {
-                    vxlans.entry(u64::from(v.vni)).or_insert((ns, l));
-                }
-            }
-        }
-        let fdb = vxlans
-            .iter()
-            .map(|(&vni, (ns, vx))| {
-                let mut by_mac: HashMap<String, Vec<&str>> = HashMap::new();
-                for f in ns.fdb.iter().filter(|f| f.ifindex == vx.ifindex) {
-                    if let Some(dst) = f.dst.as_deref() {
-                        by_mac
-                            .entry(f.mac.to_ascii_lowercase())
-                            .or_default()
-                            .push(dst);
-                    }
-                }
-                (vni, by_mac)
-            })
-            .collect();
-        NodeIndex {
-            names: namespace_names(&snap.namespaces),
-            vxlans,
-            fdb,
-        }
-    }
-
-    /// The vxlan link of the node's overlay namespace with this VNI.
-    fn vxlan_with_vni(&self, vni: u64) -> Option<(&'a Namespace, &'a Link)> {
-        self.vxlans.get(&vni).copied()
-    }
-
-    /// A namespace's display name on this node.
-    fn name(&self, ns: &Namespace) -> String {
-        self.names
-            .get(&ns.id)
-            .cloned()
-            .unwrap_or_else(|| ns.name.clone())
-    }
-}
-
-/// Point every FDB edge at the remote node's vxlan interface of the same VNI; flag destinations that are no node.
-fn tunnels(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, String>) {
-    let names = b.names.clone();
-    let by_host: HashMap<&str, NodeIndex> = snaps
-        .iter()
-        .map(|s| (names.key(s), NodeIndex::new(s)))
-        .collect();
-    let mut labels: HashMap<String, String> = names
-        .all()
-        .iter()
-        .map(|n| (n.key.clone(), n.label.clone()))
-        .collect();
-    // Nodes only a manager's list knows are called by the hostname it gives.
-    for e in snaps.iter().filter_map(|s| s.engine.as_ref()) {
-        for n in &e.nodes {
-            if let Some(id) = NodeId::swarm(&n.id) {
-                labels
-                    .entry(id.short())
-                    .or_insert_with(|| n.hostname.clone());
-            }
-        }
-    }
-    // Taken out and put back (re-keyed where the tunnel now ends at a node): no copies.
-    let fdb_ids: Vec<String> = b
-        .edges
-        .values()
-        .filter(|e| e.kind == EdgeKind::Fdb)
-        .map(|e| e.id.clone())
-        .collect();
-    for id in fdb_ids {
-        let Some(e) = b.edges.remove(&id) else {
-            continue;
-        };
-        let Some(dst) = e.attrs.get("dst").and_then(|d| d.as_str()) else {
-            b.edges.insert(id, e);
-            continue;
-        };
-        let Some(host) = addrs.get(dst) else {
-            if !addrs.is_empty() {
-                b.finding(
-                    "fdb-unknown-destination",
-                    Severity::Error,
-                    format!("FDB entries of {} send to {dst}, which is no node of the swarm: traffic for {} goes nowhere", e.source, e.attrs.get("macs").map(|m| m.to_string()).unwrap_or_default()),
-                    vec![e.source.clone(), e.target.clone()],
-                );
-            }
-            b.edges.insert(id, e);
-            continue;
-        };
-        let vni = e.attrs.get("vni").and_then(|v| v.as_u64());
-        let remote_if = vni.and_then(|vni| {
-            by_host.get(host.as_str()).and_then(|idx| {
-                idx.vxlan_with_vni(vni)
-                    .map(|(ns, l)| (idx.name(ns), l.name.clone()))
-            })
-        });
-        // A node with no picture of its own (it never answered, or no agent was asked) is its
-        // host element when there is one, else the remote address stays the end of the tunnel.
-        let target = match remote_if {
-            Some((ns_name, ifname)) => ids::interface(host, &ns_name, &ifname),
-            None if b.elements.contains_key(&ids::host(host)) => ids::host(host),
-            None => e.target.clone(),
-        };
-        let mut attrs = e.attrs;
-        let label = labels
-            .get(host.as_str())
-            .map_or(host.as_str(), String::as_str);
-        attrs.insert("remote_node".into(), json!(label));
-        b.edge(EdgeKind::Fdb, &e.source, &target, attrs);
-        if let Some(r) = b.elements.get_mut(&e.target) {
-            r.attrs.insert("node".into(), json!(label));
-        }
-    }
-    // Remotes that were all resolved to nodes need not stand alone.
-    let used: HashSet<String> = b.edges.values().map(|e| e.target.clone()).collect();
-    b.elements
-        .retain(|id, el| el.kind != ElementKind::Remote || used.contains(id));
-}
-
 /// A container on node B whose overlay MAC node A's vxlan FDB lacks, while A has the network too.
-fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String, String>) {
+fn missing_macs(
+    b: &mut Builder,
+    snaps: &[&NodeSnapshot],
+    addrs: &HashMap<String, String>,
+    index: &HashMap<String, &NodeIndex>,
+) {
     // A node may be known at several addresses (its swarm address, its agent's): an FDB entry to
     // any of them reaches it, which keeps the answer independent of hash order.
     let mut own_addrs: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -335,24 +245,32 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
     if members.keys().all(|net| !vnis.contains_key(net)) {
         return;
     }
-    let index: Vec<NodeIndex> = snaps.iter().map(|s| NodeIndex::new(s)).collect();
     for (net, list) in &members {
         let Some(&vni) = vnis.get(net) else { continue };
-        for (a, idx) in snaps.iter().zip(&index) {
+        // Each member's own addresses, looked up once, not once per node.
+        let list: Vec<_> = list
+            .iter()
+            .filter_map(|m| Some((m, own_addrs.get(m.0)?)))
+            .collect();
+        for a in snaps {
             let a_host = names.key(a);
             let a_label = names.label(a);
-            let Some((ns, vx)) = idx.vxlan_with_vni(vni) else {
+            let Some(idx) = index.get(a_host) else {
                 continue;
             };
-            let fdb = idx.fdb.get(&vni);
-            let vx_id = ids::interface(a_host, &idx.name(ns), &vx.name);
-            for (b_host, ctr, mac, lower) in list.iter().filter(|(h, ..)| *h != a_host) {
-                let Some(b_addrs) = own_addrs.get(b_host) else {
-                    continue;
-                };
-                let present = fdb
-                    .and_then(|f| f.get(lower))
-                    .is_some_and(|dsts| b_addrs.iter().any(|a| dsts.contains(a)));
+            let Some((ns_name, vx_name)) = idx.vxlan_with_vni(vni) else {
+                continue;
+            };
+            let fdb = idx.fdb(vni);
+            let vx_id = ids::interface(a_host, ns_name, vx_name);
+            for ((b_host, ctr, mac, lower), b_addrs) in
+                list.iter().filter(|((h, ..), _)| *h != a_host)
+            {
+                let present = fdb.and_then(|f| f.get(lower)).is_some_and(|dsts| {
+                    b_addrs
+                        .iter()
+                        .any(|a| dsts.iter().any(|d| d.as_str() == *a))
+                });
                 if !present {
                     let b_label = names
                         .all()
@@ -362,7 +280,7 @@ fn missing_macs(b: &mut Builder, snaps: &[&NodeSnapshot], addrs: &HashMap<String
                     b.finding(
                         "fdb-mac-missing",
                         Severity::Error,
-                        format!("{ctr} on {b_label} ({mac}) is missing from {a_label}'s {} FDB (VNI {vni}): {a_label} cannot reach it over the tunnel", vx.name),
+                        format!("{ctr} on {b_label} ({mac}) is missing from {a_label}'s {vx_name} FDB (VNI {vni}): {a_label} cannot reach it over the tunnel"),
                         vec![vx_id.clone(), ids::container(b_host, ctr)],
                     );
                 }

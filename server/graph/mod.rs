@@ -12,6 +12,8 @@ mod index;
 mod kernel_findings;
 pub mod model;
 pub mod nodes;
+pub mod parts;
+mod tunnels;
 pub mod veth;
 
 #[cfg(test)]
@@ -25,3 +27,4 @@ pub use cluster::build_cluster;
 pub use ids::namespace_names;
 pub use model::*;
 pub use nodes::{NodeLookupError, NodeName, NodeNames};
+pub use parts::NodeParts;

@@ -32,7 +32,17 @@ pub struct LiveChange {
 /// most `limit` of them (a container started brings its namespace, interfaces and edges: the
 /// list says the container, and the rest is marked on the drawing).
 pub fn list(old: &Graph, new: &Graph, limit: usize) -> (Vec<LiveChange>, usize) {
-    let all = diff::graph::elements(old, new);
+    let all = if sorted(old) && sorted(new) {
+        let (a, b) = unequal(old, new);
+        diff::graph::elements(&a, &b)
+    } else {
+        diff::graph::elements(old, new)
+    };
+    listed(all, limit)
+}
+
+/// The diff's element changes in the list's form and order.
+fn listed(all: Vec<diff::ElementChange>, limit: usize) -> (Vec<LiveChange>, usize) {
     let total = all.len();
     let mut out: Vec<LiveChange> = all
         .into_iter()
@@ -64,6 +74,47 @@ pub fn list(old: &Graph, new: &Graph, limit: usize) -> (Vec<LiveChange>, usize) 
     out.sort_by_key(|c| (rank(c.kind), c.change, c.id.clone()));
     out.truncate(limit);
     (out, total)
+}
+
+/// Whether the graph's elements are sorted by id, each id once (as every build gives them).
+fn sorted(g: &Graph) -> bool {
+    g.elements.windows(2).all(|w| w[0].id < w[1].id)
+}
+
+/// The elements of two graphs sorted by id that are not equal on both sides, as two small
+/// graphs: on a big swarm most elements are equal, and the diff's maps of all of them cost more
+/// than the one walk over both lists that finds the few that are not. The list needs no edges
+/// (a change names the element's own parent).
+fn unequal(old: &Graph, new: &Graph) -> (Graph, Graph) {
+    let (mut a, mut b) = (Graph::default(), Graph::default());
+    let (mut i, mut j) = (0, 0);
+    let (o, n) = (&old.elements, &new.elements);
+    while i < o.len() || j < n.len() {
+        match (o.get(i), n.get(j)) {
+            (Some(x), Some(y)) if x.id == y.id => {
+                if x != y {
+                    a.elements.push(x.clone());
+                    b.elements.push(y.clone());
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x.id < y.id => {
+                a.elements.push(x.clone());
+                i += 1;
+            }
+            (Some(x), None) => {
+                a.elements.push(x.clone());
+                i += 1;
+            }
+            (_, Some(y)) => {
+                b.elements.push(y.clone());
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    (a, b)
 }
 
 /// Containers, services and tasks first: what an operator started or stopped.
@@ -118,6 +169,32 @@ mod tests {
         assert_eq!(list[0].change, "changed");
         assert!(list[0].id.ends_with("/host/docker0"), "{list:?}");
         assert!(list[0].what.contains("mtu 1500 → 1400"), "{list:?}");
+    }
+
+    #[test]
+    fn the_walk_over_unequal_elements_lists_what_the_whole_diff_lists() {
+        let (mut s, before) = pictures();
+        let e = s[0].engine.as_mut().expect("engine");
+        e.containers.remove(1);
+        s[0].namespaces[0].links[0].mtu = 1280;
+        let mut extra = s[0].namespaces[1].clone();
+        extra.id.ino += 1_000_000;
+        extra.name = "added-ns".into();
+        s[0].namespaces.push(extra);
+        let after = crate::graph::derive(&mut s);
+        let (fast, total) = list(&before, &after, 1000);
+        assert!(total > 3, "{fast:?}");
+        assert_eq!(
+            (fast, total),
+            listed(diff::graph::elements(&before, &after), 1000)
+        );
+        // Out of order (no build gives that), the whole diff answers.
+        let mut reversed = before.clone();
+        reversed.elements.reverse();
+        assert_eq!(
+            list(&reversed, &after, 1000),
+            listed(diff::graph::elements(&reversed, &after), 1000)
+        );
     }
 
     #[test]

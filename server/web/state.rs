@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::cluster::Gatherer;
+use crate::cluster::{FollowedCluster, Gatherer};
 use crate::collect::node::{self, NodeOptions};
 use crate::graph;
 use crate::snapshot::file::{self, SnapshotFile};
@@ -279,11 +279,21 @@ impl AppState {
         let mut followed = gatherer.clone().follow();
         let me = s.clone();
         tokio::spawn(async move {
-            while let Some(cluster) = followed.next().await {
+            // Each node's part of the graph, kept between installs: a change on one node
+            // rebuilds that node's part only.
+            let mut parts = graph::NodeParts::default();
+            while let Some(followed) = followed.next().await {
                 let me = me.clone();
                 let started = std::time::Instant::now();
+                let mut kept = std::mem::take(&mut parts);
                 // Building the graph and its workers is CPU work: off the async workers.
-                let _ = tokio::task::spawn_blocking(move || me.install_cluster(cluster)).await;
+                let built = tokio::task::spawn_blocking(move || {
+                    me.install_followed(followed, &mut kept);
+                    kept
+                })
+                .await;
+                // A panicked install loses the parts: the next builds every node.
+                parts = built.unwrap_or_default();
                 // At most two thirds of a core: on a big swarm an install (whole graph, changes)
                 // takes a good part of a second, and installing back to back kept 1.5 cores busy
                 // while changes queued anyway. What arrives meanwhile joins the next install; a
@@ -335,8 +345,19 @@ impl AppState {
     }
 
     /// Install a gathered cluster: its graph carries the cross-node joins and node states.
-    fn install_cluster(&self, cluster: ClusterSnapshot) {
-        let (data, nodes, problems) = cluster_data(cluster);
+    fn install_cluster(&self, mut cluster: ClusterSnapshot) {
+        cluster.normalize();
+        let (data, nodes, problems) = cluster_data(cluster, graph::build_cluster);
+        self.swap_in(data, false, nodes, problems);
+    }
+
+    /// Install the followed cluster (its snapshots normalized when fetched), reusing the graph
+    /// parts of the nodes whose snapshot did not change since the last install.
+    fn install_followed(&self, followed: FollowedCluster, parts: &mut graph::NodeParts) {
+        let FollowedCluster { cluster, stamps } = followed;
+        let (data, nodes, problems) = cluster_data(cluster, |c| {
+            parts.build(c, |n| stamps.get(&n.source).copied())
+        });
         self.swap_in(data, false, nodes, problems);
     }
 
@@ -386,13 +407,14 @@ impl AppState {
             }
             replaced = cur.replace(next);
         }
-        drop(shown);
-        drop(replaced);
         self.inner.cache.clear();
         if let Some(u) = update {
             // Nobody listening is fine.
             let _ = self.inner.updates.send(Arc::new(u));
         }
+        // Freed after the pages heard: on a big swarm that takes a good part of an install.
+        drop(shown);
+        drop(replaced);
     }
 
     /// Let this server open saved snapshots by ID (permalinks, diffs, comparisons).
@@ -427,7 +449,9 @@ impl AppState {
                 .load(&key)
                 .map_err(|e| OpenError::Failed(key.clone(), e))?
                 .ok_or_else(|| OpenError::NotFound(key.clone()))?;
-            let (data, nodes, problems) = cluster_data(cluster);
+            let mut cluster = cluster;
+            cluster.normalize();
+            let (data, nodes, problems) = cluster_data(cluster, graph::build_cluster);
             Ok::<_, OpenError>(make_current(key, 1, data, false, nodes, problems))
         })
         .await
@@ -631,11 +655,13 @@ fn local_data(
     (Data { snapshots, graph }, nodes, Vec::new())
 }
 
-/// The data of a gathered (or saved) cluster: its graph carries the cross-node joins and node
-/// states; nodes that did not answer fresh become status-bar reports.
-fn cluster_data(mut cluster: ClusterSnapshot) -> (Data, Vec<NodeEntry>, Vec<SourceReport>) {
-    cluster.normalize();
-    let graph = graph::build_cluster(&cluster);
+/// The data of a gathered (or saved) cluster, normalized: its graph (by `build`) carries the
+/// cross-node joins and node states; nodes that did not answer fresh become status-bar reports.
+fn cluster_data(
+    cluster: ClusterSnapshot,
+    build: impl FnOnce(&ClusterSnapshot) -> graph::Graph,
+) -> (Data, Vec<NodeEntry>, Vec<SourceReport>) {
+    let graph = build(&cluster);
     let names = graph::NodeNames::of_cluster(&cluster);
     let problems = cluster
         .nodes

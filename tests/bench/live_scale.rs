@@ -12,6 +12,11 @@
 //! second of the whole process (server and fakes; the fakes only copy prepared bytes), and
 //! resident memory.
 //!
+//! Last it times the parts of one install with one node changed, on the same swarm: the whole
+//! graph built, the graph built keeping the unchanged nodes' parts (`graph::NodeParts`, as the
+//! server does), the list of what changed, and freeing the replaced graph (after the rates, so
+//! their resident memory is the server's alone).
+//!
 //! Settings: DOCKMAP_BENCH_NODES (100), DOCKMAP_BENCH_PER_NODE (20), DOCKMAP_BENCH_SECONDS (30 per
 //! rate), DOCKMAP_BENCH_RATES (changes per second, default "5,20").
 
@@ -29,7 +34,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use dockmap::cluster::{AgentList, ClusterOptions, Gatherer};
-use dockmap::snapshot::NodeSnapshot;
+use dockmap::graph::{build_cluster, NodeParts};
+use dockmap::snapshot::{ClusterSnapshot, NodeSnapshot};
 use dockmap::synthetic::{snapshots, SyntheticOptions};
 use dockmap::web::AppState;
 use futures::StreamExt;
@@ -143,6 +149,62 @@ impl Fake {
     }
 }
 
+/// Median time of `f` over `runs` runs.
+fn median<T>(runs: usize, mut f: impl FnMut(usize) -> T) -> (Duration, T) {
+    let mut times = Vec::new();
+    let mut last = None;
+    for i in 0..runs {
+        let t = Instant::now();
+        last = Some(f(i));
+        times.push(t.elapsed());
+    }
+    (pct(&mut times, 0.5), last.expect("runs > 0"))
+}
+
+/// The parts of one install with one node changed (an MTU, as the churner does).
+fn install_phases(snaps: &[NodeSnapshot], urls: &[String]) {
+    let mut cluster = ClusterSnapshot::of_nodes(snaps.to_vec(), "bench");
+    for (n, url) in cluster.nodes.iter_mut().zip(urls) {
+        n.source = url.clone();
+    }
+    cluster.normalize();
+    let (full, _) = median(5, |_| build_cluster(&cluster));
+    let mut stamps: HashMap<String, u64> = HashMap::new();
+    let mut parts = NodeParts::default();
+    for (i, n) in cluster.nodes.iter().enumerate() {
+        stamps.insert(n.source.clone(), i as u64);
+    }
+    let mut shown = parts.build(&cluster, |n| stamps.get(&n.source).copied());
+    let (mut cached, mut listed, mut freed) = (Vec::new(), Vec::new(), Vec::new());
+    for k in 0..7 {
+        let at = (k * 13) % cluster.nodes.len();
+        if let Some(s) = cluster.nodes[at].snapshot.as_mut() {
+            let l = &mut s.namespaces[0].links[0];
+            l.mtu = if l.mtu == 1400 { 1450 } else { 1400 };
+        }
+        stamps.insert(cluster.nodes[at].source.clone(), 1000 + k as u64);
+        let t = Instant::now();
+        let next = parts.build(&cluster, |n| stamps.get(&n.source).copied());
+        cached.push(t.elapsed());
+        let t = Instant::now();
+        let (changes, _) = dockmap::live::changes::list(&shown, &next, 50);
+        listed.push(t.elapsed());
+        assert!(!changes.is_empty(), "the change is listed");
+        let t = Instant::now();
+        drop(std::mem::replace(&mut shown, next));
+        freed.push(t.elapsed());
+    }
+    println!(
+        "live_scale: one install, one node of {} changed: whole graph built in {}, with the other nodes' parts kept {}; \
+         changes listed in {}; the replaced graph freed in {}",
+        cluster.nodes.len(),
+        ms(full),
+        ms(pct(&mut cached, 0.5)),
+        ms(pct(&mut listed, 0.5)),
+        ms(pct(&mut freed, 0.5)),
+    );
+}
+
 async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -183,7 +245,7 @@ fn main() {
             urls.push(serve(f.router()).await);
         }
         let gatherer = Gatherer::new(ClusterOptions {
-            agents: AgentList::Urls(urls),
+            agents: AgentList::Urls(urls.clone()),
             deadline: Duration::from_secs(10),
             ..Default::default()
         })
@@ -263,5 +325,7 @@ fn main() {
                 rss_mib()
             );
         }
+        let snaps: Vec<NodeSnapshot> = fakes.iter().map(|f| f.snap.lock().unwrap().clone()).collect();
+        install_phases(&snaps, &urls);
     });
 }
