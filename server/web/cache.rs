@@ -36,7 +36,7 @@ pub struct RenderCache {
 impl RenderCache {
     /// A new generation arrived: forget the drawings no page will draw or patch from again,
     /// keeping those of each snapshot's last [`GENERATIONS`] generations.
-    pub fn clear(&self) {
+    pub fn new_generation(&self) {
         if let Ok(mut e) = self.entries.lock() {
             let newest: Vec<(String, u64)> = e.iter().map(|(s, g, _, _)| (s.clone(), *g)).collect();
             e.retain(|(s, g, _, _)| {

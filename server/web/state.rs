@@ -407,7 +407,7 @@ impl AppState {
             }
             replaced = cur.replace(next);
         }
-        self.inner.cache.clear();
+        self.inner.cache.new_generation();
         if let Some(u) = update {
             // Nobody listening is fine.
             let _ = self.inner.updates.send(Arc::new(u));
