@@ -21,6 +21,23 @@ use serde_json::Value;
 const DRAWN: &str =
     "return !!document.querySelector(`#map [data-id=\"${CSS.escape(arguments[0])}\"]`)";
 
+/// The live state of the test engine's node, once it has its first picture, and the node's key.
+async fn live_state() -> (AppState, String) {
+    let state = AppState::live(NodeOptions {
+        docker: Some(engine::docker_host()),
+        ..Default::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(cur) = state.current() {
+            let key = dockmap::graph::ids::host_key(&cur.data.snapshots[0]);
+            return (state, key);
+        }
+        assert!(Instant::now() < deadline, "no first picture");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[test]
 fn a_new_container_is_drawn_in_place_and_pause_holds_the_picture() {
     if !engine::available() {
@@ -30,18 +47,7 @@ fn a_new_container_is_drawn_in_place_and_pause_holds_the_picture() {
     let first = TestContainer::run(&engine::unique("livepage-a"), &[]);
     let rt = engine::runtime();
     rt.block_on(async {
-        let state = AppState::live(NodeOptions {
-            docker: Some(engine::docker_host()),
-            ..Default::default()
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let key = loop {
-            if let Some(cur) = state.current() {
-                break dockmap::graph::ids::host_key(&cur.data.snapshots[0]);
-            }
-            assert!(Instant::now() < deadline, "no first picture");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let (state, key) = live_state().await;
         let url = serve(router(state)).await;
         let Some(b) = Browser::start().await else { return };
         let a = format!("ctr:{key}/{}", first.name);
@@ -181,18 +187,7 @@ fn a_live_update_is_drawn_from_a_patch_that_equals_the_whole_drawing() {
     let first = TestContainer::run(&engine::unique("livepatch-a"), &[]);
     let rt = engine::runtime();
     rt.block_on(async {
-        let state = AppState::live(NodeOptions {
-            docker: Some(engine::docker_host()),
-            ..Default::default()
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let key = loop {
-            if let Some(cur) = state.current() {
-                break dockmap::graph::ids::host_key(&cur.data.snapshots[0]);
-            }
-            assert!(Instant::now() < deadline, "no first picture");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let (state, key) = live_state().await;
         let (router, seen) = counting(router(state));
         let url = serve(router).await;
         let Some(b) = Browser::start().await else {

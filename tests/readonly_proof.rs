@@ -6,7 +6,8 @@
 //!   routes, iptables and native nft rules (a veth pair inside it), and a labelled engine network and container. Tolerant
 //!   host-wide (iptables-save, ip6tables-save, nft, links, addresses, routes, namespaces,
 //!   containers, networks): a line may appear or vanish only if it names another test's objects
-//!   (`dmt`/`dm<digit>` prefixes, Docker's `veth*`/`br-*`, the test ranges 198.18/15 and 2001:2::).
+//!   (`dmt`/`dm<digit>`/`dmlab` prefixes, the swarm lab's `nodeN` namespaces, Docker's `veth*`/`br-*`,
+//!   the test ranges 198.18/15 and 2001:2::).
 //! - What dockmap did, from strace, which no concurrent test can blur: every netlink request is
 //!   a GET or a dump (no RTM_NEW*/DEL*/SET*, no NFT_MSG_NEW*/DEL*, no XFRM_MSG_NEW*/DEL*/UPD*/
 //!   FLUSH*), every program run is a `*tables-save` or `nft … list …`, every engine request is a
@@ -17,6 +18,7 @@
 use crate::support::agents;
 use crate::support::engine;
 use crate::support::netlab;
+use crate::support::swarm;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -139,15 +141,22 @@ fn host_state() -> BTreeMap<String, BTreeSet<String>> {
     m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-/// Whether a line names another test's objects.
+/// Whether a line names another test's objects (the swarm lab's too: its `dmlab-*` objects and
+/// the `nodeN` namespaces of its engines, which a lab test running beside this one makes).
 fn foreign(line: &str) -> bool {
     let dm_digit = line
         .match_indices("dm")
         .any(|(i, _)| line[i + 2..].starts_with(|c: char| c.is_ascii_digit()));
+    let lab_node = line
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(swarm::is_node_name);
     dm_digit
-        || ["dmt", "veth", "br-", "198.18.", "198.19.", "2001:2:"]
-            .iter()
-            .any(|t| line.contains(t))
+        || lab_node
+        || [
+            "dmt", "dmlab", "veth", "br-", "198.18.", "198.19.", "2001:2:",
+        ]
+        .iter()
+        .any(|t| line.contains(t))
 }
 
 fn host_changes(

@@ -515,7 +515,8 @@ pub fn eventually<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) ->
     }
 }
 
-fn is_node_name(name: &str) -> bool {
+/// Whether `name` is a lab node's namespace name (`node1`, `node2`, ...).
+pub fn is_node_name(name: &str) -> bool {
     name.strip_prefix("node")
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
