@@ -71,6 +71,19 @@ pub const OPTION_TRUSTED_HOST_INTERFACES: &str =
     "com.docker.network.bridge.trusted_host_interfaces";
 /// An overlay network's VNIs, comma-separated.
 pub const OPTION_VXLANID_LIST: &str = "com.docker.network.driver.overlay.vxlanid_list";
+
+/// The VNIs a network's driver options give it ([`OPTION_VXLANID_LIST`]), in order; what does
+/// not parse is passed over.
+pub fn vxlan_ids(options: &std::collections::BTreeMap<String, String>) -> Vec<u32> {
+    options
+        .get(OPTION_VXLANID_LIST)
+        .map(|list| {
+            list.split(',')
+                .filter_map(|v| v.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
 /// An overlay network's encryption (IPsec) switch.
 pub const OPTION_ENCRYPTED: &str = "encrypted";
 

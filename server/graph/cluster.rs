@@ -220,13 +220,8 @@ fn missing_macs(
             .iter()
             .filter(|n| n.driver == names::DRIVER_OVERLAY)
         {
-            if let Some(v) = n
-                .options
-                .get(names::OPTION_VXLANID_LIST)
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse().ok())
-            {
-                vnis.insert(n.id.as_str(), v);
+            if let Some(&v) = names::vxlan_ids(&n.options).first() {
+                vnis.insert(n.id.as_str(), u64::from(v));
             }
         }
         for c in &e.containers {

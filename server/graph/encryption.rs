@@ -34,12 +34,7 @@ pub fn encrypted_vnis(snaps: &[&NodeSnapshot]) -> BTreeMap<u32, String> {
             if n.driver != names::DRIVER_OVERLAY || !n.options.contains_key(ENCRYPTED_OPTION) {
                 continue;
             }
-            let list = n
-                .options
-                .get(names::OPTION_VXLANID_LIST)
-                .map(String::as_str)
-                .unwrap_or("");
-            for vni in list.split(',').filter_map(|v| v.trim().parse().ok()) {
+            for vni in names::vxlan_ids(&n.options) {
                 out.insert(vni, n.name.clone());
             }
         }

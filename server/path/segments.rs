@@ -202,10 +202,7 @@ pub fn enter_ns<'a>(
 
 /// The VNI Docker gave an overlay network.
 fn vni_of(net: &Network) -> Option<u32> {
-    net.options
-        .get(names::OPTION_VXLANID_LIST)
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse().ok())
+    names::vxlan_ids(&net.options).first().copied()
 }
 
 /// From an interface of a sandbox on overlay `net` (on `from.node`) to the container `dst`
