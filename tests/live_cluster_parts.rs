@@ -5,11 +5,11 @@
 //! (an MTU, a container gone, a namespace gone, a hostname another node has) the installed graph
 //! equals a fresh full build of the same snapshots, byte for byte as JSON. No root needed.
 
-use std::convert::Infallible;
+use crate::support::agents;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -18,7 +18,6 @@ use dockmap::cluster::{AgentList, ClusterOptions, Gatherer};
 use dockmap::graph::build_cluster;
 use dockmap::snapshot::NodeSnapshot;
 use dockmap::web::AppState;
-use futures::StreamExt;
 use tokio::sync::watch;
 
 /// One fake agent: its node's snapshot and generation.
@@ -54,21 +53,7 @@ async fn serve(fake: Arc<Fake>) -> String {
     let me = fake.clone();
     let events = get(move || {
         let rx = me.generation.subscribe();
-        async move {
-            let stream = futures::stream::unfold((rx, true), |(mut rx, first)| async move {
-                if !first {
-                    rx.changed().await.ok()?;
-                }
-                let g = *rx.borrow_and_update();
-                let ev = Event::default()
-                    .event("snapshot")
-                    .data(format!("{{\"generation\":{g}}}"));
-                Some((Ok::<_, Infallible>(ev), (rx, false)))
-            });
-            Sse::new(stream.boxed())
-                .keep_alive(KeepAlive::new().interval(agent::HEARTBEAT).text("alive"))
-                .into_response()
-        }
+        async move { agents::generation_events(rx) }
     });
     let router = Router::new()
         .route(agent::SNAPSHOT_PATH, snapshot)

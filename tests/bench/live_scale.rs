@@ -20,16 +20,16 @@
 //! Settings: DOCKMAP_BENCH_NODES (100), DOCKMAP_BENCH_PER_NODE (20), DOCKMAP_BENCH_SECONDS (30 per
 //! rate), DOCKMAP_BENCH_RATES (changes per second, default "5,20").
 
+#[path = "../support/agents.rs"]
+mod agents;
 #[path = "measure.rs"]
 mod measure;
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::header;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -38,7 +38,6 @@ use dockmap::graph::{build_cluster, NodeParts};
 use dockmap::snapshot::{ClusterSnapshot, NodeSnapshot};
 use dockmap::synthetic::{snapshots, SyntheticOptions};
 use dockmap::web::AppState;
-use futures::StreamExt;
 use measure::{cpu_seconds, ms, pct, rss_mib};
 use tokio::sync::watch;
 
@@ -123,25 +122,7 @@ impl Fake {
         let me = self.clone();
         let events = get(move || {
             let rx = me.generation.subscribe();
-            async move {
-                let stream = futures::stream::unfold((rx, true), |(mut rx, first)| async move {
-                    if !first {
-                        rx.changed().await.ok()?;
-                    }
-                    let g = *rx.borrow_and_update();
-                    let ev = Event::default()
-                        .event("snapshot")
-                        .data(format!("{{\"generation\":{g}}}"));
-                    Some((Ok::<_, Infallible>(ev), (rx, false)))
-                });
-                Sse::new(stream.boxed())
-                    .keep_alive(
-                        KeepAlive::new()
-                            .interval(dockmap::agent::HEARTBEAT)
-                            .text("alive"),
-                    )
-                    .into_response()
-            }
+            async move { agents::generation_events(rx) }
         });
         Router::new()
             .route(dockmap::agent::SNAPSHOT_PATH, snapshot)

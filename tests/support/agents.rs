@@ -97,3 +97,29 @@ impl Drop for FileAgent {
         let _ = self.child.wait();
     }
 }
+
+/// A fake agent's change stream (`/v1/events`): a `snapshot` event with the generation now, then
+/// one each time `generation` changes, with the agent's heartbeats between.
+pub fn generation_events(
+    mut generation: tokio::sync::watch::Receiver<u64>,
+) -> axum::response::Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use axum::response::IntoResponse;
+    use futures::StreamExt;
+    generation.mark_changed();
+    let stream = futures::stream::unfold(generation, |mut rx| async move {
+        rx.changed().await.ok()?;
+        let g = *rx.borrow_and_update();
+        let ev = Event::default()
+            .event("snapshot")
+            .data(format!("{{\"generation\":{g}}}"));
+        Some((Ok::<_, std::convert::Infallible>(ev), rx))
+    });
+    Sse::new(stream.boxed())
+        .keep_alive(
+            KeepAlive::new()
+                .interval(dockmap::agent::HEARTBEAT)
+                .text("alive"),
+        )
+        .into_response()
+}
