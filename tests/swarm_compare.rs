@@ -46,6 +46,48 @@ fn a_container_only_node1_runs_shows_as_left_only_beside_node2() {
         "sleep",
         "3600",
     ]);
+    // Node2's tunnel learns the new container's MAC by gossip, a moment after `docker run`
+    // returns: the comparison below is about what it knows, so wait for it (up to 30 s).
+    let attach_id = lab
+        .node(1)
+        .docker(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            swarm::ATTACHABLE,
+        ])
+        .trim()
+        .to_owned();
+    let run_mac = lab
+        .node(1)
+        .docker(&[
+            "inspect",
+            "--format",
+            &format!(
+                "{{{{(index .NetworkSettings.Networks \"{}\").MacAddress}}}}",
+                swarm::ATTACHABLE
+            ),
+            &name,
+        ])
+        .trim()
+        .to_owned();
+    let overlay_sandbox = format!("1-{}", &attach_id[..10]);
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    while !lab
+        .node(2)
+        .in_sandbox(
+            &overlay_sandbox,
+            &["bridge", "fdb", "show", "dev", "vxlan0"],
+        )
+        .contains(&run_mac)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "node2's vxlan0 never learned {run_mac}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let snaps: Vec<NodeSnapshot> = lab.nodes().iter().map(|n| n.snapshot(BIN)).collect();
     // The container's MAC on the overlay, as node1's engine reports it.
     let mac = snaps[0]
@@ -59,17 +101,6 @@ fn a_container_only_node1_runs_shows_as_left_only_beside_node2() {
         .map(|e| e.mac.clone())
         .expect("the container's endpoint in node1's snapshot");
     let node1_addr = lab.node(1).underlay_addr().to_string();
-    let attach_id = lab
-        .node(1)
-        .docker(&[
-            "network",
-            "inspect",
-            "--format",
-            "{{.Id}}",
-            swarm::ATTACHABLE,
-        ])
-        .trim()
-        .to_owned();
     println!("lab up and snapshotted in {:?}", started.elapsed());
 
     let ctr = format!("ctr:*/{name}");
